@@ -1,0 +1,97 @@
+//! Binary cross-entropy (from logits) and mean squared error.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+
+/// The training objective, which also fixes the output head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// Binary cross-entropy on a sigmoid output: binary classification.
+    Bce,
+    /// Mean squared error on a linear output: regression.
+    Mse,
+}
+
+impl Loss {
+    /// The loss of a batch, from the network's raw outputs.
+    ///
+    /// # Shapes
+    /// - outputs: `[batch, 1]` (logits for BCE, values for MSE)
+    /// - targets: `[batch, 1]`
+    /// - result: `[1]`
+    pub fn compute(self, outputs: Tensor<2>, targets: Tensor<2>) -> Result<Tensor<1>, ModelError> {
+        match self {
+            Loss::Bce => bce_with_logits(outputs, targets),
+            Loss::Mse => mse(outputs, targets),
+        }
+    }
+
+    /// Turns raw outputs into what the user sees: a probability for BCE, the value for MSE.
+    pub fn activate(self, outputs: Tensor<2>) -> Tensor<2> {
+        match self {
+            Loss::Bce => burn::tensor::activation::sigmoid(outputs),
+            Loss::Mse => outputs,
+        }
+    }
+
+    /// The name Keras uses in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Bce => "binary_crossentropy",
+            Loss::Mse => "mean_squared_error",
+        }
+    }
+}
+
+fn check_shapes<const D: usize>(
+    op: &'static str,
+    predictions: &Tensor<D>,
+    targets: &Tensor<D>,
+) -> Result<(), ModelError> {
+    let (p, t) = (predictions.dims(), targets.dims());
+    if p != t {
+        return Err(ModelError::ShapeMismatch {
+            op,
+            predictions: p.to_vec(),
+            targets: t.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Binary cross-entropy of `sigmoid(logits)` against `targets`, averaged over every element.
+///
+/// Equal to the seed's `CE = −1/n Σ [y log ŷ + (1−y) log(1−ŷ)]` with `ŷ = σ(z)`, but computed as
+/// `max(z, 0) − z·y + log(1 + e^{−|z|})`, which never takes the log of 0 nor overflows `exp`, so
+/// it stays finite and exact for logits of any size (±50 included, where `σ(z)` rounds to 0 or 1
+/// in f32).
+///
+/// # Shapes
+/// - logits, targets: `[batch, outputs]` (equal)
+/// - result: `[1]`
+pub fn bce_with_logits<const D: usize>(
+    logits: Tensor<D>,
+    targets: Tensor<D>,
+) -> Result<Tensor<1>, ModelError> {
+    check_shapes("binary cross-entropy", &logits, &targets)?;
+    let positive_part = logits.clone().clamp_min(0.0);
+    let softplus_neg_abs = logits.clone().abs().neg().exp().log1p();
+    Ok((positive_part - logits * targets + softplus_neg_abs).mean())
+}
+
+/// Mean squared error `1/n Σ (y − ŷ)²` over every element.
+///
+/// # Shapes
+/// - predictions, targets: `[batch, outputs]` (equal)
+/// - result: `[1]`
+pub fn mse<const D: usize>(
+    predictions: Tensor<D>,
+    targets: Tensor<D>,
+) -> Result<Tensor<1>, ModelError> {
+    check_shapes("mean squared error", &predictions, &targets)?;
+    let diff = predictions - targets;
+    Ok((diff.clone() * diff).mean())
+}

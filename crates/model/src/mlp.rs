@@ -1,0 +1,300 @@
+//! The dense network: `input -> [Dense + activation]* -> Dense`, logits out.
+//!
+//! The seed is Keras's `Dense(128, relu, input 100) -> Dense(64, relu) -> Dense(1, sigmoid)`. We
+//! keep the sigmoid out of `forward` so that the loss can work on logits (stable for any value) and
+//! apply it only in [`Mlp::predict`].
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+
+/// The non-linearity between hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `max(0, x)`, the seed's choice.
+    #[default]
+    Relu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Gaussian error linear unit.
+    Gelu,
+    /// Logistic sigmoid.
+    Sigmoid,
+}
+
+impl Activation {
+    fn apply(self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Activation::Relu => activation::relu(x),
+            Activation::Tanh => activation::tanh(x),
+            Activation::Gelu => activation::gelu(x),
+            Activation::Sigmoid => activation::sigmoid(x),
+        }
+    }
+
+    /// The name Keras prints in a summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Gelu => "gelu",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+/// How weights are drawn before training; biases always start at zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// `U(-l, l)`, `l = sqrt(6 / (fan_in + fan_out))`: Keras's default, and the seed's.
+    #[default]
+    GlorotUniform,
+    /// `U(-l, l)`, `l = sqrt(1 / fan_in)`: PyTorch's `nn.Linear` default.
+    KaimingUniform,
+}
+
+impl Init {
+    fn limit(self, fan_in: usize, fan_out: usize) -> f64 {
+        match self {
+            Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f64).sqrt(),
+            Init::KaimingUniform => (1.0 / fan_in as f64).sqrt(),
+        }
+    }
+}
+
+/// The shape and initialisation of a [`Mlp`].
+///
+/// Plain data (serde), so the runner can save it beside the weights and rebuild exactly the
+/// trained network from a run folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Number of input features.
+    pub input: usize,
+    /// Width of each hidden layer, in order.
+    #[serde(default = "MlpConfig::default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Number of outputs (1 for binary classification or scalar regression).
+    #[serde(default = "MlpConfig::default_output")]
+    pub output: usize,
+    /// Non-linearity after each hidden layer.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Weight initialisation.
+    #[serde(default)]
+    pub init: Init,
+}
+
+impl MlpConfig {
+    /// The seed's hidden widths.
+    pub fn default_hidden() -> Vec<usize> {
+        vec![128, 64]
+    }
+
+    fn default_output() -> usize {
+        1
+    }
+
+    /// A network with the seed's defaults for `input` features: hidden `[128, 64]`, ReLU, one
+    /// output, Glorot-uniform weights.
+    pub fn new(input: usize) -> Self {
+        Self {
+            input,
+            hidden: Self::default_hidden(),
+            output: 1,
+            activation: Activation::Relu,
+            init: Init::GlorotUniform,
+        }
+    }
+
+    /// Sets the hidden widths.
+    pub fn with_hidden(mut self, hidden: Vec<usize>) -> Self {
+        self.hidden = hidden;
+        self
+    }
+
+    /// Sets the weight initialisation.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets the hidden activation.
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Checks the widths, so that a bad setting fails here and not inside a matmul.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.input == 0 {
+            return Err(ModelError::InvalidSetting {
+                key: "model.input",
+                reason: "the network needs at least one input feature".into(),
+            });
+        }
+        if self.output == 0 {
+            return Err(ModelError::InvalidSetting {
+                key: "model.output",
+                reason: "the network needs at least one output".into(),
+            });
+        }
+        if let Some(i) = self.hidden.iter().position(|&w| w == 0) {
+            return Err(ModelError::InvalidSetting {
+                key: "model.hidden",
+                reason: format!("layer {} has width 0; every hidden layer needs width >= 1", i + 1),
+            });
+        }
+        Ok(())
+    }
+
+    /// `(fan_in, fan_out)` of every dense layer, input to output.
+    pub fn layer_shapes(&self) -> Vec<(usize, usize)> {
+        let mut widths = Vec::with_capacity(self.hidden.len() + 2);
+        widths.push(self.input);
+        widths.extend_from_slice(&self.hidden);
+        widths.push(self.output);
+        widths.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+
+    /// Number of trainable parameters, computed from the shape alone (`fan_in * fan_out +
+    /// fan_out` per layer): 21,249 for the seed's 100-128-64-1.
+    pub fn num_params(&self) -> usize {
+        self.layer_shapes().iter().map(|(i, o)| i * o + o).sum()
+    }
+
+    /// Builds the network on `device`.
+    ///
+    /// Weights are drawn on the host from a generator seeded with `seed`, so the same seed gives
+    /// the same initial network on every backend (Burn's device RNGs differ between backends).
+    pub fn init(&self, device: &Device, seed: u64) -> Result<Mlp, ModelError> {
+        self.validate()?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let layers = self
+            .layer_shapes()
+            .into_iter()
+            .map(|(fan_in, fan_out)| {
+                let limit = self.init.limit(fan_in, fan_out);
+                let weights: Vec<f32> = (0..fan_in * fan_out)
+                    .map(|_| rng.random_range(-limit..limit) as f32)
+                    .collect();
+                let weight = Tensor::<2>::from_data(
+                    TensorData::new(weights, [fan_in, fan_out]),
+                    device,
+                );
+                let bias = Tensor::<1>::zeros([fan_out], device);
+                Linear {
+                    weight: Param::from_tensor(weight),
+                    bias: Some(Param::from_tensor(bias)),
+                }
+            })
+            .collect();
+        Ok(Mlp {
+            layers,
+            activation: self.activation,
+        })
+    }
+
+    /// A Keras-style table: layer, output shape, parameters, and the total.
+    pub fn summary(&self) -> String {
+        let shapes = self.layer_shapes();
+        let mut out = String::new();
+        let rule = "─".repeat(58);
+        out.push_str(&format!(
+            "{:<28}{:<18}{:>12}\n{rule}\n",
+            "Layer (type)", "Output Shape", "Param #"
+        ));
+        for (i, (fan_in, fan_out)) in shapes.iter().enumerate() {
+            let act = if i + 1 == shapes.len() {
+                "sigmoid/linear"
+            } else {
+                self.activation.name()
+            };
+            out.push_str(&format!(
+                "{:<28}{:<18}{:>12}\n",
+                format!("dense_{i} (Dense, {act})"),
+                format!("(None, {fan_out})"),
+                group_thousands(fan_in * fan_out + fan_out),
+            ));
+        }
+        out.push_str(&format!(
+            "{rule}\nTotal params: {}\n",
+            group_thousands(self.num_params())
+        ));
+        out
+    }
+}
+
+fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A stack of dense layers with a non-linearity between them; the last layer is linear.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// Dense layers, input to output.
+    pub layers: Vec<Linear>,
+    /// Non-linearity after every layer but the last.
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl Mlp {
+    /// Logits (pre-sigmoid outputs).
+    ///
+    /// # Shapes
+    /// - input: `[batch, input]`
+    /// - output: `[batch, output]`
+    pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut x = input; // [batch, input]
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x); // [batch, width_i]
+            if i < last {
+                x = self.activation.apply(x);
+            }
+        }
+        x
+    }
+
+    /// Like [`forward`](Self::forward), but checks the input width first and says what is wrong
+    /// instead of panicking inside the matmul.
+    pub fn try_forward(&self, input: Tensor<2>) -> Result<Tensor<2>, ModelError> {
+        let expected = self.input_width();
+        let got = input.dims()[1];
+        if got != expected {
+            return Err(ModelError::InputWidth { expected, got });
+        }
+        Ok(self.forward(input))
+    }
+
+    /// Probabilities: the sigmoid of the logits, the seed's last `Dense(1, sigmoid)`.
+    ///
+    /// # Shapes
+    /// - input: `[batch, input]`
+    /// - output: `[batch, output]`, each in `[0, 1]`
+    pub fn predict(&self, input: Tensor<2>) -> Tensor<2> {
+        activation::sigmoid(self.forward(input))
+    }
+
+    /// The number of input features the first layer takes.
+    pub fn input_width(&self) -> usize {
+        self.layers[0].weight.val().dims()[0]
+    }
+}

@@ -1,0 +1,180 @@
+//! Both losses against the seed's formulas, evaluated independently in f64, and their gradients
+//! against central finite differences.
+
+mod common;
+
+use burn::module::Param;
+use burn::tensor::Tensor;
+use burnfit_model::{bce_with_logits, mse, Activation, Loss, MlpConfig, ModelError};
+use common::{assert_close, cpu_devices, scalar, tensor2, to_vec};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// The seed's `CE = −1/n Σ [y log ŷ + (1−y) log(1−ŷ)]` with ŷ = σ(z), in f64. `log ŷ` is
+/// written `−ln(1 + e^{−z})` so that the reference itself stays exact at |z| = 50, where
+/// `1 − σ(z)` rounds to 0 even in f64.
+///
+/// numpy: `-np.mean(y * -np.log1p(np.exp(-z)) + (1 - y) * -np.log1p(np.exp(z)))`
+fn reference_bce(z: &[f32], y: &[f32]) -> f64 {
+    let n = z.len() as f64;
+    -z.iter()
+        .zip(y)
+        .map(|(&z, &y)| {
+            let (z, y) = (z as f64, y as f64);
+            let log_p = -(-z).exp().ln_1p();
+            let log_1mp = -z.exp().ln_1p();
+            y * log_p + (1.0 - y) * log_1mp
+        })
+        .sum::<f64>()
+        / n
+}
+
+fn random_batch(rng: &mut StdRng, n: usize, scale: f32) -> (Vec<f32>, Vec<f32>) {
+    let z = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
+    let y = (0..n).map(|_| rng.random_range(0..2) as f32).collect();
+    (z, y)
+}
+
+#[test]
+fn bce_equals_the_seed_formula_on_random_logits() {
+    let mut rng = StdRng::seed_from_u64(3);
+    for (name, device) in cpu_devices() {
+        for scale in [1.0f32, 8.0] {
+            let (z, y) = random_batch(&mut rng, 64, scale);
+            // The naive formula agrees with the reference where it is still exact.
+            let naive: f64 = -z
+                .iter()
+                .zip(&y)
+                .map(|(&z, &y)| {
+                    let p = 1.0 / (1.0 + (-(z as f64)).exp());
+                    y as f64 * p.ln() + (1.0 - y as f64) * (1.0 - p).ln()
+                })
+                .sum::<f64>()
+                / 64.0;
+            let expected = reference_bce(&z, &y);
+            assert!((naive - expected).abs() < 1e-9);
+            let got = scalar(
+                bce_with_logits(tensor2(&z, 64, 1, &device), tensor2(&y, 64, 1, &device)).unwrap(),
+            );
+            assert_close(&[got], &[expected], 1e-5, 1e-6, name);
+        }
+    }
+}
+
+#[test]
+fn bce_is_finite_and_exact_at_extreme_logits() {
+    // z = ±50 with both labels: the confident-right cases cost ~2e-22, the wrong ones cost 50.
+    let z = [50.0f32, -50.0, 50.0, -50.0, 0.0, 20.0];
+    let y = [1.0f32, 0.0, 0.0, 1.0, 1.0, 0.0];
+    let expected = reference_bce(&z, &y); // (0 + 0 + 50 + 50 + ln 2 + 20.000000002) / 6
+    for (name, device) in cpu_devices() {
+        let got = scalar(
+            bce_with_logits(tensor2(&z, 6, 1, &device), tensor2(&y, 6, 1, &device)).unwrap(),
+        );
+        assert!(got.is_finite(), "{name}: {got}");
+        assert_close(&[got], &[expected], 1e-6, 1e-6, name);
+    }
+}
+
+#[test]
+fn mse_equals_the_seed_formula() {
+    let mut rng = StdRng::seed_from_u64(4);
+    for (name, device) in cpu_devices() {
+        let p: Vec<f32> = (0..40).map(|_| rng.random_range(-3.0..3.0)).collect();
+        let y: Vec<f32> = (0..40).map(|_| rng.random_range(-3.0..3.0)).collect();
+        // numpy: np.mean((y - p) ** 2)
+        let expected = p
+            .iter()
+            .zip(&y)
+            .map(|(&p, &y)| (y as f64 - p as f64).powi(2))
+            .sum::<f64>()
+            / 40.0;
+        let got = scalar(mse(tensor2(&p, 40, 1, &device), tensor2(&y, 40, 1, &device)).unwrap());
+        assert_close(&[got], &[expected], 1e-5, 1e-7, name);
+    }
+}
+
+#[test]
+fn mismatched_shapes_are_errors() {
+    for (_, device) in cpu_devices() {
+        let a = tensor2(&[0.0; 4], 4, 1, &device);
+        let b = tensor2(&[0.0; 3], 3, 1, &device);
+        for err in [
+            bce_with_logits(a.clone(), b.clone()).unwrap_err(),
+            mse(a.clone(), b.clone()).unwrap_err(),
+        ] {
+            assert!(matches!(err, ModelError::ShapeMismatch { .. }), "{err}");
+            assert!(err.to_string().contains("[4, 1]"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn bce_gradient_wrt_logits_is_sigmoid_minus_label_over_n() {
+    let z = [50.0f32, -50.0, 0.5, -2.0];
+    let y = [0.0f32, 0.0, 1.0, 1.0];
+    for (name, device) in cpu_devices() {
+        let ad = device.clone().autodiff();
+        let logits = tensor2(&z, 4, 1, &ad).require_grad();
+        let grads = bce_with_logits(logits.clone(), tensor2(&y, 4, 1, &ad))
+            .unwrap()
+            .backward();
+        let g: Vec<f64> = to_vec(logits.grad(&grads).unwrap())
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let expected: Vec<f64> = z
+            .iter()
+            .zip(&y)
+            .map(|(&z, &y)| (1.0 / (1.0 + (-(z as f64)).exp()) - y as f64) / 4.0)
+            .collect();
+        assert_close(&g, &expected, 1e-5, 1e-7, name);
+    }
+}
+
+/// Backprop through the whole network against `(J(θ + h) − J(θ − h)) / 2h` for every weight
+/// of the first layer, for both losses. tanh keeps J smooth so the difference quotient is exact
+/// to O(h²).
+#[test]
+fn network_gradients_match_central_finite_differences() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let x: Vec<f32> = (0..8 * 3).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let y: Vec<f32> = (0..8).map(|_| rng.random_range(0..2) as f32).collect();
+    let config = MlpConfig::new(3)
+        .with_hidden(vec![4, 3])
+        .with_activation(Activation::Tanh);
+    for loss in [Loss::Bce, Loss::Mse] {
+        for (name, device) in cpu_devices() {
+            let ad = device.clone().autodiff();
+            let mlp = config.init(&ad, 9).unwrap();
+            let objective = |w: Vec<f32>| {
+                let mut m = config.init(&device, 9).unwrap();
+                m.layers[0].weight = Param::from_tensor(tensor2(&w, 3, 4, &device));
+                scalar(
+                    loss.compute(m.forward(tensor2(&x, 8, 3, &device)), tensor2(&y, 8, 1, &device))
+                        .unwrap(),
+                )
+            };
+            let grads = loss
+                .compute(mlp.forward(tensor2(&x, 8, 3, &ad)), tensor2(&y, 8, 1, &ad))
+                .unwrap()
+                .backward();
+            let analytic: Vec<f64> = to_vec(mlp.layers[0].weight.val().grad(&grads).unwrap())
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            let w0 = to_vec(mlp.layers[0].weight.val());
+            let h = 1e-2f32;
+            let numeric: Vec<f64> = (0..w0.len())
+                .map(|i| {
+                    let (mut plus, mut minus) = (w0.clone(), w0.clone());
+                    plus[i] += h;
+                    minus[i] -= h;
+                    (objective(plus) - objective(minus)) / (2.0 * h as f64)
+                })
+                .collect();
+            assert_close(&analytic, &numeric, 2e-2, 2e-4, &format!("{name} {loss:?}"));
+            let _: Tensor<2> = mlp.layers[0].weight.val();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The network's shapes, parameter count, initialisation and input checks.
+
+mod common;
+
+use burn::tensor::Tensor;
+use burnfit_model::{Init, MlpConfig, ModelError};
+use common::{cpu_devices, tensor2, to_vec};
+
+#[test]
+fn seed_network_maps_batch_to_one_output_on_every_cpu_backend() {
+    for (name, device) in cpu_devices() {
+        let mlp = MlpConfig::new(100).init(&device, 7).unwrap();
+        let x = Tensor::<2>::ones([5, 100], &device);
+        assert_eq!(mlp.forward(x.clone()).dims(), [5, 1], "{name}");
+        let p = to_vec(mlp.predict(x));
+        assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "{name}: {p:?}");
+    }
+}
+
+#[test]
+fn parameter_count_matches_keras_for_the_seed() {
+    // Keras: Dense(128) on 100 inputs = 12,928; Dense(64) = 8,256; Dense(1) = 65.
+    let config = MlpConfig::new(100);
+    assert_eq!(config.num_params(), 21_249);
+    let (_, device) = &cpu_devices()[0];
+    let mlp = config.init(device, 0).unwrap();
+    use burn::module::Module;
+    assert_eq!(mlp.num_params(), 21_249);
+    let summary = config.summary();
+    assert!(summary.contains("Total params: 21,249"), "{summary}");
+    assert!(summary.contains("12,928") && summary.contains("8,256"), "{summary}");
+}
+
+#[test]
+fn same_seed_gives_same_weights_on_every_backend() {
+    let config = MlpConfig::new(10).with_hidden(vec![8]);
+    let reference = {
+        let (_, device) = &cpu_devices()[0];
+        to_vec(config.init(device, 42).unwrap().layers[0].weight.val())
+    };
+    for (name, device) in cpu_devices() {
+        let w = to_vec(config.init(&device, 42).unwrap().layers[0].weight.val());
+        assert_eq!(w, reference, "{name}");
+        let other = to_vec(config.init(&device, 43).unwrap().layers[0].weight.val());
+        assert_ne!(other, reference, "{name}: another seed must give other weights");
+    }
+}
+
+#[test]
+fn glorot_and_kaiming_limits_and_zero_bias() {
+    let (_, device) = &cpu_devices()[0];
+    for (init, limit) in [
+        (Init::GlorotUniform, (6.0f32 / (100.0 + 128.0)).sqrt()),
+        (Init::KaimingUniform, (1.0f32 / 100.0).sqrt()),
+    ] {
+        let mlp = MlpConfig::new(100).with_init(init).init(device, 1).unwrap();
+        let w = to_vec(mlp.layers[0].weight.val());
+        let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(max <= limit, "{init:?}: {max} > {limit}");
+        // 12,800 uniform draws: the largest lies within 1% of the limit.
+        assert!(max > 0.99 * limit, "{init:?}: {max} far below {limit}");
+        let b = to_vec(mlp.layers[0].bias.as_ref().unwrap().val());
+        assert!(b.iter().all(|&v| v == 0.0));
+    }
+}
+
+#[test]
+fn wrong_input_width_is_an_error_not_a_panic() {
+    let (_, device) = &cpu_devices()[0];
+    let mlp = MlpConfig::new(4).init(device, 0).unwrap();
+    let x = tensor2(&[1.0; 6], 2, 3, device);
+    assert_eq!(
+        mlp.try_forward(x).unwrap_err(),
+        ModelError::InputWidth {
+            expected: 4,
+            got: 3
+        }
+    );
+}
+
+#[test]
+fn zero_width_settings_are_rejected_at_init() {
+    let (_, device) = &cpu_devices()[0];
+    let err = MlpConfig::new(4)
+        .with_hidden(vec![8, 0])
+        .init(device, 0)
+        .unwrap_err();
+    assert!(err.to_string().contains("model.hidden"), "{err}");
+    assert!(MlpConfig::new(0).init(device, 0).is_err());
+}

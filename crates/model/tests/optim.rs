@@ -1,0 +1,126 @@
+//! One SGD step equals `θ − α∇J`; Adam's first two steps equal the textbook update.
+
+mod common;
+
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+use burnfit_model::{AdamSettings, Loss, Mlp, MlpConfig, OptimizerSettings, SgdSettings};
+use common::{assert_close, cpu_devices, tensor2, to_vec};
+
+/// A batch, and the gradient of the BCE loss for `mlp` on it, as host vectors for the first
+/// layer's weight and the last layer's bias (one matrix and one vector parameter).
+fn loss_and_grads(mlp: &Mlp, device: &Device) -> (Vec<f64>, Vec<f64>, GradientsParams) {
+    let x: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
+    let y = [1.0f32, 0.0, 1.0, 0.0];
+    let grads = Loss::Bce
+        .compute(mlp.forward(tensor2(&x, 4, 3, device)), tensor2(&y, 4, 1, device))
+        .unwrap()
+        .backward();
+    let f = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+    let gw = f(to_vec(mlp.layers[0].weight.val().grad(&grads).unwrap()));
+    let gb = f(to_vec(
+        mlp.layers.last().unwrap().bias.as_ref().unwrap().val().grad(&grads).unwrap(),
+    ));
+    (gw, gb, GradientsParams::from_grads(grads, mlp))
+}
+
+fn params(mlp: &Mlp) -> (Vec<f64>, Vec<f64>) {
+    let f = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+    (
+        f(to_vec(mlp.layers[0].weight.val())),
+        f(to_vec(mlp.layers.last().unwrap().bias.as_ref().unwrap().val())),
+    )
+}
+
+fn small_mlp(device: &Device) -> Mlp {
+    MlpConfig::new(3).with_hidden(vec![5]).init(device, 11).unwrap()
+}
+
+#[test]
+fn one_sgd_step_is_theta_minus_lr_grad() {
+    for (name, device) in cpu_devices() {
+        let ad = device.clone().autodiff();
+        let lr = 0.1;
+        let settings = OptimizerSettings::Sgd(SgdSettings { lr, ..SgdSettings::keras() });
+        let mut optim = settings.build(None).unwrap();
+        let mlp = small_mlp(&ad);
+        let (w0, b0) = params(&mlp);
+        let (gw, gb, grads) = loss_and_grads(&mlp, &ad);
+        assert!(gw.iter().any(|g| g.abs() > 1e-4), "{name}: a zero gradient tests nothing");
+        let mlp = optim.step(lr, mlp, grads);
+        let (w1, b1) = params(&mlp);
+        let step = |t: &[f64], g: &[f64]| t.iter().zip(g).map(|(t, g)| t - lr * g).collect::<Vec<_>>();
+        assert_close(&w1, &step(&w0, &gw), 1e-6, 1e-7, name);
+        assert_close(&b1, &step(&b0, &gb), 1e-6, 1e-7, name);
+    }
+}
+
+#[test]
+fn sgd_with_momentum_and_decay_follows_pytorch_two_steps() {
+    // torch.optim.SGD(momentum=m, weight_decay=λ, dampening=0):
+    //   g' = g + λθ; v = m v + g' (v = g' at the first step); θ ← θ − α v
+    let (lr, m, wd) = (0.05, 0.9, 0.01);
+    for (name, device) in cpu_devices() {
+        let ad = device.clone().autodiff();
+        let settings = OptimizerSettings::Sgd(SgdSettings { lr, momentum: m, weight_decay: wd });
+        let mut optim = settings.build(None).unwrap();
+        let mut mlp = small_mlp(&ad);
+        let (mut w, _) = params(&mlp);
+        let mut v = vec![0.0; w.len()];
+        for t in 0..2 {
+            let (gw, _, grads) = loss_and_grads(&mlp, &ad);
+            for i in 0..w.len() {
+                let g = gw[i] + wd * w[i];
+                v[i] = if t == 0 { g } else { m * v[i] + g };
+                w[i] -= lr * v[i];
+            }
+            mlp = optim.step(lr, mlp, grads);
+        }
+        assert_close(&params(&mlp).0, &w, 1e-5, 1e-7, name);
+    }
+}
+
+#[test]
+fn adam_first_two_steps_follow_the_textbook() {
+    // Kingma & Ba, Algorithm 1:
+    //   m = β1 m + (1−β1) g;  v = β2 v + (1−β2) g²
+    //   θ ← θ − α · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + ε)
+    let a = AdamSettings::keras();
+    assert_eq!(a.epsilon, 1e-7);
+    for (name, device) in cpu_devices() {
+        let ad = device.clone().autodiff();
+        let mut optim = OptimizerSettings::Adam(a.clone()).build(None).unwrap();
+        let mut mlp = small_mlp(&ad);
+        let (mut w, _) = params(&mlp);
+        let (mut m, mut v) = (vec![0.0; w.len()], vec![0.0; w.len()]);
+        for t in 1..=2 {
+            let (gw, _, grads) = loss_and_grads(&mlp, &ad);
+            for i in 0..w.len() {
+                m[i] = a.beta1 * m[i] + (1.0 - a.beta1) * gw[i];
+                v[i] = a.beta2 * v[i] + (1.0 - a.beta2) * gw[i] * gw[i];
+                let m_hat = m[i] / (1.0 - a.beta1.powi(t));
+                let v_hat = v[i] / (1.0 - a.beta2.powi(t));
+                w[i] -= a.lr * m_hat / (v_hat.sqrt() + a.epsilon);
+            }
+            mlp = optim.step(a.lr, mlp, grads);
+        }
+        // Burn puts ε inside the bias correction (ε·sqrt(1−β2^t)), a difference far below this
+        // tolerance for gradients of this size; the update itself is ~2e-3 per weight.
+        assert_close(&params(&mlp).0, &w, 1e-4, 1e-6, name);
+    }
+}
+
+#[test]
+fn out_of_range_settings_name_their_key() {
+    let bad = [
+        (OptimizerSettings::Adam(AdamSettings { lr: -1.0, ..AdamSettings::keras() }), "train.lr"),
+        (OptimizerSettings::Adam(AdamSettings { beta1: 1.0, ..AdamSettings::keras() }), "train.beta1"),
+        (OptimizerSettings::Sgd(SgdSettings { momentum: -0.5, ..SgdSettings::keras() }), "train.momentum"),
+    ];
+    for (settings, key) in bad {
+        let Err(err) = settings.build(None) else { panic!("{key} accepted") };
+        assert!(err.to_string().contains(key), "{err}");
+    }
+    let Err(err) = OptimizerSettings::Sgd(SgdSettings::keras()).build(Some(0.0)) else { panic!("clip 0 accepted") };
+    assert!(err.to_string().contains("train.grad_clip"), "{err}");
+}

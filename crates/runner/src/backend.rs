@@ -1,0 +1,242 @@
+//! `[backend]` → a Burn [`Device`], or a clear error that says what this build and machine offer.
+//!
+//! Burn 0.22 puts the backend in the runtime `Device`, so this is the only place that names one.
+
+use burn::tensor::{Device, Tensor};
+
+use crate::config::{BackendConfig, BackendKind};
+
+/// A backend that cannot be used here.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The backend was not compiled into this binary.
+    #[error("backend `{kind}` is not compiled into this build; available: {available}\nhint: rebuild with `cargo build --release --features {kind}`")]
+    NotCompiled {
+        /// The backend asked for.
+        kind: BackendKind,
+        /// What is compiled in.
+        available: String,
+    },
+    /// No adapter or GPU matches.
+    #[error("backend `{kind}`: {reason}; available here: {available}")]
+    Unavailable {
+        /// The backend asked for.
+        kind: BackendKind,
+        /// What was missing.
+        reason: String,
+        /// What this machine offers.
+        available: String,
+    },
+    /// `backend.device` is not understood.
+    #[error("backend.device = `{0}` is not one of: default, discrete:N, integrated:N, virtual:N, cpu")]
+    BadDevice(String),
+}
+
+/// The backends compiled into this binary.
+pub fn compiled() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut v = vec!["flex", "ndarray"];
+    #[cfg(feature = "wgpu")]
+    v.push("wgpu");
+    #[cfg(feature = "vulkan")]
+    v.push("vulkan");
+    #[cfg(feature = "cuda")]
+    v.push("cuda");
+    v
+}
+
+/// The chosen device and a one-line description for logs and `summary.json`.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// The device (without autodiff).
+    pub device: Device,
+    /// The backend actually used (`auto` resolves to one).
+    pub kind: BackendKind,
+    /// e.g. `flex (CPU)` or `wgpu: llvmpipe (LLVM 15.0.6, 256 bits)`.
+    pub description: String,
+}
+
+/// The ndarray device. Deprecated in Burn 0.22 but the backend the original design named; this
+/// is the one place that names it.
+#[allow(deprecated)]
+pub fn ndarray_device() -> Device {
+    Device::ndarray()
+}
+
+/// Runs a tiny computation on `device`, turning a panic inside the backend (no adapter, driver
+/// failure) into `None`, so the user gets a message instead of a backtrace.
+pub fn probe(device: &Device) -> Option<()> {
+    let device = device.clone();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let ok = std::panic::catch_unwind(move || {
+        let t = Tensor::<1>::ones([4], &device).sum();
+        t.into_data().try_to_vec::<f32>().ok().filter(|v| v[0] == 4.0)
+    });
+    std::panic::set_hook(hook);
+    ok.ok().flatten().map(|_| ())
+}
+
+/// The wgpu adapters this machine offers, each as a device and a description. Empty when the
+/// wgpu backend is not compiled in or no adapter is found.
+pub fn wgpu_adapters() -> Vec<(Device, String)> {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::tensor::DeviceType;
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let found = std::panic::catch_unwind(|| {
+            Device::enumerate(DeviceType::Wgpu)
+                .into_iter()
+                .map(|d| {
+                    let name = d.identity().map(|i| i.name).unwrap_or_else(|| "unnamed adapter".into());
+                    let s = format!("{name} [{:?}]", d);
+                    (d, s)
+                })
+                .collect::<Vec<_>>()
+        });
+        std::panic::set_hook(hook);
+        found.unwrap_or_default()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    Vec::new()
+}
+
+fn available_summary() -> String {
+    let mut parts: Vec<String> = vec!["flex".into(), "ndarray".into()];
+    let adapters = wgpu_adapters();
+    if cfg!(feature = "wgpu") {
+        if adapters.is_empty() {
+            parts.push("wgpu (compiled in, but no adapter found: install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers)".into());
+        } else {
+            parts.push(format!(
+                "wgpu ({})",
+                adapters.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>().join("; ")
+            ));
+        }
+    }
+    parts.join(", ")
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_kind(device: &str) -> Result<burn::tensor::DeviceKind, BackendError> {
+    use burn::tensor::DeviceKind;
+    let (name, index) = match device.split_once(':') {
+        Some((n, i)) => (n, i.parse::<usize>().map_err(|_| BackendError::BadDevice(device.into()))?),
+        None => (device, 0),
+    };
+    Ok(match name {
+        "default" => DeviceKind::DefaultDevice,
+        "discrete" => DeviceKind::DiscreteGpu(index),
+        "integrated" => DeviceKind::IntegratedGpu(index),
+        "virtual" => DeviceKind::VirtualGpu(index),
+        "cpu" => DeviceKind::Cpu,
+        _ => return Err(BackendError::BadDevice(device.into())),
+    })
+}
+
+/// Resolves `[backend]` to a working device.
+pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
+    let cpu = |kind: BackendKind, device: Device, what: &str| Selected {
+        device,
+        kind,
+        description: format!("{what} (CPU)"),
+    };
+    match config.kind {
+        BackendKind::Flex => Ok(cpu(BackendKind::Flex, Device::flex(), "flex")),
+        BackendKind::Ndarray => Ok(cpu(BackendKind::Ndarray, ndarray_device(), "ndarray")),
+        BackendKind::Auto => {
+            // A real GPU only: a software adapter (lavapipe) is slower than flex.
+            #[cfg(feature = "wgpu")]
+            for (device, description) in wgpu_adapters() {
+                let is_gpu = !format!("{device:?}").contains("Cpu");
+                if is_gpu && probe(&device).is_some() {
+                    return Ok(Selected { device, kind: BackendKind::Wgpu, description: format!("wgpu: {description}") });
+                }
+            }
+            Ok(cpu(BackendKind::Flex, Device::flex(), "flex, chosen by auto: no GPU adapter found"))
+        }
+        BackendKind::Wgpu => {
+            #[cfg(feature = "wgpu")]
+            {
+                let kind = wgpu_kind(&config.device)?;
+                let adapters = wgpu_adapters();
+                if adapters.is_empty() {
+                    return Err(BackendError::Unavailable {
+                        kind: BackendKind::Wgpu,
+                        reason: "no wgpu adapter found (no GPU driver and no software Vulkan driver)".into(),
+                        available: available_summary(),
+                    });
+                }
+                let device = Device::wgpu(kind);
+                let description = adapters
+                    .iter()
+                    .find(|(d, _)| *d == device)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_else(|| format!("{:?}", device));
+                if probe(&device).is_none() {
+                    return Err(BackendError::Unavailable {
+                        kind: BackendKind::Wgpu,
+                        reason: format!("no adapter matches backend.device = `{}`", config.device),
+                        available: available_summary(),
+                    });
+                }
+                Ok(Selected { device, kind: BackendKind::Wgpu, description: format!("wgpu: {description}") })
+            }
+            #[cfg(not(feature = "wgpu"))]
+            Err(BackendError::NotCompiled { kind: BackendKind::Wgpu, available: compiled().join(", ") })
+        }
+        BackendKind::Vulkan => {
+            #[cfg(feature = "vulkan")]
+            {
+                let device = Device::vulkan(wgpu_kind(&config.device)?);
+                if probe(&device).is_none() {
+                    return Err(BackendError::Unavailable {
+                        kind: BackendKind::Vulkan,
+                        reason: "no Vulkan adapter found".into(),
+                        available: available_summary(),
+                    });
+                }
+                Ok(Selected { device, kind: BackendKind::Vulkan, description: "vulkan".into() })
+            }
+            #[cfg(not(feature = "vulkan"))]
+            Err(BackendError::NotCompiled { kind: BackendKind::Vulkan, available: compiled().join(", ") })
+        }
+        BackendKind::Cuda => {
+            #[cfg(feature = "cuda")]
+            {
+                let index = match config.device.as_str() {
+                    "default" => 0,
+                    s => s.parse::<usize>().map_err(|_| BackendError::BadDevice(s.into()))?,
+                };
+                let device = Device::cuda(index);
+                if probe(&device).is_none() {
+                    return Err(BackendError::Unavailable {
+                        kind: BackendKind::Cuda,
+                        reason: format!("CUDA device {index} is not available"),
+                        available: available_summary(),
+                    });
+                }
+                Ok(Selected { device, kind: BackendKind::Cuda, description: format!("cuda:{index}") })
+            }
+            #[cfg(not(feature = "cuda"))]
+            Err(BackendError::NotCompiled { kind: BackendKind::Cuda, available: compiled().join(", ") })
+        }
+    }
+}
+
+/// The text of `burnfit devices`.
+pub fn describe_devices() -> String {
+    let mut out = format!("backends compiled in: {}\n", compiled().join(", "));
+    out.push_str("flex: CPU (always available)\nndarray: CPU (always available; deprecated in Burn 0.22)\n");
+    if cfg!(feature = "wgpu") {
+        let adapters = wgpu_adapters();
+        if adapters.is_empty() {
+            out.push_str("wgpu: no adapter found (install a GPU driver, or Debian's mesa-vulkan-drivers for the lavapipe software adapter)\n");
+        }
+        for (_, d) in adapters {
+            out.push_str(&format!("wgpu adapter: {d}\n"));
+        }
+    }
+    out
+}

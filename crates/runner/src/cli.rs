@@ -1,0 +1,113 @@
+//! The command line (clap derive; the help text is these doc comments).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Config-driven trainer for tabular data on Burn: load, clean, normalize, split, train a dense
+/// network, evaluate and predict, all from one TOML file.
+#[derive(Debug, Parser)]
+#[command(name = "burnfit", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model (Keras's `fit`), then evaluate it; writes a run folder.
+    Train {
+        /// The TOML config (default: the built-in seed config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override a key: `--set train.epochs=3 --set backend.kind=wgpu` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// The run folder (default: `<output.dir>/<config name>-<timestamp>`); must not exist
+        /// or be empty.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue an interrupted run from its last good checkpoint.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "set", "out"])]
+        resume: Option<PathBuf>,
+    },
+    /// Evaluate a trained model on a labelled CSV (Keras's `evaluate`).
+    Evaluate {
+        /// The run folder of a finished `train`.
+        #[arg(long)]
+        model: PathBuf,
+        /// A CSV with the trained columns and the label.
+        #[arg(long)]
+        data: PathBuf,
+        /// Print the metrics as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Run on another backend than the one trained on (flex, ndarray, wgpu, ...).
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// Predict for each row of a CSV (Keras's `predict`); writes row, probability and class.
+    Predict {
+        /// The run folder of a finished `train`.
+        #[arg(long)]
+        model: PathBuf,
+        /// A CSV with the trained columns (the label may be absent).
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the predictions CSV (`-` for stdout).
+        #[arg(long)]
+        out: PathBuf,
+        /// Run on another backend than the one trained on.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// Print the fully resolved config, defaults included.
+    Config {
+        /// The TOML config (default: the built-in seed config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override a key, as for `train`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Write a synthetic data set as CSV (features `f0..`, label `label`).
+    Synth {
+        /// Rows.
+        #[arg(long)]
+        rows: usize,
+        /// Feature columns.
+        #[arg(long)]
+        features: usize,
+        /// Informative features (the first ones).
+        #[arg(long, default_value_t = 10)]
+        informative: usize,
+        /// Binary classification or regression.
+        #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
+        task: TaskArg,
+        /// Distance between class clusters.
+        #[arg(long, default_value_t = 1.0)]
+        class_sep: f64,
+        /// Share of labels replaced by a coin flip.
+        #[arg(long, default_value_t = 0.01)]
+        label_noise: f64,
+        /// Seed (same seed, byte-identical file).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The CSV to write (`-` for stdout).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List the backends compiled in and the GPU adapters found.
+    Devices,
+}
+
+/// `--task`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TaskArg {
+    /// Two classes.
+    Binary,
+    /// A number.
+    Regression,
+}

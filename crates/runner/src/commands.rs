@@ -1,0 +1,278 @@
+//! What each subcommand does, on top of the library modules.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burnfit_model::Loss;
+use serde_json::json;
+
+use crate::artifact::{ModelFile, RunDir};
+use crate::backend;
+use crate::config::{Config, Task};
+use crate::data::synthetic::{generate, SyntheticSpec};
+use crate::data::{Column, Table};
+use crate::metrics::{self, Metrics};
+use crate::pipeline;
+use crate::train::{self, Stop};
+
+/// Exit code of a run stopped by Ctrl-C (after its checkpoint is written), as shells use.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+fn history_csv(history: &[train::EpochRow]) -> String {
+    let mut out = String::from("epoch,lr");
+    if let Some(first) = history.first() {
+        for (k, _) in &first.metrics {
+            out.push(',');
+            out.push_str(k);
+        }
+    }
+    out.push('\n');
+    for row in history {
+        out.push_str(&format!("{},{}", row.epoch, row.lr));
+        for (_, v) in &row.metrics {
+            out.push_str(&format!(",{v}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn metrics_json(m: &Metrics) -> serde_json::Value {
+    serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+}
+
+/// The seed's closing line: `Loss: 0.1234 Accuracy: 0.9600`.
+fn final_line(m: &Metrics, loss: Loss) -> String {
+    let get = |k: &str| m.iter().find(|(n, _)| *n == k).map_or(f64::NAN, |(_, v)| *v);
+    let main = metrics::main_metric(loss);
+    let mut name = main.to_string();
+    name[..1].make_ascii_uppercase();
+    format!("Loss: {:.4} {name}: {:.4}", get("loss"), get(main))
+}
+
+/// `burnfit train`.
+pub fn train(config_path: Option<&Path>, sets: &[String], out: Option<PathBuf>, resume: Option<&Path>, interrupt: &AtomicBool) -> Result<ExitCode> {
+    let total = Instant::now();
+    let (config, run) = match resume {
+        Some(dir) => {
+            let config = Config::load(Some(&dir.join("config.toml")), &[])
+                .with_context(|| format!("cannot resume {}: its config.toml is unreadable", dir.display()))?;
+            if !dir.join("checkpoints").is_dir() {
+                bail!("cannot resume {}: it has no checkpoints folder", dir.display());
+            }
+            (config, RunDir { path: dir.to_path_buf() })
+        }
+        None => {
+            let config = Config::load(config_path, sets)?;
+            let path = out.unwrap_or_else(|| RunDir::default_path(&config.output.dir, &Config::run_name(config_path)));
+            (config, RunDir::create(path)?)
+        }
+    };
+    eprintln!("run folder: {}", run.path.display());
+    let selected = backend::select(&config.backend)?;
+    eprintln!("backend: {}", selected.description);
+    let data = pipeline::prepare(&config).context("cannot prepare the data")?;
+    for note in &data.notes {
+        eprintln!("note: {note}");
+    }
+    eprintln!(
+        "data: {} training rows, {} validation rows, {} inputs ({:.2}s)",
+        data.train.rows, data.valid.rows, data.train.width, data.seconds
+    );
+    let network = config.model.mlp(data.pre.width());
+    eprint!("{}", network.summary());
+    let loss = config.train.loss;
+    let model_file = ModelFile { network: network.clone(), loss, inputs: data.pre.input_names() };
+    let checkpoint = if resume.is_some() {
+        let mut skipped = Vec::new();
+        let c = run.latest_checkpoint(&mut skipped);
+        for s in skipped {
+            eprintln!("warning: skipping damaged checkpoint {s}");
+        }
+        match &c {
+            Some(c) => eprintln!("resuming from {} (epoch {}, step {})", c.path.display(), c.state.epoch, c.state.step),
+            None => eprintln!("note: no usable checkpoint in {}; starting from the beginning", run.path.display()),
+        }
+        c
+    } else {
+        run.write("config.toml", config.to_toml().as_bytes())?;
+        run.write_json("model.json", &model_file)?;
+        run.write_json("preprocess.json", &data.pre)?;
+        None
+    };
+    let outcome = train::train(&config, &network, &data.train, &data.valid, &selected.device, &run, checkpoint, interrupt)?;
+    run.write("history.csv", history_csv(&outcome.history).as_bytes())?;
+    if outcome.stop == Stop::Interrupted {
+        eprintln!(
+            "interrupted: checkpoint and history written; continue with `burnfit train --resume {}`",
+            run.path.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    let weights = train::to_bytes(&outcome.model)?;
+    run.write("model.bpk", &weights)?;
+    run.write("curves.svg", crate::plot::learning_curves(&outcome.history, metrics::main_metric(loss)).as_bytes())?;
+    match outcome.stop {
+        Stop::EarlyStopped => eprintln!("early stopping after epoch {}; best epoch {}", outcome.history.len(), outcome.best_epoch),
+        Stop::TimeBudget => eprintln!("time budget reached after epoch {}", outcome.history.len()),
+        _ => {}
+    }
+    let (eval_name, eval_set) = match &data.test {
+        Some(t) => ("test", t),
+        None => ("validation", &data.valid),
+    };
+    let final_metrics = train::evaluate(&outcome.model, eval_set, loss, &selected.device);
+    let train_metrics = train::evaluate(&outcome.model, &data.train, loss, &selected.device);
+    let last = outcome.history.last();
+    let summary = json!({
+        "backend": selected.kind.to_string(),
+        "device": selected.description,
+        "epochs_run": outcome.history.len(),
+        "best_epoch": outcome.best_epoch,
+        "stopped": outcome.stop,
+        "train_metrics": metrics_json(&train_metrics),
+        "final_epoch": last.map(|r| serde_json::Value::Object(r.metrics.iter().map(|(k, v)| (k.clone(), json!(v))).collect())),
+        "evaluated_on": eval_name,
+        "evaluation": metrics_json(&final_metrics),
+        "parameters": network.num_params(),
+        "model_bytes": weights.len(),
+        "load_seconds": data.seconds,
+        "train_seconds": outcome.seconds,
+        "total_seconds": total.elapsed().as_secs_f64(),
+        "samples_per_second": outcome.samples as f64 / outcome.seconds.max(1e-9),
+    });
+    run.write_json("summary.json", &summary)?;
+    eprintln!(
+        "trained {} epochs in {:.2}s ({:.0} samples/s); evaluating on the {eval_name} rows",
+        outcome.history.len(),
+        outcome.seconds,
+        outcome.samples as f64 / outcome.seconds.max(1e-9)
+    );
+    println!("{}", final_line(&final_metrics, loss));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A trained model ready to run, with what it needs.
+struct Loaded {
+    run: RunDir,
+    model_file: ModelFile,
+    pre: crate::data::Preprocessor,
+    device: burn::tensor::Device,
+    model: burnfit_model::Mlp,
+}
+
+fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
+    let run = RunDir::open(dir)?;
+    let model_file = run.model_file()?;
+    let pre = run.preprocessor()?;
+    let sets: Vec<String> = backend_override.map(|b| format!("backend.kind={b}")).into_iter().collect();
+    let config = Config::load(Some(&run.file("config.toml")), &sets)?;
+    let selected = backend::select(&config.backend)?;
+    eprintln!("backend: {}", selected.description);
+    let model = train::from_bytes(&model_file.network, run.weights()?, &selected.device, &run.file("model.bpk").display().to_string())?;
+    Ok(Loaded { run, model_file, pre, device: selected.device, model })
+}
+
+/// `burnfit evaluate`.
+pub fn evaluate(dir: &Path, data: &Path, as_json: bool, backend_override: Option<&str>) -> Result<ExitCode> {
+    let l = load_run(dir, backend_override)?;
+    let table = Table::from_csv(data, &l.pre.load_spec(true))?;
+    let mut notes = Vec::new();
+    let rows = pipeline::usable_rows(&table, l.pre.missing, &mut notes)?;
+    let (m, unseen) = l.pre.transform(&table, &rows)?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    for u in unseen {
+        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
+    }
+    let metrics = train::evaluate(&l.model, &m, l.model_file.loss, &l.device);
+    if as_json {
+        let v = json!({ "model": l.run.path, "data": data, "rows": m.rows, "metrics": metrics_json(&metrics) });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        eprintln!("evaluated {} rows", m.rows);
+        for (k, v) in &metrics {
+            eprintln!("{k}: {v:.4}");
+        }
+        println!("{}", final_line(&metrics, l.model_file.loss));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `burnfit predict`.
+pub fn predict(dir: &Path, data: &Path, out: &Path, backend_override: Option<&str>) -> Result<ExitCode> {
+    let l = load_run(dir, backend_override)?;
+    let table = Table::from_csv(data, &l.pre.load_spec(false))?;
+    let rows: Vec<usize> = match l.pre.missing {
+        crate::config::Missing::Drop => (0..table.len()).filter(|&i| table.columns.iter().all(|c: &Column| !c.is_missing(i))).collect(),
+        _ => (0..table.len()).collect(),
+    };
+    if rows.len() < table.len() {
+        eprintln!(
+            "warning: {} of {} rows have missing values and are skipped (the model was trained with data.missing = \"drop\"); the `row` column says which rows were predicted",
+            table.len() - rows.len(),
+            table.len()
+        );
+    }
+    let (m, unseen) = l.pre.transform(&table, &rows)?;
+    for u in unseen {
+        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
+    }
+    let raw = train::outputs(&l.model, &m, &l.device);
+    let mut text = String::new();
+    match l.model_file.loss {
+        Loss::Bce => {
+            text.push_str("row,probability,class\n");
+            for (r, z) in m.source_rows.iter().zip(&raw) {
+                let p = 1.0 / (1.0 + (-(*z as f64)).exp());
+                text.push_str(&format!("{r},{p:.6},{}\n", u8::from(p > 0.5)));
+            }
+        }
+        Loss::Mse => {
+            text.push_str("row,prediction\n");
+            for (r, v) in m.source_rows.iter().zip(&raw) {
+                text.push_str(&format!("{r},{v}\n"));
+            }
+        }
+    }
+    if out == Path::new("-") {
+        std::io::stdout().write_all(text.as_bytes())?;
+    } else {
+        crate::artifact::write_atomic(out, text.as_bytes())?;
+        eprintln!("wrote {} predictions to {}", m.rows, out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `burnfit synth`.
+#[allow(clippy::too_many_arguments)]
+pub fn synth(rows: usize, features: usize, informative: usize, task: Task, class_sep: f64, label_noise: f64, seed: u64, out: &Path) -> Result<ExitCode> {
+    if rows == 0 || features == 0 {
+        bail!("--rows and --features must be at least 1");
+    }
+    if informative == 0 || informative > features {
+        bail!("--informative must be between 1 and --features ({features}), got {informative}");
+    }
+    if !(class_sep.is_finite() && class_sep > 0.0) {
+        bail!("--class-sep must be > 0, got {class_sep}");
+    }
+    if !(0.0..1.0).contains(&label_noise) {
+        bail!("--label-noise must be in [0, 1), got {label_noise}");
+    }
+    let spec = SyntheticSpec { task, rows, features, informative, class_sep, label_noise, seed };
+    let g = generate(&spec);
+    if out == Path::new("-") {
+        g.write_csv(features, task, std::io::stdout().lock())?;
+    } else {
+        let mut bytes = Vec::new();
+        g.write_csv(features, task, &mut bytes)?;
+        crate::artifact::write_atomic(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("wrote {rows} rows x {features} features to {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

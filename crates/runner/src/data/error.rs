@@ -1,0 +1,164 @@
+//! Data errors. Each names the file, and where it applies the row (1-based, as a spreadsheet
+//! counts them with the header as row 1) and the column.
+
+use std::path::PathBuf;
+
+/// What can go wrong between a file and a matrix.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The CSV is malformed at a row (e.g. a row with more or fewer fields than the header).
+    #[error("{path}: row {row}: {message}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file has no header row at all.
+    #[error("{path}: the file is empty; a header row naming the columns is required")]
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// The file has a header but no data rows.
+    #[error("{path}: the file has a header row but no data rows")]
+    NoRows {
+        /// The file.
+        path: String,
+    },
+    /// Two columns share a name.
+    #[error("{path}: column `{name}` appears twice in the header (columns {first} and {second})")]
+    DuplicateHeader {
+        /// The file.
+        path: String,
+        /// The repeated name.
+        name: String,
+        /// 1-based position of the first.
+        first: usize,
+        /// 1-based position of the second.
+        second: usize,
+    },
+    /// A column the run needs is not in the file.
+    #[error("{path}: no column `{column}` ({role}); the columns are: {available}")]
+    MissingColumn {
+        /// The file.
+        path: String,
+        /// The missing column.
+        column: String,
+        /// Why it is needed (`data.label`, a feature of the trained model, ...).
+        role: String,
+        /// The header, comma-separated.
+        available: String,
+    },
+    /// A cell of a numeric column that is not a number.
+    #[error(
+        "{path}: row {row}, column `{column}`: `{value}` is not a number; \
+         list the column in data.categorical to one-hot encode it, or in data.exclude to drop it"
+    )]
+    NotNumeric {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+        /// The cell.
+        value: String,
+    },
+    /// An infinite value in a feature or label.
+    #[error("{path}: row {row}, column `{column}`: `{value}` is infinite; only finite numbers or missing cells are accepted")]
+    Infinite {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+        /// The cell.
+        value: String,
+    },
+    /// A binary label column with a third distinct value.
+    #[error("{path}: row {row}, column `{column}`: a third label value `{value}` (already seen {seen}); binary cross-entropy needs exactly two classes")]
+    ThirdLabel {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The label column.
+        column: String,
+        /// The third value.
+        value: String,
+        /// The two values seen before.
+        seen: String,
+    },
+    /// A label value that the trained model's label mapping does not know.
+    #[error("{path}: row {row}, column `{column}`: label `{value}` is neither the positive class `{positive}` nor the negative {negative}")]
+    UnknownLabel {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The label column.
+        column: String,
+        /// The value.
+        value: String,
+        /// The positive class.
+        positive: String,
+        /// The negative class, quoted, or a note that none was seen.
+        negative: String,
+    },
+    /// Two string classes and no way to tell which one is positive.
+    #[error("{path}: column `{column}` holds {values}; set data.positive to the one that means class 1")]
+    AmbiguousPositive {
+        /// The file.
+        path: String,
+        /// The label column.
+        column: String,
+        /// The values found.
+        values: String,
+    },
+    /// `data.positive` names a value the label column does not hold.
+    #[error("{path}: data.positive = `{positive}` but column `{column}` holds only {values}")]
+    PositiveNotFound {
+        /// The file.
+        path: String,
+        /// The label column.
+        column: String,
+        /// The configured positive class.
+        positive: String,
+        /// The values found.
+        values: String,
+    },
+    /// The missing-value rule removed every row.
+    #[error("{path}: every one of its {rows} rows has a missing value, so data.missing = \"drop\" leaves nothing; use \"mean\" or \"constant\", or exclude the sparse columns")]
+    AllRowsDropped {
+        /// The file.
+        path: String,
+        /// How many rows there were.
+        rows: usize,
+    },
+    /// Too few rows to split.
+    #[error("{path}: {rows} usable rows cannot be split into training and validation parts (need at least 2)")]
+    TooFewRows {
+        /// The file.
+        path: String,
+        /// Usable rows.
+        rows: usize,
+    },
+    /// The stratified split needs binary labels.
+    #[error("{what}")]
+    Invalid {
+        /// What is wrong.
+        what: String,
+    },
+}

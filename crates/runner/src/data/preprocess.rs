@@ -1,0 +1,346 @@
+//! Missing-value fills, one-hot encoding and scaling: fit on the training rows, saved with the
+//! model, and applied unchanged at evaluate and predict time.
+
+use serde::{Deserialize, Serialize};
+
+use super::table::{Column, LabelRule, LoadSpec, Selection, Table, MISSING_CODE};
+use super::DataError;
+use crate::config::{Missing, Normalize};
+
+/// How labels map to numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LabelSpec {
+    /// Two classes; `positive` is 1.
+    Binary {
+        /// Class 1.
+        positive: String,
+        /// Class 0 (absent if training never saw it).
+        negative: Option<String>,
+    },
+    /// A number.
+    Regression,
+}
+
+/// One source column's transformation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FeatureSpec {
+    /// `(fill_if_missing(x) − shift) / scale`.
+    Numeric {
+        /// Column name.
+        name: String,
+        /// The value a missing cell takes.
+        fill: f64,
+        /// Subtracted first.
+        shift: f64,
+        /// Divided by next (never 0).
+        scale: f64,
+    },
+    /// One output per level; a missing or unseen value is an all-zero row.
+    Categorical {
+        /// Column name.
+        name: String,
+        /// The training split's levels, in order of first appearance.
+        levels: Vec<String>,
+    },
+}
+
+impl FeatureSpec {
+    fn name(&self) -> &str {
+        match self {
+            FeatureSpec::Numeric { name, .. } | FeatureSpec::Categorical { name, .. } => name,
+        }
+    }
+}
+
+/// Everything needed to turn a raw table into the network's input, saved as
+/// `preprocess.json` in the run folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessor {
+    /// The label column.
+    pub label: String,
+    /// Its mapping.
+    pub labels: LabelSpec,
+    /// Source columns, in input order.
+    pub features: Vec<FeatureSpec>,
+    /// The missing-value rule used in training.
+    pub missing: Missing,
+    /// The scaling used in training.
+    pub normalize: Normalize,
+}
+
+/// Row-major network input with labels and source row numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    /// `rows × width`, row-major.
+    pub x: Vec<f32>,
+    /// One label per row (empty when the source had no label column).
+    pub y: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of input columns (after one-hot).
+    pub width: usize,
+    /// Each row's number in its source file.
+    pub source_rows: Vec<u64>,
+}
+
+/// A value seen at transform time that the training split never had.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unseen {
+    /// The column.
+    pub column: String,
+    /// The value.
+    pub value: String,
+    /// How many rows had it.
+    pub count: usize,
+}
+
+impl Preprocessor {
+    /// Fits fills, vocabularies and scaling on `train` rows of `table`.
+    pub fn fit(table: &Table, train: &[usize], missing: Missing, fill_value: f64, normalize: Normalize) -> Self {
+        let features = table
+            .columns
+            .iter()
+            .map(|column| match column {
+                Column::Numeric { name, values } => {
+                    let present = || train.iter().map(|&r| values[r] as f64).filter(|v| !v.is_nan());
+                    let count = present().count();
+                    let mean = if count == 0 { 0.0 } else { present().sum::<f64>() / count as f64 };
+                    let fill = if missing == Missing::Constant { fill_value } else { mean };
+                    let filled = || train.iter().map(|&r| values[r] as f64).map(|v| if v.is_nan() { fill } else { v });
+                    let n = train.len().max(1) as f64;
+                    let nonzero = |s: f64| if s > 0.0 && s.is_finite() { s } else { 1.0 };
+                    let (shift, scale) = match normalize {
+                        Normalize::None => (0.0, 1.0),
+                        Normalize::L2 => (0.0, nonzero(filled().map(|v| v * v).sum::<f64>().sqrt())),
+                        Normalize::Zscore => {
+                            let m = filled().sum::<f64>() / n;
+                            let var = filled().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
+                            (m, nonzero(var.sqrt()))
+                        }
+                        Normalize::Minmax => {
+                            let lo = filled().fold(f64::INFINITY, f64::min);
+                            let hi = filled().fold(f64::NEG_INFINITY, f64::max);
+                            (if lo.is_finite() { lo } else { 0.0 }, nonzero(hi - lo))
+                        }
+                    };
+                    FeatureSpec::Numeric { name: name.clone(), fill, shift, scale }
+                }
+                Column::Categorical { name, codes, levels } => {
+                    let mut used = vec![false; levels.len()];
+                    let mut ordered = Vec::new();
+                    for &r in train {
+                        let c = codes[r];
+                        if c != MISSING_CODE && !used[c as usize] {
+                            used[c as usize] = true;
+                            ordered.push(levels[c as usize].clone());
+                        }
+                    }
+                    FeatureSpec::Categorical { name: name.clone(), levels: ordered }
+                }
+            })
+            .collect();
+        let labels = match &table.label_rule {
+            LabelRule::Numeric => LabelSpec::Regression,
+            LabelRule::Binary { positive, negative } => LabelSpec::Binary {
+                positive: positive.clone(),
+                negative: negative.clone(),
+            },
+            LabelRule::InferBinary { .. } => unreachable!("a loaded table has a resolved label rule"),
+        };
+        Preprocessor { label: table.label_name.clone(), labels, features, missing, normalize }
+    }
+
+    /// The network's input width.
+    pub fn width(&self) -> usize {
+        self.features
+            .iter()
+            .map(|f| match f {
+                FeatureSpec::Numeric { .. } => 1,
+                FeatureSpec::Categorical { levels, .. } => levels.len(),
+            })
+            .sum()
+    }
+
+    /// The name of each input column: numeric columns by name, one-hot ones as `column=level`.
+    pub fn input_names(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.width());
+        for f in &self.features {
+            match f {
+                FeatureSpec::Numeric { name, .. } => out.push(name.clone()),
+                FeatureSpec::Categorical { name, levels } => {
+                    out.extend(levels.iter().map(|l| format!("{name}={l}")))
+                }
+            }
+        }
+        out
+    }
+
+    /// What to read from a new file so that [`transform`](Self::transform) can apply.
+    pub fn load_spec(&self, label_required: bool) -> LoadSpec {
+        LoadSpec {
+            label: self.label.clone(),
+            label_required,
+            label_rule: match &self.labels {
+                LabelSpec::Binary { positive, negative } => LabelRule::Binary {
+                    positive: positive.clone(),
+                    negative: negative.clone(),
+                },
+                LabelSpec::Regression => LabelRule::Numeric,
+            },
+            selection: Selection::Only(self.features.iter().map(|f| f.name().to_string()).collect()),
+            categorical: self
+                .features
+                .iter()
+                .filter(|f| matches!(f, FeatureSpec::Categorical { .. }))
+                .map(|f| f.name().to_string())
+                .collect(),
+        }
+    }
+
+    /// Applies the fitted transformation to `rows` of `table`; also reports categorical values
+    /// the training split never had (they become all-zero rows).
+    pub fn transform(&self, table: &Table, rows: &[usize]) -> Result<(Matrix, Vec<Unseen>), DataError> {
+        let width = self.width();
+        let n = rows.len();
+        let mut x = vec![0f32; n * width];
+        let mut unseen = Vec::new();
+        let mut offset = 0;
+        for spec in &self.features {
+            let column = table.column(spec.name()).ok_or_else(|| DataError::MissingColumn {
+                path: table.origin.clone(),
+                column: spec.name().to_string(),
+                role: "a feature of the trained model".into(),
+                available: table.header.join(", "),
+            })?;
+            match (spec, column) {
+                (FeatureSpec::Numeric { fill, shift, scale, .. }, Column::Numeric { values, .. }) => {
+                    for (i, &r) in rows.iter().enumerate() {
+                        let v = values[r] as f64;
+                        let v = if v.is_nan() { *fill } else { v };
+                        x[i * width + offset] = ((v - shift) / scale) as f32;
+                    }
+                    offset += 1;
+                }
+                (FeatureSpec::Categorical { levels, name }, Column::Categorical { codes, levels: seen, .. }) => {
+                    // Map this table's codes to the training vocabulary once, not per row.
+                    let map: Vec<Option<usize>> =
+                        seen.iter().map(|s| levels.iter().position(|l| l == s)).collect();
+                    let mut counts = vec![0usize; seen.len()];
+                    for (i, &r) in rows.iter().enumerate() {
+                        let c = codes[r];
+                        if c == MISSING_CODE {
+                            continue;
+                        }
+                        match map[c as usize] {
+                            Some(j) => x[i * width + offset + j] = 1.0,
+                            None => counts[c as usize] += 1,
+                        }
+                    }
+                    for (c, &count) in counts.iter().enumerate() {
+                        if count > 0 {
+                            unseen.push(Unseen { column: name.clone(), value: seen[c].clone(), count });
+                        }
+                    }
+                    offset += levels.len();
+                }
+                _ => {
+                    return Err(DataError::Invalid {
+                        what: format!("{}: column `{}` changed type since training", table.origin, spec.name()),
+                    })
+                }
+            }
+        }
+        let y = table
+            .labels
+            .as_ref()
+            .map(|l| rows.iter().map(|&r| l[r]).collect())
+            .unwrap_or_default();
+        let source_rows = rows.iter().map(|&r| table.rows[r]).collect();
+        Ok((Matrix { x, y, rows: n, width, source_rows }, unseen))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::LoadSpec;
+
+    fn load(csv: &str, categorical: &[&str]) -> Table {
+        Table::from_reader(
+            csv.as_bytes(),
+            "fixture.csv",
+            &LoadSpec {
+                label: "y".into(),
+                label_required: true,
+                label_rule: LabelRule::InferBinary { positive: None },
+                selection: Selection::AllExcept(vec![]),
+                categorical: categorical.iter().map(|s| s.to_string()).collect(),
+            },
+        )
+        .unwrap()
+    }
+
+    fn fit(table: &Table, rows: &[usize], missing: Missing, normalize: Normalize) -> Preprocessor {
+        Preprocessor::fit(table, rows, missing, 0.0, normalize)
+    }
+
+    #[test]
+    fn l2_matches_numpy_per_column() {
+        let t = load("a,b,y\n3,1,0\n4,2,1\n0,2,0\n", &[]);
+        let p = fit(&t, &[0, 1, 2], Missing::Drop, Normalize::L2);
+        let (m, _) = p.transform(&t, &[0, 1, 2]).unwrap();
+        // numpy: X = np.array([[3,1],[4,2],[0,2]]); X / np.linalg.norm(X, axis=0)
+        //   norms [5, 3] -> [[0.6, 0.3333], [0.8, 0.6667], [0, 0.6667]]
+        let expected = [0.6, 1.0 / 3.0, 0.8, 2.0 / 3.0, 0.0, 2.0 / 3.0];
+        for (a, e) in m.x.iter().zip(expected) {
+            assert!((*a as f64 - e).abs() < 1e-6, "{:?}", m.x);
+        }
+    }
+
+    #[test]
+    fn zscore_and_minmax_statistics_come_from_the_train_rows_only() {
+        let t = load("a,y\n1,0\n3,1\n100,0\n", &[]);
+        let p = fit(&t, &[0, 1], Missing::Drop, Normalize::Zscore);
+        // train rows 1 and 3: mean 2, population std 1; the 100 in row 3 is not seen.
+        assert_eq!(p.features[0], FeatureSpec::Numeric { name: "a".into(), fill: 2.0, shift: 2.0, scale: 1.0 });
+        let (m, _) = p.transform(&t, &[2]).unwrap();
+        assert_eq!(m.x, vec![98.0]);
+        let p = fit(&t, &[0, 1], Missing::Drop, Normalize::Minmax);
+        let (m, _) = p.transform(&t, &[0, 1, 2]).unwrap();
+        assert_eq!(m.x, vec![0.0, 1.0, 49.5]);
+    }
+
+    #[test]
+    fn empty_cells_and_na_are_missing_and_mean_fill_uses_the_train_mean() {
+        let t = load("a,b,y\n1,,0\nNA,4,1\n3,NaN,0\n5,8,1\n", &[]);
+        assert_eq!(t.complete_rows(), vec![3], "drop keeps only the complete row");
+        let p = fit(&t, &[0, 1, 2], Missing::Mean, Normalize::None);
+        let (m, _) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
+        // column a over train rows: mean(1, 3) = 2; column b: mean(4) = 4.
+        assert_eq!(m.x, vec![1.0, 4.0, 2.0, 4.0, 3.0, 4.0, 5.0, 8.0]);
+        let p = Preprocessor::fit(&t, &[0, 1, 2], Missing::Constant, -1.0, Normalize::None);
+        let (m, _) = p.transform(&t, &[0]).unwrap();
+        assert_eq!(m.x, vec![1.0, -1.0]);
+    }
+
+    #[test]
+    fn one_hot_vocabulary_comes_from_train_and_unseen_values_are_zero_rows() {
+        let t = load("c,a,y\nred,1,0\nblue,2,1\ngreen,3,0\n,4,1\n", &["c"]);
+        let p = fit(&t, &[0, 1], Missing::Mean, Normalize::None);
+        assert_eq!(p.input_names(), vec!["c=red", "c=blue", "a"]);
+        let (m, unseen) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
+        assert_eq!(m.x, vec![1., 0., 1., 0., 1., 2., 0., 0., 3., 0., 0., 4.]);
+        assert_eq!(unseen, vec![Unseen { column: "c".into(), value: "green".into(), count: 1 }]);
+    }
+
+    #[test]
+    fn a_file_missing_a_trained_column_is_an_error_naming_it() {
+        let t = load("a,b,y\n1,2,0\n3,4,1\n", &[]);
+        let p = fit(&t, &[0, 1], Missing::Drop, Normalize::None);
+        let other = load("a,y\n1,0\n", &[]);
+        let err = p.transform(&other, &[0]).unwrap_err().to_string();
+        assert!(err.contains("`b`") && err.contains("fixture.csv"), "{err}");
+    }
+}

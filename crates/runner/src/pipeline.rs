@@ -1,0 +1,139 @@
+//! The data stage of a run: load, clean, split, fit the preprocessing, build matrices.
+
+use std::time::Instant;
+
+use burnfit_model::Loss;
+
+use crate::config::{Config, Missing, Source};
+use crate::data::split::{split, SplitRule};
+use crate::data::synthetic::{generate, SyntheticSpec};
+use crate::data::{DataError, LabelRule, LoadSpec, Matrix, Preprocessor, Selection, Table};
+
+/// Matrices ready for training, and what made them.
+pub struct Prepared {
+    /// Training rows.
+    pub train: Matrix,
+    /// Validation rows (evaluated every epoch).
+    pub valid: Matrix,
+    /// Test rows for the final evaluation, when a test file was given.
+    pub test: Option<Matrix>,
+    /// The fitted preprocessing.
+    pub pre: Preprocessor,
+    /// Things the user should know (rows dropped, unseen categories).
+    pub notes: Vec<String>,
+    /// Seconds spent loading and preparing.
+    pub seconds: f64,
+}
+
+fn load_spec(config: &Config) -> LoadSpec {
+    let d = &config.data;
+    LoadSpec {
+        label: d.label.clone(),
+        label_required: true,
+        label_rule: match config.train.loss {
+            Loss::Bce => LabelRule::InferBinary { positive: d.positive.clone() },
+            Loss::Mse => LabelRule::Numeric,
+        },
+        selection: match &d.features {
+            Some(f) => Selection::Only(f.clone()),
+            None => Selection::AllExcept(d.exclude.clone()),
+        },
+        categorical: d.categorical.clone(),
+    }
+}
+
+/// The rows the missing-value rule keeps, with a note when it drops any.
+pub fn usable_rows(table: &Table, missing: Missing, notes: &mut Vec<String>) -> Result<Vec<usize>, DataError> {
+    let rows = match missing {
+        Missing::Drop => table.complete_rows(),
+        Missing::Mean | Missing::Constant => table.labelled_rows(),
+    };
+    if rows.is_empty() {
+        return Err(DataError::AllRowsDropped { path: table.origin.clone(), rows: table.len() });
+    }
+    if rows.len() < table.len() {
+        notes.push(format!(
+            "{}: dropped {} of {} rows with missing values (data.missing = \"{}\")",
+            table.origin,
+            table.len() - rows.len(),
+            table.len(),
+            match missing {
+                Missing::Drop => "drop",
+                _ => "mean/constant; rows without a label",
+            }
+        ));
+    }
+    Ok(rows)
+}
+
+/// Loads a second file (validation or test) with the training file's label mapping.
+fn load_other(path: &std::path::Path, pre: &Preprocessor, config: &Config, notes: &mut Vec<String>) -> Result<Matrix, DataError> {
+    let table = Table::from_csv(path, &pre.load_spec(true))?;
+    let rows = usable_rows(&table, config.data.missing, notes)?;
+    let (m, unseen) = pre.transform(&table, &rows)?;
+    note_unseen(&unseen, &table.origin, notes);
+    Ok(m)
+}
+
+fn note_unseen(unseen: &[crate::data::preprocess::Unseen], origin: &str, notes: &mut Vec<String>) {
+    for u in unseen {
+        notes.push(format!(
+            "{origin}: column `{}` has value `{}` in {} rows that the training split never had; encoded as all zeros",
+            u.column, u.value, u.count
+        ));
+    }
+}
+
+/// Runs the data stage of `config`.
+pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
+    let start = Instant::now();
+    let d = &config.data;
+    let table = match d.source {
+        Source::Csv => Table::from_csv(d.path.as_ref().expect("validated"), &load_spec(config))?,
+        Source::Synthetic => {
+            let s = &d.synthetic;
+            let spec = SyntheticSpec {
+                task: s.task,
+                rows: s.rows.get(),
+                features: s.features.get(),
+                informative: s.informative.get(),
+                class_sep: s.class_sep.0,
+                label_noise: s.label_noise.0,
+                seed: s.seed.unwrap_or(config.seed),
+            };
+            generate(&spec).into_table(spec.features, spec.task)
+        }
+    };
+    let mut notes = Vec::new();
+    let rows = usable_rows(&table, d.missing, &mut notes)?;
+    let (train_rows, valid_rows) = if d.validation_path.is_some() {
+        (rows, Vec::new())
+    } else {
+        if rows.len() < 2 {
+            return Err(DataError::TooFewRows { path: table.origin.clone(), rows: rows.len() });
+        }
+        let rule = SplitRule {
+            train: d.split.train.0,
+            shuffle: d.split.shuffle,
+            stratify: d.split.stratify,
+            seed: config.seed,
+        };
+        split(&rows, table.labels.as_deref(), rule)
+    };
+    if train_rows.is_empty() || (d.validation_path.is_none() && valid_rows.is_empty()) {
+        return Err(DataError::TooFewRows { path: table.origin.clone(), rows: train_rows.len() + valid_rows.len() });
+    }
+    let pre = Preprocessor::fit(&table, &train_rows, d.missing, d.fill_value.0, d.normalize);
+    let (train, unseen) = pre.transform(&table, &train_rows)?;
+    note_unseen(&unseen, &table.origin, &mut notes);
+    let valid = match &d.validation_path {
+        Some(p) => load_other(p, &pre, config, &mut notes)?,
+        None => {
+            let (m, unseen) = pre.transform(&table, &valid_rows)?;
+            note_unseen(&unseen, &table.origin, &mut notes);
+            m
+        }
+    };
+    let test = d.test_path.as_ref().map(|p| load_other(p, &pre, config, &mut notes)).transpose()?;
+    Ok(Prepared { train, valid, test, pre, notes, seconds: start.elapsed().as_secs_f64() })
+}

@@ -1,0 +1,376 @@
+//! The training loop: Burn's autodiff, `burn::optim` and burnpack on any device, with
+//! validation, early stopping, a time budget, learning-rate schedules, checkpoints and resume.
+//!
+//! Why a lean loop and not burn-train's `Learner`: the loop must read the loss from the device
+//! only every [`READ_EVERY`] steps (a read is a device sync, which costs on a GPU), resume
+//! mid-epoch to the bit, and report metrics for a single sigmoid output; these are a few lines
+//! here and extension work there. The parts are Burn's own (`Module`, `ModuleOptimizer`,
+//! `GradientsParams`, burnpack records).
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burnfit_model::{Loss, Mlp, MlpConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{CheckpointState, RunDir};
+use crate::config::{Config, LrSchedule};
+use crate::data::Matrix;
+use crate::metrics::{self, Metrics};
+
+/// Steps between reads of the running loss (progress display and divergence check).
+pub const READ_EVERY: usize = 200;
+
+/// Rows per forward pass when evaluating.
+const EVAL_CHUNK: usize = 8192;
+
+/// One epoch's metrics (a row of `history.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Learning rate at the epoch's start.
+    pub lr: f64,
+    /// Metric name and value, training ones first.
+    pub metrics: Vec<(String, f64)>,
+}
+
+impl EpochRow {
+    /// The value of `name`, if recorded.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// All epochs ran.
+    Completed,
+    /// Early stopping.
+    EarlyStopped,
+    /// `max_time` ran out.
+    TimeBudget,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// What training produced.
+pub struct Outcome {
+    /// The final (or restored best) model, on the plain device.
+    pub model: Mlp,
+    /// Every epoch.
+    pub history: Vec<EpochRow>,
+    /// Best epoch by the monitored metric (or the last).
+    pub best_epoch: usize,
+    /// Why it stopped.
+    pub stop: Stop,
+    /// Seconds in the loop.
+    pub seconds: f64,
+    /// Training samples processed in this process.
+    pub samples: u64,
+}
+
+/// A non-finite loss: the run cannot go on.
+#[derive(Debug, thiserror::Error)]
+#[error("training diverged at epoch {epoch}, step {step}: the loss became {value}; the last good checkpoint is kept in {checkpoints}\nhint: lower train.lr or set train.grad_clip")]
+pub struct Diverged {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 1-based step within it.
+    pub step: usize,
+    /// The value read.
+    pub value: f32,
+    /// The checkpoint folder.
+    pub checkpoints: String,
+}
+
+/// Serializes a module's weights to burnpack bytes.
+pub fn to_bytes(model: &Mlp) -> Result<Vec<u8>> {
+    let bytes = model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(bytes.to_vec())
+}
+
+/// Builds `config` on `device` and loads burnpack `bytes` into it; a corrupt or mismatched
+/// file is an error, not a panic.
+pub fn from_bytes(config: &MlpConfig, bytes: Vec<u8>, device: &Device, what: &str) -> Result<Mlp> {
+    let model = config.init(device, 0)?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| anyhow::anyhow!("{what} is not a valid burnpack file: {e}"))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{what} does not match the saved network: {e}"))
+}
+
+/// The learning rate for `epoch` (0-based) and `step`, from the schedule.
+pub fn learning_rate(config: &Config, base: f64, epoch: usize, step: usize, steps_per_epoch: usize) -> f64 {
+    let t = &config.train;
+    match t.lr_schedule {
+        LrSchedule::Constant => base,
+        LrSchedule::Step => base * t.lr_gamma.0.powi((epoch / t.lr_step_every.get()) as i32),
+        LrSchedule::Cosine => {
+            let total = (t.epochs.get() * steps_per_epoch).max(1) as f64;
+            let progress = (epoch * steps_per_epoch + step) as f64 / total;
+            t.lr_min.0 + 0.5 * (base - t.lr_min.0) * (1.0 + (std::f64::consts::PI * progress).cos())
+        }
+    }
+}
+
+/// Raw network outputs for every row of `m`, computed in large chunks on the plain device.
+pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
+    let mut out = Vec::with_capacity(m.rows);
+    for lo in (0..m.rows).step_by(EVAL_CHUNK) {
+        let hi = (lo + EVAL_CHUNK).min(m.rows);
+        let x = Tensor::<2>::from_data(TensorData::new(m.x[lo * m.width..hi * m.width].to_vec(), [hi - lo, m.width]), device);
+        let y = model.forward(x); // [rows, 1]
+        out.extend(y.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 outputs"));
+    }
+    out
+}
+
+/// Every metric of `loss` for `model` on `m`.
+pub fn evaluate(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Metrics {
+    metrics::compute(loss, &outputs(model, m, device), &m.y)
+}
+
+/// Formats a history row the way Keras's `verbose=2` does.
+pub fn epoch_line(row: &EpochRow, epochs: usize, seconds: f64) -> String {
+    let mut s = format!("epoch {}/{} - {:.1}s", row.epoch, epochs, seconds);
+    for (name, v) in &row.metrics {
+        s.push_str(&format!(" - {name} {v:.4}"));
+    }
+    s
+}
+
+/// Trains on `data.train`, validating on `data.valid` each epoch.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    config: &Config,
+    mlp_config: &MlpConfig,
+    train: &Matrix,
+    valid: &Matrix,
+    device: &Device,
+    run: &RunDir,
+    resume: Option<crate::artifact::Checkpoint>,
+    interrupt: &AtomicBool,
+) -> Result<Outcome> {
+    let t = &config.train;
+    let loss_fn = t.loss;
+    let n = train.rows;
+    let width = train.width;
+    let batch = t.batch_size.get();
+    if batch > n {
+        bail!(
+            "train.batch_size = {batch} is larger than the {n} training rows; lower it to at most {n}"
+        );
+    }
+    let steps = n.div_ceil(batch);
+    let epochs = t.epochs.get();
+    let settings = t.optimizer_settings();
+    let ad = device.clone().autodiff();
+    let mut model = mlp_config.init(&ad, config.seed)?;
+    let mut optim = settings.build(t.grad_clip.map(|c| c.0))?;
+    let mut history: Vec<EpochRow> = Vec::new();
+    let mut best: Option<(usize, f64)> = None;
+    let mut best_weights: Option<Vec<u8>> = None;
+    let mut wait = 0usize;
+    let mut start_epoch = 0;
+    let mut start_step = 0;
+    let mut partial = vec![0f32; 2];
+    if let Some(c) = resume {
+        model = from_bytes(mlp_config, c.model, &ad, "checkpoint weights")?;
+        optim = optim
+            .from_bytes(Bytes::from_bytes_vec(c.optim))
+            .map_err(|e| anyhow::anyhow!("checkpoint optimizer state is not valid: {e}"))?;
+        history = c.state.history;
+        best = c.state.best;
+        wait = c.state.wait;
+        start_epoch = c.state.epoch;
+        start_step = c.state.step;
+        if c.state.partial.len() == 2 {
+            partial = c.state.partial;
+        }
+        if let Some((e, _)) = best {
+            let best_file = run.file("checkpoints/best.bpk");
+            best_weights = std::fs::read(&best_file).ok().filter(|_| e > 0);
+        }
+    }
+    let monitor = t.early_stopping.as_ref().map(|e| e.monitor.clone());
+    let tty = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut samples = 0u64;
+    let mut stop = Stop::Completed;
+    let mut xbuf = vec![0f32; n * width];
+    let mut ybuf = vec![0f32; n];
+
+    let save = |model: &Mlp, optim: &burn::optim::ModuleOptimizer, state: CheckpointState| -> Result<()> {
+        let optim_bytes = optim.into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?.to_vec();
+        run.save_checkpoint(state, &to_bytes(model)?, &optim_bytes)
+    };
+
+    'epochs: for epoch in start_epoch..epochs {
+        let epoch_start = Instant::now();
+        // The epoch's order depends only on (seed, epoch), so a resumed run sees the same batches.
+        let mut order: Vec<usize> = (0..n).collect();
+        if t.shuffle {
+            order.shuffle(&mut StdRng::seed_from_u64(config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        }
+        for (i, &r) in order.iter().enumerate() {
+            xbuf[i * width..(i + 1) * width].copy_from_slice(&train.x[r * width..(r + 1) * width]);
+            ybuf[i] = train.y[r];
+        }
+        let first_step = if epoch == start_epoch { start_step } else { 0 };
+        // Running sums stay on the device: [loss · rows, wrong predictions or squared error].
+        let mut sums = if first_step > 0 {
+            Tensor::<1>::from_data(TensorData::new(partial.clone(), [2]), &ad)
+        } else {
+            Tensor::<1>::zeros([2], &ad)
+        };
+        let bar = if tty {
+            let bar = ProgressBar::new(steps as u64);
+            bar.set_style(
+                ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+                    .expect("valid template"),
+            );
+            bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
+            bar.set_position(first_step as u64);
+            Some(bar)
+        } else {
+            None
+        };
+        let lr_epoch = learning_rate(config, settings.lr(), epoch, 0, steps);
+        for step in first_step..steps {
+            let lo = step * batch;
+            let hi = (lo + batch).min(n);
+            let rows = hi - lo;
+            let x = Tensor::<2>::from_data(TensorData::new(xbuf[lo * width..hi * width].to_vec(), [rows, width]), &ad);
+            let y = Tensor::<2>::from_data(TensorData::new(ybuf[lo..hi].to_vec(), [rows, 1]), &ad);
+            let out = model.forward(x); // [rows, 1]
+            let loss = loss_fn.compute(out.clone(), y.clone())?;
+            let second = match loss_fn {
+                // Wrong predictions: |1[z > 0] − y| summed.
+                Loss::Bce => (out.detach().greater_elem(0.0).float() - y).abs().sum(),
+                // Squared error summed equals loss · rows; keep the slot for symmetry.
+                Loss::Mse => loss.clone().detach().mul_scalar(rows as f32),
+            };
+            sums = sums + Tensor::cat(vec![loss.clone().detach().mul_scalar(rows as f32), second], 0);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let lr = learning_rate(config, settings.lr(), epoch, step, steps);
+            model = optim.step(lr, model, grads);
+            samples += rows as u64;
+            let done = step + 1;
+            if done % READ_EVERY == 0 || done == steps {
+                let s = sums.clone().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+                if !s[0].is_finite() {
+                    if let Some(b) = &bar {
+                        b.abandon();
+                    }
+                    return Err(Diverged { epoch: epoch + 1, step: done, value: s[0], checkpoints: run.file("checkpoints").display().to_string() }.into());
+                }
+                if let Some(b) = &bar {
+                    b.set_position(done as u64);
+                    b.set_message(format!("loss {:.4}", s[0] as f64 / (done * batch).min(n) as f64));
+                }
+            } else if let Some(b) = &bar {
+                b.inc(1);
+            }
+            if interrupt.load(Ordering::SeqCst) && done < steps {
+                let s = sums.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+                let state = CheckpointState { epoch, step: done, partial: s, history: history.clone(), best, wait, model_crc: 0, optim_crc: 0 };
+                save(&model, &optim, state)?;
+                if let Some(b) = &bar {
+                    b.abandon();
+                }
+                stop = Stop::Interrupted;
+                break 'epochs;
+            }
+        }
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        let s = sums.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+        let train_loss = s[0] as f64 / n as f64;
+        let second = match loss_fn {
+            Loss::Bce => 1.0 - s[1] as f64 / n as f64,
+            Loss::Mse => (s[1] as f64 / n as f64).sqrt(),
+        };
+        let inner = model.valid();
+        let val = if valid.rows > 0 { evaluate(&inner, valid, loss_fn, device) } else { Vec::new() };
+        let mut row = EpochRow {
+            epoch: epoch + 1,
+            lr: lr_epoch,
+            metrics: vec![("loss".into(), train_loss), (metrics::train_names(loss_fn)[1].into(), second)],
+        };
+        row.metrics.extend(val.iter().map(|(k, v)| (format!("val_{k}"), *v)));
+        if let Some(v) = row.get("val_loss").filter(|v| !v.is_finite()) {
+            return Err(Diverged { epoch: epoch + 1, step: steps, value: v as f32, checkpoints: run.file("checkpoints").display().to_string() }.into());
+        }
+        let line = epoch_line(&row, epochs, epoch_start.elapsed().as_secs_f64());
+        eprintln!("{line}");
+        history.push(row.clone());
+
+        // Early stopping: Keras's rule (stop after `patience` epochs without an improvement
+        // larger than `min_delta`).
+        let mut stop_now = false;
+        if let (Some(es), Some(name)) = (&t.early_stopping, &monitor) {
+            if let Some(v) = row.get(name) {
+                let better = match best {
+                    None => true,
+                    Some((_, b)) if metrics::higher_is_better(name) => v > b + es.min_delta.0,
+                    Some((_, b)) => v < b - es.min_delta.0,
+                };
+                if better {
+                    best = Some((epoch + 1, v));
+                    wait = 0;
+                    if es.restore_best {
+                        let bytes = to_bytes(&model)?;
+                        crate::artifact::write_atomic(&run.file("checkpoints/best.bpk"), &bytes)?;
+                        best_weights = Some(bytes);
+                    }
+                } else {
+                    wait += 1;
+                    if wait >= es.patience {
+                        stop = Stop::EarlyStopped;
+                        stop_now = true;
+                    }
+                }
+            }
+            if let Some(limit) = es.max_time {
+                if started.elapsed().as_secs_f64() > limit.0 && !stop_now {
+                    stop = Stop::TimeBudget;
+                    stop_now = true;
+                }
+            }
+        }
+        let state = CheckpointState { epoch: epoch + 1, step: 0, partial: vec![0.0; 2], history: history.clone(), best, wait, model_crc: 0, optim_crc: 0 };
+        save(&model, &optim, state).context("cannot write checkpoint")?;
+        if interrupt.load(Ordering::SeqCst) && epoch + 1 < epochs {
+            stop = Stop::Interrupted;
+            break;
+        }
+        if stop_now {
+            break;
+        }
+    }
+
+    let mut best_epoch = history.last().map_or(0, |r| r.epoch);
+    let mut final_model = model.valid();
+    if let (Some((e, _)), Some(bytes)) = (best, best_weights) {
+        best_epoch = e;
+        if t.early_stopping.as_ref().is_some_and(|es| es.restore_best) && stop != Stop::Interrupted {
+            final_model = from_bytes(mlp_config, bytes, device, "best weights")?;
+        }
+    }
+    Ok(Outcome { model: final_model, history, best_epoch, stop, seconds: started.elapsed().as_secs_f64(), samples })
+}
