@@ -14,7 +14,9 @@ fn burnfit(dir: &Path) -> Command {
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(name)
 }
 
 /// A small, fast synthetic config (2,000 rows × 10 features, 3 epochs).
@@ -57,28 +59,67 @@ fn train(dir: &Path, args: &[&str]) -> std::process::Output {
 fn trains_a_small_synthetic_set_then_evaluates_and_predicts_from_the_run_folder() {
     let tmp = TempDir::new().unwrap();
     let cfg = write(tmp.path(), "small.toml", SMALL);
-    let out = train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    let out = train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+    );
     let text = stdout(&out);
-    assert!(text.starts_with("Loss: ") && text.contains("Accuracy: "), "{text}");
+    assert!(
+        text.starts_with("Loss: ") && text.contains("Accuracy: "),
+        "{text}"
+    );
     let err = stderr(&out);
-    assert!(err.contains("epoch 3/3 - ") && err.contains("val_accuracy"), "{err}");
-    assert!(err.contains("Total params: "), "a model summary at start: {err}");
+    assert!(
+        err.contains("epoch 3/3 - ") && err.contains("val_accuracy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Total params: "),
+        "a model summary at start: {err}"
+    );
     let run = tmp.path().join("run");
-    for f in ["config.toml", "model.json", "preprocess.json", "model.bpk", "history.csv", "summary.json", "curves.svg"] {
+    for f in [
+        "config.toml",
+        "model.json",
+        "preprocess.json",
+        "model.bpk",
+        "history.csv",
+        "summary.json",
+        "curves.svg",
+    ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
     let history = fs::read_to_string(run.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 4, "{history}");
-    assert!(history.starts_with("epoch,lr,loss,accuracy,val_loss,val_accuracy,val_auc"), "{history}");
-    let summary: serde_json::Value = serde_json::from_slice(&fs::read(run.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        history.starts_with("epoch,lr,loss,accuracy,val_loss,val_accuracy,val_auc"),
+        "{history}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["epochs_run"], 3);
     assert_eq!(summary["parameters"], 10 * 128 + 128 + 128 * 64 + 64 + 65);
     let acc = summary["evaluation"]["accuracy"].as_f64().unwrap();
-    assert!(acc > 0.8, "a learnable set should reach 0.8 in 3 epochs, got {acc}");
+    assert!(
+        acc > 0.8,
+        "a learnable set should reach 0.8 in 3 epochs, got {acc}"
+    );
 
     // The same generator writes a CSV; evaluate and predict read it through the saved schema.
     let synth = burnfit(tmp.path())
-        .args(["synth", "--rows", "300", "--features", "10", "--informative", "4", "--seed", "7", "--out", "new.csv"])
+        .args([
+            "synth",
+            "--rows",
+            "300",
+            "--features",
+            "10",
+            "--informative",
+            "4",
+            "--seed",
+            "7",
+            "--out",
+            "new.csv",
+        ])
         .output()
         .unwrap();
     assert!(synth.status.success(), "{}", stderr(&synth));
@@ -91,7 +132,15 @@ fn trains_a_small_synthetic_set_then_evaluates_and_predicts_from_the_run_folder(
     assert_eq!(v["rows"], 300);
     assert!(v["metrics"]["accuracy"].as_f64().unwrap() > 0.7, "{v}");
     let pred = burnfit(tmp.path())
-        .args(["predict", "--model", "run", "--data", "new.csv", "--out", "preds.csv"])
+        .args([
+            "predict",
+            "--model",
+            "run",
+            "--data",
+            "new.csv",
+            "--out",
+            "preds.csv",
+        ])
         .output()
         .unwrap();
     assert!(pred.status.success(), "{}", stderr(&pred));
@@ -99,7 +148,11 @@ fn trains_a_small_synthetic_set_then_evaluates_and_predicts_from_the_run_folder(
     let lines: Vec<&str> = preds.lines().collect();
     assert_eq!(lines[0], "row,probability,class");
     assert_eq!(lines.len(), 301);
-    assert!(lines[1].starts_with("2,"), "the first data row is spreadsheet row 2: {}", lines[1]);
+    assert!(
+        lines[1].starts_with("2,"),
+        "the first data row is spreadsheet row 2: {}",
+        lines[1]
+    );
 }
 
 #[test]
@@ -123,10 +176,17 @@ batch_size = 32
         data("college.csv").display()
     );
     let cfg = write(tmp.path(), "college.toml", &cfg);
-    train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "run"]);
-    let summary: serde_json::Value = serde_json::from_slice(&fs::read(tmp.path().join("run/summary.json")).unwrap()).unwrap();
+    train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(tmp.path().join("run/summary.json")).unwrap()).unwrap();
     let acc = summary["evaluation"]["accuracy"].as_f64().unwrap();
-    assert!(acc > 0.85, "college Private is easy from its 17 features; got {acc}");
+    assert!(
+        acc > 0.85,
+        "college Private is easy from its 17 features; got {acc}"
+    );
 
     // Predict on the features alone: drop the label column.
     let csv = fs::read_to_string(data("college.csv")).unwrap();
@@ -137,17 +197,37 @@ batch_size = 32
         .join("\n");
     write(tmp.path(), "features.csv", &unlabelled);
     let pred = burnfit(tmp.path())
-        .args(["predict", "--model", "run", "--data", "features.csv", "--out", "-"])
+        .args([
+            "predict",
+            "--model",
+            "run",
+            "--data",
+            "features.csv",
+            "--out",
+            "-",
+        ])
         .output()
         .unwrap();
     assert!(pred.status.success(), "{}", stderr(&pred));
     assert_eq!(stdout(&pred).lines().count(), 778);
 
     // A file without a trained column is refused with its name.
-    let missing: String = csv.lines().map(|l| l.rsplit_once(',').unwrap().0).collect::<Vec<_>>().join("\n");
+    let missing: String = csv
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0)
+        .collect::<Vec<_>>()
+        .join("\n");
     write(tmp.path(), "short.csv", &missing);
     let pred = burnfit(tmp.path())
-        .args(["predict", "--model", "run", "--data", "short.csv", "--out", "p.csv"])
+        .args([
+            "predict",
+            "--model",
+            "run",
+            "--data",
+            "short.csv",
+            "--out",
+            "p.csv",
+        ])
         .output()
         .unwrap();
     assert!(!pred.status.success());
@@ -176,27 +256,61 @@ batch_size = 8
         data("braincancer.csv").display()
     );
     let cfg = write(tmp.path(), "brain.toml", &cfg);
-    train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "run"]);
-    let model: serde_json::Value = serde_json::from_slice(&fs::read(tmp.path().join("run/model.json")).unwrap()).unwrap();
+    train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+    );
+    let model: serde_json::Value =
+        serde_json::from_slice(&fs::read(tmp.path().join("run/model.json")).unwrap()).unwrap();
     let inputs: Vec<String> = serde_json::from_value(model["inputs"].clone()).unwrap();
-    assert!(inputs.contains(&"sex=Female".to_string()) && inputs.contains(&"ki".to_string()), "{inputs:?}");
+    assert!(
+        inputs.contains(&"sex=Female".to_string()) && inputs.contains(&"ki".to_string()),
+        "{inputs:?}"
+    );
 }
 
 #[test]
 fn regression_with_mse_reports_regression_metrics() {
     let tmp = TempDir::new().unwrap();
-    let cfg = write(tmp.path(), "reg.toml", &SMALL.replace("[data.synthetic]", "[data.synthetic]\ntask = \"regression\"").replace("[train]", "[train]\nloss = \"mse\""));
-    let out = train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    let cfg = write(
+        tmp.path(),
+        "reg.toml",
+        &SMALL
+            .replace(
+                "[data.synthetic]",
+                "[data.synthetic]\ntask = \"regression\"",
+            )
+            .replace("[train]", "[train]\nloss = \"mse\""),
+    );
+    let out = train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+    );
     assert!(stdout(&out).contains("Rmse: "), "{}", stdout(&out));
     let history = fs::read_to_string(tmp.path().join("run/history.csv")).unwrap();
-    assert!(history.starts_with("epoch,lr,loss,rmse,val_loss,val_rmse,val_mae,val_r2"), "{history}");
+    assert!(
+        history.starts_with("epoch,lr,loss,rmse,val_loss,val_rmse,val_mae,val_r2"),
+        "{history}"
+    );
 }
 
 #[test]
 fn set_overrides_change_the_run() {
     let tmp = TempDir::new().unwrap();
     let cfg = write(tmp.path(), "small.toml", SMALL);
-    train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "run", "--set", "train.epochs=2", "--set", "train.optimizer=sgd"]);
+    train(
+        tmp.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            "run",
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "train.optimizer=sgd",
+        ],
+    );
     let history = fs::read_to_string(tmp.path().join("run/history.csv")).unwrap();
     assert_eq!(history.lines().count(), 3);
     let resolved = fs::read_to_string(tmp.path().join("run/config.toml")).unwrap();
@@ -206,13 +320,31 @@ fn set_overrides_change_the_run() {
 #[test]
 fn config_output_round_trips() {
     let tmp = TempDir::new().unwrap();
-    let first = burnfit(tmp.path()).args(["config", "--set", "train.epochs=3", "--set", "data.label=target"]).output().unwrap();
+    let first = burnfit(tmp.path())
+        .args([
+            "config",
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "data.label=target",
+        ])
+        .output()
+        .unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     let printed = stdout(&first);
-    assert!(printed.contains("epochs = 3") && printed.contains("label = \"target\""), "{printed}");
-    assert!(printed.contains("epsilon = 1e-7"), "defaults are printed: {printed}");
+    assert!(
+        printed.contains("epochs = 3") && printed.contains("label = \"target\""),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("epsilon = 0.0000001"),
+        "defaults are printed: {printed}"
+    );
     let path = write(tmp.path(), "resolved.toml", &printed);
-    let second = burnfit(tmp.path()).args(["config", "--config", path.to_str().unwrap()]).output().unwrap();
+    let second = burnfit(tmp.path())
+        .args(["config", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(stdout(&second), printed);
 }
@@ -221,36 +353,83 @@ fn config_output_round_trips() {
 fn bad_configs_exit_non_zero_naming_the_key_without_panicking() {
     let tmp = TempDir::new().unwrap();
     let cases: &[(&str, &str, &[&str])] = &[
-        ("[train]\nepochs = 3\nlearning_rate = 0.1\n", "unknown field `learning_rate`", &["train", "line 3"]),
+        (
+            "[train]\nepochs = 3\nlearning_rate = 0.1\n",
+            "unknown field `learning_rate`",
+            &["train", "line 3"],
+        ),
         ("[train]\nepochs = \"ten\"\n", "train.epochs", &["line 2"]),
-        ("[train]\nlr = -0.5\n", "train.lr", &["must be a number > 0", "line 2"]),
+        (
+            "[train]\nlr = -0.5\n",
+            "train.lr",
+            &["must be a number > 0", "line 2"],
+        ),
         ("[train]\nepochs = 0\n", "train.epochs", &["line 2"]),
-        ("[data.split]\ntrain = 1.5\n", "data.split.train", &["strictly between 0 and 1"]),
-        ("[backend]\nkind = \"tpu\"\n", "backend.kind", &["unknown variant"]),
+        (
+            "[data.split]\ntrain = 1.5\n",
+            "data.split.train",
+            &["strictly between 0 and 1"],
+        ),
+        (
+            "[backend]\nkind = \"tpu\"\n",
+            "backend.kind",
+            &["unknown variant"],
+        ),
     ];
     for (text, key, more) in cases {
         let cfg = write(tmp.path(), "bad.toml", text);
-        let out = burnfit(tmp.path()).args(["train", "--config", cfg.to_str().unwrap(), "--out", "run"]).output().unwrap();
+        let out = burnfit(tmp.path())
+            .args(["train", "--config", cfg.to_str().unwrap(), "--out", "run"])
+            .output()
+            .unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{text}: {err}");
-        assert!(err.starts_with("error: ") && err.contains("bad.toml"), "{text}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("bad.toml"),
+            "{text}: {err}"
+        );
         assert!(err.contains(key), "{text}: expected `{key}` in {err}");
         for m in *more {
             assert!(err.contains(m), "{text}: expected `{m}` in {err}");
         }
         assert!(!err.contains("panicked"), "{err}");
-        assert!(!tmp.path().join("run").exists(), "no run folder for a bad config");
+        assert!(
+            !tmp.path().join("run").exists(),
+            "no run folder for a bad config"
+        );
     }
     // The same checks apply to --set.
-    let out = burnfit(tmp.path()).args(["train", "--set", "train.lr=-1", "--out", "run"]).output().unwrap();
+    let out = burnfit(tmp.path())
+        .args(["train", "--set", "train.lr=-1", "--out", "run"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("--set train.lr=-1") && stderr(&out).contains("train.lr"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--set train.lr=-1") && stderr(&out).contains("train.lr"),
+        "{}",
+        stderr(&out)
+    );
     // A label column the CSV does not have.
-    let cfg = write(tmp.path(), "nolabel.toml", &format!("[data]\nsource = \"csv\"\npath = \"{}\"\nlabel = \"Outcome\"\n", data("college.csv").display()));
-    let out = burnfit(tmp.path()).args(["train", "--config", cfg.to_str().unwrap(), "--out", "run2"]).output().unwrap();
+    let cfg = write(
+        tmp.path(),
+        "nolabel.toml",
+        &format!(
+            "[data]\nsource = \"csv\"\npath = \"{}\"\nlabel = \"Outcome\"\n",
+            data("college.csv").display()
+        ),
+    );
+    let out = burnfit(tmp.path())
+        .args(["train", "--config", cfg.to_str().unwrap(), "--out", "run2"])
+        .output()
+        .unwrap();
     let err = stderr(&out);
     assert!(!out.status.success());
-    assert!(err.contains("no column `Outcome`") && err.contains("data.label") && err.contains("college.csv"), "{err}");
+    assert!(
+        err.contains("no column `Outcome`")
+            && err.contains("data.label")
+            && err.contains("college.csv"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -259,24 +438,49 @@ fn same_seed_and_config_give_identical_history_twice() {
     let tmp = TempDir::new().unwrap();
     let cfg = write(tmp.path(), "small.toml", SMALL);
     for run in ["a", "b"] {
-        train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", run]);
+        train(
+            tmp.path(),
+            &["--config", cfg.to_str().unwrap(), "--out", run],
+        );
     }
     let a = fs::read(tmp.path().join("a/history.csv")).unwrap();
     let b = fs::read(tmp.path().join("b/history.csv")).unwrap();
     assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
-    assert_eq!(fs::read(tmp.path().join("a/model.bpk")).unwrap(), fs::read(tmp.path().join("b/model.bpk")).unwrap());
+    assert_eq!(
+        fs::read(tmp.path().join("a/model.bpk")).unwrap(),
+        fs::read(tmp.path().join("b/model.bpk")).unwrap()
+    );
 }
 
 #[test]
 fn resume_from_a_checkpoint_reaches_the_uninterrupted_final_state() {
     let tmp = TempDir::new().unwrap();
-    let cfg = write(tmp.path(), "small.toml", &SMALL.replace("epochs = 3", "epochs = 4"));
-    train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "full"]);
-    train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "cut"]);
+    let cfg = write(
+        tmp.path(),
+        "small.toml",
+        &SMALL.replace("epochs = 3", "epochs = 4"),
+    );
+    train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "full"],
+    );
+    train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "cut"],
+    );
     // Make "cut" look like a run that died during epoch 4: its newest checkpoint and final files
     // are gone; the epoch-3 checkpoint remains.
     let ckpts = tmp.path().join("cut/checkpoints");
-    let mut dirs: Vec<_> = fs::read_dir(&ckpts).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("epoch-")).collect();
+    let mut dirs: Vec<_> = fs::read_dir(&ckpts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("epoch-")
+        })
+        .collect();
     dirs.sort();
     assert_eq!(dirs.len(), 2, "{dirs:?}");
     fs::remove_dir_all(dirs.last().unwrap()).unwrap();
@@ -284,12 +488,19 @@ fn resume_from_a_checkpoint_reaches_the_uninterrupted_final_state() {
         fs::remove_file(tmp.path().join("cut").join(f)).unwrap();
     }
     let out = train(tmp.path(), &["--resume", "cut"]);
-    assert!(stderr(&out).contains("resuming from") && stderr(&out).contains("epoch 3"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("resuming from") && stderr(&out).contains("epoch 3"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         fs::read_to_string(tmp.path().join("full/history.csv")).unwrap(),
         fs::read_to_string(tmp.path().join("cut/history.csv")).unwrap()
     );
-    assert_eq!(fs::read(tmp.path().join("full/model.bpk")).unwrap(), fs::read(tmp.path().join("cut/model.bpk")).unwrap());
+    assert_eq!(
+        fs::read(tmp.path().join("full/model.bpk")).unwrap(),
+        fs::read(tmp.path().join("cut/model.bpk")).unwrap()
+    );
 }
 
 #[test]
@@ -298,38 +509,86 @@ fn an_existing_run_folder_is_never_overwritten() {
     fs::create_dir(tmp.path().join("run")).unwrap();
     fs::write(tmp.path().join("run/keep.txt"), "mine").unwrap();
     let cfg = write(tmp.path(), "small.toml", SMALL);
-    let out = burnfit(tmp.path()).args(["train", "--config", cfg.to_str().unwrap(), "--out", "run"]).output().unwrap();
+    let out = burnfit(tmp.path())
+        .args(["train", "--config", cfg.to_str().unwrap(), "--out", "run"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
-    assert_eq!(fs::read_to_string(tmp.path().join("run/keep.txt")).unwrap(), "mine");
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("run/keep.txt")).unwrap(),
+        "mine"
+    );
 }
 
 #[test]
 fn a_model_trained_on_flex_evaluates_on_ndarray() {
     let tmp = TempDir::new().unwrap();
     let cfg = write(tmp.path(), "small.toml", SMALL);
-    train(tmp.path(), &["--config", cfg.to_str().unwrap(), "--out", "run"]);
-    let synth = burnfit(tmp.path()).args(["synth", "--rows", "200", "--features", "10", "--informative", "4", "--seed", "7", "--out", "d.csv"]).output().unwrap();
+    train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+    );
+    let synth = burnfit(tmp.path())
+        .args([
+            "synth",
+            "--rows",
+            "200",
+            "--features",
+            "10",
+            "--informative",
+            "4",
+            "--seed",
+            "7",
+            "--out",
+            "d.csv",
+        ])
+        .output()
+        .unwrap();
     assert!(synth.status.success());
     let metrics = |backend: &str| {
-        let out = burnfit(tmp.path()).args(["evaluate", "--model", "run", "--data", "d.csv", "--json", "--backend", backend]).output().unwrap();
+        let out = burnfit(tmp.path())
+            .args([
+                "evaluate",
+                "--model",
+                "run",
+                "--data",
+                "d.csv",
+                "--json",
+                "--backend",
+                backend,
+            ])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{backend}: {}", stderr(&out));
         let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-        (v["metrics"]["loss"].as_f64().unwrap(), v["metrics"]["accuracy"].as_f64().unwrap())
+        (
+            v["metrics"]["loss"].as_f64().unwrap(),
+            v["metrics"]["accuracy"].as_f64().unwrap(),
+        )
     };
     let (flex_loss, flex_acc) = metrics("flex");
     let (nd_loss, nd_acc) = metrics("ndarray");
-    assert!((flex_loss - nd_loss).abs() < 1e-5 * flex_loss.abs().max(1.0), "{flex_loss} vs {nd_loss}");
+    assert!(
+        (flex_loss - nd_loss).abs() < 1e-5 * flex_loss.abs().max(1.0),
+        "{flex_loss} vs {nd_loss}"
+    );
     assert_eq!(flex_acc, nd_acc);
 }
 
 #[test]
 fn unknown_or_absent_backends_are_clear_errors() {
     let tmp = TempDir::new().unwrap();
-    let out = burnfit(tmp.path()).args(["train", "--set", "backend.kind=cuda", "--out", "run"]).output().unwrap();
+    let out = burnfit(tmp.path())
+        .args(["train", "--set", "backend.kind=cuda", "--out", "run"])
+        .output()
+        .unwrap();
     let err = stderr(&out);
     assert!(!out.status.success());
-    assert!(err.contains("`cuda` is not compiled into this build") && err.contains("flex"), "{err}");
+    assert!(
+        err.contains("`cuda` is not compiled into this build") && err.contains("flex"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -338,5 +597,9 @@ fn devices_lists_the_compiled_backends() {
     let tmp = TempDir::new().unwrap();
     let out = burnfit(tmp.path()).arg("devices").output().unwrap();
     assert!(out.status.success());
-    assert!(stdout(&out).contains("backends compiled in: flex, ndarray"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("backends compiled in: flex, ndarray"),
+        "{}",
+        stdout(&out)
+    );
 }

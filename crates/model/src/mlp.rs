@@ -4,7 +4,7 @@
 //! keep the sigmoid out of `forward` so that the loss can work on logits (stable for any value) and
 //! apply it only in [`Mlp::predict`].
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::nn::Linear;
 use burn::tensor::activation;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -150,7 +150,10 @@ impl MlpConfig {
         if let Some(i) = self.hidden.iter().position(|&w| w == 0) {
             return Err(ModelError::InvalidSetting {
                 key: "model.hidden",
-                reason: format!("layer {} has width 0; every hidden layer needs width >= 1", i + 1),
+                reason: format!(
+                    "layer {} has width 0; every hidden layer needs width >= 1",
+                    i + 1
+                ),
             });
         }
         Ok(())
@@ -181,19 +184,25 @@ impl MlpConfig {
         let layers = self
             .layer_shapes()
             .into_iter()
-            .map(|(fan_in, fan_out)| {
+            .enumerate()
+            .map(|(i, (fan_in, fan_out))| {
                 let limit = self.init.limit(fan_in, fan_out);
                 let weights: Vec<f32> = (0..fan_in * fan_out)
                     .map(|_| rng.random_range(-limit..limit) as f32)
                     .collect();
-                let weight = Tensor::<2>::from_data(
-                    TensorData::new(weights, [fan_in, fan_out]),
-                    device,
-                );
+                let weight =
+                    Tensor::<2>::from_data(TensorData::new(weights, [fan_in, fan_out]), device);
                 let bias = Tensor::<1>::zeros([fan_out], device);
+                // Fixed parameter ids (Burn draws random ones) make the saved weights
+                // byte-identical for one seed, and let a checkpoint's optimizer state, which is
+                // keyed by id, find its parameters in a freshly built network on resume.
+                let mut weight = Param::from_tensor(weight);
+                weight.id = ParamId::from(2 * i as u64 + 1);
+                let mut bias = Param::from_tensor(bias);
+                bias.id = ParamId::from(2 * i as u64 + 2);
                 Linear {
-                    weight: Param::from_tensor(weight),
-                    bias: Some(Param::from_tensor(bias)),
+                    weight,
+                    bias: Some(bias),
                 }
             })
             .collect();

@@ -94,17 +94,47 @@ impl OptimizerSettings {
             }
         }
         let lr = self.lr();
-        check("train.lr", lr.is_finite() && lr > 0.0, "must be a positive number", lr)?;
+        check(
+            "train.lr",
+            lr.is_finite() && lr > 0.0,
+            "must be a positive number",
+            lr,
+        )?;
         match self {
             OptimizerSettings::Sgd(s) => {
-                check("train.momentum", (0.0..1.0).contains(&s.momentum), "must be in [0, 1)", s.momentum)?;
-                check("train.weight_decay", s.weight_decay >= 0.0, "must be >= 0", s.weight_decay)
+                check(
+                    "train.momentum",
+                    (0.0..1.0).contains(&s.momentum),
+                    "must be in [0, 1)",
+                    s.momentum,
+                )?;
+                check(
+                    "train.weight_decay",
+                    s.weight_decay >= 0.0,
+                    "must be >= 0",
+                    s.weight_decay,
+                )
             }
             OptimizerSettings::Adam(a) => {
-                check("train.beta1", (0.0..1.0).contains(&a.beta1), "must be in [0, 1)", a.beta1)?;
-                check("train.beta2", (0.0..1.0).contains(&a.beta2), "must be in [0, 1)", a.beta2)?;
+                check(
+                    "train.beta1",
+                    (0.0..1.0).contains(&a.beta1),
+                    "must be in [0, 1)",
+                    a.beta1,
+                )?;
+                check(
+                    "train.beta2",
+                    (0.0..1.0).contains(&a.beta2),
+                    "must be in [0, 1)",
+                    a.beta2,
+                )?;
                 check("train.epsilon", a.epsilon > 0.0, "must be > 0", a.epsilon)?;
-                check("train.weight_decay", a.weight_decay >= 0.0, "must be >= 0", a.weight_decay)
+                check(
+                    "train.weight_decay",
+                    a.weight_decay >= 0.0,
+                    "must be >= 0",
+                    a.weight_decay,
+                )
             }
         }
     }

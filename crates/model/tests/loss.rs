@@ -151,8 +151,11 @@ fn network_gradients_match_central_finite_differences() {
                 let mut m = config.init(&device, 9).unwrap();
                 m.layers[0].weight = Param::from_tensor(tensor2(&w, 3, 4, &device));
                 scalar(
-                    loss.compute(m.forward(tensor2(&x, 8, 3, &device)), tensor2(&y, 8, 1, &device))
-                        .unwrap(),
+                    loss.compute(
+                        m.forward(tensor2(&x, 8, 3, &device)),
+                        tensor2(&y, 8, 1, &device),
+                    )
+                    .unwrap(),
                 )
             };
             let grads = loss

@@ -28,7 +28,10 @@ fn parameter_count_matches_keras_for_the_seed() {
     assert_eq!(mlp.num_params(), 21_249);
     let summary = config.summary();
     assert!(summary.contains("Total params: 21,249"), "{summary}");
-    assert!(summary.contains("12,928") && summary.contains("8,256"), "{summary}");
+    assert!(
+        summary.contains("12,928") && summary.contains("8,256"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -42,7 +45,10 @@ fn same_seed_gives_same_weights_on_every_backend() {
         let w = to_vec(config.init(&device, 42).unwrap().layers[0].weight.val());
         assert_eq!(w, reference, "{name}");
         let other = to_vec(config.init(&device, 43).unwrap().layers[0].weight.val());
-        assert_ne!(other, reference, "{name}: another seed must give other weights");
+        assert_ne!(
+            other, reference,
+            "{name}: another seed must give other weights"
+        );
     }
 }
 

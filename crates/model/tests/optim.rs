@@ -13,13 +13,24 @@ fn loss_and_grads(mlp: &Mlp, device: &Device) -> (Vec<f64>, Vec<f64>, GradientsP
     let x: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
     let y = [1.0f32, 0.0, 1.0, 0.0];
     let grads = Loss::Bce
-        .compute(mlp.forward(tensor2(&x, 4, 3, device)), tensor2(&y, 4, 1, device))
+        .compute(
+            mlp.forward(tensor2(&x, 4, 3, device)),
+            tensor2(&y, 4, 1, device),
+        )
         .unwrap()
         .backward();
     let f = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
     let gw = f(to_vec(mlp.layers[0].weight.val().grad(&grads).unwrap()));
     let gb = f(to_vec(
-        mlp.layers.last().unwrap().bias.as_ref().unwrap().val().grad(&grads).unwrap(),
+        mlp.layers
+            .last()
+            .unwrap()
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .grad(&grads)
+            .unwrap(),
     ));
     (gw, gb, GradientsParams::from_grads(grads, mlp))
 }
@@ -28,12 +39,17 @@ fn params(mlp: &Mlp) -> (Vec<f64>, Vec<f64>) {
     let f = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
     (
         f(to_vec(mlp.layers[0].weight.val())),
-        f(to_vec(mlp.layers.last().unwrap().bias.as_ref().unwrap().val())),
+        f(to_vec(
+            mlp.layers.last().unwrap().bias.as_ref().unwrap().val(),
+        )),
     )
 }
 
 fn small_mlp(device: &Device) -> Mlp {
-    MlpConfig::new(3).with_hidden(vec![5]).init(device, 11).unwrap()
+    MlpConfig::new(3)
+        .with_hidden(vec![5])
+        .init(device, 11)
+        .unwrap()
 }
 
 #[test]
@@ -41,15 +57,22 @@ fn one_sgd_step_is_theta_minus_lr_grad() {
     for (name, device) in cpu_devices() {
         let ad = device.clone().autodiff();
         let lr = 0.1;
-        let settings = OptimizerSettings::Sgd(SgdSettings { lr, ..SgdSettings::keras() });
+        let settings = OptimizerSettings::Sgd(SgdSettings {
+            lr,
+            ..SgdSettings::keras()
+        });
         let mut optim = settings.build(None).unwrap();
         let mlp = small_mlp(&ad);
         let (w0, b0) = params(&mlp);
         let (gw, gb, grads) = loss_and_grads(&mlp, &ad);
-        assert!(gw.iter().any(|g| g.abs() > 1e-4), "{name}: a zero gradient tests nothing");
+        assert!(
+            gw.iter().any(|g| g.abs() > 1e-4),
+            "{name}: a zero gradient tests nothing"
+        );
         let mlp = optim.step(lr, mlp, grads);
         let (w1, b1) = params(&mlp);
-        let step = |t: &[f64], g: &[f64]| t.iter().zip(g).map(|(t, g)| t - lr * g).collect::<Vec<_>>();
+        let step =
+            |t: &[f64], g: &[f64]| t.iter().zip(g).map(|(t, g)| t - lr * g).collect::<Vec<_>>();
         assert_close(&w1, &step(&w0, &gw), 1e-6, 1e-7, name);
         assert_close(&b1, &step(&b0, &gb), 1e-6, 1e-7, name);
     }
@@ -62,7 +85,11 @@ fn sgd_with_momentum_and_decay_follows_pytorch_two_steps() {
     let (lr, m, wd) = (0.05, 0.9, 0.01);
     for (name, device) in cpu_devices() {
         let ad = device.clone().autodiff();
-        let settings = OptimizerSettings::Sgd(SgdSettings { lr, momentum: m, weight_decay: wd });
+        let settings = OptimizerSettings::Sgd(SgdSettings {
+            lr,
+            momentum: m,
+            weight_decay: wd,
+        });
         let mut optim = settings.build(None).unwrap();
         let mut mlp = small_mlp(&ad);
         let (mut w, _) = params(&mlp);
@@ -113,14 +140,36 @@ fn adam_first_two_steps_follow_the_textbook() {
 #[test]
 fn out_of_range_settings_name_their_key() {
     let bad = [
-        (OptimizerSettings::Adam(AdamSettings { lr: -1.0, ..AdamSettings::keras() }), "train.lr"),
-        (OptimizerSettings::Adam(AdamSettings { beta1: 1.0, ..AdamSettings::keras() }), "train.beta1"),
-        (OptimizerSettings::Sgd(SgdSettings { momentum: -0.5, ..SgdSettings::keras() }), "train.momentum"),
+        (
+            OptimizerSettings::Adam(AdamSettings {
+                lr: -1.0,
+                ..AdamSettings::keras()
+            }),
+            "train.lr",
+        ),
+        (
+            OptimizerSettings::Adam(AdamSettings {
+                beta1: 1.0,
+                ..AdamSettings::keras()
+            }),
+            "train.beta1",
+        ),
+        (
+            OptimizerSettings::Sgd(SgdSettings {
+                momentum: -0.5,
+                ..SgdSettings::keras()
+            }),
+            "train.momentum",
+        ),
     ];
     for (settings, key) in bad {
-        let Err(err) = settings.build(None) else { panic!("{key} accepted") };
+        let Err(err) = settings.build(None) else {
+            panic!("{key} accepted")
+        };
         assert!(err.to_string().contains(key), "{err}");
     }
-    let Err(err) = OptimizerSettings::Sgd(SgdSettings::keras()).build(Some(0.0)) else { panic!("clip 0 accepted") };
+    let Err(err) = OptimizerSettings::Sgd(SgdSettings::keras()).build(Some(0.0)) else {
+        panic!("clip 0 accepted")
+    };
     assert!(err.to_string().contains("train.grad_clip"), "{err}");
 }

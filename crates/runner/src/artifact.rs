@@ -43,12 +43,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
-    let mut f = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.sync_all().with_context(|| format!("cannot flush {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    let mut f =
+        fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.sync_all()
+        .with_context(|| format!("cannot flush {}", tmp.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 
@@ -58,7 +64,8 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = read(path)?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a valid burnfit file", path.display()))
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a valid burnfit file", path.display()))
 }
 
 /// A run folder.
@@ -105,7 +112,9 @@ impl RunDir {
     /// Creates a new, empty run folder. An existing non-empty folder is never reused silently.
     pub fn create(path: PathBuf) -> Result<Self> {
         if path.exists() {
-            let empty = fs::read_dir(&path).map(|mut d| d.next().is_none()).unwrap_or(false);
+            let empty = fs::read_dir(&path)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
             if !empty {
                 bail!(
                     "output folder {} already exists and is not empty; choose another with --out, or use --resume {} to continue it",
@@ -117,7 +126,8 @@ impl RunDir {
         fs::create_dir_all(path.join("checkpoints"))
             .with_context(|| format!("cannot create run folder {}", path.display()))?;
         let probe = path.join(".write-test");
-        fs::write(&probe, b"").with_context(|| format!("run folder {} is not writable", path.display()))?;
+        fs::write(&probe, b"")
+            .with_context(|| format!("run folder {} is not writable", path.display()))?;
         let _ = fs::remove_file(probe);
         Ok(Self { path })
     }
@@ -129,10 +139,15 @@ impl RunDir {
         }
         for f in ["model.json", "preprocess.json", "model.bpk", "config.toml"] {
             if !path.join(f).is_file() {
-                bail!("run folder {} is missing {f}; was the run finished?", path.display());
+                bail!(
+                    "run folder {} is missing {f}; was the run finished?",
+                    path.display()
+                );
             }
         }
-        Ok(Self { path: path.to_path_buf() })
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
     }
 
     /// The default folder for a run: `<dir>/<name>-<UTC timestamp>`.
@@ -164,7 +179,10 @@ impl RunDir {
 
     /// Writes a JSON file of the run.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
-        self.write(name, &serde_json::to_vec_pretty(value).expect("serializable"))
+        self.write(
+            name,
+            &serde_json::to_vec_pretty(value).expect("serializable"),
+        )
     }
 
     /// Reads `model.json`.
@@ -183,7 +201,12 @@ impl RunDir {
     }
 
     /// Saves a checkpoint, then keeps only the two newest.
-    pub fn save_checkpoint(&self, mut state: CheckpointState, model: &[u8], optim: &[u8]) -> Result<()> {
+    pub fn save_checkpoint(
+        &self,
+        mut state: CheckpointState,
+        model: &[u8],
+        optim: &[u8],
+    ) -> Result<()> {
         state.model_crc = crc32fast::hash(model);
         state.optim_crc = crc32fast::hash(optim);
         let root = self.file("checkpoints");
@@ -193,10 +216,14 @@ impl RunDir {
         fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         write_atomic(&tmp.join("model.bpk"), model)?;
         write_atomic(&tmp.join("optim.bpk"), optim)?;
-        write_atomic(&tmp.join("state.json"), &serde_json::to_vec_pretty(&state).expect("serializable"))?;
+        write_atomic(
+            &tmp.join("state.json"),
+            &serde_json::to_vec_pretty(&state).expect("serializable"),
+        )?;
         let dest = root.join(&name);
         let _ = fs::remove_dir_all(&dest);
-        fs::rename(&tmp, &dest).with_context(|| format!("cannot move checkpoint into {}", dest.display()))?;
+        fs::rename(&tmp, &dest)
+            .with_context(|| format!("cannot move checkpoint into {}", dest.display()))?;
         let mut all = self.checkpoint_dirs();
         while all.len() > 2 {
             let old = all.remove(0);
@@ -211,7 +238,11 @@ impl RunDir {
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .map(|e| e.path())
-                    .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("epoch-")))
+                    .filter(|p| {
+                        p.is_dir()
+                            && p.file_name()
+                                .is_some_and(|n| n.to_string_lossy().starts_with("epoch-"))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -227,10 +258,17 @@ impl RunDir {
                 let state: CheckpointState = read_json(&dir.join("state.json"))?;
                 let model = read(&dir.join("model.bpk"))?;
                 let optim = read(&dir.join("optim.bpk"))?;
-                if crc32fast::hash(&model) != state.model_crc || crc32fast::hash(&optim) != state.optim_crc {
+                if crc32fast::hash(&model) != state.model_crc
+                    || crc32fast::hash(&optim) != state.optim_crc
+                {
                     bail!("checksum mismatch");
                 }
-                Ok(Checkpoint { path: dir.clone(), state, model, optim })
+                Ok(Checkpoint {
+                    path: dir.clone(),
+                    state,
+                    model,
+                    optim,
+                })
             };
             match load() {
                 Ok(c) => return Some(c),

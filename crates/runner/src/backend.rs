@@ -28,7 +28,9 @@ pub enum BackendError {
         available: String,
     },
     /// `backend.device` is not understood.
-    #[error("backend.device = `{0}` is not one of: default, discrete:N, integrated:N, virtual:N, cpu")]
+    #[error(
+        "backend.device = `{0}` is not one of: default, discrete:N, integrated:N, virtual:N, cpu"
+    )]
     BadDevice(String),
 }
 
@@ -71,7 +73,10 @@ pub fn probe(device: &Device) -> Option<()> {
     std::panic::set_hook(Box::new(|_| {}));
     let ok = std::panic::catch_unwind(move || {
         let t = Tensor::<1>::ones([4], &device).sum();
-        t.into_data().try_to_vec::<f32>().ok().filter(|v| v[0] == 4.0)
+        t.into_data()
+            .try_to_vec::<f32>()
+            .ok()
+            .filter(|v| v[0] == 4.0)
     });
     std::panic::set_hook(hook);
     ok.ok().flatten().map(|_| ())
@@ -89,7 +94,10 @@ pub fn wgpu_adapters() -> Vec<(Device, String)> {
             Device::enumerate(DeviceType::Wgpu)
                 .into_iter()
                 .map(|d| {
-                    let name = d.identity().map(|i| i.name).unwrap_or_else(|| "unnamed adapter".into());
+                    let name = d
+                        .identity()
+                        .map(|i| i.name)
+                        .unwrap_or_else(|| "unnamed adapter".into());
                     let s = format!("{name} [{:?}]", d);
                     (d, s)
                 })
@@ -111,7 +119,11 @@ fn available_summary() -> String {
         } else {
             parts.push(format!(
                 "wgpu ({})",
-                adapters.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>().join("; ")
+                adapters
+                    .iter()
+                    .map(|(_, s)| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ));
         }
     }
@@ -122,7 +134,11 @@ fn available_summary() -> String {
 fn wgpu_kind(device: &str) -> Result<burn::tensor::DeviceKind, BackendError> {
     use burn::tensor::DeviceKind;
     let (name, index) = match device.split_once(':') {
-        Some((n, i)) => (n, i.parse::<usize>().map_err(|_| BackendError::BadDevice(device.into()))?),
+        Some((n, i)) => (
+            n,
+            i.parse::<usize>()
+                .map_err(|_| BackendError::BadDevice(device.into()))?,
+        ),
         None => (device, 0),
     };
     Ok(match name {
@@ -151,10 +167,18 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
             for (device, description) in wgpu_adapters() {
                 let is_gpu = !format!("{device:?}").contains("Cpu");
                 if is_gpu && probe(&device).is_some() {
-                    return Ok(Selected { device, kind: BackendKind::Wgpu, description: format!("wgpu: {description}") });
+                    return Ok(Selected {
+                        device,
+                        kind: BackendKind::Wgpu,
+                        description: format!("wgpu: {description}"),
+                    });
                 }
             }
-            Ok(cpu(BackendKind::Flex, Device::flex(), "flex, chosen by auto: no GPU adapter found"))
+            Ok(cpu(
+                BackendKind::Flex,
+                Device::flex(),
+                "flex, chosen by auto: no GPU adapter found",
+            ))
         }
         BackendKind::Wgpu => {
             #[cfg(feature = "wgpu")]
@@ -164,7 +188,9 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                 if adapters.is_empty() {
                     return Err(BackendError::Unavailable {
                         kind: BackendKind::Wgpu,
-                        reason: "no wgpu adapter found (no GPU driver and no software Vulkan driver)".into(),
+                        reason:
+                            "no wgpu adapter found (no GPU driver and no software Vulkan driver)"
+                                .into(),
                         available: available_summary(),
                     });
                 }
@@ -181,10 +207,17 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                         available: available_summary(),
                     });
                 }
-                Ok(Selected { device, kind: BackendKind::Wgpu, description: format!("wgpu: {description}") })
+                Ok(Selected {
+                    device,
+                    kind: BackendKind::Wgpu,
+                    description: format!("wgpu: {description}"),
+                })
             }
             #[cfg(not(feature = "wgpu"))]
-            Err(BackendError::NotCompiled { kind: BackendKind::Wgpu, available: compiled().join(", ") })
+            Err(BackendError::NotCompiled {
+                kind: BackendKind::Wgpu,
+                available: compiled().join(", "),
+            })
         }
         BackendKind::Vulkan => {
             #[cfg(feature = "vulkan")]
@@ -197,17 +230,26 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                         available: available_summary(),
                     });
                 }
-                Ok(Selected { device, kind: BackendKind::Vulkan, description: "vulkan".into() })
+                Ok(Selected {
+                    device,
+                    kind: BackendKind::Vulkan,
+                    description: "vulkan".into(),
+                })
             }
             #[cfg(not(feature = "vulkan"))]
-            Err(BackendError::NotCompiled { kind: BackendKind::Vulkan, available: compiled().join(", ") })
+            Err(BackendError::NotCompiled {
+                kind: BackendKind::Vulkan,
+                available: compiled().join(", "),
+            })
         }
         BackendKind::Cuda => {
             #[cfg(feature = "cuda")]
             {
                 let index = match config.device.as_str() {
                     "default" => 0,
-                    s => s.parse::<usize>().map_err(|_| BackendError::BadDevice(s.into()))?,
+                    s => s
+                        .parse::<usize>()
+                        .map_err(|_| BackendError::BadDevice(s.into()))?,
                 };
                 let device = Device::cuda(index);
                 if probe(&device).is_none() {
@@ -217,10 +259,17 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                         available: available_summary(),
                     });
                 }
-                Ok(Selected { device, kind: BackendKind::Cuda, description: format!("cuda:{index}") })
+                Ok(Selected {
+                    device,
+                    kind: BackendKind::Cuda,
+                    description: format!("cuda:{index}"),
+                })
             }
             #[cfg(not(feature = "cuda"))]
-            Err(BackendError::NotCompiled { kind: BackendKind::Cuda, available: compiled().join(", ") })
+            Err(BackendError::NotCompiled {
+                kind: BackendKind::Cuda,
+                available: compiled().join(", "),
+            })
         }
     }
 }
@@ -228,7 +277,9 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
 /// The text of `burnfit devices`.
 pub fn describe_devices() -> String {
     let mut out = format!("backends compiled in: {}\n", compiled().join(", "));
-    out.push_str("flex: CPU (always available)\nndarray: CPU (always available; deprecated in Burn 0.22)\n");
+    out.push_str(
+        "flex: CPU (always available)\nndarray: CPU (always available; deprecated in Burn 0.22)\n",
+    );
     if cfg!(feature = "wgpu") {
         let adapters = wgpu_adapters();
         if adapters.is_empty() {

@@ -47,7 +47,11 @@ fn metrics_json(m: &Metrics) -> serde_json::Value {
 
 /// The seed's closing line: `Loss: 0.1234 Accuracy: 0.9600`.
 fn final_line(m: &Metrics, loss: Loss) -> String {
-    let get = |k: &str| m.iter().find(|(n, _)| *n == k).map_or(f64::NAN, |(_, v)| *v);
+    let get = |k: &str| {
+        m.iter()
+            .find(|(n, _)| *n == k)
+            .map_or(f64::NAN, |(_, v)| *v)
+    };
     let main = metrics::main_metric(loss);
     let mut name = main.to_string();
     name[..1].make_ascii_uppercase();
@@ -55,20 +59,40 @@ fn final_line(m: &Metrics, loss: Loss) -> String {
 }
 
 /// `burnfit train`.
-pub fn train(config_path: Option<&Path>, sets: &[String], out: Option<PathBuf>, resume: Option<&Path>, interrupt: &AtomicBool) -> Result<ExitCode> {
+pub fn train(
+    config_path: Option<&Path>,
+    sets: &[String],
+    out: Option<PathBuf>,
+    resume: Option<&Path>,
+    interrupt: &AtomicBool,
+) -> Result<ExitCode> {
     let total = Instant::now();
     let (config, run) = match resume {
         Some(dir) => {
-            let config = Config::load(Some(&dir.join("config.toml")), &[])
-                .with_context(|| format!("cannot resume {}: its config.toml is unreadable", dir.display()))?;
+            let config = Config::load(Some(&dir.join("config.toml")), &[]).with_context(|| {
+                format!(
+                    "cannot resume {}: its config.toml is unreadable",
+                    dir.display()
+                )
+            })?;
             if !dir.join("checkpoints").is_dir() {
-                bail!("cannot resume {}: it has no checkpoints folder", dir.display());
+                bail!(
+                    "cannot resume {}: it has no checkpoints folder",
+                    dir.display()
+                );
             }
-            (config, RunDir { path: dir.to_path_buf() })
+            (
+                config,
+                RunDir {
+                    path: dir.to_path_buf(),
+                },
+            )
         }
         None => {
             let config = Config::load(config_path, sets)?;
-            let path = out.unwrap_or_else(|| RunDir::default_path(&config.output.dir, &Config::run_name(config_path)));
+            let path = out.unwrap_or_else(|| {
+                RunDir::default_path(&config.output.dir, &Config::run_name(config_path))
+            });
             (config, RunDir::create(path)?)
         }
     };
@@ -86,7 +110,11 @@ pub fn train(config_path: Option<&Path>, sets: &[String], out: Option<PathBuf>, 
     let network = config.model.mlp(data.pre.width());
     eprint!("{}", network.summary());
     let loss = config.train.loss;
-    let model_file = ModelFile { network: network.clone(), loss, inputs: data.pre.input_names() };
+    let model_file = ModelFile {
+        network: network.clone(),
+        loss,
+        inputs: data.pre.input_names(),
+    };
     let checkpoint = if resume.is_some() {
         let mut skipped = Vec::new();
         let c = run.latest_checkpoint(&mut skipped);
@@ -94,8 +122,16 @@ pub fn train(config_path: Option<&Path>, sets: &[String], out: Option<PathBuf>, 
             eprintln!("warning: skipping damaged checkpoint {s}");
         }
         match &c {
-            Some(c) => eprintln!("resuming from {} (epoch {}, step {})", c.path.display(), c.state.epoch, c.state.step),
-            None => eprintln!("note: no usable checkpoint in {}; starting from the beginning", run.path.display()),
+            Some(c) => eprintln!(
+                "resuming from {} (epoch {}, step {})",
+                c.path.display(),
+                c.state.epoch,
+                c.state.step
+            ),
+            None => eprintln!(
+                "note: no usable checkpoint in {}; starting from the beginning",
+                run.path.display()
+            ),
         }
         c
     } else {
@@ -104,7 +140,16 @@ pub fn train(config_path: Option<&Path>, sets: &[String], out: Option<PathBuf>, 
         run.write_json("preprocess.json", &data.pre)?;
         None
     };
-    let outcome = train::train(&config, &network, &data.train, &data.valid, &selected.device, &run, checkpoint, interrupt)?;
+    let outcome = train::train(
+        &config,
+        &network,
+        &data.train,
+        &data.valid,
+        &selected.device,
+        &run,
+        checkpoint,
+        interrupt,
+    )?;
     run.write("history.csv", history_csv(&outcome.history).as_bytes())?;
     if outcome.stop == Stop::Interrupted {
         eprintln!(
@@ -115,9 +160,16 @@ pub fn train(config_path: Option<&Path>, sets: &[String], out: Option<PathBuf>, 
     }
     let weights = train::to_bytes(&outcome.model)?;
     run.write("model.bpk", &weights)?;
-    run.write("curves.svg", crate::plot::learning_curves(&outcome.history, metrics::main_metric(loss)).as_bytes())?;
+    run.write(
+        "curves.svg",
+        crate::plot::learning_curves(&outcome.history, metrics::main_metric(loss)).as_bytes(),
+    )?;
     match outcome.stop {
-        Stop::EarlyStopped => eprintln!("early stopping after epoch {}; best epoch {}", outcome.history.len(), outcome.best_epoch),
+        Stop::EarlyStopped => eprintln!(
+            "early stopping after epoch {}; best epoch {}",
+            outcome.history.len(),
+            outcome.best_epoch
+        ),
         Stop::TimeBudget => eprintln!("time budget reached after epoch {}", outcome.history.len()),
         _ => {}
     }
@@ -169,16 +221,35 @@ fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
     let run = RunDir::open(dir)?;
     let model_file = run.model_file()?;
     let pre = run.preprocessor()?;
-    let sets: Vec<String> = backend_override.map(|b| format!("backend.kind={b}")).into_iter().collect();
+    let sets: Vec<String> = backend_override
+        .map(|b| format!("backend.kind={b}"))
+        .into_iter()
+        .collect();
     let config = Config::load(Some(&run.file("config.toml")), &sets)?;
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
-    let model = train::from_bytes(&model_file.network, run.weights()?, &selected.device, &run.file("model.bpk").display().to_string())?;
-    Ok(Loaded { run, model_file, pre, device: selected.device, model })
+    let model = train::from_bytes(
+        &model_file.network,
+        run.weights()?,
+        &selected.device,
+        &run.file("model.bpk").display().to_string(),
+    )?;
+    Ok(Loaded {
+        run,
+        model_file,
+        pre,
+        device: selected.device,
+        model,
+    })
 }
 
 /// `burnfit evaluate`.
-pub fn evaluate(dir: &Path, data: &Path, as_json: bool, backend_override: Option<&str>) -> Result<ExitCode> {
+pub fn evaluate(
+    dir: &Path,
+    data: &Path,
+    as_json: bool,
+    backend_override: Option<&str>,
+) -> Result<ExitCode> {
     let l = load_run(dir, backend_override)?;
     let table = Table::from_csv(data, &l.pre.load_spec(true))?;
     let mut notes = Vec::new();
@@ -205,11 +276,18 @@ pub fn evaluate(dir: &Path, data: &Path, as_json: bool, backend_override: Option
 }
 
 /// `burnfit predict`.
-pub fn predict(dir: &Path, data: &Path, out: &Path, backend_override: Option<&str>) -> Result<ExitCode> {
+pub fn predict(
+    dir: &Path,
+    data: &Path,
+    out: &Path,
+    backend_override: Option<&str>,
+) -> Result<ExitCode> {
     let l = load_run(dir, backend_override)?;
     let table = Table::from_csv(data, &l.pre.load_spec(false))?;
     let rows: Vec<usize> = match l.pre.missing {
-        crate::config::Missing::Drop => (0..table.len()).filter(|&i| table.columns.iter().all(|c: &Column| !c.is_missing(i))).collect(),
+        crate::config::Missing::Drop => (0..table.len())
+            .filter(|&i| table.columns.iter().all(|c: &Column| !c.is_missing(i)))
+            .collect(),
         _ => (0..table.len()).collect(),
     };
     if rows.len() < table.len() {
@@ -251,7 +329,16 @@ pub fn predict(dir: &Path, data: &Path, out: &Path, backend_override: Option<&st
 
 /// `burnfit synth`.
 #[allow(clippy::too_many_arguments)]
-pub fn synth(rows: usize, features: usize, informative: usize, task: Task, class_sep: f64, label_noise: f64, seed: u64, out: &Path) -> Result<ExitCode> {
+pub fn synth(
+    rows: usize,
+    features: usize,
+    informative: usize,
+    task: Task,
+    class_sep: f64,
+    label_noise: f64,
+    seed: u64,
+    out: &Path,
+) -> Result<ExitCode> {
     if rows == 0 || features == 0 {
         bail!("--rows and --features must be at least 1");
     }
@@ -264,15 +351,27 @@ pub fn synth(rows: usize, features: usize, informative: usize, task: Task, class
     if !(0.0..1.0).contains(&label_noise) {
         bail!("--label-noise must be in [0, 1), got {label_noise}");
     }
-    let spec = SyntheticSpec { task, rows, features, informative, class_sep, label_noise, seed };
+    let spec = SyntheticSpec {
+        task,
+        rows,
+        features,
+        informative,
+        class_sep,
+        label_noise,
+        seed,
+    };
     let g = generate(&spec);
     if out == Path::new("-") {
         g.write_csv(features, task, std::io::stdout().lock())?;
     } else {
         let mut bytes = Vec::new();
         g.write_csv(features, task, &mut bytes)?;
-        crate::artifact::write_atomic(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
-        eprintln!("wrote {rows} rows x {features} features to {}", out.display());
+        crate::artifact::write_atomic(out, &bytes)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!(
+            "wrote {rows} rows x {features} features to {}",
+            out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

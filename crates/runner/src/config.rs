@@ -346,7 +346,10 @@ impl Default for ModelConfig {
 
 impl ModelConfig {
     fn default_hidden() -> Vec<NonZeroUsize> {
-        MlpConfig::default_hidden().into_iter().filter_map(NonZeroUsize::new).collect()
+        MlpConfig::default_hidden()
+            .into_iter()
+            .filter_map(NonZeroUsize::new)
+            .collect()
     }
 
     /// The network for `input` features.
@@ -626,10 +629,18 @@ fn parse_override(arg: &str) -> Result<(Vec<String>, toml::Value), ConfigError> 
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-    Ok((key.split('.').map(|p| p.trim().to_string()).collect(), value))
+    Ok((
+        key.split('.').map(|p| p.trim().to_string()).collect(),
+        value,
+    ))
 }
 
-fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value, arg: &str) -> Result<(), ConfigError> {
+fn set_path(
+    table: &mut toml::Table,
+    path: &[String],
+    value: toml::Value,
+    arg: &str,
+) -> Result<(), ConfigError> {
     let (last, parents) = path.split_last().expect("non-empty key");
     let mut cur = table;
     for p in parents {
@@ -662,7 +673,11 @@ impl Config {
                 p.display().to_string(),
                 p.parent().map(Path::to_path_buf).unwrap_or_default(),
             ),
-            None => (SEED_CONFIG.to_string(), "built-in seed config".to_string(), PathBuf::new()),
+            None => (
+                SEED_CONFIG.to_string(),
+                "built-in seed config".to_string(),
+                PathBuf::new(),
+            ),
         };
         // First pass on the text itself, so file errors carry line and column.
         let mut config: Config = parse_text(&text, &origin)?;
@@ -731,29 +746,44 @@ impl Config {
         };
         let d = &self.data;
         if d.source == Source::Csv && d.path.is_none() {
-            return Err(fail("data.path", "data.source is \"csv\" but no data.path is given".into()));
+            return Err(fail(
+                "data.path",
+                "data.source is \"csv\" but no data.path is given".into(),
+            ));
         }
         if d.label.trim().is_empty() {
             return Err(fail("data.label", "must name the label column".into()));
         }
-        for (key, list) in [("data.exclude", &d.exclude), ("data.categorical", &d.categorical)] {
+        for (key, list) in [
+            ("data.exclude", &d.exclude),
+            ("data.categorical", &d.categorical),
+        ] {
             if list.contains(&d.label) {
                 return Err(fail(key, format!("lists the label column `{}`", d.label)));
             }
         }
         if let Some(f) = &d.features {
             if f.is_empty() {
-                return Err(fail("data.features", "is empty; omit it to use every column".into()));
+                return Err(fail(
+                    "data.features",
+                    "is empty; omit it to use every column".into(),
+                ));
             }
             if f.contains(&d.label) {
-                return Err(fail("data.features", format!("lists the label column `{}`", d.label)));
+                return Err(fail(
+                    "data.features",
+                    format!("lists the label column `{}`", d.label),
+                ));
             }
         }
         let s = &d.synthetic;
         if s.informative > s.features {
             return Err(fail(
                 "data.synthetic.informative",
-                format!("is {} but there are only {} features", s.informative, s.features),
+                format!(
+                    "is {} but there are only {} features",
+                    s.informative, s.features
+                ),
             ));
         }
         if d.source == Source::Synthetic {
@@ -774,7 +804,10 @@ impl Config {
             }
         }
         if self.train.loss == Loss::Mse && d.split.stratify {
-            return Err(fail("data.split.stratify", "needs a binary label (loss = \"bce\")".into()));
+            return Err(fail(
+                "data.split.stratify",
+                "needs a binary label (loss = \"bce\")".into(),
+            ));
         }
         if let Some(es) = &self.train.early_stopping {
             if !crate::metrics::is_known_metric(&es.monitor, self.train.loss) {
@@ -808,13 +841,22 @@ mod tests {
     fn the_seed_config_is_the_keras_seed() {
         let c = Config::from_toml(SEED_CONFIG).unwrap();
         assert_eq!(c.data.source, Source::Synthetic);
-        assert_eq!((c.data.synthetic.rows.get(), c.data.synthetic.features.get()), (100_000, 100));
-        assert_eq!((c.data.missing, c.data.normalize), (Missing::Drop, Normalize::L2));
+        assert_eq!(
+            (c.data.synthetic.rows.get(), c.data.synthetic.features.get()),
+            (100_000, 100)
+        );
+        assert_eq!(
+            (c.data.missing, c.data.normalize),
+            (Missing::Drop, Normalize::L2)
+        );
         assert_eq!((c.data.split.train.0, c.data.split.shuffle), (0.8, false));
         assert_eq!(c.model.mlp(100).num_params(), 21_249);
         assert_eq!(c.model.init, Init::GlorotUniform);
         assert_eq!((c.train.epochs.get(), c.train.batch_size.get()), (10, 32));
-        assert_eq!(c.train.optimizer_settings(), OptimizerSettings::Adam(AdamSettings::keras()));
+        assert_eq!(
+            c.train.optimizer_settings(),
+            OptimizerSettings::Adam(AdamSettings::keras())
+        );
     }
 
     #[test]
@@ -825,21 +867,47 @@ mod tests {
 
     #[test]
     fn errors_name_key_line_and_column() {
-        let err = Config::from_toml("[train]\nepochs = 2\nlr = 0\n").unwrap_err().to_string();
-        assert!(err.contains("key `train.lr`") && err.contains("line 3, column 6"), "{err}");
-        let err = Config::from_toml("[model]\nhidden = [128, 0]\n").unwrap_err().to_string();
-        assert!(err.contains("model.hidden") && err.contains("line 2"), "{err}");
-        let err = Config::from_toml("[train.early_stopping]\nmonitor = \"val_acc\"\n").unwrap_err().to_string();
-        assert!(err.contains("train.early_stopping.monitor") && err.contains("val_accuracy"), "{err}");
-        let err = Config::from_toml("[data]\nsource = \"csv\"\n").unwrap_err().to_string();
+        let err = Config::from_toml("[train]\nepochs = 2\nlr = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key `train.lr`") && err.contains("line 3, column 6"),
+            "{err}"
+        );
+        let err = Config::from_toml("[model]\nhidden = [128, 0]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("model.hidden") && err.contains("line 2"),
+            "{err}"
+        );
+        let err = Config::from_toml("[train.early_stopping]\nmonitor = \"val_acc\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train.early_stopping.monitor") && err.contains("val_accuracy"),
+            "{err}"
+        );
+        let err = Config::from_toml("[data]\nsource = \"csv\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("data.path"), "{err}");
     }
 
     #[test]
     fn overrides_parse_values_as_toml_or_strings() {
         let (k, v) = parse_override("train.epochs=3").unwrap();
-        assert_eq!((k, v), (vec!["train".to_string(), "epochs".to_string()], toml::Value::Integer(3)));
-        assert_eq!(parse_override("data.label=Private").unwrap().1, toml::Value::String("Private".into()));
+        assert_eq!(
+            (k, v),
+            (
+                vec!["train".to_string(), "epochs".to_string()],
+                toml::Value::Integer(3)
+            )
+        );
+        assert_eq!(
+            parse_override("data.label=Private").unwrap().1,
+            toml::Value::String("Private".into())
+        );
         assert!(parse_override("train.epochs").is_err());
         assert!(parse_override("train..epochs=3").is_err());
     }

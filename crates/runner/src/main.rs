@@ -23,28 +23,65 @@ use cli::{Cli, Command, TaskArg};
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Train { config, set, out, resume } => {
+        Command::Train {
+            config,
+            set,
+            out,
+            resume,
+        } => {
             // Ctrl-C asks the loop to stop after the current step and checkpoint; a second one,
             // with the flag already set, exits at once (signal-hook's documented pattern).
             let interrupt = Arc::new(AtomicBool::new(false));
             use signal_hook::consts::SIGINT;
-            let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, i32::from(commands::EXIT_INTERRUPTED), interrupt.clone());
+            let _ = signal_hook::flag::register_conditional_shutdown(
+                SIGINT,
+                i32::from(commands::EXIT_INTERRUPTED),
+                interrupt.clone(),
+            );
             let _ = signal_hook::flag::register(SIGINT, interrupt.clone());
             commands::train(config.as_deref(), &set, out, resume.as_deref(), &interrupt)
         }
-        Command::Evaluate { model, data, json, backend } => commands::evaluate(&model, &data, json, backend.as_deref()),
-        Command::Predict { model, data, out, backend } => commands::predict(&model, &data, &out, backend.as_deref()),
+        Command::Evaluate {
+            model,
+            data,
+            json,
+            backend,
+        } => commands::evaluate(&model, &data, json, backend.as_deref()),
+        Command::Predict {
+            model,
+            data,
+            out,
+            backend,
+        } => commands::predict(&model, &data, &out, backend.as_deref()),
         Command::Config { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             print!("{}", c.to_toml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Synth { rows, features, informative, task, class_sep, label_noise, seed, out } => {
+        Command::Synth {
+            rows,
+            features,
+            informative,
+            task,
+            class_sep,
+            label_noise,
+            seed,
+            out,
+        } => {
             let task = match task {
                 TaskArg::Binary => config::Task::Binary,
                 TaskArg::Regression => config::Task::Regression,
             };
-            commands::synth(rows, features, informative, task, class_sep, label_noise, seed, &out)
+            commands::synth(
+                rows,
+                features,
+                informative,
+                task,
+                class_sep,
+                label_noise,
+                seed,
+                &out,
+            )
         }
         Command::Devices => {
             print!("{}", backend::describe_devices());

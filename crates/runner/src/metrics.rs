@@ -42,7 +42,10 @@ pub fn is_known_metric(name: &str, loss: Loss) -> bool {
 /// Whether a larger value of this metric is better.
 pub fn higher_is_better(name: &str) -> bool {
     let base = name.strip_prefix("val_").unwrap_or(name);
-    matches!(base, "accuracy" | "auc" | "precision" | "recall" | "f1" | "r2")
+    matches!(
+        base,
+        "accuracy" | "auc" | "precision" | "recall" | "f1" | "r2"
+    )
 }
 
 /// The headline metric besides the loss (for the plot and the final line).
@@ -62,7 +65,12 @@ fn bce(z: f64, y: f64) -> f64 {
 pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
     assert_eq!(outputs.len(), targets.len(), "one output per target");
     let n = outputs.len().max(1) as f64;
-    let pairs = || outputs.iter().zip(targets).map(|(&o, &t)| (o as f64, t as f64));
+    let pairs = || {
+        outputs
+            .iter()
+            .zip(targets)
+            .map(|(&o, &t)| (o as f64, t as f64))
+    };
     match loss {
         Loss::Bce => {
             let loss = pairs().map(|(z, y)| bce(z, y)).sum::<f64>() / n;
@@ -91,9 +99,21 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
             let mse = pairs().map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n;
             let mae = pairs().map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
             let mean = targets.iter().map(|&t| t as f64).sum::<f64>() / n;
-            let ss_tot = targets.iter().map(|&t| (t as f64 - mean).powi(2)).sum::<f64>();
-            let r2 = if ss_tot > 0.0 { 1.0 - mse * n / ss_tot } else { 0.0 };
-            vec![("loss", mse), ("rmse", mse.sqrt()), ("mae", mae), ("r2", r2)]
+            let ss_tot = targets
+                .iter()
+                .map(|&t| (t as f64 - mean).powi(2))
+                .sum::<f64>();
+            let r2 = if ss_tot > 0.0 {
+                1.0 - mse * n / ss_tot
+            } else {
+                0.0
+            };
+            vec![
+                ("loss", mse),
+                ("rmse", mse.sqrt()),
+                ("mae", mae),
+                ("r2", r2),
+            ]
         }
     }
 }

@@ -31,7 +31,9 @@ fn load_spec(config: &Config) -> LoadSpec {
         label: d.label.clone(),
         label_required: true,
         label_rule: match config.train.loss {
-            Loss::Bce => LabelRule::InferBinary { positive: d.positive.clone() },
+            Loss::Bce => LabelRule::InferBinary {
+                positive: d.positive.clone(),
+            },
             Loss::Mse => LabelRule::Numeric,
         },
         selection: match &d.features {
@@ -43,13 +45,20 @@ fn load_spec(config: &Config) -> LoadSpec {
 }
 
 /// The rows the missing-value rule keeps, with a note when it drops any.
-pub fn usable_rows(table: &Table, missing: Missing, notes: &mut Vec<String>) -> Result<Vec<usize>, DataError> {
+pub fn usable_rows(
+    table: &Table,
+    missing: Missing,
+    notes: &mut Vec<String>,
+) -> Result<Vec<usize>, DataError> {
     let rows = match missing {
         Missing::Drop => table.complete_rows(),
         Missing::Mean | Missing::Constant => table.labelled_rows(),
     };
     if rows.is_empty() {
-        return Err(DataError::AllRowsDropped { path: table.origin.clone(), rows: table.len() });
+        return Err(DataError::AllRowsDropped {
+            path: table.origin.clone(),
+            rows: table.len(),
+        });
     }
     if rows.len() < table.len() {
         notes.push(format!(
@@ -67,7 +76,12 @@ pub fn usable_rows(table: &Table, missing: Missing, notes: &mut Vec<String>) -> 
 }
 
 /// Loads a second file (validation or test) with the training file's label mapping.
-fn load_other(path: &std::path::Path, pre: &Preprocessor, config: &Config, notes: &mut Vec<String>) -> Result<Matrix, DataError> {
+fn load_other(
+    path: &std::path::Path,
+    pre: &Preprocessor,
+    config: &Config,
+    notes: &mut Vec<String>,
+) -> Result<Matrix, DataError> {
     let table = Table::from_csv(path, &pre.load_spec(true))?;
     let rows = usable_rows(&table, config.data.missing, notes)?;
     let (m, unseen) = pre.transform(&table, &rows)?;
@@ -110,7 +124,10 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
         (rows, Vec::new())
     } else {
         if rows.len() < 2 {
-            return Err(DataError::TooFewRows { path: table.origin.clone(), rows: rows.len() });
+            return Err(DataError::TooFewRows {
+                path: table.origin.clone(),
+                rows: rows.len(),
+            });
         }
         let rule = SplitRule {
             train: d.split.train.0,
@@ -121,7 +138,10 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
         split(&rows, table.labels.as_deref(), rule)
     };
     if train_rows.is_empty() || (d.validation_path.is_none() && valid_rows.is_empty()) {
-        return Err(DataError::TooFewRows { path: table.origin.clone(), rows: train_rows.len() + valid_rows.len() });
+        return Err(DataError::TooFewRows {
+            path: table.origin.clone(),
+            rows: train_rows.len() + valid_rows.len(),
+        });
     }
     let pre = Preprocessor::fit(&table, &train_rows, d.missing, d.fill_value.0, d.normalize);
     let (train, unseen) = pre.transform(&table, &train_rows)?;
@@ -134,6 +154,17 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
             m
         }
     };
-    let test = d.test_path.as_ref().map(|p| load_other(p, &pre, config, &mut notes)).transpose()?;
-    Ok(Prepared { train, valid, test, pre, notes, seconds: start.elapsed().as_secs_f64() })
+    let test = d
+        .test_path
+        .as_ref()
+        .map(|p| load_other(p, &pre, config, &mut notes))
+        .transpose()?;
+    Ok(Prepared {
+        train,
+        valid,
+        test,
+        pre,
+        notes,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }

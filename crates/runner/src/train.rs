@@ -48,7 +48,10 @@ pub struct EpochRow {
 impl EpochRow {
     /// The value of `name`, if recorded.
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+        self.metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -98,7 +101,11 @@ pub struct Diverged {
 
 /// Serializes a module's weights to burnpack bytes.
 pub fn to_bytes(model: &Mlp) -> Result<Vec<u8>> {
-    let bytes = model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(bytes.to_vec())
 }
 
@@ -114,7 +121,13 @@ pub fn from_bytes(config: &MlpConfig, bytes: Vec<u8>, device: &Device, what: &st
 }
 
 /// The learning rate for `epoch` (0-based) and `step`, from the schedule.
-pub fn learning_rate(config: &Config, base: f64, epoch: usize, step: usize, steps_per_epoch: usize) -> f64 {
+pub fn learning_rate(
+    config: &Config,
+    base: f64,
+    epoch: usize,
+    step: usize,
+    steps_per_epoch: usize,
+) -> f64 {
     let t = &config.train;
     match t.lr_schedule {
         LrSchedule::Constant => base,
@@ -132,9 +145,17 @@ pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
     let mut out = Vec::with_capacity(m.rows);
     for lo in (0..m.rows).step_by(EVAL_CHUNK) {
         let hi = (lo + EVAL_CHUNK).min(m.rows);
-        let x = Tensor::<2>::from_data(TensorData::new(m.x[lo * m.width..hi * m.width].to_vec(), [hi - lo, m.width]), device);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(m.x[lo * m.width..hi * m.width].to_vec(), [hi - lo, m.width]),
+            device,
+        );
         let y = model.forward(x); // [rows, 1]
-        out.extend(y.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 outputs"));
+        out.extend(
+            y.into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .expect("f32 outputs"),
+        );
     }
     out
 }
@@ -214,17 +235,23 @@ pub fn train(
     let mut xbuf = vec![0f32; n * width];
     let mut ybuf = vec![0f32; n];
 
-    let save = |model: &Mlp, optim: &burn::optim::ModuleOptimizer, state: CheckpointState| -> Result<()> {
-        let optim_bytes = optim.into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?.to_vec();
-        run.save_checkpoint(state, &to_bytes(model)?, &optim_bytes)
-    };
+    let save =
+        |model: &Mlp, optim: &burn::optim::ModuleOptimizer, state: CheckpointState| -> Result<()> {
+            let optim_bytes = optim
+                .into_bytes()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .to_vec();
+            run.save_checkpoint(state, &to_bytes(model)?, &optim_bytes)
+        };
 
     'epochs: for epoch in start_epoch..epochs {
         let epoch_start = Instant::now();
         // The epoch's order depends only on (seed, epoch), so a resumed run sees the same batches.
         let mut order: Vec<usize> = (0..n).collect();
         if t.shuffle {
-            order.shuffle(&mut StdRng::seed_from_u64(config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            order.shuffle(&mut StdRng::seed_from_u64(
+                config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ));
         }
         for (i, &r) in order.iter().enumerate() {
             xbuf[i * width..(i + 1) * width].copy_from_slice(&train.x[r * width..(r + 1) * width]);
@@ -240,8 +267,10 @@ pub fn train(
         let bar = if tty {
             let bar = ProgressBar::new(steps as u64);
             bar.set_style(
-                ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "epoch {prefix} {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+                )
+                .expect("valid template"),
             );
             bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
             bar.set_position(first_step as u64);
@@ -254,7 +283,10 @@ pub fn train(
             let lo = step * batch;
             let hi = (lo + batch).min(n);
             let rows = hi - lo;
-            let x = Tensor::<2>::from_data(TensorData::new(xbuf[lo * width..hi * width].to_vec(), [rows, width]), &ad);
+            let x = Tensor::<2>::from_data(
+                TensorData::new(xbuf[lo * width..hi * width].to_vec(), [rows, width]),
+                &ad,
+            );
             let y = Tensor::<2>::from_data(TensorData::new(ybuf[lo..hi].to_vec(), [rows, 1]), &ad);
             let out = model.forward(x); // [rows, 1]
             let loss = loss_fn.compute(out.clone(), y.clone())?;
@@ -264,30 +296,61 @@ pub fn train(
                 // Squared error summed equals loss · rows; keep the slot for symmetry.
                 Loss::Mse => loss.clone().detach().mul_scalar(rows as f32),
             };
-            sums = sums + Tensor::cat(vec![loss.clone().detach().mul_scalar(rows as f32), second], 0);
+            sums = sums
+                + Tensor::cat(
+                    vec![loss.clone().detach().mul_scalar(rows as f32), second],
+                    0,
+                );
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let lr = learning_rate(config, settings.lr(), epoch, step, steps);
             model = optim.step(lr, model, grads);
             samples += rows as u64;
             let done = step + 1;
             if done % READ_EVERY == 0 || done == steps {
-                let s = sums.clone().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+                let s = sums
+                    .clone()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .expect("f32");
                 if !s[0].is_finite() {
                     if let Some(b) = &bar {
                         b.abandon();
                     }
-                    return Err(Diverged { epoch: epoch + 1, step: done, value: s[0], checkpoints: run.file("checkpoints").display().to_string() }.into());
+                    return Err(Diverged {
+                        epoch: epoch + 1,
+                        step: done,
+                        value: s[0],
+                        checkpoints: run.file("checkpoints").display().to_string(),
+                    }
+                    .into());
                 }
                 if let Some(b) = &bar {
                     b.set_position(done as u64);
-                    b.set_message(format!("loss {:.4}", s[0] as f64 / (done * batch).min(n) as f64));
+                    b.set_message(format!(
+                        "loss {:.4}",
+                        s[0] as f64 / (done * batch).min(n) as f64
+                    ));
                 }
             } else if let Some(b) = &bar {
                 b.inc(1);
             }
             if interrupt.load(Ordering::SeqCst) && done < steps {
-                let s = sums.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
-                let state = CheckpointState { epoch, step: done, partial: s, history: history.clone(), best, wait, model_crc: 0, optim_crc: 0 };
+                let s = sums
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .expect("f32");
+                let state = CheckpointState {
+                    epoch,
+                    step: done,
+                    partial: s,
+                    history: history.clone(),
+                    best,
+                    wait,
+                    model_crc: 0,
+                    optim_crc: 0,
+                };
                 save(&model, &optim, state)?;
                 if let Some(b) = &bar {
                     b.abandon();
@@ -299,22 +362,40 @@ pub fn train(
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        let s = sums.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+        let s = sums
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32");
         let train_loss = s[0] as f64 / n as f64;
         let second = match loss_fn {
             Loss::Bce => 1.0 - s[1] as f64 / n as f64,
             Loss::Mse => (s[1] as f64 / n as f64).sqrt(),
         };
         let inner = model.valid();
-        let val = if valid.rows > 0 { evaluate(&inner, valid, loss_fn, device) } else { Vec::new() };
+        let val = if valid.rows > 0 {
+            evaluate(&inner, valid, loss_fn, device)
+        } else {
+            Vec::new()
+        };
         let mut row = EpochRow {
             epoch: epoch + 1,
             lr: lr_epoch,
-            metrics: vec![("loss".into(), train_loss), (metrics::train_names(loss_fn)[1].into(), second)],
+            metrics: vec![
+                ("loss".into(), train_loss),
+                (metrics::train_names(loss_fn)[1].into(), second),
+            ],
         };
-        row.metrics.extend(val.iter().map(|(k, v)| (format!("val_{k}"), *v)));
+        row.metrics
+            .extend(val.iter().map(|(k, v)| (format!("val_{k}"), *v)));
         if let Some(v) = row.get("val_loss").filter(|v| !v.is_finite()) {
-            return Err(Diverged { epoch: epoch + 1, step: steps, value: v as f32, checkpoints: run.file("checkpoints").display().to_string() }.into());
+            return Err(Diverged {
+                epoch: epoch + 1,
+                step: steps,
+                value: v as f32,
+                checkpoints: run.file("checkpoints").display().to_string(),
+            }
+            .into());
         }
         let line = epoch_line(&row, epochs, epoch_start.elapsed().as_secs_f64());
         eprintln!("{line}");
@@ -353,7 +434,16 @@ pub fn train(
                 }
             }
         }
-        let state = CheckpointState { epoch: epoch + 1, step: 0, partial: vec![0.0; 2], history: history.clone(), best, wait, model_crc: 0, optim_crc: 0 };
+        let state = CheckpointState {
+            epoch: epoch + 1,
+            step: 0,
+            partial: vec![0.0; 2],
+            history: history.clone(),
+            best,
+            wait,
+            model_crc: 0,
+            optim_crc: 0,
+        };
         save(&model, &optim, state).context("cannot write checkpoint")?;
         if interrupt.load(Ordering::SeqCst) && epoch + 1 < epochs {
             stop = Stop::Interrupted;
@@ -368,9 +458,17 @@ pub fn train(
     let mut final_model = model.valid();
     if let (Some((e, _)), Some(bytes)) = (best, best_weights) {
         best_epoch = e;
-        if t.early_stopping.as_ref().is_some_and(|es| es.restore_best) && stop != Stop::Interrupted {
+        if t.early_stopping.as_ref().is_some_and(|es| es.restore_best) && stop != Stop::Interrupted
+        {
             final_model = from_bytes(mlp_config, bytes, device, "best weights")?;
         }
     }
-    Ok(Outcome { model: final_model, history, best_epoch, stop, seconds: started.elapsed().as_secs_f64(), samples })
+    Ok(Outcome {
+        model: final_model,
+        history,
+        best_epoch,
+        stop,
+        seconds: started.elapsed().as_secs_f64(),
+        samples,
+    })
 }

@@ -118,7 +118,9 @@ pub enum DataError {
         negative: String,
     },
     /// Two string classes and no way to tell which one is positive.
-    #[error("{path}: column `{column}` holds {values}; set data.positive to the one that means class 1")]
+    #[error(
+        "{path}: column `{column}` holds {values}; set data.positive to the one that means class 1"
+    )]
     AmbiguousPositive {
         /// The file.
         path: String,

@@ -98,22 +98,51 @@ pub struct Unseen {
 
 impl Preprocessor {
     /// Fits fills, vocabularies and scaling on `train` rows of `table`.
-    pub fn fit(table: &Table, train: &[usize], missing: Missing, fill_value: f64, normalize: Normalize) -> Self {
+    pub fn fit(
+        table: &Table,
+        train: &[usize],
+        missing: Missing,
+        fill_value: f64,
+        normalize: Normalize,
+    ) -> Self {
         let features = table
             .columns
             .iter()
             .map(|column| match column {
                 Column::Numeric { name, values } => {
-                    let present = || train.iter().map(|&r| values[r] as f64).filter(|v| !v.is_nan());
+                    let present = || {
+                        train
+                            .iter()
+                            .map(|&r| values[r] as f64)
+                            .filter(|v| !v.is_nan())
+                    };
                     let count = present().count();
-                    let mean = if count == 0 { 0.0 } else { present().sum::<f64>() / count as f64 };
-                    let fill = if missing == Missing::Constant { fill_value } else { mean };
-                    let filled = || train.iter().map(|&r| values[r] as f64).map(|v| if v.is_nan() { fill } else { v });
+                    let mean = if count == 0 {
+                        0.0
+                    } else {
+                        present().sum::<f64>() / count as f64
+                    };
+                    let fill = if missing == Missing::Constant {
+                        fill_value
+                    } else {
+                        mean
+                    };
+                    let filled = || {
+                        train.iter().map(|&r| values[r] as f64).map(|v| {
+                            if v.is_nan() {
+                                fill
+                            } else {
+                                v
+                            }
+                        })
+                    };
                     let n = train.len().max(1) as f64;
                     let nonzero = |s: f64| if s > 0.0 && s.is_finite() { s } else { 1.0 };
                     let (shift, scale) = match normalize {
                         Normalize::None => (0.0, 1.0),
-                        Normalize::L2 => (0.0, nonzero(filled().map(|v| v * v).sum::<f64>().sqrt())),
+                        Normalize::L2 => {
+                            (0.0, nonzero(filled().map(|v| v * v).sum::<f64>().sqrt()))
+                        }
                         Normalize::Zscore => {
                             let m = filled().sum::<f64>() / n;
                             let var = filled().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
@@ -125,9 +154,18 @@ impl Preprocessor {
                             (if lo.is_finite() { lo } else { 0.0 }, nonzero(hi - lo))
                         }
                     };
-                    FeatureSpec::Numeric { name: name.clone(), fill, shift, scale }
+                    FeatureSpec::Numeric {
+                        name: name.clone(),
+                        fill,
+                        shift,
+                        scale,
+                    }
                 }
-                Column::Categorical { name, codes, levels } => {
+                Column::Categorical {
+                    name,
+                    codes,
+                    levels,
+                } => {
                     let mut used = vec![false; levels.len()];
                     let mut ordered = Vec::new();
                     for &r in train {
@@ -137,7 +175,10 @@ impl Preprocessor {
                             ordered.push(levels[c as usize].clone());
                         }
                     }
-                    FeatureSpec::Categorical { name: name.clone(), levels: ordered }
+                    FeatureSpec::Categorical {
+                        name: name.clone(),
+                        levels: ordered,
+                    }
                 }
             })
             .collect();
@@ -147,9 +188,17 @@ impl Preprocessor {
                 positive: positive.clone(),
                 negative: negative.clone(),
             },
-            LabelRule::InferBinary { .. } => unreachable!("a loaded table has a resolved label rule"),
+            LabelRule::InferBinary { .. } => {
+                unreachable!("a loaded table has a resolved label rule")
+            }
         };
-        Preprocessor { label: table.label_name.clone(), labels, features, missing, normalize }
+        Preprocessor {
+            label: table.label_name.clone(),
+            labels,
+            features,
+            missing,
+            normalize,
+        }
     }
 
     /// The network's input width.
@@ -189,7 +238,9 @@ impl Preprocessor {
                 },
                 LabelSpec::Regression => LabelRule::Numeric,
             },
-            selection: Selection::Only(self.features.iter().map(|f| f.name().to_string()).collect()),
+            selection: Selection::Only(
+                self.features.iter().map(|f| f.name().to_string()).collect(),
+            ),
             categorical: self
                 .features
                 .iter()
@@ -201,21 +252,32 @@ impl Preprocessor {
 
     /// Applies the fitted transformation to `rows` of `table`; also reports categorical values
     /// the training split never had (they become all-zero rows).
-    pub fn transform(&self, table: &Table, rows: &[usize]) -> Result<(Matrix, Vec<Unseen>), DataError> {
+    pub fn transform(
+        &self,
+        table: &Table,
+        rows: &[usize],
+    ) -> Result<(Matrix, Vec<Unseen>), DataError> {
         let width = self.width();
         let n = rows.len();
         let mut x = vec![0f32; n * width];
         let mut unseen = Vec::new();
         let mut offset = 0;
         for spec in &self.features {
-            let column = table.column(spec.name()).ok_or_else(|| DataError::MissingColumn {
-                path: table.origin.clone(),
-                column: spec.name().to_string(),
-                role: "a feature of the trained model".into(),
-                available: table.header.join(", "),
-            })?;
+            let column = table
+                .column(spec.name())
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: table.origin.clone(),
+                    column: spec.name().to_string(),
+                    role: "a feature of the trained model".into(),
+                    available: table.header.join(", "),
+                })?;
             match (spec, column) {
-                (FeatureSpec::Numeric { fill, shift, scale, .. }, Column::Numeric { values, .. }) => {
+                (
+                    FeatureSpec::Numeric {
+                        fill, shift, scale, ..
+                    },
+                    Column::Numeric { values, .. },
+                ) => {
                     for (i, &r) in rows.iter().enumerate() {
                         let v = values[r] as f64;
                         let v = if v.is_nan() { *fill } else { v };
@@ -223,10 +285,19 @@ impl Preprocessor {
                     }
                     offset += 1;
                 }
-                (FeatureSpec::Categorical { levels, name }, Column::Categorical { codes, levels: seen, .. }) => {
+                (
+                    FeatureSpec::Categorical { levels, name },
+                    Column::Categorical {
+                        codes,
+                        levels: seen,
+                        ..
+                    },
+                ) => {
                     // Map this table's codes to the training vocabulary once, not per row.
-                    let map: Vec<Option<usize>> =
-                        seen.iter().map(|s| levels.iter().position(|l| l == s)).collect();
+                    let map: Vec<Option<usize>> = seen
+                        .iter()
+                        .map(|s| levels.iter().position(|l| l == s))
+                        .collect();
                     let mut counts = vec![0usize; seen.len()];
                     for (i, &r) in rows.iter().enumerate() {
                         let c = codes[r];
@@ -240,14 +311,22 @@ impl Preprocessor {
                     }
                     for (c, &count) in counts.iter().enumerate() {
                         if count > 0 {
-                            unseen.push(Unseen { column: name.clone(), value: seen[c].clone(), count });
+                            unseen.push(Unseen {
+                                column: name.clone(),
+                                value: seen[c].clone(),
+                                count,
+                            });
                         }
                     }
                     offset += levels.len();
                 }
                 _ => {
                     return Err(DataError::Invalid {
-                        what: format!("{}: column `{}` changed type since training", table.origin, spec.name()),
+                        what: format!(
+                            "{}: column `{}` changed type since training",
+                            table.origin,
+                            spec.name()
+                        ),
                     })
                 }
             }
@@ -258,7 +337,16 @@ impl Preprocessor {
             .map(|l| rows.iter().map(|&r| l[r]).collect())
             .unwrap_or_default();
         let source_rows = rows.iter().map(|&r| table.rows[r]).collect();
-        Ok((Matrix { x, y, rows: n, width, source_rows }, unseen))
+        Ok((
+            Matrix {
+                x,
+                y,
+                rows: n,
+                width,
+                source_rows,
+            },
+            unseen,
+        ))
     }
 }
 
@@ -304,7 +392,15 @@ mod tests {
         let t = load("a,y\n1,0\n3,1\n100,0\n", &[]);
         let p = fit(&t, &[0, 1], Missing::Drop, Normalize::Zscore);
         // train rows 1 and 3: mean 2, population std 1; the 100 in row 3 is not seen.
-        assert_eq!(p.features[0], FeatureSpec::Numeric { name: "a".into(), fill: 2.0, shift: 2.0, scale: 1.0 });
+        assert_eq!(
+            p.features[0],
+            FeatureSpec::Numeric {
+                name: "a".into(),
+                fill: 2.0,
+                shift: 2.0,
+                scale: 1.0
+            }
+        );
         let (m, _) = p.transform(&t, &[2]).unwrap();
         assert_eq!(m.x, vec![98.0]);
         let p = fit(&t, &[0, 1], Missing::Drop, Normalize::Minmax);
@@ -315,7 +411,11 @@ mod tests {
     #[test]
     fn empty_cells_and_na_are_missing_and_mean_fill_uses_the_train_mean() {
         let t = load("a,b,y\n1,,0\nNA,4,1\n3,NaN,0\n5,8,1\n", &[]);
-        assert_eq!(t.complete_rows(), vec![3], "drop keeps only the complete row");
+        assert_eq!(
+            t.complete_rows(),
+            vec![3],
+            "drop keeps only the complete row"
+        );
         let p = fit(&t, &[0, 1, 2], Missing::Mean, Normalize::None);
         let (m, _) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
         // column a over train rows: mean(1, 3) = 2; column b: mean(4) = 4.
@@ -332,7 +432,14 @@ mod tests {
         assert_eq!(p.input_names(), vec!["c=red", "c=blue", "a"]);
         let (m, unseen) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
         assert_eq!(m.x, vec![1., 0., 1., 0., 1., 2., 0., 0., 3., 0., 0., 4.]);
-        assert_eq!(unseen, vec![Unseen { column: "c".into(), value: "green".into(), count: 1 }]);
+        assert_eq!(
+            unseen,
+            vec![Unseen {
+                column: "c".into(),
+                value: "green".into(),
+                count: 1
+            }]
+        );
     }
 
     #[test]

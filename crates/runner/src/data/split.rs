@@ -33,7 +33,11 @@ pub fn split(rows: &[usize], labels: Option<&[f32]>, rule: SplitRule) -> (Vec<us
         let mut train = Vec::new();
         let mut valid = Vec::new();
         for class in [0.0f32, 1.0] {
-            let mut members: Vec<usize> = rows.iter().copied().filter(|&r| labels[r] == class).collect();
+            let mut members: Vec<usize> = rows
+                .iter()
+                .copied()
+                .filter(|&r| labels[r] == class)
+                .collect();
             members.shuffle(&mut rng);
             let k = (members.len() as f64 * rule.train).round() as usize;
             train.extend_from_slice(&members[..k]);
@@ -59,7 +63,12 @@ mod tests {
     use super::*;
 
     fn rule(shuffle: bool, stratify: bool) -> SplitRule {
-        SplitRule { train: 0.8, shuffle, stratify, seed: 1 }
+        SplitRule {
+            train: 0.8,
+            shuffle,
+            stratify,
+            seed: 1,
+        }
     }
 
     #[test]
@@ -79,7 +88,11 @@ mod tests {
         let mut all = [train.clone(), valid].concat();
         all.sort_unstable();
         assert_eq!(all, rows);
-        assert_eq!(split(&rows, None, rule(true, false)).0, train, "same seed, same split");
+        assert_eq!(
+            split(&rows, None, rule(true, false)).0,
+            train,
+            "same seed, same split"
+        );
     }
 
     #[test]
@@ -91,7 +104,11 @@ mod tests {
         let pos = |part: &[usize]| part.iter().filter(|&&r| labels[r] == 1.0).count() as f64;
         for part in [&train, &valid] {
             let expected = part.len() as f64 * 31.0 / 101.0;
-            assert!((pos(part) - expected).abs() <= 1.0, "{} vs {expected}", pos(part));
+            assert!(
+                (pos(part) - expected).abs() <= 1.0,
+                "{} vs {expected}",
+                pos(part)
+            );
         }
         assert_eq!(train.len() + valid.len(), 101);
     }

@@ -51,7 +51,11 @@ fn normal(rng: &mut StdRng) -> f64 {
 /// Generates the data. The same spec always gives the same numbers.
 pub fn generate(spec: &SyntheticSpec) -> Generated {
     let mut rng = StdRng::seed_from_u64(spec.seed);
-    let (n, f, k) = (spec.rows, spec.features, spec.informative.min(spec.features));
+    let (n, f, k) = (
+        spec.rows,
+        spec.features,
+        spec.informative.min(spec.features),
+    );
     let mut x = vec![0f32; n * f];
     let mut y = vec![0f32; n];
     match spec.task {
@@ -61,7 +65,13 @@ pub fn generate(spec: &SyntheticSpec) -> Generated {
             let mut vertices: Vec<Vec<f64>> = Vec::new();
             while vertices.len() < clusters {
                 let v: Vec<f64> = (0..k)
-                    .map(|_| if rng.random_bool(0.5) { spec.class_sep } else { -spec.class_sep })
+                    .map(|_| {
+                        if rng.random_bool(0.5) {
+                            spec.class_sep
+                        } else {
+                            -spec.class_sep
+                        }
+                    })
                     .collect();
                 if !vertices.contains(&v) || k < 2 {
                     vertices.push(v);
@@ -135,7 +145,10 @@ impl Generated {
             label_name: "label".into(),
             labels: Some(self.y),
             label_rule: match task {
-                Task::Binary => LabelRule::Binary { positive: "1".into(), negative: Some("0".into()) },
+                Task::Binary => LabelRule::Binary {
+                    positive: "1".into(),
+                    negative: Some("0".into()),
+                },
                 Task::Regression => LabelRule::Numeric,
             },
             rows: (2..n as u64 + 2).collect(),
@@ -225,7 +238,10 @@ mod tests {
 
     #[test]
     fn regression_target_follows_the_informative_features() {
-        let s = SyntheticSpec { task: Task::Regression, ..spec(6) };
+        let s = SyntheticSpec {
+            task: Task::Regression,
+            ..spec(6)
+        };
         let g = generate(&s);
         let var = |v: &[f32]| {
             let m = v.iter().sum::<f32>() / v.len() as f32;

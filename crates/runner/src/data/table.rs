@@ -11,7 +11,9 @@ use std::path::Path;
 use super::DataError;
 
 /// Cells read as missing, as pandas' `read_csv` does by default (the common ones).
-const MISSING: &[&str] = &["", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "?", "-nan"];
+const MISSING: &[&str] = &[
+    "", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "?", "-nan",
+];
 
 /// A categorical code for a missing cell.
 pub const MISSING_CODE: u32 = u32::MAX;
@@ -154,7 +156,11 @@ impl Table {
     }
 
     /// Reads CSV from any reader; `origin` names it in messages.
-    pub fn from_reader<R: std::io::Read>(reader: R, origin: &str, spec: &LoadSpec) -> Result<Self, DataError> {
+    pub fn from_reader<R: std::io::Read>(
+        reader: R,
+        origin: &str,
+        spec: &LoadSpec,
+    ) -> Result<Self, DataError> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .buffer_capacity(1 << 20)
@@ -162,13 +168,19 @@ impl Table {
         let malformed = |e: csv::Error| {
             let row = e.position().map_or(0, |p| p.line());
             let message = match e.kind() {
-                csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => {
                     format!("has {len} fields but the header has {expected_len}")
                 }
                 csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
                 _ => e.to_string(),
             };
-            DataError::Malformed { path: origin.to_string(), row, message }
+            DataError::Malformed {
+                path: origin.to_string(),
+                row,
+                message,
+            }
         };
         let header: Vec<String> = rdr
             .headers()
@@ -177,7 +189,9 @@ impl Table {
             .map(|h| h.trim().to_string())
             .collect();
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-            return Err(DataError::Empty { path: origin.to_string() });
+            return Err(DataError::Empty {
+                path: origin.to_string(),
+            });
         }
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, h) in header.iter().enumerate() {
@@ -234,7 +248,9 @@ impl Table {
         let mut rows = Vec::new();
         let mut record = csv::ByteRecord::new();
         while rdr.read_byte_record(&mut record).map_err(malformed)? {
-            let row = record.position().map_or(rows.len() as u64 + 2, |p| p.line());
+            let row = record
+                .position()
+                .map_or(rows.len() as u64 + 2, |p| p.line());
             for (b, &i) in builders.iter_mut().zip(&feature_idx) {
                 b.push(&record[i], row, origin)?;
             }
@@ -244,7 +260,9 @@ impl Table {
             rows.push(row);
         }
         if rows.is_empty() {
-            return Err(DataError::NoRows { path: origin.to_string() });
+            return Err(DataError::NoRows {
+                path: origin.to_string(),
+            });
         }
         let (labels, label_rule) = match label_idx {
             Some(_) => {
@@ -283,7 +301,9 @@ fn parse_number(b: &[u8], row: u64, column: &str, origin: &str) -> Result<f32, D
     if is_missing(b) {
         return Ok(f32::NAN);
     }
-    let parsed = std::str::from_utf8(b).ok().and_then(|s| s.parse::<f32>().ok());
+    let parsed = std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse::<f32>().ok());
     match parsed {
         Some(v) if v.is_finite() => Ok(v),
         Some(v) if v.is_nan() => Ok(f32::NAN),
@@ -318,7 +338,9 @@ impl ColumnBuilder {
 
     fn push(&mut self, cell: &[u8], row: u64, origin: &str) -> Result<(), DataError> {
         match self {
-            ColumnBuilder::Numeric(name, values) => values.push(parse_number(cell, row, name, origin)?),
+            ColumnBuilder::Numeric(name, values) => {
+                values.push(parse_number(cell, row, name, origin)?)
+            }
             ColumnBuilder::Categorical(_, codes, levels, index) => {
                 let cell = trim(cell);
                 let code = if is_missing(cell) {
@@ -340,7 +362,11 @@ impl ColumnBuilder {
     fn finish(self) -> Column {
         match self {
             ColumnBuilder::Numeric(name, values) => Column::Numeric { name, values },
-            ColumnBuilder::Categorical(name, codes, levels, _) => Column::Categorical { name, codes, levels },
+            ColumnBuilder::Categorical(name, codes, levels, _) => Column::Categorical {
+                name,
+                codes,
+                levels,
+            },
         }
     }
 }
@@ -370,7 +396,11 @@ struct LabelBuilder {
 
 impl LabelBuilder {
     fn new(rule: LabelRule) -> Self {
-        Self { rule, values: Vec::new(), classes: Vec::new() }
+        Self {
+            rule,
+            values: Vec::new(),
+            classes: Vec::new(),
+        }
     }
 
     fn push(&mut self, cell: &[u8], row: u64, origin: &str, column: &str) -> Result<(), DataError> {
@@ -429,7 +459,12 @@ impl LabelBuilder {
         let (positive, negative) = match &self.rule {
             LabelRule::Numeric | LabelRule::Binary { .. } => return Ok((self.values, self.rule)),
             LabelRule::InferBinary { positive } => {
-                let listing = self.classes.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" and ");
+                let listing = self
+                    .classes
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
                 let positive = match positive {
                     Some(p) => {
                         let p = canonical_label(p.as_bytes());
@@ -443,10 +478,12 @@ impl LabelBuilder {
                         }
                         p
                     }
-                    None => infer_positive(&self.classes).ok_or_else(|| DataError::AmbiguousPositive {
-                        path: origin.to_string(),
-                        column: column.to_string(),
-                        values: listing,
+                    None => infer_positive(&self.classes).ok_or_else(|| {
+                        DataError::AmbiguousPositive {
+                            path: origin.to_string(),
+                            column: column.to_string(),
+                            values: listing,
+                        }
                     })?,
                 };
                 let negative = self.classes.iter().find(|c| **c != positive).cloned();
@@ -457,7 +494,15 @@ impl LabelBuilder {
         let values = self
             .values
             .into_iter()
-            .map(|code| if code.is_nan() { f32::NAN } else if is_positive[code as usize] { 1.0 } else { 0.0 })
+            .map(|code| {
+                if code.is_nan() {
+                    f32::NAN
+                } else if is_positive[code as usize] {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
             .collect();
         Ok((values, LabelRule::Binary { positive, negative }))
     }
@@ -506,14 +551,23 @@ mod tests {
     #[test]
     fn a_third_label_value_names_the_column_value_and_row() {
         let err = load("a,y\n1,0\n2,1\n3,2\n").unwrap_err().to_string();
-        assert!(err.contains("row 4") && err.contains("`y`") && err.contains("`2`"), "{err}");
+        assert!(
+            err.contains("row 4") && err.contains("`y`") && err.contains("`2`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_text_column_not_excluded_names_the_cell_and_the_fix() {
         let err = load("a,b,y\n1,x,0\n2,zz,1\n").unwrap_err().to_string();
-        assert!(err.contains("row 2, column `b`") && err.contains("`x`"), "{err}");
-        assert!(err.contains("data.categorical") && err.contains("data.exclude"), "{err}");
+        assert!(
+            err.contains("row 2, column `b`") && err.contains("`x`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("data.categorical") && err.contains("data.exclude"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -523,7 +577,11 @@ mod tests {
         let err = t.unwrap_err().to_string();
         assert!(err.contains("`1,5`") && err.contains("column `a`"), "{err}");
         let t = load("\u{feff}a,\"b, quoted\",y\r\n1,2,0\r\n3,4,1\r\n").unwrap();
-        assert_eq!(t.columns[0].name(), "a", "the BOM is not part of the first name");
+        assert_eq!(
+            t.columns[0].name(),
+            "a",
+            "the BOM is not part of the first name"
+        );
         assert_eq!(t.columns[1].name(), "b, quoted");
         assert_eq!(t.labels.unwrap(), vec![0.0, 1.0]);
     }
@@ -551,7 +609,9 @@ mod tests {
         let err = load("a,y\n1,cat\n2,dog\n").unwrap_err().to_string();
         assert!(err.contains("data.positive"), "{err}");
         let mut s = spec();
-        s.label_rule = LabelRule::InferBinary { positive: Some("cat".into()) };
+        s.label_rule = LabelRule::InferBinary {
+            positive: Some("cat".into()),
+        };
         let t = Table::from_reader("a,y\n1,cat\n2,dog\n".as_bytes(), "t.csv", &s).unwrap();
         assert_eq!(t.labels.unwrap(), vec![1.0, 0.0]);
     }
@@ -564,7 +624,9 @@ mod tests {
             label_required: true,
             label_rule: LabelRule::InferBinary { positive: None },
             selection: Selection::AllExcept(vec!["time".into()]),
-            categorical: ["sex", "diagnosis", "loc", "stereo"].map(String::from).to_vec(),
+            categorical: ["sex", "diagnosis", "loc", "stereo"]
+                .map(String::from)
+                .to_vec(),
         };
         let t = Table::from_csv(&path, &spec).unwrap();
         assert_eq!(t.len(), 88);
