@@ -2,6 +2,10 @@
 //! (`error:` then `caused by:` lines) with a non-zero exit code; nothing a user does should end in
 //! a panic.
 
+// Data errors carry the file, row, column and value so messages can name them; they are built
+// once per failed run, so their size on the error path does not matter.
+#![allow(clippy::result_large_err)]
+
 mod artifact;
 mod backend;
 mod cli;
