@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::artifact::{ModelFile, RunDir};
 use crate::backend;
-use crate::config::{Config, Task};
+use crate::config::Config;
 use crate::data::synthetic::{generate, SyntheticSpec};
 use crate::data::{Column, Table};
 use crate::metrics::{self, Metrics};
@@ -328,17 +328,16 @@ pub fn predict(
 }
 
 /// `burnfit synth`.
-#[allow(clippy::too_many_arguments)]
-pub fn synth(
-    rows: usize,
-    features: usize,
-    informative: usize,
-    task: Task,
-    class_sep: f64,
-    label_noise: f64,
-    seed: u64,
-    out: &Path,
-) -> Result<ExitCode> {
+pub fn synth(spec: &SyntheticSpec, out: &Path) -> Result<ExitCode> {
+    let SyntheticSpec {
+        task,
+        rows,
+        features,
+        informative,
+        class_sep,
+        label_noise,
+        ..
+    } = *spec;
     if rows == 0 || features == 0 {
         bail!("--rows and --features must be at least 1");
     }
@@ -351,16 +350,7 @@ pub fn synth(
     if !(0.0..1.0).contains(&label_noise) {
         bail!("--label-noise must be in [0, 1), got {label_noise}");
     }
-    let spec = SyntheticSpec {
-        task,
-        rows,
-        features,
-        informative,
-        class_sep,
-        label_noise,
-        seed,
-    };
-    let g = generate(&spec);
+    let g = generate(spec);
     if out == Path::new("-") {
         g.write_csv(features, task, std::io::stdout().lock())?;
     } else {

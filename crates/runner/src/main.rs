@@ -76,16 +76,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 TaskArg::Binary => config::Task::Binary,
                 TaskArg::Regression => config::Task::Regression,
             };
-            commands::synth(
+            let spec = data::synthetic::SyntheticSpec {
+                task,
                 rows,
                 features,
                 informative,
-                task,
                 class_sep,
                 label_noise,
                 seed,
-                &out,
-            )
+            };
+            commands::synth(&spec, &out)
         }
         Command::Devices => {
             print!("{}", backend::describe_devices());

@@ -140,6 +140,15 @@ pub fn learning_rate(
     }
 }
 
+/// Reads a one-element tensor back to the host (a device sync).
+fn read_scalar(t: &Tensor<1>) -> f32 {
+    t.clone()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32")[0]
+}
+
 /// Raw network outputs for every row of `m`, computed in large chunks on the plain device.
 pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
     let mut out = Vec::with_capacity(m.rows);
@@ -258,11 +267,13 @@ pub fn train(
             ybuf[i] = train.y[r];
         }
         let first_step = if epoch == start_epoch { start_step } else { 0 };
-        // Running sums stay on the device: [loss · rows, wrong predictions or squared error].
-        let mut sums = if first_step > 0 {
-            Tensor::<1>::from_data(TensorData::new(partial.clone(), [2]), &ad)
+        // Running sums stay on the device (read every READ_EVERY steps, not every step):
+        // loss · rows, and for BCE the number of wrong predictions.
+        let resumed = |v: f32| Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &ad);
+        let (mut loss_sum, mut wrong_sum) = if first_step > 0 {
+            (resumed(partial[0]), resumed(partial[1]))
         } else {
-            Tensor::<1>::zeros([2], &ad)
+            (Tensor::<1>::zeros([1], &ad), Tensor::<1>::zeros([1], &ad))
         };
         let bar = if tty {
             let bar = ProgressBar::new(steps as u64);
@@ -290,37 +301,26 @@ pub fn train(
             let y = Tensor::<2>::from_data(TensorData::new(ybuf[lo..hi].to_vec(), [rows, 1]), &ad);
             let out = model.forward(x); // [rows, 1]
             let loss = loss_fn.compute(out.clone(), y.clone())?;
-            let second = match loss_fn {
+            if loss_fn == Loss::Bce {
                 // Wrong predictions: |1[z > 0] − y| summed.
-                Loss::Bce => (out.detach().greater_elem(0.0).float() - y).abs().sum(),
-                // Squared error summed equals loss · rows; keep the slot for symmetry.
-                Loss::Mse => loss.clone().detach().mul_scalar(rows as f32),
-            };
-            sums = sums
-                + Tensor::cat(
-                    vec![loss.clone().detach().mul_scalar(rows as f32), second],
-                    0,
-                );
+                wrong_sum = wrong_sum + (out.detach().greater_elem(0.0).float() - y).abs().sum();
+            }
+            loss_sum = loss_sum + loss.clone().detach().mul_scalar(rows as f32);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let lr = learning_rate(config, settings.lr(), epoch, step, steps);
             model = optim.step(lr, model, grads);
             samples += rows as u64;
             let done = step + 1;
             if done % READ_EVERY == 0 || done == steps {
-                let s = sums
-                    .clone()
-                    .into_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .expect("f32");
-                if !s[0].is_finite() {
+                let seen = read_scalar(&loss_sum);
+                if !seen.is_finite() {
                     if let Some(b) = &bar {
                         b.abandon();
                     }
                     return Err(Diverged {
                         epoch: epoch + 1,
                         step: done,
-                        value: s[0],
+                        value: seen,
                         checkpoints: run.file("checkpoints").display().to_string(),
                     }
                     .into());
@@ -329,22 +329,17 @@ pub fn train(
                     b.set_position(done as u64);
                     b.set_message(format!(
                         "loss {:.4}",
-                        s[0] as f64 / (done * batch).min(n) as f64
+                        seen as f64 / (done * batch).min(n) as f64
                     ));
                 }
             } else if let Some(b) = &bar {
                 b.inc(1);
             }
             if interrupt.load(Ordering::SeqCst) && done < steps {
-                let s = sums
-                    .into_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .expect("f32");
                 let state = CheckpointState {
                     epoch,
                     step: done,
-                    partial: s,
+                    partial: vec![read_scalar(&loss_sum), read_scalar(&wrong_sum)],
                     history: history.clone(),
                     best,
                     wait,
@@ -362,15 +357,10 @@ pub fn train(
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        let s = sums
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32");
-        let train_loss = s[0] as f64 / n as f64;
+        let train_loss = read_scalar(&loss_sum) as f64 / n as f64;
         let second = match loss_fn {
-            Loss::Bce => 1.0 - s[1] as f64 / n as f64,
-            Loss::Mse => (s[1] as f64 / n as f64).sqrt(),
+            Loss::Bce => 1.0 - read_scalar(&wrong_sum) as f64 / n as f64,
+            Loss::Mse => train_loss.sqrt(),
         };
         let inner = model.valid();
         let val = if valid.rows > 0 {
