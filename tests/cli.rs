@@ -1,59 +1,12 @@
 //! End-to-end tests: each runs the built `burnfit` binary in a fresh temporary folder and checks
 //! its exit code, stdout, stderr and the files it leaves.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::*;
 use tempfile::TempDir;
-
-fn burnfit(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("burnfit").unwrap();
-    cmd.current_dir(dir);
-    cmd
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
-
-/// A small, fast synthetic config (2,000 rows × 10 features, 3 epochs).
-const SMALL: &str = r#"
-seed = 7
-[data]
-source = "synthetic"
-normalize = "zscore"
-[data.synthetic]
-rows = 2000
-features = 10
-informative = 4
-[train]
-epochs = 3
-batch_size = 64
-"#;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    fs::write(&p, text).unwrap();
-    p
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Runs `burnfit train` and returns its output, asserting success.
-fn train(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = burnfit(dir).arg("train").args(args).output().unwrap();
-    assert!(out.status.success(), "train failed:\n{}", stderr(&out));
-    out
-}
 
 #[test]
 fn trains_a_small_synthetic_set_then_evaluates_and_predicts_from_the_run_folder() {

@@ -101,6 +101,31 @@ pub enum Command {
     },
     /// List the backends compiled in and the GPU adapters found.
     Devices,
+    /// Run the same training steps on several backends from the same initial weights and
+    /// compare the losses and final weights; exits non-zero when a backend drifts past its
+    /// tolerance.
+    Parity {
+        /// The TOML config (default: the built-in seed config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override a key, as for `train`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Backends to compare, the first being the reference: `flex,ndarray,wgpu`; a device
+        /// may follow a colon (`wgpu:cpu`, `cuda:1`).
+        #[arg(long, value_delimiter = ',', default_value = "flex,ndarray")]
+        backends: Vec<String>,
+        /// Optimizer steps on each backend.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        /// Largest allowed relative weight difference (default: 1e-5 for CPU backends, 1e-3
+        /// for GPU backends).
+        #[arg(long)]
+        tolerance: Option<f64>,
+        /// Print the report as JSON on stdout instead of the per-step loss CSV.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `--task`.

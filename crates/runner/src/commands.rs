@@ -365,3 +365,55 @@ pub fn synth(spec: &SyntheticSpec, out: &Path) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `burnfit parity`.
+pub fn parity(
+    config_path: Option<&Path>,
+    sets: &[String],
+    backends: &[String],
+    steps: usize,
+    tolerance: Option<f64>,
+    json: bool,
+) -> Result<ExitCode> {
+    if steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    let config = Config::load(config_path, sets)?;
+    let named = backends
+        .iter()
+        .map(|b| Ok((b.trim().to_string(), crate::parity::parse_backend(b)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let report = crate::parity::run(&config, &named, steps, tolerance)?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut stdout, &report)?;
+        writeln!(stdout)?;
+    } else {
+        stdout.write_all(report.losses_csv().as_bytes())?;
+    }
+    let reference = &report.backends[0].name;
+    for b in &report.backends[1..] {
+        eprintln!(
+            "{} vs {reference}: largest relative weight difference {:.3e} (tolerance {:.0e}), largest relative loss difference {:.3e} over {} steps: {}",
+            b.name,
+            b.weight_rel_diff,
+            b.tolerance,
+            b.loss_rel_diff,
+            report.steps,
+            if b.weight_rel_diff <= b.tolerance { "ok" } else { "DIFFERENT" }
+        );
+    }
+    let failures = report.failures();
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!(
+            "parity failed: {} drifted past tolerance",
+            failures
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}

@@ -13,6 +13,7 @@ mod commands;
 mod config;
 mod data;
 mod metrics;
+mod parity;
 mod pipeline;
 mod plot;
 mod train;
@@ -87,6 +88,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             commands::synth(&spec, &out)
         }
+        Command::Parity {
+            config,
+            set,
+            backends,
+            steps,
+            tolerance,
+            json,
+        } => commands::parity(config.as_deref(), &set, &backends, steps, tolerance, json),
         Command::Devices => {
             print!("{}", backend::describe_devices());
             Ok(ExitCode::SUCCESS)

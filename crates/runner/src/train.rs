@@ -140,8 +140,43 @@ pub fn learning_rate(
     }
 }
 
+/// The order in which epoch `epoch` (0-based) visits the `n` training rows. It depends only on
+/// the seed and the epoch, so a resumed run, and every backend of a parity check, sees the same
+/// batches.
+pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    if config.train.shuffle {
+        order.shuffle(&mut StdRng::seed_from_u64(
+            config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ));
+    }
+    order
+}
+
+/// One optimization step on the batch `(x, y)` (row-major host slices) at learning rate `lr`.
+/// Returns the updated model and, detached, the batch's outputs, its mean loss and its labels.
+pub fn step_on(
+    model: Mlp,
+    optim: &mut burn::optim::ModuleOptimizer,
+    loss_fn: Loss,
+    lr: f64,
+    (x, y): (&[f32], &[f32]),
+    ad: &Device,
+) -> Result<(Mlp, Tensor<2>, Tensor<1>, Tensor<2>)> {
+    let rows = y.len();
+    let width = x.len() / rows.max(1);
+    let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [rows, width]), ad);
+    let y = Tensor::<2>::from_data(TensorData::new(y.to_vec(), [rows, 1]), ad);
+    let out = model.forward(x); // [rows, 1]
+    let loss = loss_fn.compute(out.clone(), y.clone())?;
+    let detached = loss.clone().detach();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = optim.step(lr, model, grads);
+    Ok((model, out.detach(), detached, y))
+}
+
 /// Reads a one-element tensor back to the host (a device sync).
-fn read_scalar(t: &Tensor<1>) -> f32 {
+pub fn read_scalar(t: &Tensor<1>) -> f32 {
     t.clone()
         .into_data()
         .convert::<f32>()
@@ -255,13 +290,7 @@ pub fn train(
 
     'epochs: for epoch in start_epoch..epochs {
         let epoch_start = Instant::now();
-        // The epoch's order depends only on (seed, epoch), so a resumed run sees the same batches.
-        let mut order: Vec<usize> = (0..n).collect();
-        if t.shuffle {
-            order.shuffle(&mut StdRng::seed_from_u64(
-                config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ));
-        }
+        let order = epoch_order(config, n, epoch);
         for (i, &r) in order.iter().enumerate() {
             xbuf[i * width..(i + 1) * width].copy_from_slice(&train.x[r * width..(r + 1) * width]);
             ybuf[i] = train.y[r];
@@ -294,21 +323,21 @@ pub fn train(
             let lo = step * batch;
             let hi = (lo + batch).min(n);
             let rows = hi - lo;
-            let x = Tensor::<2>::from_data(
-                TensorData::new(xbuf[lo * width..hi * width].to_vec(), [rows, width]),
+            let lr = learning_rate(config, settings.lr(), epoch, step, steps);
+            let (next, out, loss, y) = step_on(
+                model,
+                &mut optim,
+                loss_fn,
+                lr,
+                (&xbuf[lo * width..hi * width], &ybuf[lo..hi]),
                 &ad,
-            );
-            let y = Tensor::<2>::from_data(TensorData::new(ybuf[lo..hi].to_vec(), [rows, 1]), &ad);
-            let out = model.forward(x); // [rows, 1]
-            let loss = loss_fn.compute(out.clone(), y.clone())?;
+            )?;
+            model = next;
             if loss_fn == Loss::Bce {
                 // Wrong predictions: |1[z > 0] − y| summed.
-                wrong_sum = wrong_sum + (out.detach().greater_elem(0.0).float() - y).abs().sum();
+                wrong_sum = wrong_sum + (out.greater_elem(0.0).float() - y).abs().sum();
             }
-            loss_sum = loss_sum + loss.clone().detach().mul_scalar(rows as f32);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr = learning_rate(config, settings.lr(), epoch, step, steps);
-            model = optim.step(lr, model, grads);
+            loss_sum = loss_sum + loss.mul_scalar(rows as f32);
             samples += rows as u64;
             let done = step + 1;
             if done % READ_EVERY == 0 || done == steps {
