@@ -111,8 +111,21 @@ pub struct Checkpoint {
 impl RunDir {
     /// Creates a new, empty run folder. An existing non-empty folder is never reused silently.
     pub fn create(path: PathBuf) -> Result<Self> {
+        Self::check_free(&path)?;
+        fs::create_dir_all(path.join("checkpoints"))
+            .with_context(|| format!("cannot create run folder {}", path.display()))?;
+        let probe = path.join(".write-test");
+        fs::write(&probe, b"")
+            .with_context(|| format!("run folder {} is not writable", path.display()))?;
+        let _ = fs::remove_file(probe);
+        Ok(Self { path })
+    }
+
+    /// Fails when `path` holds anything: a run never overwrites files silently. Checked before
+    /// the data is loaded, so the user hears of it at once.
+    pub fn check_free(path: &Path) -> Result<()> {
         if path.exists() {
-            let empty = fs::read_dir(&path)
+            let empty = fs::read_dir(path)
                 .map(|mut d| d.next().is_none())
                 .unwrap_or(false);
             if !empty {
@@ -123,13 +136,7 @@ impl RunDir {
                 );
             }
         }
-        fs::create_dir_all(path.join("checkpoints"))
-            .with_context(|| format!("cannot create run folder {}", path.display()))?;
-        let probe = path.join(".write-test");
-        fs::write(&probe, b"")
-            .with_context(|| format!("run folder {} is not writable", path.display()))?;
-        let _ = fs::remove_file(probe);
-        Ok(Self { path })
+        Ok(())
     }
 
     /// Opens an existing run folder, checking that the files evaluate and predict need are there.
@@ -276,5 +283,84 @@ impl RunDir {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(epoch: usize) -> CheckpointState {
+        CheckpointState {
+            epoch,
+            step: 0,
+            partial: vec![0.0; 2],
+            history: Vec::new(),
+            best: None,
+            wait: 0,
+            model_crc: 0,
+            optim_crc: 0,
+        }
+    }
+
+    fn run_with_checkpoints(n: usize) -> (tempfile::TempDir, RunDir) {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let run = RunDir::create(tmp.path().join("run")).unwrap();
+        for e in 1..=n {
+            run.save_checkpoint(state(e), &[e as u8; 100], &[e as u8 + 100; 50])
+                .unwrap();
+        }
+        (tmp, run)
+    }
+
+    #[test]
+    fn only_the_two_newest_checkpoints_are_kept() {
+        let (_tmp, run) = run_with_checkpoints(4);
+        let names: Vec<String> = run
+            .checkpoint_dirs()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["epoch-0003-step-000000", "epoch-0004-step-000000"]);
+        let c = run.latest_checkpoint(&mut Vec::new()).unwrap();
+        assert_eq!((c.state.epoch, c.model[0], c.optim[0]), (4, 4, 104));
+    }
+
+    #[test]
+    fn a_truncated_or_corrupt_checkpoint_is_skipped_for_the_previous_one() {
+        for damage in ["truncate", "flip", "remove"] {
+            let (_tmp, run) = run_with_checkpoints(2);
+            let newest = run.file("checkpoints/epoch-0002-step-000000/model.bpk");
+            match damage {
+                "truncate" => fs::write(&newest, [2u8; 40]).unwrap(),
+                "flip" => fs::write(&newest, [3u8; 100]).unwrap(),
+                _ => fs::remove_file(&newest).unwrap(),
+            }
+            let mut skipped = Vec::new();
+            let c = run.latest_checkpoint(&mut skipped).unwrap();
+            assert_eq!(c.state.epoch, 1, "{damage}");
+            assert_eq!(skipped.len(), 1, "{damage}: {skipped:?}");
+            assert!(skipped[0].contains("epoch-0002"), "{skipped:?}");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_checkpoint_folder_is_ignored() {
+        let (_tmp, run) = run_with_checkpoints(1);
+        // What a kill during a checkpoint write leaves: the temporary folder.
+        fs::create_dir_all(run.file("checkpoints/.epoch-0002-step-000000.tmp")).unwrap();
+        let c = run.latest_checkpoint(&mut Vec::new()).unwrap();
+        assert_eq!(c.state.epoch, 1);
+    }
+
+    #[test]
+    fn atomic_writes_replace_whole_files_and_leave_no_temporaries() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let p = tmp.path().join("f.txt");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
     }
 }

@@ -67,7 +67,9 @@ pub fn train(
     interrupt: &AtomicBool,
 ) -> Result<ExitCode> {
     let total = Instant::now();
-    let (config, run) = match resume {
+    // Everything that can fail on the user's input (config, backend, data) is checked before
+    // a run folder is created, so a failed start leaves nothing behind.
+    let (config, run_path) = match resume {
         Some(dir) => {
             let config = Config::load(Some(&dir.join("config.toml")), &[]).with_context(|| {
                 format!(
@@ -81,22 +83,17 @@ pub fn train(
                     dir.display()
                 );
             }
-            (
-                config,
-                RunDir {
-                    path: dir.to_path_buf(),
-                },
-            )
+            (config, dir.to_path_buf())
         }
         None => {
             let config = Config::load(config_path, sets)?;
             let path = out.unwrap_or_else(|| {
                 RunDir::default_path(&config.output.dir, &Config::run_name(config_path))
             });
-            (config, RunDir::create(path)?)
+            RunDir::check_free(&path)?;
+            (config, path)
         }
     };
-    eprintln!("run folder: {}", run.path.display());
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
     let data = pipeline::prepare(&config).context("cannot prepare the data")?;
@@ -107,6 +104,12 @@ pub fn train(
         "data: {} training rows, {} validation rows, {} inputs ({:.2}s)",
         data.train.rows, data.valid.rows, data.train.width, data.seconds
     );
+    let run = if resume.is_some() {
+        RunDir { path: run_path }
+    } else {
+        RunDir::create(run_path)?
+    };
+    eprintln!("run folder: {}", run.path.display());
     let network = config.model.mlp(data.pre.width());
     eprint!("{}", network.summary());
     let loss = config.train.loss;

@@ -28,14 +28,14 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A TOML syntax error or a bad value, with `toml`'s line, column and snippet.
+    /// A TOML syntax error or a bad value, with the line and column for file errors.
     #[error("{origin}: key `{key}`: {message}")]
     Invalid {
         /// The file, or `--set`.
         origin: String,
         /// The dotted key at fault (empty for syntax errors outside any key).
         key: String,
-        /// `toml`'s message, which carries the line and column for file errors.
+        /// What is wrong, ending with the line and column for file errors.
         message: String,
     },
     /// A `--set` argument that is not `key=value`.
@@ -607,10 +607,22 @@ impl Default for OutputConfig {
 /// Deserializes `T` from TOML text, naming the dotted key of any error.
 fn parse_text<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
     let de = toml::Deserializer::new(text);
-    serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Invalid {
-        origin: origin.to_string(),
-        key: e.path().to_string(),
-        message: e.inner().to_string().trim_end().to_string(),
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // toml's own Display draws a multi-line snippet; one line reads better in a log and
+        // still says where: the message, then the line and column of the span.
+        let inner = e.inner();
+        let mut message = inner.message().trim_end().to_string();
+        if let Some(span) = inner.span() {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            message.push_str(&format!(" (line {line}, column {column})"));
+        }
+        ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: e.path().to_string(),
+            message,
+        }
     })
 }
 
@@ -913,7 +925,9 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("BURNFIT_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+        ))]
         /// Arbitrary text never panics the config parser: it is a config or an error.
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {

@@ -644,8 +644,40 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
+    /// Cases per property: a few thousand in every test run; `BURNFIT_FUZZ_CASES` raises it for
+    /// a long fuzzing session (its length and findings are in docs/RELIABILITY.md).
+    fn cases(default: u32) -> u32 {
+        std::env::var("BURNFIT_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Runs what a training run does with a loaded table: the missing-value rule, the fit of
+    /// every normalization on half the rows, and the transform of all of them.
+    fn through_the_pipeline(table: &Table) {
+        use crate::config::{Missing, Normalize};
+        use crate::data::Preprocessor;
+        for missing in [Missing::Drop, Missing::Mean, Missing::Constant] {
+            let rows = match missing {
+                Missing::Drop => table.complete_rows(),
+                _ => table.labelled_rows(),
+            };
+            let half = &rows[..rows.len() / 2];
+            for normalize in [
+                Normalize::None,
+                Normalize::L2,
+                Normalize::Zscore,
+                Normalize::Minmax,
+            ] {
+                let pre = Preprocessor::fit(table, half, missing, 0.0, normalize);
+                let _ = pre.transform(table, &rows);
+            }
+        }
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #![proptest_config(ProptestConfig::with_cases(cases(3000)))]
         /// Arbitrary bytes never panic the loader: a table or an error.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), numeric in any::<bool>()) {
@@ -656,7 +688,9 @@ mod fuzz {
                 selection: Selection::AllExcept(vec![]),
                 categorical: vec![],
             };
-            let _ = Table::from_reader(&bytes[..], "fuzz.csv", &spec);
+            if let Ok(table) = Table::from_reader(&bytes[..], "fuzz.csv", &spec) {
+                through_the_pipeline(&table);
+            }
         }
 
         /// CSV-shaped text from a small alphabet (commas, quotes, newlines, numbers, NA) reaches
@@ -670,7 +704,9 @@ mod fuzz {
                 selection: Selection::AllExcept(vec![]),
                 categorical: vec!["a".into()],
             };
-            let _ = Table::from_reader(format!("a,b,y\n{body}").as_bytes(), "fuzz.csv", &spec);
+            if let Ok(table) = Table::from_reader(format!("a,b,y\n{body}").as_bytes(), "fuzz.csv", &spec) {
+                through_the_pipeline(&table);
+            }
         }
     }
 }
