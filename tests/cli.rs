@@ -556,3 +556,52 @@ fn devices_lists_the_compiled_backends() {
         stdout(&out)
     );
 }
+
+#[test]
+fn inspect_describes_each_column_as_training_reads_it() {
+    let tmp = TempDir::new().unwrap();
+    write(tmp.path(), "d.csv", "a,b,kind\n1,,x\n3,4,y\nNA,8,x\n");
+    let out = burnfit(tmp.path())
+        .args(["inspect", "--data", "d.csv", "--categorical", "kind"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "column,kind,missing,min,mean,max,levels\n\
+         a,numeric,1,1,2,3,\n\
+         b,numeric,1,4,6,8,\n\
+         kind,categorical,0,,,,2\n"
+    );
+    assert!(
+        stderr(&out).contains("3 rows x 3 columns"),
+        "{}",
+        stderr(&out)
+    );
+    // Without --categorical the text column is the usual error, naming row and column.
+    let out = burnfit(tmp.path())
+        .args(["inspect", "--data", "d.csv"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("row 2, column `kind`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn dry_run_checks_everything_and_writes_nothing() {
+    let tmp = TempDir::new().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let out = burnfit(tmp.path())
+        .args(["train", "--config", cfg.to_str().unwrap(), "--out", "run"])
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Total params"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("dry run"), "{}", stderr(&out));
+    assert!(!tmp.path().join("run").exists());
+}

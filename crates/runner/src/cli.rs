@@ -32,6 +32,20 @@ pub enum Command {
         /// Continue an interrupted run from its last good checkpoint.
         #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "set", "out"])]
         resume: Option<PathBuf>,
+        /// Load and prepare the data, build the network and print its summary, then stop
+        /// without training or writing anything (checks a config in seconds).
+        #[arg(long, conflicts_with = "resume")]
+        dry_run: bool,
+    },
+    /// Load a CSV the way training would and print each column's kind, missing cells and
+    /// range (pandas' `describe`, in short).
+    Inspect {
+        /// The CSV.
+        #[arg(long)]
+        data: PathBuf,
+        /// Columns to read as text (one-hot at training time).
+        #[arg(long, value_delimiter = ',')]
+        categorical: Vec<String>,
     },
     /// Evaluate a trained model on a labelled CSV (Keras's `evaluate`).
     Evaluate {

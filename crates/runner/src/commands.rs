@@ -64,6 +64,7 @@ pub fn train(
     sets: &[String],
     out: Option<PathBuf>,
     resume: Option<&Path>,
+    dry_run: bool,
     interrupt: &AtomicBool,
 ) -> Result<ExitCode> {
     let total = Instant::now();
@@ -104,6 +105,12 @@ pub fn train(
         "data: {} training rows, {} validation rows, {} inputs ({:.2}s)",
         data.train.rows, data.valid.rows, data.train.width, data.seconds
     );
+    if dry_run {
+        let network = config.model.mlp(data.pre.width());
+        eprint!("{}", network.summary());
+        eprintln!("dry run: config, backend and data are valid; nothing was trained or written");
+        return Ok(ExitCode::SUCCESS);
+    }
     let run = if resume.is_some() {
         RunDir { path: run_path }
     } else {
@@ -419,4 +426,64 @@ pub fn parity(
                 .join(", ")
         )
     }
+}
+
+/// `burnfit inspect`.
+pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
+    let start = Instant::now();
+    let spec = crate::data::LoadSpec {
+        // No label: every column is read as a feature, as the file is.
+        label: String::new(),
+        label_required: false,
+        label_rule: crate::data::LabelRule::Numeric,
+        selection: crate::data::Selection::AllExcept(Vec::new()),
+        categorical: categorical.to_vec(),
+    };
+    let table = Table::from_csv(path, &spec)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "{}: {} rows x {} columns in {seconds:.3}s ({:.0} MB/s)",
+        path.display(),
+        table.len(),
+        table.columns.len(),
+        bytes as f64 / 1e6 / seconds.max(1e-9)
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "column,kind,missing,min,mean,max,levels")?;
+    for c in &table.columns {
+        match c {
+            Column::Numeric { name, values } => {
+                let present: Vec<f64> = values
+                    .iter()
+                    .filter(|v| !v.is_nan())
+                    .map(|&v| f64::from(v))
+                    .collect();
+                let (min, max) = present
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                        (lo.min(v), hi.max(v))
+                    });
+                let mean = present.iter().sum::<f64>() / present.len().max(1) as f64;
+                let missing = values.len() - present.len();
+                if present.is_empty() {
+                    writeln!(out, "{name},numeric,{missing},,,,")?;
+                } else {
+                    writeln!(out, "{name},numeric,{missing},{min},{mean},{max},")?;
+                }
+            }
+            Column::Categorical {
+                name,
+                codes,
+                levels,
+            } => {
+                let missing = codes
+                    .iter()
+                    .filter(|&&c| c == crate::data::table::MISSING_CODE)
+                    .count();
+                writeln!(out, "{name},categorical,{missing},,,,{}", levels.len())?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

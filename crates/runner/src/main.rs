@@ -33,6 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             set,
             out,
             resume,
+            dry_run,
         } => {
             // Ctrl-C asks the loop to stop after the current step and checkpoint; a second one,
             // with the flag already set, exits at once (signal-hook's documented pattern).
@@ -44,7 +45,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 interrupt.clone(),
             );
             let _ = signal_hook::flag::register(SIGINT, interrupt.clone());
-            commands::train(config.as_deref(), &set, out, resume.as_deref(), &interrupt)
+            commands::train(
+                config.as_deref(),
+                &set,
+                out,
+                resume.as_deref(),
+                dry_run,
+                &interrupt,
+            )
         }
         Command::Evaluate {
             model,
@@ -96,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tolerance,
             json,
         } => commands::parity(config.as_deref(), &set, &backends, steps, tolerance, json),
+        Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
         Command::Devices => {
             print!("{}", backend::describe_devices());
             Ok(ExitCode::SUCCESS)
@@ -108,6 +117,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
+            // `burnfit inspect ... | head` closing the pipe early is not an error.
+            if err
+                .chain()
+                .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {err}");
             // Library errors name their source in their own message too (so they read well
             // alone); a cause already said by the line above is not repeated.
