@@ -605,3 +605,110 @@ fn dry_run_checks_everything_and_writes_nothing() {
     assert!(stderr(&out).contains("dry run"), "{}", stderr(&out));
     assert!(!tmp.path().join("run").exists());
 }
+
+#[test]
+fn a_run_reports_its_footprint_in_the_log_summary_and_emissions_csv() {
+    let tmp = TempDir::new().unwrap();
+    let cfg = write(
+        tmp.path(),
+        "small.toml",
+        &format!("{SMALL}\n[footprint]\ngrid_gco2_per_kwh = 100.0\npue = 1.5\nprice_per_kwh = 0.3\ncurrency = \"EUR\"\n"),
+    );
+    let out = train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+    );
+    let log = stderr(&out);
+    assert!(
+        log.contains("footprint:") && log.contains("gCO2e (grid 100 g/kWh, PUE 1.5)"),
+        "{log}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("run/summary.json")).unwrap())
+            .unwrap();
+    let f = &summary["footprint"];
+    // 10-128-64-1: 2·10·128 + 128 + 2·128·64 + 64 + 2·64 + 1.
+    assert_eq!(
+        f["flops_per_sample_forward"],
+        2_560 + 128 + 16_384 + 64 + 128 + 1
+    );
+    assert_eq!(
+        f["parameters"],
+        (10 * 128 + 128) + (128 * 64 + 64) + (64 + 1)
+    );
+    let kwh = f["energy_kwh"].as_f64().unwrap();
+    assert!(kwh > 0.0);
+    assert!((f["co2e_grams"].as_f64().unwrap() - kwh * 1.5 * 100.0).abs() < 1e-9);
+    assert!((f["cost"].as_f64().unwrap() - kwh * 0.3).abs() < 1e-12);
+    let method = f["energy_method"].as_str().unwrap();
+    assert!(
+        method.starts_with("measured") || method.starts_with("estimated"),
+        "{method}"
+    );
+    let csv = fs::read_to_string(tmp.path().join("run/emissions.csv")).unwrap();
+    assert!(
+        csv.starts_with("timestamp,project_name,run_id,duration,emissions,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2);
+}
+
+#[test]
+fn explain_ranks_the_informative_features_above_the_noise() {
+    let tmp = TempDir::new().unwrap();
+    // f0..f2 carry the signal, f3..f9 are pure noise (the generator's documented layout).
+    let text = SMALL
+        .replace("rows = 2000", "rows = 6000")
+        .replace("informative = 4", "informative = 3")
+        .replace("epochs = 3", "epochs = 6");
+    let cfg = write(tmp.path(), "small.toml", &text);
+    train(
+        tmp.path(),
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+    );
+    // Fresh rows from the same generator (same seed: same clusters), not the training rows.
+    let synth = burnfit(tmp.path())
+        .args([
+            "synth",
+            "--rows",
+            "3000",
+            "--features",
+            "10",
+            "--informative",
+            "3",
+        ])
+        .args(["--seed", "7", "--out", "held_out.csv"])
+        .output()
+        .unwrap();
+    assert!(synth.status.success());
+    let out = burnfit(tmp.path())
+        .args([
+            "explain",
+            "--model",
+            "run",
+            "--data",
+            "held_out.csv",
+            "--repeats",
+            "3",
+        ])
+        .args(["--rows", "2,3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(printed.contains("accuracy on 3000 rows"), "{printed}");
+    assert!(printed.contains("row 2: gradient x input"), "{printed}");
+    let csv = fs::read_to_string(tmp.path().join("run/explain/importance.csv")).unwrap();
+    let ranked: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let mut top3 = ranked[..3].to_vec();
+    top3.sort();
+    assert_eq!(top3, ["f0", "f1", "f2"], "{csv}");
+    assert!(tmp.path().join("run/explain/importance.svg").exists());
+    let attr = fs::read_to_string(tmp.path().join("run/explain/attributions.csv")).unwrap();
+    assert!(attr.starts_with("row,f0,f1,"), "{attr}");
+    assert_eq!(attr.lines().count(), 3);
+}

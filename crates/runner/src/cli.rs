@@ -113,6 +113,39 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Explain a trained model: permutation importance of each column (how much the metric
+    /// drops when it is shuffled) and gradient × input for chosen rows.
+    Explain {
+        /// The run folder of a finished `train`.
+        #[arg(long)]
+        model: PathBuf,
+        /// A labelled CSV (the validation or test data, ideally not the training data).
+        #[arg(long)]
+        data: PathBuf,
+        /// Shuffles per column.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Columns to print and draw.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// The metric whose drop is measured (default: accuracy for BCE, rmse for MSE).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Rows of the CSV (1-based, as a spreadsheet shows them, header = row 1) to explain
+        /// with gradient × input, e.g. `--rows 2,3,10`.
+        #[arg(long, value_delimiter = ',')]
+        rows: Vec<u64>,
+        /// Seed of the shuffles.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to write importance.csv, attributions.csv and importance.svg (default:
+        /// `<model>/explain`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run on another backend than the one trained on.
+        #[arg(long)]
+        backend: Option<String>,
+    },
     /// List the backends compiled in and the GPU adapters found.
     Devices,
     /// Run the same training steps on several backends from the same initial weights and

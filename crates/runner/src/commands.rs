@@ -95,6 +95,7 @@ pub fn train(
             (config, path)
         }
     };
+    let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
     let data = pipeline::prepare(&config).context("cannot prepare the data")?;
@@ -190,6 +191,21 @@ pub fn train(
     let final_metrics = train::evaluate(&outcome.model, eval_set, loss, &selected.device);
     let train_metrics = train::evaluate(&outcome.model, &data.train, loss, &selected.device);
     let last = outcome.history.last();
+    // Forward-only rows: validation every epoch, then the two final evaluations.
+    let evaluated =
+        (data.valid.rows * outcome.history.len() + eval_set.rows + data.train.rows) as u64;
+    let footprint = meter.finish(
+        &config.footprint,
+        &network,
+        weights.len() as u64,
+        outcome.samples,
+        evaluated,
+    );
+    let run_id = run
+        .path
+        .file_name()
+        .map_or_else(|| "run".to_string(), |n| n.to_string_lossy().into_owned());
+    run.write("emissions.csv", footprint.emissions_csv(&run_id).as_bytes())?;
     let summary = json!({
         "backend": selected.kind.to_string(),
         "device": selected.description,
@@ -206,6 +222,7 @@ pub fn train(
         "train_seconds": outcome.seconds,
         "total_seconds": total.elapsed().as_secs_f64(),
         "samples_per_second": outcome.samples as f64 / outcome.seconds.max(1e-9),
+        "footprint": footprint,
     });
     run.write_json("summary.json", &summary)?;
     eprintln!(
@@ -214,6 +231,7 @@ pub fn train(
         outcome.seconds,
         outcome.samples as f64 / outcome.seconds.max(1e-9)
     );
+    eprint!("{}", footprint.block());
     println!("{}", final_line(&final_metrics, loss));
     Ok(ExitCode::SUCCESS)
 }
@@ -261,16 +279,7 @@ pub fn evaluate(
     backend_override: Option<&str>,
 ) -> Result<ExitCode> {
     let l = load_run(dir, backend_override)?;
-    let table = Table::from_csv(data, &l.pre.load_spec(true))?;
-    let mut notes = Vec::new();
-    let rows = pipeline::usable_rows(&table, l.pre.missing, &mut notes)?;
-    let (m, unseen) = l.pre.transform(&table, &rows)?;
-    for n in notes {
-        eprintln!("note: {n}");
-    }
-    for u in unseen {
-        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
-    }
+    let m = labelled_matrix(&l, data)?;
     let metrics = train::evaluate(&l.model, &m, l.model_file.loss, &l.device);
     if as_json {
         let v = json!({ "model": l.run.path, "data": data, "rows": m.rows, "metrics": metrics_json(&metrics) });
@@ -283,6 +292,181 @@ pub fn evaluate(
         println!("{}", final_line(&metrics, l.model_file.loss));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A labelled CSV through the run's saved preprocessing, with notes and warnings printed.
+fn labelled_matrix(l: &Loaded, data: &Path) -> Result<crate::data::Matrix> {
+    let table = Table::from_csv(data, &l.pre.load_spec(true))?;
+    let mut notes = Vec::new();
+    let rows = pipeline::usable_rows(&table, l.pre.missing, &mut notes)?;
+    let (m, unseen) = l.pre.transform(&table, &rows)?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    for u in unseen {
+        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
+    }
+    Ok(m)
+}
+
+/// The arguments of `burnfit explain`.
+pub struct ExplainArgs<'a> {
+    /// The run folder.
+    pub dir: &'a Path,
+    /// The labelled CSV.
+    pub data: &'a Path,
+    /// Shuffles per column.
+    pub repeats: usize,
+    /// Columns to print and draw.
+    pub top: usize,
+    /// The metric (default: the loss's main one).
+    pub metric: Option<&'a str>,
+    /// 1-based CSV rows for gradient × input.
+    pub rows: &'a [u64],
+    /// Seed of the shuffles.
+    pub seed: u64,
+    /// Output folder.
+    pub out: Option<&'a Path>,
+    /// Backend override.
+    pub backend: Option<&'a str>,
+}
+
+/// `burnfit explain`.
+pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
+    use crate::explain;
+    if a.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let l = load_run(a.dir, a.backend)?;
+    let loss = l.model_file.loss;
+    let metric = a.metric.unwrap_or(metrics::main_metric(loss));
+    if !metrics::base_names(loss).contains(&metric) {
+        bail!(
+            "--metric {metric} is not a metric of this model; choose from {}",
+            metrics::base_names(loss).join(", ")
+        );
+    }
+    let m = labelled_matrix(&l, a.data)?;
+    let groups = explain::column_groups(&l.pre);
+    eprintln!(
+        "permutation importance: {} columns x {} shuffles of {} rows",
+        groups.len(),
+        a.repeats,
+        m.rows
+    );
+    let (baseline, importances) = explain::permutation_importance(
+        &l.model,
+        &m,
+        &groups,
+        (loss, metric),
+        explain::Shuffles {
+            repeats: a.repeats,
+            seed: a.seed,
+        },
+        &l.device,
+    );
+    let out_dir = a
+        .out
+        .map_or_else(|| l.run.file("explain"), Path::to_path_buf);
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let mut csv = String::from("feature,importance_mean,importance_sd");
+    for r in 0..a.repeats {
+        csv.push_str(&format!(",repeat_{}", r + 1));
+    }
+    csv.push('\n');
+    for i in &importances {
+        csv.push_str(&format!("{},{},{}", csv_field(&i.feature), i.mean, i.sd));
+        for d in &i.drops {
+            csv.push_str(&format!(",{d}"));
+        }
+        csv.push('\n');
+    }
+    crate::artifact::write_atomic(&out_dir.join("importance.csv"), csv.as_bytes())?;
+    crate::artifact::write_atomic(
+        &out_dir.join("importance.svg"),
+        explain::importance_svg(&importances, metric, a.top).as_bytes(),
+    )?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "{metric} on {} rows: {baseline:.4}; drop when each column is shuffled ({} times):",
+        m.rows, a.repeats
+    )?;
+    for (k, i) in importances.iter().take(a.top).enumerate() {
+        writeln!(
+            stdout,
+            "{:>3}. {:<24} {:>8.4} ± {:.4}",
+            k + 1,
+            i.feature,
+            i.mean,
+            i.sd
+        )?;
+    }
+    if !a.rows.is_empty() {
+        let index: Vec<usize> = a
+            .rows
+            .iter()
+            .map(|r| {
+                m.source_rows.iter().position(|s| s == r).with_context(|| {
+                    format!(
+                        "--rows {r}: {} has no usable row {r} (rows start at 2, after the header; rows with missing values may have been dropped)",
+                        a.data.display()
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let ad = l.device.clone().autodiff();
+        let model_ad =
+            train::from_bytes(&l.model_file.network, l.run.weights()?, &ad, "model.bpk")?;
+        let attr = explain::gradient_x_input(&model_ad, &m, &index, &ad);
+        let names = l.pre.input_names();
+        let mut csv = String::from("row");
+        for n in &names {
+            csv.push(',');
+            csv.push_str(&csv_field(n));
+        }
+        csv.push('\n');
+        for (r, values) in a.rows.iter().zip(&attr) {
+            csv.push_str(&r.to_string());
+            for v in values {
+                csv.push_str(&format!(",{v}"));
+            }
+            csv.push('\n');
+            let mut ranked: Vec<(usize, f32)> = values.iter().copied().enumerate().collect();
+            ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            let top: Vec<String> = ranked
+                .iter()
+                .take(a.top.min(5))
+                .map(|(j, v)| format!("{} {v:+.4}", names[*j]))
+                .collect();
+            writeln!(
+                stdout,
+                "row {r}: gradient x input, largest: {}",
+                top.join(", ")
+            )?;
+        }
+        crate::artifact::write_atomic(&out_dir.join("attributions.csv"), csv.as_bytes())?;
+    }
+    eprintln!(
+        "wrote importance.csv, importance.svg{} to {}",
+        if a.rows.is_empty() {
+            ""
+        } else {
+            ", attributions.csv"
+        },
+        out_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// `burnfit predict`.

@@ -113,6 +113,9 @@ pub struct Config {
     /// Where the run folder goes.
     #[serde(default)]
     pub output: OutputConfig,
+    /// How the run's energy, carbon and cost are reckoned.
+    #[serde(default)]
+    pub footprint: FootprintConfig,
 }
 
 mod defaults {
@@ -599,6 +602,55 @@ impl OutputConfig {
 }
 
 impl Default for OutputConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialize")
+    }
+}
+
+/// `[footprint]`: the factors that turn a run's energy into carbon and money.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FootprintConfig {
+    /// Grid carbon intensity in gCO2e per kWh (default: the world average, 475).
+    #[serde(default = "FootprintConfig::default_grid")]
+    pub grid_gco2_per_kwh: NonNegative,
+    /// Power usage effectiveness of the data centre (1.0: a machine on a desk).
+    #[serde(default = "FootprintConfig::default_pue")]
+    pub pue: Positive,
+    /// Electricity price per kWh, in `currency`.
+    #[serde(default = "FootprintConfig::default_price")]
+    pub price_per_kwh: NonNegative,
+    /// The currency of `price_per_kwh`.
+    #[serde(default = "FootprintConfig::default_currency")]
+    pub currency: String,
+    /// The CPU's thermal design power in watts, for the estimate when RAPL is not readable
+    /// (default: CodeCarbon's 85 W for an unknown CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_tdp_watts: Option<Positive>,
+    /// Where the RAPL counters live.
+    #[serde(default = "FootprintConfig::default_rapl")]
+    pub rapl_path: PathBuf,
+}
+
+impl FootprintConfig {
+    fn default_grid() -> NonNegative {
+        NonNegative(475.0)
+    }
+    fn default_pue() -> Positive {
+        Positive(1.0)
+    }
+    fn default_price() -> NonNegative {
+        NonNegative(0.15)
+    }
+    fn default_currency() -> String {
+        "USD".into()
+    }
+    fn default_rapl() -> PathBuf {
+        PathBuf::from("/sys/class/powercap")
+    }
+}
+
+impl Default for FootprintConfig {
     fn default() -> Self {
         toml::from_str("").expect("defaults deserialize")
     }

@@ -12,6 +12,8 @@ mod cli;
 mod commands;
 mod config;
 mod data;
+mod explain;
+mod footprint;
 mod metrics;
 mod parity;
 mod pipeline;
@@ -104,6 +106,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tolerance,
             json,
         } => commands::parity(config.as_deref(), &set, &backends, steps, tolerance, json),
+        Command::Explain {
+            model,
+            data,
+            repeats,
+            top,
+            metric,
+            rows,
+            seed,
+            out,
+            backend,
+        } => commands::explain(&commands::ExplainArgs {
+            dir: &model,
+            data: &data,
+            repeats,
+            top,
+            metric: metric.as_deref(),
+            rows: &rows,
+            seed,
+            out: out.as_deref(),
+            backend: backend.as_deref(),
+        }),
         Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
         Command::Devices => {
             print!("{}", backend::describe_devices());

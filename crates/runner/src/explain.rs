@@ -1,0 +1,296 @@
+//! Why the model decides: permutation importance per source column and gradient × input per
+//! row.
+//!
+//! Permutation importance (Breiman 2001; scikit-learn's `permutation_importance`) shuffles one
+//! column's values across rows, which keeps its distribution and breaks its link to the label,
+//! and measures how much the metric worsens; repeated with several seeds, it gives a mean and a
+//! spread. A one-hot categorical column is shuffled as a whole (its inputs move together), so
+//! importance is per column of the user's file, not per input of the network.
+//!
+//! Gradient × input (Shrikumar et al. 2016) is local: for one row, each input's value times the
+//! derivative of the raw output (the logit, for BCE) with respect to it, on the normalized
+//! inputs the network sees.
+
+use std::ops::Range;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use burnfit_model::{Loss, Mlp};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::Serialize;
+
+use crate::data::preprocess::FeatureSpec;
+use crate::data::{Matrix, Preprocessor};
+use crate::metrics;
+use crate::train;
+
+/// One source column's permutation importance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Importance {
+    /// The column of the user's file.
+    pub feature: String,
+    /// Mean worsening of the metric when the column is shuffled (positive: the model uses it).
+    pub mean: f64,
+    /// Standard deviation over the repeats.
+    pub sd: f64,
+    /// Each repeat's worsening.
+    pub drops: Vec<f64>,
+}
+
+/// Each source column and the network inputs it feeds.
+pub fn column_groups(pre: &Preprocessor) -> Vec<(String, Range<usize>)> {
+    let mut at = 0;
+    pre.features
+        .iter()
+        .map(|f| {
+            let (name, width) = match f {
+                FeatureSpec::Numeric { name, .. } => (name.clone(), 1),
+                FeatureSpec::Categorical { name, levels } => (name.clone(), levels.len()),
+            };
+            let r = at..at + width;
+            at += width;
+            (name, r)
+        })
+        .collect()
+}
+
+/// The value of `metric` for `model` on `m`.
+fn score(model: &Mlp, m: &Matrix, loss: Loss, metric: &str, device: &Device) -> f64 {
+    train::evaluate(model, m, loss, device)
+        .into_iter()
+        .find(|(k, _)| *k == metric)
+        .map_or(f64::NAN, |(_, v)| v)
+}
+
+/// How many shuffles per column, from which seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Shuffles {
+    /// Shuffles per column.
+    pub repeats: usize,
+    /// Seed of the first.
+    pub seed: u64,
+}
+
+/// Permutation importance of every column of `groups` for `metric` (a metric of `loss`),
+/// sorted most important first. Returns the baseline score too.
+pub fn permutation_importance(
+    model: &Mlp,
+    m: &Matrix,
+    groups: &[(String, Range<usize>)],
+    (loss, metric): (Loss, &str),
+    Shuffles { repeats, seed }: Shuffles,
+    device: &Device,
+) -> (f64, Vec<Importance>) {
+    let baseline = score(model, m, loss, metric, device);
+    let sign = if metrics::higher_is_better(metric) {
+        1.0
+    } else {
+        -1.0
+    };
+    let mut shuffled = m.clone();
+    let mut out: Vec<Importance> = groups
+        .iter()
+        .enumerate()
+        .map(|(g, (name, cols))| {
+            let drops: Vec<f64> = (0..repeats)
+                .map(|r| {
+                    // The seed depends on the column and the repeat, so adding a column does
+                    // not change the others' shuffles.
+                    let mut rng = StdRng::seed_from_u64(
+                        seed ^ ((g as u64) << 32) ^ (r as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    );
+                    let mut order: Vec<usize> = (0..m.rows).collect();
+                    order.shuffle(&mut rng);
+                    for (i, &src) in order.iter().enumerate() {
+                        for c in cols.clone() {
+                            shuffled.x[i * m.width + c] = m.x[src * m.width + c];
+                        }
+                    }
+                    let s = score(model, &shuffled, loss, metric, device);
+                    sign * (baseline - s)
+                })
+                .collect();
+            // Restore the column for the next one.
+            for i in 0..m.rows {
+                for c in cols.clone() {
+                    shuffled.x[i * m.width + c] = m.x[i * m.width + c];
+                }
+            }
+            let mean = drops.iter().sum::<f64>() / repeats as f64;
+            let var = drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>()
+                / (repeats.saturating_sub(1).max(1)) as f64;
+            Importance {
+                feature: name.clone(),
+                mean,
+                sd: var.sqrt(),
+                drops,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.mean.total_cmp(&a.mean));
+    (baseline, out)
+}
+
+/// Gradient × input of the raw output for each of `rows` (indices into `m`), one value per
+/// network input. `model` must live on an autodiff device.
+pub fn gradient_x_input(model: &Mlp, m: &Matrix, rows: &[usize], ad: &Device) -> Vec<Vec<f32>> {
+    let mut x_host = Vec::with_capacity(rows.len() * m.width);
+    for &r in rows {
+        x_host.extend_from_slice(&m.x[r * m.width..(r + 1) * m.width]);
+    }
+    let x = Tensor::<2>::from_data(TensorData::new(x_host.clone(), [rows.len(), m.width]), ad)
+        .require_grad();
+    // Rows are independent, so the gradient of the sum is each row's own gradient.
+    let grads = model.forward(x.clone()).sum().backward();
+    let g = x
+        .grad(&grads)
+        .expect("the input requires a gradient")
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    g.iter()
+        .zip(&x_host)
+        .map(|(g, x)| g * x)
+        .collect::<Vec<f32>>()
+        .chunks(m.width)
+        .map(<[f32]>::to_vec)
+        .collect()
+}
+
+/// A horizontal bar chart of the `top` importances, with ±sd whiskers, as SVG.
+pub fn importance_svg(importances: &[Importance], metric: &str, top: usize) -> String {
+    let shown = &importances[..top.min(importances.len())];
+    let (bar_h, left, width) = (22.0, 170.0, 420.0);
+    let height = 50.0 + bar_h * shown.len() as f64 + 30.0;
+    let max = shown
+        .iter()
+        .map(|i| (i.mean + i.sd).abs().max(i.mean.abs()))
+        .fold(1e-12, f64::max);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"22\" font-size=\"14\">Permutation importance (drop in {metric} when shuffled, mean ± sd)</text>\n",
+        left + width + 80.0
+    );
+    for (k, imp) in shown.iter().enumerate() {
+        let y = 40.0 + bar_h * k as f64;
+        let w = (imp.mean.max(0.0) / max * width).max(0.5);
+        let whisker = |v: f64| left + (v.max(0.0) / max * width);
+        s.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n<rect x=\"{left}\" y=\"{}\" width=\"{w:.1}\" height=\"{}\" fill=\"#4c72b0\"/>\n<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\">{:.4}</text>\n",
+            left - 6.0,
+            y + 15.0,
+            xml_escape(&imp.feature),
+            y + 3.0,
+            bar_h - 6.0,
+            whisker(imp.mean - imp.sd),
+            whisker(imp.mean + imp.sd),
+            y + bar_h / 2.0,
+            y + bar_h / 2.0,
+            whisker(imp.mean + imp.sd) + 6.0,
+            y + 15.0,
+            imp.mean
+        ));
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burnfit_model::MlpConfig;
+
+    /// A network whose output is `3·x0 − 1·x1` (no hidden layer), so the importances and
+    /// attributions are known.
+    fn linear_model(device: &Device) -> Mlp {
+        let mut model = MlpConfig::new(3)
+            .with_hidden(vec![])
+            .init(device, 0)
+            .unwrap();
+        let layer = &mut model.layers[0];
+        layer.weight = burn::module::Param::from_tensor(Tensor::<2>::from_data(
+            TensorData::new(vec![3.0f32, -1.0, 0.0], [3, 1]),
+            device,
+        ));
+        layer.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::zeros(
+            [1],
+            device,
+        )));
+        model
+    }
+
+    fn matrix() -> Matrix {
+        let rows = 400;
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..rows {
+            let a = ((i * 37) % 100) as f32 / 50.0 - 1.0;
+            let b = ((i * 53) % 100) as f32 / 50.0 - 1.0;
+            let c = ((i * 71) % 100) as f32 / 50.0 - 1.0;
+            x.extend([a, b, c]);
+            y.push(if 3.0 * a - b > 0.0 { 1.0 } else { 0.0 });
+        }
+        Matrix {
+            x,
+            y,
+            rows,
+            width: 3,
+            source_rows: (2..rows as u64 + 2).collect(),
+        }
+    }
+
+    #[test]
+    fn the_strong_input_ranks_first_and_an_unused_one_has_no_importance() {
+        let device = Device::flex();
+        let model = linear_model(&device);
+        let groups: Vec<(String, Range<usize>)> = ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i..i + 1))
+            .collect();
+        let (baseline, imp) = permutation_importance(
+            &model,
+            &matrix(),
+            &groups,
+            (Loss::Bce, "accuracy"),
+            Shuffles {
+                repeats: 4,
+                seed: 1,
+            },
+            &device,
+        );
+        assert_eq!(baseline, 1.0);
+        let names: Vec<&str> = imp.iter().map(|i| i.feature.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(imp[0].mean > 0.2 && imp[1].mean > 0.0, "{imp:?}");
+        // Shuffling a column the model ignores changes nothing, exactly.
+        assert_eq!((imp[2].mean, imp[2].sd), (0.0, 0.0));
+    }
+
+    #[test]
+    fn gradient_times_input_of_a_linear_model_is_weight_times_value() {
+        let ad = Device::flex().autodiff();
+        let model = linear_model(&ad);
+        let m = matrix();
+        let attr = gradient_x_input(&model, &m, &[0, 5], &ad);
+        for (k, &r) in [0usize, 5].iter().enumerate() {
+            let x = &m.x[r * 3..r * 3 + 3];
+            let want = [3.0 * x[0], -x[1], 0.0];
+            for j in 0..3 {
+                assert!(
+                    (attr[k][j] - want[j]).abs() < 1e-6,
+                    "{:?} vs {want:?}",
+                    attr[k]
+                );
+            }
+        }
+    }
+}
