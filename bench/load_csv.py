@@ -49,7 +49,8 @@ def main():
     args = ap.parse_args()
     import pandas as pd
 
-    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=str(TARGET)))
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     csv = d / f"load-{args.rows}x{args.features}.csv"

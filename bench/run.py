@@ -134,7 +134,8 @@ def main():
     ap.add_argument("--no-doc", action="store_true", help="print, do not rewrite the doc")
     args = ap.parse_args()
     ensure_venv()
-    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=str(TARGET)))
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     files = {"W1": d / "seed-100000x100.csv", "W3": d / "seed-1000000x100.csv"}

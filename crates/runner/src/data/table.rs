@@ -156,7 +156,7 @@ impl Table {
     }
 
     /// Reads CSV from any reader; `origin` names it in messages.
-    pub fn from_reader<R: std::io::Read>(
+    pub fn from_reader<R: std::io::Read + Send>(
         reader: R,
         origin: &str,
         spec: &LoadSpec,
@@ -246,19 +246,64 @@ impl Table {
             .collect();
         let mut labels = LabelBuilder::new(spec.label_rule.clone());
         let mut rows = Vec::new();
-        let mut record = csv::ByteRecord::new();
-        while rdr.read_byte_record(&mut record).map_err(malformed)? {
-            let row = record
-                .position()
-                .map_or(rows.len() as u64 + 2, |p| p.line());
-            for (b, &i) in builders.iter_mut().zip(&feature_idx) {
-                b.push(&record[i], row, origin)?;
+        // Two stages on two threads: one splits records (csv_core), this one parses the cells
+        // (mostly floats), each about half the work. Batches of records go one way and come
+        // back emptied, so no record is allocated twice.
+        const BATCH: usize = 1024;
+        let (full_tx, full_rx) =
+            std::sync::mpsc::sync_channel::<Result<Vec<csv::ByteRecord>, DataError>>(4);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<csv::ByteRecord>>();
+        std::thread::scope(|scope| -> Result<(), DataError> {
+            scope.spawn(move || {
+                let mut spare: Vec<csv::ByteRecord> = Vec::new();
+                loop {
+                    let mut batch = empty_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| (0..BATCH).map(|_| csv::ByteRecord::new()).collect());
+                    batch.append(&mut spare);
+                    let mut filled = 0;
+                    let mut failed = None;
+                    while filled < batch.len() {
+                        match rdr.read_byte_record(&mut batch[filled]) {
+                            Ok(true) => filled += 1,
+                            Ok(false) => break,
+                            Err(e) => {
+                                failed = Some(malformed(e));
+                                break;
+                            }
+                        }
+                    }
+                    spare = batch.split_off(filled);
+                    let last = filled < BATCH || failed.is_some();
+                    if filled > 0 && full_tx.send(Ok(batch)).is_err() {
+                        return;
+                    }
+                    if let Some(e) = failed {
+                        let _ = full_tx.send(Err(e));
+                    }
+                    if last {
+                        return;
+                    }
+                }
+            });
+            for batch in full_rx {
+                let batch = batch?;
+                for record in &batch {
+                    let row = record
+                        .position()
+                        .map_or(rows.len() as u64 + 2, |p| p.line());
+                    for (b, &i) in builders.iter_mut().zip(&feature_idx) {
+                        b.push(&record[i], row, origin)?;
+                    }
+                    if let Some(li) = label_idx {
+                        labels.push(&record[li], row, origin, &spec.label)?;
+                    }
+                    rows.push(row);
+                }
+                let _ = empty_tx.send(batch);
             }
-            if let Some(li) = label_idx {
-                labels.push(&record[li], row, origin, &spec.label)?;
-            }
-            rows.push(row);
-        }
+            Ok(())
+        })?;
         if rows.is_empty() {
             return Err(DataError::NoRows {
                 path: origin.to_string(),
@@ -298,12 +343,13 @@ fn text(b: &[u8]) -> String {
 /// Parses a finite number or a missing marker (NaN); anything else is an error naming the cell.
 fn parse_number(b: &[u8], row: u64, column: &str, origin: &str) -> Result<f32, DataError> {
     let b = trim(b);
-    if is_missing(b) {
-        return Ok(f32::NAN);
-    }
-    let parsed = std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<f32>().ok());
+    // Straight from the bytes (no UTF-8 check: a number is ASCII), and the missing markers only
+    // when that fails: a float parse is the loader's hottest path.
+    let parsed = match fast_float2::parse::<f32, _>(b) {
+        Ok(v) => Some(v),
+        Err(_) if is_missing(b) => return Ok(f32::NAN),
+        Err(_) => None,
+    };
     match parsed {
         Some(v) if v.is_finite() => Ok(v),
         Some(v) if v.is_nan() => Ok(f32::NAN),
