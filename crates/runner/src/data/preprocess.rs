@@ -261,6 +261,14 @@ impl Preprocessor {
         let n = rows.len();
         let mut x = vec![0f32; n * width];
         let mut unseen = Vec::new();
+        // Resolve every column once, then fill the row-major matrix in blocks of rows: a block's
+        // output stays in cache while each column writes its slot, instead of one strided pass
+        // over the whole matrix per column.
+        enum Source<'a> {
+            Numeric(&'a [f32], f64, f64, f64),
+            Categorical(&'a [u32], Vec<Option<usize>>),
+        }
+        let mut sources = Vec::with_capacity(self.features.len());
         let mut offset = 0;
         for spec in &self.features {
             let column = table
@@ -278,11 +286,7 @@ impl Preprocessor {
                     },
                     Column::Numeric { values, .. },
                 ) => {
-                    for (i, &r) in rows.iter().enumerate() {
-                        let v = values[r] as f64;
-                        let v = if v.is_nan() { *fill } else { v };
-                        x[i * width + offset] = ((v - shift) / scale) as f32;
-                    }
+                    sources.push((offset, Source::Numeric(values, *fill, *shift, *scale)));
                     offset += 1;
                 }
                 (
@@ -299,14 +303,10 @@ impl Preprocessor {
                         .map(|s| levels.iter().position(|l| l == s))
                         .collect();
                     let mut counts = vec![0usize; seen.len()];
-                    for (i, &r) in rows.iter().enumerate() {
+                    for &r in rows {
                         let c = codes[r];
-                        if c == MISSING_CODE {
-                            continue;
-                        }
-                        match map[c as usize] {
-                            Some(j) => x[i * width + offset + j] = 1.0,
-                            None => counts[c as usize] += 1,
+                        if c != MISSING_CODE && map[c as usize].is_none() {
+                            counts[c as usize] += 1;
                         }
                     }
                     for (c, &count) in counts.iter().enumerate() {
@@ -318,6 +318,7 @@ impl Preprocessor {
                             });
                         }
                     }
+                    sources.push((offset, Source::Categorical(codes, map)));
                     offset += levels.len();
                 }
                 _ => {
@@ -328,6 +329,32 @@ impl Preprocessor {
                             spec.name()
                         ),
                     })
+                }
+            }
+        }
+        const BLOCK: usize = 256;
+        for (b, block) in rows.chunks(BLOCK).enumerate() {
+            let out = &mut x[b * BLOCK * width..(b * BLOCK + block.len()) * width];
+            for (offset, source) in &sources {
+                match source {
+                    Source::Numeric(values, fill, shift, scale) => {
+                        for (i, &r) in block.iter().enumerate() {
+                            let v = values[r] as f64;
+                            let v = if v.is_nan() { *fill } else { v };
+                            out[i * width + offset] = ((v - shift) / scale) as f32;
+                        }
+                    }
+                    Source::Categorical(codes, map) => {
+                        for (i, &r) in block.iter().enumerate() {
+                            let c = codes[r];
+                            if c == MISSING_CODE {
+                                continue;
+                            }
+                            if let Some(j) = map[c as usize] {
+                                out[i * width + offset + j] = 1.0;
+                            }
+                        }
+                    }
                 }
             }
         }
