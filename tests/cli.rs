@@ -59,29 +59,8 @@ fn trains_a_small_synthetic_set_then_evaluates_and_predicts_from_the_run_folder(
     );
 
     // The same generator writes a CSV; evaluate and predict read it through the saved schema.
-    let synth = burnfit(tmp.path())
-        .args([
-            "synth",
-            "--rows",
-            "300",
-            "--features",
-            "10",
-            "--informative",
-            "4",
-            "--seed",
-            "7",
-            "--out",
-            "new.csv",
-        ])
-        .output()
-        .unwrap();
-    assert!(synth.status.success(), "{}", stderr(&synth));
-    let eval = burnfit(tmp.path())
-        .args(["evaluate", "--model", "run", "--data", "new.csv", "--json"])
-        .output()
-        .unwrap();
-    assert!(eval.status.success(), "{}", stderr(&eval));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
+    synth(tmp.path(), 300, 4, 7, "new.csv");
+    let v = evaluate_json(tmp.path(), "run", "new.csv", "flex");
     assert_eq!(v["rows"], 300);
     assert!(v["metrics"]["accuracy"].as_f64().unwrap() > 0.7, "{v}");
     let pred = burnfit(tmp.path())
@@ -475,61 +454,6 @@ fn an_existing_run_folder_is_never_overwritten() {
 }
 
 #[test]
-fn a_model_trained_on_flex_evaluates_on_ndarray() {
-    let tmp = TempDir::new().unwrap();
-    let cfg = write(tmp.path(), "small.toml", SMALL);
-    train(
-        tmp.path(),
-        &["--config", cfg.to_str().unwrap(), "--out", "run"],
-    );
-    let synth = burnfit(tmp.path())
-        .args([
-            "synth",
-            "--rows",
-            "200",
-            "--features",
-            "10",
-            "--informative",
-            "4",
-            "--seed",
-            "7",
-            "--out",
-            "d.csv",
-        ])
-        .output()
-        .unwrap();
-    assert!(synth.status.success());
-    let metrics = |backend: &str| {
-        let out = burnfit(tmp.path())
-            .args([
-                "evaluate",
-                "--model",
-                "run",
-                "--data",
-                "d.csv",
-                "--json",
-                "--backend",
-                backend,
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{backend}: {}", stderr(&out));
-        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-        (
-            v["metrics"]["loss"].as_f64().unwrap(),
-            v["metrics"]["accuracy"].as_f64().unwrap(),
-        )
-    };
-    let (flex_loss, flex_acc) = metrics("flex");
-    let (nd_loss, nd_acc) = metrics("ndarray");
-    assert!(
-        (flex_loss - nd_loss).abs() < 1e-5 * flex_loss.abs().max(1.0),
-        "{flex_loss} vs {nd_loss}"
-    );
-    assert_eq!(flex_acc, nd_acc);
-}
-
-#[test]
 fn unknown_or_absent_backends_are_clear_errors() {
     let tmp = TempDir::new().unwrap();
     let out = burnfit(tmp.path())
@@ -667,20 +591,7 @@ fn explain_ranks_the_informative_features_above_the_noise() {
         &["--config", cfg.to_str().unwrap(), "--out", "run"],
     );
     // Fresh rows from the same generator (same seed: same clusters), not the training rows.
-    let synth = burnfit(tmp.path())
-        .args([
-            "synth",
-            "--rows",
-            "3000",
-            "--features",
-            "10",
-            "--informative",
-            "3",
-        ])
-        .args(["--seed", "7", "--out", "held_out.csv"])
-        .output()
-        .unwrap();
-    assert!(synth.status.success());
+    synth(tmp.path(), 3000, 3, 7, "held_out.csv");
     let out = burnfit(tmp.path())
         .args([
             "explain",

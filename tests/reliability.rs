@@ -31,42 +31,6 @@ fn good_csv() -> String {
     s
 }
 
-/// Asserts that `args` (run in `dir`) fails with exit code 1, an `error:` line that contains
-/// each of `expect`, no panic and no backtrace, and at most `max_lines` lines of stderr.
-fn fails(dir: &Path, case: &str, args: &[&str], expect: &[&str]) -> String {
-    let out = burnfit(dir).args(args).output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{case}: {err}");
-    assert!(err.contains("error: "), "{case}: {err}");
-    for e in expect {
-        assert!(err.contains(e), "{case}: expected `{e}` in:\n{err}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{case}: {err}"
-    );
-    // The error itself (not the training log before it) is short: one line with causes.
-    // Mesa's software Vulkan driver prints its own XDG_RUNTIME_DIR complaint; not ours.
-    let error_part: String = err[err.find("error: ").unwrap()..]
-        .lines()
-        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert!(
-        error_part.lines().count() <= 4,
-        "{case}: long error:\n{error_part}"
-    );
-    // `BURNFIT_PRINT_ERRORS=1 cargo test --release --test reliability -- --nocapture` prints
-    // each case's message, which is how the table in docs/RELIABILITY.md is kept current.
-    if std::env::var_os("BURNFIT_PRINT_ERRORS").is_some() {
-        println!(
-            "CASE {case}\t{}",
-            error_part.trim_end().replace('\n', " / ")
-        );
-    }
-    error_part
-}
-
 fn train_args(cfg: &str) -> Vec<&str> {
     vec!["train", "--config", cfg, "--out", "run"]
 }
