@@ -977,9 +977,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("BURNFIT_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
-        ))]
+        #![proptest_config(ProptestConfig::with_cases(crate::fuzz_cases(2000)))]
         /// Arbitrary text never panics the config parser: it is a config or an error.
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {

@@ -21,6 +21,16 @@ mod plot;
 mod train;
 
 use std::process::ExitCode;
+
+/// Cases per property test: a few thousand in every test run; `BURNFIT_FUZZ_CASES` raises it
+/// for a long fuzzing session (its length and findings are in docs/RELIABILITY.md).
+#[cfg(test)]
+fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("BURNFIT_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 

@@ -255,12 +255,10 @@ impl Table {
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<csv::ByteRecord>>();
         std::thread::scope(|scope| -> Result<(), DataError> {
             scope.spawn(move || {
-                let mut spare: Vec<csv::ByteRecord> = Vec::new();
                 loop {
                     let mut batch = empty_rx
                         .try_recv()
                         .unwrap_or_else(|_| (0..BATCH).map(|_| csv::ByteRecord::new()).collect());
-                    batch.append(&mut spare);
                     let mut filled = 0;
                     let mut failed = None;
                     while filled < batch.len() {
@@ -273,7 +271,8 @@ impl Table {
                             }
                         }
                     }
-                    spare = batch.split_off(filled);
+                    // Only the last batch is short; its unused records are dropped.
+                    batch.truncate(filled);
                     let last = filled < BATCH || failed.is_some();
                     if filled > 0 && full_tx.send(Ok(batch)).is_err() {
                         return;
@@ -690,15 +689,6 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
-    /// Cases per property: a few thousand in every test run; `BURNFIT_FUZZ_CASES` raises it for
-    /// a long fuzzing session (its length and findings are in docs/RELIABILITY.md).
-    fn cases(default: u32) -> u32 {
-        std::env::var("BURNFIT_FUZZ_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-
     /// Runs what a training run does with a loaded table: the missing-value rule, the fit of
     /// every normalization on half the rows, and the transform of all of them.
     fn through_the_pipeline(table: &Table) {
@@ -723,7 +713,7 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(cases(3000)))]
+        #![proptest_config(ProptestConfig::with_cases(crate::fuzz_cases(3000)))]
         /// Arbitrary bytes never panic the loader: a table or an error.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), numeric in any::<bool>()) {
