@@ -1,6 +1,7 @@
 //! Missing-value fills, one-hot encoding and scaling: fit on the training rows, saved with the
 //! model, and applied unchanged at evaluate and predict time.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::table::{Column, LabelRule, LoadSpec, Selection, Table, MISSING_CODE};
@@ -96,6 +97,69 @@ pub struct Unseen {
     pub count: usize,
 }
 
+/// Fits one numeric column's fill, shift and scale in one pass over the training rows (two for
+/// z-score, whose variance is summed around the mean for accuracy).
+fn fit_numeric(
+    values: &[f32],
+    train: &[usize],
+    missing: Missing,
+    fill_value: f64,
+    normalize: Normalize,
+) -> NumericFit {
+    let (mut count, mut sum, mut squares) = (0usize, 0f64, 0f64);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &r in train {
+        let v = values[r] as f64;
+        if !v.is_nan() {
+            count += 1;
+            sum += v;
+            squares += v * v;
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    let mean = if count == 0 { 0.0 } else { sum / count as f64 };
+    let fill = if missing == Missing::Constant {
+        fill_value
+    } else {
+        mean
+    };
+    // The statistics are those of the filled column: each missing cell counts as `fill`.
+    let filled = (train.len() - count) as f64;
+    if filled > 0.0 {
+        lo = lo.min(fill);
+        hi = hi.max(fill);
+    }
+    let n = train.len().max(1) as f64;
+    let nonzero = |s: f64| if s > 0.0 && s.is_finite() { s } else { 1.0 };
+    let (shift, scale) = match normalize {
+        Normalize::None => (0.0, 1.0),
+        Normalize::L2 => (0.0, nonzero((squares + filled * fill * fill).sqrt())),
+        Normalize::Zscore => {
+            let m = (sum + filled * fill) / n;
+            let var = train
+                .iter()
+                .map(|&r| {
+                    let v = values[r] as f64;
+                    let v = if v.is_nan() { fill } else { v };
+                    (v - m) * (v - m)
+                })
+                .sum::<f64>()
+                / n;
+            (m, nonzero(var.sqrt()))
+        }
+        Normalize::Minmax => (if lo.is_finite() { lo } else { 0.0 }, nonzero(hi - lo)),
+    };
+    NumericFit { fill, shift, scale }
+}
+
+/// What [`fit_numeric`] learns.
+struct NumericFit {
+    fill: f64,
+    shift: f64,
+    scale: f64,
+}
+
 impl Preprocessor {
     /// Fits fills, vocabularies and scaling on `train` rows of `table`.
     pub fn fit(
@@ -105,55 +169,14 @@ impl Preprocessor {
         fill_value: f64,
         normalize: Normalize,
     ) -> Self {
+        // Columns are independent: fit them in parallel.
         let features = table
             .columns
-            .iter()
+            .par_iter()
             .map(|column| match column {
                 Column::Numeric { name, values } => {
-                    let present = || {
-                        train
-                            .iter()
-                            .map(|&r| values[r] as f64)
-                            .filter(|v| !v.is_nan())
-                    };
-                    let count = present().count();
-                    let mean = if count == 0 {
-                        0.0
-                    } else {
-                        present().sum::<f64>() / count as f64
-                    };
-                    let fill = if missing == Missing::Constant {
-                        fill_value
-                    } else {
-                        mean
-                    };
-                    let filled = || {
-                        train.iter().map(|&r| values[r] as f64).map(|v| {
-                            if v.is_nan() {
-                                fill
-                            } else {
-                                v
-                            }
-                        })
-                    };
-                    let n = train.len().max(1) as f64;
-                    let nonzero = |s: f64| if s > 0.0 && s.is_finite() { s } else { 1.0 };
-                    let (shift, scale) = match normalize {
-                        Normalize::None => (0.0, 1.0),
-                        Normalize::L2 => {
-                            (0.0, nonzero(filled().map(|v| v * v).sum::<f64>().sqrt()))
-                        }
-                        Normalize::Zscore => {
-                            let m = filled().sum::<f64>() / n;
-                            let var = filled().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
-                            (m, nonzero(var.sqrt()))
-                        }
-                        Normalize::Minmax => {
-                            let lo = filled().fold(f64::INFINITY, f64::min);
-                            let hi = filled().fold(f64::NEG_INFINITY, f64::max);
-                            (if lo.is_finite() { lo } else { 0.0 }, nonzero(hi - lo))
-                        }
-                    };
+                    let NumericFit { fill, shift, scale } =
+                        fit_numeric(values, train, missing, fill_value, normalize);
                     FeatureSpec::Numeric {
                         name: name.clone(),
                         fill,
@@ -333,8 +356,10 @@ impl Preprocessor {
             }
         }
         const BLOCK: usize = 256;
-        for (b, block) in rows.chunks(BLOCK).enumerate() {
-            let out = &mut x[b * BLOCK * width..(b * BLOCK + block.len()) * width];
+        let blocks = x
+            .par_chunks_mut(BLOCK * width.max(1))
+            .zip(rows.par_chunks(BLOCK));
+        blocks.for_each(|(out, block)| {
             for (offset, source) in &sources {
                 match source {
                     Source::Numeric(values, fill, shift, scale) => {
@@ -357,7 +382,7 @@ impl Preprocessor {
                     }
                 }
             }
-        }
+        });
         let y = table
             .labels
             .as_ref()
@@ -450,6 +475,26 @@ mod tests {
         let p = Preprocessor::fit(&t, &[0, 1, 2], Missing::Constant, -1.0, Normalize::None);
         let (m, _) = p.transform(&t, &[0]).unwrap();
         assert_eq!(m.x, vec![1.0, -1.0]);
+    }
+
+    #[test]
+    fn scaling_statistics_count_missing_cells_as_their_fill() {
+        let t = load("a,y\n3,0\nNA,1\n4,0\n", &[]);
+        let rows = [0, 1, 2];
+        let scale = |p: &Preprocessor| match &p.features[0] {
+            FeatureSpec::Numeric { shift, scale, .. } => (*shift, *scale),
+            other => panic!("{other:?}"),
+        };
+        // Mean fill 3.5: the L2 norm of [3, 3.5, 4].
+        let p = fit(&t, &rows, Missing::Mean, Normalize::L2);
+        assert!((scale(&p).1 - (9.0f64 + 12.25 + 16.0).sqrt()).abs() < 1e-12);
+        // A constant fill below every value is the minimum.
+        let p = Preprocessor::fit(&t, &rows, Missing::Constant, -1.0, Normalize::Minmax);
+        assert_eq!(scale(&p), (-1.0, 5.0));
+        // z-score of [3, -1, 4]: mean 2, population variance (1 + 9 + 4) / 3.
+        let p = Preprocessor::fit(&t, &rows, Missing::Constant, -1.0, Normalize::Zscore);
+        let (m, s) = scale(&p);
+        assert!((m - 2.0).abs() < 1e-12 && (s - (14.0f64 / 3.0).sqrt()).abs() < 1e-12);
     }
 
     #[test]
