@@ -1,6 +1,6 @@
 """The seed workload in Keras 3; the backend comes from KERAS_BACKEND (tensorflow or jax).
 
-Usage: KERAS_BACKEND=jax python keras_seed.py DATA.csv BATCH EPOCHS
+Usage: KERAS_BACKEND=jax python keras_seed.py DATA.csv BATCH EPOCHS [--seed N]
 Prints one JSON line: val_accuracy, train_seconds, samples_per_second.
 """
 import json
@@ -13,7 +13,8 @@ from common import load
 
 path, batch, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 x, y, xv, yv = load(path)
-keras.utils.set_random_seed(42)
+seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 42
+keras.utils.set_random_seed(seed)
 model = keras.Sequential([
     keras.Input(shape=(x.shape[1],)),
     keras.layers.Dense(128, activation="relu"),

@@ -1,6 +1,6 @@
 """The seed workload in PyTorch, eager (or `--compile` for torch.compile).
 
-Usage: python torch_seed.py DATA.csv BATCH EPOCHS [--compile]
+Usage: python torch_seed.py DATA.csv BATCH EPOCHS [--seed N] [--compile]
 Prints one JSON line like keras_seed.py. Keras's defaults reproduced: Glorot-uniform weights,
 zero biases, Adam(lr=1e-3, eps=1e-7), a reshuffle every epoch, validation every epoch.
 """
@@ -15,7 +15,8 @@ from common import load
 
 path, batch, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 compiled = "--compile" in sys.argv
-torch.manual_seed(42)
+seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 42
+torch.manual_seed(seed)
 x, y, xv, yv = load(path)
 x, y = torch.from_numpy(x), torch.from_numpy(y).unsqueeze(1)
 xv, yv = torch.from_numpy(xv), torch.from_numpy(yv).unsqueeze(1)

@@ -36,6 +36,12 @@ use std::sync::Arc;
 
 use clap::Parser;
 
+/// A training step allocates and frees dozens of small tensors; mimalloc's thread-local free
+/// lists make a batch-32 step of the seed network 12 % faster than glibc's malloc (450 → 390 µs,
+/// `docs/PERFORMANCE.md`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cli::{Cli, Command, TaskArg};
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
