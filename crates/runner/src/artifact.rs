@@ -82,8 +82,8 @@ pub struct CheckpointState {
     pub epoch: usize,
     /// Steps done in the epoch after those (non-zero only for an interrupted run).
     pub step: usize,
-    /// Running sums of the interrupted epoch, as the device held them.
-    pub partial: Vec<f32>,
+    /// Running sums of the interrupted epoch: loss × rows, and wrong predictions.
+    pub partial: Vec<f64>,
     /// Every epoch's metrics so far.
     pub history: Vec<crate::train::EpochRow>,
     /// Early stopping's best (epoch, value) and epochs since.

@@ -28,7 +28,7 @@ use crate::config::{Config, LrSchedule};
 use crate::data::Matrix;
 use crate::metrics::{self, Metrics};
 
-/// Steps between reads of the running loss (progress display and divergence check).
+/// Steps between reads of the losses and outputs (progress display and divergence check).
 pub const READ_EVERY: usize = 200;
 
 /// Rows per forward pass when evaluating.
@@ -218,6 +218,61 @@ pub fn epoch_line(row: &EpochRow, epochs: usize, seconds: f64) -> String {
     s
 }
 
+/// An epoch's running sums, and the steps not yet read from the device.
+struct Tally {
+    /// Σ loss × rows.
+    loss: f64,
+    /// Wrong predictions (BCE).
+    wrong: f64,
+    /// The 0-based step of `losses[0]`.
+    first: usize,
+    /// Each unread step's mean loss, `[1]`.
+    losses: Vec<Tensor<1>>,
+    /// Each unread step's raw outputs, `[rows, 1]`.
+    outputs: Vec<Tensor<2>>,
+}
+
+impl Tally {
+    /// Reads the unread steps (one concatenation and one sync each for losses and outputs) into
+    /// the sums; `ybuf` holds the epoch's labels in step order. A non-finite loss is returned
+    /// with its 0-based step.
+    fn read(&mut self, loss_fn: Loss, batch: usize, ybuf: &[f32]) -> Result<(), (usize, f32)> {
+        if self.losses.is_empty() {
+            return Ok(());
+        }
+        let count = self.losses.len();
+        let losses = host(Tensor::cat(std::mem::take(&mut self.losses), 0).into_data());
+        for (i, &l) in losses.iter().enumerate() {
+            let step = self.first + i;
+            if !l.is_finite() {
+                return Err((step, l));
+            }
+            let rows = batch.min(ybuf.len() - step * batch);
+            self.loss += l as f64 * rows as f64;
+        }
+        let outputs = Tensor::cat(std::mem::take(&mut self.outputs), 0);
+        if loss_fn == Loss::Bce {
+            let z = host(outputs.into_data());
+            let y = &ybuf[self.first * batch..self.first * batch + z.len()];
+            // Wrong: the logit's side of 0 (probability 0.5) differs from the label.
+            self.wrong += z
+                .iter()
+                .zip(y)
+                .filter(|(&z, &y)| (z > 0.0) != (y > 0.5))
+                .count() as f64;
+        }
+        self.first += count;
+        Ok(())
+    }
+}
+
+/// A tensor's values on the host as `f32`.
+fn host(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 data")
+}
+
 /// Trains on `data.train`, validating on `data.valid` each epoch.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
@@ -252,7 +307,7 @@ pub fn train(
     let mut wait = 0usize;
     let mut start_epoch = 0;
     let mut start_step = 0;
-    let mut partial = vec![0f32; 2];
+    let mut partial = vec![0f64; 2];
     if let Some(c) = resume {
         model = from_bytes(mlp_config, c.model, &ad, "checkpoint weights")?;
         optim = optim
@@ -296,13 +351,21 @@ pub fn train(
             ybuf[i] = train.y[r];
         }
         let first_step = if epoch == start_epoch { start_step } else { 0 };
-        // Running sums stay on the device (read every READ_EVERY steps, not every step):
-        // loss · rows, and for BCE the number of wrong predictions.
-        let resumed = |v: f32| Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &ad);
-        let (mut loss_sum, mut wrong_sum) = if first_step > 0 {
-            (resumed(partial[0]), resumed(partial[1]))
-        } else {
-            (Tensor::<1>::zeros([1], &ad), Tensor::<1>::zeros([1], &ad))
+        // Each step's loss and outputs stay on the device until READ_EVERY steps have run: one
+        // read (a sync) then adds them to the epoch's sums here, instead of a sync, or a chain
+        // of small device ops, per step.
+        let mut tally = Tally {
+            loss: if first_step > 0 { partial[0] } else { 0.0 },
+            wrong: if first_step > 0 { partial[1] } else { 0.0 },
+            first: first_step,
+            losses: Vec::with_capacity(READ_EVERY),
+            outputs: Vec::with_capacity(READ_EVERY),
+        };
+        let diverged = |step: usize, value: f32| Diverged {
+            epoch: epoch + 1,
+            step: step + 1,
+            value,
+            checkpoints: run.file("checkpoints").display().to_string(),
         };
         let bar = if tty {
             let bar = ProgressBar::new(steps as u64);
@@ -324,7 +387,7 @@ pub fn train(
             let hi = (lo + batch).min(n);
             let rows = hi - lo;
             let lr = learning_rate(config, settings.lr(), epoch, step, steps);
-            let (next, out, loss, y) = step_on(
+            let (next, out, loss, _) = step_on(
                 model,
                 &mut optim,
                 loss_fn,
@@ -333,42 +396,33 @@ pub fn train(
                 &ad,
             )?;
             model = next;
-            if loss_fn == Loss::Bce {
-                // Wrong predictions: |1[z > 0] − y| summed.
-                wrong_sum = wrong_sum + (out.greater_elem(0.0).float() - y).abs().sum();
-            }
-            loss_sum = loss_sum + loss.mul_scalar(rows as f32);
+            tally.losses.push(loss);
+            tally.outputs.push(out);
             samples += rows as u64;
             let done = step + 1;
-            if done % READ_EVERY == 0 || done == steps {
-                let seen = read_scalar(&loss_sum);
-                if !seen.is_finite() {
+            let interrupted = interrupt.load(Ordering::SeqCst) && done < steps;
+            if done % READ_EVERY == 0 || done == steps || interrupted {
+                if let Err((step, value)) = tally.read(loss_fn, batch, &ybuf) {
                     if let Some(b) = &bar {
                         b.abandon();
                     }
-                    return Err(Diverged {
-                        epoch: epoch + 1,
-                        step: done,
-                        value: seen,
-                        checkpoints: run.file("checkpoints").display().to_string(),
-                    }
-                    .into());
+                    return Err(diverged(step, value).into());
                 }
                 if let Some(b) = &bar {
                     b.set_position(done as u64);
                     b.set_message(format!(
                         "loss {:.4}",
-                        seen as f64 / (done * batch).min(n) as f64
+                        tally.loss / (done * batch).min(n) as f64
                     ));
                 }
             } else if let Some(b) = &bar {
                 b.inc(1);
             }
-            if interrupt.load(Ordering::SeqCst) && done < steps {
+            if interrupted {
                 let state = CheckpointState {
                     epoch,
                     step: done,
-                    partial: vec![read_scalar(&loss_sum), read_scalar(&wrong_sum)],
+                    partial: vec![tally.loss, tally.wrong],
                     history: history.clone(),
                     best,
                     wait,
@@ -386,9 +440,9 @@ pub fn train(
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        let train_loss = read_scalar(&loss_sum) as f64 / n as f64;
+        let train_loss = tally.loss / n as f64;
         let second = match loss_fn {
-            Loss::Bce => 1.0 - read_scalar(&wrong_sum) as f64 / n as f64,
+            Loss::Bce => 1.0 - tally.wrong / n as f64,
             Loss::Mse => train_loss.sqrt(),
         };
         let inner = model.valid();
@@ -408,13 +462,7 @@ pub fn train(
         row.metrics
             .extend(val.iter().map(|(k, v)| (format!("val_{k}"), *v)));
         if let Some(v) = row.get("val_loss").filter(|v| !v.is_finite()) {
-            return Err(Diverged {
-                epoch: epoch + 1,
-                step: steps,
-                value: v as f32,
-                checkpoints: run.file("checkpoints").display().to_string(),
-            }
-            .into());
+            return Err(diverged(steps - 1, v as f32).into());
         }
         let line = epoch_line(&row, epochs, epoch_start.elapsed().as_secs_f64());
         eprintln!("{line}");
