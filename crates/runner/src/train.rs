@@ -331,7 +331,10 @@ pub fn train(
     let started = Instant::now();
     let mut samples = 0u64;
     let mut stop = Stop::Completed;
-    let mut xbuf = vec![0f32; n * width];
+    // One batch of inputs at a time, gathered from the epoch's order (a full copy of the
+    // training matrix per epoch would double its memory); the labels for the whole epoch, which
+    // the tally reads back in step order.
+    let mut xbuf = Vec::with_capacity(batch * width);
     let mut ybuf = vec![0f32; n];
 
     let save =
@@ -347,7 +350,6 @@ pub fn train(
         let epoch_start = Instant::now();
         let order = epoch_order(config, n, epoch);
         for (i, &r) in order.iter().enumerate() {
-            xbuf[i * width..(i + 1) * width].copy_from_slice(&train.x[r * width..(r + 1) * width]);
             ybuf[i] = train.y[r];
         }
         let first_step = if epoch == start_epoch { start_step } else { 0 };
@@ -387,14 +389,12 @@ pub fn train(
             let hi = (lo + batch).min(n);
             let rows = hi - lo;
             let lr = learning_rate(config, settings.lr(), epoch, step, steps);
-            let (next, out, loss, _) = step_on(
-                model,
-                &mut optim,
-                loss_fn,
-                lr,
-                (&xbuf[lo * width..hi * width], &ybuf[lo..hi]),
-                &ad,
-            )?;
+            xbuf.clear();
+            for &r in &order[lo..hi] {
+                xbuf.extend_from_slice(&train.x[r * width..(r + 1) * width]);
+            }
+            let (next, out, loss, _) =
+                step_on(model, &mut optim, loss_fn, lr, (&xbuf, &ybuf[lo..hi]), &ad)?;
             model = next;
             tally.losses.push(loss);
             tally.outputs.push(out);
