@@ -173,7 +173,7 @@ fn run_steps(
             ybuf.push(train_m.y[r]);
         }
         let lr = train::learning_rate(config, settings.lr(), epoch, step, per_epoch);
-        let (next, _, loss, _) = step_on(model, &mut optim, t.loss, lr, (&xbuf, &ybuf), &ad)?;
+        let (next, _, loss) = step_on(model, &mut optim, t.loss, lr, (&xbuf, &ybuf), &ad)?;
         model = next;
         losses.push(read_scalar(&loss));
     }

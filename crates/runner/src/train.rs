@@ -154,7 +154,7 @@ pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
 }
 
 /// One optimization step on the batch `(x, y)` (row-major host slices) at learning rate `lr`.
-/// Returns the updated model and, detached, the batch's outputs, its mean loss and its labels.
+/// Returns the updated model and, detached, the batch's outputs and its mean loss.
 pub fn step_on(
     model: Mlp,
     optim: &mut burn::optim::ModuleOptimizer,
@@ -162,17 +162,17 @@ pub fn step_on(
     lr: f64,
     (x, y): (&[f32], &[f32]),
     ad: &Device,
-) -> Result<(Mlp, Tensor<2>, Tensor<1>, Tensor<2>)> {
+) -> Result<(Mlp, Tensor<2>, Tensor<1>)> {
     let rows = y.len();
     let width = x.len() / rows.max(1);
     let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [rows, width]), ad);
     let y = Tensor::<2>::from_data(TensorData::new(y.to_vec(), [rows, 1]), ad);
     let out = model.forward(x); // [rows, 1]
-    let loss = loss_fn.compute(out.clone(), y.clone())?;
+    let loss = loss_fn.compute(out.clone(), y)?;
     let detached = loss.clone().detach();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optim.step(lr, model, grads);
-    Ok((model, out.detach(), detached, y))
+    Ok((model, out.detach(), detached))
 }
 
 /// Reads a one-element tensor back to the host (a device sync).
@@ -393,7 +393,7 @@ pub fn train(
             for &r in &order[lo..hi] {
                 xbuf.extend_from_slice(&train.x[r * width..(r + 1) * width]);
             }
-            let (next, out, loss, _) =
+            let (next, out, loss) =
                 step_on(model, &mut optim, loss_fn, lr, (&xbuf, &ybuf[lo..hi]), &ad)?;
             model = next;
             tally.losses.push(loss);
