@@ -228,7 +228,7 @@ struct Tally {
     first: usize,
     /// Each unread step's mean loss, `[1]`.
     losses: Vec<Tensor<1>>,
-    /// Each unread step's raw outputs, `[rows, 1]`.
+    /// Each unread step's raw outputs, `[rows, 1]` (BCE only, for the wrong-prediction count).
     outputs: Vec<Tensor<2>>,
 }
 
@@ -236,7 +236,7 @@ impl Tally {
     /// Reads the unread steps (one concatenation and one sync each for losses and outputs) into
     /// the sums; `ybuf` holds the epoch's labels in step order. A non-finite loss is returned
     /// with its 0-based step.
-    fn read(&mut self, loss_fn: Loss, batch: usize, ybuf: &[f32]) -> Result<(), (usize, f32)> {
+    fn read(&mut self, batch: usize, ybuf: &[f32]) -> Result<(), (usize, f32)> {
         if self.losses.is_empty() {
             return Ok(());
         }
@@ -250,9 +250,8 @@ impl Tally {
             let rows = batch.min(ybuf.len() - step * batch);
             self.loss += l as f64 * rows as f64;
         }
-        let outputs = Tensor::cat(std::mem::take(&mut self.outputs), 0);
-        if loss_fn == Loss::Bce {
-            let z = host(outputs.into_data());
+        if !self.outputs.is_empty() {
+            let z = host(Tensor::cat(std::mem::take(&mut self.outputs), 0).into_data());
             let y = &ybuf[self.first * batch..self.first * batch + z.len()];
             // Wrong: the logit's side of 0 (probability 0.5) differs from the label.
             self.wrong += z
@@ -397,12 +396,14 @@ pub fn train(
                 step_on(model, &mut optim, loss_fn, lr, (&xbuf, &ybuf[lo..hi]), &ad)?;
             model = next;
             tally.losses.push(loss);
-            tally.outputs.push(out);
+            if loss_fn == Loss::Bce {
+                tally.outputs.push(out);
+            }
             samples += rows as u64;
             let done = step + 1;
             let interrupted = interrupt.load(Ordering::SeqCst) && done < steps;
             if done % READ_EVERY == 0 || done == steps || interrupted {
-                if let Err((step, value)) = tally.read(loss_fn, batch, &ybuf) {
+                if let Err((step, value)) = tally.read(batch, &ybuf) {
                     if let Some(b) = &bar {
                         b.abandon();
                     }
@@ -538,4 +539,52 @@ pub fn train(
         seconds: started.elapsed().as_secs_f64(),
         samples,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
+        Tensor::from_data(TensorData::new(values, shape), &Device::flex())
+    }
+
+    #[test]
+    fn the_tally_weights_losses_by_rows_and_counts_wrong_sides_of_zero() {
+        // Five rows in batches of two: the last step has one row.
+        let ybuf = [1.0, 0.0, 1.0, 1.0, 0.0];
+        let mut tally = Tally {
+            loss: 0.0,
+            wrong: 0.0,
+            first: 0,
+            losses: vec![tensor(vec![0.5], [1]), tensor(vec![1.0], [1])],
+            outputs: vec![
+                tensor(vec![2.0, -1.0], [2, 1]), // both right
+                tensor(vec![-0.5, 0.0], [2, 1]), // both wrong (0 is not > 0)
+            ],
+        };
+        tally.read(2, &ybuf).unwrap();
+        assert_eq!((tally.loss, tally.wrong, tally.first), (3.0, 2.0, 2));
+        tally.losses.push(tensor(vec![4.0], [1]));
+        tally.outputs.push(tensor(vec![3.0], [1, 1])); // wrong: label 0
+        tally.read(2, &ybuf).unwrap();
+        assert_eq!((tally.loss, tally.wrong, tally.first), (7.0, 3.0, 3));
+    }
+
+    #[test]
+    fn the_tally_names_the_first_step_whose_loss_is_not_finite() {
+        let mut tally = Tally {
+            loss: 0.0,
+            wrong: 0.0,
+            first: 4,
+            losses: vec![
+                tensor(vec![0.1], [1]),
+                tensor(vec![f32::NAN], [1]),
+                tensor(vec![f32::INFINITY], [1]),
+            ],
+            outputs: Vec::new(),
+        };
+        let (step, value) = tally.read(1, &[0.0; 8]).unwrap_err();
+        assert!(step == 5 && value.is_nan(), "{step} {value}");
+    }
 }
