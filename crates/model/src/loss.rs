@@ -37,6 +37,14 @@ impl Loss {
         }
     }
 
+    /// The output layer's activation, as a Keras summary names it.
+    pub fn head(self) -> &'static str {
+        match self {
+            Loss::Bce => "sigmoid",
+            Loss::Mse => "linear",
+        }
+    }
+
     /// The name Keras uses in logs.
     pub fn name(self) -> &'static str {
         match self {

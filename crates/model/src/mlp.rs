@@ -212,23 +212,25 @@ impl MlpConfig {
         })
     }
 
-    /// A Keras-style table: layer, output shape, parameters, and the total.
-    pub fn summary(&self) -> String {
+    /// A Keras-style table: layer, output shape, parameters, and the total. `head` names the
+    /// output's activation (`sigmoid` for BCE, `linear` for MSE: see `Loss::head`), which the
+    /// network itself does not apply.
+    pub fn summary(&self, head: &str) -> String {
         let shapes = self.layer_shapes();
         let mut out = String::new();
-        let rule = "─".repeat(58);
+        let rule = "─".repeat(60);
         out.push_str(&format!(
-            "{:<28}{:<18}{:>12}\n{rule}\n",
+            "{:<30}{:<18}{:>12}\n{rule}\n",
             "Layer (type)", "Output Shape", "Param #"
         ));
         for (i, (fan_in, fan_out)) in shapes.iter().enumerate() {
             let act = if i + 1 == shapes.len() {
-                "sigmoid/linear"
+                head
             } else {
                 self.activation.name()
             };
             out.push_str(&format!(
-                "{:<28}{:<18}{:>12}\n",
+                "{:<30}{:<18}{:>12}\n",
                 format!("dense_{i} (Dense, {act})"),
                 format!("(None, {fan_out})"),
                 group_thousands(fan_in * fan_out + fan_out),

@@ -26,8 +26,9 @@ fn parameter_count_matches_keras_for_the_seed() {
     let mlp = config.init(device, 0).unwrap();
     use burn::module::Module;
     assert_eq!(mlp.num_params(), 21_249);
-    let summary = config.summary();
+    let summary = config.summary(burnfit_model::Loss::Bce.head());
     assert!(summary.contains("Total params: 21,249"), "{summary}");
+    assert!(summary.contains("dense_2 (Dense, sigmoid)"), "{summary}");
     assert!(
         summary.contains("12,928") && summary.contains("8,256"),
         "{summary}"

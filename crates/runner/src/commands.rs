@@ -108,7 +108,7 @@ pub fn train(
     );
     if dry_run {
         let network = config.model.mlp(data.pre.width());
-        eprint!("{}", network.summary());
+        eprint!("{}", network.summary(config.train.loss.head()));
         eprintln!("dry run: config, backend and data are valid; nothing was trained or written");
         return Ok(ExitCode::SUCCESS);
     }
@@ -119,7 +119,7 @@ pub fn train(
     };
     eprintln!("run folder: {}", run.path.display());
     let network = config.model.mlp(data.pre.width());
-    eprint!("{}", network.summary());
+    eprint!("{}", network.summary(config.train.loss.head()));
     let loss = config.train.loss;
     let model_file = ModelFile {
         network: network.clone(),
