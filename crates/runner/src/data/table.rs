@@ -296,19 +296,30 @@ impl Table {
             .map_or(1, |n| n.get())
             .clamp(1, 4);
         let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Batch>(2 * workers);
-        let work_rx = std::sync::Mutex::new(work_rx);
+        // Owned by the workers alone: when they have all stopped, the splitter's send fails.
+        let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Parsed>();
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<(Vec<csv::ByteRecord>, Vec<f32>)>();
         std::thread::scope(|scope| -> Result<(), DataError> {
             scope.spawn(move || {
-                let mut seq = 0;
+                // At most this many batches exist: beyond it, wait for one to come back. Batches
+                // are made in file order and the calling thread takes them in that order, so the
+                // oldest one in flight always gets through and the wait always ends.
+                let most = 4 * workers;
+                let (mut seq, mut made) = (0, 0);
                 loop {
-                    let (mut batch, values) = empty_rx.try_recv().unwrap_or_else(|_| {
-                        (
-                            (0..BATCH).map(|_| csv::ByteRecord::new()).collect(),
-                            Vec::new(),
-                        )
-                    });
+                    let (mut batch, values) = match empty_rx.try_recv() {
+                        Ok(recycled) => recycled,
+                        Err(_) if made < most => {
+                            made += 1;
+                            let records = (0..BATCH).map(|_| csv::ByteRecord::new()).collect();
+                            (records, Vec::new())
+                        }
+                        Err(_) => match empty_rx.recv() {
+                            Ok(recycled) => recycled,
+                            Err(_) => return, // the calling thread stopped (an error)
+                        },
+                    };
                     let mut filled = 0;
                     let mut failed = None;
                     while filled < batch.len() {
@@ -352,7 +363,7 @@ impl Table {
                 }
             });
             for _ in 0..workers {
-                let (work_rx, done_tx, numeric) = (&work_rx, done_tx.clone(), &numeric);
+                let (work_rx, done_tx, numeric) = (work_rx.clone(), done_tx.clone(), &numeric);
                 scope.spawn(move || loop {
                     let Ok(batch) = work_rx
                         .lock()
@@ -367,6 +378,10 @@ impl Table {
                 });
             }
             drop(done_tx);
+            drop(work_rx);
+            // Moved in, so that returning early (an error) drops it and a splitter waiting for a
+            // batch to come back stops too.
+            let empty_tx = empty_tx;
             let mut pending = std::collections::BTreeMap::new();
             let mut next = 0;
             for parsed in done_rx {
@@ -875,6 +890,23 @@ mod tests {
         assert!(err.contains("row 2000") && err.contains("`2`"), "{err}");
         let err = with(&[number, short]);
         assert!(err.contains("row 2502: has 2 fields"), "{err}");
+    }
+
+    #[test]
+    fn an_early_error_in_a_long_file_stops_every_stage() {
+        // Far more batches than may be in flight, and a bad number in the first: the reader and
+        // the workers must stop too. On a thread, so that a regression fails instead of hanging.
+        let mut csv = String::from("a,y\n1,0\noops,1\n");
+        for i in 0..200_000 {
+            csv += &format!("{i},{}\n", i % 2);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(load(&csv).map(|t| t.len()).map_err(|e| e.to_string()));
+        });
+        let result = rx.recv_timeout(std::time::Duration::from_secs(60));
+        let err = result.expect("the loader returned").unwrap_err();
+        assert!(err.contains("row 3, column `a`: `oops`"), "{err}");
     }
 
     #[test]
