@@ -169,24 +169,12 @@ impl Table {
             path: path.to_path_buf(),
             source,
         })?;
-        let size = file.metadata().map_or(0, |m| m.len());
-        Self::read(file, size, &path.display().to_string(), spec)
+        Self::from_reader(file, &path.display().to_string(), spec)
     }
 
     /// Reads CSV from any reader; `origin` names it in messages.
-    #[cfg(test)]
     pub fn from_reader<R: std::io::Read + Send>(
         reader: R,
-        origin: &str,
-        spec: &LoadSpec,
-    ) -> Result<Self, DataError> {
-        Self::read(reader, 0, origin, spec)
-    }
-
-    /// Reads CSV of about `size` bytes (0 if unknown), so the columns can be sized once.
-    fn read<R: std::io::Read + Send>(
-        reader: R,
-        size: u64,
         origin: &str,
         spec: &LoadSpec,
     ) -> Result<Self, DataError> {
@@ -389,16 +377,6 @@ impl Table {
                 while let Some(parsed) = pending.remove(&next) {
                     next += 1;
                     let records = parsed.records?;
-                    if parsed.seq == 0 {
-                        // Size every column once from the first batch's bytes per record: growing
-                        // a 1M-row column by doubling copies it and touches twice its pages.
-                        let rows_hint = estimate_rows(&records, size);
-                        for b in &mut builders {
-                            b.reserve(rows_hint);
-                        }
-                        labels.values.reserve(rows_hint);
-                        rows.reserve(rows_hint);
-                    }
                     // Rows before a bad number are interned first: their label errors come first.
                     let good = parsed.failed.as_ref().map_or(records.len(), |(i, _)| *i);
                     for record in &records[..good] {
@@ -489,19 +467,6 @@ fn parse_number(b: &[u8], row: u64, column: &str, origin: &str) -> Result<f32, D
             column: column.to_string(),
             value: text(b),
         }),
-    }
-}
-
-/// About how many records a file of `size` bytes holds, from the first batch's bytes per record
-/// (a little over, so the columns need not grow again).
-fn estimate_rows(first: &[csv::ByteRecord], size: u64) -> usize {
-    let offset = |r: &csv::ByteRecord| r.position().map_or(0, |p| p.byte());
-    match first {
-        [a, .., b] if size > 0 && offset(b) > offset(a) => {
-            let per_record = (offset(b) - offset(a)) as f64 / (first.len() - 1) as f64;
-            (size as f64 / per_record * 1.02) as usize + first.len()
-        }
-        _ => first.len(),
     }
 }
 
@@ -597,14 +562,6 @@ impl ColumnBuilder {
                 c
             };
             codes.push(code);
-        }
-    }
-
-    /// Makes room for `rows` values.
-    fn reserve(&mut self, rows: usize) {
-        match self {
-            ColumnBuilder::Numeric(_, values) => values.reserve(rows),
-            ColumnBuilder::Categorical(_, codes, ..) => codes.reserve(rows),
         }
     }
 
