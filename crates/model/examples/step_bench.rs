@@ -1,5 +1,5 @@
 //! Training-step throughput of the seed network (100-128-64-1, Adam, BCE from logits) on flex,
-//! with and without the extra work the trainer does (a host copy of each batch; each step's loss
+//! with Burn's tensor-op Adam or the host loop, with and without the extra work the trainer does (a host copy of each batch; each step's loss
 //! and outputs kept and read back every 200 steps), to see what each piece costs. Not a test: a
 //! measurement.
 //!
@@ -13,7 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use burnfit_model::{bce_with_logits, AdamSettings, MlpConfig, OptimizerSettings};
+use burnfit_model::{bce_with_logits, AdamSettings, MlpConfig, OptimizerSettings, UpdatePath};
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -27,10 +27,15 @@ fn main() {
         .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
         .collect();
     let y_host: Vec<f32> = (0..batch).map(|i| (i % 2) as f32).collect();
-    for variant in ["bare", "bare+host-copy", "trainer"] {
+    for (variant, update) in [
+        ("bare", UpdatePath::Tensor),
+        ("bare", UpdatePath::Host),
+        ("bare+host-copy", UpdatePath::Host),
+        ("trainer", UpdatePath::Host),
+    ] {
         let mut model = MlpConfig::new(100).init(&device, 1).unwrap();
         let mut optim = OptimizerSettings::Adam(AdamSettings::keras())
-            .build(None)
+            .build(None, update)
             .unwrap();
         let x0 = Tensor::<2>::from_data(TensorData::new(x_host.clone(), [batch, 100]), &device);
         let y0 = Tensor::<2>::from_data(TensorData::new(y_host.clone(), [batch, 1]), &device);
@@ -65,7 +70,7 @@ fn main() {
         assert!(variant != "trainer" || read == steps * (batch + 1));
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "{variant:>18}: batch {batch}: {:.0} samples/s ({:.1} µs/step)",
+            "{variant:>14}, {update:?} update: batch {batch}: {:.0} samples/s ({:.1} µs/step)",
             (steps * batch) as f64 / secs,
             secs * 1e6 / steps as f64
         );

@@ -1,10 +1,13 @@
-//! One SGD step equals `θ − α∇J`; Adam's first two steps equal the textbook update.
+//! One SGD step equals `θ − α∇J`; Adam's first two steps equal the textbook update, on both
+//! update paths; the host path gives Burn's bits and reads and writes Burn's state.
 
 mod common;
 
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
-use burnfit_model::{AdamSettings, Loss, Mlp, MlpConfig, OptimizerSettings, SgdSettings};
+use burnfit_model::{
+    AdamSettings, Loss, Mlp, MlpConfig, OptimizerSettings, SgdSettings, UpdatePath,
+};
 use common::{assert_close, cpu_devices, tensor2, to_vec};
 
 /// A batch, and the gradient of the BCE loss for `mlp` on it, as host vectors for the first
@@ -61,7 +64,7 @@ fn one_sgd_step_is_theta_minus_lr_grad() {
             lr,
             ..SgdSettings::keras()
         });
-        let mut optim = settings.build(None).unwrap();
+        let mut optim = settings.build(None, UpdatePath::Tensor).unwrap();
         let mlp = small_mlp(&ad);
         let (w0, b0) = params(&mlp);
         let (gw, gb, grads) = loss_and_grads(&mlp, &ad);
@@ -90,7 +93,7 @@ fn sgd_with_momentum_and_decay_follows_pytorch_two_steps() {
             momentum: m,
             weight_decay: wd,
         });
-        let mut optim = settings.build(None).unwrap();
+        let mut optim = settings.build(None, UpdatePath::Tensor).unwrap();
         let mut mlp = small_mlp(&ad);
         let (mut w, _) = params(&mlp);
         let mut v = vec![0.0; w.len()];
@@ -114,9 +117,15 @@ fn adam_first_two_steps_follow_the_textbook() {
     //   θ ← θ − α · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + ε)
     let a = AdamSettings::keras();
     assert_eq!(a.epsilon, 1e-7);
-    for (name, device) in cpu_devices() {
+    for ((name, device), update) in cpu_devices()
+        .into_iter()
+        .flat_map(|d| [(d.clone(), UpdatePath::Tensor), (d, UpdatePath::Host)])
+    {
+        let name = &format!("{name} {update:?}");
         let ad = device.clone().autodiff();
-        let mut optim = OptimizerSettings::Adam(a.clone()).build(None).unwrap();
+        let mut optim = OptimizerSettings::Adam(a.clone())
+            .build(None, update)
+            .unwrap();
         let mut mlp = small_mlp(&ad);
         let (mut w, _) = params(&mlp);
         let (mut m, mut v) = (vec![0.0; w.len()], vec![0.0; w.len()]);
@@ -163,13 +172,95 @@ fn out_of_range_settings_name_their_key() {
         ),
     ];
     for (settings, key) in bad {
-        let Err(err) = settings.build(None) else {
-            panic!("{key} accepted")
-        };
-        assert!(err.to_string().contains(key), "{err}");
+        for update in [UpdatePath::Tensor, UpdatePath::Host] {
+            let Err(err) = settings.build(None, update) else {
+                panic!("{key} accepted")
+            };
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
-    let Err(err) = OptimizerSettings::Sgd(SgdSettings::keras()).build(Some(0.0)) else {
+    let Err(err) =
+        OptimizerSettings::Adam(AdamSettings::keras()).build(Some(0.0), UpdatePath::Host)
+    else {
         panic!("clip 0 accepted")
     };
     assert!(err.to_string().contains("train.grad_clip"), "{err}");
+}
+
+/// Steps `steps` of `optim` on `mlp`, each on its own batch; the model and its parameters' bits.
+fn train_bits(
+    optim: &mut burn::optim::ModuleOptimizer,
+    mut mlp: Mlp,
+    device: &Device,
+    steps: std::ops::Range<usize>,
+) -> (Mlp, Vec<u32>) {
+    for s in steps {
+        let x: Vec<f32> = (0..12).map(|i| ((i + 5 * s) as f32 * 0.37).sin()).collect();
+        let y = [1.0f32, 0.0, (s % 2) as f32, 0.0];
+        let grads = Loss::Bce
+            .compute(
+                mlp.forward(tensor2(&x, 4, 3, device)),
+                tensor2(&y, 4, 1, device),
+            )
+            .unwrap()
+            .backward();
+        let grads = GradientsParams::from_grads(grads, &mlp);
+        // A learning rate that changes per step, as a schedule would.
+        mlp = optim.step(1e-2 / (1 + s) as f64, mlp, grads);
+    }
+    let bits = mlp
+        .layers
+        .iter()
+        .flat_map(|l| {
+            let mut v = to_vec(l.weight.val());
+            v.extend(to_vec(l.bias.as_ref().unwrap().val()));
+            v
+        })
+        .map(f32::to_bits)
+        .collect();
+    (mlp, bits)
+}
+
+#[test]
+fn host_adam_gives_burns_bits_and_shares_its_state() {
+    let settings = [
+        AdamSettings::keras(),
+        AdamSettings {
+            beta1: 0.8,
+            beta2: 0.99,
+            epsilon: 1e-3,
+            weight_decay: 0.05,
+            ..AdamSettings::keras()
+        },
+    ];
+    for ((name, device), a) in cpu_devices()
+        .into_iter()
+        .flat_map(|d| settings.clone().map(|a| (d.clone(), a)))
+    {
+        let what = format!("{name} {a:?}");
+        let ad = device.clone().autodiff();
+        let build = |update| {
+            OptimizerSettings::Adam(a.clone())
+                .build(Some(0.5), update)
+                .unwrap()
+        };
+        let (_, want) = train_bits(&mut build(UpdatePath::Tensor), small_mlp(&ad), &ad, 0..6);
+        let (_, host) = train_bits(&mut build(UpdatePath::Host), small_mlp(&ad), &ad, 0..6);
+        assert_eq!(host, want, "{what}: six steps on each path");
+        // Three steps on one path, its state through Burn's record, three on the other: the
+        // state is Burn's own type, so a checkpoint moves between CPU and GPU runs.
+        for (first, second) in [
+            (UpdatePath::Host, UpdatePath::Tensor),
+            (UpdatePath::Tensor, UpdatePath::Host),
+        ] {
+            let mut optim = build(first);
+            let (mid, three) = train_bits(&mut optim, small_mlp(&ad), &ad, 0..3);
+            assert_ne!(three, want, "{what}: three steps must differ from six");
+            let mut resumed = build(second)
+                .from_bytes(optim.into_bytes().unwrap())
+                .unwrap();
+            let (_, bits) = train_bits(&mut resumed, mid, &ad, 3..6);
+            assert_eq!(bits, want, "{what}: {first:?} then {second:?}");
+        }
+    }
 }

@@ -4,6 +4,8 @@
 
 use burn::tensor::{Device, Tensor};
 
+use burnfit_model::UpdatePath;
+
 use crate::config::{BackendConfig, BackendKind};
 
 /// A backend that cannot be used here.
@@ -56,6 +58,20 @@ pub struct Selected {
     pub kind: BackendKind,
     /// e.g. `flex (CPU)` or `wgpu: llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub description: String,
+}
+
+impl Selected {
+    /// Where the optimizer's element-wise update runs: on the CPU backends the tensors already
+    /// live in host memory, and one host loop per parameter beats Adam's thirteen tensor
+    /// operations (docs/PERFORMANCE.md); a GPU keeps Burn's device-side update.
+    pub fn update_path(&self) -> UpdatePath {
+        match self.kind {
+            BackendKind::Flex | BackendKind::Ndarray => UpdatePath::Host,
+            BackendKind::Auto | BackendKind::Wgpu | BackendKind::Vulkan | BackendKind::Cuda => {
+                UpdatePath::Tensor
+            }
+        }
+    }
 }
 
 /// The ndarray device. Deprecated in Burn 0.22 but the backend the original design named; this

@@ -157,6 +157,7 @@ pub fn train(
         &data.train,
         &data.valid,
         &selected.device,
+        selected.update_path(),
         &run,
         checkpoint,
         interrupt,

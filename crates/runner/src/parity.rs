@@ -10,7 +10,7 @@
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use burn::tensor::Device;
-use burnfit_model::Mlp;
+use burnfit_model::{Mlp, UpdatePath};
 use serde::Serialize;
 
 use crate::backend;
@@ -143,6 +143,7 @@ fn run_steps(
     train_m: &Matrix,
     initial: &[u8],
     device: &Device,
+    update: UpdatePath,
     steps: usize,
 ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
     let t = &config.train;
@@ -150,7 +151,7 @@ fn run_steps(
     let ad = device.clone().autodiff();
     let mut model = train::from_bytes(&mlp_config, initial.to_vec(), &ad, "initial weights")?;
     let settings = t.optimizer_settings();
-    let mut optim = settings.build(t.grad_clip.map(|c| c.0))?;
+    let mut optim = settings.build(t.grad_clip.map(|c| c.0), update)?;
     let (n, width, batch) = (
         train_m.rows,
         train_m.width,
@@ -199,7 +200,14 @@ pub fn run(
     for (name, bc) in backends {
         let selected = backend::select(bc).with_context(|| format!("--backends: {name}"))?;
         eprintln!("parity: {steps} steps on {}", selected.description);
-        let (losses, w) = run_steps(config, &data.train, &initial, &selected.device, steps)?;
+        let (losses, w) = run_steps(
+            config,
+            &data.train,
+            &initial,
+            &selected.device,
+            selected.update_path(),
+            steps,
+        )?;
         let (weight_rel_diff, loss_rel_diff) = match &reference {
             None => (0.0, 0.0),
             Some((ref_losses, ref_w)) => (

@@ -16,7 +16,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
-use burnfit_model::{Loss, Mlp, MlpConfig};
+use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -280,6 +280,7 @@ pub fn train(
     train: &Matrix,
     valid: &Matrix,
     device: &Device,
+    update: UpdatePath,
     run: &RunDir,
     resume: Option<crate::artifact::Checkpoint>,
     interrupt: &AtomicBool,
@@ -299,7 +300,7 @@ pub fn train(
     let settings = t.optimizer_settings();
     let ad = device.clone().autodiff();
     let mut model = mlp_config.init(&ad, config.seed)?;
-    let mut optim = settings.build(t.grad_clip.map(|c| c.0))?;
+    let mut optim = settings.build(t.grad_clip.map(|c| c.0), update)?;
     let mut history: Vec<EpochRow> = Vec::new();
     let mut best: Option<(usize, f64)> = None;
     let mut best_weights: Option<Vec<u8>> = None;
