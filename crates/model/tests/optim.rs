@@ -10,18 +10,23 @@ use burnfit_model::{
 };
 use common::{assert_close, cpu_devices, tensor2, to_vec};
 
-/// A batch, and the gradient of the BCE loss for `mlp` on it, as host vectors for the first
-/// layer's weight and the last layer's bias (one matrix and one vector parameter).
-fn loss_and_grads(mlp: &Mlp, device: &Device) -> (Vec<f64>, Vec<f64>, GradientsParams) {
-    let x: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
-    let y = [1.0f32, 0.0, 1.0, 0.0];
-    let grads = Loss::Bce
+/// The BCE gradients of `mlp` on batch number `s` of a small deterministic set (4 rows, 3 inputs).
+fn batch_grads(mlp: &Mlp, device: &Device, s: usize) -> burn::tensor::Gradients {
+    let x: Vec<f32> = (0..12).map(|i| ((i + 5 * s) as f32 * 0.37).sin()).collect();
+    let y = [1.0f32, 0.0, ((s + 1) % 2) as f32, 0.0];
+    Loss::Bce
         .compute(
             mlp.forward(tensor2(&x, 4, 3, device)),
             tensor2(&y, 4, 1, device),
         )
         .unwrap()
-        .backward();
+        .backward()
+}
+
+/// A batch, and the gradient of the BCE loss for `mlp` on it, as host vectors for the first
+/// layer's weight and the last layer's bias (one matrix and one vector parameter).
+fn loss_and_grads(mlp: &Mlp, device: &Device) -> (Vec<f64>, Vec<f64>, GradientsParams) {
+    let grads = batch_grads(mlp, device, 0);
     let f = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
     let gw = f(to_vec(mlp.layers[0].weight.val().grad(&grads).unwrap()));
     let gb = f(to_vec(
@@ -195,16 +200,7 @@ fn train_bits(
     steps: std::ops::Range<usize>,
 ) -> (Mlp, Vec<u32>) {
     for s in steps {
-        let x: Vec<f32> = (0..12).map(|i| ((i + 5 * s) as f32 * 0.37).sin()).collect();
-        let y = [1.0f32, 0.0, (s % 2) as f32, 0.0];
-        let grads = Loss::Bce
-            .compute(
-                mlp.forward(tensor2(&x, 4, 3, device)),
-                tensor2(&y, 4, 1, device),
-            )
-            .unwrap()
-            .backward();
-        let grads = GradientsParams::from_grads(grads, &mlp);
+        let grads = GradientsParams::from_grads(batch_grads(&mlp, device, s), &mlp);
         // A learning rate that changes per step, as a schedule would.
         mlp = optim.step(1e-2 / (1 + s) as f64, mlp, grads);
     }
