@@ -341,3 +341,46 @@ impl Optimizer for HostAdam {
         state
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_adam(a: &AdamSettings) -> HostAdam {
+        HostAdam {
+            beta1: a.beta1 as f32,
+            beta2: a.beta2 as f32,
+            epsilon: a.epsilon as f32,
+            weight_decay: None,
+            fallback: adam_config(a).build(),
+        }
+    }
+
+    /// Two steps of `optim` on one f64 parameter; the parameter's values afterwards.
+    fn two_steps<O: Optimizer>(optim: &O) -> (DType, Vec<f64>) {
+        let device = Device::flex();
+        let f64s =
+            |v: Vec<f64>| Tensor::<1>::from_data(TensorData::new(v, [3]), &device).cast(DType::F64);
+        let mut theta = f64s(vec![0.5, -1.0, 2.0]);
+        let mut state = None;
+        for grad in [vec![0.1, -0.2, 0.3], vec![-0.05, 0.4, 0.0]] {
+            let (t, s) = optim.step(1e-2, theta, f64s(grad), state);
+            (theta, state) = (t, s);
+        }
+        let dtype = theta.dtype();
+        (dtype, theta.into_data().to_vec::<f64>().unwrap())
+    }
+
+    #[test]
+    fn parameters_that_are_not_f32_take_burns_own_adam() {
+        let a = AdamSettings::keras();
+        let (dtype, host) = two_steps(&host_adam(&a));
+        assert_eq!(
+            dtype,
+            DType::F64,
+            "the update kept the parameter's precision"
+        );
+        assert_eq!(host, two_steps(&adam_config(&a).build()).1);
+        assert_ne!(host, vec![0.5, -1.0, 2.0], "two steps moved the parameter");
+    }
+}
