@@ -368,7 +368,7 @@ mod tests {
             (theta, state) = (t, s);
         }
         let dtype = theta.dtype();
-        (dtype, theta.into_data().to_vec::<f64>().unwrap())
+        (dtype, theta.into_data().try_to_vec::<f64>().unwrap())
     }
 
     #[test]
