@@ -1,7 +1,7 @@
 //! Training-step throughput of the seed network (100-128-64-1, Adam, BCE from logits) on flex,
-//! with Burn's tensor-op Adam or the host loop, with and without the extra work the trainer does (a host copy of each batch; each step's loss
-//! and outputs kept and read back every 200 steps), to see what each piece costs. Not a test: a
-//! measurement.
+//! with Burn's tensor-op Adam or the host loop the trainer uses on CPUs, with and without the
+//! extra work the trainer does (a host copy of each batch; each step's loss and outputs kept and
+//! read back every 200 steps), to see what each piece costs. Not a test: a measurement.
 //!
 //! `cargo run --release -p burnfit-model --example step_bench [batch] [steps]`
 
