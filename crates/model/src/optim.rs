@@ -262,8 +262,8 @@ struct HostAdam {
     beta2: f32,
     epsilon: f32,
     weight_decay: Option<f32>,
-    /// Burn's own Adam with the same settings, for tensors that are not f32 (half precision),
-    /// where a host loop would have to convert every element both ways.
+    /// Burn's own Adam with the same settings, for tensors that are not f32 (half or double
+    /// precision), which this loop does not handle.
     fallback: Adam,
 }
 
@@ -287,8 +287,9 @@ impl Optimizer for HostAdam {
         }
         let device = tensor.device();
         let shape = tensor.shape();
-        // On flex, `into_data` hands over the tensor's own buffer when nothing else holds it, and
-        // `from_data` takes it back: the whole update then allocates nothing.
+        // On flex, `into_data` hands over the tensor's own buffer when nothing else holds it (the
+        // moments always; a parameter or gradient still shared elsewhere is copied) and
+        // `from_data` takes it back without a copy.
         let mut theta = tensor.into_data();
         let g = grad.into_data();
         let (time, mut m, mut v) = match state {
@@ -320,8 +321,7 @@ impl Optimizer for HostAdam {
             m.as_mut_slice::<f32>().expect(f32s),
             v.as_mut_slice::<f32>().expect(f32s),
         );
-        // Four copies of one loop, so that neither choice is a branch per element and each
-        // compiles to straight vector code (one branchy loop measured 50 µs a step here).
+        // Four copies of one loop, so that neither choice is a branch per element.
         match (time == 1, self.weight_decay.is_some()) {
             (true, true) => k.apply::<true, true>(slices),
             (true, false) => k.apply::<true, false>(slices),
