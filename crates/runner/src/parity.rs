@@ -137,7 +137,8 @@ fn rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Runs `steps` training steps of `config` on `device` from `initial` burnpack weights.
+/// Runs `steps` training steps of `config` on `device` from `initial` burnpack weights, with the
+/// update path `train` uses on that backend.
 fn run_steps(
     config: &Config,
     train_m: &Matrix,
