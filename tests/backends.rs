@@ -90,6 +90,29 @@ fn a_model_trained_on_flex_evaluates_on_wgpu() {
 }
 
 #[test]
+fn wgpu_names_the_adapter_it_opened() {
+    if !wgpu_or_skip("wgpu_names_the_adapter_it_opened") {
+        return;
+    }
+    let tmp = TempDir::new().unwrap();
+    let cfg = write(tmp.path(), "small.toml", SMALL);
+    let out = burnfit(tmp.path())
+        .args(["train", "--config", cfg.to_str().unwrap(), "--dry-run"])
+        .args(["--set", "backend.kind=wgpu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.starts_with("backend: ")).unwrap();
+    // `device = "default"` matches no enumerated adapter; the line names the one wgpu opened,
+    // not a `Device<Cube(Wgpu(…))>` debug dump.
+    assert!(
+        line.starts_with("backend: wgpu: ") && !line.contains("Device<"),
+        "{line}"
+    );
+}
+
+#[test]
 fn parity_rejects_unknown_backends_and_single_backends() {
     let tmp = TempDir::new().unwrap();
     let d = tmp.path();

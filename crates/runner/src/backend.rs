@@ -211,11 +211,6 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                     });
                 }
                 let device = Device::wgpu(kind);
-                let description = adapters
-                    .iter()
-                    .find(|(d, _)| *d == device)
-                    .map(|(_, s)| s.clone())
-                    .unwrap_or_else(|| format!("{:?}", device));
                 if probe(&device).is_none() {
                     return Err(BackendError::Unavailable {
                         kind: BackendKind::Wgpu,
@@ -223,6 +218,18 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                         available: available_summary(),
                     });
                 }
+                // `device = "default"` names no enumerated adapter; ask the device which one wgpu
+                // opened for it (after the probe, so it is open).
+                let description = adapters
+                    .iter()
+                    .find(|(d, _)| *d == device)
+                    .map(|(_, s)| s.clone())
+                    .or_else(|| {
+                        device
+                            .identity()
+                            .map(|i| format!("{} (default adapter)", i.name))
+                    })
+                    .unwrap_or_else(|| format!("{device:?}"));
                 Ok(Selected {
                     device,
                     kind: BackendKind::Wgpu,
