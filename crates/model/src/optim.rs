@@ -172,14 +172,7 @@ impl OptimizerSettings {
                 .with_gradient_clipping(clip)
                 .init(),
             OptimizerSettings::Adam(a) if update == UpdatePath::Host => {
-                let optim = ModuleOptimizer::from(HostAdam {
-                    beta1: a.beta1 as f32,
-                    beta2: a.beta2 as f32,
-                    epsilon: a.epsilon as f32,
-                    // Burn's `WeightDecayConfig` keeps its penalty as f32 too.
-                    weight_decay: (a.weight_decay > 0.0).then_some(a.weight_decay as f32),
-                    fallback: adam_config(a).build(),
-                });
+                let optim = ModuleOptimizer::from(HostAdam::new(a));
                 match clip {
                     Some(c) => optim.with_grad_clipping(c.init()),
                     None => optim,
@@ -267,6 +260,19 @@ struct HostAdam {
     fallback: Adam,
 }
 
+impl HostAdam {
+    fn new(a: &AdamSettings) -> Self {
+        Self {
+            beta1: a.beta1 as f32,
+            beta2: a.beta2 as f32,
+            epsilon: a.epsilon as f32,
+            // Burn's `WeightDecayConfig` keeps its penalty as f32 too.
+            weight_decay: (a.weight_decay > 0.0).then_some(a.weight_decay as f32),
+            fallback: adam_config(a).build(),
+        }
+    }
+}
+
 impl Optimizer for HostAdam {
     type State<const D: usize> = AdamState<D>;
 
@@ -346,16 +352,6 @@ impl Optimizer for HostAdam {
 mod tests {
     use super::*;
 
-    fn host_adam(a: &AdamSettings) -> HostAdam {
-        HostAdam {
-            beta1: a.beta1 as f32,
-            beta2: a.beta2 as f32,
-            epsilon: a.epsilon as f32,
-            weight_decay: None,
-            fallback: adam_config(a).build(),
-        }
-    }
-
     /// Two steps of `optim` on one f64 parameter; the parameter's values afterwards.
     fn two_steps<O: Optimizer>(optim: &O) -> (DType, Vec<f64>) {
         let device = Device::flex();
@@ -374,7 +370,7 @@ mod tests {
     #[test]
     fn parameters_that_are_not_f32_take_burns_own_adam() {
         let a = AdamSettings::keras();
-        let (dtype, host) = two_steps(&host_adam(&a));
+        let (dtype, host) = two_steps(&HostAdam::new(&a));
         assert_eq!(
             dtype,
             DType::F64,

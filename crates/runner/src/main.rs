@@ -36,13 +36,13 @@ use std::sync::Arc;
 
 use clap::Parser;
 
+use cli::{Cli, Command, TaskArg};
+
 /// A training step allocates and frees dozens of small tensors; mimalloc's thread-local free
 /// lists make a batch-32 step of the seed network 12 % faster than glibc's malloc (450 → 390 µs,
 /// `docs/PERFORMANCE.md`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use cli::{Cli, Command, TaskArg};
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

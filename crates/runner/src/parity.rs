@@ -153,13 +153,8 @@ fn run_steps(
     let mut model = train::from_bytes(&mlp_config, initial.to_vec(), &ad, "initial weights")?;
     let settings = t.optimizer_settings();
     let mut optim = settings.build(t.grad_clip.map(|c| c.0), update)?;
-    let (n, width, batch) = (
-        train_m.rows,
-        train_m.width,
-        t.batch_size.get().min(train_m.rows),
-    );
+    let (n, batch) = (train_m.rows, t.batch_size.get().min(train_m.rows));
     let per_epoch = n.div_ceil(batch);
-    let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
     let mut order = Vec::new();
     let mut losses = Vec::with_capacity(steps);
     for s in 0..steps {
@@ -168,14 +163,8 @@ fn run_steps(
             order = epoch_order(config, n, epoch);
         }
         let rows = &order[step * batch..((step + 1) * batch).min(n)];
-        xbuf.clear();
-        ybuf.clear();
-        for &r in rows {
-            xbuf.extend_from_slice(&train_m.x[r * width..(r + 1) * width]);
-            ybuf.push(train_m.y[r]);
-        }
         let lr = train::learning_rate(config, settings.lr(), epoch, step, per_epoch);
-        let (next, _, loss) = step_on(model, &mut optim, t.loss, lr, (&xbuf, &ybuf), &ad)?;
+        let (next, _, loss) = step_on(model, &mut optim, t.loss, lr, (train_m, rows), &ad)?;
         model = next;
         losses.push(read_scalar(&loss));
     }

@@ -153,20 +153,25 @@ pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// One optimization step on the batch `(x, y)` (row-major host slices) at learning rate `lr`.
-/// Returns the updated model and, detached, the batch's outputs and its mean loss.
+/// One optimization step on rows `rows` of `m` at learning rate `lr`. Returns the updated model
+/// and, detached, the batch's outputs and its mean loss.
 pub fn step_on(
     model: Mlp,
     optim: &mut burn::optim::ModuleOptimizer,
     loss_fn: Loss,
     lr: f64,
-    (x, y): (&[f32], &[f32]),
+    (m, rows): (&Matrix, &[usize]),
     ad: &Device,
 ) -> Result<(Mlp, Tensor<2>, Tensor<1>)> {
-    let rows = y.len();
-    let width = x.len() / rows.max(1);
-    let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [rows, width]), ad);
-    let y = Tensor::<2>::from_data(TensorData::new(y.to_vec(), [rows, 1]), ad);
+    let width = m.width;
+    // Gathered straight into the buffers the tensors take over: one copy of each row.
+    let mut x = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        x.extend_from_slice(&m.x[r * width..(r + 1) * width]);
+    }
+    let y: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(x, [rows.len(), width]), ad);
+    let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), ad);
     let out = model.forward(x); // [rows, 1]
     let loss = loss_fn.compute(out.clone(), y)?;
     let detached = loss.clone().detach();
@@ -177,11 +182,7 @@ pub fn step_on(
 
 /// Reads a one-element tensor back to the host (a device sync).
 pub fn read_scalar(t: &Tensor<1>) -> f32 {
-    t.clone()
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32")[0]
+    host(t.clone().into_data())[0]
 }
 
 /// Raw network outputs for every row of `m`, computed in large chunks on the plain device.
@@ -194,12 +195,7 @@ pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
             device,
         );
         let y = model.forward(x); // [rows, 1]
-        out.extend(
-            y.into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .expect("f32 outputs"),
-        );
+        out.extend(host(y.into_data()));
     }
     out
 }
@@ -288,7 +284,6 @@ pub fn train(
     let t = &config.train;
     let loss_fn = t.loss;
     let n = train.rows;
-    let width = train.width;
     let batch = t.batch_size.get();
     if batch > n {
         bail!(
@@ -331,10 +326,9 @@ pub fn train(
     let started = Instant::now();
     let mut samples = 0u64;
     let mut stop = Stop::Completed;
-    // One batch of inputs at a time, gathered from the epoch's order (a full copy of the
-    // training matrix per epoch would double its memory); the labels for the whole epoch, which
-    // the tally reads back in step order.
-    let mut xbuf = Vec::with_capacity(batch * width);
+    // The epoch's labels in step order, which the tally reads back. The inputs are gathered one
+    // batch at a time by `step_on` (a full copy of the training matrix per epoch would double
+    // its memory).
     let mut ybuf = vec![0f32; n];
 
     let save =
@@ -389,12 +383,8 @@ pub fn train(
             let hi = (lo + batch).min(n);
             let rows = hi - lo;
             let lr = learning_rate(config, settings.lr(), epoch, step, steps);
-            xbuf.clear();
-            for &r in &order[lo..hi] {
-                xbuf.extend_from_slice(&train.x[r * width..(r + 1) * width]);
-            }
             let (next, out, loss) =
-                step_on(model, &mut optim, loss_fn, lr, (&xbuf, &ybuf[lo..hi]), &ad)?;
+                step_on(model, &mut optim, loss_fn, lr, (train, &order[lo..hi]), &ad)?;
             model = next;
             tally.losses.push(loss);
             if loss_fn == Loss::Bce {

@@ -1,9 +1,9 @@
 //! Streams a CSV (header row required) into typed columns.
 //!
 //! One pass over the file, records split on one thread and their numbers parsed straight from
-//! the bytes on a few others, reused buffers: no per-row allocation. Numeric cells that are empty, `NA`, `NaN` (and the usual spellings) become NaN,
-//! which every later stage reads as "missing". Categorical cells and binary labels are interned
-//! to small codes as they stream in.
+//! the bytes on a few others, reused buffers: no per-row allocation. Numeric cells that are
+//! empty, `NA`, `NaN` (and the usual spellings) become NaN, which every later stage reads as
+//! "missing". Categorical cells and binary labels are interned to small codes as they stream in.
 
 use std::collections::HashMap;
 use std::path::Path;
