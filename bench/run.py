@@ -3,7 +3,10 @@
 PyTorch on the seed workload, every system on the same files, alternately, several times.
 
 Usage: python3 bench/run.py [--repeats 3] [--backend flex|ndarray|wgpu|cuda] [--only W1,W2,W3]
-                            [--systems burnfit,keras-tf,keras-jax,torch,torch-compile]
+                            [--systems burnfit,burnfit-ieee,keras-tf,keras-jax,torch,torch-compile]
+
+`burnfit` runs with its default `backend.flush_denormals = true`; `burnfit-ieee` is the same
+binary with it off (strict IEEE subnormals), to show what flushing gains on the CPU at hand.
 
 - Installs the peers from PyPI into a virtual environment (BURNFIT_BENCH_VENV, default
   ~/.cache/burnfit-bench-venv) if they are absent, and builds burnfit in release.
@@ -74,13 +77,15 @@ def timed(cmd, env=None):
     return wall, rss, p.stdout, p.stderr
 
 
-def run_burnfit(csv, batch, epochs, backend, out_dir, seed):
+def run_burnfit(csv, batch, epochs, backend, out_dir, seed, flush=True):
     run = Path(out_dir) / f"run-{time.monotonic_ns()}"
     cmd = [str(BURNFIT), "train", "--set", "data.source=csv", "--set", f"data.path={csv}",
            "--set", f"train.batch_size={batch}", "--set", f"train.epochs={epochs}",
-           "--set", f"backend.kind={backend}", "--set", f"seed={seed}", "--out", str(run)]
+           "--set", f"backend.kind={backend}", "--set", f"seed={seed}",
+           "--set", f"backend.flush_denormals={str(flush).lower()}", "--out", str(run)]
     wall, rss, _, _ = timed(cmd)
     s = json.loads((run / "summary.json").read_text())
+    assert s["flush_denormals"] == flush, "burnfit ran in another subnormal mode than asked"
     return {"wall": wall, "rss": rss, "val_accuracy": s["evaluation"]["accuracy"],
             "samples_per_second": s["samples_per_second"], "train_seconds": s["train_seconds"]}
 
@@ -110,11 +115,20 @@ def run_w3(system, csv, out_dir):
     return {"wall": wall, "rss": rss}
 
 
-def cpu_model():
+def cpu_info(key):
     for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
+        if line.startswith(key):
             return line.split(":", 1)[1].strip()
-    return platform.processor()
+    return ""
+
+
+def cpu_model():
+    """Model, vendor and the vector extensions that matter here: subnormals cost little on AMD
+    Zen and many times a normal operation on Intel cores, so a figure belongs to its CPU."""
+    flags = cpu_info("flags").split()
+    simd = [f for f in ("avx2", "fma", "avx512f") if f in flags]
+    return (f"{cpu_info('model name') or platform.processor()} ({cpu_info('vendor_id') or 'vendor unknown'};"
+            f" {', '.join(simd) or 'no AVX2'})")
 
 
 def sgemm_gflops():
@@ -161,9 +175,10 @@ def main():
                     try:
                         if w == "W3":
                             r = run_w3(s, files["W3"], out_dir)
-                        elif s == "burnfit":
+                        elif s in ("burnfit", "burnfit-ieee"):
                             r = run_burnfit(files["W1"], 32 if w == "W1" else 1024, args.epochs,
-                                            args.backend, out_dir, seed)
+                                            args.backend, out_dir, seed,
+                                            flush=(s == "burnfit"))
                         else:
                             r = run_peer(s, files["W1"], 32 if w == "W1" else 1024, args.epochs,
                                          seed)
@@ -191,7 +206,8 @@ def report(results, workloads, args, v, gflops):
         "",
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, Linux {platform.release()};"
         f" numpy sgemm 2048³: {gflops:.0f} GFLOP/s.",
-        f"- Versions: {v['burnfit']} ({v['rustc']}), burnfit backend `{args.backend}`; Python"
+        f"- Versions: {v['burnfit']} ({v['rustc']}), burnfit backend `{args.backend}`, subnormals"
+        " flushed (`backend.flush_denormals = true`, the default; `burnfit-ieee`: off); Python"
         f" {v['python']}, Keras {v['keras']}, TensorFlow {v['tensorflow']}, JAX {v['jax']},"
         f" PyTorch {v['torch']}, pandas {v['pandas']}, numpy {v['numpy']}.",
         f"- Medians of {args.repeats} runs, systems alternating; wall is the whole process (start,"
@@ -222,7 +238,7 @@ def report(results, workloads, args, v, gflops):
             sps = med(rs, "samples_per_second")
             lines.append(f"| {name} | {med(rs, 'wall'):.2f} | {sps:,.0f} | {sps * flop_per_sample / 1e9:.1f}"
                          f" | {med(rs, 'val_accuracy'):.4f} | {med(rs, 'rss') / 1e6:.0f} |")
-        peers = {n: rs for n, rs in rows.items() if n != "burnfit"}
+        peers = {n: rs for n, rs in rows.items() if not n.startswith("burnfit")}
         if "burnfit" in rows and peers:
             b = rows["burnfit"]
             fastest = min(peers, key=lambda n: med(peers[n], "wall"))

@@ -8,8 +8,19 @@ use tempfile::TempDir;
 
 /// Runs `burnfit parity --json` and returns each backend's (name, weight_rel_diff, tolerance).
 fn parity(dir: &std::path::Path, backends: &str, steps: &str) -> Vec<(String, f64, f64)> {
+    parity_with(dir, backends, steps, &[])
+}
+
+/// [`parity`] with extra arguments (`--set ...`).
+fn parity_with(
+    dir: &std::path::Path,
+    backends: &str,
+    steps: &str,
+    extra: &[&str],
+) -> Vec<(String, f64, f64)> {
     let out = burnfit(dir)
         .args(["parity", "--backends", backends, "--steps", steps, "--json"])
+        .args(extra)
         .output()
         .unwrap();
     assert!(out.status.success(), "parity failed:\n{}", stderr(&out));
@@ -41,6 +52,16 @@ fn flex_and_ndarray_agree_to_1e_5_after_100_seed_steps() {
     let (name, diff, _) = &runs[1];
     assert_eq!(name, "ndarray");
     // Not zero (they are different backends) but within the promise.
+    assert!(*diff > 0.0 && *diff < 1e-5, "ndarray drifted {diff:e}");
+}
+
+#[test]
+fn flex_and_ndarray_agree_with_strict_ieee_subnormals_too() {
+    let tmp = TempDir::new().unwrap();
+    let set = ["--set", "backend.flush_denormals=false"];
+    let runs = parity_with(tmp.path(), "flex,ndarray", "100", &set);
+    let (name, diff, _) = &runs[1];
+    assert_eq!(name, "ndarray");
     assert!(*diff > 0.0 && *diff < 1e-5, "ndarray drifted {diff:e}");
 }
 

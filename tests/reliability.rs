@@ -445,6 +445,37 @@ fn sigkill_at_any_point_then_resume_equals_an_uninterrupted_run() {
     }
 }
 
+/// The resume guarantee holds with strict IEEE subnormals as with the default flushing.
+#[test]
+fn resume_equals_an_uninterrupted_run_with_subnormals_kept() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = long_config(d);
+    let ieee = ["--set", "backend.flush_denormals=false"];
+    train(
+        d,
+        &[&["--config", &cfg, "--out", "full"][..], &ieee].concat(),
+    );
+    let status = train_and_signal(
+        d,
+        &[&["train", "--config", &cfg, "--out", "killed"][..], &ieee].concat(),
+        "killed",
+        9,
+        |run: &Path| checkpoints(run) >= 1,
+    );
+    assert!(!status.success(), "the run ended before the kill");
+    resume_until_done(d, "killed");
+    for f in ["history.csv", "model.bpk"] {
+        assert_eq!(
+            fs::read(d.join("killed").join(f)).unwrap(),
+            fs::read(d.join("full").join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    let summary = fs::read_to_string(d.join("killed/summary.json")).unwrap();
+    assert!(summary.contains("\"flush_denormals\": false"), "{summary}");
+}
+
 #[test]
 fn sigint_checkpoints_writes_history_and_exits_130() {
     let tmp = TempDir::new().unwrap();

@@ -1,7 +1,13 @@
 //! Training-step throughput of the seed network (100-128-64-1, Adam, BCE from logits) on flex,
 //! with Burn's tensor-op Adam or the host loop the trainer uses on CPUs, with and without the
 //! extra work the trainer does (a host copy of each batch; each step's loss and outputs kept and
-//! read back every 200 steps), to see what each piece costs. Not a test: a measurement.
+//! read back every 200 steps), to see what each piece costs; then a subnormal stress case with
+//! the flush-to-zero setting on and off (`backend.flush_denormals`). Not a test: a measurement.
+//!
+//! The stress case scales the loss by 1e-37 before the backward pass, as if it had all but
+//! vanished: the gradients of the hidden layers and Adam's moments then live below
+//! `f32::MIN_POSITIVE`, where a long run's state ends up on its own. Intel cores run every
+//! operation on such values through microcode; AMD Zen cores much less so.
 //!
 //! `cargo run --release -p burnfit-model --example step_bench [batch] [steps]`
 
@@ -27,12 +33,17 @@ fn main() {
         .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
         .collect();
     let y_host: Vec<f32> = (0..batch).map(|i| (i % 2) as f32).collect();
-    for (variant, update) in [
-        ("bare", UpdatePath::Tensor),
-        ("bare", UpdatePath::Host),
-        ("bare+host-copy", UpdatePath::Host),
-        ("trainer", UpdatePath::Host),
+    for (variant, update, flush) in [
+        ("bare", UpdatePath::Tensor, true),
+        ("bare", UpdatePath::Host, true),
+        ("bare+host-copy", UpdatePath::Host, true),
+        ("trainer", UpdatePath::Host, true),
+        ("subnormal", UpdatePath::Host, true),
+        ("subnormal", UpdatePath::Host, false),
     ] {
+        // The binary's default: flushed on this thread and on rayon's, where flex computes.
+        burnfit_fpenv::set_flush(flush);
+        rayon::broadcast(|_| burnfit_fpenv::set_flush(flush));
         let mut model = MlpConfig::new(100).init(&device, 1).unwrap();
         let mut optim = OptimizerSettings::Adam(AdamSettings::keras())
             .build(None, update)
@@ -42,7 +53,7 @@ fn main() {
         let (mut losses, mut outputs, mut read) = (Vec::new(), Vec::new(), 0usize);
         let start = Instant::now();
         for step in 0..steps {
-            let (x, y) = if variant == "bare" {
+            let (x, y) = if variant == "bare" || variant == "subnormal" {
                 (x0.clone(), y0.clone())
             } else {
                 (
@@ -51,7 +62,10 @@ fn main() {
                 )
             };
             let out = model.forward(x);
-            let loss = bce_with_logits(out.clone(), y).unwrap();
+            let mut loss = bce_with_logits(out.clone(), y).unwrap();
+            if variant == "subnormal" {
+                loss = loss.mul_scalar(1e-37);
+            }
             if variant == "trainer" {
                 losses.push(loss.clone().detach());
                 outputs.push(out.detach());
@@ -69,8 +83,9 @@ fn main() {
         }
         assert!(variant != "trainer" || read == steps * (batch + 1));
         let secs = start.elapsed().as_secs_f64();
+        let mode = if flush { "flushed" } else { "IEEE" };
         println!(
-            "{variant:>14}, {update:?} update: batch {batch}: {:.0} samples/s ({:.1} µs/step)",
+            "{variant:>14}, {update:?} update, subnormals {mode}: batch {batch}: {:.0} samples/s ({:.1} µs/step)",
             (steps * batch) as f64 / secs,
             secs * 1e6 / steps as f64
         );

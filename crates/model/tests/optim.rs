@@ -12,6 +12,12 @@ use common::{assert_close, cpu_devices, tensor2, to_vec};
 
 /// The BCE gradients of `mlp` on batch number `s` of a small deterministic set (4 rows, 3 inputs).
 fn batch_grads(mlp: &Mlp, device: &Device, s: usize) -> burn::tensor::Gradients {
+    scaled_batch_grads(mlp, device, s, 1.0)
+}
+
+/// [`batch_grads`] of the loss times `scale`: 1e-37 puts the gradients and Adam's moments below
+/// `f32::MIN_POSITIVE`, where flushing subnormals changes the arithmetic.
+fn scaled_batch_grads(mlp: &Mlp, device: &Device, s: usize, scale: f32) -> burn::tensor::Gradients {
     let x: Vec<f32> = (0..12).map(|i| ((i + 5 * s) as f32 * 0.37).sin()).collect();
     let y = [1.0f32, 0.0, ((s + 1) % 2) as f32, 0.0];
     Loss::Bce
@@ -20,6 +26,7 @@ fn batch_grads(mlp: &Mlp, device: &Device, s: usize) -> burn::tensor::Gradients 
             tensor2(&y, 4, 1, device),
         )
         .unwrap()
+        .mul_scalar(scale)
         .backward()
 }
 
@@ -195,12 +202,23 @@ fn out_of_range_settings_name_their_key() {
 /// Steps `steps` of `optim` on `mlp`, each on its own batch; the model and its parameters' bits.
 fn train_bits(
     optim: &mut burn::optim::ModuleOptimizer,
-    mut mlp: Mlp,
+    mlp: Mlp,
     device: &Device,
     steps: std::ops::Range<usize>,
 ) -> (Mlp, Vec<u32>) {
+    scaled_train_bits(optim, mlp, device, steps, 1.0)
+}
+
+/// [`train_bits`] on [`scaled_batch_grads`].
+fn scaled_train_bits(
+    optim: &mut burn::optim::ModuleOptimizer,
+    mut mlp: Mlp,
+    device: &Device,
+    steps: std::ops::Range<usize>,
+    scale: f32,
+) -> (Mlp, Vec<u32>) {
     for s in steps {
-        let grads = GradientsParams::from_grads(batch_grads(&mlp, device, s), &mlp);
+        let grads = GradientsParams::from_grads(scaled_batch_grads(&mlp, device, s, scale), &mlp);
         // A learning rate that changes per step, as a schedule would.
         mlp = optim.step(1e-2 / (1 + s) as f64, mlp, grads);
     }
@@ -229,11 +247,13 @@ fn host_adam_gives_burns_bits_and_shares_its_state() {
             ..AdamSettings::keras()
         },
     ];
-    for ((name, device), a) in cpu_devices()
+    let cases = cpu_devices()
         .into_iter()
-        .flat_map(|d| settings.clone().map(|a| (d.clone(), a)))
-    {
-        let what = format!("{name} {a:?}");
+        .flat_map(|d| settings.clone().map(|a| (d.clone(), a)));
+    // Set on this test's thread only (the harness gives each test its own).
+    for (((name, device), a), flush) in cases.flat_map(|c| [(c.clone(), true), (c, false)]) {
+        burnfit_fpenv::set_flush(flush);
+        let what = format!("{name} {a:?} flush {flush}");
         let ad = device.clone().autodiff();
         let build = |update| {
             OptimizerSettings::Adam(a.clone())
@@ -259,4 +279,37 @@ fn host_adam_gives_burns_bits_and_shares_its_state() {
             assert_eq!(bits, want, "{what}: {first:?} then {second:?}");
         }
     }
+}
+
+/// Both update paths agree bit for bit with subnormals flushed (the binary's default) and kept
+/// (`backend.flush_denormals = false`), on gradients small enough that the mode matters: the
+/// optimizer state after six steps differs between the modes, and not between the paths.
+#[test]
+fn host_adam_gives_burns_bits_in_both_subnormal_modes() {
+    // Modes are per thread: this test's thread only (small tensors compute on the calling thread).
+    std::thread::spawn(|| {
+        for (name, device) in cpu_devices() {
+            let ad = device.clone().autodiff();
+            let mut states = Vec::new();
+            for flush in [true, false] {
+                burnfit_fpenv::set_flush(flush);
+                let run = |update| {
+                    let mut optim = OptimizerSettings::Adam(AdamSettings::keras())
+                        .build(None, update)
+                        .unwrap();
+                    let (_, bits) = scaled_train_bits(&mut optim, small_mlp(&ad), &ad, 0..6, 1e-37);
+                    (bits, optim.into_bytes().unwrap())
+                };
+                let (tensor, host) = (run(UpdatePath::Tensor), run(UpdatePath::Host));
+                assert_eq!(host, tensor, "{name}, flush {flush}: weights and state");
+                states.push(host.1);
+            }
+            burnfit_fpenv::set_flush(false);
+            if burnfit_fpenv::SUPPORTED {
+                assert_ne!(states[0], states[1], "{name}: the mode changed nothing");
+            }
+        }
+    })
+    .join()
+    .unwrap();
 }

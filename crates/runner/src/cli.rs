@@ -146,8 +146,16 @@ pub enum Command {
         #[arg(long)]
         backend: Option<String>,
     },
-    /// List the backends compiled in and the GPU adapters found.
-    Devices,
+    /// List the backends compiled in and the GPU adapters found, and check how each kind of
+    /// compute thread treats subnormal floats under the config's `backend.flush_denormals`.
+    Devices {
+        /// The config whose `[backend]` to use; none: the defaults.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override a key, e.g. `--set backend.flush_denormals=false` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Run the same training steps on several backends from the same initial weights and
     /// compare the losses and final weights; exits non-zero when a backend drifts past its
     /// tolerance.

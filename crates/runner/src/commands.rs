@@ -95,6 +95,7 @@ pub fn train(
             (config, path)
         }
     };
+    crate::threads::init(config.backend.flush_denormals);
     let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
@@ -217,6 +218,7 @@ pub fn train(
         "final_epoch": last.map(|r| serde_json::Value::Object(r.metrics.iter().map(|(k, v)| (k.clone(), json!(v))).collect())),
         "evaluated_on": eval_name,
         "evaluation": metrics_json(&final_metrics),
+        "flush_denormals": config.backend.flush_denormals,
         "parameters": network.num_params(),
         "model_bytes": weights.len(),
         "load_seconds": data.seconds,
@@ -255,6 +257,7 @@ fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
         .into_iter()
         .collect();
     let config = Config::load(Some(&run.file("config.toml")), &sets)?;
+    crate::threads::init(config.backend.flush_denormals);
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
     let model = train::from_bytes(
@@ -574,6 +577,7 @@ pub fn parity(
         bail!("--steps must be at least 1");
     }
     let config = Config::load(config_path, sets)?;
+    crate::threads::init(config.backend.flush_denormals);
     let named = backends
         .iter()
         .map(|b| Ok((b.trim().to_string(), crate::parity::parse_backend(b)?)))

@@ -18,6 +18,7 @@ mod metrics;
 mod parity;
 mod pipeline;
 mod plot;
+mod threads;
 mod train;
 
 use std::process::ExitCode;
@@ -45,6 +46,10 @@ use cli::{Cli, Command, TaskArg};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if matches!(cli.command, Command::Synth { .. } | Command::Inspect { .. }) {
+        // No config to read the mode from: the default's.
+        threads::init(config::BackendConfig::default().flush_denormals);
+    }
     match cli.command {
         Command::Train {
             config,
@@ -144,8 +149,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             backend: backend.as_deref(),
         }),
         Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
-        Command::Devices => {
+        Command::Devices { config, set } => {
+            let c = config::Config::load(config.as_deref(), &set)?;
+            threads::init(c.backend.flush_denormals);
             print!("{}", backend::describe_devices());
+            print!("{}", threads::describe(c.backend.flush_denormals));
             Ok(ExitCode::SUCCESS)
         }
     }

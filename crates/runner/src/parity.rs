@@ -43,7 +43,11 @@ pub fn parse_backend(spec: &str) -> Result<BackendConfig> {
     if kind == BackendKind::Auto {
         bail!("--backends: `auto` is not allowed here; name the backends to compare");
     }
-    Ok(BackendConfig { kind, device })
+    Ok(BackendConfig {
+        kind,
+        device,
+        ..BackendConfig::default()
+    })
 }
 
 /// One backend's run of the steps.

@@ -288,8 +288,10 @@ impl Table {
         let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Parsed>();
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<(Vec<csv::ByteRecord>, Vec<f32>)>();
+        // The pipeline's threads compute like the caller: `spawn_scoped` gives them its
+        // subnormal setting (`backend.flush_denormals`).
         std::thread::scope(|scope| -> Result<(), DataError> {
-            scope.spawn(move || {
+            burnfit_fpenv::spawn_scoped(scope, move || {
                 // At most this many batches exist: beyond it, wait for one to come back. Batches
                 // are made in file order and the calling thread takes them in that order, so the
                 // oldest one in flight always gets through and the wait always ends.
@@ -352,7 +354,7 @@ impl Table {
             });
             for _ in 0..workers {
                 let (work_rx, done_tx, numeric) = (work_rx.clone(), done_tx.clone(), &numeric);
-                scope.spawn(move || loop {
+                burnfit_fpenv::spawn_scoped(scope, move || loop {
                     let Ok(batch) = work_rx
                         .lock()
                         .map_err(drop)

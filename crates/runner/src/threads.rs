@@ -1,0 +1,122 @@
+//! The CPU threads that compute, and how their arithmetic treats subnormal floats
+//! (`backend.flush_denormals`, crates/fpenv).
+//!
+//! Four kinds of thread compute in a run: the main thread (the training loop and the host Adam
+//! update), rayon's global pool (flex's kernels, the preprocessing), the CSV loader's workers,
+//! and the threads a backend starts on its own (ndarray's matrix multiply). [`init`] sets the
+//! first two directly; the loader hands the caller's setting to its workers
+//! (`fpenv::spawn_scoped`); a backend's own threads are started later by one of these and
+//! inherit the setting from it, as new threads do on Linux. [`probe`] checks all of them by
+//! computing, which `burnfit devices` prints and the tests read.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Sets the subnormal mode of the calling thread and of every thread in rayon's global pool.
+/// Called once per command, before anything computes.
+pub fn init(flush: bool) {
+    burnfit_fpenv::set_flush(flush);
+    let built = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("burnfit-rayon-{i}"))
+        .start_handler(move |_| burnfit_fpenv::set_flush(flush))
+        .build_global();
+    if built.is_err() {
+        // The pool already runs (a second command in one process, as in tests): set it on
+        // each of its threads instead; rayon's threads live as long as the pool.
+        rayon::broadcast(|_| burnfit_fpenv::set_flush(flush));
+    }
+}
+
+/// One kind of compute thread and whether a product that should be subnormal came out as zero
+/// on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The kind of thread.
+    pub thread: &'static str,
+    /// `true`: flushed to zero; `false`: kept as an IEEE subnormal.
+    pub flushes: bool,
+}
+
+/// Each element of a `[m, k] x [k, n]` product of `1e-20`s is 64 products of `1e-40`, a
+/// subnormal: all zero when the threads doing the multiply flush, else `6.4e-39`.
+fn matmul_flushes(device: &Device, m: usize, k: usize, n: usize) -> bool {
+    let lhs = Tensor::<2>::from_data(TensorData::new(vec![1e-20f32; m * k], [m, k]), device);
+    let rhs = Tensor::<2>::from_data(TensorData::new(vec![1e-20f32; k * n], [k, n]), device);
+    let out = lhs.matmul(rhs).into_data();
+    out.iter::<f32>().all(|v| v == 0.0)
+}
+
+/// Probes every kind of compute thread of this process (see the module doc). The matrix
+/// products are large enough that flex and ndarray split them over their threads.
+pub fn probe() -> Vec<Probe> {
+    let pool = rayon::broadcast(|_| burnfit_fpenv::probe_flushes());
+    let loader = std::thread::scope(|s| {
+        burnfit_fpenv::spawn_scoped(s, burnfit_fpenv::probe_flushes)
+            .join()
+            .unwrap_or(false)
+    });
+    #[allow(deprecated)] // ndarray is deprecated in Burn 0.22 and still a backend here.
+    let ndarray = Device::ndarray();
+    vec![
+        Probe {
+            thread: "main thread",
+            flushes: burnfit_fpenv::probe_flushes(),
+        },
+        Probe {
+            thread: "rayon pool",
+            flushes: pool.iter().all(|&f| f),
+        },
+        Probe {
+            thread: "loader workers",
+            flushes: loader,
+        },
+        Probe {
+            thread: "flex matmul",
+            flushes: matmul_flushes(&Device::flex(), 512, 64, 512),
+        },
+        Probe {
+            thread: "ndarray matmul",
+            flushes: matmul_flushes(&ndarray, 512, 64, 512),
+        },
+    ]
+}
+
+/// `burnfit devices`' floating-point lines.
+pub fn describe(flush: bool) -> String {
+    let mut out = if !burnfit_fpenv::SUPPORTED {
+        "subnormals: kept (this CPU architecture has no flush-to-zero control here)\n".to_string()
+    } else if flush {
+        "subnormals: flushed to zero (backend.flush_denormals = true)\n".to_string()
+    } else {
+        "subnormals: kept, strict IEEE (backend.flush_denormals = false)\n".to_string()
+    };
+    for p in probe() {
+        let seen = if p.flushes { "flushed" } else { "kept" };
+        out.push_str(&format!("  {:<16}{seen}\n", p.thread));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool built like the global one: its threads compute in the mode it was given, whatever
+    /// the thread that built it does.
+    #[test]
+    fn pool_threads_take_the_mode() {
+        for flush in [true, false] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .start_handler(move |_| burnfit_fpenv::set_flush(flush))
+                .build()
+                .unwrap();
+            let seen = pool.broadcast(|_| burnfit_fpenv::probe_flushes());
+            assert!(seen
+                .iter()
+                .all(|&f| f == (flush && burnfit_fpenv::SUPPORTED)));
+            // flex's kernels run on the pool they are called from.
+            let flex = pool.install(|| matmul_flushes(&Device::flex(), 512, 64, 512));
+            assert_eq!(flex, flush && burnfit_fpenv::SUPPORTED);
+        }
+    }
+}
