@@ -167,13 +167,15 @@ mod tests {
 
     #[test]
     fn subnormal_inputs_read_as_zero_when_flushing() {
-        std::thread::spawn(|| {
-            let sub = std::hint::black_box(f32::MIN_POSITIVE / 4.0);
-            let big = std::hint::black_box(1e30f32);
-            assert!(sub * big > 0.0);
+        // Fresh `black_box`es for each product: the compiler assumes the floating-point
+        // environment never changes, so it would otherwise reuse the first product.
+        let product =
+            || std::hint::black_box(f32::MIN_POSITIVE / 4.0) * std::hint::black_box(1e30f32);
+        std::thread::spawn(move || {
+            assert!(product() > 0.0);
             set_flush(true);
             // DAZ (x86) and FZ (aarch64) both read a subnormal operand as zero.
-            assert_eq!(sub * big == 0.0, SUPPORTED);
+            assert_eq!(product() == 0.0, SUPPORTED);
         })
         .join()
         .unwrap();

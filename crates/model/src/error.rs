@@ -6,7 +6,8 @@ pub enum ModelError {
     /// A network, loss or optimizer setting is out of its valid range.
     #[error("invalid setting `{key}`: {reason}")]
     InvalidSetting {
-        /// The setting's name, as the config spells it.
+        /// The setting's field name (`lr`, `hidden`); a caller that reads settings from a file
+        /// adds its own section (`train.lr`).
         key: &'static str,
         /// Why the value is rejected.
         reason: String,

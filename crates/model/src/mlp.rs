@@ -137,19 +137,19 @@ impl MlpConfig {
     pub fn validate(&self) -> Result<(), ModelError> {
         if self.input == 0 {
             return Err(ModelError::InvalidSetting {
-                key: "model.input",
+                key: "input",
                 reason: "the network needs at least one input feature".into(),
             });
         }
         if self.output == 0 {
             return Err(ModelError::InvalidSetting {
-                key: "model.output",
+                key: "output",
                 reason: "the network needs at least one output".into(),
             });
         }
         if let Some(i) = self.hidden.iter().position(|&w| w == 0) {
             return Err(ModelError::InvalidSetting {
-                key: "model.hidden",
+                key: "hidden",
                 reason: format!(
                     "layer {} has width 0; every hidden layer needs width >= 1",
                     i + 1

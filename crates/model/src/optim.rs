@@ -99,7 +99,7 @@ impl OptimizerSettings {
         }
         let lr = self.lr();
         check(
-            "train.lr",
+            "lr",
             lr.is_finite() && lr > 0.0,
             "must be a positive number",
             lr,
@@ -107,13 +107,13 @@ impl OptimizerSettings {
         match self {
             OptimizerSettings::Sgd(s) => {
                 check(
-                    "train.momentum",
+                    "momentum",
                     (0.0..1.0).contains(&s.momentum),
                     "must be in [0, 1)",
                     s.momentum,
                 )?;
                 check(
-                    "train.weight_decay",
+                    "weight_decay",
                     s.weight_decay >= 0.0,
                     "must be >= 0",
                     s.weight_decay,
@@ -121,20 +121,20 @@ impl OptimizerSettings {
             }
             OptimizerSettings::Adam(a) => {
                 check(
-                    "train.beta1",
+                    "beta1",
                     (0.0..1.0).contains(&a.beta1),
                     "must be in [0, 1)",
                     a.beta1,
                 )?;
                 check(
-                    "train.beta2",
+                    "beta2",
                     (0.0..1.0).contains(&a.beta2),
                     "must be in [0, 1)",
                     a.beta2,
                 )?;
-                check("train.epsilon", a.epsilon > 0.0, "must be > 0", a.epsilon)?;
+                check("epsilon", a.epsilon > 0.0, "must be > 0", a.epsilon)?;
                 check(
-                    "train.weight_decay",
+                    "weight_decay",
                     a.weight_decay >= 0.0,
                     "must be >= 0",
                     a.weight_decay,
@@ -155,7 +155,7 @@ impl OptimizerSettings {
         if let Some(c) = grad_clip {
             if !(c.is_finite() && c > 0.0) {
                 return Err(ModelError::InvalidSetting {
-                    key: "train.grad_clip",
+                    key: "grad_clip",
                     reason: format!("must be a positive number, got {c}"),
                 });
             }

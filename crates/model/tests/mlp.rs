@@ -92,6 +92,6 @@ fn zero_width_settings_are_rejected_at_init() {
         .with_hidden(vec![8, 0])
         .init(device, 0)
         .unwrap_err();
-    assert!(err.to_string().contains("model.hidden"), "{err}");
+    assert!(err.to_string().contains("`hidden`"), "{err}");
     assert!(MlpConfig::new(0).init(device, 0).is_err());
 }

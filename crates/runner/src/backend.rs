@@ -168,6 +168,8 @@ fn wgpu_kind(device: &str) -> Result<burn::tensor::DeviceKind, BackendError> {
 }
 
 /// Resolves `[backend]` to a working device.
+// Long, but flat: one short arm per backend kind, each behind its cargo feature; split up, the
+// arms would only pass the same four values around.
 pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
     let cpu = |kind: BackendKind, device: Device, what: &str| Selected {
         device,

@@ -1,8 +1,11 @@
 //! The command line (clap derive; the help text is these doc comments).
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+
+use crate::config::{Positive, Task, UnitInterval};
 
 /// Config-driven trainer for tabular data on Burn: load, clean, normalize, split, train a dense
 /// network, evaluate and predict, all from one TOML file.
@@ -88,27 +91,29 @@ pub enum Command {
     },
     /// Write a synthetic data set as CSV (features `f0..`, label `label`).
     Synth {
-        /// Rows.
+        /// Rows (at least 1).
         #[arg(long)]
-        rows: usize,
-        /// Feature columns.
+        rows: NonZeroUsize,
+        /// Feature columns (at least 1).
         #[arg(long)]
-        features: usize,
-        /// Informative features (the first ones).
-        #[arg(long, default_value_t = 10)]
-        informative: usize,
+        features: NonZeroUsize,
+        /// Informative features, the first ones [default: `data.synthetic.informative`'s 10, or
+        /// every feature when there are fewer].
+        #[arg(long)]
+        informative: Option<NonZeroUsize>,
         /// Binary classification or regression.
-        #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
-        task: TaskArg,
-        /// Distance between class clusters.
-        #[arg(long, default_value_t = 1.0)]
-        class_sep: f64,
-        /// Share of labels replaced by a coin flip.
-        #[arg(long, default_value_t = 0.01)]
-        label_noise: f64,
-        /// Seed (same seed, byte-identical file).
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        #[arg(long, value_enum, default_value_t = Task::Binary)]
+        task: Task,
+        /// Distance between class clusters, > 0 [default: `data.synthetic.class_sep`'s].
+        #[arg(long)]
+        class_sep: Option<Positive>,
+        /// Share of labels replaced by a coin flip, in [0, 1) [default:
+        /// `data.synthetic.label_noise`'s].
+        #[arg(long)]
+        label_noise: Option<UnitInterval>,
+        /// Seed; the same seed gives a byte-identical file [default: the config's `seed`, 42].
+        #[arg(long)]
+        seed: Option<u64>,
         /// The CSV to write (`-` for stdout).
         #[arg(long)]
         out: PathBuf,
@@ -181,13 +186,4 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// `--task`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TaskArg {
-    /// Two classes.
-    Binary,
-    /// A number.
-    Regression,
 }

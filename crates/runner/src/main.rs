@@ -6,7 +6,6 @@
 // once per failed run, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
-mod artifact;
 mod backend;
 mod cli;
 mod commands;
@@ -14,10 +13,12 @@ mod config;
 mod data;
 mod explain;
 mod footprint;
+mod history;
 mod metrics;
 mod parity;
 mod pipeline;
 mod plot;
+mod run;
 mod threads;
 mod train;
 
@@ -37,7 +38,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use cli::{Cli, Command, TaskArg};
+use cli::{Cli, Command};
 
 /// A training step allocates and frees dozens of small tensors; mimalloc's thread-local free
 /// lists make a batch-32 step of the seed network 12 % faster than glibc's malloc (450 → 390 µs,
@@ -45,10 +46,11 @@ use cli::{Cli, Command, TaskArg};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// Long, but flat: one arm per subcommand, each unpacking its arguments for `commands`.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Command::Synth { .. } | Command::Inspect { .. }) {
         // No config to read the mode from: the default's.
-        threads::init(config::BackendConfig::default().flush_denormals);
+        threads::init_all(config::BackendConfig::default().flush_denormals);
     }
     match cli.command {
         Command::Train {
@@ -68,14 +70,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 interrupt.clone(),
             );
             let _ = signal_hook::flag::register(SIGINT, interrupt.clone());
-            commands::train(
-                config.as_deref(),
-                &set,
+            let args = commands::TrainArgs {
+                config: config.as_deref(),
+                sets: &set,
                 out,
-                resume.as_deref(),
+                resume: resume.as_deref(),
                 dry_run,
-                &interrupt,
-            )
+            };
+            commands::train(args, &interrupt)
         }
         Command::Evaluate {
             model,
@@ -104,20 +106,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             out,
         } => {
-            let task = match task {
-                TaskArg::Binary => config::Task::Binary,
-                TaskArg::Regression => config::Task::Regression,
-            };
-            let spec = data::synthetic::SyntheticSpec {
+            // Every flag left out takes the config's default for the same key.
+            let d = config::SyntheticConfig::default();
+            let synthetic = config::SyntheticConfig {
                 task,
                 rows,
                 features,
-                informative,
-                class_sep,
-                label_noise,
-                seed,
+                informative: informative.unwrap_or(d.informative.min(features)),
+                class_sep: class_sep.unwrap_or(d.class_sep),
+                label_noise: label_noise.unwrap_or(d.label_noise),
+                seed: None,
             };
-            commands::synth(&spec, &out)
+            let seed = seed.unwrap_or(config::Config::default().seed);
+            commands::synth(&synthetic, seed, &out)
         }
         Command::Parity {
             config,
@@ -151,7 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
         Command::Devices { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
-            threads::init(c.backend.flush_denormals);
+            threads::init_all(c.backend.flush_denormals);
             print!("{}", backend::describe_devices());
             print!("{}", threads::describe(c.backend.flush_denormals));
             Ok(ExitCode::SUCCESS)

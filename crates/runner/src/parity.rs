@@ -14,9 +14,11 @@ use burnfit_model::{Mlp, UpdatePath};
 use serde::Serialize;
 
 use crate::backend;
+use crate::config::setting_error;
 use crate::config::{BackendConfig, BackendKind, Config};
 use crate::data::Matrix;
 use crate::pipeline;
+use crate::run::weights::{from_bytes, to_bytes};
 use crate::train::{self, epoch_order, read_scalar, step_on};
 
 /// Default tolerance on the largest relative weight difference for a CPU backend against the
@@ -154,9 +156,11 @@ fn run_steps(
     let t = &config.train;
     let mlp_config = config.model.mlp(train_m.width);
     let ad = device.clone().autodiff();
-    let mut model = train::from_bytes(&mlp_config, initial.to_vec(), &ad, "initial weights")?;
+    let mut model = from_bytes(&mlp_config, initial.to_vec(), &ad, "initial weights")?;
     let settings = t.optimizer_settings();
-    let mut optim = settings.build(t.grad_clip.map(|c| c.0), update)?;
+    let mut optim = settings
+        .build(t.grad_clip.map(|c| c.0), update)
+        .map_err(|e| setting_error("train", e))?;
     let (n, batch) = (train_m.rows, t.batch_size.get().min(train_m.rows));
     let per_epoch = n.div_ceil(batch);
     let mut order = Vec::new();
@@ -188,7 +192,8 @@ pub fn run(
     }
     let data = pipeline::prepare(config).context("cannot prepare the data")?;
     let mlp_config = config.model.mlp(data.pre.width());
-    let initial = train::to_bytes(&mlp_config.init(&Device::flex(), config.seed)?)?;
+    let network = mlp_config.init(&Device::flex(), config.seed);
+    let initial = to_bytes(&network.map_err(|e| setting_error("model", e))?)?;
     let mut runs: Vec<BackendRun> = Vec::new();
     let mut reference: Option<(Vec<f32>, Vec<Vec<f32>>)> = None;
     for (name, bc) in backends {

@@ -7,7 +7,9 @@ use burnfit_model::Loss;
 use crate::config::{Config, Missing, Source};
 use crate::data::split::{split, SplitRule};
 use crate::data::synthetic::{generate, SyntheticSpec};
-use crate::data::{DataError, LabelRule, LoadSpec, Matrix, Preprocessor, Selection, Table};
+use crate::data::{
+    DataError, LabelMap, LabelRule, LoadSpec, Matrix, Preprocessor, Selection, Table,
+};
 
 /// Matrices ready for training, and what made them.
 pub struct Prepared {
@@ -34,7 +36,7 @@ fn load_spec(config: &Config) -> LoadSpec {
             Loss::Bce => LabelRule::InferBinary {
                 positive: d.positive.clone(),
             },
-            Loss::Mse => LabelRule::Numeric,
+            Loss::Mse => LabelRule::Known(LabelMap::Regression),
         },
         selection: match &d.features {
             Some(f) => Selection::Only(f.clone()),
@@ -105,16 +107,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let table = match d.source {
         Source::Csv => Table::from_csv(d.path.as_ref().expect("validated"), &load_spec(config))?,
         Source::Synthetic => {
-            let s = &d.synthetic;
-            let spec = SyntheticSpec {
-                task: s.task,
-                rows: s.rows.get(),
-                features: s.features.get(),
-                informative: s.informative.get(),
-                class_sep: s.class_sep.0,
-                label_noise: s.label_noise.0,
-                seed: s.seed.unwrap_or(config.seed),
-            };
+            let spec = SyntheticSpec::from_config(&d.synthetic, config.seed);
             generate(&spec).into_table(spec.features, spec.task)
         }
     };
@@ -143,7 +136,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
             rows: train_rows.len() + valid_rows.len(),
         });
     }
-    let pre = Preprocessor::fit(&table, &train_rows, d.missing, d.fill_value.0, d.normalize);
+    let pre = Preprocessor::fit(&table, &train_rows, d.missing, d.fill_value.0, d.normalize)?;
     let (train, unseen) = pre.transform(&table, &train_rows)?;
     note_unseen(&unseen, &table.origin, &mut notes);
     let valid = match &d.validation_path {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::train::EpochRow;
+use crate::history::EpochRow;
 
 fn panel(out: &mut String, x0: f64, title: &str, series: &[(&str, Vec<f64>, &str)]) {
     let (w, h, pad) = (420.0, 260.0, 40.0);

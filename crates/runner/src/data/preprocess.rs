@@ -4,24 +4,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::table::{Column, LabelRule, LoadSpec, Selection, Table, MISSING_CODE};
+use super::table::{Column, LabelMap, LabelRule, LoadSpec, Selection, Table, MISSING_CODE};
 use super::DataError;
 use crate::config::{Missing, Normalize};
-
-/// How labels map to numbers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum LabelSpec {
-    /// Two classes; `positive` is 1.
-    Binary {
-        /// Class 1.
-        positive: String,
-        /// Class 0 (absent if training never saw it).
-        negative: Option<String>,
-    },
-    /// A number.
-    Regression,
-}
 
 /// One source column's transformation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,7 +47,7 @@ pub struct Preprocessor {
     /// The label column.
     pub label: String,
     /// Its mapping.
-    pub labels: LabelSpec,
+    pub labels: LabelMap,
     /// Source columns, in input order.
     pub features: Vec<FeatureSpec>,
     /// The missing-value rule used in training.
@@ -160,15 +145,75 @@ struct NumericFit {
     scale: f64,
 }
 
+/// A resolved feature and the offset of its first input.
+type Placed<'a> = (usize, Source<'a>);
+
+/// One saved feature, resolved against a table's column.
+enum Source<'a> {
+    /// `(fill_if_missing(x) − shift) / scale`.
+    Numeric {
+        values: &'a [f32],
+        fill: f64,
+        shift: f64,
+        scale: f64,
+    },
+    /// One-hot: this table's codes mapped to the training vocabulary's positions.
+    Categorical {
+        codes: &'a [u32],
+        map: Vec<Option<usize>>,
+    },
+}
+
+impl Source<'_> {
+    /// Writes the inputs of `block`'s rows into `out` (row-major, `width` wide) at `offset`.
+    fn fill(&self, out: &mut [f32], block: &[usize], width: usize, offset: usize) {
+        match self {
+            Source::Numeric {
+                values,
+                fill,
+                shift,
+                scale,
+            } => {
+                for (i, &r) in block.iter().enumerate() {
+                    let v = values[r] as f64;
+                    let v = if v.is_nan() { *fill } else { v };
+                    out[i * width + offset] = ((v - shift) / scale) as f32;
+                }
+            }
+            Source::Categorical { codes, map } => {
+                for (i, &r) in block.iter().enumerate() {
+                    let c = codes[r];
+                    if c == MISSING_CODE {
+                        continue;
+                    }
+                    if let Some(j) = map[c as usize] {
+                        out[i * width + offset + j] = 1.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Preprocessor {
-    /// Fits fills, vocabularies and scaling on `train` rows of `table`.
+    /// Fits fills, vocabularies and scaling on `train` rows of `table`, which must have been
+    /// read with its label column (its label mapping is saved with the rest).
     pub fn fit(
         table: &Table,
         train: &[usize],
         missing: Missing,
         fill_value: f64,
         normalize: Normalize,
-    ) -> Self {
+    ) -> Result<Self, DataError> {
+        let labels = table
+            .label_map
+            .clone()
+            .ok_or_else(|| DataError::MissingColumn {
+                path: table.origin.clone(),
+                column: table.label_name.clone(),
+                role: "data.label".into(),
+                available: table.header.join(", "),
+            })?;
         // Columns are independent: fit them in parallel.
         let features = table
             .columns
@@ -205,23 +250,13 @@ impl Preprocessor {
                 }
             })
             .collect();
-        let labels = match &table.label_rule {
-            LabelRule::Numeric => LabelSpec::Regression,
-            LabelRule::Binary { positive, negative } => LabelSpec::Binary {
-                positive: positive.clone(),
-                negative: negative.clone(),
-            },
-            LabelRule::InferBinary { .. } => {
-                unreachable!("a loaded table has a resolved label rule")
-            }
-        };
-        Preprocessor {
+        Ok(Preprocessor {
             label: table.label_name.clone(),
             labels,
             features,
             missing,
             normalize,
-        }
+        })
     }
 
     /// The network's input width.
@@ -254,13 +289,7 @@ impl Preprocessor {
         LoadSpec {
             label: self.label.clone(),
             label_required,
-            label_rule: match &self.labels {
-                LabelSpec::Binary { positive, negative } => LabelRule::Binary {
-                    positive: positive.clone(),
-                    negative: negative.clone(),
-                },
-                LabelSpec::Regression => LabelRule::Numeric,
-            },
+            label_rule: LabelRule::Known(self.labels.clone()),
             selection: Selection::Only(
                 self.features.iter().map(|f| f.name().to_string()).collect(),
             ),
@@ -283,14 +312,45 @@ impl Preprocessor {
         let width = self.width();
         let n = rows.len();
         let mut x = vec![0f32; n * width];
+        let (sources, unseen) = self.sources(table, rows)?;
+        // Fill the row-major matrix in blocks of rows: a block's output stays in cache while
+        // each column writes its slot, instead of one strided pass over the whole matrix per
+        // column.
+        const BLOCK: usize = 256;
+        let blocks = x
+            .par_chunks_mut(BLOCK * width.max(1))
+            .zip(rows.par_chunks(BLOCK));
+        blocks.for_each(|(out, block)| {
+            for (offset, source) in &sources {
+                source.fill(out, block, width, *offset);
+            }
+        });
+        let y = table
+            .labels
+            .as_ref()
+            .map(|l| rows.iter().map(|&r| l[r]).collect())
+            .unwrap_or_default();
+        let source_rows = rows.iter().map(|&r| table.rows[r]).collect();
+        Ok((
+            Matrix {
+                x,
+                y,
+                rows: n,
+                width,
+                source_rows,
+            },
+            unseen,
+        ))
+    }
+
+    /// Each saved feature resolved against `table` once, with its first input's offset; the
+    /// categorical values training never saw, counted over `rows`.
+    fn sources<'a>(
+        &self,
+        table: &'a Table,
+        rows: &[usize],
+    ) -> Result<(Vec<Placed<'a>>, Vec<Unseen>), DataError> {
         let mut unseen = Vec::new();
-        // Resolve every column once, then fill the row-major matrix in blocks of rows: a block's
-        // output stays in cache while each column writes its slot, instead of one strided pass
-        // over the whole matrix per column.
-        enum Source<'a> {
-            Numeric(&'a [f32], f64, f64, f64),
-            Categorical(&'a [u32], Vec<Option<usize>>),
-        }
         let mut sources = Vec::with_capacity(self.features.len());
         let mut offset = 0;
         for spec in &self.features {
@@ -309,7 +369,14 @@ impl Preprocessor {
                     },
                     Column::Numeric { values, .. },
                 ) => {
-                    sources.push((offset, Source::Numeric(values, *fill, *shift, *scale)));
+                    let (fill, shift, scale) = (*fill, *shift, *scale);
+                    let source = Source::Numeric {
+                        values,
+                        fill,
+                        shift,
+                        scale,
+                    };
+                    sources.push((offset, source));
                     offset += 1;
                 }
                 (
@@ -332,16 +399,14 @@ impl Preprocessor {
                             counts[c as usize] += 1;
                         }
                     }
-                    for (c, &count) in counts.iter().enumerate() {
-                        if count > 0 {
-                            unseen.push(Unseen {
-                                column: name.clone(),
-                                value: seen[c].clone(),
-                                count,
-                            });
-                        }
+                    for (c, &count) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+                        unseen.push(Unseen {
+                            column: name.clone(),
+                            value: seen[c].clone(),
+                            count,
+                        });
                     }
-                    sources.push((offset, Source::Categorical(codes, map)));
+                    sources.push((offset, Source::Categorical { codes, map }));
                     offset += levels.len();
                 }
                 _ => {
@@ -355,50 +420,7 @@ impl Preprocessor {
                 }
             }
         }
-        const BLOCK: usize = 256;
-        let blocks = x
-            .par_chunks_mut(BLOCK * width.max(1))
-            .zip(rows.par_chunks(BLOCK));
-        blocks.for_each(|(out, block)| {
-            for (offset, source) in &sources {
-                match source {
-                    Source::Numeric(values, fill, shift, scale) => {
-                        for (i, &r) in block.iter().enumerate() {
-                            let v = values[r] as f64;
-                            let v = if v.is_nan() { *fill } else { v };
-                            out[i * width + offset] = ((v - shift) / scale) as f32;
-                        }
-                    }
-                    Source::Categorical(codes, map) => {
-                        for (i, &r) in block.iter().enumerate() {
-                            let c = codes[r];
-                            if c == MISSING_CODE {
-                                continue;
-                            }
-                            if let Some(j) = map[c as usize] {
-                                out[i * width + offset + j] = 1.0;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        let y = table
-            .labels
-            .as_ref()
-            .map(|l| rows.iter().map(|&r| l[r]).collect())
-            .unwrap_or_default();
-        let source_rows = rows.iter().map(|&r| table.rows[r]).collect();
-        Ok((
-            Matrix {
-                x,
-                y,
-                rows: n,
-                width,
-                source_rows,
-            },
-            unseen,
-        ))
+        Ok((sources, unseen))
     }
 }
 
@@ -423,7 +445,7 @@ mod tests {
     }
 
     fn fit(table: &Table, rows: &[usize], missing: Missing, normalize: Normalize) -> Preprocessor {
-        Preprocessor::fit(table, rows, missing, 0.0, normalize)
+        Preprocessor::fit(table, rows, missing, 0.0, normalize).unwrap()
     }
 
     #[test]
@@ -472,7 +494,8 @@ mod tests {
         let (m, _) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
         // column a over train rows: mean(1, 3) = 2; column b: mean(4) = 4.
         assert_eq!(m.x, vec![1.0, 4.0, 2.0, 4.0, 3.0, 4.0, 5.0, 8.0]);
-        let p = Preprocessor::fit(&t, &[0, 1, 2], Missing::Constant, -1.0, Normalize::None);
+        let p =
+            Preprocessor::fit(&t, &[0, 1, 2], Missing::Constant, -1.0, Normalize::None).unwrap();
         let (m, _) = p.transform(&t, &[0]).unwrap();
         assert_eq!(m.x, vec![1.0, -1.0]);
     }
@@ -489,10 +512,10 @@ mod tests {
         let p = fit(&t, &rows, Missing::Mean, Normalize::L2);
         assert!((scale(&p).1 - (9.0f64 + 12.25 + 16.0).sqrt()).abs() < 1e-12);
         // A constant fill below every value is the minimum.
-        let p = Preprocessor::fit(&t, &rows, Missing::Constant, -1.0, Normalize::Minmax);
+        let p = Preprocessor::fit(&t, &rows, Missing::Constant, -1.0, Normalize::Minmax).unwrap();
         assert_eq!(scale(&p), (-1.0, 5.0));
         // z-score of [3, -1, 4]: mean 2, population variance (1 + 9 + 4) / 3.
-        let p = Preprocessor::fit(&t, &rows, Missing::Constant, -1.0, Normalize::Zscore);
+        let p = Preprocessor::fit(&t, &rows, Missing::Constant, -1.0, Normalize::Zscore).unwrap();
         let (m, s) = scale(&p);
         assert!((m - 2.0).abs() < 1e-12 && (s - (14.0f64 / 3.0).sqrt()).abs() < 1e-12);
     }

@@ -14,10 +14,11 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::table::{Column, LabelRule, Table};
-use crate::config::Task;
+use super::table::{Column, LabelMap, Table};
+use crate::config::{SyntheticConfig, Task};
 
-/// What to generate.
+/// What to generate, as plain numbers (from a [`SyntheticConfig`], the one place that checks and
+/// defaults them).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SyntheticSpec {
     /// Binary or regression.
@@ -34,6 +35,21 @@ pub struct SyntheticSpec {
     pub label_noise: f64,
     /// Seed.
     pub seed: u64,
+}
+
+impl SyntheticSpec {
+    /// The spec of `[data.synthetic]`; `seed` when the section names none.
+    pub fn from_config(c: &SyntheticConfig, seed: u64) -> Self {
+        Self {
+            task: c.task,
+            rows: c.rows.get(),
+            features: c.features.get(),
+            informative: c.informative.get(),
+            class_sep: c.class_sep.0,
+            label_noise: c.label_noise.0,
+            seed: c.seed.unwrap_or(seed),
+        }
+    }
 }
 
 /// Row-major features and labels.
@@ -144,13 +160,13 @@ impl Generated {
             columns,
             label_name: "label".into(),
             labels: Some(self.y),
-            label_rule: match task {
-                Task::Binary => LabelRule::Binary {
+            label_map: Some(match task {
+                Task::Binary => LabelMap::Binary {
                     positive: "1".into(),
                     negative: Some("0".into()),
                 },
-                Task::Regression => LabelRule::Numeric,
-            },
+                Task::Regression => LabelMap::Regression,
+            }),
             rows: (2..n as u64 + 2).collect(),
         }
     }
@@ -222,7 +238,7 @@ mod tests {
             &crate::data::LoadSpec {
                 label: "label".into(),
                 label_required: true,
-                label_rule: LabelRule::InferBinary { positive: None },
+                label_rule: crate::data::LabelRule::InferBinary { positive: None },
                 selection: crate::data::Selection::AllExcept(vec![]),
                 categorical: vec![],
             },

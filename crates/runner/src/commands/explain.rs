@@ -1,0 +1,174 @@
+//! `burnfit explain`: permutation importance per column, and gradient × input for chosen rows.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use super::{labelled_matrix, load_run, Loaded};
+use crate::data::Matrix;
+use crate::explain::{self, Importance};
+use crate::metrics;
+use crate::run::weights::from_bytes;
+use crate::run::{self as rundir, write_atomic};
+
+/// The arguments of `burnfit explain`.
+pub struct ExplainArgs<'a> {
+    /// The run folder.
+    pub dir: &'a Path,
+    /// The labelled CSV.
+    pub data: &'a Path,
+    /// Shuffles per column.
+    pub repeats: usize,
+    /// Columns to print and draw.
+    pub top: usize,
+    /// The metric (default: the loss's main one).
+    pub metric: Option<&'a str>,
+    /// 1-based CSV rows for gradient × input.
+    pub rows: &'a [u64],
+    /// Seed of the shuffles.
+    pub seed: u64,
+    /// Output folder.
+    pub out: Option<&'a Path>,
+    /// Backend override.
+    pub backend: Option<&'a str>,
+}
+
+/// `burnfit explain`.
+pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
+    if a.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let l = load_run(a.dir, a.backend)?;
+    let loss = l.model_file.loss;
+    let metric = a.metric.unwrap_or(metrics::main_metric(loss));
+    if !metrics::base_names(loss).contains(&metric) {
+        bail!(
+            "--metric {metric} is not a metric of this model; choose from {}",
+            metrics::base_names(loss).join(", ")
+        );
+    }
+    let m = labelled_matrix(&l, a.data)?;
+    let groups = explain::column_groups(&l.pre);
+    eprintln!(
+        "permutation importance: {} columns x {} shuffles of {} rows",
+        groups.len(),
+        a.repeats,
+        m.rows
+    );
+    let (baseline, importances) = explain::permutation_importance(
+        &l.model,
+        &m,
+        &groups,
+        (loss, metric),
+        explain::Shuffles {
+            repeats: a.repeats,
+            seed: a.seed,
+        },
+        &l.device,
+    );
+    let out_dir = a
+        .out
+        .map_or_else(|| l.run.file(rundir::EXPLAIN), Path::to_path_buf);
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    write_atomic(
+        &out_dir.join("importance.csv"),
+        &importance_csv(&importances, a.repeats)?,
+    )?;
+    write_atomic(
+        &out_dir.join("importance.svg"),
+        explain::importance_svg(&importances, metric, a.top).as_bytes(),
+    )?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "{metric} on {} rows: {baseline:.4}; drop when each column is shuffled ({} times):",
+        m.rows, a.repeats
+    )?;
+    for (k, i) in importances.iter().take(a.top).enumerate() {
+        writeln!(
+            stdout,
+            "{:>3}. {:<24} {:>8.4} ± {:.4}",
+            k + 1,
+            i.feature,
+            i.mean,
+            i.sd
+        )?;
+    }
+    if !a.rows.is_empty() {
+        attributions(a, &l, &m, &out_dir, &mut stdout)?;
+    }
+    eprintln!(
+        "wrote importance.csv, importance.svg{} to {}",
+        if a.rows.is_empty() {
+            ""
+        } else {
+            ", attributions.csv"
+        },
+        out_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `importance.csv`: mean, sd and each repeat's drop per column.
+fn importance_csv(importances: &[Importance], repeats: usize) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = ["feature", "importance_mean", "importance_sd"]
+        .map(String::from)
+        .to_vec();
+    header.extend((1..=repeats).map(|r| format!("repeat_{r}")));
+    w.write_record(&header)?;
+    for i in importances {
+        let mut record = vec![i.feature.clone(), i.mean.to_string(), i.sd.to_string()];
+        record.extend(i.drops.iter().map(|d| d.to_string()));
+        w.write_record(&record)?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// Gradient × input for `--rows`: `attributions.csv`, and the largest five per row printed.
+fn attributions(
+    a: &ExplainArgs,
+    l: &Loaded,
+    m: &Matrix,
+    out_dir: &Path,
+    stdout: &mut impl Write,
+) -> Result<()> {
+    let index: Vec<usize> = a
+        .rows
+        .iter()
+        .map(|r| {
+            m.source_rows.iter().position(|s| s == r).with_context(|| {
+                format!(
+                    "--rows {r}: {} has no usable row {r} (rows start at 2, after the header; rows with missing values may have been dropped)",
+                    a.data.display()
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let ad = l.device.clone().autodiff();
+    let model_ad = from_bytes(&l.model_file.network, l.run.weights()?, &ad, "model.bpk")?;
+    let attr = explain::gradient_x_input(&model_ad, m, &index, &ad);
+    let names = l.pre.input_names();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(std::iter::once("row".to_string()).chain(names.iter().cloned()))?;
+    for (r, values) in a.rows.iter().zip(&attr) {
+        w.write_record(std::iter::once(r.to_string()).chain(values.iter().map(|v| v.to_string())))?;
+        let mut ranked: Vec<(usize, f32)> = values.iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        let top: Vec<String> = ranked
+            .iter()
+            .take(a.top.min(5))
+            .map(|(j, v)| format!("{} {v:+.4}", names[*j]))
+            .collect();
+        writeln!(
+            stdout,
+            "row {r}: gradient x input, largest: {}",
+            top.join(", ")
+        )?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    write_atomic(&out_dir.join("attributions.csv"), &bytes)
+}

@@ -1,0 +1,174 @@
+//! What each subcommand does, on top of the library modules: `train` in [`train`], `explain`
+//! in [`explain`], the data tools (`synth`, `inspect`) and `parity` in [`tools`]; evaluate and
+//! predict, which share loading a run, here.
+
+mod explain;
+mod tools;
+mod train;
+
+pub use explain::{explain, ExplainArgs};
+pub use tools::{inspect, parity, synth};
+pub use train::{train, TrainArgs};
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use burnfit_model::Loss;
+use serde_json::json;
+
+use crate::backend;
+use crate::config::Config;
+use crate::data::{Column, Table};
+use crate::metrics::{self, Metrics};
+use crate::pipeline;
+use crate::run::weights::from_bytes;
+use crate::run::{self as rundir, ModelFile, RunDir};
+use crate::train::{evaluate as evaluate_model, outputs};
+
+/// Exit code of a run stopped by Ctrl-C (after its checkpoint is written), as shells use.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+fn metrics_json(m: &Metrics) -> serde_json::Value {
+    serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+}
+
+/// The seed's closing line: `Loss: 0.1234 Accuracy: 0.9600`.
+fn final_line(m: &Metrics, loss: Loss) -> String {
+    let get = |k: &str| {
+        m.iter()
+            .find(|(n, _)| *n == k)
+            .map_or(f64::NAN, |(_, v)| *v)
+    };
+    let main = metrics::main_metric(loss);
+    let mut name = main.to_string();
+    name[..1].make_ascii_uppercase();
+    format!("Loss: {:.4} {name}: {:.4}", get("loss"), get(main))
+}
+
+/// A trained model ready to run, with what it needs.
+struct Loaded {
+    run: RunDir,
+    model_file: ModelFile,
+    pre: crate::data::Preprocessor,
+    device: burn::tensor::Device,
+    model: burnfit_model::Mlp,
+}
+
+fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
+    let run = RunDir::open(dir)?;
+    let model_file = run.model_file()?;
+    let pre = run.preprocessor()?;
+    let sets: Vec<String> = backend_override
+        .map(|b| format!("backend.kind={b}"))
+        .into_iter()
+        .collect();
+    let config = Config::load(Some(&run.file(rundir::CONFIG)), &sets)?;
+    crate::threads::init_all(config.backend.flush_denormals);
+    let selected = backend::select(&config.backend)?;
+    eprintln!("backend: {}", selected.description);
+    let model = from_bytes(
+        &model_file.network,
+        run.weights()?,
+        &selected.device,
+        &run.file(rundir::WEIGHTS).display().to_string(),
+    )?;
+    Ok(Loaded {
+        run,
+        model_file,
+        pre,
+        device: selected.device,
+        model,
+    })
+}
+
+/// `burnfit evaluate`.
+pub fn evaluate(
+    dir: &Path,
+    data: &Path,
+    as_json: bool,
+    backend_override: Option<&str>,
+) -> Result<ExitCode> {
+    let l = load_run(dir, backend_override)?;
+    let m = labelled_matrix(&l, data)?;
+    let metrics = evaluate_model(&l.model, &m, l.model_file.loss, &l.device);
+    if as_json {
+        let v = json!({ "model": l.run.path, "data": data, "rows": m.rows, "metrics": metrics_json(&metrics) });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        eprintln!("evaluated {} rows", m.rows);
+        for (k, v) in &metrics {
+            eprintln!("{k}: {v:.4}");
+        }
+        println!("{}", final_line(&metrics, l.model_file.loss));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A labelled CSV through the run's saved preprocessing, with notes and warnings printed.
+fn labelled_matrix(l: &Loaded, data: &Path) -> Result<crate::data::Matrix> {
+    let table = Table::from_csv(data, &l.pre.load_spec(true))?;
+    let mut notes = Vec::new();
+    let rows = pipeline::usable_rows(&table, l.pre.missing, &mut notes)?;
+    let (m, unseen) = l.pre.transform(&table, &rows)?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    for u in unseen {
+        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
+    }
+    Ok(m)
+}
+
+/// `burnfit predict`.
+pub fn predict(
+    dir: &Path,
+    data: &Path,
+    out: &Path,
+    backend_override: Option<&str>,
+) -> Result<ExitCode> {
+    let l = load_run(dir, backend_override)?;
+    let table = Table::from_csv(data, &l.pre.load_spec(false))?;
+    let rows: Vec<usize> = match l.pre.missing {
+        crate::config::Missing::Drop => (0..table.len())
+            .filter(|&i| table.columns.iter().all(|c: &Column| !c.is_missing(i)))
+            .collect(),
+        _ => (0..table.len()).collect(),
+    };
+    if rows.len() < table.len() {
+        eprintln!(
+            "warning: {} of {} rows have missing values and are skipped (the model was trained with data.missing = \"drop\"); the `row` column says which rows were predicted",
+            table.len() - rows.len(),
+            table.len()
+        );
+    }
+    let (m, unseen) = l.pre.transform(&table, &rows)?;
+    for u in unseen {
+        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
+    }
+    let raw = outputs(&l.model, &m, &l.device);
+    let mut text = String::new();
+    match l.model_file.loss {
+        Loss::Bce => {
+            text.push_str("row,probability,class\n");
+            for (r, z) in m.source_rows.iter().zip(&raw) {
+                let p = 1.0 / (1.0 + (-(*z as f64)).exp());
+                text.push_str(&format!("{r},{p:.6},{}\n", u8::from(p > 0.5)));
+            }
+        }
+        Loss::Mse => {
+            text.push_str("row,prediction\n");
+            for (r, v) in m.source_rows.iter().zip(&raw) {
+                text.push_str(&format!("{r},{v}\n"));
+            }
+        }
+    }
+    if out == Path::new("-") {
+        std::io::stdout().write_all(text.as_bytes())?;
+    } else {
+        rundir::write_atomic(out, text.as_bytes())?;
+        eprintln!("wrote {} predictions to {}", m.rows, out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,258 @@
+//! `burnfit train`: check everything, make the run folder, train, and write what the run left.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burnfit_model::MlpConfig;
+
+use super::{final_line, EXIT_INTERRUPTED};
+use crate::backend::{self, Selected};
+use crate::config::Config;
+use crate::metrics;
+use crate::pipeline::{self, Prepared};
+use crate::run::summary::metric_map;
+use crate::run::weights::to_bytes;
+use crate::run::{self as rundir, Checkpoint, ModelFile, RunDir, Summary};
+use crate::train::{self, Job, Outcome, Stop};
+
+/// What the command line asked of `train`.
+pub struct TrainArgs<'a> {
+    /// `--config`; none: the built-in seed.
+    pub config: Option<&'a Path>,
+    /// `--set key=value`.
+    pub sets: &'a [String],
+    /// `--out`.
+    pub out: Option<PathBuf>,
+    /// `--resume RUN_DIR`.
+    pub resume: Option<&'a Path>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+}
+
+/// `burnfit train`.
+pub fn train(args: TrainArgs, interrupt: &AtomicBool) -> Result<ExitCode> {
+    let total = Instant::now();
+    // Everything that can fail on the user's input (config, backend, data) is checked before
+    // a run folder is created, so a failed start leaves nothing behind.
+    let (config, run_path) = resolve(&args)?;
+    crate::threads::init(config.backend.flush_denormals);
+    let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
+    let selected = backend::select(&config.backend)?;
+    eprintln!("backend: {}", selected.description);
+    let data = pipeline::prepare(&config).context("cannot prepare the data")?;
+    for note in &data.notes {
+        eprintln!("note: {note}");
+    }
+    eprintln!(
+        "data: {} training rows, {} validation rows, {} inputs ({:.2}s)",
+        data.train.rows, data.valid.rows, data.train.width, data.seconds
+    );
+    crate::threads::init_pool(config.backend.flush_denormals);
+    let network = config.model.mlp(data.pre.width());
+    if args.dry_run {
+        eprint!("{}", network.summary(config.train.loss.head()));
+        eprintln!("dry run: config, backend and data are valid; nothing was trained or written");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (run, checkpoint) = start(&args, run_path, &config, &network, &data)?;
+    let job = Job {
+        config: &config,
+        network: &network,
+        train: &data.train,
+        valid: &data.valid,
+        device: &selected.device,
+        update: selected.update_path(),
+        run: &run,
+        interrupt,
+    };
+    let outcome = train::train(&job, checkpoint)?;
+    run.write(rundir::HISTORY, &crate::history::to_csv(&outcome.history)?)?;
+    if outcome.stop == Stop::Interrupted {
+        eprintln!(
+            "interrupted: checkpoint and history written; continue with `burnfit train --resume {}`",
+            run.path.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    let ended = Ended {
+        config: &config,
+        selected: &selected,
+        data: &data,
+        network: &network,
+        run: &run,
+    };
+    ended.write(&outcome, meter, total)
+}
+
+/// The config and the run folder's path: a resumed run's own, or a new one that must be free.
+fn resolve(args: &TrainArgs) -> Result<(Config, PathBuf)> {
+    match args.resume {
+        Some(dir) => {
+            let config = Config::load(Some(&dir.join(rundir::CONFIG)), &[]).with_context(|| {
+                format!(
+                    "cannot resume {}: its config.toml is unreadable",
+                    dir.display()
+                )
+            })?;
+            if !dir.join(rundir::CHECKPOINTS).is_dir() {
+                bail!(
+                    "cannot resume {}: it has no checkpoints folder",
+                    dir.display()
+                );
+            }
+            Ok((config, dir.to_path_buf()))
+        }
+        None => {
+            let config = Config::load(args.config, args.sets)?;
+            let path = args.out.clone().unwrap_or_else(|| {
+                RunDir::default_path(&config.output.dir, &Config::run_name(args.config))
+            });
+            RunDir::check_free(&path)?;
+            Ok((config, path))
+        }
+    }
+}
+
+/// Opens the run folder: a new one gets the config, the network and the preprocessing; a
+/// resumed one gives its newest intact checkpoint.
+fn start(
+    args: &TrainArgs,
+    path: PathBuf,
+    config: &Config,
+    network: &MlpConfig,
+    data: &Prepared,
+) -> Result<(RunDir, Option<Checkpoint>)> {
+    let run = if args.resume.is_some() {
+        RunDir { path }
+    } else {
+        RunDir::create(path)?
+    };
+    eprintln!("run folder: {}", run.path.display());
+    eprint!("{}", network.summary(config.train.loss.head()));
+    if args.resume.is_none() {
+        let model_file = ModelFile {
+            network: network.clone(),
+            loss: config.train.loss,
+            inputs: data.pre.input_names(),
+        };
+        run.write(rundir::CONFIG, config.to_toml().as_bytes())?;
+        run.write_json(rundir::MODEL_JSON, &model_file)?;
+        run.write_json(rundir::PREPROCESS, &data.pre)?;
+        return Ok((run, None));
+    }
+    let mut skipped = Vec::new();
+    let c = run.latest_checkpoint(&mut skipped);
+    for s in skipped {
+        eprintln!("warning: skipping damaged checkpoint {s}");
+    }
+    match &c {
+        Some(c) => eprintln!(
+            "resuming from {} (epoch {}, step {})",
+            c.path.display(),
+            c.state.epoch,
+            c.state.step
+        ),
+        None => eprintln!(
+            "note: no usable checkpoint in {}; starting from the beginning",
+            run.path.display()
+        ),
+    }
+    Ok((run, c))
+}
+
+/// A run whose loop has ended (not interrupted), and what its files are made from.
+struct Ended<'a> {
+    config: &'a Config,
+    selected: &'a Selected,
+    data: &'a Prepared,
+    network: &'a MlpConfig,
+    run: &'a RunDir,
+}
+
+impl Ended<'_> {
+    /// Writes the weights, the curves, the final evaluation, the footprint and the summary.
+    fn write(
+        &self,
+        outcome: &Outcome,
+        meter: crate::footprint::Meter,
+        total: Instant,
+    ) -> Result<ExitCode> {
+        let (config, data, run) = (self.config, self.data, self.run);
+        let loss = config.train.loss;
+        let weights = to_bytes(&outcome.model)?;
+        run.write(rundir::WEIGHTS, &weights)?;
+        let curves = crate::plot::learning_curves(&outcome.history, metrics::main_metric(loss));
+        run.write(rundir::CURVES, curves.as_bytes())?;
+        match outcome.stop {
+            Stop::EarlyStopped => eprintln!(
+                "early stopping after epoch {}; best epoch {}",
+                outcome.history.len(),
+                outcome.best_epoch
+            ),
+            Stop::TimeBudget => {
+                eprintln!("time budget reached after epoch {}", outcome.history.len())
+            }
+            _ => {}
+        }
+        let (eval_name, eval_set) = match &data.test {
+            Some(t) => ("test", t),
+            None => ("validation", &data.valid),
+        };
+        let device = &self.selected.device;
+        let final_metrics = train::evaluate(&outcome.model, eval_set, loss, device);
+        let train_metrics = train::evaluate(&outcome.model, &data.train, loss, device);
+        // Forward-only rows: validation every epoch, then the two final evaluations.
+        let evaluated =
+            (data.valid.rows * outcome.history.len() + eval_set.rows + data.train.rows) as u64;
+        let footprint = meter.finish(
+            &config.footprint,
+            self.network,
+            weights.len() as u64,
+            outcome.samples,
+            evaluated,
+        );
+        let run_id = run
+            .path
+            .file_name()
+            .map_or_else(|| "run".to_string(), |n| n.to_string_lossy().into_owned());
+        run.write(
+            rundir::EMISSIONS,
+            footprint.emissions_csv(&run_id).as_bytes(),
+        )?;
+        let samples_per_second = outcome.samples as f64 / outcome.seconds.max(1e-9);
+        let block = footprint.block();
+        run.write_summary(&Summary {
+            backend: self.selected.kind.to_string(),
+            device: self.selected.description.clone(),
+            epochs_run: outcome.history.len(),
+            best_epoch: outcome.best_epoch,
+            stopped: outcome.stop,
+            train_metrics: metric_map(train_metrics.iter().copied()),
+            final_epoch: outcome
+                .history
+                .last()
+                .map(|r| metric_map(r.metrics.iter().map(|(k, v)| (k.as_str(), *v)))),
+            evaluated_on: eval_name.to_string(),
+            evaluation: metric_map(final_metrics.iter().copied()),
+            flush_denormals: config.backend.flush_denormals,
+            parameters: self.network.num_params(),
+            model_bytes: weights.len(),
+            load_seconds: data.seconds,
+            train_seconds: outcome.seconds,
+            total_seconds: total.elapsed().as_secs_f64(),
+            samples_per_second,
+            footprint,
+        })?;
+        eprintln!(
+            "trained {} epochs in {:.2}s ({samples_per_second:.0} samples/s); evaluating on the {eval_name} rows",
+            outcome.history.len(),
+            outcome.seconds,
+        );
+        eprint!("{block}");
+        println!("{}", final_line(&final_metrics, loss));
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,128 @@
+//! The config: the TOML schema with every key's default ([`schema`]), reading a file and
+//! `--set` overrides ([`load`]), and the checks that involve several keys ([`validate`]).
+//!
+//! Values are validated while they are deserialized (newtypes with `try_from`), so a bad value is
+//! reported by `toml` with the file's line and column, and `serde_path_to_error` names the dotted
+//! key. Checks that involve several keys run once, in `validate`. The rest of the program takes
+//! a [`Config`] as already valid.
+
+mod load;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use schema::*;
+
+/// The built-in seed configuration, used when `--config` is not given.
+pub const SEED_CONFIG: &str = include_str!("../../../../configs/seed.toml");
+
+/// A config that could not be read or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A TOML syntax error or a bad value, with the line and column for file errors.
+    #[error("{origin}: key `{key}`: {message}")]
+    Invalid {
+        /// The file, or `--set`.
+        origin: String,
+        /// The dotted key at fault (empty for syntax errors outside any key).
+        key: String,
+        /// What is wrong, ending with the line and column for file errors.
+        message: String,
+    },
+    /// A `--set` argument that is not `key=value`.
+    #[error("--set {0}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")]
+    BadOverride(String),
+    /// The model crate refused the network or the optimizer for another reason.
+    #[error(transparent)]
+    Model(burnfit_model::ModelError),
+}
+
+macro_rules! checked_f64 {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+        #[serde(try_from = "f64", into = "f64")]
+        pub struct $name(pub f64);
+
+        impl TryFrom<f64> for $name {
+            type Error = String;
+            fn try_from(v: f64) -> Result<Self, String> {
+                let check: fn(f64) -> bool = $check;
+                if v.is_finite() && check(v) {
+                    Ok(Self(v))
+                } else {
+                    Err(format!(concat!("must be ", $what, ", got {}"), v))
+                }
+            }
+        }
+
+        impl From<$name> for f64 {
+            fn from(v: $name) -> f64 {
+                v.0
+            }
+        }
+
+        /// For command-line flags: the same check as in a config file.
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
+                Self::try_from(v)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+checked_f64!(
+    /// A finite number > 0 (learning rates, ε).
+    Positive, |v| v > 0.0, "a number > 0"
+);
+checked_f64!(
+    /// A finite number >= 0 (decays, tolerances).
+    NonNegative, |v| v >= 0.0, "a number >= 0"
+);
+checked_f64!(
+    /// A fraction strictly between 0 and 1 (the train share of a split).
+    Fraction, |v| v > 0.0 && v < 1.0, "strictly between 0 and 1"
+);
+checked_f64!(
+    /// A number in [0, 1) (momentum, Adam's betas, label noise).
+    UnitInterval, |v| (0.0..1.0).contains(&v), "in [0, 1)"
+);
+checked_f64!(
+    /// Any finite number (fill constants).
+    Finite, |_| true, "finite"
+);
+
+/// A model-crate setting error in the config's words: the model names its own field (`lr`),
+/// the config file knows its section (`train.lr`).
+pub fn setting_error(section: &str, e: burnfit_model::ModelError) -> ConfigError {
+    match e {
+        burnfit_model::ModelError::InvalidSetting { key, reason } => ConfigError::Invalid {
+            origin: "config".into(),
+            key: format!("{section}.{key}"),
+            message: reason,
+        },
+        other => ConfigError::Model(other),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,511 @@
+//! The sections of the config: every key, its meaning and its default.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use burnfit_model::{
+    Activation, AdamSettings, Init, Loss, MlpConfig, OptimizerSettings, SgdSettings,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Finite, Fraction, NonNegative, Positive, UnitInterval};
+
+/// The whole run: data, model, training, backend and output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Seeds everything: weight init, shuffles, synthetic data (unless it has its own).
+    pub seed: u64,
+    /// Where the rows come from and how they are prepared.
+    pub data: DataConfig,
+    /// The network's shape.
+    pub model: ModelConfig,
+    /// The loss, optimizer and loop.
+    pub train: TrainConfig,
+    /// Which hardware runs it.
+    pub backend: BackendConfig,
+    /// Where the run folder goes.
+    pub output: OutputConfig,
+    /// How the run's energy, carbon and cost are reckoned.
+    pub footprint: FootprintConfig,
+}
+
+/// Where the data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A CSV file with a header row (`data.path`).
+    Csv,
+    /// The built-in generator (`[data.synthetic]`).
+    #[default]
+    Synthetic,
+}
+
+/// What to do with empty cells, `NA` and `NaN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Missing {
+    /// Drop every row with a missing value (the seed's `dropna()`).
+    #[default]
+    Drop,
+    /// Fill numeric cells with the training split's column mean; categorical ones become all-zero.
+    Mean,
+    /// Fill numeric cells with `data.fill_value`.
+    Constant,
+}
+
+/// Per-column scaling, fit on the training split only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// Leave values as they are.
+    None,
+    /// `x / ‖x‖₂` per column (the seed's).
+    #[default]
+    L2,
+    /// `(x − mean) / std` per column.
+    Zscore,
+    /// `(x − min) / (max − min)` per column.
+    Minmax,
+}
+
+/// The synthetic task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Two classes, in the spirit of scikit-learn's `make_classification`.
+    #[default]
+    Binary,
+    /// A linear target plus Gaussian noise.
+    Regression,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// `"csv"` or `"synthetic"`.
+    pub source: Source,
+    /// The CSV file (relative paths are relative to the config file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The label column's name.
+    pub label: String,
+    /// The label value that means class 1, for string labels (e.g. `"Yes"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub positive: Option<String>,
+    /// Use only these feature columns (default: every column but the label and `exclude`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Columns to leave out.
+    pub exclude: Vec<String>,
+    /// Text columns to one-hot encode.
+    pub categorical: Vec<String>,
+    /// Missing-value rule.
+    pub missing: Missing,
+    /// The constant for `missing = "constant"`.
+    pub fill_value: Finite,
+    /// Per-column scaling.
+    pub normalize: Normalize,
+    /// A separate validation CSV; when given, every row of `path` trains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_path: Option<PathBuf>,
+    /// A separate test CSV for the final evaluation (default: the validation rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_path: Option<PathBuf>,
+    /// How rows are split into train and validation.
+    pub split: SplitConfig,
+    /// The built-in generator's settings.
+    pub synthetic: SyntheticConfig,
+}
+
+/// `[data.split]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SplitConfig {
+    /// The share of rows that trains.
+    pub train: Fraction,
+    /// Shuffle rows (with the run seed) before splitting; otherwise the first rows train.
+    pub shuffle: bool,
+    /// Keep the class ratio equal in both parts (binary labels; implies a shuffle).
+    pub stratify: bool,
+}
+
+/// `[data.synthetic]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyntheticConfig {
+    /// Binary classification or regression.
+    pub task: Task,
+    /// Number of rows.
+    pub rows: NonZeroUsize,
+    /// Number of feature columns.
+    pub features: NonZeroUsize,
+    /// How many of them carry signal (the first ones).
+    pub informative: NonZeroUsize,
+    /// Distance between class clusters (larger is easier).
+    pub class_sep: Positive,
+    /// Share of labels replaced by a coin flip.
+    pub label_noise: UnitInterval,
+    /// The generator's seed (default: the run's `seed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Hidden layer widths.
+    pub hidden: Vec<NonZeroUsize>,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Weight initialisation.
+    pub init: Init,
+}
+
+impl ModelConfig {
+    /// The network for `input` features.
+    pub fn mlp(&self, input: usize) -> MlpConfig {
+        MlpConfig {
+            input,
+            hidden: self.hidden.iter().map(|w| w.get()).collect(),
+            output: 1,
+            activation: self.activation,
+            init: self.init,
+        }
+    }
+}
+
+/// The update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Adam.
+    #[default]
+    Adam,
+    /// (Stochastic) gradient descent.
+    Sgd,
+}
+
+/// How the learning rate changes over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// `lr` throughout.
+    #[default]
+    Constant,
+    /// `lr · gamma^(epoch / step_every)`.
+    Step,
+    /// Cosine from `lr` down to `lr_min` over all steps.
+    Cosine,
+}
+
+/// `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// `"bce"` (binary classification, sigmoid output) or `"mse"` (regression, linear output).
+    pub loss: Loss,
+    /// Passes over the training split.
+    pub epochs: NonZeroUsize,
+    /// Rows per step.
+    pub batch_size: NonZeroUsize,
+    /// Reshuffle the training rows every epoch (from the run seed).
+    pub shuffle: bool,
+    /// `"adam"` or `"sgd"`.
+    pub optimizer: Optimizer,
+    /// Learning rate (default: Keras's, 1e-3 for Adam and 1e-2 for SGD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<Positive>,
+    /// SGD momentum.
+    pub momentum: UnitInterval,
+    /// Adam β1.
+    pub beta1: UnitInterval,
+    /// Adam β2.
+    pub beta2: UnitInterval,
+    /// Adam ε (Keras's 1e-7).
+    pub epsilon: Positive,
+    /// L2 penalty.
+    pub weight_decay: NonNegative,
+    /// Clip each parameter's gradient norm to this value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<Positive>,
+    /// Learning-rate schedule.
+    pub lr_schedule: LrSchedule,
+    /// For `step`: epochs between decays.
+    pub lr_step_every: NonZeroUsize,
+    /// For `step`: the decay factor.
+    pub lr_gamma: Positive,
+    /// For `cosine`: the final learning rate.
+    pub lr_min: NonNegative,
+    /// Stop early when the monitored metric stops improving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+impl TrainConfig {
+    /// The optimizer settings for the model crate.
+    pub fn optimizer_settings(&self) -> OptimizerSettings {
+        match self.optimizer {
+            Optimizer::Adam => OptimizerSettings::Adam(AdamSettings {
+                lr: self.lr.map_or(AdamSettings::keras().lr, |v| v.0),
+                beta1: self.beta1.0,
+                beta2: self.beta2.0,
+                epsilon: self.epsilon.0,
+                weight_decay: self.weight_decay.0,
+            }),
+            Optimizer::Sgd => OptimizerSettings::Sgd(SgdSettings {
+                lr: self.lr.map_or(SgdSettings::keras().lr, |v| v.0),
+                momentum: self.momentum.0,
+                weight_decay: self.weight_decay.0,
+            }),
+        }
+    }
+}
+
+/// `[train.early_stopping]`: present means enabled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// The metric to watch, as named in `history.csv` (`val_loss`, `val_accuracy`, ...).
+    pub monitor: String,
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// The smallest change that counts as an improvement.
+    pub min_delta: NonNegative,
+    /// Put back the best epoch's weights at the end.
+    pub restore_best: bool,
+    /// A time budget in seconds for the whole training loop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_time: Option<Positive>,
+}
+
+/// Which backend runs the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// A real GPU through wgpu if one is found, else flex.
+    Auto,
+    /// Burn's pure-Rust CPU backend.
+    #[default]
+    Flex,
+    /// The ndarray CPU backend (deprecated in Burn 0.22, kept working).
+    Ndarray,
+    /// wgpu: Vulkan, Metal or DX12.
+    Wgpu,
+    /// wgpu pinned to Vulkan (cargo feature `vulkan`).
+    Vulkan,
+    /// CUDA (cargo feature `cuda`).
+    Cuda,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            BackendKind::Auto => "auto",
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Vulkan => "vulkan",
+            BackendKind::Cuda => "cuda",
+        };
+        f.write_str(s)
+    }
+}
+
+/// `[backend]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendConfig {
+    /// The backend.
+    pub kind: BackendKind,
+    /// For wgpu: `default`, `discrete:N`, `integrated:N`, `virtual:N` or `cpu`; for cuda: `N`.
+    pub device: String,
+    /// Flush subnormal floats to zero on every CPU thread that computes (FTZ and DAZ on x86,
+    /// FZ on aarch64), as TensorFlow does by default: on Intel cores an operation on a
+    /// subnormal costs tens of times a normal one. `false` keeps strict IEEE arithmetic.
+    pub flush_denormals: bool,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// The folder under which each run gets `<config name>-<timestamp>/`.
+    pub dir: PathBuf,
+}
+
+/// `[footprint]`: the factors that turn a run's energy into carbon and money.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FootprintConfig {
+    /// Grid carbon intensity in gCO2e per kWh (default: the world average, 475).
+    pub grid_gco2_per_kwh: NonNegative,
+    /// Power usage effectiveness of the data centre (1.0: a machine on a desk).
+    pub pue: Positive,
+    /// Electricity price per kWh, in `currency`.
+    pub price_per_kwh: NonNegative,
+    /// The currency of `price_per_kwh`.
+    pub currency: String,
+    /// The CPU's thermal design power in watts, for the estimate when RAPL is not readable
+    /// (default: CodeCarbon's 85 W for an unknown CPU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_tdp_watts: Option<Positive>,
+    /// Where the RAPL counters live.
+    pub rapl_path: PathBuf,
+}
+
+// The defaults, one place each. The network's and the optimizers' come from the model crate;
+// serde fills every key a file leaves out from these (`#[serde(default)]` on each section).
+
+/// A non-zero constant.
+const fn nz(n: usize) -> NonZeroUsize {
+    match NonZeroUsize::new(n) {
+        Some(n) => n,
+        None => panic!("zero"),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            train: TrainConfig::default(),
+            backend: BackendConfig::default(),
+            output: OutputConfig::default(),
+            footprint: FootprintConfig::default(),
+        }
+    }
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            source: Source::default(),
+            path: None,
+            label: "label".into(),
+            positive: None,
+            features: None,
+            exclude: Vec::new(),
+            categorical: Vec::new(),
+            missing: Missing::default(),
+            fill_value: Finite(0.0),
+            normalize: Normalize::default(),
+            validation_path: None,
+            test_path: None,
+            split: SplitConfig::default(),
+            synthetic: SyntheticConfig::default(),
+        }
+    }
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        Self {
+            train: Fraction(0.8),
+            shuffle: false,
+            stratify: false,
+        }
+    }
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        Self {
+            task: Task::default(),
+            rows: nz(100_000),
+            features: nz(100),
+            informative: nz(10),
+            class_sep: Positive(1.0),
+            label_noise: UnitInterval(0.01),
+            seed: None,
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        let net = MlpConfig::new(1);
+        Self {
+            hidden: net
+                .hidden
+                .into_iter()
+                .filter_map(NonZeroUsize::new)
+                .collect(),
+            activation: net.activation,
+            init: net.init,
+        }
+    }
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        let (adam, sgd) = (AdamSettings::keras(), SgdSettings::keras());
+        Self {
+            loss: Loss::Bce,
+            epochs: nz(10),
+            batch_size: nz(32),
+            shuffle: true,
+            optimizer: Optimizer::default(),
+            lr: None,
+            momentum: UnitInterval(sgd.momentum),
+            beta1: UnitInterval(adam.beta1),
+            beta2: UnitInterval(adam.beta2),
+            epsilon: Positive(adam.epsilon),
+            weight_decay: NonNegative(adam.weight_decay),
+            grad_clip: None,
+            lr_schedule: LrSchedule::default(),
+            lr_step_every: NonZeroUsize::MIN,
+            lr_gamma: Positive(0.1),
+            lr_min: NonNegative(0.0),
+            early_stopping: None,
+        }
+    }
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        Self {
+            monitor: "val_loss".into(),
+            patience: 3,
+            min_delta: NonNegative(0.0),
+            restore_best: true,
+            max_time: None,
+        }
+    }
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            kind: BackendKind::default(),
+            device: "default".into(),
+            flush_denormals: true,
+        }
+    }
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("runs"),
+        }
+    }
+}
+
+impl Default for FootprintConfig {
+    fn default() -> Self {
+        Self {
+            grid_gco2_per_kwh: NonNegative(475.0),
+            pue: Positive(1.0),
+            price_per_kwh: NonNegative(0.15),
+            currency: "USD".into(),
+            cpu_tdp_watts: None,
+            rapl_path: PathBuf::from("/sys/class/powercap"),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Builders that grow one feature column while the file streams in.
+
+use std::collections::HashMap;
+
+use super::cells::{is_missing, text, trim};
+use super::{Column, MISSING_CODE};
+
+/// One feature column under construction.
+pub(super) enum ColumnBuilder {
+    /// Numbers, filled a batch at a time from the parsing workers.
+    Numeric {
+        /// Header name.
+        name: String,
+        /// One value per row so far.
+        values: Vec<f32>,
+    },
+    /// Text, interned on the calling thread in file order, so codes follow first appearance.
+    Categorical {
+        /// Header name.
+        name: String,
+        /// One code per row so far.
+        codes: Vec<u32>,
+        /// Distinct values in order of first appearance.
+        levels: Vec<String>,
+        /// Each level's code, by its bytes.
+        index: HashMap<Vec<u8>, u32>,
+    },
+}
+
+impl ColumnBuilder {
+    pub(super) fn new(name: String, categorical: bool) -> Self {
+        if categorical {
+            ColumnBuilder::Categorical {
+                name,
+                codes: Vec::new(),
+                levels: Vec::new(),
+                index: HashMap::new(),
+            }
+        } else {
+            ColumnBuilder::Numeric {
+                name,
+                values: Vec::new(),
+            }
+        }
+    }
+
+    /// Interns a categorical cell; numeric columns are filled by [`extend`](Self::extend).
+    pub(super) fn push_text(&mut self, cell: &[u8]) {
+        if let ColumnBuilder::Categorical {
+            codes,
+            levels,
+            index,
+            ..
+        } = self
+        {
+            let cell = trim(cell);
+            let code = if is_missing(cell) {
+                MISSING_CODE
+            } else if let Some(&c) = index.get(cell) {
+                c
+            } else {
+                let c = levels.len() as u32;
+                levels.push(text(cell));
+                index.insert(cell.to_vec(), c);
+                c
+            };
+            codes.push(code);
+        }
+    }
+
+    /// Appends parsed numbers to a numeric column.
+    pub(super) fn extend(&mut self, parsed: &[f32]) {
+        if let ColumnBuilder::Numeric { values, .. } = self {
+            values.extend_from_slice(parsed);
+        }
+    }
+
+    pub(super) fn is_numeric(&self) -> bool {
+        matches!(self, ColumnBuilder::Numeric { .. })
+    }
+
+    pub(super) fn finish(self) -> Column {
+        match self {
+            ColumnBuilder::Numeric { name, values } => Column::Numeric { name, values },
+            ColumnBuilder::Categorical {
+                name,
+                codes,
+                levels,
+                ..
+            } => Column::Categorical {
+                name,
+                codes,
+                levels,
+            },
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Header resolution: which fields of each record are the label and the features.
+
+use std::collections::HashMap;
+
+use super::{LoadSpec, Selection};
+use crate::data::DataError;
+
+/// The header and the fields a record is read through.
+pub(super) struct Fields {
+    /// Header names, trimmed.
+    pub header: Vec<String>,
+    /// The label's field, if the file has one.
+    pub label: Option<usize>,
+    /// The features' fields, in selection order.
+    pub features: Vec<usize>,
+}
+
+/// Checks the header (present, no duplicate names) and finds the fields `spec` asks for; every
+/// column it names must exist.
+pub(super) fn resolve(
+    header: Vec<String>,
+    origin: &str,
+    spec: &LoadSpec,
+) -> Result<Fields, DataError> {
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(DataError::Empty {
+            path: origin.to_string(),
+        });
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, h) in header.iter().enumerate() {
+        if let Some(first) = seen.insert(h, i) {
+            return Err(DataError::DuplicateHeader {
+                path: origin.to_string(),
+                name: h.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+    }
+    let missing_column = |column: &str, role: &str| DataError::MissingColumn {
+        path: origin.to_string(),
+        column: column.to_string(),
+        role: role.to_string(),
+        available: header.join(", "),
+    };
+    let label = header.iter().position(|h| *h == spec.label);
+    if label.is_none() && spec.label_required {
+        return Err(missing_column(&spec.label, "data.label"));
+    }
+    let features: Vec<usize> = match &spec.selection {
+        Selection::Only(names) => names
+            .iter()
+            .map(|n| {
+                header
+                    .iter()
+                    .position(|h| h == n)
+                    .ok_or_else(|| missing_column(n, "a feature"))
+            })
+            .collect::<Result<_, _>>()?,
+        Selection::AllExcept(excluded) => {
+            if let Some(e) = excluded.iter().find(|e| !header.contains(e)) {
+                return Err(missing_column(e, "listed in data.exclude"));
+            }
+            (0..header.len())
+                .filter(|&i| Some(i) != label && !excluded.contains(&header[i]))
+                .collect()
+        }
+    };
+    if let Some(c) = spec
+        .categorical
+        .iter()
+        .find(|c| !features.iter().any(|&i| header[i] == **c))
+    {
+        return Err(missing_column(c, "listed in data.categorical"));
+    }
+    Ok(Fields {
+        header,
+        label,
+        features,
+    })
+}

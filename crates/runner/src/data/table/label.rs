@@ -1,0 +1,205 @@
+//! Label resolution: how a label column's cells become classes 0 and 1, or numbers.
+
+use serde::{Deserialize, Serialize};
+
+use super::cells::{is_missing, parse_number, trim};
+use crate::data::DataError;
+
+/// How labels map to numbers once known: learned from a training file, stored in
+/// `preprocess.json`, and applied unchanged to every later file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LabelMap {
+    /// Two classes; `positive` is 1.
+    Binary {
+        /// Class 1.
+        positive: String,
+        /// Class 0 (absent if training never saw it).
+        negative: Option<String>,
+    },
+    /// A number.
+    Regression,
+}
+
+/// What the loader is told about the label column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelRule {
+    /// Learn the two classes from this file; `positive` names class 1 if given.
+    InferBinary {
+        /// `data.positive`.
+        positive: Option<String>,
+    },
+    /// Apply a known mapping (a trained model's, or numbers for regression).
+    Known(LabelMap),
+}
+
+/// Writes a label token in one canonical form, so `1`, `1.0` and ` 1 ` are one class, and
+/// `TRUE`/`true` another.
+fn canonical_label(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    if let Ok(v) = s.parse::<f64>() {
+        if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+            return format!("{}", v as i64);
+        }
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "true" => "true".into(),
+        "false" => "false".into(),
+        _ => s.into_owned(),
+    }
+}
+
+/// Collects a label column's cells while the file streams in.
+pub(super) struct LabelBuilder {
+    rule: LabelRule,
+    /// For binary: class codes 0/1 in order of first appearance, 2 = missing; for numeric: values.
+    values: Vec<f32>,
+    classes: Vec<String>,
+}
+
+impl LabelBuilder {
+    pub(super) fn new(rule: LabelRule) -> Self {
+        Self {
+            rule,
+            values: Vec::new(),
+            classes: Vec::new(),
+        }
+    }
+
+    /// Adds the label cell of source row `row`.
+    pub(super) fn push(
+        &mut self,
+        cell: &[u8],
+        row: u64,
+        origin: &str,
+        column: &str,
+    ) -> Result<(), DataError> {
+        let cell = trim(cell);
+        if let LabelRule::Known(LabelMap::Regression) = self.rule {
+            self.values.push(parse_number(cell, row, column, origin)?);
+            return Ok(());
+        }
+        if is_missing(cell) {
+            self.values.push(f32::NAN);
+            return Ok(());
+        }
+        let value = canonical_label(cell);
+        if let LabelRule::Known(LabelMap::Binary { positive, negative }) = &self.rule {
+            let v = if value == *positive {
+                1.0
+            } else if negative.as_ref() == Some(&value) {
+                0.0
+            } else {
+                return Err(DataError::UnknownLabel {
+                    path: origin.to_string(),
+                    row,
+                    column: column.to_string(),
+                    value,
+                    positive: positive.clone(),
+                    negative: negative
+                        .as_ref()
+                        .map_or("(none was seen in training)".into(), |n| format!("`{n}`")),
+                });
+            };
+            self.values.push(v);
+            return Ok(());
+        }
+        let code = match self.classes.iter().position(|c| *c == value) {
+            Some(c) => c,
+            None if self.classes.len() < 2 => {
+                self.classes.push(value);
+                self.classes.len() - 1
+            }
+            None => {
+                return Err(DataError::ThirdLabel {
+                    path: origin.to_string(),
+                    row,
+                    column: column.to_string(),
+                    value,
+                    seen: format!("`{}` and `{}`", self.classes[0], self.classes[1]),
+                })
+            }
+        };
+        self.values.push(code as f32);
+        Ok(())
+    }
+
+    /// Maps class codes to 0/1 once all classes are known.
+    pub(super) fn finish(
+        self,
+        origin: &str,
+        column: &str,
+    ) -> Result<(Vec<f32>, LabelMap), DataError> {
+        let (positive, negative) = match &self.rule {
+            LabelRule::Known(map) => return Ok((self.values, map.clone())),
+            LabelRule::InferBinary { positive } => {
+                let listing = self
+                    .classes
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                let positive = match positive {
+                    Some(p) => {
+                        let p = canonical_label(p.as_bytes());
+                        if !self.classes.contains(&p) {
+                            return Err(DataError::PositiveNotFound {
+                                path: origin.to_string(),
+                                column: column.to_string(),
+                                positive: p,
+                                values: listing,
+                            });
+                        }
+                        p
+                    }
+                    None => infer_positive(&self.classes).ok_or_else(|| {
+                        DataError::AmbiguousPositive {
+                            path: origin.to_string(),
+                            column: column.to_string(),
+                            values: listing,
+                        }
+                    })?,
+                };
+                let negative = self.classes.iter().find(|c| **c != positive).cloned();
+                (positive, negative)
+            }
+        };
+        let is_positive: Vec<bool> = self.classes.iter().map(|c| *c == positive).collect();
+        let values = self
+            .values
+            .into_iter()
+            .map(|code| {
+                if code.is_nan() {
+                    f32::NAN
+                } else if is_positive[code as usize] {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok((values, LabelMap::Binary { positive, negative }))
+    }
+}
+
+/// Picks class 1 when the values say so themselves: `1` of 0/1, `true`, or a common positive
+/// word (`Yes`, `Up`, ...). Two arbitrary strings are ambiguous.
+fn infer_positive(classes: &[String]) -> Option<String> {
+    const POSITIVE: &[&str] = &["1", "true", "yes", "y", "up", "positive", "pos", "t"];
+    const NEGATIVE: &[&str] = &["0", "false", "no", "n", "down", "negative", "neg", "f"];
+    let lower: Vec<String> = classes.iter().map(|c| c.to_ascii_lowercase()).collect();
+    for (c, l) in classes.iter().zip(&lower) {
+        if POSITIVE.contains(&l.as_str()) {
+            return Some(c.clone());
+        }
+    }
+    // A lone negative word: the positive class was simply never seen.
+    if classes.len() == 1 && NEGATIVE.contains(&lower[0].as_str()) {
+        return Some(match lower[0].as_str() {
+            "0" => "1".into(),
+            "false" => "true".into(),
+            _ => return None,
+        });
+    }
+    None
+}

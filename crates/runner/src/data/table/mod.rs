@@ -1,0 +1,237 @@
+//! Streams a CSV (header row required) into typed columns.
+//!
+//! One pass over the file, records split on one thread and their numbers parsed straight from
+//! the bytes on a few others, reused buffers: no per-row allocation. Numeric cells that are
+//! empty, `NA`, `NaN` (and the usual spellings) become NaN, which every later stage reads as
+//! "missing". Categorical cells and binary labels are interned to small codes as they stream in.
+//!
+//! The parts: [`header`] finds the label and feature fields, [`pipeline`] runs the threads that
+//! split, parse and reorder the records, [`columns`] and [`label`] build what they carry, and
+//! [`cells`] reads one cell.
+
+mod cells;
+mod columns;
+mod header;
+mod label;
+mod pipeline;
+
+use std::path::Path;
+
+use super::DataError;
+use columns::ColumnBuilder;
+use label::LabelBuilder;
+pub use label::{LabelMap, LabelRule};
+
+/// A categorical code for a missing cell.
+pub const MISSING_CODE: u32 = u32::MAX;
+
+/// One feature column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Numbers; NaN marks a missing cell.
+    Numeric {
+        /// Header name.
+        name: String,
+        /// One value per row.
+        values: Vec<f32>,
+    },
+    /// Text values, interned.
+    Categorical {
+        /// Header name.
+        name: String,
+        /// Index into `levels`, or [`MISSING_CODE`].
+        codes: Vec<u32>,
+        /// Distinct values in order of first appearance.
+        levels: Vec<String>,
+    },
+}
+
+impl Column {
+    /// The header name.
+    pub fn name(&self) -> &str {
+        match self {
+            Column::Numeric { name, .. } | Column::Categorical { name, .. } => name,
+        }
+    }
+
+    /// Whether row `i` is missing.
+    pub fn is_missing(&self, i: usize) -> bool {
+        match self {
+            Column::Numeric { values, .. } => values[i].is_nan(),
+            Column::Categorical { codes, .. } => codes[i] == MISSING_CODE,
+        }
+    }
+}
+
+/// Which columns are features.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    /// Exactly these, in this order.
+    Only(Vec<String>),
+    /// Every column but the label and these.
+    AllExcept(Vec<String>),
+}
+
+/// What to read from a file.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// The label column.
+    pub label: String,
+    /// Whether a file without the label column is an error (training) or not (predict).
+    pub label_required: bool,
+    /// How labels map to numbers.
+    pub label_rule: LabelRule,
+    /// Feature columns.
+    pub selection: Selection,
+    /// Feature columns to read as text.
+    pub categorical: Vec<String>,
+}
+
+/// A loaded file: feature columns in file (or selection) order, labels, and row numbers.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Where it came from (file path or `synthetic`), for messages.
+    pub origin: String,
+    /// The header, for messages.
+    pub header: Vec<String>,
+    /// Feature columns.
+    pub columns: Vec<Column>,
+    /// The label column's name.
+    pub label_name: String,
+    /// 0/1 or numbers, NaN where missing; `None` if the file had no label column.
+    pub labels: Option<Vec<f32>>,
+    /// The label mapping learned or applied; `None` only when a file without a label column
+    /// was read with a mapping still to learn.
+    pub label_map: Option<LabelMap>,
+    /// Each row's number in the source, 1-based with the header as row 1.
+    pub rows: Vec<u64>,
+}
+
+impl Table {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The feature column called `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name() == name)
+    }
+
+    /// Rows with no missing feature and a present label.
+    pub fn complete_rows(&self) -> Vec<usize> {
+        // Column by column (the storage order), not row by row across every column.
+        let mut keep = self.label_mask();
+        for column in &self.columns {
+            match column {
+                Column::Numeric { values, .. } => {
+                    for (k, v) in keep.iter_mut().zip(values) {
+                        *k &= !v.is_nan();
+                    }
+                }
+                Column::Categorical { codes, .. } => {
+                    for (k, &c) in keep.iter_mut().zip(codes) {
+                        *k &= c != MISSING_CODE;
+                    }
+                }
+            }
+        }
+        kept(&keep)
+    }
+
+    /// Rows with a present label (features may be missing).
+    pub fn labelled_rows(&self) -> Vec<usize> {
+        kept(&self.label_mask())
+    }
+
+    /// Whether each row has a label (all true without a label column).
+    fn label_mask(&self) -> Vec<bool> {
+        match &self.labels {
+            Some(l) => l.iter().map(|v| !v.is_nan()).collect(),
+            None => vec![true; self.len()],
+        }
+    }
+
+    /// Reads `path` according to `spec`.
+    pub fn from_csv(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
+        let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_reader(file, &path.display().to_string(), spec)
+    }
+
+    /// Reads CSV from any reader; `origin` names it in messages.
+    pub fn from_reader<R: std::io::Read + Send>(
+        reader: R,
+        origin: &str,
+        spec: &LoadSpec,
+    ) -> Result<Self, DataError> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .buffer_capacity(1 << 20)
+            .from_reader(reader);
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| pipeline::malformed(e, origin))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let fields = header::resolve(header, origin, spec)?;
+        let mut sink = pipeline::Sink {
+            builders: fields
+                .features
+                .iter()
+                .map(|&i| {
+                    let name = &fields.header[i];
+                    ColumnBuilder::new(name.clone(), spec.categorical.contains(name))
+                })
+                .collect(),
+            labels: LabelBuilder::new(spec.label_rule.clone()),
+            rows: Vec::new(),
+            fields: &fields,
+            label_name: &spec.label,
+        };
+        pipeline::read(rdr, origin, &mut sink)?;
+        let pipeline::Sink {
+            builders,
+            labels,
+            rows,
+            ..
+        } = sink;
+        if rows.is_empty() {
+            return Err(DataError::NoRows {
+                path: origin.to_string(),
+            });
+        }
+        let (labels, label_map) = match fields.label {
+            Some(_) => {
+                let (values, map) = labels.finish(origin, &spec.label)?;
+                (Some(values), Some(map))
+            }
+            None => match &spec.label_rule {
+                LabelRule::Known(map) => (None, Some(map.clone())),
+                LabelRule::InferBinary { .. } => (None, None),
+            },
+        };
+        Ok(Table {
+            origin: origin.to_string(),
+            header: fields.header,
+            columns: builders.into_iter().map(ColumnBuilder::finish).collect(),
+            label_name: spec.label.clone(),
+            labels,
+            label_map,
+            rows,
+        })
+    }
+}
+
+/// The indices of the `true` entries.
+fn kept(mask: &[bool]) -> Vec<usize> {
+    (0..mask.len()).filter(|&i| mask[i]).collect()
+}
+
+#[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! The loader on small files: errors with their rows, file order across batches, labels.
+
+use super::*;
+
+fn spec() -> LoadSpec {
+    LoadSpec {
+        label: "y".into(),
+        label_required: true,
+        label_rule: LabelRule::InferBinary { positive: None },
+        selection: Selection::AllExcept(vec![]),
+        categorical: vec![],
+    }
+}
+
+fn load(csv: &str) -> Result<Table, DataError> {
+    Table::from_reader(csv.as_bytes(), "t.csv", &spec())
+}
+
+#[test]
+fn a_third_label_value_names_the_column_value_and_row() {
+    let err = load("a,y\n1,0\n2,1\n3,2\n").unwrap_err().to_string();
+    assert!(
+        err.contains("row 4") && err.contains("`y`") && err.contains("`2`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_text_column_not_excluded_names_the_cell_and_the_fix() {
+    let err = load("a,b,y\n1,x,0\n2,zz,1\n").unwrap_err().to_string();
+    assert!(
+        err.contains("row 2, column `b`") && err.contains("`x`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("data.categorical") && err.contains("data.exclude"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bom_crlf_and_quoted_commas_are_read() {
+    let t = load("\u{feff}\"a\",b,y\r\n\"1,5\",2,0\r\n3,4,1\r\n");
+    // "1,5" is one quoted field, and not a number.
+    let err = t.unwrap_err().to_string();
+    assert!(err.contains("`1,5`") && err.contains("column `a`"), "{err}");
+    let t = load("\u{feff}a,\"b, quoted\",y\r\n1,2,0\r\n3,4,1\r\n").unwrap();
+    assert_eq!(
+        t.columns[0].name(),
+        "a",
+        "the BOM is not part of the first name"
+    );
+    assert_eq!(t.columns[1].name(), "b, quoted");
+    assert_eq!(t.labels.unwrap(), vec![0.0, 1.0]);
+}
+
+#[test]
+fn structural_problems_are_errors_with_rows() {
+    let cases = [
+        ("", "empty"),
+        ("a,y\n", "no data rows"),
+        ("a,a,y\n1,2,0\n", "appears twice"),
+        ("a,y\n1,0\n1,2,1\n", "row 3: has 3 fields"),
+        ("a,y\n1,0\ninf,1\n", "row 3, column `a`: `inf` is infinite"),
+        ("a,b\n1,0\n", "no column `y`"),
+    ];
+    for (csv, want) in cases {
+        let err = load(csv).unwrap_err().to_string();
+        assert!(err.contains(want), "{csv:?}: {err}");
+    }
+}
+
+#[test]
+fn many_batches_keep_file_order_and_the_first_error_in_the_file_wins() {
+    // 5,000 rows span several parse batches, which workers may finish out of order.
+    let mut csv = String::from("a,b,y\n");
+    for i in 0..5000 {
+        csv += &format!("{i},{},{}\n", -i, i % 2);
+    }
+    let t = load(&csv).unwrap();
+    let Column::Numeric { values, .. } = &t.columns[1] else {
+        panic!("b is numeric")
+    };
+    assert!(values.iter().enumerate().all(|(i, &v)| v == -(i as f32)));
+    assert_eq!(t.labels.as_ref().unwrap()[4999], 1.0);
+    assert_eq!((t.rows[0], t.rows[4999]), (2, 5001));
+    let with = |edits: &[(&str, &str)]| {
+        let mut c = csv.clone();
+        for (from, to) in edits {
+            assert!(c.contains(from), "{from}");
+            c = c.replacen(from, to, 1);
+        }
+        load(&c).unwrap_err().to_string()
+    };
+    let number = ("\n3000,-3000,0\n", "\n3000,oops,0\n");
+    let late_label = ("\n4000,-4000,0\n", "\n4000,-4000,2\n");
+    let early_label = ("\n1998,-1998,0\n", "\n1998,-1998,2\n");
+    let short = ("\n2500,-2500,0\n", "\n2500,0\n");
+    let err = with(&[number, late_label]);
+    assert!(err.contains("row 3002, column `b`: `oops`"), "{err}");
+    let err = with(&[number, late_label, early_label]);
+    assert!(err.contains("row 2000") && err.contains("`2`"), "{err}");
+    let err = with(&[number, short]);
+    assert!(err.contains("row 2502: has 2 fields"), "{err}");
+}
+
+#[test]
+fn an_early_error_in_a_long_file_stops_every_stage() {
+    // Far more batches than may be in flight, and a bad number in the first: the reader and
+    // the workers must stop too. On a thread, so that a regression fails instead of hanging.
+    let mut csv = String::from("a,y\n1,0\noops,1\n");
+    for i in 0..200_000 {
+        csv += &format!("{i},{}\n", i % 2);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load(&csv).map(|t| t.len()).map_err(|e| e.to_string()));
+    });
+    let result = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let err = result.expect("the loader returned").unwrap_err();
+    assert!(err.contains("row 3, column `a`: `oops`"), "{err}");
+}
+
+#[test]
+fn string_labels_infer_yes_as_positive_or_ask_for_it() {
+    let t = load("a,y\n1,No\n2,Yes\n").unwrap();
+    assert_eq!(t.labels.unwrap(), vec![0.0, 1.0]);
+    let err = load("a,y\n1,cat\n2,dog\n").unwrap_err().to_string();
+    assert!(err.contains("data.positive"), "{err}");
+    let mut s = spec();
+    s.label_rule = LabelRule::InferBinary {
+        positive: Some("cat".into()),
+    };
+    let t = Table::from_reader("a,y\n1,cat\n2,dog\n".as_bytes(), "t.csv", &s).unwrap();
+    assert_eq!(t.labels.unwrap(), vec![1.0, 0.0]);
+}
+
+#[test]
+fn real_braincancer_data_with_categoricals_and_an_na() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/braincancer.csv");
+    let spec = LoadSpec {
+        label: "status".into(),
+        label_required: true,
+        label_rule: LabelRule::InferBinary { positive: None },
+        selection: Selection::AllExcept(vec!["time".into()]),
+        categorical: ["sex", "diagnosis", "loc", "stereo"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let t = Table::from_csv(&path, &spec).unwrap();
+    assert_eq!(t.len(), 88);
+    // The one `NA` (a diagnosis) makes exactly one row incomplete.
+    assert_eq!(t.complete_rows().len(), 87);
+    match t.column("sex").unwrap() {
+        Column::Categorical { levels, .. } => assert_eq!(levels, &["Female", "Male"]),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,192 @@
+//! Checkpoints: the weights, the optimizer state and the loop's position, each checksummed,
+//! the two newest kept, a damaged one passed over for the one before.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{read, read_json, write_atomic, RunDir, CHECKPOINTS};
+use crate::history::EpochRow;
+
+/// Where training stopped inside the run, saved with each checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// Epochs fully done.
+    pub epoch: usize,
+    /// Steps done in the epoch after those (non-zero only for an interrupted run).
+    pub step: usize,
+    /// Running sums of the interrupted epoch: loss × rows, and wrong predictions.
+    pub partial: (f64, f64),
+    /// Every epoch's metrics so far.
+    pub history: Vec<EpochRow>,
+    /// Early stopping's best (epoch, value) and epochs since.
+    pub best: Option<(usize, f64)>,
+    /// Epochs without improvement.
+    pub wait: usize,
+    /// CRC32 of `model.bpk`.
+    pub model_crc: u32,
+    /// CRC32 of `optim.bpk`.
+    pub optim_crc: u32,
+}
+
+/// A checkpoint read back and verified.
+pub struct Checkpoint {
+    /// Its folder.
+    pub path: PathBuf,
+    /// The loop state.
+    pub state: CheckpointState,
+    /// The weights (burnpack bytes).
+    pub model: Vec<u8>,
+    /// The optimizer state (burnpack bytes).
+    pub optim: Vec<u8>,
+}
+
+impl RunDir {
+    /// Saves a checkpoint, then keeps only the two newest.
+    pub fn save_checkpoint(
+        &self,
+        mut state: CheckpointState,
+        model: &[u8],
+        optim: &[u8],
+    ) -> Result<()> {
+        state.model_crc = crc32fast::hash(model);
+        state.optim_crc = crc32fast::hash(optim);
+        let root = self.file(CHECKPOINTS);
+        let name = format!("epoch-{:04}-step-{:06}", state.epoch, state.step);
+        let tmp = root.join(format!(".{name}.tmp"));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        write_atomic(&tmp.join("model.bpk"), model)?;
+        write_atomic(&tmp.join("optim.bpk"), optim)?;
+        write_atomic(
+            &tmp.join("state.json"),
+            &serde_json::to_vec_pretty(&state).expect("serializable"),
+        )?;
+        let dest = root.join(&name);
+        let _ = fs::remove_dir_all(&dest);
+        fs::rename(&tmp, &dest)
+            .with_context(|| format!("cannot move checkpoint into {}", dest.display()))?;
+        let mut all = self.checkpoint_dirs();
+        while all.len() > 2 {
+            let old = all.remove(0);
+            let _ = fs::remove_dir_all(old);
+        }
+        Ok(())
+    }
+
+    /// Checkpoint folders, oldest first (names sort by epoch and step).
+    fn checkpoint_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = fs::read_dir(self.file(CHECKPOINTS))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.is_dir()
+                            && p.file_name()
+                                .is_some_and(|n| n.to_string_lossy().starts_with("epoch-"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    }
+
+    /// The newest checkpoint whose files are complete and match their checksums; damaged ones
+    /// are reported in `skipped` and passed over.
+    pub fn latest_checkpoint(&self, skipped: &mut Vec<String>) -> Option<Checkpoint> {
+        for dir in self.checkpoint_dirs().into_iter().rev() {
+            let load = || -> Result<Checkpoint> {
+                let state: CheckpointState = read_json(&dir.join("state.json"))?;
+                let model = read(&dir.join("model.bpk"))?;
+                let optim = read(&dir.join("optim.bpk"))?;
+                if crc32fast::hash(&model) != state.model_crc
+                    || crc32fast::hash(&optim) != state.optim_crc
+                {
+                    bail!("checksum mismatch");
+                }
+                Ok(Checkpoint {
+                    path: dir.clone(),
+                    state,
+                    model,
+                    optim,
+                })
+            };
+            match load() {
+                Ok(c) => return Some(c),
+                Err(e) => skipped.push(format!("{}: {e:#}", dir.display())),
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(epoch: usize) -> CheckpointState {
+        CheckpointState {
+            epoch,
+            step: 0,
+            partial: (0.0, 0.0),
+            history: Vec::new(),
+            best: None,
+            wait: 0,
+            model_crc: 0,
+            optim_crc: 0,
+        }
+    }
+
+    fn run_with_checkpoints(n: usize) -> (tempfile::TempDir, RunDir) {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let run = RunDir::create(tmp.path().join("run")).unwrap();
+        for e in 1..=n {
+            run.save_checkpoint(state(e), &[e as u8; 100], &[e as u8 + 100; 50])
+                .unwrap();
+        }
+        (tmp, run)
+    }
+
+    #[test]
+    fn only_the_two_newest_checkpoints_are_kept() {
+        let (_tmp, run) = run_with_checkpoints(4);
+        let names: Vec<String> = run
+            .checkpoint_dirs()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["epoch-0003-step-000000", "epoch-0004-step-000000"]);
+        let c = run.latest_checkpoint(&mut Vec::new()).unwrap();
+        assert_eq!((c.state.epoch, c.model[0], c.optim[0]), (4, 4, 104));
+    }
+
+    #[test]
+    fn a_truncated_or_corrupt_checkpoint_is_skipped_for_the_previous_one() {
+        for damage in ["truncate", "flip", "remove"] {
+            let (_tmp, run) = run_with_checkpoints(2);
+            let newest = run.file("checkpoints/epoch-0002-step-000000/model.bpk");
+            match damage {
+                "truncate" => fs::write(&newest, [2u8; 40]).unwrap(),
+                "flip" => fs::write(&newest, [3u8; 100]).unwrap(),
+                _ => fs::remove_file(&newest).unwrap(),
+            }
+            let mut skipped = Vec::new();
+            let c = run.latest_checkpoint(&mut skipped).unwrap();
+            assert_eq!(c.state.epoch, 1, "{damage}");
+            assert_eq!(skipped.len(), 1, "{damage}: {skipped:?}");
+            assert!(skipped[0].contains("epoch-0002"), "{skipped:?}");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_checkpoint_folder_is_ignored() {
+        let (_tmp, run) = run_with_checkpoints(1);
+        // What a kill during a checkpoint write leaves: the temporary folder.
+        fs::create_dir_all(run.file("checkpoints/.epoch-0002-step-000000.tmp")).unwrap();
+        let c = run.latest_checkpoint(&mut Vec::new()).unwrap();
+        assert_eq!(c.state.epoch, 1);
+    }
+}

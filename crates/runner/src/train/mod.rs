@@ -1,0 +1,382 @@
+//! The training loop: Burn's autodiff, `burn::optim` and burnpack on any device, with
+//! validation, early stopping, a time budget, learning-rate schedules, checkpoints and resume.
+//!
+//! Why a lean loop and not burn-train's `Learner`: the loop must read the loss from the device
+//! only every [`READ_EVERY`] steps (a read is a device sync, which costs on a GPU), resume
+//! mid-epoch to the bit, and report metrics for a single sigmoid output; these are a few lines
+//! here and extension work there. The parts are Burn's own (`Module`, `ModuleOptimizer`,
+//! `GradientsParams`, burnpack records).
+//!
+//! The rooms: [`step`] (one step, its order and learning rate, the running sums), [`infer`]
+//! (batched inference and metrics), [`stopping`] (early stopping and the time budget),
+//! [`progress`] (the terminal bar); this file holds the loop over a [`TrainState`].
+
+mod infer;
+mod progress;
+mod step;
+mod stopping;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Bytes, Device};
+use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
+
+pub use infer::{evaluate, outputs};
+pub use step::{epoch_order, learning_rate, read_scalar, step_on, READ_EVERY};
+
+use crate::config::{setting_error, Config};
+use crate::data::Matrix;
+use crate::history::EpochRow;
+pub use crate::history::Stop;
+use crate::metrics;
+use crate::run::weights::{from_bytes, to_bytes};
+use crate::run::{write_atomic, Checkpoint, CheckpointState, RunDir, BEST_WEIGHTS, CHECKPOINTS};
+use progress::Progress;
+use step::Tally;
+use stopping::Stopper;
+
+/// What training produced.
+pub struct Outcome {
+    /// The final (or restored best) model, on the plain device.
+    pub model: Mlp,
+    /// Every epoch.
+    pub history: Vec<EpochRow>,
+    /// Best epoch by the monitored metric (or the last).
+    pub best_epoch: usize,
+    /// Why it stopped.
+    pub stop: Stop,
+    /// Seconds in the loop.
+    pub seconds: f64,
+    /// Training samples processed in this process.
+    pub samples: u64,
+}
+
+/// A non-finite loss: the run cannot go on.
+#[derive(Debug, thiserror::Error)]
+#[error("training diverged at epoch {epoch}, step {step}: the loss became {value}; the last good checkpoint is kept in {checkpoints}\nhint: lower train.lr or set train.grad_clip")]
+pub struct Diverged {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 1-based step within it.
+    pub step: usize,
+    /// The value read.
+    pub value: f32,
+    /// The checkpoint folder.
+    pub checkpoints: String,
+}
+
+/// What a training run is given.
+pub struct Job<'a> {
+    /// The resolved config.
+    pub config: &'a Config,
+    /// The network's shape.
+    pub network: &'a MlpConfig,
+    /// Training rows.
+    pub train: &'a Matrix,
+    /// Validation rows (may be empty).
+    pub valid: &'a Matrix,
+    /// The plain device; training runs on its autodiff form.
+    pub device: &'a Device,
+    /// How the optimizer updates (host loop on CPUs, tensor ops on GPUs).
+    pub update: UpdatePath,
+    /// Where checkpoints go.
+    pub run: &'a RunDir,
+    /// Set by Ctrl-C: checkpoint and stop.
+    pub interrupt: &'a AtomicBool,
+}
+
+/// Everything the loop carries from step to step, and what a checkpoint saves of it.
+pub struct TrainState {
+    /// The model, on the autodiff device.
+    pub model: Mlp,
+    /// The optimizer and its state.
+    pub optim: ModuleOptimizer,
+    /// Epochs fully done.
+    pub epoch: usize,
+    /// Steps done in the current epoch (non-zero only after an interrupted run).
+    pub step: usize,
+    /// The current epoch's running sums at `step`: loss × rows, and wrong predictions.
+    pub partial: (f64, f64),
+    /// Every finished epoch.
+    pub history: Vec<EpochRow>,
+    /// Early stopping's best (epoch, value).
+    pub best: Option<(usize, f64)>,
+    /// Epochs without improvement.
+    pub wait: usize,
+    /// Early stopping's best weights, when they are to be restored.
+    pub best_weights: Option<Vec<u8>>,
+}
+
+impl TrainState {
+    /// A fresh start: seeded weights, a new optimizer.
+    pub fn new(job: &Job, ad: &Device) -> Result<Self> {
+        let t = &job.config.train;
+        let model =
+            (job.network.init(ad, job.config.seed)).map_err(|e| setting_error("model", e))?;
+        let optim = t
+            .optimizer_settings()
+            .build(t.grad_clip.map(|c| c.0), job.update)
+            .map_err(|e| setting_error("train", e))?;
+        Ok(Self {
+            model,
+            optim,
+            epoch: 0,
+            step: 0,
+            partial: (0.0, 0.0),
+            history: Vec::new(),
+            best: None,
+            wait: 0,
+            best_weights: None,
+        })
+    }
+
+    /// Where checkpoint `c` left off.
+    pub fn from_checkpoint(job: &Job, ad: &Device, c: Checkpoint) -> Result<Self> {
+        let fresh = Self::new(job, ad)?;
+        let optim = fresh
+            .optim
+            .from_bytes(Bytes::from_bytes_vec(c.optim))
+            .map_err(|e| anyhow::anyhow!("checkpoint optimizer state is not valid: {e}"))?;
+        let s = c.state;
+        // Written when the best epoch was; absent if it was never written (restore_best off).
+        let best_weights = match s.best {
+            Some((e, _)) if e > 0 => std::fs::read(job.run.file(BEST_WEIGHTS)).ok(),
+            _ => None,
+        };
+        Ok(Self {
+            model: from_bytes(job.network, c.model, ad, "checkpoint weights")?,
+            optim,
+            epoch: s.epoch,
+            step: s.step,
+            partial: s.partial,
+            history: s.history,
+            best: s.best,
+            wait: s.wait,
+            best_weights,
+        })
+    }
+
+    /// Saves the state as the run's newest checkpoint.
+    pub fn checkpoint(&self, run: &RunDir) -> Result<()> {
+        let state = CheckpointState {
+            epoch: self.epoch,
+            step: self.step,
+            partial: self.partial,
+            history: self.history.clone(),
+            best: self.best,
+            wait: self.wait,
+            model_crc: 0,
+            optim_crc: 0,
+        };
+        let optim = self
+            .optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .to_vec();
+        run.save_checkpoint(state, &to_bytes(&self.model)?, &optim)
+    }
+}
+
+/// How an epoch's steps ended.
+enum Steps {
+    /// Every step ran: the epoch's sums.
+    Done(Tally),
+    /// Ctrl-C: the checkpoint is written.
+    Interrupted,
+}
+
+/// Trains on `job.train`, validating on `job.valid` each epoch, from `resume` if given.
+pub fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
+    let t = &job.config.train;
+    let (n, batch) = (job.train.rows, t.batch_size.get());
+    if batch > n {
+        bail!(
+            "train.batch_size = {batch} is larger than the {n} training rows; lower it to at most {n}"
+        );
+    }
+    let ad = job.device.clone().autodiff();
+    let mut state = match resume {
+        Some(c) => TrainState::from_checkpoint(job, &ad, c)?,
+        None => TrainState::new(job, &ad)?,
+    };
+    let mut stopper = Stopper::new(t.early_stopping.as_ref(), state.best, state.wait);
+    let started = Instant::now();
+    let mut samples = 0u64;
+    let mut stop = Stop::Completed;
+    // The epoch's labels in step order, which the tally reads back. The inputs are gathered one
+    // batch at a time by `step_on` (a full copy of the training matrix per epoch would double
+    // its memory).
+    let mut ybuf = vec![0f32; n];
+    let epochs = t.epochs.get();
+    while state.epoch < epochs {
+        let epoch_start = Instant::now();
+        let tally;
+        (state, tally) = run_steps(job, state, &ad, &mut ybuf, &mut samples)?;
+        let tally = match tally {
+            Steps::Done(tally) => tally,
+            Steps::Interrupted => {
+                stop = Stop::Interrupted;
+                break;
+            }
+        };
+        let row = end_epoch(job, &state, tally)?;
+        eprintln!("{}", row.line(epochs, epoch_start.elapsed().as_secs_f64()));
+        state.history.push(row.clone());
+        let verdict = stopper.observe(&row, started.elapsed().as_secs_f64());
+        (state.best, state.wait) = (stopper.best, stopper.wait);
+        if verdict.improved && stopper.restores_best() {
+            let bytes = to_bytes(&state.model)?;
+            write_atomic(&job.run.file(BEST_WEIGHTS), &bytes)?;
+            state.best_weights = Some(bytes);
+        }
+        (state.epoch, state.step, state.partial) = (state.epoch + 1, 0, (0.0, 0.0));
+        state
+            .checkpoint(job.run)
+            .context("cannot write checkpoint")?;
+        if job.interrupt.load(Ordering::SeqCst) && state.epoch < epochs {
+            stop = Stop::Interrupted;
+            break;
+        }
+        if let Some(why) = verdict.stop {
+            stop = why;
+            break;
+        }
+    }
+    finish(job, state, &stopper, stop, started, samples)
+}
+
+/// Runs the steps of epoch `state.epoch` from `state.step`: reads the device every
+/// [`READ_EVERY`] steps, and on Ctrl-C checkpoints mid-epoch. Takes the state by value so that
+/// each step owns the model it updates (a second reference would stop the optimizer from
+/// updating the weights in place).
+fn run_steps(
+    job: &Job,
+    mut state: TrainState,
+    ad: &Device,
+    ybuf: &mut [f32],
+    samples: &mut u64,
+) -> Result<(TrainState, Steps)> {
+    let t = &job.config.train;
+    let (n, batch, epoch) = (job.train.rows, t.batch_size.get(), state.epoch);
+    let steps = n.div_ceil(batch);
+    let order = epoch_order(job.config, n, epoch);
+    for (i, &r) in order.iter().enumerate() {
+        ybuf[i] = job.train.y[r];
+    }
+    let first = state.step;
+    // Each step's loss and outputs stay on the device until READ_EVERY steps have run: one
+    // read (a sync) then adds them to the epoch's sums here, instead of a sync, or a chain of
+    // small device ops, per step.
+    let mut tally = Tally::new(if first > 0 { state.partial } else { (0.0, 0.0) }, first);
+    let bar = Progress::start(epoch, t.epochs.get(), steps, first);
+    let base = t.optimizer_settings().lr();
+    for step in first..steps {
+        let (lo, hi) = (step * batch, ((step + 1) * batch).min(n));
+        let lr = learning_rate(job.config, base, epoch, step, steps);
+        let rows = (job.train, &order[lo..hi]);
+        let (next, out, loss) = step_on(state.model, &mut state.optim, t.loss, lr, rows, ad)?;
+        state.model = next;
+        tally.losses.push(loss);
+        if t.loss == Loss::Bce {
+            tally.outputs.push(out);
+        }
+        *samples += (hi - lo) as u64;
+        let done = step + 1;
+        let interrupted = job.interrupt.load(Ordering::SeqCst) && done < steps;
+        if done % READ_EVERY == 0 || done == steps || interrupted {
+            if let Err((step, value)) = tally.read(batch, ybuf) {
+                bar.abandon();
+                return Err(diverged(job, epoch, step, value).into());
+            }
+            bar.read(done, tally.loss / (done * batch).min(n) as f64);
+        } else {
+            bar.inc();
+        }
+        if interrupted {
+            (state.step, state.partial) = (done, (tally.loss, tally.wrong));
+            state.checkpoint(job.run)?;
+            bar.abandon();
+            return Ok((state, Steps::Interrupted));
+        }
+    }
+    bar.finish();
+    Ok((state, Steps::Done(tally)))
+}
+
+/// The finished epoch's history row: training sums and validation metrics.
+fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
+    let t = &job.config.train;
+    let n = job.train.rows;
+    let train_loss = tally.loss / n as f64;
+    let second = match t.loss {
+        Loss::Bce => 1.0 - tally.wrong / n as f64,
+        Loss::Mse => train_loss.sqrt(),
+    };
+    let val = if job.valid.rows > 0 {
+        evaluate(&state.model.valid(), job.valid, t.loss, job.device)
+    } else {
+        Vec::new()
+    };
+    let steps = n.div_ceil(t.batch_size.get());
+    let mut row = EpochRow {
+        epoch: state.epoch + 1,
+        lr: learning_rate(
+            job.config,
+            t.optimizer_settings().lr(),
+            state.epoch,
+            0,
+            steps,
+        ),
+        metrics: vec![
+            ("loss".into(), train_loss),
+            (metrics::train_names(t.loss)[1].into(), second),
+        ],
+    };
+    row.metrics
+        .extend(val.iter().map(|(k, v)| (format!("val_{k}"), *v)));
+    if let Some(v) = row.get("val_loss").filter(|v| !v.is_finite()) {
+        return Err(diverged(job, state.epoch, steps - 1, v as f32).into());
+    }
+    Ok(row)
+}
+
+/// The divergence error for 0-based `epoch` and `step`.
+fn diverged(job: &Job, epoch: usize, step: usize, value: f32) -> Diverged {
+    Diverged {
+        epoch: epoch + 1,
+        step: step + 1,
+        value,
+        checkpoints: job.run.file(CHECKPOINTS).display().to_string(),
+    }
+}
+
+/// The outcome: the final model (early stopping's best, restored, unless interrupted).
+fn finish(
+    job: &Job,
+    state: TrainState,
+    stopper: &Stopper,
+    stop: Stop,
+    started: Instant,
+    samples: u64,
+) -> Result<Outcome> {
+    let mut best_epoch = state.history.last().map_or(0, |r| r.epoch);
+    let mut model = state.model.valid();
+    if let (Some((e, _)), Some(bytes)) = (state.best, state.best_weights) {
+        best_epoch = e;
+        if stopper.restores_best() && stop != Stop::Interrupted {
+            model = from_bytes(job.network, bytes, job.device, "best weights")?;
+        }
+    }
+    Ok(Outcome {
+        model,
+        history: state.history,
+        best_epoch,
+        stop,
+        seconds: started.elapsed().as_secs_f64(),
+        samples,
+    })
+}
