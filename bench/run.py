@@ -106,6 +106,7 @@ def run_peer(system, csv, batch, epochs, seed):
 
 
 def run_w3(system, csv, out_dir):
+    """burnfit's load and preprocessing (`train --dry-run`), or pandas + numpy doing the same."""
     if system == "burnfit":
         cmd = [str(BURNFIT), "train", "--dry-run", "--set", "data.source=csv", "--set",
                f"data.path={csv}", "--out", str(Path(out_dir) / "unused")]
@@ -168,10 +169,9 @@ def main():
             # five seeds), so the table reports the median over the repeats.
             seed = 42 + rep
             for w in workloads:
-                for s in systems:
-                    if w == "W3" and s not in ("burnfit", "keras-tf"):
-                        continue  # W3 compares burnfit with pandas + numpy (run once, as "pandas")
-                    name = "pandas" if (w == "W3" and s != "burnfit") else s
+                # W3 compares burnfit with pandas + numpy, whichever peers were named.
+                for s in (["burnfit", "pandas"] if w == "W3" else systems):
+                    name = s
                     try:
                         if w == "W3":
                             r = run_w3(s, files["W3"], out_dir)

@@ -349,12 +349,19 @@ fn train_and_signal(
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    // The system `kill` (procps), so the test needs no libc binding.
-    let _ = std::process::Command::new("kill")
+    // The system `kill` (procps), so the test needs no libc binding. It fails only when the
+    // child is already gone (the run finished first), which the caller sees in the status.
+    let sent = std::process::Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(child.id().to_string())
-        .status();
-    child.wait().unwrap()
+        .status()
+        .expect("the system `kill` runs");
+    let status = child.wait().unwrap();
+    assert!(
+        sent.success() || status.code().is_some(),
+        "kill -{signal} failed and the child did not exit by itself: {status:?}"
+    );
+    status
 }
 
 fn checkpoints(run: &Path) -> usize {
@@ -426,6 +433,13 @@ fn sigkill_at_any_point_then_resume_equals_an_uninterrupted_run() {
             // The run ended before the point was reached (a write too fast to see); the
             // comparison below still holds.
             eprintln!("{what}: run finished before the kill");
+        } else {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(
+                status.signal(),
+                Some(9),
+                "{what}: not killed by SIGKILL: {status:?}"
+            );
         }
         if !d.join(&run).join("config.toml").exists() {
             // Killed before the run folder was written: nothing to resume, start again.
@@ -474,6 +488,95 @@ fn resume_equals_an_uninterrupted_run_with_subnormals_kept() {
     }
     let summary = fs::read_to_string(d.join("killed/summary.json")).unwrap();
     assert!(summary.contains("\"flush_denormals\": false"), "{summary}");
+}
+
+/// Trains `cfg` (with `extra` overrides) uninterrupted into `full`, then again into `cut`
+/// stopped by `signal` once `ready` holds, resumes `cut` to the end, and checks that its
+/// history and weights are the uninterrupted run's, byte for byte. Returns the signal's exit
+/// status and the newest checkpoint's name when the run stopped.
+fn interrupted_equals_uninterrupted(
+    d: &Path,
+    cfg: &str,
+    extra: &[&str],
+    signal: i32,
+    ready: impl Fn(&Path) -> bool,
+) -> (std::process::ExitStatus, String) {
+    train(
+        d,
+        &[&["--config", cfg, "--out", "full"][..], extra].concat(),
+    );
+    let args = [&["train", "--config", cfg, "--out", "cut"][..], extra].concat();
+    let status = train_and_signal(d, &args, "cut", signal, ready);
+    assert!(!status.success(), "the run ended before the signal");
+    let mut names: Vec<String> = fs::read_dir(d.join("cut/checkpoints"))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("epoch-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    resume_until_done(d, "cut");
+    for f in ["history.csv", "model.bpk"] {
+        assert_eq!(
+            fs::read(d.join("cut").join(f)).unwrap(),
+            fs::read(d.join("full").join(f)).unwrap(),
+            "{f} differs after signal {signal} and --resume"
+        );
+    }
+    (status, names.pop().unwrap_or_default())
+}
+
+/// A checkpoint written mid-epoch (the signal comes during epoch 2's steps, not at an epoch's
+/// end) resumes to the same bits as a run never stopped.
+#[test]
+fn ctrl_c_in_the_middle_of_an_epoch_resumes_to_the_same_bits() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = long_config(d);
+    let (status, newest) =
+        interrupted_equals_uninterrupted(d, &cfg, &[], 2, |run: &Path| checkpoints(run) >= 1);
+    assert_eq!(status.code(), Some(130));
+    // The checkpoint the signal wrote is mid-epoch: a step count other than zero.
+    assert!(!newest.ends_with("step-000000"), "{newest}");
+}
+
+/// SIGTERM (a scheduler, `docker stop`) and SIGHUP (a closed terminal) stop like Ctrl-C:
+/// checkpoint, history, exit 128 + signal, and the run resumes to the same bits.
+#[test]
+fn sigterm_and_sighup_checkpoint_and_exit_128_plus_the_signal() {
+    for (signal, code) in [(15, 143), (1, 129)] {
+        let tmp = TempDir::new().unwrap();
+        let d = tmp.path();
+        let cfg = long_config(d);
+        let (status, _) = interrupted_equals_uninterrupted(d, &cfg, &[], signal, |run: &Path| {
+            checkpoints(run) >= 1
+        });
+        assert_eq!(status.code(), Some(code), "signal {signal}");
+    }
+}
+
+/// Resume with early stopping on: the best weights travel in the checksummed checkpoint, so
+/// the restored final model is the uninterrupted run's; and on ndarray as on flex.
+#[test]
+fn resume_is_exact_with_early_stopping_and_on_ndarray() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let text = fs::read_to_string(long_config(d)).unwrap().replace(
+        "[train]",
+        "[train.early_stopping]\nmonitor = \"val_loss\"\npatience = 10\nrestore_best = true\n[train]",
+    );
+    let cfg = write(d, "es.toml", &text);
+    let cfg = cfg.to_str().unwrap();
+    interrupted_equals_uninterrupted(d, cfg, &[], 9, |run: &Path| checkpoints(run) >= 2);
+    let summary = fs::read_to_string(d.join("cut/summary.json")).unwrap();
+    assert!(summary.contains("\"best_epoch\""), "{summary}");
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = long_config(d);
+    let ndarray = ["--set", "backend.kind=ndarray"];
+    interrupted_equals_uninterrupted(d, &cfg, &ndarray, 9, |run: &Path| checkpoints(run) >= 1);
 }
 
 #[test]

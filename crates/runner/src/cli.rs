@@ -73,9 +73,12 @@ pub enum Command {
         /// A CSV with the trained columns (the label may be absent).
         #[arg(long)]
         data: PathBuf,
-        /// Where to write the predictions CSV (`-` for stdout).
+        /// Where to write the predictions CSV (`-` for stdout); an existing file needs --force.
         #[arg(long)]
         out: PathBuf,
+        /// Replace the file if it exists (never one of the inputs or a run folder's file).
+        #[arg(long)]
+        force: bool,
         /// Run on another backend than the one trained on.
         #[arg(long)]
         backend: Option<String>,
@@ -114,9 +117,12 @@ pub enum Command {
         /// Seed; the same seed gives a byte-identical file [default: the config's `seed`, 42].
         #[arg(long)]
         seed: Option<u64>,
-        /// The CSV to write (`-` for stdout).
+        /// The CSV to write (`-` for stdout); an existing file needs --force.
         #[arg(long)]
         out: PathBuf,
+        /// Replace the file if it exists (never one of the inputs or a run folder's file).
+        #[arg(long)]
+        force: bool,
     },
     /// Explain a trained model: permutation importance of each column (how much the metric
     /// drops when it is shuffled) and gradient × input for chosen rows.
@@ -147,6 +153,9 @@ pub enum Command {
         /// `<model>/explain`).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace files already in `--out` (the run's own `explain/` is always refreshed).
+        #[arg(long)]
+        force: bool,
         /// Run on another backend than the one trained on.
         #[arg(long)]
         backend: Option<String>,

@@ -15,9 +15,11 @@ mod explain;
 mod footprint;
 mod history;
 mod metrics;
+mod output;
 mod parity;
 mod pipeline;
 mod plot;
+mod resources;
 mod run;
 mod threads;
 mod train;
@@ -33,8 +35,10 @@ fn fuzz_cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
+
+use anyhow::Context;
 
 use clap::Parser;
 
@@ -45,6 +49,24 @@ use cli::{Cli, Command};
 /// `docs/PERFORMANCE.md`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Ctrl-C (SIGINT), SIGTERM (what a scheduler or `docker stop` sends) and SIGHUP (a closed
+/// terminal) ask the loop to stop after the current step and checkpoint: the number of the
+/// signal that came is stored for the exit code (128 + signal). A second one, with a signal
+/// already seen, exits at once (signal-hook's documented pattern). A handler that cannot be
+/// registered is an error: a run that cannot be stopped cleanly should not start.
+fn stop_signals() -> anyhow::Result<Arc<AtomicUsize>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let seen = Arc::new(AtomicBool::new(false));
+    let which = Arc::new(AtomicUsize::new(0));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, seen.clone())
+            .and_then(|_| signal_hook::flag::register(signal, seen.clone()))
+            .and_then(|_| signal_hook::flag::register_usize(signal, which.clone(), signal as usize))
+            .with_context(|| format!("cannot register a handler for signal {signal}"))?;
+    }
+    Ok(which)
+}
 
 // Long, but flat: one arm per subcommand, each unpacking its arguments for `commands`.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -60,16 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             resume,
             dry_run,
         } => {
-            // Ctrl-C asks the loop to stop after the current step and checkpoint; a second one,
-            // with the flag already set, exits at once (signal-hook's documented pattern).
-            let interrupt = Arc::new(AtomicBool::new(false));
-            use signal_hook::consts::SIGINT;
-            let _ = signal_hook::flag::register_conditional_shutdown(
-                SIGINT,
-                i32::from(commands::EXIT_INTERRUPTED),
-                interrupt.clone(),
-            );
-            let _ = signal_hook::flag::register(SIGINT, interrupt.clone());
+            let interrupt = stop_signals()?;
             let args = commands::TrainArgs {
                 config: config.as_deref(),
                 sets: &set,
@@ -89,8 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             model,
             data,
             out,
+            force,
             backend,
-        } => commands::predict(&model, &data, &out, backend.as_deref()),
+        } => commands::predict(&model, &data, &out, force, backend.as_deref()),
         Command::Config { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             print!("{}", c.to_toml());
@@ -105,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             label_noise,
             seed,
             out,
+            force,
         } => {
             // Every flag left out takes the config's default for the same key.
             let d = config::SyntheticConfig::default();
@@ -118,7 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed: None,
             };
             let seed = seed.unwrap_or(config::Config::default().seed);
-            commands::synth(&synthetic, seed, &out)
+            commands::synth(&synthetic, seed, &out, output::Replace { force })
         }
         Command::Parity {
             config,
@@ -137,6 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rows,
             seed,
             out,
+            force,
             backend,
         } => commands::explain(&commands::ExplainArgs {
             dir: &model,
@@ -147,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rows: &rows,
             seed,
             out: out.as_deref(),
+            force: output::Replace { force },
             backend: backend.as_deref(),
         }),
         Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),

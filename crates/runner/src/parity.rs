@@ -71,6 +71,16 @@ pub struct BackendRun {
     pub tolerance: f64,
 }
 
+impl BackendRun {
+    /// Within tolerance, with every loss and weight finite.
+    pub fn agrees(&self) -> bool {
+        self.losses.iter().all(|l| l.is_finite())
+            && self.weight_rel_diff.is_finite()
+            && self.weight_rel_diff <= self.tolerance
+            && !self.loss_rel_diff.is_nan()
+    }
+}
+
 /// The whole comparison; the first backend is the reference.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -85,10 +95,7 @@ pub struct Report {
 impl Report {
     /// The backends whose weights moved further than their tolerance.
     pub fn failures(&self) -> Vec<&BackendRun> {
-        self.backends
-            .iter()
-            .filter(|b| b.weight_rel_diff.is_nan() || b.weight_rel_diff > b.tolerance)
-            .collect()
+        self.backends.iter().filter(|b| !b.agrees()).collect()
     }
 
     /// The per-step losses as CSV: `step,<backend>,...`.
@@ -132,15 +139,25 @@ fn rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
                 .iter()
                 .zip(b)
                 .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
-                .fold(0.0, f64::max);
-            let scale = b.iter().map(|y| f64::from(*y).abs()).fold(0.0, f64::max);
+                .fold(0.0, nan_max);
+            let scale = b.iter().map(|y| f64::from(*y).abs()).fold(0.0, nan_max);
             if scale > 0.0 {
                 diff / scale
             } else {
                 diff
             }
         })
-        .fold(0.0, f64::max)
+        .fold(0.0, nan_max)
+}
+
+/// The larger of two values, NaN if either is: `f64::max` would drop a NaN and report a
+/// backend whose weights all became NaN as agreeing.
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 /// Runs `steps` training steps of `config` on `device` from `initial` burnpack weights, with the
@@ -208,7 +225,8 @@ pub fn run(
             steps,
         )?;
         let (weight_rel_diff, loss_rel_diff) = match &reference {
-            None => (0.0, 0.0),
+            // The reference against itself: zero, unless something in it is not finite.
+            None => (rel_diff(&w, &w), 0.0),
             Some((ref_losses, ref_w)) => (
                 rel_diff(&w, ref_w),
                 losses
@@ -217,7 +235,7 @@ pub fn run(
                     .map(|(a, b)| {
                         (f64::from(*a) - f64::from(*b)).abs() / f64::from(b.abs()).max(1e-12)
                     })
-                    .fold(0.0, f64::max),
+                    .fold(0.0, nan_max),
             ),
         };
         // wgpu on a software adapter runs the GPU kernels, so it gets the GPU tolerance.
@@ -260,6 +278,35 @@ mod tests {
         let e = parse_backend("tpu").unwrap_err().to_string();
         assert!(e.contains("`tpu` is not a backend"), "{e}");
         assert!(parse_backend("auto").is_err());
+    }
+
+    #[test]
+    fn a_non_finite_loss_or_weight_on_any_backend_is_a_failure() {
+        let run = |losses: Vec<f32>, w: &[Vec<f32>], r: &[Vec<f32>]| BackendRun {
+            name: "b".into(),
+            description: String::new(),
+            losses,
+            weight_rel_diff: rel_diff(w, r),
+            loss_rel_diff: 0.0,
+            tolerance: 1e-5,
+        };
+        let good = vec![vec![1.0f32, 2.0]];
+        let nan = vec![vec![f32::NAN, f32::NAN]];
+        assert!(run(vec![0.5], &good, &good).agrees());
+        // All weights NaN: `f64::max` would have folded the NaNs away to 0.
+        assert!(rel_diff(&nan, &good).is_nan());
+        assert!(!run(vec![0.5], &nan, &good).agrees());
+        assert!(!run(vec![0.5], &nan, &nan).agrees(), "the reference itself");
+        assert!(!run(vec![0.5, f32::INFINITY], &good, &good).agrees());
+        let report = Report {
+            steps: 1,
+            batch_size: 1,
+            backends: vec![
+                run(vec![0.5], &good, &good),
+                run(vec![f32::NAN], &good, &good),
+            ],
+        };
+        assert_eq!(report.failures().len(), 1);
     }
 
     #[test]

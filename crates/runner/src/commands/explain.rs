@@ -10,6 +10,7 @@ use super::{labelled_matrix, load_run, Loaded};
 use crate::data::Matrix;
 use crate::explain::{self, Importance};
 use crate::metrics;
+use crate::output::{self, Replace};
 use crate::run::weights::from_bytes;
 use crate::run::{self as rundir, write_atomic};
 
@@ -31,6 +32,8 @@ pub struct ExplainArgs<'a> {
     pub seed: u64,
     /// Output folder.
     pub out: Option<&'a Path>,
+    /// Whether files already in `out` may be replaced.
+    pub force: Replace,
     /// Backend override.
     pub backend: Option<&'a str>,
 }
@@ -68,9 +71,20 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         },
         &l.device,
     );
-    let out_dir = a
-        .out
-        .map_or_else(|| l.run.file(rundir::EXPLAIN), Path::to_path_buf);
+    let own = l.run.file(rundir::EXPLAIN);
+    let out_dir = a.out.map_or_else(|| own.clone(), Path::to_path_buf);
+    // The run's own explain/ holds what explain wrote before: it is refreshed. Anywhere else,
+    // the output rule of every command applies to each file.
+    let is_own = out_dir.canonicalize().ok() == own.canonicalize().ok() || a.out.is_none();
+    if !is_own {
+        let mut names = vec!["importance.csv", "importance.svg"];
+        if !a.rows.is_empty() {
+            names.push("attributions.csv");
+        }
+        for name in names {
+            output::check(&out_dir.join(name), &[a.data], a.force)?;
+        }
+    }
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     write_atomic(

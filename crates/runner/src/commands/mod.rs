@@ -27,7 +27,8 @@ use crate::run::weights::from_bytes;
 use crate::run::{self as rundir, ModelFile, RunDir};
 use crate::train::{evaluate as evaluate_model, outputs};
 
-/// Exit code of a run stopped by Ctrl-C (after its checkpoint is written), as shells use.
+/// Exit code of a run stopped by Ctrl-C (after its checkpoint is written), as shells use;
+/// other stop signals exit with 128 + their number.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn metrics_json(m: &Metrics) -> serde_json::Value {
@@ -126,8 +127,11 @@ pub fn predict(
     dir: &Path,
     data: &Path,
     out: &Path,
+    force: bool,
     backend_override: Option<&str>,
 ) -> Result<ExitCode> {
+    // Before any work: a refused output costs nothing.
+    crate::output::check(out, &[data], crate::output::Replace { force })?;
     let l = load_run(dir, backend_override)?;
     let table = Table::from_csv(data, &l.pre.load_spec(false))?;
     let rows: Vec<usize> = match l.pre.missing {

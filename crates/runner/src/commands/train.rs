@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -13,6 +13,8 @@ use crate::backend::{self, Selected};
 use crate::config::Config;
 use crate::metrics;
 use crate::pipeline::{self, Prepared};
+use crate::resources;
+use crate::run::fingerprint::{self, Fingerprint};
 use crate::run::summary::metric_map;
 use crate::run::weights::to_bytes;
 use crate::run::{self as rundir, Checkpoint, ModelFile, RunDir, Summary};
@@ -33,10 +35,19 @@ pub struct TrainArgs<'a> {
 }
 
 /// `burnfit train`.
-pub fn train(args: TrainArgs, interrupt: &AtomicBool) -> Result<ExitCode> {
+pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let total = Instant::now();
     // Everything that can fail on the user's input (config, backend, data) is checked before
     // a run folder is created, so a failed start leaves nothing behind.
+    if let Some(dir) = args.resume.filter(|d| d.join(rundir::SUMMARY).is_file()) {
+        // A finished run has its summary: resuming it would only rewrite what it wrote.
+        eprintln!(
+            "{} is finished (it has its {}); nothing to resume, nothing changed",
+            dir.display(),
+            rundir::SUMMARY
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let (config, run_path) = resolve(&args)?;
     crate::threads::init(config.backend.flush_denormals);
     let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
@@ -52,6 +63,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicBool) -> Result<ExitCode> {
     );
     crate::threads::init_pool(config.backend.flush_denormals);
     let network = config.model.mlp(data.pre.width());
+    preflight(&config, &data, &network)?;
     if args.dry_run {
         eprint!("{}", network.summary(config.train.loss.head()));
         eprintln!("dry run: config, backend and data are valid; nothing was trained or written");
@@ -68,14 +80,27 @@ pub fn train(args: TrainArgs, interrupt: &AtomicBool) -> Result<ExitCode> {
         run: &run,
         interrupt,
     };
-    let outcome = train::train(&job, checkpoint)?;
+    let outcome = match train::train(&job, checkpoint) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Every finished epoch stays readable after a divergence.
+            if let Some(d) = e.downcast_ref::<train::Diverged>() {
+                run.write(rundir::HISTORY, &crate::history::to_csv(&d.history)?)?;
+            }
+            return Err(e);
+        }
+    };
     run.write(rundir::HISTORY, &crate::history::to_csv(&outcome.history)?)?;
     if outcome.stop == Stop::Interrupted {
         eprintln!(
             "interrupted: checkpoint and history written; continue with `burnfit train --resume {}`",
             run.path.display()
         );
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        // 128 + the signal, as shells report it: 130 for Ctrl-C, 143 for SIGTERM.
+        let signal = interrupt.load(Ordering::SeqCst);
+        return Ok(ExitCode::from(
+            u8::try_from(128 + signal).unwrap_or(EXIT_INTERRUPTED),
+        ));
     }
     let ended = Ended {
         config: &config,
@@ -85,6 +110,44 @@ pub fn train(args: TrainArgs, interrupt: &AtomicBool) -> Result<ExitCode> {
         run: &run,
     };
     ended.write(&outcome, meter, total)
+}
+
+/// The checks that need the data and the network, run before anything is written (and by
+/// `--dry-run`): a start that fails leaves no run folder behind.
+fn preflight(config: &Config, data: &Prepared, network: &MlpConfig) -> Result<()> {
+    let t = &config.train;
+    let (rows, batch) = (data.train.rows, t.batch_size.get());
+    if batch > rows {
+        bail!(
+            "train.batch_size = {batch} is larger than the {rows} training rows; lower it to at most {rows}"
+        );
+    }
+    if network.input == 0 {
+        bail!(
+            "no input columns are left: data.exclude (or data.features) leaves no column but the label `{}`",
+            config.data.label
+        );
+    }
+    network
+        .validate()
+        .map_err(|e| crate::config::setting_error("model", e))?;
+    // Weights, gradients and Adam's two moments, with a host copy during the update: five
+    // copies of the parameters; a batch's activations and their gradients, four copies per
+    // layer output; one evaluation chunk's activations.
+    let params = network.num_params() as u64;
+    let widths: u64 = network.hidden.iter().map(|&w| w as u64).sum::<u64>() + 1;
+    let needed = resources::product(&[4, 5, params])
+        .saturating_add(resources::product(&[4, 4, batch as u64, widths]))
+        .saturating_add(resources::product(&[4, 8192, widths]));
+    resources::check(
+        "the network",
+        needed,
+        Some(format!(
+            "{params} parameters, their gradients and optimizer state, and a batch of {batch}"
+        )),
+        "make model.hidden narrower, or lower train.batch_size",
+    )?;
+    Ok(())
 }
 
 /// The config and the run folder's path: a resumed run's own, or a new one that must be free.
@@ -102,6 +165,14 @@ fn resolve(args: &TrainArgs) -> Result<(Config, PathBuf)> {
                     "cannot resume {}: it has no checkpoints folder",
                     dir.display()
                 );
+            }
+            match crate::run::read_json::<Vec<Fingerprint>>(&dir.join(rundir::DATA)) {
+                Ok(recorded) => fingerprint::verify(&recorded, dir)?,
+                Err(_) => eprintln!(
+                    "warning: {} has no readable {}: cannot check that the data is unchanged",
+                    dir.display(),
+                    rundir::DATA
+                ),
             }
             Ok((config, dir.to_path_buf()))
         }
@@ -139,6 +210,7 @@ fn start(
             inputs: data.pre.input_names(),
         };
         run.write(rundir::CONFIG, config.to_toml().as_bytes())?;
+        run.write_json(rundir::DATA, &fingerprint::of(config)?)?;
         run.write_json(rundir::MODEL_JSON, &model_file)?;
         run.write_json(rundir::PREPROCESS, &data.pre)?;
         return Ok((run, None));

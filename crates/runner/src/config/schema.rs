@@ -102,6 +102,9 @@ pub struct DataConfig {
     pub exclude: Vec<String>,
     /// Text columns to one-hot encode.
     pub categorical: Vec<String>,
+    /// The most distinct values a categorical column may have in the training rows (one input
+    /// each); more is an error naming the column, which is usually an identifier.
+    pub max_levels: NonZeroUsize,
     /// Missing-value rule.
     pub missing: Missing,
     /// The constant for `missing = "constant"`.
@@ -392,6 +395,7 @@ impl Default for DataConfig {
             features: None,
             exclude: Vec::new(),
             categorical: Vec::new(),
+            max_levels: nz(1000),
             missing: Missing::default(),
             fill_value: Finite(0.0),
             normalize: Normalize::default(),

@@ -163,4 +163,20 @@ pub enum DataError {
         /// What is wrong.
         what: String,
     },
+    /// A categorical column with more distinct values than `data.max_levels`: one-hot encoding
+    /// it would make one input per value (an ID column, usually).
+    #[error("{path}: categorical column `{column}` has {levels} distinct values in the training rows, more than data.max_levels = {max}; exclude it (data.exclude) if it is an identifier, or raise data.max_levels")]
+    TooManyLevels {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// Its distinct values in the training rows.
+        levels: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// The data would not fit in memory.
+    #[error(transparent)]
+    TooBig(#[from] crate::resources::TooBig),
 }

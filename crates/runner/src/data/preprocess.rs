@@ -259,6 +259,24 @@ impl Preprocessor {
         })
     }
 
+    /// Refuses a categorical column with more than `max` levels in the training rows, before
+    /// its one-hot inputs are made.
+    pub fn check_levels(&self, origin: &str, max: usize) -> Result<(), DataError> {
+        for f in &self.features {
+            if let FeatureSpec::Categorical { name, levels } = f {
+                if levels.len() > max {
+                    return Err(DataError::TooManyLevels {
+                        path: origin.to_string(),
+                        column: name.clone(),
+                        levels: levels.len(),
+                        max,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The network's input width.
     pub fn width(&self) -> usize {
         self.features

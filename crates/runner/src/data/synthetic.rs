@@ -66,14 +66,30 @@ fn normal(rng: &mut StdRng) -> f64 {
 
 /// Generates the data. The same spec always gives the same numbers.
 pub fn generate(spec: &SyntheticSpec) -> Generated {
+    let mut x = Vec::with_capacity(spec.rows * spec.features);
+    let mut y = Vec::with_capacity(spec.rows);
+    let _ = generate_rows(spec, |row, label| {
+        x.extend_from_slice(row);
+        y.push(label);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    Generated { x, y }
+}
+
+/// Generates the data one row at a time into `emit` (features, label), so a large set can be
+/// written without holding it: memory is one row, plus 8 bytes a row for the binary task's
+/// shuffled cluster assignment. The same spec always gives the same rows as [`generate`].
+pub fn generate_rows<E>(
+    spec: &SyntheticSpec,
+    mut emit: impl FnMut(&[f32], f32) -> Result<(), E>,
+) -> Result<(), E> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let (n, f, k) = (
         spec.rows,
         spec.features,
         spec.informative.min(spec.features),
     );
-    let mut x = vec![0f32; n * f];
-    let mut y = vec![0f32; n];
+    let mut row = vec![0f32; f];
     match spec.task {
         Task::Binary => {
             // Four distinct hypercube vertices: clusters 0, 1 are class 0; 2, 3 are class 1.
@@ -100,8 +116,7 @@ pub fn generate(spec: &SyntheticSpec) -> Generated {
             let mut assignment: Vec<usize> = (0..n).map(|i| i % clusters).collect();
             assignment.shuffle(&mut rng);
             let mut z = vec![0f64; k];
-            for (i, &c) in assignment.iter().enumerate() {
-                let row = &mut x[i * f..(i + 1) * f];
+            for &c in &assignment {
                 for zj in z.iter_mut() {
                     *zj = normal(&mut rng);
                 }
@@ -112,25 +127,54 @@ pub fn generate(spec: &SyntheticSpec) -> Generated {
                 for v in row[k..].iter_mut() {
                     *v = normal(&mut rng) as f32;
                 }
-                y[i] = if c >= 2 { 1.0 } else { 0.0 };
+                let mut y = if c >= 2 { 1.0 } else { 0.0 };
                 if rng.random_bool(spec.label_noise) {
-                    y[i] = if rng.random_bool(0.5) { 1.0 } else { 0.0 };
+                    y = if rng.random_bool(0.5) { 1.0 } else { 0.0 };
                 }
+                emit(&row, y)?;
             }
         }
         Task::Regression => {
             let w: Vec<f64> = (0..k).map(|_| normal(&mut rng)).collect();
-            for i in 0..n {
-                let row = &mut x[i * f..(i + 1) * f];
+            for _ in 0..n {
                 for v in row.iter_mut() {
                     *v = normal(&mut rng) as f32;
                 }
                 let signal: f64 = (0..k).map(|j| row[j] as f64 * w[j]).sum();
-                y[i] = (signal + 0.1 * normal(&mut rng)) as f32;
+                emit(&row, (signal + 0.1 * normal(&mut rng)) as f32)?;
             }
         }
     }
-    Generated { x, y }
+    Ok(())
+}
+
+/// Writes the data as CSV (header `f0,...,label`) straight from [`generate_rows`].
+pub fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{},label", feature_names(spec.features).join(","))?;
+    let mut line = String::new();
+    generate_rows(spec, |row, y| {
+        use std::fmt::Write as _;
+        line.clear();
+        for v in row {
+            let _ = write!(line, "{v},");
+        }
+        match spec.task {
+            Task::Binary => line.push_str(if y == 1.0 { "1" } else { "0" }),
+            Task::Regression => {
+                let _ = write!(line, "{y}");
+            }
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())
+    })
+}
+
+/// Bytes of memory that [`generate_rows`] needs for `spec` beyond one row.
+pub fn stream_bytes(spec: &SyntheticSpec) -> u64 {
+    match spec.task {
+        Task::Binary => 8 * spec.rows as u64,
+        Task::Regression => 0,
+    }
 }
 
 /// Column names: `f0`, `f1`, ...
@@ -140,7 +184,7 @@ pub fn feature_names(features: usize) -> Vec<String> {
 
 impl Generated {
     /// As a [`Table`] with features `f0..` and label `label`, rows numbered as the CSV that
-    /// [`write_csv`](Self::write_csv) would write.
+    /// [`write_csv`] would write.
     pub fn into_table(self, features: usize, task: Task) -> Table {
         let n = self.y.len();
         let names = feature_names(features);
@@ -170,32 +214,6 @@ impl Generated {
             rows: (2..n as u64 + 2).collect(),
         }
     }
-
-    /// Writes a CSV with a header `f0,...,label`. Floats are written in Rust's shortest
-    /// round-trip form, so the same seed gives byte-identical files.
-    pub fn write_csv<W: Write>(&self, features: usize, task: Task, out: W) -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
-        let names = feature_names(features);
-        writeln!(w, "{},label", names.join(","))?;
-        let mut line = String::new();
-        for (i, y) in self.y.iter().enumerate() {
-            line.clear();
-            for v in &self.x[i * features..(i + 1) * features] {
-                use std::fmt::Write as _;
-                let _ = write!(line, "{v},");
-            }
-            match task {
-                Task::Binary => line.push_str(if *y == 1.0 { "1" } else { "0" }),
-                Task::Regression => {
-                    use std::fmt::Write as _;
-                    let _ = write!(line, "{y}");
-                }
-            }
-            line.push('\n');
-            w.write_all(line.as_bytes())?;
-        }
-        w.flush()
-    }
 }
 
 #[cfg(test)]
@@ -216,7 +234,7 @@ mod tests {
 
     fn csv_bytes(s: &SyntheticSpec) -> Vec<u8> {
         let mut out = Vec::new();
-        generate(s).write_csv(s.features, s.task, &mut out).unwrap();
+        write_csv(s, &mut out).unwrap();
         out
     }
 

@@ -29,6 +29,9 @@ pub struct CheckpointState {
     pub model_crc: u32,
     /// CRC32 of `optim.bpk`.
     pub optim_crc: u32,
+    /// CRC32 of `best.bpk`, early stopping's best weights, when the checkpoint holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_crc: Option<u32>,
 }
 
 /// A checkpoint read back and verified.
@@ -41,18 +44,23 @@ pub struct Checkpoint {
     pub model: Vec<u8>,
     /// The optimizer state (burnpack bytes).
     pub optim: Vec<u8>,
+    /// Early stopping's best weights (burnpack bytes), when kept.
+    pub best: Option<Vec<u8>>,
 }
 
 impl RunDir {
-    /// Saves a checkpoint, then keeps only the two newest.
+    /// Saves a checkpoint (with early stopping's best weights when given), then keeps only the
+    /// two newest.
     pub fn save_checkpoint(
         &self,
         mut state: CheckpointState,
         model: &[u8],
         optim: &[u8],
+        best: Option<&[u8]>,
     ) -> Result<()> {
         state.model_crc = crc32fast::hash(model);
         state.optim_crc = crc32fast::hash(optim);
+        state.best_crc = best.map(crc32fast::hash);
         let root = self.file(CHECKPOINTS);
         let name = format!("epoch-{:04}-step-{:06}", state.epoch, state.step);
         let tmp = root.join(format!(".{name}.tmp"));
@@ -60,6 +68,9 @@ impl RunDir {
         fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         write_atomic(&tmp.join("model.bpk"), model)?;
         write_atomic(&tmp.join("optim.bpk"), optim)?;
+        if let Some(best) = best {
+            write_atomic(&tmp.join("best.bpk"), best)?;
+        }
         write_atomic(
             &tmp.join("state.json"),
             &serde_json::to_vec_pretty(&state).expect("serializable"),
@@ -107,11 +118,22 @@ impl RunDir {
                 {
                     bail!("checksum mismatch");
                 }
+                let best = match state.best_crc {
+                    Some(crc) => {
+                        let best = read(&dir.join("best.bpk"))?;
+                        if crc32fast::hash(&best) != crc {
+                            bail!("checksum mismatch in best.bpk");
+                        }
+                        Some(best)
+                    }
+                    None => None,
+                };
                 Ok(Checkpoint {
                     path: dir.clone(),
                     state,
                     model,
                     optim,
+                    best,
                 })
             };
             match load() {
@@ -137,6 +159,7 @@ mod tests {
             wait: 0,
             model_crc: 0,
             optim_crc: 0,
+            best_crc: None,
         }
     }
 
@@ -144,7 +167,7 @@ mod tests {
         let tmp = tempfile::TempDir::new().unwrap();
         let run = RunDir::create(tmp.path().join("run")).unwrap();
         for e in 1..=n {
-            run.save_checkpoint(state(e), &[e as u8; 100], &[e as u8 + 100; 50])
+            run.save_checkpoint(state(e), &[e as u8; 100], &[e as u8 + 100; 50], None)
                 .unwrap();
         }
         (tmp, run)

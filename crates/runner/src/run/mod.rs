@@ -9,10 +9,10 @@
 //!   model.bpk         final weights (burnpack)
 //!   history.csv       one row per epoch, every metric
 //!   summary.json      backend, timings, final metrics, footprint
+//!   data.json         each data file's size and CRC32, for `--resume`
 //!   emissions.csv     energy and carbon with CodeCarbon's column names
 //!   curves.svg        loss and the main metric per epoch
-//!   checkpoints/epoch-NNNN-step-NNNNNN/{model.bpk, optim.bpk, state.json}
-//!   checkpoints/best.bpk   early stopping's best weights, when restored at the end
+//!   checkpoints/epoch-NNNN-step-NNNNNN/{model.bpk, optim.bpk, state.json, best.bpk}
 //!   explain/          after `burnfit explain`
 //! ```
 //!
@@ -22,6 +22,7 @@
 //! (the typed `summary.json`).
 
 pub mod checkpoint;
+pub mod fingerprint;
 pub mod summary;
 pub mod weights;
 
@@ -44,10 +45,10 @@ pub const SUMMARY: &str = "summary.json";
 pub const EMISSIONS: &str = "emissions.csv";
 /// The learning-curve chart.
 pub const CURVES: &str = "curves.svg";
+/// The data files' sizes and checksums ([`fingerprint`]).
+pub const DATA: &str = "data.json";
 /// The checkpoint folder.
 pub const CHECKPOINTS: &str = "checkpoints";
-/// Early stopping's best weights.
-pub const BEST_WEIGHTS: &str = "checkpoints/best.bpk";
 /// `burnfit explain`'s folder.
 pub const EXPLAIN: &str = "explain";
 
@@ -74,6 +75,15 @@ pub struct ModelFile {
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| Ok(w.write_all(bytes)?))
+}
+
+/// Streams what `fill` writes to `path` atomically: a temporary file beside it, fsync, rename.
+/// On any error the temporary file is removed and `path` is untouched.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
@@ -81,15 +91,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     ));
-    let mut f =
-        fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.sync_all()
-        .with_context(|| format!("cannot flush {}", tmp.display()))?;
-    fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    let file = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written = (|| -> Result<()> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        fill(&mut w).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.sync_all()
+            .with_context(|| format!("cannot flush {}", tmp.display()))?;
+        fs::rename(&tmp, path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {

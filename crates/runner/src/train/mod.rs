@@ -16,7 +16,7 @@ mod progress;
 mod step;
 mod stopping;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -34,7 +34,7 @@ use crate::history::EpochRow;
 pub use crate::history::Stop;
 use crate::metrics;
 use crate::run::weights::{from_bytes, to_bytes};
-use crate::run::{write_atomic, Checkpoint, CheckpointState, RunDir, BEST_WEIGHTS, CHECKPOINTS};
+use crate::run::{Checkpoint, CheckpointState, RunDir, CHECKPOINTS};
 use progress::Progress;
 use step::Tally;
 use stopping::Stopper;
@@ -57,7 +57,7 @@ pub struct Outcome {
 
 /// A non-finite loss: the run cannot go on.
 #[derive(Debug, thiserror::Error)]
-#[error("training diverged at epoch {epoch}, step {step}: the loss became {value}; the last good checkpoint is kept in {checkpoints}\nhint: lower train.lr or set train.grad_clip")]
+#[error("training diverged at epoch {epoch}, step {step}: the loss became {value}; {kept}\nhint: lower train.lr or set train.grad_clip")]
 pub struct Diverged {
     /// 1-based epoch.
     pub epoch: usize,
@@ -65,8 +65,10 @@ pub struct Diverged {
     pub step: usize,
     /// The value read.
     pub value: f32,
-    /// The checkpoint folder.
-    pub checkpoints: String,
+    /// What the run folder keeps, in words: the newest good checkpoint, or that there is none.
+    pub kept: String,
+    /// The epochs that finished before it, for `history.csv`.
+    pub history: Vec<EpochRow>,
 }
 
 /// What a training run is given.
@@ -85,8 +87,8 @@ pub struct Job<'a> {
     pub update: UpdatePath,
     /// Where checkpoints go.
     pub run: &'a RunDir,
-    /// Set by Ctrl-C: checkpoint and stop.
-    pub interrupt: &'a AtomicBool,
+    /// The number of a stop signal (Ctrl-C, SIGTERM, SIGHUP) once one came: checkpoint and stop.
+    pub interrupt: &'a AtomicUsize,
 }
 
 /// Everything the loop carries from step to step, and what a checkpoint saves of it.
@@ -142,11 +144,7 @@ impl TrainState {
             .from_bytes(Bytes::from_bytes_vec(c.optim))
             .map_err(|e| anyhow::anyhow!("checkpoint optimizer state is not valid: {e}"))?;
         let s = c.state;
-        // Written when the best epoch was; absent if it was never written (restore_best off).
-        let best_weights = match s.best {
-            Some((e, _)) if e > 0 => std::fs::read(job.run.file(BEST_WEIGHTS)).ok(),
-            _ => None,
-        };
+        let best_weights = c.best;
         Ok(Self {
             model: from_bytes(job.network, c.model, ad, "checkpoint weights")?,
             optim,
@@ -171,13 +169,15 @@ impl TrainState {
             wait: self.wait,
             model_crc: 0,
             optim_crc: 0,
+            best_crc: None,
         };
         let optim = self
             .optim
             .into_bytes()
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .to_vec();
-        run.save_checkpoint(state, &to_bytes(&self.model)?, &optim)
+        let best = self.best_weights.as_deref();
+        run.save_checkpoint(state, &to_bytes(&self.model)?, &optim, best)
     }
 }
 
@@ -193,6 +193,7 @@ enum Steps {
 pub fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
     let t = &job.config.train;
     let (n, batch) = (job.train.rows, t.batch_size.get());
+    // The command checks this before it makes the run folder; a caller that did not is told.
     if batch > n {
         bail!(
             "train.batch_size = {batch} is larger than the {n} training rows; lower it to at most {n}"
@@ -229,15 +230,14 @@ pub fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
         let verdict = stopper.observe(&row, started.elapsed().as_secs_f64());
         (state.best, state.wait) = (stopper.best, stopper.wait);
         if verdict.improved && stopper.restores_best() {
-            let bytes = to_bytes(&state.model)?;
-            write_atomic(&job.run.file(BEST_WEIGHTS), &bytes)?;
-            state.best_weights = Some(bytes);
+            // Saved with the checkpoint below, checksummed with the rest.
+            state.best_weights = Some(to_bytes(&state.model)?);
         }
         (state.epoch, state.step, state.partial) = (state.epoch + 1, 0, (0.0, 0.0));
         state
             .checkpoint(job.run)
             .context("cannot write checkpoint")?;
-        if job.interrupt.load(Ordering::SeqCst) && state.epoch < epochs {
+        if job.interrupt.load(Ordering::SeqCst) != 0 && state.epoch < epochs {
             stop = Stop::Interrupted;
             break;
         }
@@ -286,11 +286,11 @@ fn run_steps(
         }
         *samples += (hi - lo) as u64;
         let done = step + 1;
-        let interrupted = job.interrupt.load(Ordering::SeqCst) && done < steps;
+        let interrupted = job.interrupt.load(Ordering::SeqCst) != 0 && done < steps;
         if done % READ_EVERY == 0 || done == steps || interrupted {
             if let Err((step, value)) = tally.read(batch, ybuf) {
                 bar.abandon();
-                return Err(diverged(job, epoch, step, value).into());
+                return Err(diverged(job, &state, step, value).into());
             }
             bar.read(done, tally.loss / (done * batch).min(n) as f64);
         } else {
@@ -339,18 +339,32 @@ fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
     row.metrics
         .extend(val.iter().map(|(k, v)| (format!("val_{k}"), *v)));
     if let Some(v) = row.get("val_loss").filter(|v| !v.is_finite()) {
-        return Err(diverged(job, state.epoch, steps - 1, v as f32).into());
+        return Err(diverged(job, state, steps - 1, v as f32).into());
     }
     Ok(row)
 }
 
-/// The divergence error for 0-based `epoch` and `step`.
-fn diverged(job: &Job, epoch: usize, step: usize, value: f32) -> Diverged {
+/// The divergence error at 0-based `step` of the current epoch. Checkpoints are written only
+/// from finite losses, so the newest one on disk is good.
+fn diverged(job: &Job, state: &TrainState, step: usize, value: f32) -> Diverged {
+    let kept = match job.run.latest_checkpoint(&mut Vec::new()) {
+        Some(c) => format!(
+            "the newest good checkpoint, {} (epoch {}, step {}), is kept",
+            c.path.display(),
+            c.state.epoch,
+            c.state.step
+        ),
+        None => format!(
+            "no checkpoint was kept: it diverged before the first epoch ended, so {} is empty",
+            job.run.file(CHECKPOINTS).display()
+        ),
+    };
     Diverged {
-        epoch: epoch + 1,
+        epoch: state.epoch + 1,
         step: step + 1,
         value,
-        checkpoints: job.run.file(CHECKPOINTS).display().to_string(),
+        kept,
+        history: state.history.clone(),
     }
 }
 

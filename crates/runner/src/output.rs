@@ -1,0 +1,133 @@
+//! The one rule for every file a command writes where the user said (`predict --out`,
+//! `synth --out`, `explain --out`): never replace an existing file unless the user passes
+//! `--force`, and never, even then, one of the command's own inputs or a file inside a run
+//! folder (a run's files are written by `train` alone). Checked before any work is done, so a
+//! refused write costs nothing; the write itself goes through a temporary file that is removed
+//! on every error path ([`crate::run::write_atomic`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::run;
+
+/// What a command may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replace {
+    /// `--force`: an existing file that is neither an input nor a run's file may be replaced.
+    pub force: bool,
+}
+
+/// Whether `dir` holds a run (`config.toml` with `model.json` or a `checkpoints` folder).
+fn is_run_folder(dir: &Path) -> bool {
+    dir.join(run::CONFIG).is_file()
+        && (dir.join(run::MODEL_JSON).is_file() || dir.join(run::CHECKPOINTS).is_dir())
+}
+
+/// The run folder `path` lies in, if any (its parent, or any folder above it).
+fn enclosing_run(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    abs.ancestors()
+        .skip(1)
+        .find(|a| is_run_folder(a))
+        .map(Path::to_path_buf)
+}
+
+/// Whether two paths name the same existing file (through links and `..` too).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Checks that `out` may be written under `rule`; `inputs` are the files the command reads.
+/// `-` (stdout) is always allowed.
+pub fn check(out: &Path, inputs: &[&Path], rule: Replace) -> Result<()> {
+    if out == Path::new("-") {
+        return Ok(());
+    }
+    if out.as_os_str().is_empty() {
+        bail!("--out is empty; name the file to write, or `-` for standard output");
+    }
+    if out.is_dir() {
+        bail!(
+            "--out {} is a folder; name a file inside it, e.g. {}",
+            out.display(),
+            out.join("out.csv").display()
+        );
+    }
+    if let Some(input) = inputs.iter().find(|i| same_file(out, i)) {
+        bail!(
+            "--out {} is one of this command's inputs ({}); it is never overwritten, even with --force",
+            out.display(),
+            input.display()
+        );
+    }
+    if out.exists() {
+        if let Some(run) = enclosing_run(out) {
+            bail!(
+                "--out {} is a file of the run folder {}; a run's files are never overwritten, even with --force",
+                out.display(),
+                run.display()
+            );
+        }
+        if !rule.force {
+            bail!(
+                "--out {} already exists; pass --force to replace it, or choose another file",
+                out.display()
+            );
+        }
+    }
+    match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) if !parent.is_dir() => bail!(
+            "cannot write {}: the folder {} does not exist",
+            out.display(),
+            parent.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn existing_files_need_force_and_inputs_and_run_files_never_go() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let d = tmp.path();
+        let (keep, free) = (Replace { force: false }, Replace { force: true });
+        let data = d.join("data.csv");
+        std::fs::write(&data, "a,b\n").unwrap();
+        assert!(check(&d.join("new.csv"), &[&data], keep).is_ok());
+        let old = d.join("old.csv");
+        std::fs::write(&old, "x").unwrap();
+        assert!(check(&old, &[&data], keep)
+            .unwrap_err()
+            .to_string()
+            .contains("--force"));
+        assert!(check(&old, &[&data], free).is_ok());
+        // The input, also through another spelling of its path.
+        let other = d.join(".").join("data.csv");
+        let err = check(&other, &[&data], free).unwrap_err().to_string();
+        assert!(err.contains("inputs"), "{err}");
+        // A run's file, even with --force; a new file in a run folder is fine.
+        let run = d.join("run");
+        std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+        std::fs::write(run.join("config.toml"), "").unwrap();
+        std::fs::write(run.join("model.bpk"), "w").unwrap();
+        let err = check(&run.join("model.bpk"), &[], free)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("run folder"), "{err}");
+        assert!(check(&run.join("preds.csv"), &[], keep).is_ok());
+        // Folders, missing parents and stdout.
+        assert!(check(d, &[], free)
+            .unwrap_err()
+            .to_string()
+            .contains("folder"));
+        assert!(check(&d.join("no/such/f.csv"), &[], free).is_err());
+        assert!(check(Path::new("-"), &[], keep).is_ok());
+    }
+}
