@@ -101,28 +101,12 @@ fn note_unseen(unseen: &[crate::data::preprocess::Unseen], origin: &str, notes: 
     }
 }
 
-fn rows_total(train: &[usize], valid: &[usize]) -> u64 {
-    (train.len() + valid.len()) as u64
-}
-
 /// Runs the data stage of `config`.
 pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let start = Instant::now();
     let d = &config.data;
     let table = match d.source {
-        Source::Csv => {
-            let path = d.path.as_ref().expect("validated");
-            // Every cell takes at least two bytes of the file (a digit and a comma) and four as
-            // an f32 column: at most twice the file.
-            let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-            resources::check(
-                &format!("reading {}", path.display()),
-                bytes.saturating_mul(2),
-                Some("its numbers as f32 columns, at most twice the file's size".into()),
-                "use a smaller file, or data.features to read fewer columns",
-            )?;
-            Table::from_csv(path, &load_spec(config))?
-        }
+        Source::Csv => Table::from_csv(d.path.as_ref().expect("validated"), &load_spec(config))?,
         Source::Synthetic => {
             let spec = SyntheticSpec::from_config(&d.synthetic, config.seed);
             // The generated matrix, its columns, and the network's matrix: three copies.
@@ -166,17 +150,6 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     }
     let pre = Preprocessor::fit(&table, &train_rows, d.missing, d.fill_value.0, d.normalize)?;
     pre.check_levels(&table.origin, d.max_levels.get())?;
-    // The network's input: every usable row, one f32 per input column (one-hot widens).
-    resources::check(
-        "the input matrix",
-        resources::product(&[rows_total(&train_rows, &valid_rows), pre.width() as u64, 4]),
-        Some(format!(
-            "{} rows x {} inputs as f32",
-            rows_total(&train_rows, &valid_rows),
-            pre.width()
-        )),
-        "use fewer rows or columns, or fewer categorical levels",
-    )?;
     let (train, unseen) = pre.transform(&table, &train_rows)?;
     note_unseen(&unseen, &table.origin, &mut notes);
     let valid = match &d.validation_path {

@@ -329,6 +329,13 @@ impl Preprocessor {
     ) -> Result<(Matrix, Vec<Unseen>), DataError> {
         let width = self.width();
         let n = rows.len();
+        // One f32 per row and input (one-hot widens): the largest allocation of the data stage.
+        crate::resources::check(
+            &format!("the input matrix of {}", table.origin),
+            crate::resources::product(&[n as u64, width as u64, 4]),
+            Some(format!("{n} rows x {width} inputs as f32")),
+            "use fewer rows or columns, or fewer categorical levels (data.max_levels)",
+        )?;
         let mut x = vec![0f32; n * width];
         let (sources, unseen) = self.sources(table, rows)?;
         // Fill the row-major matrix in blocks of rows: a block's output stays in cache while

@@ -152,8 +152,17 @@ impl Table {
         }
     }
 
-    /// Reads `path` according to `spec`.
+    /// Reads `path` according to `spec`, after checking that its columns fit in memory.
     pub fn from_csv(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
+        // Every cell takes at least two bytes of the file (a digit and a comma) and four as an
+        // f32 in a column: at most twice the file's size.
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        crate::resources::check(
+            &format!("reading {}", path.display()),
+            bytes.saturating_mul(2),
+            Some("its cells as f32 columns, at most twice the file's size".into()),
+            "use a smaller file, or data.features to read fewer columns",
+        )?;
         let file = std::fs::File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
