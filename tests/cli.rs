@@ -258,6 +258,10 @@ fn config_output_round_trips() {
             "--set",
             "train.epochs=3",
             "--set",
+            "data.source=csv",
+            "--set",
+            "data.path=data.csv",
+            "--set",
             "data.label=target",
         ])
         .output()

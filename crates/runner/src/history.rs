@@ -27,7 +27,7 @@ impl EpochRow {
     pub fn line(&self, epochs: usize, seconds: f64) -> String {
         let mut s = format!("epoch {}/{} - {:.1}s", self.epoch, epochs, seconds);
         for (name, v) in &self.metrics {
-            s.push_str(&format!(" - {name} {v:.4}"));
+            s.push_str(&format!(" - {name} {}", crate::metrics::show(*v)));
         }
         s
     }

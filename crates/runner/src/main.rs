@@ -107,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => commands::predict(&model, &data, &out, force, backend.as_deref()),
         Command::Config { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
+            commands::report_warnings(&c);
             print!("{}", c.to_toml());
             Ok(ExitCode::SUCCESS)
         }

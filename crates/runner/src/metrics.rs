@@ -56,6 +56,24 @@ pub fn main_metric(loss: Loss) -> &'static str {
     }
 }
 
+/// The metrics that are undefined on the data they were computed on (NaN: one class, a
+/// constant target, nothing predicted positive).
+pub fn undefined(m: &Metrics) -> Vec<&'static str> {
+    m.iter()
+        .filter(|(_, v)| v.is_nan())
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+/// A metric's value for people: four decimals, or `n/a` when undefined.
+pub fn show(v: f64) -> String {
+    if v.is_nan() {
+        "n/a".into()
+    } else {
+        format!("{v:.4}")
+    }
+}
+
 /// Binary cross-entropy of one logit, in the stable form.
 fn bce(z: f64, y: f64) -> f64 {
     z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
@@ -83,16 +101,24 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
                     (false, true) => fn_ += 1.0,
                 }
             }
-            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+            // A ratio over nothing (no predicted positives, no actual positives) is undefined,
+            // as scikit-learn warns, and reported so rather than as 0.
+            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
             let precision = ratio(tp, tp + fp);
             let recall = ratio(tp, tp + fn_);
+            let sum = precision + recall;
+            let f1 = if sum == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / sum // NaN when either is undefined
+            };
             vec![
                 ("loss", loss),
                 ("accuracy", (tp + tn) / n),
                 ("auc", auc(outputs, targets)),
                 ("precision", precision),
                 ("recall", recall),
-                ("f1", ratio(2.0 * precision * recall, precision + recall)),
+                ("f1", f1),
             ]
         }
         Loss::Mse => {
@@ -103,10 +129,11 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
                 .iter()
                 .map(|&t| (t as f64 - mean).powi(2))
                 .sum::<f64>();
+            // A constant target has no variance to explain: R² is undefined, not 0.
             let r2 = if ss_tot > 0.0 {
                 1.0 - mse * n / ss_tot
             } else {
-                0.0
+                f64::NAN
             };
             vec![
                 ("loss", mse),
@@ -141,7 +168,8 @@ pub fn auc(scores: &[f32], labels: &[f32]) -> f64 {
     }
     let negatives = scores.len() as f64 - positives;
     if positives == 0.0 || negatives == 0.0 {
-        return 0.5;
+        // One class only: no pair to rank, so AUC is undefined (not 0.5).
+        return f64::NAN;
     }
     (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
 }

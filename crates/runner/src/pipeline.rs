@@ -6,7 +6,7 @@ use burnfit_model::Loss;
 
 use crate::config::{Config, Missing, Source};
 use crate::data::split::{split, SplitRule};
-use crate::data::synthetic::{generate, SyntheticSpec};
+use crate::data::synthetic::{generate_table, SyntheticSpec};
 use crate::data::{
     DataError, LabelMap, LabelRule, LoadSpec, Matrix, Preprocessor, Selection, Table,
 };
@@ -32,7 +32,7 @@ fn load_spec(config: &Config) -> LoadSpec {
     let d = &config.data;
     LoadSpec {
         label: d.label.clone(),
-        label_required: true,
+        label_column: crate::data::LabelColumn::Required,
         label_rule: match config.train.loss {
             Loss::Bce => LabelRule::InferBinary {
                 positive: d.positive.clone(),
@@ -85,7 +85,7 @@ fn load_other(
     config: &Config,
     notes: &mut Vec<String>,
 ) -> Result<Matrix, DataError> {
-    let table = Table::from_csv(path, &pre.load_spec(true))?;
+    let table = Table::from_csv(path, &pre.load_spec(crate::data::LabelColumn::Required))?;
     let rows = usable_rows(&table, config.data.missing, notes)?;
     let (m, unseen) = pre.transform(&table, &rows)?;
     note_unseen(&unseen, &table.origin, notes);
@@ -101,6 +101,54 @@ fn note_unseen(unseen: &[crate::data::preprocess::Unseen], origin: &str, notes: 
     }
 }
 
+/// Both classes must be in the training rows (an error with the counts otherwise); a
+/// validation split without one of them is a note, since some metrics are then undefined.
+fn check_classes(
+    table: &Table,
+    train: &[usize],
+    valid: &[usize],
+    stratified: bool,
+    notes: &mut Vec<String>,
+) -> Result<(), DataError> {
+    let Some(labels) = table.labels.as_deref() else {
+        return Ok(());
+    };
+    let (positive, negative) = match &table.label_map {
+        Some(LabelMap::Binary { positive, negative }) => (
+            positive.clone(),
+            negative.clone().unwrap_or_else(|| "(none)".into()),
+        ),
+        _ => ("1".into(), "0".into()),
+    };
+    let count = |rows: &[usize]| {
+        let ones = rows.iter().filter(|&&r| labels[r] > 0.5).count();
+        (ones, rows.len() - ones)
+    };
+    let (ones, zeros) = count(train);
+    if ones == 0 || zeros == 0 {
+        return Err(DataError::OneClass {
+            path: table.origin.clone(),
+            detail: format!(
+                "the training split has {ones} rows of class 1 (`{positive}`) and {zeros} of class 0 (`{negative}`)"
+            ),
+            hint: if stratified {
+                String::new()
+            } else {
+                "; set data.split.stratify = true to keep both classes on each side".into()
+            },
+        });
+    }
+    let (ones, zeros) = count(valid);
+    if !valid.is_empty() && (ones == 0 || zeros == 0) {
+        notes.push(format!(
+            "{}: the validation split has {ones} rows of class 1 and {zeros} of class 0; its AUC, precision or recall are undefined{}",
+            table.origin,
+            if stratified { " (a class with one row can only train)" } else { "; data.split.stratify = true keeps both classes on each side" }
+        ));
+    }
+    Ok(())
+}
+
 /// Runs the data stage of `config`.
 pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let start = Instant::now();
@@ -109,7 +157,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
         Source::Csv => Table::from_csv(d.path.as_ref().expect("validated"), &load_spec(config))?,
         Source::Synthetic => {
             let spec = SyntheticSpec::from_config(&d.synthetic, config.seed);
-            // The generated matrix, its columns, and the network's matrix: three copies.
+            // The columns, and the network's matrix of them: two copies, with room to spare.
             let cells = resources::product(&[spec.rows as u64, spec.features as u64 + 1]);
             resources::check(
                 "data.synthetic",
@@ -120,7 +168,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
                 )),
                 "lower data.synthetic.rows or data.synthetic.features",
             )?;
-            generate(&spec).into_table(spec.features, spec.task)
+            generate_table(&spec)
         }
     };
     let mut notes = Vec::new();
@@ -147,6 +195,15 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
             path: table.origin.clone(),
             rows: train_rows.len() + valid_rows.len(),
         });
+    }
+    if config.train.loss == Loss::Bce {
+        check_classes(
+            &table,
+            &train_rows,
+            &valid_rows,
+            d.split.stratify,
+            &mut notes,
+        )?;
     }
     let pre = Preprocessor::fit(&table, &train_rows, d.missing, d.fill_value.0, d.normalize)?;
     pre.check_levels(&table.origin, d.max_levels.get())?;

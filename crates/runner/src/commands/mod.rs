@@ -31,6 +31,32 @@ use crate::train::{evaluate as evaluate_model, outputs};
 /// other stop signals exit with 128 + their number.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// Warns, in words, of the metrics undefined on `what` (the rows they were computed on).
+pub fn warn_undefined(m: &Metrics, what: &str) {
+    let names = metrics::undefined(m);
+    if !names.is_empty() {
+        eprintln!(
+            "warning: {} undefined on {what} (one class only, a constant target, or nothing predicted positive); reported as n/a, and null in JSON",
+            names.join(", ")
+        );
+    }
+}
+
+/// Prints the config's warnings (keys that cannot act) as one block on stderr.
+pub fn report_warnings(config: &Config) {
+    if config.warnings.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} key{} in the config cannot act (strict = true makes this an error):",
+        config.warnings.len(),
+        if config.warnings.len() == 1 { "" } else { "s" }
+    );
+    for w in &config.warnings {
+        eprintln!("  {w}");
+    }
+}
+
 fn metrics_json(m: &Metrics) -> serde_json::Value {
     serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
 }
@@ -45,7 +71,11 @@ fn final_line(m: &Metrics, loss: Loss) -> String {
     let main = metrics::main_metric(loss);
     let mut name = main.to_string();
     name[..1].make_ascii_uppercase();
-    format!("Loss: {:.4} {name}: {:.4}", get("loss"), get(main))
+    format!(
+        "Loss: {} {name}: {}",
+        metrics::show(get("loss")),
+        metrics::show(get(main))
+    )
 }
 
 /// A trained model ready to run, with what it needs.
@@ -61,8 +91,18 @@ fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
     let run = RunDir::open(dir)?;
     let model_file = run.model_file()?;
     let pre = run.preprocessor()?;
+    if let Some(b) = backend_override {
+        // Checked here, so the error names the flag the user typed, not a `--set`.
+        let parsed: Result<crate::config::BackendKind, _> =
+            toml::Value::String(b.trim().to_string()).try_into();
+        if parsed.is_err() {
+            anyhow::bail!(
+                "--backend {b}: not a backend; choose from flex, ndarray, wgpu, vulkan, cuda, auto (`burnfit devices` lists what this build has)"
+            );
+        }
+    }
     let sets: Vec<String> = backend_override
-        .map(|b| format!("backend.kind={b}"))
+        .map(|b| format!("backend.kind={}", b.trim()))
         .into_iter()
         .collect();
     let config = Config::load(Some(&run.file(rundir::CONFIG)), &sets)?;
@@ -94,13 +134,14 @@ pub fn evaluate(
     let l = load_run(dir, backend_override)?;
     let m = labelled_matrix(&l, data)?;
     let metrics = evaluate_model(&l.model, &m, l.model_file.loss, &l.device);
+    warn_undefined(&metrics, &format!("{} ({} rows)", data.display(), m.rows));
     if as_json {
         let v = json!({ "model": l.run.path, "data": data, "rows": m.rows, "metrics": metrics_json(&metrics) });
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         eprintln!("evaluated {} rows", m.rows);
         for (k, v) in &metrics {
-            eprintln!("{k}: {v:.4}");
+            eprintln!("{k}: {}", metrics::show(*v));
         }
         println!("{}", final_line(&metrics, l.model_file.loss));
     }
@@ -109,7 +150,7 @@ pub fn evaluate(
 
 /// A labelled CSV through the run's saved preprocessing, with notes and warnings printed.
 fn labelled_matrix(l: &Loaded, data: &Path) -> Result<crate::data::Matrix> {
-    let table = Table::from_csv(data, &l.pre.load_spec(true))?;
+    let table = Table::from_csv(data, &l.pre.load_spec(crate::data::LabelColumn::Required))?;
     let mut notes = Vec::new();
     let rows = pipeline::usable_rows(&table, l.pre.missing, &mut notes)?;
     let (m, unseen) = l.pre.transform(&table, &rows)?;
@@ -133,7 +174,7 @@ pub fn predict(
     // Before any work: a refused output costs nothing.
     crate::output::check(out, &[data], crate::output::Replace { force })?;
     let l = load_run(dir, backend_override)?;
-    let table = Table::from_csv(data, &l.pre.load_spec(false))?;
+    let table = Table::from_csv(data, &l.pre.load_spec(crate::data::LabelColumn::Ignored))?;
     let rows: Vec<usize> = match l.pre.missing {
         crate::config::Missing::Drop => (0..table.len())
             .filter(|&i| table.columns.iter().all(|c: &Column| !c.is_missing(i)))

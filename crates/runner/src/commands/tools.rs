@@ -63,6 +63,7 @@ pub fn parity(
         bail!("--steps must be at least 1");
     }
     let config = Config::load(config_path, sets)?;
+    super::report_warnings(&config);
     crate::threads::init_all(config.backend.flush_denormals);
     let named = backends
         .iter()
@@ -109,7 +110,7 @@ pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     let spec = crate::data::LoadSpec {
         // No label: every column is read as a feature, as the file is.
         label: String::new(),
-        label_required: false,
+        label_column: crate::data::LabelColumn::Ignored,
         label_rule: crate::data::LabelRule::Known(crate::data::LabelMap::Regression),
         selection: crate::data::Selection::AllExcept(Vec::new()),
         categorical: categorical.to_vec(),

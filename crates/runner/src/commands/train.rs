@@ -49,6 +49,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (config, run_path) = resolve(&args)?;
+    super::report_warnings(&config);
     crate::threads::init(config.backend.flush_denormals);
     let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
     let selected = backend::select(&config.backend)?;
@@ -275,6 +276,7 @@ impl Ended<'_> {
         };
         let device = &self.selected.device;
         let final_metrics = train::evaluate(&outcome.model, eval_set, loss, device);
+        super::warn_undefined(&final_metrics, &format!("the {eval_name} rows"));
         let train_metrics = train::evaluate(&outcome.model, &data.train, loss, device);
         // Forward-only rows: validation every epoch, then the two final evaluations.
         let evaluated =
@@ -310,6 +312,7 @@ impl Ended<'_> {
             evaluated_on: eval_name.to_string(),
             evaluation: metric_map(final_metrics.iter().copied()),
             flush_denormals: config.backend.flush_denormals,
+            warnings: config.warnings.clone(),
             parameters: self.network.num_params(),
             model_bytes: weights.len(),
             load_seconds: data.seconds,

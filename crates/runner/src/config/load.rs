@@ -2,7 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
+use super::rules::{self, Written};
 use super::{Config, ConfigError, SEED_CONFIG};
+
+/// `path` taken relative to `base` (the config file's folder) when it is relative.
+fn resolve_against(base: &Path, path: &mut PathBuf) {
+    // An empty path stays empty, for the check that says so.
+    if path.is_relative() && !base.as_os_str().is_empty() && !path.as_os_str().is_empty() {
+        *path = base.join(&*path);
+    }
+}
 
 /// Deserializes `T` from TOML text, naming the dotted key of any error.
 pub(super) fn parse_text<T: serde::de::DeserializeOwned>(
@@ -15,17 +24,44 @@ pub(super) fn parse_text<T: serde::de::DeserializeOwned>(
         // still says where: the message, then the line and column of the span.
         let inner = e.inner();
         let mut message = inner.message().trim_end().to_string();
+        if message.contains("too large") {
+            // TOML's integers are 64-bit signed, whatever the key's type.
+            message.push_str(" (TOML integers go up to 9223372036854775807)");
+        }
+        let mut key = e.path().to_string();
         if let Some(span) = inner.span() {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
             message.push_str(&format!(" (line {line}, column {column})"));
+            if key == "." || key.is_empty() {
+                // A value toml rejects before serde sees it (an integer beyond i64): the key is
+                // the one written on that line, under the last table header before it.
+                key = key_at(text, span.start).unwrap_or(key);
+            }
         }
         ConfigError::Invalid {
             origin: origin.to_string(),
-            key: e.path().to_string(),
+            key,
             message,
         }
+    })
+}
+
+/// The dotted key assigned on the line holding byte `at` of `text`, under the table header
+/// above it.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let name = line.split_once('=')?.0.trim();
+    let section = text[..start]
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+        .map(|s| s.trim_matches(['[', ']']).trim().to_string());
+    Some(match section {
+        Some(s) => format!("{s}.{name}"),
+        None => name.to_string(),
     })
 }
 
@@ -96,6 +132,14 @@ impl Config {
         };
         // First pass on the text itself, so file errors carry line and column.
         let mut config: Config = parse_text(&text, &origin)?;
+        let mut written = Written::default();
+        if let Ok(table) = toml::from_str::<toml::Table>(&text) {
+            written.add_table(&table, "", &origin);
+        }
+        // Every relative path written in the file is relative to the file's folder.
+        if written.has("output.dir") {
+            resolve_against(&base, &mut config.output.dir);
+        }
         for p in [
             &mut config.data.path,
             &mut config.data.validation_path,
@@ -104,15 +148,14 @@ impl Config {
         .into_iter()
         .flatten()
         {
-            if p.is_relative() && !base.as_os_str().is_empty() {
-                *p = base.join(&*p);
-            }
+            resolve_against(&base, p);
         }
         if !overrides.is_empty() {
             let mut table = toml::Table::try_from(&config).expect("a config serializes");
             for arg in overrides {
                 let (key, value) = parse_override(arg)?;
                 set_path(&mut table, &key, value, arg)?;
+                written.add(&key, arg);
                 let origin = format!("--set {arg}");
                 config = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
                     .map_err(|e| ConfigError::Invalid {
@@ -131,25 +174,74 @@ impl Config {
         .into_iter()
         .flatten()
         {
+            if p.as_os_str().is_empty() {
+                continue;
+            }
             if let Ok(abs) = std::path::absolute(&*p) {
                 *p = abs;
             }
         }
-        config.validate(&origin)?;
+        if let Ok(abs) = std::path::absolute(&config.output.dir) {
+            config.output.dir = abs;
+        }
+        config.settle(&origin, &written)?;
         Ok(config)
     }
 
     /// Parses a config from TOML text (no path resolution).
     #[cfg(test)]
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Config = parse_text(text, "config")?;
-        config.validate("config")?;
+        let mut config: Config = parse_text(text, "config")?;
+        let mut written = Written::default();
+        if let Ok(table) = toml::from_str::<toml::Table>(text) {
+            written.add_table(&table, "", "config");
+        }
+        config.settle("config", &written)?;
         Ok(config)
     }
 
-    /// The fully resolved config as TOML, defaults included.
+    /// The deprecated `train.early_stopping.max_time` moved to `train.max_time`, the checks
+    /// across keys, then the report of every written key that cannot act (an error when
+    /// `strict = true`).
+    fn settle(&mut self, origin: &str, written: &Written) -> Result<(), ConfigError> {
+        let mut warnings = Vec::new();
+        if let Some(es) = self.train.early_stopping.as_mut() {
+            if let Some(limit) = es.max_time.take() {
+                if written.has("train.max_time") {
+                    return Err(ConfigError::Invalid {
+                        origin: origin.to_string(),
+                        key: "train.early_stopping.max_time".into(),
+                        message: "is the old name of train.max_time, which is also set; keep train.max_time alone".into(),
+                    });
+                }
+                self.train.max_time = Some(limit);
+                warnings.push("train.early_stopping.max_time: moved to train.max_time (it works without early stopping too); read as train.max_time".to_string());
+            }
+        }
+        self.validate(origin, written)?;
+        for (key, why) in rules::inert(self) {
+            if written.has(key) && !rules::is_other_source(self, key, written) {
+                warnings.push(format!("{key}: has no effect: {why}"));
+            }
+        }
+        if self.strict && !warnings.is_empty() {
+            return Err(ConfigError::Strict {
+                origin: origin.to_string(),
+                warnings: warnings.join("; "),
+            });
+        }
+        self.warnings = warnings;
+        Ok(())
+    }
+
+    /// The resolved config as TOML: every key that acts, with its value or default; the keys
+    /// that cannot act in this config are left out (`rules::inert`).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a config serializes")
+        let mut table = toml::Table::try_from(self).expect("a config serializes");
+        for (key, _) in rules::inert(self) {
+            rules::remove(&mut table, key);
+        }
+        toml::to_string_pretty(&table).expect("a config serializes")
     }
 
     /// The run's name: the config file's stem, or `seed` for the built-in one.

@@ -7,6 +7,7 @@
 //! a [`Config`] as already valid.
 
 mod load;
+pub mod rules;
 mod schema;
 mod validate;
 
@@ -43,6 +44,14 @@ pub enum ConfigError {
     /// A `--set` argument that is not `key=value`.
     #[error("--set {0}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")]
     BadOverride(String),
+    /// `strict = true` and some written keys cannot act.
+    #[error("{origin}: strict = true and these keys have no effect: {warnings}")]
+    Strict {
+        /// The file, or `--set`.
+        origin: String,
+        /// Each key and why.
+        warnings: String,
+    },
     /// The model crate refused the network or the optimizer for another reason.
     #[error(transparent)]
     Model(burnfit_model::ModelError),

@@ -17,6 +17,8 @@ use super::{Finite, Fraction, NonNegative, Positive, UnitInterval};
 pub struct Config {
     /// Seeds everything: weight init, shuffles, synthetic data (unless it has its own).
     pub seed: u64,
+    /// Turn every warning about a key that cannot act into an error.
+    pub strict: bool,
     /// Where the rows come from and how they are prepared.
     pub data: DataConfig,
     /// The network's shape.
@@ -29,6 +31,10 @@ pub struct Config {
     pub output: OutputConfig,
     /// How the run's energy, carbon and cost are reckoned.
     pub footprint: FootprintConfig,
+    /// Keys the user wrote that cannot act in this config, each with why (filled by
+    /// [`Config::load`], reported at start and in `summary.json`; never written to a file).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// Where the data comes from.
@@ -243,6 +249,9 @@ pub struct TrainConfig {
     pub lr_gamma: Positive,
     /// For `cosine`: the final learning rate.
     pub lr_min: NonNegative,
+    /// A time budget in seconds for the training loop: stop after the epoch that passes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_time: Option<Positive>,
     /// Stop early when the monitored metric stops improving.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
@@ -280,7 +289,8 @@ pub struct EarlyStopping {
     pub min_delta: NonNegative,
     /// Put back the best epoch's weights at the end.
     pub restore_best: bool,
-    /// A time budget in seconds for the whole training loop.
+    /// Deprecated: `train.max_time`, which works without early stopping. Still read (as
+    /// `train.max_time`, with a warning) so that older configs and run folders load.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_time: Option<Positive>,
 }
@@ -375,12 +385,14 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             seed: 42,
+            strict: false,
             data: DataConfig::default(),
             model: ModelConfig::default(),
             train: TrainConfig::default(),
             backend: BackendConfig::default(),
             output: OutputConfig::default(),
             footprint: FootprintConfig::default(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -466,6 +478,7 @@ impl Default for TrainConfig {
             lr_step_every: NonZeroUsize::MIN,
             lr_gamma: Positive(0.1),
             lr_min: NonNegative(0.0),
+            max_time: None,
             early_stopping: None,
         }
     }

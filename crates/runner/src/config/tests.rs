@@ -2,7 +2,7 @@
 
 use super::load::parse_override;
 use super::*;
-use burnfit_model::{AdamSettings, Init, OptimizerSettings};
+use burnfit_model::{AdamSettings, Init, Loss, OptimizerSettings};
 use proptest::prelude::*;
 
 #[test]
@@ -97,4 +97,219 @@ proptest! {
     ) {
         let _ = Config::from_toml(&format!("[{section}]\n{key} = {value}\n"));
     }
+}
+
+/// Every key of the schema, in every combination of the settings that decide whether others
+/// act: each key either acts (the table below says when, in the user's terms) or is reported by
+/// `rules::inert`, never both and never neither. A key added to the schema without a line here
+/// fails the test, so none can be silently inert.
+#[test]
+fn every_key_either_acts_or_is_reported_in_every_context() {
+    use super::rules::inert;
+    type When = fn(&Config) -> bool;
+    let always: When = |_| true;
+    let csv: When = |c| c.data.source == Source::Csv;
+    let acts: &[(&str, When)] = &[
+        ("seed", always),
+        ("strict", always),
+        ("data.source", always),
+        ("data.path", csv),
+        ("data.label", csv),
+        ("data.positive", |c| {
+            c.data.source == Source::Csv && c.train.loss == Loss::Bce
+        }),
+        ("data.features", csv),
+        ("data.exclude", csv),
+        ("data.categorical", csv),
+        ("data.max_levels", csv),
+        ("data.missing", always),
+        ("data.fill_value", |c| c.data.missing == Missing::Constant),
+        ("data.normalize", always),
+        ("data.validation_path", always),
+        ("data.test_path", always),
+        ("data.split", |c| c.data.validation_path.is_none()),
+        ("data.split.train", |c| c.data.validation_path.is_none()),
+        ("data.split.stratify", |c| c.data.validation_path.is_none()),
+        ("data.split.shuffle", |c| {
+            c.data.validation_path.is_none() && !c.data.split.stratify
+        }),
+        ("data.synthetic", |c| c.data.source == Source::Synthetic),
+        ("model.hidden", always),
+        ("model.activation", always),
+        ("model.init", always),
+        ("train.loss", always),
+        ("train.epochs", always),
+        ("train.batch_size", always),
+        ("train.shuffle", always),
+        ("train.optimizer", always),
+        ("train.lr", always),
+        ("train.momentum", |c| c.train.optimizer == Optimizer::Sgd),
+        ("train.beta1", |c| c.train.optimizer == Optimizer::Adam),
+        ("train.beta2", |c| c.train.optimizer == Optimizer::Adam),
+        ("train.epsilon", |c| c.train.optimizer == Optimizer::Adam),
+        ("train.weight_decay", always),
+        ("train.grad_clip", always),
+        ("train.lr_schedule", always),
+        ("train.lr_step_every", |c| {
+            c.train.lr_schedule == LrSchedule::Step
+        }),
+        ("train.lr_gamma", |c| {
+            c.train.lr_schedule == LrSchedule::Step
+        }),
+        ("train.lr_min", |c| {
+            c.train.lr_schedule == LrSchedule::Cosine
+        }),
+        ("train.max_time", always),
+        ("train.early_stopping", always),
+        ("backend.kind", always),
+        ("backend.device", |c| {
+            !matches!(c.backend.kind, BackendKind::Flex | BackendKind::Ndarray)
+        }),
+        ("backend.flush_denormals", always),
+        ("output.dir", always),
+        ("footprint", always),
+    ];
+    // Every key the schema has: the defaults' leaves, and the optional keys they omit.
+    let mut keys = Vec::new();
+    fn leaves(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => leaves(t, &key, out),
+                _ => out.push(key),
+            }
+        }
+    }
+    let defaults = toml::Table::try_from(Config::default()).unwrap();
+    leaves(&defaults, "", &mut keys);
+    keys.extend(
+        [
+            "data.path",
+            "data.positive",
+            "data.features",
+            "data.validation_path",
+            "data.test_path",
+            "data.synthetic.seed",
+            "train.lr",
+            "train.grad_clip",
+            "train.max_time",
+            "train.early_stopping.monitor",
+            "footprint.cpu_tdp_watts",
+        ]
+        .map(String::from),
+    );
+    // The table's entries are sections or keys; a key is covered by its longest entry.
+    let entry = |key: &str| {
+        acts.iter()
+            .filter(|(k, _)| key == *k || key.starts_with(&format!("{k}.")))
+            .max_by_key(|(k, _)| k.len())
+            .unwrap_or_else(|| {
+                panic!("`{key}` is in the schema but not in this test: say when it acts")
+            })
+    };
+    for source in [Source::Csv, Source::Synthetic] {
+        for (loss, optimizer) in [(Loss::Bce, Optimizer::Adam), (Loss::Mse, Optimizer::Sgd)] {
+            for schedule in [LrSchedule::Constant, LrSchedule::Step, LrSchedule::Cosine] {
+                for (missing, kind) in [
+                    (Missing::Drop, BackendKind::Flex),
+                    (Missing::Constant, BackendKind::Wgpu),
+                ] {
+                    for (validation, stratify) in [(false, false), (false, true), (true, false)] {
+                        let mut c = Config::default();
+                        c.data.source = source;
+                        c.train.loss = loss;
+                        c.train.optimizer = optimizer;
+                        c.train.lr_schedule = schedule;
+                        c.data.missing = missing;
+                        c.backend.kind = kind;
+                        c.data.split.stratify = stratify;
+                        c.data.validation_path = validation.then(|| "v.csv".into());
+                        let reported = inert(&c);
+                        for key in &keys {
+                            let (_, when) = entry(key);
+                            let is_reported = reported
+                                .iter()
+                                .any(|(k, _)| key == k || key.starts_with(&format!("{k}.")));
+                            assert_ne!(
+                                when(&c),
+                                is_reported,
+                                "`{key}` with {source:?} {loss:?} {optimizer:?} {schedule:?} {missing:?} {kind:?} validation={validation} stratify={stratify}: it {} and is {}reported",
+                                if when(&c) { "acts" } else { "does not act" },
+                                if is_reported { "" } else { "not " },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn contradictions_are_errors_naming_where_the_key_was_written() {
+    for (text, key, words) in [
+        (
+            "[data]\nsource = \"csv\"\npath = \"d.csv\"\nfeatures = [\"a\"]\nexclude = [\"a\"]\n",
+            "data.exclude",
+            "use one",
+        ),
+        (
+            "[data]\nsource = \"csv\"\npath = \"d.csv\"\nfeatures = [\"a\", \"a\"]\n",
+            "data.features",
+            "twice",
+        ),
+        (
+            "[data]\nsource = \"synthetic\"\nfeatures = [\"a\"]\n",
+            "data.features",
+            "other data source",
+        ),
+        (
+            "[data]\nsource = \"csv\"\npath = \"d.csv\"\n[data.synthetic]\nrows = 5\n",
+            "data.synthetic",
+            "other data source",
+        ),
+        (
+            "[train]\nlr_schedule = \"cosine\"\nlr_min = 1.0\n",
+            "train.lr_min",
+            "raise the rate",
+        ),
+        (
+            "[train]\nmax_time = 5\n[train.early_stopping]\nmax_time = 5\n",
+            "train.early_stopping.max_time",
+            "old name",
+        ),
+        (
+            "[data]\nsource = \"csv\"\npath = \"\"\n",
+            "data.path",
+            "empty",
+        ),
+    ] {
+        let err = Config::from_toml(text).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("key `{key}`")) && err.contains(words),
+            "{text}: {err}"
+        );
+    }
+    // A warning, not an error, for a key that only cannot act; `strict` makes it one.
+    let c = Config::from_toml("[train]\nmomentum = 0.5\n").unwrap();
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].starts_with("train.momentum: has no effect"),
+        "{:?}",
+        c.warnings
+    );
+    let err = Config::from_toml("strict = true\n[train]\nmomentum = 0.5\n").unwrap_err();
+    assert!(err.to_string().contains("strict = true"), "{err}");
+    // The old place of the time budget still reads, with a warning.
+    let c = Config::from_toml("[train.early_stopping]\nmax_time = 9\n").unwrap();
+    assert_eq!(c.train.max_time.map(|m| m.0), Some(9.0));
+    assert!(
+        c.warnings[0].contains("moved to train.max_time"),
+        "{:?}",
+        c.warnings
+    );
 }

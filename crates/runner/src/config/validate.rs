@@ -2,18 +2,76 @@
 
 use burnfit_model::Loss;
 
-use super::{Config, ConfigError, Source, Task};
+use super::rules::{self, Written};
+use super::{Config, ConfigError, LrSchedule, Source, Task};
 
 impl Config {
     /// Checks that involve several keys.
     // Long, but flat: a list of independent checks, each returning its own error.
-    pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+    pub(super) fn validate(&self, origin: &str, written: &Written) -> Result<(), ConfigError> {
+        // Named where the key was written: the file, or the `--set` that set it.
         let fail = |key: &str, message: String| ConfigError::Invalid {
-            origin: origin.to_string(),
+            origin: written.origin(key).unwrap_or(origin).to_string(),
             key: key.to_string(),
             message,
         };
         let d = &self.data;
+        for (key, why) in rules::inert(self) {
+            if written.has(key) && rules::is_other_source(self, key, written) {
+                return Err(fail(
+                    key,
+                    format!(
+                        "belongs to the other data source: {why}; remove it, or set data.source"
+                    ),
+                ));
+            }
+        }
+        if d.features.is_some() && !d.exclude.is_empty() {
+            return Err(fail(
+                "data.exclude",
+                "is given with data.features; use one: data.features lists the columns to use, data.exclude the ones to leave out".into(),
+            ));
+        }
+        for (key, list) in [
+            ("data.features", d.features.as_deref().unwrap_or_default()),
+            ("data.exclude", &d.exclude[..]),
+            ("data.categorical", &d.categorical[..]),
+        ] {
+            if let Some((i, name)) = list
+                .iter()
+                .enumerate()
+                .find(|(i, n)| list[..*i].contains(n))
+            {
+                return Err(fail(
+                    key,
+                    format!(
+                        "lists `{name}` twice (entries {} and {})",
+                        list.iter().position(|n| n == name).unwrap_or(0) + 1,
+                        i + 1
+                    ),
+                ));
+            }
+            if let Some(blank) = list.iter().position(|n| n.trim().is_empty()) {
+                return Err(fail(key, format!("entry {} is empty", blank + 1)));
+            }
+        }
+        let t = &self.train;
+        let lr = t.optimizer_settings().lr();
+        if t.lr_schedule == LrSchedule::Cosine && t.lr_min.0 > lr {
+            return Err(fail(
+                "train.lr_min",
+                format!("is {} but the learning rate it decays from is {lr}; the cosine schedule would raise the rate instead. Set train.lr_min below train.lr", t.lr_min.0),
+            ));
+        }
+        for (key, p) in [
+            ("data.path", &d.path),
+            ("data.validation_path", &d.validation_path),
+            ("data.test_path", &d.test_path),
+        ] {
+            if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(fail(key, "is empty; name a CSV file".into()));
+            }
+        }
         if d.source == Source::Csv && d.path.is_none() {
             return Err(fail(
                 "data.path",

@@ -179,4 +179,46 @@ pub enum DataError {
     /// The data would not fit in memory.
     #[error(transparent)]
     TooBig(#[from] crate::resources::TooBig),
+    /// The training rows hold one class only: a classifier cannot learn from them.
+    #[error(
+        "{path}: {detail}; binary cross-entropy needs both classes in the training rows{hint}"
+    )]
+    OneClass {
+        /// The file.
+        path: String,
+        /// What was counted, e.g. ``column `y` holds one value, `No`, in all 40 labelled rows``.
+        detail: String,
+        /// What to change, with its leading `; `, or empty.
+        hint: String,
+    },
+    /// A finite number too large for the 32-bit floats the network computes in.
+    #[error("{path}: row {row}, column `{column}`: `{value}` is beyond the range of a 32-bit float (±3.4e38); rescale the column")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+        /// The cell.
+        value: String,
+    },
+    /// A header cell with no name.
+    #[error("{path}: column {position} of the header has no name; every column needs one")]
+    BlankHeader {
+        /// The file.
+        path: String,
+        /// 1-based position.
+        position: usize,
+    },
+    /// A header that reads as one column holding separators: not a comma-separated file.
+    #[error("{path}: the header is one column, `{header}`; the file looks separated by {separator}, but burnfit reads comma-separated files")]
+    Separator {
+        /// The file.
+        path: String,
+        /// The header as read.
+        header: String,
+        /// The separator seen, in words.
+        separator: String,
+    },
 }

@@ -12,4 +12,4 @@ pub mod table;
 
 pub use error::DataError;
 pub use preprocess::{Matrix, Preprocessor};
-pub use table::{Column, LabelMap, LabelRule, LoadSpec, Selection, Table};
+pub use table::{Column, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table};

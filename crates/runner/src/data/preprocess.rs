@@ -4,7 +4,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::table::{Column, LabelMap, LabelRule, LoadSpec, Selection, Table, MISSING_CODE};
+use super::table::{
+    Column, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table, MISSING_CODE,
+};
 use super::DataError;
 use crate::config::{Missing, Normalize};
 
@@ -303,10 +305,10 @@ impl Preprocessor {
     }
 
     /// What to read from a new file so that [`transform`](Self::transform) can apply.
-    pub fn load_spec(&self, label_required: bool) -> LoadSpec {
+    pub fn load_spec(&self, label_column: LabelColumn) -> LoadSpec {
         LoadSpec {
             label: self.label.clone(),
-            label_required,
+            label_column,
             label_rule: LabelRule::Known(self.labels.clone()),
             selection: Selection::Only(
                 self.features.iter().map(|f| f.name().to_string()).collect(),
@@ -460,7 +462,7 @@ mod tests {
             "fixture.csv",
             &LoadSpec {
                 label: "y".into(),
-                label_required: true,
+                label_column: crate::data::LabelColumn::Required,
                 label_rule: LabelRule::InferBinary { positive: None },
                 selection: Selection::AllExcept(vec![]),
                 categorical: categorical.iter().map(|s| s.to_string()).collect(),
@@ -566,7 +568,7 @@ mod tests {
     fn a_file_missing_a_trained_column_is_an_error_naming_it() {
         let t = load("a,b,y\n1,2,0\n3,4,1\n", &[]);
         let p = fit(&t, &[0, 1], Missing::Drop, Normalize::None);
-        let other = load("a,y\n1,0\n", &[]);
+        let other = load("a,y\n1,0\n2,1\n", &[]);
         let err = p.transform(&other, &[0]).unwrap_err().to_string();
         assert!(err.contains("`b`") && err.contains("fixture.csv"), "{err}");
     }

@@ -39,7 +39,12 @@ pub fn split(rows: &[usize], labels: Option<&[f32]>, rule: SplitRule) -> (Vec<us
                 .filter(|&r| labels[r] == class)
                 .collect();
             members.shuffle(&mut rng);
-            let k = (members.len() as f64 * rule.train).round() as usize;
+            // Every class on both sides when it has two rows or more; a lone row trains.
+            let n = members.len();
+            let k = match n {
+                0 | 1 => n,
+                _ => ((n as f64 * rule.train).round() as usize).clamp(1, n - 1),
+            };
             train.extend_from_slice(&members[..k]);
             valid.extend_from_slice(&members[k..]);
         }

@@ -52,7 +52,8 @@ impl SyntheticSpec {
     }
 }
 
-/// Row-major features and labels.
+/// Row-major features and labels (the tests compare files and tables with them).
+#[cfg(test)]
 pub struct Generated {
     /// `rows × features`, row-major.
     pub x: Vec<f32>,
@@ -65,6 +66,7 @@ fn normal(rng: &mut StdRng) -> f64 {
 }
 
 /// Generates the data. The same spec always gives the same numbers.
+#[cfg(test)]
 pub fn generate(spec: &SyntheticSpec) -> Generated {
     let mut x = Vec::with_capacity(spec.rows * spec.features);
     let mut y = Vec::with_capacity(spec.rows);
@@ -182,37 +184,45 @@ pub fn feature_names(features: usize) -> Vec<String> {
     (0..features).map(|j| format!("f{j}")).collect()
 }
 
-impl Generated {
-    /// As a [`Table`] with features `f0..` and label `label`, rows numbered as the CSV that
-    /// [`write_csv`] would write.
-    pub fn into_table(self, features: usize, task: Task) -> Table {
-        let n = self.y.len();
-        let names = feature_names(features);
-        let columns = names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| Column::Numeric {
-                name: name.clone(),
-                values: (0..n).map(|i| self.x[i * features + j]).collect(),
-            })
-            .collect();
-        let mut header = names;
-        header.push("label".into());
-        Table {
-            origin: "synthetic data".into(),
-            header,
-            columns,
-            label_name: "label".into(),
-            labels: Some(self.y),
-            label_map: Some(match task {
-                Task::Binary => LabelMap::Binary {
-                    positive: "1".into(),
-                    negative: Some("0".into()),
-                },
-                Task::Regression => LabelMap::Regression,
-            }),
-            rows: (2..n as u64 + 2).collect(),
+/// Generates the data straight into a [`Table`] (features `f0..`, label `label`), rows
+/// numbered as the CSV that [`write_csv`] would write: the columns fill as the rows come, so no
+/// row-major copy of the set is held on the way.
+pub fn generate_table(spec: &SyntheticSpec) -> Table {
+    let (n, features) = (spec.rows, spec.features);
+    let mut values: Vec<Vec<f32>> = (0..features).map(|_| Vec::with_capacity(n)).collect();
+    let mut labels = Vec::with_capacity(n);
+    let _ = generate_rows(spec, |row, label| {
+        for (column, &v) in values.iter_mut().zip(row) {
+            column.push(v);
         }
+        labels.push(label);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    let names = feature_names(features);
+    let columns = names
+        .iter()
+        .zip(values)
+        .map(|(name, values)| Column::Numeric {
+            name: name.clone(),
+            values,
+        })
+        .collect();
+    let mut header = names;
+    header.push("label".into());
+    Table {
+        origin: "synthetic data".into(),
+        header,
+        columns,
+        label_name: "label".into(),
+        labels: Some(labels),
+        label_map: Some(match spec.task {
+            Task::Binary => LabelMap::Binary {
+                positive: "1".into(),
+                negative: Some("0".into()),
+            },
+            Task::Regression => LabelMap::Regression,
+        }),
+        rows: (2..n as u64 + 2).collect(),
     }
 }
 
@@ -255,7 +265,7 @@ mod tests {
             "synthetic.csv",
             &crate::data::LoadSpec {
                 label: "label".into(),
-                label_required: true,
+                label_column: crate::data::LabelColumn::Required,
                 label_rule: crate::data::LabelRule::InferBinary { positive: None },
                 selection: crate::data::Selection::AllExcept(vec![]),
                 categorical: vec![],
@@ -283,5 +293,35 @@ mod tests {
         };
         // Signal variance is Σ w² (three N(0,1) weights); the noise adds only 0.01.
         assert!(var(&g.y) > 0.05, "{}", var(&g.y));
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_holds_the_generated_rows_column_by_column() {
+        for task in [Task::Binary, Task::Regression] {
+            let spec = SyntheticSpec {
+                task,
+                rows: 50,
+                features: 4,
+                informative: 2,
+                class_sep: 1.0,
+                label_noise: 0.01,
+                seed: 11,
+            };
+            let g = generate(&spec);
+            let t = generate_table(&spec);
+            assert_eq!(t.labels.as_deref(), Some(&g.y[..]));
+            for (j, c) in t.columns.iter().enumerate() {
+                let Column::Numeric { values, .. } = c else {
+                    panic!("{c:?}")
+                };
+                let want: Vec<f32> = (0..50).map(|i| g.x[i * 4 + j]).collect();
+                assert_eq!(values, &want, "{task:?} column {j}");
+            }
+        }
     }
 }

@@ -40,6 +40,8 @@ pub struct Summary {
     pub evaluation: MetricMap,
     /// `backend.flush_denormals`: whether subnormals were flushed to zero.
     pub flush_denormals: bool,
+    /// Keys the config set that could not act, each with why (empty: every key acted).
+    pub warnings: Vec<String>,
     /// The network's parameters.
     pub parameters: usize,
     /// Bytes of `model.bpk`.

@@ -204,7 +204,8 @@ pub fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
         Some(c) => TrainState::from_checkpoint(job, &ad, c)?,
         None => TrainState::new(job, &ad)?,
     };
-    let mut stopper = Stopper::new(t.early_stopping.as_ref(), state.best, state.wait);
+    let max_time = t.max_time.map(|m| m.0);
+    let mut stopper = Stopper::new(t.early_stopping.as_ref(), max_time, state.best, state.wait);
     let started = Instant::now();
     let mut samples = 0u64;
     let mut stop = Stop::Completed;

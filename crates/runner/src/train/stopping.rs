@@ -19,6 +19,8 @@ pub(super) struct Verdict {
 /// Early stopping's memory: the best (epoch, value) and the epochs since it.
 pub(super) struct Stopper<'a> {
     rule: Option<&'a EarlyStopping>,
+    /// `train.max_time`, seconds.
+    max_time: Option<f64>,
     /// The best epoch (1-based) and its value.
     pub best: Option<(usize, f64)>,
     /// Epochs without improvement.
@@ -26,9 +28,20 @@ pub(super) struct Stopper<'a> {
 }
 
 impl<'a> Stopper<'a> {
-    /// A stopper for `rule` (none: never stops), resuming from `best` and `wait`.
-    pub fn new(rule: Option<&'a EarlyStopping>, best: Option<(usize, f64)>, wait: usize) -> Self {
-        Self { rule, best, wait }
+    /// A stopper for `rule` (none: no early stopping) and a time budget of `max_time`
+    /// seconds (none: no budget), resuming from `best` and `wait`.
+    pub fn new(
+        rule: Option<&'a EarlyStopping>,
+        max_time: Option<f64>,
+        best: Option<(usize, f64)>,
+        wait: usize,
+    ) -> Self {
+        Self {
+            rule,
+            max_time,
+            best,
+            wait,
+        }
     }
 
     /// Whether the best weights are kept and restored at the end.
@@ -42,7 +55,9 @@ impl<'a> Stopper<'a> {
             improved: false,
             stop: None,
         };
+        let over_time = self.max_time.is_some_and(|limit| elapsed > limit);
         let Some(rule) = self.rule else {
+            verdict.stop = over_time.then_some(Stop::TimeBudget);
             return verdict;
         };
         if let Some(v) = row.get(&rule.monitor) {
@@ -64,7 +79,7 @@ impl<'a> Stopper<'a> {
                 }
             }
         }
-        if verdict.stop.is_none() && rule.max_time.is_some_and(|limit| elapsed > limit.0) {
+        if verdict.stop.is_none() && over_time {
             verdict.stop = Some(Stop::TimeBudget);
         }
         verdict

@@ -37,6 +37,15 @@ pub(super) fn parse_number(
     match parsed {
         Some(v) if v.is_finite() => Ok(v),
         Some(v) if v.is_nan() => Ok(f32::NAN),
+        // `1e40` is a finite number, only not an f32 one; `inf` is infinite.
+        Some(_) if fast_float2::parse::<f64, _>(b).is_ok_and(f64::is_finite) => {
+            Err(DataError::TooLarge {
+                path: origin.to_string(),
+                row,
+                column: column.to_string(),
+                value: text(b),
+            })
+        }
         Some(_) => Err(DataError::Infinite {
             path: origin.to_string(),
             row,

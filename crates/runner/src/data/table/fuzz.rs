@@ -35,7 +35,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), numeric in any::<bool>()) {
         let spec = LoadSpec {
             label: "y".into(),
-            label_required: false,
+            label_column: crate::data::LabelColumn::Required,
             label_rule: if numeric { LabelRule::Known(LabelMap::Regression) } else { LabelRule::InferBinary { positive: None } },
             selection: Selection::AllExcept(vec![]),
             categorical: vec![],
@@ -51,7 +51,7 @@ proptest! {
     fn csv_shaped_text_never_panics(body in "[a-cy0-9,.\"\\r\\n NA\u{feff}-]{0,300}") {
         let spec = LoadSpec {
             label: "y".into(),
-            label_required: true,
+            label_column: crate::data::LabelColumn::Required,
             label_rule: LabelRule::InferBinary { positive: None },
             selection: Selection::AllExcept(vec![]),
             categorical: vec!["a".into()],

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{LoadSpec, Selection};
+use super::{LabelColumn, LoadSpec, Selection};
 use crate::data::DataError;
 
 /// The header and the fields a record is read through.
@@ -27,6 +27,24 @@ pub(super) fn resolve(
             path: origin.to_string(),
         });
     }
+    if header.len() == 1 {
+        let found = [(';', "semicolons"), ('\t', "tabs"), ('|', "vertical bars")]
+            .into_iter()
+            .find(|(c, _)| header[0].contains(*c));
+        if let Some((_, separator)) = found {
+            return Err(DataError::Separator {
+                path: origin.to_string(),
+                header: header[0].clone(),
+                separator: separator.to_string(),
+            });
+        }
+    }
+    if let Some(i) = header.iter().position(|h| h.is_empty()) {
+        return Err(DataError::BlankHeader {
+            path: origin.to_string(),
+            position: i + 1,
+        });
+    }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, h) in header.iter().enumerate() {
         if let Some(first) = seen.insert(h, i) {
@@ -44,8 +62,11 @@ pub(super) fn resolve(
         role: role.to_string(),
         available: header.join(", "),
     };
-    let label = header.iter().position(|h| *h == spec.label);
-    if label.is_none() && spec.label_required {
+    let label = match spec.label_column {
+        LabelColumn::Ignored => None,
+        _ => header.iter().position(|h| *h == spec.label),
+    };
+    if label.is_none() && spec.label_column == LabelColumn::Required {
         return Err(missing_column(&spec.label, "data.label"));
     }
     let features: Vec<usize> = match &spec.selection {
@@ -62,8 +83,9 @@ pub(super) fn resolve(
             if let Some(e) = excluded.iter().find(|e| !header.contains(e)) {
                 return Err(missing_column(e, "listed in data.exclude"));
             }
+            // The label is never a feature, even when it is not read.
             (0..header.len())
-                .filter(|&i| Some(i) != label && !excluded.contains(&header[i]))
+                .filter(|&i| header[i] != spec.label && !excluded.contains(&header[i]))
                 .collect()
         }
     };

@@ -132,6 +132,17 @@ impl LabelBuilder {
     ) -> Result<(Vec<f32>, LabelMap), DataError> {
         let (positive, negative) = match &self.rule {
             LabelRule::Known(map) => return Ok((self.values, map.clone())),
+            LabelRule::InferBinary { .. } if self.classes.len() == 1 => {
+                let rows = self.values.iter().filter(|v| !v.is_nan()).count();
+                return Err(DataError::OneClass {
+                    path: origin.to_string(),
+                    detail: format!(
+                        "column `{column}` holds one value, `{}`, in all {rows} labelled rows",
+                        self.classes[0]
+                    ),
+                    hint: String::new(),
+                });
+            }
             LabelRule::InferBinary { positive } => {
                 let listing = self
                     .classes
@@ -188,6 +199,13 @@ fn infer_positive(classes: &[String]) -> Option<String> {
     const POSITIVE: &[&str] = &["1", "true", "yes", "y", "up", "positive", "pos", "t"];
     const NEGATIVE: &[&str] = &["0", "false", "no", "n", "down", "negative", "neg", "f"];
     let lower: Vec<String> = classes.iter().map(|c| c.to_ascii_lowercase()).collect();
+    // Numbers say which is class 1 only when they are 0 and 1: of {1, 2} or {-1, 1}, either
+    // could be meant.
+    if classes.iter().all(|c| c.parse::<f64>().is_ok()) {
+        let mut sorted: Vec<&str> = classes.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        return (sorted == ["0", "1"]).then(|| "1".to_string());
+    }
     for (c, l) in classes.iter().zip(&lower) {
         if POSITIVE.contains(&l.as_str()) {
             return Some(c.clone());

@@ -72,13 +72,22 @@ pub enum Selection {
     AllExcept(Vec<String>),
 }
 
+/// What a command needs of the label column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelColumn {
+    /// Training and evaluation: a file without it is an error.
+    Required,
+    /// Never read (predict, inspect): its cells cannot make an error.
+    Ignored,
+}
+
 /// What to read from a file.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
     /// The label column.
     pub label: String,
-    /// Whether a file without the label column is an error (training) or not (predict).
-    pub label_required: bool,
+    /// Whether the label column must be there, may be, or is not read at all.
+    pub label_column: LabelColumn,
     /// How labels map to numbers.
     pub label_rule: LabelRule,
     /// Feature columns.
@@ -154,6 +163,12 @@ impl Table {
 
     /// Reads `path` according to `spec`, after checking that its columns fit in memory.
     pub fn from_csv(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
+        if path.is_dir() {
+            return Err(DataError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("it is a folder, not a CSV file"),
+            });
+        }
         // Every cell takes at least two bytes of the file (a digit and a comma) and four as an
         // f32 in a column: at most twice the file's size.
         let bytes = std::fs::metadata(path).map_or(0, |m| m.len());

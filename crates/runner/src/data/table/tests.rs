@@ -5,7 +5,7 @@ use super::*;
 fn spec() -> LoadSpec {
     LoadSpec {
         label: "y".into(),
-        label_required: true,
+        label_column: crate::data::LabelColumn::Required,
         label_rule: LabelRule::InferBinary { positive: None },
         selection: Selection::AllExcept(vec![]),
         categorical: vec![],
@@ -140,7 +140,7 @@ fn real_braincancer_data_with_categoricals_and_an_na() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/braincancer.csv");
     let spec = LoadSpec {
         label: "status".into(),
-        label_required: true,
+        label_column: crate::data::LabelColumn::Required,
         label_rule: LabelRule::InferBinary { positive: None },
         selection: Selection::AllExcept(vec!["time".into()]),
         categorical: ["sex", "diagnosis", "loc", "stereo"]

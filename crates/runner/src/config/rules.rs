@@ -1,0 +1,171 @@
+//! One meaning for every key: a key either acts in the run or is reported. Written in a
+//! context where it cannot act, a key is a warning at start (all of them in one block, each
+//! with why), recorded in `summary.json`, or an error when `strict = true`; a key that
+//! contradicts another is an error before anything is loaded. The resolved config
+//! (`burnfit config`, a run's `config.toml`) leaves the inert keys out, so what it prints is
+//! what runs.
+
+use std::collections::BTreeMap;
+
+use burnfit_model::Loss;
+
+use super::{BackendKind, Config, LrSchedule, Missing, Optimizer, Source};
+
+/// The keys written in a config file's text and in `--set` overrides, dotted (`train.lr`),
+/// each with where it was written (the file, or `--set KEY=VALUE`), so an error about a key
+/// names the place the user wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written(BTreeMap<String, String>);
+
+impl Written {
+    /// Every leaf key of `table`, under `prefix`, written in `origin`.
+    pub fn add_table(&mut self, table: &toml::Table, prefix: &str, origin: &str) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) if !t.is_empty() => self.add_table(t, &key, origin),
+                _ => {
+                    self.0.insert(key, origin.to_string());
+                }
+            }
+        }
+    }
+
+    /// A key given with `--set ARG`.
+    pub fn add(&mut self, key: &[String], arg: &str) {
+        self.0.insert(key.join("."), format!("--set {arg}"));
+    }
+
+    /// Whether `key`, or any key under it (`data.synthetic` covers `data.synthetic.rows`), was
+    /// written.
+    pub fn has(&self, key: &str) -> bool {
+        self.origin(key).is_some()
+    }
+
+    /// Where `key` (or a key under it) was last written.
+    pub fn origin(&self, key: &str) -> Option<&str> {
+        let under = format!("{key}.");
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key || k.starts_with(&under))
+            .map(|(_, o)| o.as_str())
+    }
+}
+
+/// The keys of `[data]` that only a CSV source reads.
+const CSV_KEYS: [&str; 7] = [
+    "data.path",
+    "data.label",
+    "data.positive",
+    "data.features",
+    "data.exclude",
+    "data.categorical",
+    "data.max_levels",
+];
+
+/// Every key that cannot act in `c`, with why. A key listed here is left out of the resolved
+/// config; written by the user, it is a warning (or, for another source's keys, an error).
+pub fn inert(c: &Config) -> Vec<(&'static str, String)> {
+    let (d, t) = (&c.data, &c.train);
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut add = |key: &'static str, why: String| out.push((key, why));
+    match d.source {
+        Source::Synthetic => {
+            for key in CSV_KEYS {
+                add(
+                    key,
+                    "data.source is \"synthetic\": the generator makes its own columns and label"
+                        .into(),
+                );
+            }
+        }
+        Source::Csv => add("data.synthetic", "data.source is \"csv\"".into()),
+    }
+    if t.loss == Loss::Mse && d.source == Source::Csv {
+        add(
+            "data.positive",
+            "train.loss is \"mse\": the label is a number, not a class".into(),
+        );
+    }
+    if d.missing != Missing::Constant {
+        add(
+            "data.fill_value",
+            format!("data.missing is {:?}, not \"constant\"", d.missing).to_lowercase(),
+        );
+    }
+    if d.validation_path.is_some() {
+        add(
+            "data.split",
+            "data.validation_path is set: every row of data.path trains".into(),
+        );
+    } else if d.split.stratify {
+        add(
+            "data.split.shuffle",
+            "data.split.stratify shuffles the rows itself".into(),
+        );
+    }
+    if t.lr_schedule != LrSchedule::Step {
+        for key in ["train.lr_step_every", "train.lr_gamma"] {
+            add(key, "train.lr_schedule is not \"step\"".into());
+        }
+    }
+    if t.lr_schedule != LrSchedule::Cosine {
+        add("train.lr_min", "train.lr_schedule is not \"cosine\"".into());
+    }
+    match t.optimizer {
+        Optimizer::Adam => add(
+            "train.momentum",
+            "train.optimizer is \"adam\" (momentum is SGD's)".into(),
+        ),
+        Optimizer::Sgd => {
+            for key in ["train.beta1", "train.beta2", "train.epsilon"] {
+                add(key, "train.optimizer is \"sgd\" (this is Adam's)".into());
+            }
+        }
+    }
+    if matches!(c.backend.kind, BackendKind::Flex | BackendKind::Ndarray) {
+        add(
+            "backend.device",
+            format!(
+                "backend.kind = \"{}\" has one device, the CPU",
+                c.backend.kind
+            ),
+        );
+    }
+    out
+}
+
+/// Whether `key` belongs to the other data source and was written beside `data.source` (in
+/// the same file, or with no source named): a contradiction, not a leftover. A source switched
+/// by `--set data.source=...` over a file leaves that file's other-source keys inert, which is
+/// a warning.
+pub fn is_other_source(c: &Config, key: &str, written: &Written) -> bool {
+    let other = match c.data.source {
+        Source::Synthetic => CSV_KEYS.contains(&key),
+        Source::Csv => key == "data.synthetic",
+    };
+    other
+        && match written.origin("data.source") {
+            None => true,
+            Some(source) => written.origin(key) == Some(source),
+        }
+}
+
+/// Removes `key` (dotted) from `table`, and the tables it leaves empty.
+pub fn remove(table: &mut toml::Table, key: &str) {
+    match key.split_once('.') {
+        None => {
+            table.remove(key);
+        }
+        Some((head, rest)) => {
+            if let Some(toml::Value::Table(t)) = table.get_mut(head) {
+                remove(t, rest);
+            }
+        }
+    }
+}
