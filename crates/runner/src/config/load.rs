@@ -5,6 +5,23 @@ use std::path::{Path, PathBuf};
 use super::rules::{self, Written};
 use super::{Config, ConfigError, SEED_CONFIG};
 
+/// The data files a config names.
+fn data_paths(config: &mut Config) -> impl Iterator<Item = &mut PathBuf> {
+    let d = &mut config.data;
+    [&mut d.path, &mut d.validation_path, &mut d.test_path]
+        .into_iter()
+        .flatten()
+}
+
+/// The keys written in `text` (already parsed once without error), from `origin`.
+fn written_in(text: &str, origin: &str) -> Written {
+    let mut written = Written::default();
+    if let Ok(table) = toml::from_str::<toml::Table>(text) {
+        written.add_table(&table, "", origin);
+    }
+    written
+}
+
 /// `path` taken relative to `base` (the config file's folder) when it is relative.
 fn resolve_against(base: &Path, path: &mut PathBuf) {
     // An empty path stays empty, for the check that says so.
@@ -132,22 +149,12 @@ impl Config {
         };
         // First pass on the text itself, so file errors carry line and column.
         let mut config: Config = parse_text(&text, &origin)?;
-        let mut written = Written::default();
-        if let Ok(table) = toml::from_str::<toml::Table>(&text) {
-            written.add_table(&table, "", &origin);
-        }
+        let mut written = written_in(&text, &origin);
         // Every relative path written in the file is relative to the file's folder.
         if written.has("output.dir") {
             resolve_against(&base, &mut config.output.dir);
         }
-        for p in [
-            &mut config.data.path,
-            &mut config.data.validation_path,
-            &mut config.data.test_path,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for p in data_paths(&mut config) {
             resolve_against(&base, p);
         }
         if !overrides.is_empty() {
@@ -166,14 +173,7 @@ impl Config {
             }
         }
         // Absolute paths, so the resolved config saved in a run folder works from anywhere.
-        for p in [
-            &mut config.data.path,
-            &mut config.data.validation_path,
-            &mut config.data.test_path,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for p in data_paths(&mut config) {
             if p.as_os_str().is_empty() {
                 continue;
             }
@@ -192,11 +192,7 @@ impl Config {
     #[cfg(test)]
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let mut config: Config = parse_text(text, "config")?;
-        let mut written = Written::default();
-        if let Ok(table) = toml::from_str::<toml::Table>(text) {
-            written.add_table(&table, "", "config");
-        }
-        config.settle("config", &written)?;
+        config.settle("config", &written_in(text, "config"))?;
         Ok(config)
     }
 
