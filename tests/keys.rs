@@ -109,7 +109,7 @@ fn contradictions_and_keys_of_the_other_source_are_errors_before_loading() {
         (
             "features and exclude",
             "features = [\"a\", \"b\"]\nexclude = [\"a\"]",
-            &["data.exclude", "use one"],
+            &["data.exclude", "use one", "cfg.toml (line 6, column 1)"],
         ),
         (
             "a feature twice",

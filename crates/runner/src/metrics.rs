@@ -208,6 +208,19 @@ mod tests {
     }
 
     #[test]
+    fn metrics_undefined_on_their_rows_are_nan_not_a_number() {
+        // One class only: nothing to rank (AUC), no actual positive (recall).
+        let m = compute(Loss::Bce, &[-1.0, 2.0, -3.0], &[0.0, 0.0, 0.0]);
+        assert!(get(&m, "auc").is_nan() && get(&m, "recall").is_nan());
+        assert_eq!(get(&m, "precision"), 0.0, "one predicted positive, wrong");
+        assert_eq!(undefined(&m), ["auc", "recall", "f1"]);
+        // A constant target: no variance for R² to explain.
+        let m = compute(Loss::Mse, &[1.0, 2.0], &[3.0, 3.0]);
+        assert!(get(&m, "r2").is_nan());
+        assert_eq!(show(f64::NAN), "n/a");
+    }
+
+    #[test]
     fn auc_counts_ties_half() {
         assert_eq!(auc(&[0.5, 0.5], &[0.0, 1.0]), 0.5);
         assert_eq!(auc(&[0.1, 0.9], &[0.0, 1.0]), 1.0);

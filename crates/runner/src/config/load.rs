@@ -184,7 +184,7 @@ impl Config {
         if let Ok(abs) = std::path::absolute(&config.output.dir) {
             config.output.dir = abs;
         }
-        config.settle(&origin, &written)?;
+        config.settle(&origin, &written, Some(&text))?;
         Ok(config)
     }
 
@@ -192,20 +192,27 @@ impl Config {
     #[cfg(test)]
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let mut config: Config = parse_text(text, "config")?;
-        config.settle("config", &written_in(text, "config"))?;
+        config.settle("config", &written_in(text, "config"), Some(text))?;
         Ok(config)
     }
 
     /// The deprecated `train.early_stopping.max_time` moved to `train.max_time`, the checks
     /// across keys, then the report of every written key that cannot act (an error when
     /// `strict = true`).
-    fn settle(&mut self, origin: &str, written: &Written) -> Result<(), ConfigError> {
+    fn settle(
+        &mut self,
+        origin: &str,
+        written: &Written,
+        text: Option<&str>,
+    ) -> Result<(), ConfigError> {
         let mut warnings = Vec::new();
         if let Some(es) = self.train.early_stopping.as_mut() {
             if let Some(limit) = es.max_time.take() {
                 if written.has("train.max_time") {
                     return Err(ConfigError::Invalid {
-                        origin: origin.to_string(),
+                        origin: written
+                            .place("train.early_stopping.max_time", text)
+                            .unwrap_or_else(|| origin.to_string()),
                         key: "train.early_stopping.max_time".into(),
                         message: "is the old name of train.max_time, which is also set; keep train.max_time alone".into(),
                     });
@@ -214,7 +221,7 @@ impl Config {
                 warnings.push("train.early_stopping.max_time: moved to train.max_time (it works without early stopping too); read as train.max_time".to_string());
             }
         }
-        self.validate(origin, written)?;
+        self.validate(origin, written, text)?;
         for (key, why) in rules::inert(self) {
             if written.has(key) && !rules::is_other_source(self, key, written) {
                 warnings.push(format!("{key}: has no effect: {why}"));

@@ -46,6 +46,19 @@ impl Written {
         self.origin(key).is_some()
     }
 
+    /// Where `key` was written, for an error message: the file with the line and column of the
+    /// key (found in `text`, the file's contents), or the `--set`.
+    pub fn place(&self, key: &str, text: Option<&str>) -> Option<String> {
+        let origin = self.origin(key)?;
+        if origin.starts_with("--set ") {
+            return Some(origin.to_string());
+        }
+        match text.and_then(|t| locate(t, key)) {
+            Some((line, column)) => Some(format!("{origin} (line {line}, column {column})")),
+            None => Some(origin.to_string()),
+        }
+    }
+
     /// Where `key` (or a key under it) was last written.
     pub fn origin(&self, key: &str) -> Option<&str> {
         let under = format!("{key}.");
@@ -55,6 +68,42 @@ impl Written {
             .find(|(k, _)| *k == key || k.starts_with(&under))
             .map(|(_, o)| o.as_str())
     }
+}
+
+/// The line and column (1-based) where `key` (dotted) is assigned in TOML `text`, or where its
+/// table starts: `name = ...` under the `[section]` that holds it.
+pub fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
+    let mut section = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            section = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if section == key {
+                return Some((i + 1, indent + 1));
+            }
+            continue;
+        }
+        let Some((name, _)) = trimmed.split_once('=') else {
+            continue;
+        };
+        let name = name.trim().trim_matches('"');
+        let full = if section.is_empty() {
+            name.to_string()
+        } else {
+            format!("{section}.{name}")
+        };
+        if full == key || full.starts_with(&format!("{key}.")) {
+            return Some((i + 1, indent + 1));
+        }
+    }
+    None
 }
 
 /// The keys of `[data]` that only a CSV source reads.

@@ -8,10 +8,18 @@ use super::{Config, ConfigError, LrSchedule, Source, Task};
 impl Config {
     /// Checks that involve several keys.
     // Long, but flat: a list of independent checks, each returning its own error.
-    pub(super) fn validate(&self, origin: &str, written: &Written) -> Result<(), ConfigError> {
-        // Named where the key was written: the file, or the `--set` that set it.
+    pub(super) fn validate(
+        &self,
+        origin: &str,
+        written: &Written,
+        text: Option<&str>,
+    ) -> Result<(), ConfigError> {
+        // Named where the key was written: the file with its line and column, or the `--set`
+        // that set it.
         let fail = |key: &str, message: String| ConfigError::Invalid {
-            origin: written.origin(key).unwrap_or(origin).to_string(),
+            origin: written
+                .place(key, text)
+                .unwrap_or_else(|| origin.to_string()),
             key: key.to_string(),
             message,
         };

@@ -124,4 +124,19 @@ mod tests {
         assert_eq!(train_count(2, 0.01), 1);
         assert_eq!(train_count(10, 0.8), 8);
     }
+
+    #[test]
+    fn a_stratified_split_keeps_every_class_of_two_rows_or_more_on_both_sides() {
+        // 18 zeros and 2 ones at 0.8: round(1.6) = 2 would leave no one for validation.
+        let rows: Vec<usize> = (0..20).collect();
+        let labels: Vec<f32> = (0..20).map(|i| if i < 2 { 1.0 } else { 0.0 }).collect();
+        let (train, valid) = split(&rows, Some(&labels), rule(true, true));
+        for part in [&train, &valid] {
+            assert!(part.iter().any(|&r| labels[r] == 1.0), "{part:?}");
+        }
+        // A class of one row can only train.
+        let labels: Vec<f32> = (0..20).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
+        let (train, valid) = split(&rows, Some(&labels), rule(true, true));
+        assert!(train.contains(&0) && !valid.contains(&0));
+    }
 }
