@@ -327,6 +327,11 @@ fn messages_say_what_is_wrong_in_the_users_terms() {
             "a,,y\n1,2,0\n".into(),
             vec!["column 2 of the header has no name"],
         ),
+        (
+            "unterminated quote",
+            "a,b,y\n1,2,0\n1,\"2,0\n3,4,1\n5,6,0\n".into(),
+            vec!["row 3", "field 2 opens a quote", "next 3 lines", "closing"],
+        ),
     ];
     for (case, text, expect) in cases {
         fs::write(d.join("data.csv"), text).unwrap();

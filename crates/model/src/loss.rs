@@ -37,19 +37,20 @@ impl Loss {
         }
     }
 
+    /// [`activate`](Self::activate) for one raw output on the host, in f64: what `predict`
+    /// writes for a row.
+    pub fn activate_value(self, output: f64) -> f64 {
+        match self {
+            Loss::Bce => 1.0 / (1.0 + (-output).exp()),
+            Loss::Mse => output,
+        }
+    }
+
     /// The output layer's activation, as a Keras summary names it.
     pub fn head(self) -> &'static str {
         match self {
             Loss::Bce => "sigmoid",
             Loss::Mse => "linear",
-        }
-    }
-
-    /// The name Keras uses in logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::Bce => "binary_crossentropy",
-            Loss::Mse => "mean_squared_error",
         }
     }
 }

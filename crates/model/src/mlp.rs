@@ -295,13 +295,14 @@ impl Mlp {
         Ok(self.forward(input))
     }
 
-    /// Probabilities: the sigmoid of the logits, the seed's last `Dense(1, sigmoid)`.
+    /// What the user sees: the network's outputs through `loss`'s head, probabilities for BCE
+    /// (the seed's last `Dense(1, sigmoid)`), the values themselves for MSE.
     ///
     /// # Shapes
     /// - input: `[batch, input]`
-    /// - output: `[batch, output]`, each in `[0, 1]`
-    pub fn predict(&self, input: Tensor<2>) -> Tensor<2> {
-        activation::sigmoid(self.forward(input))
+    /// - output: `[batch, output]`
+    pub fn predict(&self, input: Tensor<2>, loss: crate::Loss) -> Tensor<2> {
+        loss.activate(self.forward(input))
     }
 
     /// The number of input features the first layer takes.

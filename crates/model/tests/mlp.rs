@@ -3,7 +3,7 @@
 mod common;
 
 use burn::tensor::Tensor;
-use burnfit_model::{Init, MlpConfig, ModelError};
+use burnfit_model::{Init, Loss, MlpConfig, ModelError};
 use common::{cpu_devices, tensor2, to_vec};
 
 #[test]
@@ -12,8 +12,11 @@ fn seed_network_maps_batch_to_one_output_on_every_cpu_backend() {
         let mlp = MlpConfig::new(100).init(&device, 7).unwrap();
         let x = Tensor::<2>::ones([5, 100], &device);
         assert_eq!(mlp.forward(x.clone()).dims(), [5, 1], "{name}");
-        let p = to_vec(mlp.predict(x));
+        let p = to_vec(mlp.predict(x.clone(), Loss::Bce));
         assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "{name}: {p:?}");
+        // A regression head is linear: the outputs themselves.
+        let v = to_vec(mlp.predict(x.clone(), Loss::Mse));
+        assert_eq!(v, to_vec(mlp.forward(x)), "{name}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! `[backend]` → a Burn [`Device`], or a clear error that says what this build and machine offer.
 //!
-//! Burn 0.22 puts the backend in the runtime `Device`, so this is the only place that names one.
+//! Burn 0.22 puts the backend in the runtime `Device`: this file turns `[backend]` into one, and
+//! says which backends are compiled in and which GPU adapters exist.
 
 use burn::tensor::{Device, Tensor};
 
@@ -65,11 +66,10 @@ impl Selected {
     /// live in host memory, and one host loop per parameter beats Adam's thirteen tensor
     /// operations (docs/PERFORMANCE.md); a GPU keeps Burn's device-side update.
     pub fn update_path(&self) -> UpdatePath {
-        match self.kind {
-            BackendKind::Flex | BackendKind::Ndarray => UpdatePath::Host,
-            BackendKind::Auto | BackendKind::Wgpu | BackendKind::Vulkan | BackendKind::Cuda => {
-                UpdatePath::Tensor
-            }
+        if self.kind.is_cpu() {
+            UpdatePath::Host
+        } else {
+            UpdatePath::Tensor
         }
     }
 }

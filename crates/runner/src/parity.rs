@@ -239,9 +239,10 @@ pub fn run(
             ),
         };
         // wgpu on a software adapter runs the GPU kernels, so it gets the GPU tolerance.
-        let default_tol = match selected.kind {
-            BackendKind::Flex | BackendKind::Ndarray => CPU_TOLERANCE,
-            _ => GPU_TOLERANCE,
+        let default_tol = if selected.kind.is_cpu() {
+            CPU_TOLERANCE
+        } else {
+            GPU_TOLERANCE
         };
         if reference.is_none() {
             reference = Some((losses.clone(), w));

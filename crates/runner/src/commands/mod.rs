@@ -25,7 +25,7 @@ use crate::metrics::{self, Metrics};
 use crate::pipeline;
 use crate::run::weights::from_bytes;
 use crate::run::{self as rundir, ModelFile, RunDir};
-use crate::train::{evaluate as evaluate_model, outputs};
+use crate::train::{evaluate as evaluate_model, predictions};
 
 /// Exit code of a run stopped by Ctrl-C (after its checkpoint is written), as shells use;
 /// other stop signals exit with 128 + their number.
@@ -105,7 +105,7 @@ fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
         .map(|b| format!("backend.kind={}", b.trim()))
         .into_iter()
         .collect();
-    let config = Config::load(Some(&run.file(rundir::CONFIG)), &sets)?;
+    let config = Config::load_resolved(&run.file(rundir::CONFIG), &sets)?;
     crate::threads::init_all(config.backend.flush_denormals);
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
@@ -192,20 +192,21 @@ pub fn predict(
     for u in unseen {
         eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
     }
-    let raw = outputs(&l.model, &m, &l.device);
+    let loss = l.model_file.loss;
+    let values = predictions(&l.model, &m, loss, &l.device);
     let mut text = String::new();
-    match l.model_file.loss {
+    match loss {
         Loss::Bce => {
             text.push_str("row,probability,class\n");
-            for (r, z) in m.source_rows.iter().zip(&raw) {
-                let p = 1.0 / (1.0 + (-(*z as f64)).exp());
-                text.push_str(&format!("{r},{p:.6},{}\n", u8::from(p > 0.5)));
+            for (r, p) in m.source_rows.iter().zip(&values) {
+                text.push_str(&format!("{r},{p:.6},{}\n", u8::from(*p > 0.5)));
             }
         }
         Loss::Mse => {
             text.push_str("row,prediction\n");
-            for (r, v) in m.source_rows.iter().zip(&raw) {
-                text.push_str(&format!("{r},{v}\n"));
+            // The network's f32 output, written as it was computed.
+            for (r, v) in m.source_rows.iter().zip(&values) {
+                text.push_str(&format!("{r},{}\n", *v as f32));
             }
         }
     }

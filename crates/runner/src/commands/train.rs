@@ -155,12 +155,13 @@ fn preflight(config: &Config, data: &Prepared, network: &MlpConfig) -> Result<()
 fn resolve(args: &TrainArgs) -> Result<(Config, PathBuf)> {
     match args.resume {
         Some(dir) => {
-            let config = Config::load(Some(&dir.join(rundir::CONFIG)), &[]).with_context(|| {
-                format!(
-                    "cannot resume {}: its config.toml is unreadable",
-                    dir.display()
-                )
-            })?;
+            let config =
+                Config::load_resolved(&dir.join(rundir::CONFIG), &[]).with_context(|| {
+                    format!(
+                        "cannot resume {}: its config.toml is unreadable",
+                        dir.display()
+                    )
+                })?;
             if !dir.join(rundir::CHECKPOINTS).is_dir() {
                 bail!(
                     "cannot resume {}: it has no checkpoints folder",

@@ -132,6 +132,21 @@ impl Config {
     /// config keeps working from any working directory; paths given with `--set` are relative to
     /// the working directory, as on any command line.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
+        Self::load_as(path, overrides, true)
+    }
+
+    /// Reads a run folder's resolved `config.toml`. Its keys were written by `train`, not by
+    /// the user, so none of them is reported as unable to act (a run made before a key's rule
+    /// existed still opens); `--set` overrides are checked as usual.
+    pub fn load_resolved(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        Self::load_as(Some(path), overrides, false)
+    }
+
+    fn load_as(
+        path: Option<&Path>,
+        overrides: &[String],
+        users_file: bool,
+    ) -> Result<Self, ConfigError> {
         let (text, origin, base) = match path {
             Some(p) => (
                 std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
@@ -149,9 +164,13 @@ impl Config {
         };
         // First pass on the text itself, so file errors carry line and column.
         let mut config: Config = parse_text(&text, &origin)?;
-        let mut written = written_in(&text, &origin);
+        let mut written = if users_file {
+            written_in(&text, &origin)
+        } else {
+            Written::default()
+        };
         // Every relative path written in the file is relative to the file's folder.
-        if written.has("output.dir") {
+        if users_file && written.has("output.dir") {
             resolve_against(&base, &mut config.output.dir);
         }
         for p in data_paths(&mut config) {
@@ -218,7 +237,10 @@ impl Config {
                     });
                 }
                 self.train.max_time = Some(limit);
-                warnings.push("train.early_stopping.max_time: moved to train.max_time (it works without early stopping too); read as train.max_time".to_string());
+                // Only the user's own file hears of it; a run folder's is read as it is.
+                if written.has("train.early_stopping.max_time") {
+                    warnings.push("train.early_stopping.max_time: moved to train.max_time (it works without early stopping too); read as train.max_time".to_string());
+                }
             }
         }
         self.validate(origin, written, text)?;

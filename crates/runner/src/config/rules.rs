@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use burnfit_model::Loss;
 
-use super::{BackendKind, Config, LrSchedule, Missing, Optimizer, Source};
+use super::{Config, LrSchedule, Missing, Optimizer, Source};
 
 /// The keys written in a config file's text and in `--set` overrides, dotted (`train.lr`),
 /// each with where it was written (the file, or `--set KEY=VALUE`), so an error about a key
@@ -177,7 +177,7 @@ pub fn inert(c: &Config) -> Vec<(&'static str, String)> {
             }
         }
     }
-    if matches!(c.backend.kind, BackendKind::Flex | BackendKind::Ndarray) {
+    if c.backend.kind.is_cpu() {
         add(
             "backend.device",
             format!(

@@ -314,6 +314,13 @@ pub enum BackendKind {
     Cuda,
 }
 
+impl BackendKind {
+    /// flex and ndarray: the CPU backends (host memory, strict tolerances, one device).
+    pub fn is_cpu(self) -> bool {
+        matches!(self, BackendKind::Flex | BackendKind::Ndarray)
+    }
+}
+
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {

@@ -313,3 +313,19 @@ fn contradictions_are_errors_naming_where_the_key_was_written() {
         c.warnings
     );
 }
+
+/// A run folder's `config.toml` from before the key rule listed every key, inert ones too
+/// (`data.label` with the synthetic source, `momentum` with Adam): it still opens, silently,
+/// since `train` wrote those keys, not the user.
+#[test]
+fn a_resolved_config_from_an_older_run_still_loads() {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let path = tmp.path().join("config.toml");
+    let old = "seed = 42\n[data]\nsource = \"synthetic\"\nlabel = \"label\"\nexclude = []\nfill_value = 0.0\n[train]\noptimizer = \"adam\"\nmomentum = 0.0\nlr_min = 0.0\n[train.early_stopping]\nmax_time = 60.0\n[backend]\nkind = \"flex\"\ndevice = \"default\"\n";
+    std::fs::write(&path, old).unwrap();
+    let c = Config::load_resolved(&path, &[]).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings.len());
+    assert_eq!(c.train.max_time.map(|m| m.0), Some(60.0));
+    // The same text as the user's own file: the other source's key is an error.
+    assert!(Config::load(Some(&path), &[]).is_err());
+}

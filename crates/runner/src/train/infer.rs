@@ -25,6 +25,15 @@ pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
     out
 }
 
+/// What `predict` writes for every row of `m`: the raw outputs through the loss's head
+/// (`Loss::activate_value`), probabilities for BCE and values for MSE, in f64.
+pub fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Vec<f64> {
+    outputs(model, m, device)
+        .into_iter()
+        .map(|z| loss.activate_value(f64::from(z)))
+        .collect()
+}
+
 /// Every metric of `loss` for `model` on `m`.
 pub fn evaluate(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Metrics {
     metrics::compute(loss, &outputs(model, m, device), &m.y)

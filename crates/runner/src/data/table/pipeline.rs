@@ -54,6 +54,27 @@ pub(super) fn malformed(e: csv::Error, origin: &str) -> DataError {
     }
 }
 
+/// A record whose field count is wrong because a quote was never closed: the field ran on over
+/// the following lines. csv only sees the count; the record it read shows the newlines.
+fn unterminated(record: &csv::ByteRecord, origin: &str, e: &csv::Error) -> Option<DataError> {
+    if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
+        return None;
+    }
+    let (i, field) = record
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.contains(&b'\n'))?;
+    let lines = field.iter().filter(|&&b| b == b'\n').count();
+    Some(DataError::Malformed {
+        path: origin.to_string(),
+        row: e.position().map_or(0, |p| p.line()),
+        message: format!(
+            "field {} opens a quote that runs on over the next {lines} lines; is a closing `\"` missing?",
+            i + 1
+        ),
+    })
+}
+
 /// Reads every record of `rdr` (its header already read) into `sink`.
 pub(super) fn read<R: std::io::Read + Send>(
     mut rdr: csv::Reader<R>,
@@ -144,7 +165,9 @@ fn split<R: std::io::Read>(
                 Ok(true) => filled += 1,
                 Ok(false) => break,
                 Err(e) => {
-                    failed = Some(malformed(e, origin));
+                    failed = Some(unterminated(&batch[filled], origin, &e))
+                        .flatten()
+                        .or_else(|| Some(malformed(e, origin)));
                     break;
                 }
             }
