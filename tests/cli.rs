@@ -48,8 +48,7 @@ fn trains_a_small_synthetic_set_then_evaluates_and_predicts_from_the_run_folder(
         history.starts_with("epoch,lr,loss,accuracy,val_loss,val_accuracy,val_auc"),
         "{history}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_slice(&fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let summary = summary_at(&run.join("summary.json"));
     assert_eq!(summary["epochs_run"], 3);
     assert_eq!(summary["parameters"], 10 * 128 + 128 + 128 * 64 + 64 + 65);
     let acc = summary["evaluation"]["accuracy"].as_f64().unwrap();
@@ -112,8 +111,7 @@ batch_size = 32
         tmp.path(),
         &["--config", cfg.to_str().unwrap(), "--out", "run"],
     );
-    let summary: serde_json::Value =
-        serde_json::from_slice(&fs::read(tmp.path().join("run/summary.json")).unwrap()).unwrap();
+    let summary = summary_at(&tmp.path().join("run/summary.json"));
     let acc = summary["evaluation"]["accuracy"].as_f64().unwrap();
     assert!(
         acc > 0.85,
@@ -551,9 +549,7 @@ fn a_run_reports_its_footprint_in_the_log_summary_and_emissions_csv() {
         log.contains("footprint:") && log.contains("gCO2e (grid 100 g/kWh, PUE 1.5)"),
         "{log}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(tmp.path().join("run/summary.json")).unwrap())
-            .unwrap();
+    let summary = summary_at(&tmp.path().join("run/summary.json"));
     let f = &summary["footprint"];
     // 10-128-64-1: 2·10·128 + 128 + 2·128·64 + 64 + 2·64 + 1.
     assert_eq!(

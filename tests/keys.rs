@@ -63,8 +63,7 @@ fn keys_that_cannot_act_are_warned_of_recorded_and_left_out_of_the_resolved_conf
             "{key}: {err}"
         );
     }
-    let summary: serde_json::Value =
-        serde_json::from_slice(&fs::read(d.join("run/summary.json")).unwrap()).unwrap();
+    let summary = summary(d, "run");
     assert_eq!(
         summary["warnings"].as_array().unwrap().len(),
         4,
@@ -204,11 +203,8 @@ fn a_time_budget_needs_no_early_stopping() {
         "{}",
         stderr(&out)
     );
-    let summary = fs::read_to_string(d.join("run/summary.json")).unwrap();
-    assert!(
-        summary.contains("\"stopped\": \"time_budget\""),
-        "{summary}"
-    );
+    assert_eq!(summary(d, "run")["stopped"], "time_budget");
+    assert_eq!(summary(d, "run")["epochs_run"], 1);
 }
 
 #[test]

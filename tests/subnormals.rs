@@ -68,9 +68,7 @@ fn the_mode_that_ran_is_in_the_resolved_config_and_the_summary() {
             resolved.contains(&format!("flush_denormals = {flush}")),
             "{resolved}"
         );
-        let summary: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(d.join(run).join("summary.json")).unwrap())
-                .unwrap();
+        let summary = summary(d, run);
         assert_eq!(summary["flush_denormals"].to_string(), flush);
     }
 }

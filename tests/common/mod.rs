@@ -61,6 +61,17 @@ pub fn train(dir: &Path, args: &[&str]) -> std::process::Output {
     out
 }
 
+/// A run's `summary.json` at `path`, parsed.
+pub fn summary_at(path: &Path) -> serde_json::Value {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The run folder `dir/run`'s `summary.json`, parsed.
+pub fn summary(dir: &Path, run: &str) -> serde_json::Value {
+    summary_at(&dir.join(run).join("summary.json"))
+}
+
 /// Whether a wgpu adapter (a GPU, or Mesa's lavapipe) is present. Without one, a wgpu test is
 /// skipped with a reason printed past the test harness's capture, unless
 /// `BURNFIT_REQUIRE_WGPU` is set (as `.ci/run` does), in which case the test fails.

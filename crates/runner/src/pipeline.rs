@@ -149,12 +149,11 @@ fn check_classes(
     Ok(())
 }
 
-/// Runs the data stage of `config`.
-pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
-    let start = Instant::now();
+/// The table `config` names: its CSV, or the generator's set (after checking it fits).
+fn load(config: &Config) -> Result<Table, DataError> {
     let d = &config.data;
-    let table = match d.source {
-        Source::Csv => Table::from_csv(d.path.as_ref().expect("validated"), &load_spec(config))?,
+    match d.source {
+        Source::Csv => Table::from_csv(d.path.as_ref().expect("validated"), &load_spec(config)),
         Source::Synthetic => {
             let spec = SyntheticSpec::from_config(&d.synthetic, config.seed);
             // The columns, and the network's matrix of them: two copies, with room to spare.
@@ -168,9 +167,16 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
                 )),
                 "lower data.synthetic.rows or data.synthetic.features",
             )?;
-            generate_table(&spec)
+            Ok(generate_table(&spec))
         }
-    };
+    }
+}
+
+/// Runs the data stage of `config`.
+pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
+    let start = Instant::now();
+    let d = &config.data;
+    let table = load(config)?;
     let mut notes = Vec::new();
     let rows = usable_rows(&table, d.missing, &mut notes)?;
     let (train_rows, valid_rows) = if d.validation_path.is_some() {

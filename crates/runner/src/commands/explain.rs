@@ -101,16 +101,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         "{metric} on {} rows: {baseline:.4}; drop when each column is shuffled ({} times):",
         m.rows, a.repeats
     )?;
-    for (k, i) in importances.iter().take(a.top).enumerate() {
-        writeln!(
-            stdout,
-            "{:>3}. {:<24} {:>8.4} ± {:.4}",
-            k + 1,
-            i.feature,
-            i.mean,
-            i.sd
-        )?;
-    }
+    print_ranking(&mut stdout, &importances, a.top)?;
     if !a.rows.is_empty() {
         attributions(a, &l, &m, &out_dir, &mut stdout)?;
     }
@@ -124,6 +115,21 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         out_dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `top` columns by importance, one line each.
+fn print_ranking(out: &mut impl Write, importances: &[Importance], top: usize) -> Result<()> {
+    for (k, i) in importances.iter().take(top).enumerate() {
+        writeln!(
+            out,
+            "{:>3}. {:<24} {:>8.4} ± {:.4}",
+            k + 1,
+            i.feature,
+            i.mean,
+            i.sd
+        )?;
+    }
+    Ok(())
 }
 
 /// `importance.csv`: mean, sd and each repeat's drop per column.

@@ -237,6 +237,19 @@ fn start(
     Ok((run, c))
 }
 
+/// Says why the loop ended before its last epoch, if it did.
+fn report_stop(outcome: &Outcome) {
+    match outcome.stop {
+        Stop::EarlyStopped => eprintln!(
+            "early stopping after epoch {}; best epoch {}",
+            outcome.history.len(),
+            outcome.best_epoch
+        ),
+        Stop::TimeBudget => eprintln!("time budget reached after epoch {}", outcome.history.len()),
+        Stop::Completed | Stop::Interrupted => {}
+    }
+}
+
 /// A run whose loop has ended (not interrupted), and what its files are made from.
 struct Ended<'a> {
     config: &'a Config,
@@ -260,17 +273,7 @@ impl Ended<'_> {
         run.write(rundir::WEIGHTS, &weights)?;
         let curves = crate::plot::learning_curves(&outcome.history, metrics::main_metric(loss));
         run.write(rundir::CURVES, curves.as_bytes())?;
-        match outcome.stop {
-            Stop::EarlyStopped => eprintln!(
-                "early stopping after epoch {}; best epoch {}",
-                outcome.history.len(),
-                outcome.best_epoch
-            ),
-            Stop::TimeBudget => {
-                eprintln!("time budget reached after epoch {}", outcome.history.len())
-            }
-            _ => {}
-        }
+        report_stop(outcome);
         let (eval_name, eval_set) = match &data.test {
             Some(t) => ("test", t),
             None => ("validation", &data.valid),

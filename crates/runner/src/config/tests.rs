@@ -103,6 +103,7 @@ proptest! {
 /// act: each key either acts (the table below says when, in the user's terms) or is reported by
 /// `rules::inert`, never both and never neither. A key added to the schema without a line here
 /// fails the test, so none can be silently inert.
+// Long: the table of every key, and when it acts, is what this test is.
 #[test]
 fn every_key_either_acts_or_is_reported_in_every_context() {
     use super::rules::inert;

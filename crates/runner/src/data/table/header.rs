@@ -15,13 +15,9 @@ pub(super) struct Fields {
     pub features: Vec<usize>,
 }
 
-/// Checks the header (present, no duplicate names) and finds the fields `spec` asks for; every
-/// column it names must exist.
-pub(super) fn resolve(
-    header: Vec<String>,
-    origin: &str,
-    spec: &LoadSpec,
-) -> Result<Fields, DataError> {
+/// Checks the header's names: present, named, unique, and not one column that holds another
+/// separator.
+fn check_names(header: &[String], origin: &str) -> Result<(), DataError> {
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(DataError::Empty {
             path: origin.to_string(),
@@ -56,6 +52,17 @@ pub(super) fn resolve(
             });
         }
     }
+    Ok(())
+}
+
+/// Checks the header (present, no duplicate names) and finds the fields `spec` asks for; every
+/// column it names must exist.
+pub(super) fn resolve(
+    header: Vec<String>,
+    origin: &str,
+    spec: &LoadSpec,
+) -> Result<Fields, DataError> {
+    check_names(&header, origin)?;
     let missing_column = |column: &str, role: &str| DataError::MissingColumn {
         path: origin.to_string(),
         column: column.to_string(),
