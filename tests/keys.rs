@@ -172,6 +172,13 @@ fn contradictions_and_keys_of_the_other_source_are_errors_before_loading() {
         "{}",
         stderr(&out)
     );
+    // A key for the other source given with --set over the seed config is meant: an error.
+    fails(
+        d,
+        "--set data.features over the seed",
+        &["config", "--set", "data.features=[\"f0\"]"],
+        &["--set data.features", "other data source"],
+    );
     // An error through --set names the --set, not the file.
     fails(
         d,

@@ -189,20 +189,19 @@ pub fn inert(c: &Config) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Whether `key` belongs to the other data source and was written beside `data.source` (in
-/// the same file, or with no source named): a contradiction, not a leftover. A source switched
-/// by `--set data.source=...` over a file leaves that file's other-source keys inert, which is
-/// a warning.
+/// Whether `key` belongs to the other data source and contradicts `data.source`: written for
+/// it in the same file, with `--set`, or with no source named. A source switched by
+/// `--set data.source=...` over a file leaves that file's other-source keys inert, which is a
+/// warning.
 pub fn is_other_source(c: &Config, key: &str, written: &Written) -> bool {
     let other = match c.data.source {
         Source::Synthetic => CSV_KEYS.contains(&key),
         Source::Csv => key == "data.synthetic",
     };
-    other
-        && match written.origin("data.source") {
-            None => true,
-            Some(source) => written.origin(key) == Some(source),
-        }
+    // The one case that is a leftover: the source switched by `--set` over a file that set
+    // this key. Anything else written for the other source is meant, and contradicts.
+    let from_set = |k: &str| written.origin(k).is_some_and(|o| o.starts_with("--set "));
+    other && !(from_set("data.source") && !from_set(key))
 }
 
 /// Removes `key` (dotted) from `table`, and the tables it leaves empty.
