@@ -201,7 +201,7 @@ pub fn is_other_source(c: &Config, key: &str, written: &Written) -> bool {
     // The one case that is a leftover: the source switched by `--set` over a file that set
     // this key. Anything else written for the other source is meant, and contradicts.
     let from_set = |k: &str| written.origin(k).is_some_and(|o| o.starts_with("--set "));
-    other && !(from_set("data.source") && !from_set(key))
+    other && (from_set(key) || !from_set("data.source"))
 }
 
 /// Removes `key` (dotted) from `table`, and the tables it leaves empty.
