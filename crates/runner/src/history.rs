@@ -41,7 +41,7 @@ pub enum Stop {
     Completed,
     /// Early stopping.
     EarlyStopped,
-    /// `max_time` ran out.
+    /// `train.max_time` ran out.
     TimeBudget,
     /// Ctrl-C.
     Interrupted,

@@ -60,7 +60,9 @@ impl<'a> Stopper<'a> {
             verdict.stop = over_time.then_some(Stop::TimeBudget);
             return verdict;
         };
-        if let Some(v) = row.get(&rule.monitor) {
+        // An undefined value (AUC of a one-class validation split) is no observation: it neither
+        // improves nor uses up patience.
+        if let Some(v) = row.get(&rule.monitor).filter(|v| !v.is_nan()) {
             let better = match self.best {
                 None => true,
                 Some((_, b)) if metrics::higher_is_better(&rule.monitor) => {
@@ -83,5 +85,42 @@ impl<'a> Stopper<'a> {
             verdict.stop = Some(Stop::TimeBudget);
         }
         verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NonNegative;
+
+    fn row(epoch: usize, v: f64) -> EpochRow {
+        EpochRow {
+            epoch,
+            lr: 0.1,
+            metrics: vec![("val_loss".into(), v)],
+        }
+    }
+
+    #[test]
+    fn keras_rule_patience_time_budget_and_undefined_values() {
+        let rule = EarlyStopping {
+            patience: 2,
+            min_delta: NonNegative(0.0),
+            ..EarlyStopping::default()
+        };
+        let mut s = Stopper::new(Some(&rule), None, None, 0);
+        assert!(s.observe(&row(1, 0.5), 0.0).improved);
+        assert_eq!(
+            s.observe(&row(2, f64::NAN), 0.0).stop,
+            None,
+            "NaN uses no patience"
+        );
+        assert_eq!(s.observe(&row(3, 0.6), 0.0).stop, None);
+        assert_eq!(s.observe(&row(4, 0.7), 0.0).stop, Some(Stop::EarlyStopped));
+        assert_eq!(s.best, Some((1, 0.5)));
+        // A time budget alone, without early stopping.
+        let mut t = Stopper::new(None, Some(1.0), None, 0);
+        assert_eq!(t.observe(&row(1, 0.5), 0.5).stop, None);
+        assert_eq!(t.observe(&row(2, 0.5), 1.5).stop, Some(Stop::TimeBudget));
     }
 }
