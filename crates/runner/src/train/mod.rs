@@ -116,16 +116,11 @@ pub struct TrainState {
 impl TrainState {
     /// A fresh start: seeded weights, a new optimizer.
     pub fn new(job: &Job, ad: &Device) -> Result<Self> {
-        let t = &job.config.train;
         let model =
             (job.network.init(ad, job.config.seed)).map_err(|e| setting_error("model", e))?;
-        let optim = t
-            .optimizer_settings()
-            .build(t.grad_clip.map(|c| c.0), job.update)
-            .map_err(|e| setting_error("train", e))?;
         Ok(Self {
             model,
-            optim,
+            optim: optimizer(job)?,
             epoch: 0,
             step: 0,
             partial: (0.0, 0.0),
@@ -138,13 +133,10 @@ impl TrainState {
 
     /// Where checkpoint `c` left off.
     pub fn from_checkpoint(job: &Job, ad: &Device, c: Checkpoint) -> Result<Self> {
-        let fresh = Self::new(job, ad)?;
-        let optim = fresh
-            .optim
+        let optim = optimizer(job)?
             .from_bytes(Bytes::from_bytes_vec(c.optim))
             .map_err(|e| anyhow::anyhow!("checkpoint optimizer state is not valid: {e}"))?;
         let s = c.state;
-        let best_weights = c.best;
         Ok(Self {
             model: from_bytes(job.network, c.model, ad, "checkpoint weights")?,
             optim,
@@ -154,7 +146,7 @@ impl TrainState {
             history: s.history,
             best: s.best,
             wait: s.wait,
-            best_weights,
+            best_weights: c.best,
         })
     }
 
@@ -179,6 +171,14 @@ impl TrainState {
         let best = self.best_weights.as_deref();
         run.save_checkpoint(state, &to_bytes(&self.model)?, &optim, best)
     }
+}
+
+/// The optimizer `job` trains with, its state new.
+fn optimizer(job: &Job) -> Result<ModuleOptimizer> {
+    let t = &job.config.train;
+    Ok(t.optimizer_settings()
+        .build(t.grad_clip.map(|c| c.0), job.update)
+        .map_err(|e| setting_error("train", e))?)
 }
 
 /// How an epoch's steps ended.
