@@ -238,7 +238,19 @@ fn resume_refuses_changed_data_and_leaves_a_finished_run_unchanged() {
     assert!(stderr(&out).contains("is finished"), "{}", stderr(&out));
     assert_eq!(fs::read(d.join("run/summary.json")).unwrap(), summary);
     assert_eq!(fs::read(d.join("run/emissions.csv")).unwrap(), emissions);
-    // An unfinished run (as an interrupted one is: no summary yet) over a replaced CSV.
+    // An unfinished run (as an interrupted one is: no summary yet) on the same CSV resumes:
+    // the checksum taken while training read the file is the one --resume computes.
+    fs::remove_file(d.join("run/summary.json")).unwrap();
+    let out = burnfit(d)
+        .args(["train", "--resume", "run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.join("run/data.json")).unwrap()).unwrap();
+    let size = fs::metadata(d.join("data.csv")).unwrap().len();
+    assert_eq!(recorded[0]["bytes"], size, "{recorded}");
+    // Over a replaced CSV it refuses.
     fs::remove_file(d.join("run/summary.json")).unwrap();
     synth(d, 300, 4, 3, "other.csv");
     fs::rename(d.join("other.csv"), d.join("data.csv")).unwrap();

@@ -170,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
         Command::Devices { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
+            commands::report_warnings(&c);
             threads::init_all(c.backend.flush_denormals);
             print!("{}", backend::describe_devices());
             print!("{}", threads::describe(c.backend.flush_denormals));

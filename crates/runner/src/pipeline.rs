@@ -11,9 +11,12 @@ use crate::data::{
     DataError, LabelMap, LabelRule, LoadSpec, Matrix, Preprocessor, Selection, Table,
 };
 use crate::resources;
+use crate::run::fingerprint::Fingerprint;
 
 /// Matrices ready for training, and what made them.
 pub struct Prepared {
+    /// Each data file read, with its size and CRC32 as it was read (`data.json`).
+    pub files: Vec<Fingerprint>,
     /// Training rows.
     pub train: Matrix,
     /// Validation rows (evaluated every epoch).
@@ -80,12 +83,14 @@ pub fn usable_rows(
 
 /// Loads a second file (validation or test) with the training file's label mapping.
 fn load_other(
-    path: &std::path::Path,
+    (key, path): (&str, &std::path::Path),
     pre: &Preprocessor,
     config: &Config,
     notes: &mut Vec<String>,
+    files: &mut Vec<Fingerprint>,
 ) -> Result<Matrix, DataError> {
     let table = Table::from_csv(path, &pre.load_spec(crate::data::LabelColumn::Required))?;
+    files.extend(fingerprint(key, path, &table));
     let rows = usable_rows(&table, config.data.missing, notes)?;
     let (m, unseen) = pre.transform(&table, &rows)?;
     note_unseen(&unseen, &table.origin, notes);
@@ -162,7 +167,7 @@ fn load(config: &Config) -> Result<Table, DataError> {
                 "data.synthetic",
                 resources::product(&[cells, 4, 3]),
                 Some(format!(
-                    "{} rows x {} features as f32, three copies while preparing",
+                    "{} rows x {} features as f32: the columns and the input matrix, with room to spare",
                     spec.rows, spec.features
                 )),
                 "lower data.synthetic.rows or data.synthetic.features",
@@ -172,11 +177,27 @@ fn load(config: &Config) -> Result<Table, DataError> {
     }
 }
 
+/// What `key`'s file was when `table` was read from it.
+fn fingerprint(key: &str, path: &std::path::Path, table: &Table) -> Option<Fingerprint> {
+    table.checksum.map(|(bytes, crc32)| Fingerprint {
+        key: key.to_string(),
+        path: path.to_path_buf(),
+        bytes,
+        crc32,
+    })
+}
+
 /// Runs the data stage of `config`.
 pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let start = Instant::now();
     let d = &config.data;
     let table = load(config)?;
+    let mut files: Vec<Fingerprint> = d
+        .path
+        .as_deref()
+        .and_then(|p| fingerprint("data.path", p, &table))
+        .into_iter()
+        .collect();
     let mut notes = Vec::new();
     let rows = usable_rows(&table, d.missing, &mut notes)?;
     let (train_rows, valid_rows) = if d.validation_path.is_some() {
@@ -216,7 +237,13 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let (train, unseen) = pre.transform(&table, &train_rows)?;
     note_unseen(&unseen, &table.origin, &mut notes);
     let valid = match &d.validation_path {
-        Some(p) => load_other(p, &pre, config, &mut notes)?,
+        Some(p) => load_other(
+            ("data.validation_path", p),
+            &pre,
+            config,
+            &mut notes,
+            &mut files,
+        )?,
         None => {
             let (m, unseen) = pre.transform(&table, &valid_rows)?;
             note_unseen(&unseen, &table.origin, &mut notes);
@@ -226,9 +253,10 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let test = d
         .test_path
         .as_ref()
-        .map(|p| load_other(p, &pre, config, &mut notes))
+        .map(|p| load_other(("data.test_path", p), &pre, config, &mut notes, &mut files))
         .transpose()?;
     Ok(Prepared {
+        files,
         train,
         valid,
         test,

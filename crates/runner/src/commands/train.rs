@@ -212,7 +212,7 @@ fn start(
             inputs: data.pre.input_names(),
         };
         run.write(rundir::CONFIG, config.to_toml().as_bytes())?;
-        run.write_json(rundir::DATA, &fingerprint::of(config)?)?;
+        run.write_json(rundir::DATA, &data.files)?;
         run.write_json(rundir::MODEL_JSON, &model_file)?;
         run.write_json(rundir::PREPROCESS, &data.pre)?;
         return Ok((run, None));

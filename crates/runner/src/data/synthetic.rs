@@ -223,6 +223,7 @@ pub fn generate_table(spec: &SyntheticSpec) -> Table {
             Task::Regression => LabelMap::Regression,
         }),
         rows: (2..n as u64 + 2).collect(),
+        checksum: None,
     }
 }
 

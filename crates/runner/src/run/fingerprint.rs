@@ -1,13 +1,12 @@
-//! What data a run trained on: each file's size and CRC32, recorded when the run starts, so
-//! `--resume` can refuse to continue on different data.
+//! What data a run trained on: each file's size and CRC32, taken while the data stage reads
+//! it (`Table::from_csv`) and recorded when the run starts, so `--resume` can refuse to
+//! continue on different data.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-
-use crate::config::{Config, Source};
 
 /// One data file as it was when the run started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,30 +36,6 @@ fn measure(path: &Path) -> Result<(u64, u32)> {
         hasher.update(&buf[..n]);
         bytes += n as u64;
     }
-}
-
-/// The fingerprints of every data file `config` reads (none for synthetic data).
-pub fn of(config: &Config) -> Result<Vec<Fingerprint>> {
-    let d = &config.data;
-    let mut files = Vec::new();
-    if d.source == Source::Csv {
-        files.push(("data.path", d.path.as_ref()));
-    }
-    files.push(("data.validation_path", d.validation_path.as_ref()));
-    files.push(("data.test_path", d.test_path.as_ref()));
-    files
-        .into_iter()
-        .filter_map(|(key, p)| p.map(|p| (key, p)))
-        .map(|(key, path)| {
-            let (bytes, crc32) = measure(path)?;
-            Ok(Fingerprint {
-                key: key.to_string(),
-                path: path.clone(),
-                bytes,
-                crc32,
-            })
-        })
-        .collect()
 }
 
 /// Refuses to go on when a file differs from what the run recorded.

@@ -114,6 +114,8 @@ pub struct Table {
     pub label_map: Option<LabelMap>,
     /// Each row's number in the source, 1-based with the header as row 1.
     pub rows: Vec<u64>,
+    /// The file's size and CRC32, as read (a table read from a file).
+    pub checksum: Option<(u64, u32)>,
 }
 
 impl Table {
@@ -182,7 +184,15 @@ impl Table {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_reader(file, &path.display().to_string(), spec)
+        // Checksummed as it streams in, so the run's record of its data costs no second read.
+        let mut file = Checksummed {
+            inner: file,
+            hasher: crc32fast::Hasher::new(),
+            bytes: 0,
+        };
+        let mut table = Self::from_reader(&mut file, &path.display().to_string(), spec)?;
+        table.checksum = Some((file.bytes, file.hasher.finalize()));
+        Ok(table)
     }
 
     /// Reads CSV from any reader; `origin` names it in messages.
@@ -246,7 +256,24 @@ impl Table {
             labels,
             label_map,
             rows,
+            checksum: None,
         })
+    }
+}
+
+/// A reader that counts and CRC32-sums the bytes it passes on.
+struct Checksummed<R> {
+    inner: R,
+    hasher: crc32fast::Hasher,
+    bytes: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Checksummed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
     }
 }
 
