@@ -5,6 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub mod browser;
+
 use assert_cmd::Command;
 use tempfile::TempDir;
 

@@ -160,6 +160,29 @@ pub enum Command {
         #[arg(long)]
         backend: Option<String>,
     },
+    /// Write the HTML report of a run (into its folder, `report.html`), or one page comparing
+    /// several runs (`--out`, default `report.html` here).
+    Report {
+        /// Run folders: one for its own report, several to compare them.
+        #[arg(required = true, value_name = "RUN_DIR")]
+        runs: Vec<PathBuf>,
+        /// The page to write; an existing file needs --force.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace the page if it exists (never a file inside a run folder other than its
+        /// own report).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the runs in a folder: name, date, data, status and final metrics.
+    Runs {
+        /// The folder holding run folders.
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+        /// Order by this final metric, best first (`auc`, `val_loss`, `rmse`, ...).
+        #[arg(long)]
+        sort: Option<String>,
+    },
     /// List the backends compiled in and the GPU adapters found, and check how each kind of
     /// compute thread treats subnormal floats under the config's `backend.flush_denormals`.
     Devices {

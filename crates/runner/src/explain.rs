@@ -160,47 +160,21 @@ pub fn gradient_x_input(model: &Mlp, m: &Matrix, rows: &[usize], ad: &Device) ->
 }
 
 /// A horizontal bar chart of the `top` importances, with ±sd whiskers, as SVG.
-pub fn importance_svg(importances: &[Importance], metric: &str, top: usize) -> String {
-    let shown = &importances[..top.min(importances.len())];
-    let (bar_h, left, width) = (22.0, 170.0, 420.0);
-    let height = 50.0 + bar_h * shown.len() as f64 + 30.0;
-    let max = shown
+pub fn importance_svg(
+    importances: &[Importance],
+    metric: &str,
+    top: usize,
+) -> anyhow::Result<String> {
+    let bars: Vec<(String, f64, f64)> = importances
         .iter()
-        .map(|i| (i.mean + i.sd).abs().max(i.mean.abs()))
-        .fold(1e-12, f64::max);
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"22\" font-size=\"14\">Permutation importance (drop in {metric} when shuffled, mean ± sd)</text>\n",
-        left + width + 80.0
-    );
-    for (k, imp) in shown.iter().enumerate() {
-        let y = 40.0 + bar_h * k as f64;
-        let w = (imp.mean.max(0.0) / max * width).max(0.5);
-        let whisker = |v: f64| left + (v.max(0.0) / max * width);
-        s.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n<rect x=\"{left}\" y=\"{}\" width=\"{w:.1}\" height=\"{}\" fill=\"#4c72b0\"/>\n<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\">{:.4}</text>\n",
-            left - 6.0,
-            y + 15.0,
-            xml_escape(&imp.feature),
-            y + 3.0,
-            bar_h - 6.0,
-            whisker(imp.mean - imp.sd),
-            whisker(imp.mean + imp.sd),
-            y + bar_h / 2.0,
-            y + bar_h / 2.0,
-            whisker(imp.mean + imp.sd) + 6.0,
-            y + 15.0,
-            imp.mean
-        ));
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+        .take(top)
+        .map(|i| (i.feature.clone(), i.mean, i.sd))
+        .collect();
+    crate::report::chart::bars_with_errors(
+        &format!("Permutation importance: drop in {metric} when shuffled"),
+        &format!("drop in {metric} (mean ± sd)"),
+        &bars,
+    )
 }
 
 #[cfg(test)]

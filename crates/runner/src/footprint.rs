@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use burnfit_model::MlpConfig;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::FootprintConfig;
 
@@ -256,7 +256,7 @@ impl Meter {
 }
 
 /// What a run cost; printed at the end of `train` and written into `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Footprint {
     /// Trainable parameters.
     pub parameters: u64,

@@ -18,7 +18,7 @@ mod metrics;
 mod output;
 mod parity;
 mod pipeline;
-mod plot;
+mod report;
 mod resources;
 mod run;
 mod threads;
@@ -167,6 +167,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force: output::Replace { force },
             backend: backend.as_deref(),
         }),
+        Command::Report { runs, out, force } => {
+            commands::report::report(&runs, out.as_deref(), output::Replace { force })
+        }
+        Command::Runs { dir, sort } => commands::report::runs(&dir, sort.as_deref()),
         Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
         Command::Devices { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;

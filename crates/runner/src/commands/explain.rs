@@ -93,8 +93,22 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     )?;
     write_atomic(
         &out_dir.join("importance.svg"),
-        explain::importance_svg(&importances, metric, a.top).as_bytes(),
+        explain::importance_svg(&importances, metric, a.top)?.as_bytes(),
     )?;
+    if is_own {
+        // What the report needs to say where the importances come from.
+        let about = crate::report::ExplainAbout {
+            data: std::path::absolute(a.data).unwrap_or_else(|_| a.data.to_path_buf()),
+            rows: m.rows,
+            metric: metric.to_string(),
+            baseline,
+            repeats: a.repeats,
+        };
+        write_atomic(
+            &out_dir.join(crate::report::EXPLAIN_ABOUT),
+            &serde_json::to_vec_pretty(&about)?,
+        )?;
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
@@ -104,6 +118,12 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     print_ranking(&mut stdout, &importances, a.top)?;
     if !a.rows.is_empty() {
         attributions(a, &l, &m, &out_dir, &mut stdout)?;
+    }
+    if is_own {
+        match super::report::refresh(&l.run.path) {
+            Ok(path) => eprintln!("report refreshed: {}", path.display()),
+            Err(e) => eprintln!("warning: report.html not refreshed: {e:#}"),
+        }
     }
     eprintln!(
         "wrote importance.csv, importance.svg{} to {}",

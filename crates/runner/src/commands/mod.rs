@@ -3,6 +3,7 @@
 //! predict, which share loading a run, here.
 
 mod explain;
+pub mod report;
 mod tools;
 mod train;
 

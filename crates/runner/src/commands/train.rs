@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burnfit_model::MlpConfig;
+use burnfit_model::{Loss, MlpConfig};
 
 use super::{final_line, EXIT_INTERRUPTED};
 use crate::backend::{self, Selected};
@@ -15,9 +15,9 @@ use crate::metrics;
 use crate::pipeline::{self, Prepared};
 use crate::resources;
 use crate::run::fingerprint::{self, Fingerprint};
-use crate::run::summary::metric_map;
+use crate::run::summary::{metric_map, SplitProfile};
 use crate::run::weights::to_bytes;
-use crate::run::{self as rundir, Checkpoint, ModelFile, RunDir, Summary};
+use crate::run::{self as rundir, Checkpoint, ModelFile, RunDir, Status, Summary};
 use crate::train::{self, Job, Outcome, Stop};
 
 /// What the command line asked of `train`.
@@ -87,12 +87,19 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             // Every finished epoch stays readable after a divergence.
             if let Some(d) = e.downcast_ref::<train::Diverged>() {
                 run.write(rundir::HISTORY, &crate::history::to_csv(&d.history)?)?;
+                run.write_status(&Status::now("diverged", format!("{e:#}")))?;
+                refresh_report(&run);
             }
             return Err(e);
         }
     };
     run.write(rundir::HISTORY, &crate::history::to_csv(&outcome.history)?)?;
     if outcome.stop == Stop::Interrupted {
+        run.write_status(&Status::now(
+            "interrupted",
+            "stopped by a signal; resume with --resume",
+        ))?;
+        refresh_report(&run);
         eprintln!(
             "interrupted: checkpoint and history written; continue with `burnfit train --resume {}`",
             run.path.display()
@@ -237,6 +244,15 @@ fn start(
     Ok((run, c))
 }
 
+/// Writes the run's `report.html`; a report that cannot be drawn is a warning, never the loss
+/// of a finished run.
+fn refresh_report(run: &RunDir) {
+    match super::report::refresh(&run.path) {
+        Ok(path) => eprintln!("report: {}", path.display()),
+        Err(e) => eprintln!("warning: report.html not written: {e:#}"),
+    }
+}
+
 /// Says why the loop ended before its last epoch, if it did.
 fn report_stop(outcome: &Outcome) {
     match outcome.stop {
@@ -271,7 +287,7 @@ impl Ended<'_> {
         let loss = config.train.loss;
         let weights = to_bytes(&outcome.model)?;
         run.write(rundir::WEIGHTS, &weights)?;
-        let curves = crate::plot::learning_curves(&outcome.history, metrics::main_metric(loss));
+        let curves = crate::report::page::curves_svg(&outcome.history, loss)?;
         run.write(rundir::CURVES, curves.as_bytes())?;
         report_stop(outcome);
         let (eval_name, eval_set) = match &data.test {
@@ -279,7 +295,9 @@ impl Ended<'_> {
             None => ("validation", &data.valid),
         };
         let device = &self.selected.device;
-        let final_metrics = train::evaluate(&outcome.model, eval_set, loss, device);
+        let outputs = train::outputs(&outcome.model, eval_set, device);
+        let final_metrics = metrics::compute(loss, &outputs, &eval_set.y);
+        run.write_outputs(eval_set, &outputs, loss)?;
         super::warn_undefined(&final_metrics, &format!("the {eval_name} rows"));
         let train_metrics = train::evaluate(&outcome.model, &data.train, loss, device);
         // Forward-only rows: validation every epoch, then the two final evaluations.
@@ -302,7 +320,18 @@ impl Ended<'_> {
         )?;
         let samples_per_second = outcome.samples as f64 / outcome.seconds.max(1e-9);
         let block = footprint.block();
+        let classifier = loss == Loss::Bce;
+        let mut splits = vec![
+            SplitProfile::of("train", &data.train.y, classifier),
+            SplitProfile::of("validation", &data.valid.y, classifier),
+        ];
+        if let Some(t) = &data.test {
+            splits.push(SplitProfile::of("test", &t.y, classifier));
+        }
         run.write_summary(&Summary {
+            finished: rundir::now_rfc3339(),
+            splits,
+            threshold: 0.5,
             backend: self.selected.kind.to_string(),
             device: self.selected.description.clone(),
             epochs_run: outcome.history.len(),
@@ -331,6 +360,8 @@ impl Ended<'_> {
             outcome.seconds,
         );
         eprint!("{block}");
+        run.write_status(&Status::now("finished", ""))?;
+        refresh_report(run);
         println!("{}", final_line(&final_metrics, loss));
         Ok(ExitCode::SUCCESS)
     }

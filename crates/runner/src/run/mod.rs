@@ -12,6 +12,9 @@
 //!   data.json         each data file's size and CRC32, for `--resume`
 //!   emissions.csv     energy and carbon with CodeCarbon's column names
 //!   curves.svg        loss and the main metric per epoch
+//!   outputs.csv       the evaluated split's rows: target, raw output, probability
+//!   status.json       finished, interrupted or diverged, and when
+//!   report.html       the run on one page (`burnfit report`)
 //!   checkpoints/epoch-NNNN-step-NNNNNN/{model.bpk, optim.bpk, state.json, best.bpk}
 //!   explain/          after `burnfit explain`
 //! ```
@@ -45,6 +48,12 @@ pub const SUMMARY: &str = "summary.json";
 pub const EMISSIONS: &str = "emissions.csv";
 /// The learning-curve chart.
 pub const CURVES: &str = "curves.svg";
+/// The evaluated split's outputs, so the report can draw its curves without the data.
+pub const OUTPUTS: &str = "outputs.csv";
+/// How the run ended ([`Status`]).
+pub const STATUS: &str = "status.json";
+/// The run's report page.
+pub const REPORT: &str = "report.html";
 /// The data files' sizes and checksums ([`fingerprint`]).
 pub const DATA: &str = "data.json";
 /// The checkpoint folder.
@@ -71,6 +80,35 @@ pub struct ModelFile {
     pub loss: Loss,
     /// The names of the network's inputs, in order.
     pub inputs: Vec<String>,
+}
+
+/// How a run ended, as `status.json` records it; a folder without one is a run still going, or
+/// one killed before it could say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// `finished`, `interrupted` or `diverged`.
+    pub status: String,
+    /// When, RFC 3339 in UTC.
+    pub at: String,
+    /// What happened, for a run that did not finish.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl Status {
+    /// A status dated now.
+    pub fn now(status: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: status.to_string(),
+            at: now_rfc3339(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The time now, RFC 3339 to the second, UTC.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
@@ -216,6 +254,33 @@ impl RunDir {
     pub fn write_summary(&self, summary: &Summary) -> Result<()> {
         let value = serde_json::to_value(summary).context("cannot encode summary.json")?;
         self.write_json(SUMMARY, &value)
+    }
+
+    /// Writes `outputs.csv`: each evaluated row's source row, target and raw output, and for
+    /// a classifier its probability. Shortest round-trip numbers, so the report recomputes
+    /// the run's own figures exactly.
+    pub fn write_outputs(&self, m: &crate::data::Matrix, raw: &[f32], loss: Loss) -> Result<()> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let classifier = loss == Loss::Bce;
+        let mut header = vec!["row", "target", "output"];
+        if classifier {
+            header.push("probability");
+        }
+        w.write_record(&header)?;
+        for ((row, y), z) in m.source_rows.iter().zip(&m.y).zip(raw) {
+            let mut record = vec![row.to_string(), y.to_string(), z.to_string()];
+            if classifier {
+                record.push(loss.activate_value(f64::from(*z)).to_string());
+            }
+            w.write_record(&record)?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        self.write(OUTPUTS, &bytes)
+    }
+
+    /// Writes `status.json`.
+    pub fn write_status(&self, status: &Status) -> Result<()> {
+        self.write_json(STATUS, status)
     }
 
     /// Reads `model.json`.

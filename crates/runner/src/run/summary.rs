@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::footprint::Footprint;
 use crate::history::Stop;
@@ -15,11 +15,19 @@ pub fn metric_map<'a>(m: impl IntoIterator<Item = (&'a str, f64)>) -> MetricMap 
     m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// The whole of `summary.json`. Written with its keys sorted (see [`RunDir::write_summary`]).
+/// The whole of `summary.json`. Written with its keys sorted (see [`RunDir::write_summary`]);
+/// read back by `report` and `runs`, which accept the files of older runs (the fields added
+/// since default to empty).
 ///
 /// [`RunDir::write_summary`]: super::RunDir::write_summary
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
+    /// When the run ended, RFC 3339 in UTC.
+    #[serde(default)]
+    pub finished: String,
+    /// Rows and class balance (or target range) of each split.
+    #[serde(default)]
+    pub splits: Vec<SplitProfile>,
     /// `backend.kind` as resolved (`auto` names what it picked).
     pub backend: String,
     /// The device, in words.
@@ -31,13 +39,20 @@ pub struct Summary {
     /// Why the loop ended.
     pub stopped: Stop,
     /// Every metric on the training rows, from the final model.
+    #[serde(deserialize_with = "nullable")]
     pub train_metrics: MetricMap,
     /// The last epoch's history row.
+    #[serde(deserialize_with = "nullable_option")]
     pub final_epoch: Option<MetricMap>,
     /// Which rows `evaluation` is on: `test` or `validation`.
     pub evaluated_on: String,
     /// Every metric of the final model on those rows.
+    #[serde(deserialize_with = "nullable")]
     pub evaluation: MetricMap,
+    /// The probability above which a row is predicted class 1 (accuracy, precision, recall and
+    /// F1 depend on it).
+    #[serde(default = "half")]
+    pub threshold: f64,
     /// `backend.flush_denormals`: whether subnormals were flushed to zero.
     pub flush_denormals: bool,
     /// Keys the config set that could not act, each with why (empty: every key acted).
@@ -56,4 +71,61 @@ pub struct Summary {
     pub samples_per_second: f64,
     /// Energy, carbon, cost, FLOPs, memory.
     pub footprint: Footprint,
+}
+
+/// One split as the run saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitProfile {
+    /// `train`, `validation` or `test`.
+    pub name: String,
+    /// Rows in it.
+    pub rows: usize,
+    /// Rows of class 1 (classification).
+    pub positives: Option<usize>,
+    /// Smallest, mean and largest target (regression).
+    pub target: Option<[f64; 3]>,
+}
+
+impl SplitProfile {
+    /// The profile of a split with these labels.
+    pub fn of(name: &str, labels: &[f32], classification: bool) -> Self {
+        let (positives, target) = if classification {
+            (Some(labels.iter().filter(|&&y| y > 0.5).count()), None)
+        } else {
+            let (lo, hi, sum) = labels.iter().fold(
+                (f64::INFINITY, f64::NEG_INFINITY, 0.0),
+                |(lo, hi, sum), &y| (lo.min(y.into()), hi.max(y.into()), sum + f64::from(y)),
+            );
+            (None, Some([lo, sum / labels.len().max(1) as f64, hi]))
+        };
+        Self {
+            name: name.to_string(),
+            rows: labels.len(),
+            positives,
+            target,
+        }
+    }
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+/// A metric map whose undefined values were written as `null`: read back as NaN.
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<MetricMap, D::Error> {
+    let raw: BTreeMap<String, Option<f64>> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
+}
+
+/// [`nullable`] for an optional map.
+fn nullable_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<MetricMap>, D::Error> {
+    let raw: Option<BTreeMap<String, Option<f64>>> = Deserialize::deserialize(d)?;
+    Ok(raw.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+            .collect()
+    }))
 }

@@ -25,7 +25,7 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::{Bytes, Device};
 use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
 
-pub use infer::{evaluate, predictions};
+pub use infer::{evaluate, outputs, predictions};
 pub use step::{epoch_order, learning_rate, read_scalar, step_on, READ_EVERY};
 
 use crate::config::{setting_error, Config};
