@@ -182,17 +182,17 @@ impl Browser {
             .filter(|e| e["level"] == "SEVERE")
             .map(|e| e["message"].as_str().unwrap_or("").to_string())
             .collect();
+        // The requests this page's document made (the browser's own start page may still be
+        // loading its resources in another document when the session begins).
         let requests = self
             .log("performance")
             .into_iter()
             .filter_map(|e| {
                 let m: Value = serde_json::from_str(e["message"].as_str()?).ok()?;
-                (m["message"]["method"] == "Network.requestWillBeSent")
-                    .then(|| {
-                        m["message"]["params"]["request"]["url"]
-                            .as_str()
-                            .map(String::from)
-                    })
+                let params = &m["message"]["params"];
+                let ours = m["message"]["method"] == "Network.requestWillBeSent"
+                    && params["documentURL"] == page_url.as_str();
+                ours.then(|| params["request"]["url"].as_str().map(String::from))
                     .flatten()
             })
             .filter(|u| *u != page_url)

@@ -29,6 +29,39 @@ impl Loss {
         }
     }
 
+    /// The loss of a batch with a weight per row: the mean of `weight × loss` over the batch
+    /// (Keras's `class_weight` and `sample_weight`, whose reduction divides by the batch size,
+    /// not by the sum of the weights).
+    ///
+    /// # Shapes
+    /// - outputs, targets, weights: `[batch, 1]`
+    /// - result: `[1]`
+    pub fn compute_weighted(
+        self,
+        outputs: Tensor<2>,
+        targets: Tensor<2>,
+        weights: Tensor<2>,
+    ) -> Result<Tensor<1>, ModelError> {
+        let name = match self {
+            Loss::Bce => "binary cross-entropy",
+            Loss::Mse => "mean squared error",
+        };
+        check_shapes(name, &outputs, &targets)?;
+        check_shapes(name, &outputs, &weights)?;
+        let per_row = match self {
+            Loss::Bce => {
+                let negatives = targets.neg().add_scalar(1.0);
+                let log_p = burn::tensor::activation::log_sigmoid(outputs.clone());
+                negatives * outputs - log_p
+            }
+            Loss::Mse => {
+                let diff = outputs - targets;
+                diff.clone() * diff
+            }
+        };
+        Ok((per_row * weights).mean())
+    }
+
     /// Turns raw outputs into what the user sees: a probability for BCE, the value for MSE.
     pub fn activate(self, outputs: Tensor<2>) -> Tensor<2> {
         match self {

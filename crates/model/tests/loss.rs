@@ -181,3 +181,54 @@ fn network_gradients_match_central_finite_differences() {
         }
     }
 }
+
+#[test]
+fn weighted_losses_are_the_mean_of_weight_times_row_loss() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let (z, y) = random_batch(&mut rng, 32, 6.0);
+    let w: Vec<f32> = (0..32)
+        .map(|i| if i % 3 == 0 { 4.0 } else { 0.5 })
+        .collect();
+    for (name, device) in cpu_devices() {
+        let t = |v: &[f32]| tensor2(v, v.len(), 1, &device);
+        // Keras's reduction: Σ wᵢ·lᵢ / n, each row's loss from the seed's formula.
+        let want_bce = z
+            .iter()
+            .zip(&y)
+            .zip(&w)
+            .map(|((&z, &y), &w)| w as f64 * reference_bce(&[z], &[y]))
+            .sum::<f64>()
+            / 32.0;
+        let got = Loss::Bce.compute_weighted(t(&z), t(&y), t(&w)).unwrap();
+        assert_close(
+            &[scalar(got)],
+            &[want_bce],
+            1e-5,
+            1e-7,
+            &format!("{name} weighted bce"),
+        );
+        let want_mse = z
+            .iter()
+            .zip(&y)
+            .zip(&w)
+            .map(|((&z, &y), &w)| w as f64 * (z as f64 - y as f64).powi(2))
+            .sum::<f64>()
+            / 32.0;
+        let got = Loss::Mse.compute_weighted(t(&z), t(&y), t(&w)).unwrap();
+        assert_close(
+            &[scalar(got)],
+            &[want_mse],
+            1e-5,
+            1e-7,
+            &format!("{name} weighted mse"),
+        );
+        // Weights of one are the plain loss.
+        let ones = vec![1.0; 32];
+        let plain = scalar(Loss::Bce.compute(t(&z), t(&y)).unwrap());
+        let weighted = scalar(Loss::Bce.compute_weighted(t(&z), t(&y), t(&ones)).unwrap());
+        assert_eq!(plain, weighted, "{name}");
+        assert!(Loss::Bce
+            .compute_weighted(t(&z), t(&y), t(&ones[..31]))
+            .is_err());
+    }
+}

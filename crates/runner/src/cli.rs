@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Positive, Task, UnitInterval};
+use crate::config::{Fraction, Positive, Task, UnitInterval};
 
 /// Config-driven trainer for tabular data on Burn: load, clean, normalize, split, train a dense
 /// network, evaluate and predict, all from one TOML file.
@@ -64,6 +64,10 @@ pub enum Command {
         /// Run on another backend than the one trained on (flex, ndarray, wgpu, ...).
         #[arg(long)]
         backend: Option<String>,
+        /// Decision threshold for accuracy, precision, recall and F1, strictly between 0 and 1
+        /// (default: the one saved with the model).
+        #[arg(long)]
+        threshold: Option<Fraction>,
     },
     /// Predict for each row of a CSV (Keras's `predict`); writes row, probability and class.
     Predict {
@@ -82,6 +86,10 @@ pub enum Command {
         /// Run on another backend than the one trained on.
         #[arg(long)]
         backend: Option<String>,
+        /// Decision threshold for the class column, strictly between 0 and 1 (default: the one
+        /// saved with the model).
+        #[arg(long)]
+        threshold: Option<Fraction>,
     },
     /// Print the fully resolved config, defaults included.
     Config {
@@ -159,6 +167,33 @@ pub enum Command {
         /// Run on another backend than the one trained on.
         #[arg(long)]
         backend: Option<String>,
+    },
+    /// k-fold cross-validation: one run per fold under one folder, each fitting its
+    /// preprocessing on its own training rows; prints the mean ± sd of every metric and
+    /// writes `cv.json` and a report. Run the same command again to continue an interrupted one.
+    Cv {
+        /// The TOML config (default: the built-in seed config).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override a key for every fold, as for `train`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Number of folds.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Keep the class ratio in every fold (to within one row).
+        #[arg(long)]
+        stratify: bool,
+        /// Seed of the fold assignment (and of the weights and shuffles: the config's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Folds trained at once, in separate processes; the cores are divided between them.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// The folder for the fold runs (default: `<output.dir>/<config name>-cv-<timestamp>`);
+        /// an existing one from the same command is continued.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Write the HTML report of a run (into its folder, `report.html`), or one page comparing
     /// several runs (`--out`, default `report.html` here).

@@ -56,8 +56,14 @@ pub fn column_groups(pre: &Preprocessor) -> Vec<(String, Range<usize>)> {
 }
 
 /// The value of `metric` for `model` on `m`.
-fn score(model: &Mlp, m: &Matrix, loss: Loss, metric: &str, device: &Device) -> f64 {
-    train::evaluate(model, m, loss, device)
+fn score(
+    model: &Mlp,
+    m: &Matrix,
+    (loss, threshold): (Loss, f64),
+    metric: &str,
+    device: &Device,
+) -> f64 {
+    train::evaluate(model, m, loss, threshold, device)
         .into_iter()
         .find(|(k, _)| *k == metric)
         .map_or(f64::NAN, |(_, v)| v)
@@ -78,11 +84,11 @@ pub fn permutation_importance(
     model: &Mlp,
     m: &Matrix,
     groups: &[(String, Range<usize>)],
-    (loss, metric): (Loss, &str),
+    (loss, metric, threshold): (Loss, &str, f64),
     Shuffles { repeats, seed }: Shuffles,
     device: &Device,
 ) -> (f64, Vec<Importance>) {
-    let baseline = score(model, m, loss, metric, device);
+    let baseline = score(model, m, (loss, threshold), metric, device);
     let sign = if metrics::higher_is_better(metric) {
         1.0
     } else {
@@ -107,7 +113,7 @@ pub fn permutation_importance(
                             shuffled.x[i * m.width + c] = m.x[src * m.width + c];
                         }
                     }
-                    let s = score(model, &shuffled, loss, metric, device);
+                    let s = score(model, &shuffled, (loss, threshold), metric, device);
                     sign * (baseline - s)
                 })
                 .collect();
@@ -234,7 +240,7 @@ mod tests {
             &model,
             &matrix(),
             &groups,
-            (Loss::Bce, "accuracy"),
+            (Loss::Bce, "accuracy", 0.5),
             Shuffles {
                 repeats: 4,
                 seed: 1,

@@ -22,6 +22,7 @@ mod report;
 mod resources;
 mod run;
 mod threads;
+mod threshold;
 mod train;
 
 use std::process::ExitCode;
@@ -97,14 +98,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             json,
             backend,
-        } => commands::evaluate(&model, &data, json, backend.as_deref()),
+            threshold,
+        } => commands::evaluate(
+            &model,
+            &data,
+            json,
+            backend.as_deref(),
+            threshold.map(|t| t.0),
+        ),
         Command::Predict {
             model,
             data,
             out,
             force,
             backend,
-        } => commands::predict(&model, &data, &out, force, backend.as_deref()),
+            threshold,
+        } => commands::predict(
+            &model,
+            &data,
+            &out,
+            force,
+            (backend.as_deref(), threshold.map(|t| t.0)),
+        ),
         Command::Config { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             commands::report_warnings(&c);
@@ -167,6 +182,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force: output::Replace { force },
             backend: backend.as_deref(),
         }),
+        Command::Cv {
+            config,
+            set,
+            folds,
+            stratify,
+            seed,
+            jobs,
+            out,
+        } => {
+            let interrupt = stop_signals()?;
+            commands::cv::cv(
+                &commands::cv::CvArgs {
+                    config: config.as_deref(),
+                    sets: &set,
+                    folds,
+                    stratify,
+                    seed,
+                    jobs,
+                    out,
+                },
+                &interrupt,
+            )
+        }
         Command::Report { runs, out, force } => {
             commands::report::report(&runs, out.as_deref(), output::Replace { force })
         }

@@ -12,7 +12,16 @@ pub type Metrics = Vec<(&'static str, f64)>;
 /// The metrics of a run with this loss, without prefix.
 pub fn base_names(loss: Loss) -> &'static [&'static str] {
     match loss {
-        Loss::Bce => &["loss", "accuracy", "auc", "precision", "recall", "f1"],
+        Loss::Bce => &[
+            "loss",
+            "accuracy",
+            "auc",
+            "avg_precision",
+            "brier",
+            "precision",
+            "recall",
+            "f1",
+        ],
         Loss::Mse => &["loss", "rmse", "mae", "r2"],
     }
 }
@@ -44,7 +53,7 @@ pub fn higher_is_better(name: &str) -> bool {
     let base = name.strip_prefix("val_").unwrap_or(name);
     matches!(
         base,
-        "accuracy" | "auc" | "precision" | "recall" | "f1" | "r2"
+        "accuracy" | "auc" | "avg_precision" | "precision" | "recall" | "f1" | "r2"
     )
 }
 
@@ -79,8 +88,15 @@ fn bce(z: f64, y: f64) -> f64 {
     z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
 }
 
-/// All metrics of `loss` for raw network outputs (`logits` for BCE, values for MSE).
-pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
+/// The metrics that depend on the decision threshold.
+pub fn depends_on_threshold(name: &str) -> bool {
+    let base = name.strip_prefix("val_").unwrap_or(name);
+    matches!(base, "accuracy" | "precision" | "recall" | "f1")
+}
+
+/// All metrics of `loss` for raw network outputs (`logits` for BCE, values for MSE); a row is
+/// class 1 when its probability is above `threshold` (BCE only).
+pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> Metrics {
     assert_eq!(outputs.len(), targets.len(), "one output per target");
     let n = outputs.len().max(1) as f64;
     let pairs = || {
@@ -93,8 +109,11 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
         Loss::Bce => {
             let loss = pairs().map(|(z, y)| bce(z, y)).sum::<f64>() / n;
             let (mut tp, mut fp, mut tn, mut fn_) = (0f64, 0f64, 0f64, 0f64);
+            let mut brier = 0.0;
             for (z, y) in pairs() {
-                match (z > 0.0, y > 0.5) {
+                let p = Loss::Bce.activate_value(z);
+                brier += (p - y).powi(2);
+                match (p > threshold, y > 0.5) {
                     (true, true) => tp += 1.0,
                     (true, false) => fp += 1.0,
                     (false, false) => tn += 1.0,
@@ -116,6 +135,8 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
                 ("loss", loss),
                 ("accuracy", (tp + tn) / n),
                 ("auc", auc(outputs, targets)),
+                ("avg_precision", average_precision(outputs, targets)),
+                ("brier", brier / n),
                 ("precision", precision),
                 ("recall", recall),
                 ("f1", f1),
@@ -143,6 +164,14 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32]) -> Metrics {
             ]
         }
     }
+}
+
+/// Average precision, `Σ (Rₙ − Rₙ₋₁) Pₙ` over the distinct scores (scikit-learn's
+/// `average_precision_score`); NaN without a positive row.
+pub fn average_precision(scores: &[f32], labels: &[f32]) -> f64 {
+    let s: Vec<f64> = scores.iter().map(|&v| f64::from(v)).collect();
+    let y: Vec<f64> = labels.iter().map(|&v| f64::from(v)).collect();
+    crate::report::curves::precision_recall(&s, &y).map_or(f64::NAN, |(_, ap)| ap)
 }
 
 /// Area under the ROC curve: the probability that a random positive scores above a random
@@ -188,7 +217,7 @@ mod tests {
         // tp 2, fp 1, tn 1, fn 1 -> accuracy 3/5, precision 2/3, recall 2/3, f1 2/3
         let z = [2.0, 0.5, -1.0, -0.2, 3.0];
         let y = [1.0, 0.0, 0.0, 1.0, 1.0];
-        let m = compute(Loss::Bce, &z, &y);
+        let m = compute(Loss::Bce, &z, &y, 0.5);
         assert!((get(&m, "accuracy") - 0.6).abs() < 1e-12);
         assert!((get(&m, "precision") - 2.0 / 3.0).abs() < 1e-12);
         assert!((get(&m, "f1") - 2.0 / 3.0).abs() < 1e-12);
@@ -200,7 +229,7 @@ mod tests {
     fn regression_metrics_match_a_hand_count() {
         let p = [1.0, 2.0, 3.0];
         let y = [1.0, 3.0, 5.0];
-        let m = compute(Loss::Mse, &p, &y);
+        let m = compute(Loss::Mse, &p, &y, 0.5);
         // errors 0, 1, 2: mse 5/3, mae 1; ss_tot = 8 -> r2 = 1 - 5/8
         assert!((get(&m, "loss") - 5.0 / 3.0).abs() < 1e-12);
         assert!((get(&m, "mae") - 1.0).abs() < 1e-12);
@@ -210,14 +239,35 @@ mod tests {
     #[test]
     fn metrics_undefined_on_their_rows_are_nan_not_a_number() {
         // One class only: nothing to rank (AUC), no actual positive (recall).
-        let m = compute(Loss::Bce, &[-1.0, 2.0, -3.0], &[0.0, 0.0, 0.0]);
+        let m = compute(Loss::Bce, &[-1.0, 2.0, -3.0], &[0.0, 0.0, 0.0], 0.5);
         assert!(get(&m, "auc").is_nan() && get(&m, "recall").is_nan());
         assert_eq!(get(&m, "precision"), 0.0, "one predicted positive, wrong");
-        assert_eq!(undefined(&m), ["auc", "recall", "f1"]);
+        assert_eq!(undefined(&m), ["auc", "avg_precision", "recall", "f1"]);
         // A constant target: no variance for R² to explain.
-        let m = compute(Loss::Mse, &[1.0, 2.0], &[3.0, 3.0]);
+        let m = compute(Loss::Mse, &[1.0, 2.0], &[3.0, 3.0], 0.5);
         assert!(get(&m, "r2").is_nan());
         assert_eq!(show(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn the_threshold_moves_the_class_metrics_and_nothing_else() {
+        // Probabilities σ(z): 0.88, 0.62, 0.27, 0.45, 0.95 against labels 1,0,0,1,1.
+        let z = [2.0, 0.5, -1.0, -0.2, 3.0];
+        let y = [1.0, 0.0, 0.0, 1.0, 1.0];
+        let at = |t| compute(Loss::Bce, &z, &y, t);
+        // At 0.4 the 0.45 row becomes a true positive: recall 3/3, precision 3/4.
+        assert!((get(&at(0.4), "recall") - 1.0).abs() < 1e-12);
+        assert!((get(&at(0.4), "precision") - 0.75).abs() < 1e-12);
+        for free in ["loss", "auc", "avg_precision", "brier"] {
+            assert_eq!(get(&at(0.4), free), get(&at(0.5), free), "{free}");
+        }
+        // brier_score_loss([1,0,0,1,1], sigmoid(z)) and average_precision_score(y, z)
+        assert!(
+            (get(&at(0.5), "brier") - 0.155_712_216_358_931_4).abs() < 1e-6,
+            "{}",
+            get(&at(0.5), "brier")
+        );
+        assert!((get(&at(0.5), "avg_precision") - 0.9166667).abs() < 1e-6);
     }
 
     #[test]

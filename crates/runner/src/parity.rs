@@ -189,7 +189,7 @@ fn run_steps(
         }
         let rows = &order[step * batch..((step + 1) * batch).min(n)];
         let lr = train::learning_rate(config, settings.lr(), epoch, step, per_epoch);
-        let (next, _, loss) = step_on(model, &mut optim, t.loss, lr, (train_m, rows), &ad)?;
+        let (next, _, loss) = step_on(model, &mut optim, (t.loss, None), lr, (train_m, rows), &ad)?;
         model = next;
         losses.push(read_scalar(&loss));
     }

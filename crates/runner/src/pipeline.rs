@@ -214,6 +214,11 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
             shuffle: d.split.shuffle,
             stratify: d.split.stratify,
             seed: config.seed,
+            fold: d
+                .split
+                .fold
+                .zip(d.split.folds)
+                .map(|(i, k)| (i.get() - 1, k.get())),
         };
         split(&rows, table.labels.as_deref(), rule)
     };

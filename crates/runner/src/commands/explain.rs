@@ -64,7 +64,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         &l.model,
         &m,
         &groups,
-        (loss, metric),
+        (loss, metric, l.model_file.threshold),
         explain::Shuffles {
             repeats: a.repeats,
             seed: a.seed,

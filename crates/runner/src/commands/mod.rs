@@ -2,7 +2,9 @@
 //! in [`explain`], the data tools (`synth`, `inspect`) and `parity` in [`tools`]; evaluate and
 //! predict, which share loading a run, here.
 
+pub mod cv;
 mod explain;
+mod pool;
 pub mod report;
 mod tools;
 mod train;
@@ -131,16 +133,30 @@ pub fn evaluate(
     data: &Path,
     as_json: bool,
     backend_override: Option<&str>,
+    threshold: Option<f64>,
 ) -> Result<ExitCode> {
     let l = load_run(dir, backend_override)?;
+    let loss = l.model_file.loss;
+    if threshold.is_some() && loss == Loss::Mse {
+        anyhow::bail!(
+            "--threshold is for classifiers; this model is a regression (train.loss = \"mse\")"
+        );
+    }
+    let threshold = threshold.unwrap_or(l.model_file.threshold);
     let m = labelled_matrix(&l, data)?;
-    let metrics = evaluate_model(&l.model, &m, l.model_file.loss, &l.device);
+    let metrics = evaluate_model(&l.model, &m, loss, threshold, &l.device);
     warn_undefined(&metrics, &format!("{} ({} rows)", data.display(), m.rows));
     if as_json {
-        let v = json!({ "model": l.run.path, "data": data, "rows": m.rows, "metrics": metrics_json(&metrics) });
+        let mut v = json!({ "model": l.run.path, "data": data, "rows": m.rows, "metrics": metrics_json(&metrics) });
+        if loss == Loss::Bce {
+            v["threshold"] = json!(threshold);
+        }
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         eprintln!("evaluated {} rows", m.rows);
+        if loss == Loss::Bce {
+            eprintln!("accuracy, precision, recall and f1 at threshold {threshold}");
+        }
         for (k, v) in &metrics {
             eprintln!("{k}: {}", metrics::show(*v));
         }
@@ -170,7 +186,7 @@ pub fn predict(
     data: &Path,
     out: &Path,
     force: bool,
-    backend_override: Option<&str>,
+    (backend_override, threshold): (Option<&str>, Option<f64>),
 ) -> Result<ExitCode> {
     // Before any work: a refused output costs nothing.
     crate::output::check(out, &[data], crate::output::Replace { force })?;
@@ -194,13 +210,22 @@ pub fn predict(
         eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
     }
     let loss = l.model_file.loss;
+    if threshold.is_some() && loss == Loss::Mse {
+        anyhow::bail!(
+            "--threshold is for classifiers; this model is a regression (train.loss = \"mse\")"
+        );
+    }
+    let threshold = threshold.unwrap_or(l.model_file.threshold);
+    if loss == Loss::Bce {
+        eprintln!("class 1 where the probability is above {threshold}");
+    }
     let values = predictions(&l.model, &m, loss, &l.device);
     let mut text = String::new();
     match loss {
         Loss::Bce => {
             text.push_str("row,probability,class\n");
             for (r, p) in m.source_rows.iter().zip(&values) {
-                text.push_str(&format!("{r},{p:.6},{}\n", u8::from(*p > 0.5)));
+                text.push_str(&format!("{r},{p:.6},{}\n", u8::from(*p > threshold)));
             }
         }
         Loss::Mse => {

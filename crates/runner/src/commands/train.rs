@@ -71,6 +71,17 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (run, checkpoint) = start(&args, run_path, &config, &network, &data)?;
+    let class_weights = config.train.class_weight.weights(&data.train.y);
+    if let Some([w0, w1]) = class_weights {
+        eprintln!("class weights in the loss: class 0 {w0:.4}, class 1 {w1:.4}");
+    }
+    let row_weights: Option<Vec<f32>> = class_weights.map(|w| {
+        data.train
+            .y
+            .iter()
+            .map(|&y| w[usize::from(y > 0.5)] as f32)
+            .collect()
+    });
     let job = Job {
         config: &config,
         network: &network,
@@ -80,6 +91,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         update: selected.update_path(),
         run: &run,
         interrupt,
+        weights: row_weights.as_deref(),
     };
     let outcome = match train::train(&job, checkpoint) {
         Ok(outcome) => outcome,
@@ -111,6 +123,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         ));
     }
     let ended = Ended {
+        class_weights,
         config: &config,
         selected: &selected,
         data: &data,
@@ -217,6 +230,7 @@ fn start(
             network: network.clone(),
             loss: config.train.loss,
             inputs: data.pre.input_names(),
+            threshold: config.train.threshold.during_training(),
         };
         run.write(rundir::CONFIG, config.to_toml().as_bytes())?;
         run.write_json(rundir::DATA, &data.files)?;
@@ -268,6 +282,8 @@ fn report_stop(outcome: &Outcome) {
 
 /// A run whose loop has ended (not interrupted), and what its files are made from.
 struct Ended<'a> {
+    /// The weights of class 0 and 1 in the loss, when `train.class_weight` set them.
+    class_weights: Option<[f64; 2]>,
     config: &'a Config,
     selected: &'a Selected,
     data: &'a Prepared,
@@ -276,6 +292,38 @@ struct Ended<'a> {
 }
 
 impl Ended<'_> {
+    /// The decision threshold: `train.threshold`'s number, or its rule's pick on the
+    /// validation rows (then saved in `model.json` for evaluate and predict).
+    fn threshold(&self, model: &burnfit_model::Mlp) -> Result<f64> {
+        let t = self.config.train.threshold;
+        let crate::config::Threshold::Chosen(rule) = t else {
+            return Ok(t.during_training());
+        };
+        let valid = &self.data.valid;
+        let p = train::predictions(model, valid, Loss::Bce, &self.selected.device);
+        let y: Vec<f64> = valid.y.iter().map(|&v| f64::from(v)).collect();
+        let chosen = match crate::threshold::choose(rule, &p, &y) {
+            Some(c) => {
+                eprintln!(
+                    "threshold: {c:.4}, chosen by train.threshold = \"{t}\" on the {} validation rows",
+                    valid.rows
+                );
+                c
+            }
+            None => {
+                eprintln!(
+                    "warning: train.threshold = \"{t}\" found no threshold on the {} validation rows (one class, or no threshold meets the target); keeping 0.5",
+                    valid.rows
+                );
+                0.5
+            }
+        };
+        let mut model_file = self.run.model_file()?;
+        model_file.threshold = chosen;
+        self.run.write_json(rundir::MODEL_JSON, &model_file)?;
+        Ok(chosen)
+    }
+
     /// Writes the weights, the curves, the final evaluation, the footprint and the summary.
     fn write(
         &self,
@@ -295,11 +343,12 @@ impl Ended<'_> {
             None => ("validation", &data.valid),
         };
         let device = &self.selected.device;
+        let threshold = self.threshold(&outcome.model)?;
         let outputs = train::outputs(&outcome.model, eval_set, device);
-        let final_metrics = metrics::compute(loss, &outputs, &eval_set.y);
+        let final_metrics = metrics::compute(loss, &outputs, &eval_set.y, threshold);
         run.write_outputs(eval_set, &outputs, loss)?;
         super::warn_undefined(&final_metrics, &format!("the {eval_name} rows"));
-        let train_metrics = train::evaluate(&outcome.model, &data.train, loss, device);
+        let train_metrics = train::evaluate(&outcome.model, &data.train, loss, threshold, device);
         // Forward-only rows: validation every epoch, then the two final evaluations.
         let evaluated =
             (data.valid.rows * outcome.history.len() + eval_set.rows + data.train.rows) as u64;
@@ -331,7 +380,9 @@ impl Ended<'_> {
         run.write_summary(&Summary {
             finished: rundir::now_rfc3339(),
             splits,
-            threshold: 0.5,
+            threshold,
+            threshold_rule: config.train.threshold.to_string(),
+            class_weights: self.class_weights,
             backend: self.selected.kind.to_string(),
             device: self.selected.description.clone(),
             epochs_run: outcome.history.len(),

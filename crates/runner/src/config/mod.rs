@@ -6,6 +6,7 @@
 //! key. Checks that involve several keys run once, in `validate`. The rest of the program takes
 //! a [`Config`] as already valid.
 
+mod classes;
 mod load;
 pub mod rules;
 mod schema;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use classes::{ClassWeight, Threshold, ThresholdRule};
 pub use schema::*;
 
 /// The built-in seed configuration, used when `--config` is not given.

@@ -135,6 +135,20 @@ pub fn inert(c: &Config) -> Vec<(&'static str, String)> {
         }
         Source::Csv => add("data.synthetic", "data.source is \"csv\"".into()),
     }
+    if d.split.folds.is_some() && d.validation_path.is_none() {
+        add(
+            "data.split.train",
+            "data.split.folds is set: each fold validates in turn, the others train".into(),
+        );
+    }
+    if t.loss == Loss::Mse {
+        for key in ["train.class_weight", "train.threshold"] {
+            add(
+                key,
+                "train.loss is \"mse\": a regression has no classes".into(),
+            );
+        }
+    }
     if t.loss == Loss::Mse && d.source == Source::Csv {
         add(
             "data.positive",

@@ -9,7 +9,7 @@ use burnfit_model::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Finite, Fraction, NonNegative, Positive, UnitInterval};
+use super::{ClassWeight, Finite, Fraction, NonNegative, Positive, Threshold, UnitInterval};
 
 /// The whole run: data, model, training, backend and output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +139,13 @@ pub struct SplitConfig {
     pub shuffle: bool,
     /// Keep the class ratio equal in both parts (binary labels; implies a shuffle).
     pub stratify: bool,
+    /// k-fold cross-validation (what `burnfit cv` sets): the rows are cut into this many folds
+    /// and fold `fold` validates while the others train.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folds: Option<NonZeroUsize>,
+    /// The validating fold, 1 to `folds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold: Option<NonZeroUsize>,
 }
 
 /// `[data.synthetic]`.
@@ -255,6 +262,11 @@ pub struct TrainConfig {
     /// Stop early when the monitored metric stops improving.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// How much each class counts in the loss (BCE): `"none"`, `"balanced"`, or `[w0, w1]`.
+    pub class_weight: ClassWeight,
+    /// The probability above which a row is class 1 (BCE): a number, or a rule applied to
+    /// the validation rows after training (`"f1"`, `"youden"`, `"precision>=0.9"`, ...).
+    pub threshold: Threshold,
 }
 
 impl TrainConfig {
@@ -432,6 +444,8 @@ impl Default for SplitConfig {
             train: Fraction(0.8),
             shuffle: false,
             stratify: false,
+            folds: None,
+            fold: None,
         }
     }
 }
@@ -487,6 +501,8 @@ impl Default for TrainConfig {
             lr_min: NonNegative(0.0),
             max_time: None,
             early_stopping: None,
+            class_weight: ClassWeight::None,
+            threshold: Threshold::default(),
         }
     }
 }

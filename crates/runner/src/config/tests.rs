@@ -129,7 +129,9 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         ("data.validation_path", always),
         ("data.test_path", always),
         ("data.split", |c| c.data.validation_path.is_none()),
-        ("data.split.train", |c| c.data.validation_path.is_none()),
+        ("data.split.train", |c| {
+            c.data.validation_path.is_none() && c.data.split.folds.is_none()
+        }),
         ("data.split.stratify", |c| c.data.validation_path.is_none()),
         ("data.split.shuffle", |c| {
             c.data.validation_path.is_none() && !c.data.split.stratify
@@ -162,6 +164,8 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         }),
         ("train.max_time", always),
         ("train.early_stopping", always),
+        ("train.class_weight", |c| c.train.loss == Loss::Bce),
+        ("train.threshold", |c| c.train.loss == Loss::Bce),
         ("backend.kind", always),
         ("backend.device", |c| {
             !matches!(c.backend.kind, BackendKind::Flex | BackendKind::Ndarray)
@@ -195,6 +199,8 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
             "data.validation_path",
             "data.test_path",
             "data.synthetic.seed",
+            "data.split.folds",
+            "data.split.fold",
             "train.lr",
             "train.grad_clip",
             "train.max_time",

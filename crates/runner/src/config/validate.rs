@@ -63,7 +63,41 @@ impl Config {
                 return Err(fail(key, format!("entry {} is empty", blank + 1)));
             }
         }
+        match (d.split.folds, d.split.fold) {
+            (Some(k), _) if k.get() < 2 => {
+                return Err(fail(
+                    "data.split.folds",
+                    format!("is {k}; cross-validation needs at least 2 folds"),
+                ));
+            }
+            (Some(k), Some(i)) if i > k => {
+                return Err(fail("data.split.fold", format!("is {i}, but there are only {k} folds (data.split.folds); folds are numbered 1 to {k}")));
+            }
+            (Some(_), None) => {
+                return Err(fail("data.split.folds", "is set without data.split.fold, the fold that validates (1 to data.split.folds)".into()));
+            }
+            (None, Some(_)) => {
+                return Err(fail(
+                    "data.split.fold",
+                    "is set without data.split.folds, the number of folds".into(),
+                ));
+            }
+            _ => {}
+        }
+        if d.split.folds.is_some() && d.validation_path.is_some() {
+            return Err(fail("data.split.folds", "is given with data.validation_path; cross-validation cuts its folds from data.path, so use one or the other".into()));
+        }
         let t = &self.train;
+        if t.loss == Loss::Mse {
+            for key in ["train.class_weight", "train.threshold"] {
+                if written.has(key) {
+                    return Err(fail(
+                        key,
+                        "is for classifiers, and train.loss = \"mse\" is a regression; remove it, or set train.loss = \"bce\"".into(),
+                    ));
+                }
+            }
+        }
         let lr = t.optimizer_settings().lr();
         if t.lr_schedule == LrSchedule::Cosine && t.lr_min.0 > lr {
             return Err(fail(

@@ -15,6 +15,41 @@ pub struct SplitRule {
     pub stratify: bool,
     /// Seed for the shuffle.
     pub seed: u64,
+    /// k-fold: `(validating fold, folds)`, 0-based; `train` is then unused.
+    pub fold: Option<(usize, usize)>,
+}
+
+/// The fold (0-based, of `k`) of every row of `rows`, in the order of `rows`: contiguous
+/// blocks whose sizes differ by at most one (scikit-learn's `KFold`), after a shuffle when
+/// `shuffle`; with `stratify`, each class dealt round-robin after its own shuffle, so every
+/// fold holds each class's share to within one row (`StratifiedKFold`).
+pub fn folds_of(rows: &[usize], labels: Option<&[f32]>, k: usize, rule: SplitRule) -> Vec<usize> {
+    let mut rng = StdRng::seed_from_u64(rule.seed);
+    let mut fold = vec![0; rows.len()];
+    if let (true, Some(labels)) = (rule.stratify, labels) {
+        let mut dealt = 0;
+        for class in [0.0f32, 1.0] {
+            let mut members: Vec<usize> = (0..rows.len())
+                .filter(|&i| labels[rows[i]] == class)
+                .collect();
+            members.shuffle(&mut rng);
+            // Continue the deal where the other class ended, so fold sizes stay even too.
+            for (j, &i) in members.iter().enumerate() {
+                fold[i] = (dealt + j) % k;
+            }
+            dealt += members.len();
+        }
+        return fold;
+    }
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    if rule.shuffle {
+        order.shuffle(&mut rng);
+    }
+    let n = rows.len();
+    for (p, &i) in order.iter().enumerate() {
+        fold[i] = p * k / n.max(1);
+    }
+    fold
 }
 
 /// How many of `n` rows train: `round(n · train)`, kept within `[1, n − 1]` so both parts are
@@ -28,6 +63,18 @@ pub fn train_count(n: usize, train: f64) -> usize {
 /// `labels` (0/1 per table row) is needed only when `rule.stratify` is set. Both parts keep
 /// ascending row order, so an unshuffled training loop still sees the file's order.
 pub fn split(rows: &[usize], labels: Option<&[f32]>, rule: SplitRule) -> (Vec<usize>, Vec<usize>) {
+    if let Some((i, k)) = rule.fold {
+        let folds = folds_of(rows, labels, k, rule);
+        let (mut train, mut valid) = (Vec::new(), Vec::new());
+        for (&r, f) in rows.iter().zip(folds) {
+            if f == i {
+                valid.push(r);
+            } else {
+                train.push(r);
+            }
+        }
+        return (train, valid);
+    }
     let mut rng = StdRng::seed_from_u64(rule.seed);
     if let (true, Some(labels)) = (rule.stratify, labels) {
         let mut train = Vec::new();
@@ -73,7 +120,70 @@ mod tests {
             shuffle,
             stratify,
             seed: 1,
+            fold: None,
         }
+    }
+
+    #[test]
+    fn folds_partition_the_rows_and_stratified_folds_keep_the_class_ratio() {
+        // 103 rows, 21 of them positive, in 5 folds.
+        let rows: Vec<usize> = (0..103).map(|i| i * 2).collect();
+        let mut labels = vec![0.0f32; 206];
+        for r in rows.iter().filter(|&&r| r % 10 == 4) {
+            labels[*r] = 1.0;
+        }
+        let positives = rows.iter().filter(|&&r| labels[r] == 1.0).count();
+        for (shuffle, stratify) in [(false, false), (true, false), (false, true)] {
+            let r = SplitRule {
+                fold: None,
+                ..rule(shuffle, stratify)
+            };
+            let mut seen = vec![0usize; 206];
+            let mut sizes = Vec::new();
+            for i in 0..5 {
+                let (train, valid) = split(
+                    &rows,
+                    Some(&labels),
+                    SplitRule {
+                        fold: Some((i, 5)),
+                        ..r
+                    },
+                );
+                assert_eq!(train.len() + valid.len(), rows.len());
+                assert!(
+                    train.iter().all(|t| !valid.contains(t)),
+                    "train and validation overlap"
+                );
+                for &v in &valid {
+                    seen[v] += 1;
+                }
+                sizes.push(valid.len());
+                if stratify {
+                    let pos = valid.iter().filter(|&&v| labels[v] == 1.0).count() as f64;
+                    let want = positives as f64 * valid.len() as f64 / rows.len() as f64;
+                    assert!(
+                        (pos - want).abs() <= 1.0,
+                        "fold {i}: {pos} positives, {want:.2} expected"
+                    );
+                }
+            }
+            // Every row validates exactly once; fold sizes differ by at most one.
+            assert!(rows.iter().all(|&r| seen[r] == 1), "{shuffle} {stratify}");
+            assert!(
+                sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+                "{sizes:?}"
+            );
+        }
+        // Unshuffled folds are contiguous blocks, as scikit-learn's KFold cuts them.
+        let (_, first) = split(
+            &rows,
+            None,
+            SplitRule {
+                fold: Some((0, 5)),
+                ..rule(false, false)
+            },
+        );
+        assert_eq!(first, rows[..21].to_vec());
     }
 
     #[test]

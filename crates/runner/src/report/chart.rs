@@ -463,7 +463,10 @@ mod tests {
             "training",
             "validation",
         ] {
-            assert!(svg.contains(&format!(">\n{text}\n</text>")), "{text} missing:\n{svg}");
+            assert!(
+                svg.contains(&format!(">\n{text}\n</text>")),
+                "{text} missing:\n{svg}"
+            );
         }
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(chart.has_data());

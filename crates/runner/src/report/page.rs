@@ -70,6 +70,43 @@ pub fn compare(runs: &[RunRecord]) -> Result<String> {
     Ok(document("burnfit · comparison", &body))
 }
 
+/// One metric across folds: name, mean, sample sd, and each fold's value.
+pub type FoldSpread = (String, f64, f64, Vec<f64>);
+
+/// The page of a cross-validation: the spread of every metric over the folds, then the folds
+/// compared as runs.
+pub fn cross_validation(runs: &[RunRecord], spread: &[FoldSpread]) -> Result<String> {
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<header><h1>Cross-validation, {} folds</h1><p class=\"sub\">burnfit cv · {}</p></header>",
+        runs.len(),
+        esc(&runs.first().map(RunRecord::data_words).unwrap_or_default())
+    );
+    let threshold = runs.first().map_or(0.5, threshold);
+    let _ = write!(
+        body,
+        "<section id=\"cv\"><h2>Spread over the folds</h2><p class=\"note\">Each fold's final model on its own validation fold; preprocessing fitted on each fold's training rows. Mean and sample standard deviation (n − 1); threshold-dependent metrics at each fold's threshold ({threshold} for the first).</p><table><tr><th>metric</th><th class=\"num\">mean</th><th class=\"num\">sd</th>"
+    );
+    for k in 1..=runs.len() {
+        let _ = write!(body, "<th class=\"num\">fold {k}</th>");
+    }
+    body.push_str("</tr>");
+    for (name, mean, sd, folds) in spread {
+        let _ = write!(body, "<tr><th>{}</th>", esc(name));
+        body.push_str(&value_cell(&format!("cv.{name}.mean"), *mean, ""));
+        body.push_str(&value_cell(&format!("cv.{name}.sd"), *sd, ""));
+        for v in folds {
+            body.push_str(&value_cell(&format!("cv.{name}.fold"), *v, ""));
+        }
+        body.push_str("</tr>");
+    }
+    body.push_str("</table></section>");
+    body.push_str(&comparison_table(runs));
+    body.push_str(&overlaid_curves(runs)?);
+    Ok(document("burnfit · cross-validation", &body))
+}
+
 fn document(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
@@ -196,6 +233,23 @@ fn identity(run: &RunRecord) -> String {
             };
             rows.push((format!("{} split", p.name), what));
         }
+        if run.loss() == Loss::Bce {
+            let how = match s.threshold_rule.as_str() {
+                "" => String::new(),
+                rule if rule.parse::<f64>().is_ok() => " (train.threshold)".into(),
+                rule => format!(" (chosen by train.threshold = \"{rule}\" on the validation rows)"),
+            };
+            rows.push(("decision threshold".into(), format!("{}{how}", s.threshold)));
+            rows.push((
+                "class weights".into(),
+                match s.class_weights {
+                    Some([w0, w1]) => {
+                        format!("class 0 {w0:.4}, class 1 {w1:.4} in the training loss")
+                    }
+                    None => "none: every row weighs 1".into(),
+                },
+            ));
+        }
         if !s.warnings.is_empty() {
             rows.push(("config warnings".into(), s.warnings.join("; ")));
         }
@@ -220,7 +274,12 @@ fn metrics_tables(run: &RunRecord) -> String {
         threshold(run)
     );
     for n in names {
-        let _ = write!(html, "<th class=\"num\">{n}</th>");
+        let at = if metrics::depends_on_threshold(n) {
+            format!(" @{}", threshold(run))
+        } else {
+            String::new()
+        };
+        let _ = write!(html, "<th class=\"num\">{n}{at}</th>");
     }
     html.push_str("</tr>");
     for (label, key, map) in [

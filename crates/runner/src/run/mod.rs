@@ -80,6 +80,14 @@ pub struct ModelFile {
     pub loss: Loss,
     /// The names of the network's inputs, in order.
     pub inputs: Vec<String>,
+    /// The probability above which a row is class 1 (classifiers): `train.threshold`, or what
+    /// its rule chose on the validation rows. Written when training ends.
+    #[serde(default = "half")]
+    pub threshold: f64,
+}
+
+fn half() -> f64 {
+    0.5
 }
 
 /// How a run ended, as `status.json` records it; a folder without one is a run still going, or

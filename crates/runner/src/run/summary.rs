@@ -53,6 +53,13 @@ pub struct Summary {
     /// F1 depend on it).
     #[serde(default = "half")]
     pub threshold: f64,
+    /// `train.threshold` as written: the number, or the rule that chose `threshold`.
+    #[serde(default)]
+    pub threshold_rule: String,
+    /// The weights of class 0 and class 1 in the training loss (`train.class_weight`); absent:
+    /// every row weighed 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weights: Option<[f64; 2]>,
     /// `backend.flush_denormals`: whether subnormals were flushed to zero.
     pub flush_denormals: bool,
     /// Keys the config set that could not act, each with why (empty: every key acted).

@@ -34,7 +34,7 @@ pub fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Vec<
         .collect()
 }
 
-/// Every metric of `loss` for `model` on `m`.
-pub fn evaluate(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Metrics {
-    metrics::compute(loss, &outputs(model, m, device), &m.y)
+/// Every metric of `loss` for `model` on `m`, class 1 above `threshold`.
+pub fn evaluate(model: &Mlp, m: &Matrix, loss: Loss, threshold: f64, device: &Device) -> Metrics {
+    metrics::compute(loss, &outputs(model, m, device), &m.y, threshold)
 }

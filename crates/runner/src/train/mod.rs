@@ -89,6 +89,8 @@ pub struct Job<'a> {
     pub run: &'a RunDir,
     /// The number of a stop signal (Ctrl-C, SIGTERM, SIGHUP) once one came: checkpoint and stop.
     pub interrupt: &'a AtomicUsize,
+    /// Each training row's weight in the loss (`train.class_weight`); `None`: all 1.
+    pub weights: Option<&'a [f32]>,
 }
 
 /// Everything the loop carries from step to step, and what a checkpoint saves of it.
@@ -273,13 +275,22 @@ fn run_steps(
     // read (a sync) then adds them to the epoch's sums here, instead of a sync, or a chain of
     // small device ops, per step.
     let mut tally = Tally::new(if first > 0 { state.partial } else { (0.0, 0.0) }, first);
+    tally.cut = logit(t.threshold.during_training()) as f32;
     let bar = Progress::start(epoch, t.epochs.get(), steps, first);
     let base = t.optimizer_settings().lr();
     for step in first..steps {
         let (lo, hi) = (step * batch, ((step + 1) * batch).min(n));
         let lr = learning_rate(job.config, base, epoch, step, steps);
         let rows = (job.train, &order[lo..hi]);
-        let (next, out, loss) = step_on(state.model, &mut state.optim, t.loss, lr, rows, ad)?;
+        let weights = job.weights.map(|w| (w, &order[lo..hi]));
+        let (next, out, loss) = step_on(
+            state.model,
+            &mut state.optim,
+            (t.loss, weights),
+            lr,
+            rows,
+            ad,
+        )?;
         state.model = next;
         tally.losses.push(loss);
         if t.loss == Loss::Bce {
@@ -308,6 +319,11 @@ fn run_steps(
     Ok((state, Steps::Done(tally)))
 }
 
+/// `ln(t / (1 − t))`: the raw output at which the probability is `t` (0 for 0.5, exactly).
+fn logit(t: f64) -> f64 {
+    (t / (1.0 - t)).ln()
+}
+
 /// The finished epoch's history row: training sums and validation metrics.
 fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
     let t = &job.config.train;
@@ -318,7 +334,13 @@ fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
         Loss::Mse => train_loss.sqrt(),
     };
     let val = if job.valid.rows > 0 {
-        evaluate(&state.model.valid(), job.valid, t.loss, job.device)
+        evaluate(
+            &state.model.valid(),
+            job.valid,
+            t.loss,
+            t.threshold.during_training(),
+            job.device,
+        )
     } else {
         Vec::new()
     };

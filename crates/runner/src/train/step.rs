@@ -48,12 +48,15 @@ pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
     order
 }
 
+/// Each training row's loss weight, and the rows of this batch (indices into it).
+pub type RowWeights<'a> = (&'a [f32], &'a [usize]);
+
 /// One optimization step on rows `rows` of `m` at learning rate `lr`. Returns the updated model
 /// and, detached, the batch's outputs and its mean loss.
 pub fn step_on(
     model: Mlp,
     optim: &mut burn::optim::ModuleOptimizer,
-    loss_fn: Loss,
+    (loss_fn, weights): (Loss, Option<RowWeights<'_>>),
     lr: f64,
     (m, rows): (&Matrix, &[usize]),
     ad: &Device,
@@ -68,7 +71,15 @@ pub fn step_on(
     let x = Tensor::<2>::from_data(TensorData::new(x, [rows.len(), width]), ad);
     let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), ad);
     let out = model.forward(x); // [rows, 1]
-    let loss = loss_fn.compute(out.clone(), y)?;
+    let loss = match weights {
+        // Each training row's weight (`train.class_weight`), gathered like its label.
+        Some((w, rows)) => {
+            let w: Vec<f32> = rows.iter().map(|&r| w[r]).collect();
+            let w = Tensor::<2>::from_data(TensorData::new(w, [rows.len(), 1]), ad);
+            loss_fn.compute_weighted(out.clone(), y, w)?
+        }
+        None => loss_fn.compute(out.clone(), y)?,
+    };
     let detached = loss.clone().detach();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optim.step(lr, model, grads);
@@ -99,6 +110,8 @@ pub(super) struct Tally {
     pub losses: Vec<Tensor<1>>,
     /// Each unread step's raw outputs, `[rows, 1]` (BCE only, for the wrong-prediction count).
     pub outputs: Vec<Tensor<2>>,
+    /// The logit of the decision threshold: a row is predicted class 1 above it.
+    pub cut: f32,
 }
 
 impl Tally {
@@ -110,6 +123,7 @@ impl Tally {
             first,
             losses: Vec::with_capacity(READ_EVERY),
             outputs: Vec::with_capacity(READ_EVERY),
+            cut: 0.0,
         }
     }
 
@@ -133,11 +147,12 @@ impl Tally {
         if !self.outputs.is_empty() {
             let z = host(Tensor::cat(std::mem::take(&mut self.outputs), 0).into_data());
             let y = &ybuf[self.first * batch..self.first * batch + z.len()];
-            // Wrong: the logit's side of 0 (probability 0.5) differs from the label.
+            // Wrong: the logit's side of the threshold's logit differs from the label.
+            let cut = self.cut;
             self.wrong += z
                 .iter()
                 .zip(y)
-                .filter(|(&z, &y)| (z > 0.0) != (y > 0.5))
+                .filter(|(&z, &y)| (z > cut) != (y > 0.5))
                 .count() as f64;
         }
         self.first += count;

@@ -1,0 +1,279 @@
+//! `burnfit cv`: k-fold cross-validation as K ordinary runs (`data.split.folds`/`fold`), each
+//! fitting its preprocessing on its own training rows, then the mean and spread of every
+//! metric.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::pool::{self, Ended, Planned};
+use super::EXIT_INTERRUPTED;
+use crate::config::Config;
+use crate::metrics;
+use crate::report::{page, RunRecord};
+use crate::run::{read_json, write_atomic, RunDir};
+
+/// The arguments of `burnfit cv`.
+pub struct CvArgs<'a> {
+    /// `--config`; none: the built-in seed.
+    pub config: Option<&'a Path>,
+    /// `--set key=value`, for every fold.
+    pub sets: &'a [String],
+    /// `--folds`.
+    pub folds: usize,
+    /// `--stratify`.
+    pub stratify: bool,
+    /// `--seed`: the fold assignment, weights and shuffles.
+    pub seed: Option<u64>,
+    /// `--jobs`: folds at once.
+    pub jobs: usize,
+    /// `--out`: the parent folder.
+    pub out: Option<PathBuf>,
+}
+
+/// What a cross-validation is: kept in the parent folder so that running the same command
+/// again resumes it, and a different one is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Plan {
+    config: Option<PathBuf>,
+    sets: Vec<String>,
+    folds: usize,
+}
+
+/// Mean, sample standard deviation and per-fold values of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spread {
+    /// Mean over the folds where it is defined.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); 0 for one value.
+    pub sd: f64,
+    /// Each fold's value, fold 1 first (`null`: undefined on that fold).
+    pub folds: Vec<f64>,
+}
+
+impl Spread {
+    /// The spread of `values`, leaving out undefined (NaN) ones.
+    pub fn of(values: Vec<f64>) -> Self {
+        let defined: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let n = defined.len() as f64;
+        let mean = if defined.is_empty() {
+            f64::NAN
+        } else {
+            defined.iter().sum::<f64>() / n
+        };
+        let sd = if defined.len() < 2 {
+            0.0
+        } else {
+            (defined.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        };
+        Self {
+            mean,
+            sd,
+            folds: values,
+        }
+    }
+}
+
+const PLAN: &str = "cv-plan.json";
+const RESULT: &str = "cv.json";
+
+/// `burnfit cv`.
+pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
+    if a.folds < 2 {
+        bail!(
+            "--folds {}: cross-validation needs at least 2 folds",
+            a.folds
+        );
+    }
+    if a.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let mut sets = a.sets.to_vec();
+    sets.push(format!("data.split.folds={}", a.folds));
+    if a.stratify {
+        sets.push("data.split.stratify=true".into());
+    }
+    if let Some(s) = a.seed {
+        sets.push(format!("seed={s}"));
+    }
+    // Every fold's config checked before any starts: the errors of `train`, once.
+    let mut first = sets.clone();
+    first.push("data.split.fold=1".into());
+    let probe = Config::load(a.config, &first)?;
+    super::report_warnings(&probe);
+    let parent = a.out.clone().unwrap_or_else(|| {
+        RunDir::default_path(
+            &probe.output.dir,
+            &format!("{}-cv", Config::run_name(a.config)),
+        )
+    });
+    let plan = Plan {
+        config: a
+            .config
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
+        sets: sets.clone(),
+        folds: a.folds,
+    };
+    prepare_parent(&parent, &plan)?;
+    eprintln!(
+        "cross-validation: {} folds in {}, {} at a time ({} threads each)",
+        a.folds,
+        parent.display(),
+        a.jobs,
+        pool::threads_per_job(a.jobs)
+    );
+    let planned: Vec<Planned> = (1..=a.folds)
+        .map(|i| {
+            let mut args = Vec::new();
+            if let Some(c) = &plan.config {
+                args.extend(["--config".to_string(), c.display().to_string()]);
+            }
+            for s in sets
+                .iter()
+                .chain(std::iter::once(&format!("data.split.fold={i}")))
+            {
+                args.extend(["--set".to_string(), s.clone()]);
+            }
+            Planned {
+                label: format!("fold {i}/{}", a.folds),
+                dir: parent.join(format!("fold-{i}")),
+                args,
+            }
+        })
+        .collect();
+    let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt)?;
+    let signal = interrupt.load(Ordering::SeqCst);
+    if signal != 0 {
+        eprintln!(
+            "interrupted: finished folds are kept and interrupted ones checkpointed; run the same command with --out {} to continue",
+            parent.display()
+        );
+        return Ok(ExitCode::from(
+            u8::try_from(128 + signal).unwrap_or(EXIT_INTERRUPTED),
+        ));
+    }
+    let failed: Vec<String> = planned
+        .iter()
+        .zip(&ended)
+        .filter(|(_, e)| !matches!(e, Ended::Finished | Ended::AlreadyDone))
+        .map(|(p, e)| {
+            format!(
+                "{} ({e:?}, log {})",
+                p.label,
+                pool::log_path(&p.dir).display()
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} folds did not finish: {}; fix the cause and run the same command with --out {} to continue",
+            failed.len(),
+            a.folds,
+            failed.join(", "),
+            parent.display()
+        );
+    }
+    let summaries = planned
+        .iter()
+        .map(|p| pool::summary(&p.dir))
+        .collect::<Result<Vec<_>>>()?;
+    let names: Vec<String> = summaries[0].evaluation.keys().cloned().collect();
+    let spread: BTreeMap<String, Spread> = names
+        .iter()
+        .map(|n| {
+            let values = summaries
+                .iter()
+                .map(|s| s.evaluation.get(n).copied().unwrap_or(f64::NAN))
+                .collect();
+            (n.clone(), Spread::of(values))
+        })
+        .collect();
+    let result = serde_json::json!({
+        "folds": a.folds,
+        "stratified": a.stratify || probe.data.split.stratify,
+        "evaluated_on": "each fold's validation rows",
+        "runs": planned.iter().map(|p| p.dir.clone()).collect::<Vec<_>>(),
+        "metrics": spread,
+    });
+    write_atomic(
+        &parent.join(RESULT),
+        &serde_json::to_vec_pretty(&result).context("cannot encode cv.json")?,
+    )?;
+    let records = planned
+        .iter()
+        .map(|p| RunRecord::load(&p.dir))
+        .collect::<Result<Vec<_>>>()?;
+    let rows: Vec<page::FoldSpread> = spread
+        .iter()
+        .map(|(n, s)| (n.clone(), s.mean, s.sd, s.folds.clone()))
+        .collect();
+    let html = page::cross_validation(&records, &rows)?;
+    write_atomic(&parent.join(crate::run::REPORT), html.as_bytes())?;
+    print_table(&spread, a.folds);
+    eprintln!(
+        "wrote {} and {}",
+        parent.join(RESULT).display(),
+        parent.join(crate::run::REPORT).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the parent folder, or checks that an existing one holds this same plan.
+fn prepare_parent(parent: &Path, plan: &Plan) -> Result<()> {
+    let plan_path = parent.join(PLAN);
+    if plan_path.is_file() {
+        let before: Plan = read_json(&plan_path)?;
+        if &before != plan {
+            bail!(
+                "{} holds another cross-validation ({:?} with {:?}, {} folds); give a new --out, or the same config, --set keys and --folds to continue it",
+                parent.display(),
+                before.config,
+                before.sets,
+                before.folds
+            );
+        }
+        eprintln!("continuing the cross-validation in {}", parent.display());
+        return Ok(());
+    }
+    RunDir::check_free(parent)?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    write_atomic(
+        &plan_path,
+        &serde_json::to_vec_pretty(plan).context("cannot encode the plan")?,
+    )
+}
+
+fn print_table(spread: &BTreeMap<String, Spread>, folds: usize) {
+    println!(
+        "{:<14} {:>18}   per fold (1..{folds})",
+        "metric", "mean ± sd"
+    );
+    for (name, s) in spread {
+        let per: Vec<String> = s.folds.iter().map(|v| metrics::show(*v)).collect();
+        println!(
+            "{name:<14} {:>18}   {}",
+            format!("{} ± {}", metrics::show(s.mean), metrics::show(s.sd)),
+            per.join(" ")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_the_mean_and_sample_sd_of_the_defined_values() {
+        // numpy: np.mean([1, 2, 4]) = 2.3333, np.std([1, 2, 4], ddof=1) = 1.5275
+        let s = Spread::of(vec![1.0, 2.0, f64::NAN, 4.0]);
+        assert!((s.mean - 7.0 / 3.0).abs() < 1e-12);
+        assert!((s.sd - 1.527_525_231_651_946_7).abs() < 1e-12);
+        assert_eq!(s.folds.len(), 4);
+        assert_eq!(Spread::of(vec![3.0]).sd, 0.0);
+    }
+}

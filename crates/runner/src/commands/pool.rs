@@ -1,0 +1,175 @@
+//! Several `burnfit train` runs as child processes, at most `jobs` at a time, with the cores
+//! divided between them: what `cv` (folds) and `sweep` (trials) are made of.
+//!
+//! Each run is an ordinary run folder: a finished one is skipped, an interrupted one resumed
+//! (`train --resume`), so the whole batch resumes by running the same command again. Each
+//! child's log goes to a file beside its folder; the terminal gets one line per start and end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::run::{self as rundir, read_json, Status, Summary};
+
+/// One run of a batch.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// A short name for the terminal (`fold 2`, `trial 7`).
+    pub label: String,
+    /// Its run folder.
+    pub dir: PathBuf,
+    /// `train`'s arguments for a fresh start (config and overrides); `--out` is added.
+    pub args: Vec<String>,
+}
+
+/// How one run of the batch ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// It had finished before this command: skipped.
+    AlreadyDone,
+    /// It finished now.
+    Finished,
+    /// It exited with this code (interrupted: 128 + signal; failed: 1).
+    Failed(i32),
+    /// Not started: the batch was stopped first.
+    NotStarted,
+}
+
+/// Whether `dir` holds a finished run (its `status.json` says so and `summary.json` exists).
+pub fn finished(dir: &Path) -> bool {
+    dir.join(rundir::SUMMARY).is_file()
+        && read_json::<Status>(&dir.join(rundir::STATUS)).is_ok_and(|s| s.status == "finished")
+}
+
+/// The finished run's summary.
+pub fn summary(dir: &Path) -> Result<Summary> {
+    read_json(&dir.join(rundir::SUMMARY))
+}
+
+/// Threads for each of `jobs` runs sharing this machine's cores: at least one.
+pub fn threads_per_job(jobs: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / jobs.max(1)).max(1)
+}
+
+/// Runs `planned`, `jobs` at a time. A stop signal (its number in `interrupt`) is passed on to
+/// the running children, which checkpoint; nothing new starts after it.
+pub fn run_all(planned: &[Planned], jobs: usize, interrupt: &AtomicUsize) -> Result<Vec<Ended>> {
+    let exe = std::env::current_exe().context("cannot find the burnfit binary to run")?;
+    let threads = threads_per_job(jobs);
+    let mut ended: Vec<Option<Ended>> = vec![None; planned.len()];
+    let mut running: Vec<(usize, Child, Instant)> = Vec::new();
+    let mut next = 0;
+    let mut forwarded = false;
+    loop {
+        let stopping = interrupt.load(Ordering::SeqCst) != 0;
+        if stopping && !forwarded {
+            forwarded = true;
+            for (_, child, _) in &running {
+                forward(child, interrupt.load(Ordering::SeqCst));
+            }
+        }
+        while !stopping && running.len() < jobs && next < planned.len() {
+            let p = &planned[next];
+            if finished(&p.dir) {
+                eprintln!("{}: already finished ({})", p.label, p.dir.display());
+                ended[next] = Some(Ended::AlreadyDone);
+            } else {
+                let child = spawn(&exe, p, threads)?;
+                running.push((next, child, Instant::now()));
+            }
+            next += 1;
+        }
+        if running.is_empty() && (stopping || next >= planned.len()) {
+            break;
+        }
+        let mut k = 0;
+        while k < running.len() {
+            let (i, child, started) = &mut running[k];
+            match child.try_wait().context("cannot wait for a child run")? {
+                Some(status) => {
+                    let p = &planned[*i];
+                    let secs = started.elapsed().as_secs_f64();
+                    let e = if status.success() {
+                        eprintln!("{}: finished in {secs:.1}s ({})", p.label, p.dir.display());
+                        Ended::Finished
+                    } else {
+                        let code = status.code().unwrap_or(1);
+                        eprintln!(
+                            "{}: exited with {code} after {secs:.1}s; see {}",
+                            p.label,
+                            log_path(&p.dir).display()
+                        );
+                        Ended::Failed(code)
+                    };
+                    ended[*i] = Some(e);
+                    running.swap_remove(k);
+                }
+                None => k += 1,
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(ended
+        .into_iter()
+        .map(|e| e.unwrap_or(Ended::NotStarted))
+        .collect())
+}
+
+/// `<dir>.log`: the child's stderr and stdout.
+pub fn log_path(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".log");
+    dir.with_file_name(name)
+}
+
+fn spawn(exe: &Path, p: &Planned, threads: usize) -> Result<Child> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("train");
+    if p.dir.join(rundir::CONFIG).is_file() {
+        eprintln!("{}: resuming {}", p.label, p.dir.display());
+        cmd.arg("--resume").arg(&p.dir);
+    } else {
+        eprintln!("{}: starting {}", p.label, p.dir.display());
+        cmd.args(&p.args).arg("--out").arg(&p.dir);
+    }
+    let log_file = log_path(&p.dir);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_file)
+        .with_context(|| format!("cannot write {}", log_file.display()))?;
+    let err = log
+        .try_clone()
+        .with_context(|| format!("cannot write {}", log_file.display()))?;
+    // Each child's compute pools sized to its share of the cores, so that `jobs` runs side
+    // by side do not oversubscribe the machine.
+    cmd.env("RAYON_NUM_THREADS", threads.to_string())
+        .env("MATMUL_NUM_THREADS", threads.to_string())
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err);
+    cmd.spawn()
+        .with_context(|| format!("cannot start {}", exe.display()))
+}
+
+/// Passes a stop signal on to a child, which checkpoints and exits as a `train` does.
+fn forward(child: &Child, signal: usize) {
+    #[cfg(unix)]
+    {
+        let sig = match signal as i32 {
+            1 => rustix::process::Signal::HUP,
+            15 => rustix::process::Signal::TERM,
+            _ => rustix::process::Signal::INT,
+        };
+        if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+            // A child that already ended has nothing to stop.
+            let _ = rustix::process::kill_process(pid, sig);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (child, signal);
+}
