@@ -195,6 +195,34 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Hyperparameter sweep: every trial of the config's `[sweep]` as its own run under one
+    /// folder, then a ranking, `sweep.csv` and the best trial's config. With `--trial I` (or
+    /// in a Slurm or Kubernetes job array) one trial only; `--collect` ranks what has finished.
+    Sweep {
+        /// The TOML config with a `[sweep]` section.
+        #[arg(long, short, required_unless_present = "collect")]
+        config: Option<PathBuf>,
+        /// Override a key for every trial, as for `train`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Trials trained at once, in separate processes; the cores are divided between them.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// The sweep folder (default: `<output.dir>/<config name>-sweep-<timestamp>`); an
+        /// existing one of the same sweep is continued.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only trial I, 0-based (default in a job array: `SLURM_ARRAY_TASK_ID` or
+        /// `JOB_COMPLETION_INDEX`); needs --out, the folder shared by the array.
+        #[arg(long, value_name = "I")]
+        trial: Option<usize>,
+        /// Rank the finished trials of a sweep folder and say what is missing or failed.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "set", "out", "trial", "count"])]
+        collect: Option<PathBuf>,
+        /// Print the number of trials (for `sbatch --array=0-(N-1)`) and stop.
+        #[arg(long)]
+        count: bool,
+    },
     /// Write the HTML report of a run (into its folder, `report.html`), or one page comparing
     /// several runs (`--out`, default `report.html` here).
     Report {

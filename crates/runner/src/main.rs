@@ -21,6 +21,7 @@ mod pipeline;
 mod report;
 mod resources;
 mod run;
+mod sweep;
 mod threads;
 mod threshold;
 mod train;
@@ -205,6 +206,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &interrupt,
             )
         }
+        Command::Sweep {
+            config,
+            set,
+            jobs,
+            out,
+            trial,
+            collect,
+            count,
+        } => match collect {
+            Some(dir) => commands::sweep::collect(&dir),
+            None => {
+                let interrupt = stop_signals()?;
+                commands::sweep::sweep(
+                    &commands::sweep::SweepArgs {
+                        config: config.as_deref(),
+                        sets: &set,
+                        jobs,
+                        out,
+                        trial,
+                        count,
+                    },
+                    &interrupt,
+                )
+            }
+        },
         Command::Report { runs, out, force } => {
             commands::report::report(&runs, out.as_deref(), output::Replace { force })
         }

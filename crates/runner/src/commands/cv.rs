@@ -145,7 +145,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             }
         })
         .collect();
-    let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt)?;
+    let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt, None)?;
     let signal = interrupt.load(Ordering::SeqCst);
     if signal != 0 {
         eprintln!(

@@ -6,6 +6,7 @@ pub mod cv;
 mod explain;
 mod pool;
 pub mod report;
+pub mod sweep;
 mod tools;
 mod train;
 

@@ -56,8 +56,13 @@ pub fn threads_per_job(jobs: usize) -> usize {
 }
 
 /// Runs `planned`, `jobs` at a time. A stop signal (its number in `interrupt`) is passed on to
-/// the running children, which checkpoint; nothing new starts after it.
-pub fn run_all(planned: &[Planned], jobs: usize, interrupt: &AtomicUsize) -> Result<Vec<Ended>> {
+/// the running children, which checkpoint; nothing new starts after it, nor after `deadline`.
+pub fn run_all(
+    planned: &[Planned],
+    jobs: usize,
+    interrupt: &AtomicUsize,
+    deadline: Option<Instant>,
+) -> Result<Vec<Ended>> {
     let exe = std::env::current_exe().context("cannot find the burnfit binary to run")?;
     let threads = threads_per_job(jobs);
     let mut ended: Vec<Option<Ended>> = vec![None; planned.len()];
@@ -72,7 +77,12 @@ pub fn run_all(planned: &[Planned], jobs: usize, interrupt: &AtomicUsize) -> Res
                 forward(child, interrupt.load(Ordering::SeqCst));
             }
         }
-        while !stopping && running.len() < jobs && next < planned.len() {
+        let late = deadline.is_some_and(|d| Instant::now() >= d);
+        if late && next < planned.len() && running.is_empty() {
+            eprintln!("time budget reached: {} not started", planned.len() - next);
+            break;
+        }
+        while !stopping && !late && running.len() < jobs && next < planned.len() {
             let p = &planned[next];
             if finished(&p.dir) {
                 eprintln!("{}: already finished ({})", p.label, p.dir.display());

@@ -71,6 +71,9 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (run, checkpoint) = start(&args, run_path, &config, &network, &data)?;
+    if config.sweep.is_some() {
+        eprintln!("note: [sweep] is read by `burnfit sweep`; `burnfit train` trains this config as written, without it");
+    }
     let class_weights = config.train.class_weight.weights(&data.train.y);
     if let Some([w0, w1]) = class_weights {
         eprintln!("class weights in the loss: class 0 {w0:.4}, class 1 {w1:.4}");

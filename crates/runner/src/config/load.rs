@@ -266,6 +266,8 @@ impl Config {
         for (key, _) in rules::inert(self) {
             rules::remove(&mut table, key);
         }
+        // A run trains one config; the sweep that made it is the sweep folder's.
+        table.remove("sweep");
         toml::to_string_pretty(&table).expect("a config serializes")
     }
 

@@ -31,10 +31,49 @@ pub struct Config {
     pub output: OutputConfig,
     /// How the run's energy, carbon and cost are reckoned.
     pub footprint: FootprintConfig,
+    /// A hyperparameter sweep, read by `burnfit sweep` (never part of a run's config).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepConfig>,
     /// Keys the user wrote that cannot act in this config, each with why (filled by
     /// [`Config::load`], reported at start and in `summary.json`; never written to a file).
     #[serde(skip)]
     pub warnings: Vec<String>,
+}
+
+/// `[sweep]`: which trials to run and how to rank them (`burnfit sweep`, `crate::sweep`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// What ranks the trials: a metric as `history.csv` names it (`val_auc`, `val_loss`).
+    #[serde(default = "default_sweep_metric")]
+    pub metric: String,
+    /// `"max"` or `"min"` (default: what is better for the metric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Goal>,
+    /// `[sweep.grid]`: dotted key = list of values; every combination is a trial.
+    #[serde(default)]
+    pub grid: toml::Table,
+    /// `[sweep.random]`: `trials`, `seed` and dotted key = distribution, sampled for each grid
+    /// combination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<toml::Table>,
+    /// Seconds: start no new trial after this much time (running ones finish).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time: Option<Positive>,
+}
+
+fn default_sweep_metric() -> String {
+    "val_loss".into()
+}
+
+/// Which way a sweep's metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    /// Larger is better.
+    Max,
+    /// Smaller is better.
+    Min,
 }
 
 /// Where the data comes from.
@@ -411,6 +450,7 @@ impl Default for Config {
             backend: BackendConfig::default(),
             output: OutputConfig::default(),
             footprint: FootprintConfig::default(),
+            sweep: None,
             warnings: Vec::new(),
         }
     }

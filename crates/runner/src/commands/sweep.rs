@@ -1,0 +1,475 @@
+//! `burnfit sweep`: every trial of a `[sweep]` as its own run folder under one sweep folder, on
+//! this machine (`--jobs`) or one trial per process on many (`--trial`, a scheduler's job array),
+//! then the ranking (`--collect`).
+//!
+//! ```text
+//! <sweep>/
+//!   sweep.json        the spec, the base config and every trial's overrides
+//!   base.toml         the resolved config every trial starts from
+//!   trial-0000/ ...   one run folder per trial (trial-0000.log beside it)
+//!   sweep.csv         one row per trial: varied keys, status, metrics, seconds
+//!   best.toml         the best trial's config, ready to train
+//!   report.html       the finished trials compared, best first
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::pool::{self, Planned};
+use super::EXIT_INTERRUPTED;
+use crate::config::{Config, Goal};
+use crate::metrics;
+use crate::report::{page, RunRecord};
+use crate::run::{self as rundir, read_json, RunDir, Summary};
+use crate::sweep::{self, Trial};
+
+/// The arguments of `burnfit sweep`.
+pub struct SweepArgs<'a> {
+    /// `--config`.
+    pub config: Option<&'a Path>,
+    /// `--set`, for every trial.
+    pub sets: &'a [String],
+    /// `--jobs`: trials at once.
+    pub jobs: usize,
+    /// `--out`: the sweep folder.
+    pub out: Option<PathBuf>,
+    /// `--trial I`: run this trial only.
+    pub trial: Option<usize>,
+    /// `--count`: print the number of trials.
+    pub count: bool,
+}
+
+/// `sweep.json`: what the sweep is, so that any machine sharing the folder runs the same
+/// trials, and `--collect` can rank them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Plan {
+    metric: String,
+    goal: Goal,
+    /// The sweep's time budget, seconds.
+    max_time: Option<f64>,
+    trials: Vec<Trial>,
+}
+
+const PLAN: &str = "sweep.json";
+const BASE: &str = "base.toml";
+
+fn trial_dir(root: &Path, i: usize) -> PathBuf {
+    root.join(format!("trial-{i:04}"))
+}
+
+/// The trial index a scheduler gives this process: Slurm's array index, or a Kubernetes
+/// Indexed Job's completion index.
+fn scheduler_index() -> Option<(usize, &'static str)> {
+    ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
+        .into_iter()
+        .find_map(|var| {
+            let v = std::env::var(var).ok()?;
+            v.trim().parse().ok().map(|i| (i, var))
+        })
+}
+
+/// `burnfit sweep` (running trials).
+pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
+    let mut config = Config::load(a.config, a.sets)?;
+    let Some(spec) = config.sweep.take() else {
+        bail!(
+            "{} has no [sweep] section: name the keys to vary under [sweep.grid] or [sweep.random]",
+            a.config
+                .map_or("the seed config".into(), |p| p.display().to_string())
+        );
+    };
+    let trials = sweep::expand(&spec)?;
+    if a.count {
+        println!("{}", trials.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let from_scheduler = if a.trial.is_none() {
+        scheduler_index()
+    } else {
+        None
+    };
+    let only = a.trial.or(from_scheduler.map(|s| s.0));
+    if let Some(i) = only {
+        if i >= trials.len() {
+            bail!(
+                "trial {i} does not exist: the sweep has {} trials, 0 to {} (`burnfit sweep --count` prints the number for --array=0-{})",
+                trials.len(),
+                trials.len() - 1,
+                trials.len() - 1
+            );
+        }
+    }
+    let root = match (&a.out, only) {
+        (Some(o), _) => o.clone(),
+        (None, Some(_)) => bail!(
+            "a single trial needs --out SHARED_DIR: the sweep folder every trial of the array writes into"
+        ),
+        (None, None) => RunDir::default_path(
+            &config.output.dir,
+            &format!("{}-sweep", Config::run_name(a.config)),
+        ),
+    };
+    super::report_warnings(&config);
+    let plan = Plan {
+        metric: spec.metric.clone(),
+        goal: sweep::goal(&spec),
+        max_time: spec.max_time.map(|m| m.0),
+        trials,
+    };
+    // Every trial's config checked before any starts: the errors of `train`, once.
+    let base_toml = config.to_toml();
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    let base_path = root.join(BASE);
+    for t in &plan.trials {
+        let sets: Vec<String> = t
+            .overrides
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        probe(&config, &sets).with_context(|| format!("trial {} of the sweep", t.index))?;
+    }
+    settle_plan(&root, &plan, &base_toml, only.is_some())?;
+    let chosen: Vec<&Trial> = match only {
+        Some(i) => {
+            let why = from_scheduler.map_or(String::new(), |(_, var)| format!(" (from {var})"));
+            eprintln!(
+                "trial {i} of {}{why} into {}",
+                plan.trials.len(),
+                root.display()
+            );
+            vec![&plan.trials[i]]
+        }
+        None => {
+            eprintln!(
+                "sweep: {} trials in {}, {} at a time ({} threads each), ranked by {} ({})",
+                plan.trials.len(),
+                root.display(),
+                a.jobs,
+                pool::threads_per_job(a.jobs),
+                plan.metric,
+                goal_word(plan.goal)
+            );
+            plan.trials.iter().collect()
+        }
+    };
+    let planned: Vec<Planned> = chosen
+        .iter()
+        .map(|t| {
+            let mut args = vec!["--config".to_string(), base_path.display().to_string()];
+            args.extend(t.set_args());
+            Planned {
+                label: format!("trial {}", t.index),
+                dir: trial_dir(&root, t.index),
+                args,
+            }
+        })
+        .collect();
+    let deadline = plan
+        .max_time
+        .map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let ended = pool::run_all(&planned, a.jobs.min(planned.len()), interrupt, deadline)?;
+    let signal = interrupt.load(Ordering::SeqCst);
+    if signal != 0 {
+        eprintln!(
+            "interrupted: finished trials are kept and interrupted ones checkpointed; run the same command with --out {} to continue",
+            root.display()
+        );
+        return Ok(ExitCode::from(
+            u8::try_from(128 + signal).unwrap_or(EXIT_INTERRUPTED),
+        ));
+    }
+    if only.is_some() {
+        return Ok(match ended.first() {
+            Some(pool::Ended::Finished | pool::Ended::AlreadyDone) => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        });
+    }
+    collect(&root)
+}
+
+/// Loads the config with one trial's overrides, as its `train` will.
+fn probe(config: &Config, sets: &[String]) -> Result<()> {
+    let text = config.to_toml();
+    let dir = tempfile_dir()?;
+    let path = dir.join(BASE);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    let result = Config::load(Some(&path), sets).map(|_| ());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(result?)
+}
+
+/// A private scratch folder for [`probe`].
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("burnfit-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Writes `sweep.json` and `base.toml`, or checks that the folder's are this sweep's. Several
+/// machines may start trials of one array at once: each writes the same bytes through its own
+/// temporary file, and a rename over an identical file changes nothing.
+fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Result<()> {
+    let plan_path = root.join(PLAN);
+    if plan_path.is_file() {
+        let before: Plan = read_json(&plan_path)?;
+        let base_before = std::fs::read_to_string(root.join(BASE)).unwrap_or_default();
+        if &before != plan || base_before != base_toml {
+            bail!(
+                "{} holds another sweep (its sweep.json or base.toml differ from this config's); give a new --out, or the same config and --set keys to continue it",
+                root.display()
+            );
+        }
+        return Ok(());
+    }
+    if !shared {
+        let others = std::fs::read_dir(root)
+            .with_context(|| format!("cannot list {}", root.display()))?
+            .count();
+        if others > 0 {
+            bail!(
+                "{} is not empty and holds no sweep; choose another --out",
+                root.display()
+            );
+        }
+    }
+    write_shared(&root.join(BASE), base_toml.as_bytes())?;
+    write_shared(
+        &plan_path,
+        &serde_json::to_vec_pretty(plan).context("cannot encode sweep.json")?,
+    )
+}
+
+/// Writes `path` through a temporary file named for this process, then renames it.
+fn write_shared(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+fn goal_word(g: Goal) -> &'static str {
+    match g {
+        Goal::Max => "higher is better",
+        Goal::Min => "lower is better",
+    }
+}
+
+/// A trial's standing when collected.
+struct Row {
+    trial: Trial,
+    status: String,
+    metric: f64,
+    seconds: f64,
+    summary: Option<Summary>,
+}
+
+/// The metric of a finished trial: on its validation rows (the final evaluation when that was
+/// on them, else the last epoch's validation value).
+fn metric_of(s: &Summary, name: &str) -> f64 {
+    let base = name.strip_prefix("val_").unwrap_or(name);
+    if s.evaluated_on == "validation" {
+        if let Some(v) = s.evaluation.get(base) {
+            return *v;
+        }
+    }
+    s.final_epoch
+        .as_ref()
+        .and_then(|e| e.get(&format!("val_{base}")).or_else(|| e.get(name)))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+/// `burnfit sweep --collect DIR`: ranks whatever has finished and says what has not.
+pub fn collect(root: &Path) -> Result<ExitCode> {
+    let plan: Plan = read_json(&root.join(PLAN)).with_context(|| {
+        format!(
+            "{} is not a sweep folder (no readable sweep.json)",
+            root.display()
+        )
+    })?;
+    let mut rows: Vec<Row> = plan
+        .trials
+        .iter()
+        .map(|t| {
+            let dir = trial_dir(root, t.index);
+            let status: Option<rundir::Status> = read_json(&dir.join(rundir::STATUS)).ok();
+            let (status, summary) = if pool::finished(&dir) {
+                ("finished".to_string(), pool::summary(&dir).ok())
+            } else if let Some(s) = status {
+                (s.status, None)
+            } else if dir.is_dir() {
+                ("incomplete".to_string(), None)
+            } else {
+                ("not started".to_string(), None)
+            };
+            Row {
+                metric: summary
+                    .as_ref()
+                    .map_or(f64::NAN, |s| metric_of(s, &plan.metric)),
+                seconds: summary.as_ref().map_or(f64::NAN, |s| s.total_seconds),
+                trial: t.clone(),
+                status,
+                summary,
+            }
+        })
+        .collect();
+    // Best first; trials without a value (unfinished, undefined) last, by number.
+    rows.sort_by(|a, b| {
+        let (x, y) = (a.metric, b.metric);
+        match (x.is_finite(), y.is_finite()) {
+            (true, true) => match plan.goal {
+                Goal::Max => y.total_cmp(&x),
+                Goal::Min => x.total_cmp(&y),
+            }
+            .then(a.trial.index.cmp(&b.trial.index)),
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (false, false) => a.trial.index.cmp(&b.trial.index),
+        }
+    });
+    write_csv(root, &plan, &rows)?;
+    print_ranking(&plan, &rows);
+    let finished: Vec<&Row> = rows.iter().filter(|r| r.summary.is_some()).collect();
+    let unfinished: Vec<String> = rows
+        .iter()
+        .filter(|r| r.summary.is_none())
+        .map(|r| format!("{} ({})", r.trial.index, r.status))
+        .collect();
+    if !unfinished.is_empty() {
+        eprintln!(
+            "{} of {} trials have not finished: {}",
+            unfinished.len(),
+            plan.trials.len(),
+            unfinished.join(", ")
+        );
+    }
+    let Some(best) = finished.iter().find(|r| r.metric.is_finite()) else {
+        eprintln!("no finished trial has a value of {}", plan.metric);
+        return Ok(ExitCode::FAILURE);
+    };
+    let best_dir = trial_dir(root, best.trial.index);
+    let config = std::fs::read_to_string(best_dir.join(rundir::CONFIG))
+        .with_context(|| format!("cannot read {}", best_dir.join(rundir::CONFIG).display()))?;
+    let header = format!(
+        "# The best trial of the sweep in {}: trial {}, {} = {}\n# ({}). Train it with `burnfit train --config best.toml`.\n",
+        root.display(),
+        best.trial.index,
+        plan.metric,
+        metrics::show(best.metric),
+        best.trial
+            .overrides
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // The trial's config says where its own run went; a run from this file goes elsewhere.
+    crate::run::write_atomic(&root.join("best.toml"), (header + &config).as_bytes())?;
+    let records = finished
+        .iter()
+        .take(20)
+        .map(|r| RunRecord::load(&trial_dir(root, r.trial.index)))
+        .collect::<Result<Vec<_>>>()?;
+    let html = page::compare(&records)?;
+    crate::run::write_atomic(&root.join(rundir::REPORT), html.as_bytes())?;
+    println!(
+        "\nbest: trial {} ({} = {})",
+        best.trial.index,
+        plan.metric,
+        metrics::show(best.metric)
+    );
+    print!("{config}");
+    eprintln!(
+        "wrote sweep.csv, best.toml and report.html to {}",
+        root.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_csv(root: &Path, plan: &Plan, rows: &[Row]) -> Result<()> {
+    let keys: Vec<String> = plan
+        .trials
+        .first()
+        .map(|t| t.overrides.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    let names: Vec<String> = rows
+        .iter()
+        .find_map(|r| r.summary.as_ref())
+        .map(|s| s.evaluation.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["trial".to_string(), "status".to_string()];
+    header.extend(keys.iter().cloned());
+    header.push(plan.metric.clone());
+    header.extend(names.iter().cloned());
+    header.push("seconds".into());
+    w.write_record(&header)?;
+    let mut by_index: Vec<&Row> = rows.iter().collect();
+    by_index.sort_by_key(|r| r.trial.index);
+    let num = |v: f64| {
+        if v.is_finite() {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
+    for r in by_index {
+        let mut record = vec![r.trial.index.to_string(), r.status.clone()];
+        record.extend(r.trial.overrides.iter().map(|(_, v)| v.clone()));
+        record.push(num(r.metric));
+        for n in &names {
+            record.push(num(r
+                .summary
+                .as_ref()
+                .and_then(|s| s.evaluation.get(n).copied())
+                .unwrap_or(f64::NAN)));
+        }
+        record.push(num(r.seconds));
+        w.write_record(&record)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    crate::run::write_atomic(&root.join("sweep.csv"), &bytes)
+}
+
+fn print_ranking(plan: &Plan, rows: &[Row]) {
+    let keys: Vec<&str> = plan
+        .trials
+        .first()
+        .map(|t| t.overrides.iter().map(|(k, _)| k.as_str()).collect())
+        .unwrap_or_default();
+    let width = |k: &str, i: usize| {
+        rows.iter()
+            .map(|r| r.trial.overrides.get(i).map_or(0, |o| o.1.len()))
+            .max()
+            .unwrap_or(0)
+            .max(k.len())
+    };
+    let widths: Vec<usize> = keys.iter().enumerate().map(|(i, k)| width(k, i)).collect();
+    let mut line = format!("{:>4}  {:>5}  {:<12}", "rank", "trial", "status");
+    for (k, w) in keys.iter().zip(&widths) {
+        line.push_str(&format!("  {k:<w$}"));
+    }
+    line.push_str(&format!("  {:>10}  {:>8}", plan.metric, "seconds"));
+    println!("{line}");
+    for (rank, r) in rows.iter().enumerate() {
+        let mut line = format!("{:>4}  {:>5}  {:<12}", rank + 1, r.trial.index, r.status);
+        for ((_, v), w) in r.trial.overrides.iter().zip(&widths) {
+            line.push_str(&format!("  {v:<w$}"));
+        }
+        let secs = if r.seconds.is_finite() {
+            format!("{:.1}", r.seconds)
+        } else {
+            "-".into()
+        };
+        line.push_str(&format!("  {:>10}  {secs:>8}", metrics::show(r.metric)));
+        println!("{line}");
+    }
+}

@@ -1,0 +1,307 @@
+//! Hyperparameter sweeps: the trials on this machine (in parallel, resumed), one trial per
+//! process into a shared folder then `--collect`, and the same as a job array on a real
+//! single-node Slurm cluster.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+
+use common::{burnfit, stderr, stdout, write};
+use tempfile::TempDir;
+
+/// Four trials (2 learning rates × 2 widths) of a small synthetic problem.
+const SWEEP: &str = r#"
+seed = 3
+[data]
+source = "synthetic"
+normalize = "zscore"
+[data.synthetic]
+rows = 2000
+features = 10
+informative = 4
+[train]
+epochs = 3
+batch_size = 64
+
+[sweep]
+metric = "val_auc"
+[sweep.grid]
+"train.lr" = [0.001, 0.01]
+"model.hidden" = [[8], [32, 16]]
+"#;
+
+fn sweep(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = burnfit(dir).arg("sweep").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "sweep {args:?} failed:\n{}",
+        stderr(&out)
+    );
+    out
+}
+
+/// `sweep.csv`'s rows (header first) without the seconds column: what must not depend on how
+/// the trials were run.
+fn results(dir: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(dir.join("sweep.csv"))
+        .unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            rec.iter().take(rec.len() - 1).map(String::from).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_sweep_ranks_its_trials_writes_the_best_config_and_runs_the_same_in_parallel() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    write(dir, "sweep.toml", SWEEP);
+    assert_eq!(
+        stdout(&sweep(dir, &["--config", "sweep.toml", "--count"])).trim(),
+        "4"
+    );
+    let out = sweep(
+        dir,
+        &["--config", "sweep.toml", "--jobs", "2", "--out", "par"],
+    );
+    let table = stdout(&out);
+    assert!(table.lines().next().unwrap().contains("val_auc"), "{table}");
+    // Ranked best first, by the metric in sweep.csv.
+    let rows = results(&dir.join("par"));
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert!(rows[1..].iter().all(|r| r[1] == "finished"), "{rows:?}");
+    assert_eq!(rows[0][4], "val_auc");
+    let auc = |r: &[String]| -> f64 { r[4].parse().unwrap() };
+    let best = rows[1..].iter().map(|r| auc(r)).fold(f64::MIN, f64::max);
+    let ranked_first: usize = table
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(auc(&rows[1 + ranked_first]), best, "{table}");
+    // The best config is ready to train, and is the best trial's.
+    let best_toml = fs::read_to_string(dir.join("par/best.toml")).unwrap();
+    assert!(
+        best_toml.contains(&format!("trial {ranked_first}")),
+        "{best_toml}"
+    );
+    let dry = burnfit(dir)
+        .args(["train", "--config", "par/best.toml", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    // One at a time gives the same results as two at once.
+    sweep(
+        dir,
+        &["--config", "sweep.toml", "--jobs", "1", "--out", "seq"],
+    );
+    assert_eq!(results(&dir.join("seq")), rows);
+    // Run again: every trial is found finished, nothing retrains.
+    let again = sweep(dir, &["--config", "sweep.toml", "--out", "par"]);
+    assert_eq!(
+        stderr(&again).matches("already finished").count(),
+        4,
+        "{}",
+        stderr(&again)
+    );
+    assert!(dir.join("par/report.html").is_file());
+}
+
+#[test]
+fn trials_by_index_from_several_processes_share_one_folder_and_collect_finds_them() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    write(dir, "sweep.toml", SWEEP);
+    // Half the sweep first, collected: the rest is reported missing.
+    sweep(
+        dir,
+        &["--config", "sweep.toml", "--trial", "1", "--out", "shared"],
+    );
+    let partial = burnfit(dir)
+        .args(["sweep", "--collect", "shared"])
+        .output()
+        .unwrap();
+    assert!(partial.status.success(), "{}", stderr(&partial));
+    assert!(
+        stderr(&partial).contains(
+            "3 of 4 trials have not finished: 0 (not started), 2 (not started), 3 (not started)"
+        ),
+        "{}",
+        stderr(&partial)
+    );
+    // The other three at once, as an array's tasks would start: by index, one from the
+    // scheduler's variable.
+    let exe = assert_cmd::cargo::cargo_bin("burnfit");
+    let mut children = Vec::new();
+    for (i, var) in [("0", None), ("2", None), ("3", Some("SLURM_ARRAY_TASK_ID"))] {
+        let mut cmd = StdCommand::new(&exe);
+        cmd.current_dir(dir)
+            .args(["sweep", "--config", "sweep.toml", "--out", "shared"]);
+        match var {
+            Some(v) => cmd.env(v, i),
+            None => cmd.args(["--trial", i]),
+        };
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        children.push(cmd.spawn().unwrap());
+    }
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let all = burnfit(dir)
+        .args(["sweep", "--collect", "shared"])
+        .output()
+        .unwrap();
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert!(!stderr(&all).contains("not finished"), "{}", stderr(&all));
+    let rows = results(&dir.join("shared"));
+    assert!(
+        rows[1..].iter().all(|r| r[1] == "finished") && rows.len() == 5,
+        "{rows:?}"
+    );
+    // The same trials as a sweep run in one go.
+    sweep(dir, &["--config", "sweep.toml", "--out", "whole"]);
+    assert_eq!(results(&dir.join("whole")), rows);
+}
+
+#[test]
+fn sweep_mistakes_are_named() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    write(dir, "sweep.toml", SWEEP);
+    write(dir, "plain.toml", "[train]\nepochs = 1\n");
+    write(
+        dir,
+        "bad.toml",
+        &SWEEP.replace(
+            "\"model.hidden\" = [[8], [32, 16]]",
+            "\"model.hiden\" = [[8]]",
+        ),
+    );
+    for (args, expect) in [
+        (
+            vec![
+                "sweep",
+                "--config",
+                "sweep.toml",
+                "--trial",
+                "9",
+                "--out",
+                "x",
+            ],
+            "trial 9 does not exist: the sweep has 4 trials",
+        ),
+        (
+            vec!["sweep", "--config", "sweep.toml", "--trial", "1"],
+            "needs --out SHARED_DIR",
+        ),
+        (
+            vec!["sweep", "--config", "plain.toml"],
+            "has no [sweep] section",
+        ),
+        (vec!["sweep", "--config", "bad.toml"], "model.hiden"),
+        (vec!["sweep", "--collect", "nowhere"], "not a sweep folder"),
+    ] {
+        common::fails(dir, expect, &args, &[expect]);
+    }
+}
+
+/// Whether a Slurm cluster answers here; without one the test is skipped with the reason,
+/// unless `BURNFIT_REQUIRE_SLURM` is set (CI starts one with `.ci/slurm-up`).
+fn slurm_or_skip(test: &str) -> bool {
+    let up = StdCommand::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("idle"));
+    if up {
+        return true;
+    }
+    if std::env::var_os("BURNFIT_REQUIRE_SLURM").is_some() {
+        panic!(
+            "BURNFIT_REQUIRE_SLURM is set but no Slurm cluster answers `sinfo` with an idle node"
+        );
+    }
+    eprintln!(
+        "skipping {test}: no Slurm cluster (install Debian's slurm-wlm and munge and run .ci/slurm-up; \
+         set BURNFIT_REQUIRE_SLURM=1 to make this a failure)"
+    );
+    false
+}
+
+#[test]
+fn the_sweep_runs_as_a_slurm_job_array_and_collect_finds_every_trial() {
+    if !slurm_or_skip("the_sweep_runs_as_a_slurm_job_array") {
+        return;
+    }
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    write(dir, "sweep.toml", SWEEP);
+    let n: usize = stdout(&sweep(dir, &["--config", "sweep.toml", "--count"]))
+        .trim()
+        .parse()
+        .unwrap();
+    let exe = assert_cmd::cargo::cargo_bin("burnfit");
+    // The batch script the README shows, with this build's binary.
+    let script = write(
+        dir,
+        "sweep.sbatch",
+        &format!(
+            "#!/bin/bash\n#SBATCH --job-name=burnfit-sweep\n#SBATCH --array=0-{}\n#SBATCH --cpus-per-task=1\n#SBATCH --output={}/slurm-%A_%a.out\n{} sweep --config sweep.toml --out shared\n",
+            n - 1,
+            dir.display(),
+            exe.display()
+        ),
+    );
+    let out = StdCommand::new("sbatch")
+        .current_dir(dir)
+        .args(["--wait", "--chdir"])
+        .arg(dir)
+        .arg(&script)
+        .output()
+        .unwrap();
+    let logs: String = (0..n)
+        .filter_map(|i| {
+            fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with(&format!("_{i}.out"))
+            })
+        })
+        .map(|e| fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        out.status.success(),
+        "sbatch: {}\n{}\n{logs}",
+        stdout(&out),
+        stderr(&out)
+    );
+    for i in 0..n {
+        assert!(
+            logs.contains(&format!("trial {i} of {n} (from SLURM_ARRAY_TASK_ID)")),
+            "{logs}"
+        );
+    }
+    let all = burnfit(dir)
+        .args(["sweep", "--collect", "shared"])
+        .output()
+        .unwrap();
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert!(!stderr(&all).contains("not finished"), "{}", stderr(&all));
+    let rows = results(&dir.join("shared"));
+    assert_eq!(rows.len(), n + 1);
+    assert!(rows[1..].iter().all(|r| r[1] == "finished"), "{rows:?}");
+}
