@@ -39,6 +39,27 @@ pub enum Command {
         /// without training or writing anything (checks a config in seconds).
         #[arg(long, conflicts_with = "resume")]
         dry_run: bool,
+        /// Start from these weights instead of a seeded initialisation: a safetensors file
+        /// with PyTorch `nn.Sequential` names (`burnfit export --format safetensors` writes
+        /// one); every shape must match the config's network.
+        #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+        init_from: Option<PathBuf>,
+    },
+    /// Export a trained model: ONNX with the preprocessing in the graph, or safetensors with
+    /// PyTorch names and the preprocessing in the metadata.
+    Export {
+        /// The run folder of a finished `train`.
+        #[arg(long)]
+        model: PathBuf,
+        /// `onnx` or `safetensors`.
+        #[arg(long, value_enum)]
+        format: crate::commands::export::Format,
+        /// The file to write; an existing file needs --force.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace the file if it exists (never one of the run's files).
+        #[arg(long)]
+        force: bool,
     },
     /// Load a CSV the way training would and print each column's kind, missing cells and
     /// range (pandas' `describe`, in short).

@@ -12,6 +12,7 @@ mod commands;
 mod config;
 mod data;
 mod explain;
+mod export;
 mod footprint;
 mod history;
 mod metrics;
@@ -83,9 +84,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             resume,
             dry_run,
+            init_from,
         } => {
             let interrupt = stop_signals()?;
             let args = commands::TrainArgs {
+                init_from: init_from.as_deref(),
                 config: config.as_deref(),
                 sets: &set,
                 out,
@@ -231,6 +234,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
             }
         },
+        Command::Export {
+            model,
+            format,
+            out,
+            force,
+        } => commands::export::export(&model, format, &out, output::Replace { force }),
         Command::Report { runs, out, force } => {
             commands::report::report(&runs, out.as_deref(), output::Replace { force })
         }

@@ -4,6 +4,7 @@
 
 pub mod cv;
 mod explain;
+pub mod export;
 mod pool;
 pub mod report;
 pub mod sweep;

@@ -32,6 +32,8 @@ pub struct TrainArgs<'a> {
     pub resume: Option<&'a Path>,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--init-from FILE.safetensors`.
+    pub init_from: Option<&'a Path>,
 }
 
 /// `burnfit train`.
@@ -65,6 +67,15 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     crate::threads::init_pool(config.backend.flush_denormals);
     let network = config.model.mlp(data.pre.width());
     preflight(&config, &data, &network)?;
+    if let Some(path) = args.init_from {
+        // Checked before the run folder exists: a file of the wrong shapes costs nothing.
+        let device = burn::tensor::Device::flex();
+        let mut probe = network
+            .init(&device, config.seed)
+            .map_err(|e| crate::config::setting_error("model", e))?;
+        crate::export::init_from(&mut probe, path, &device)?;
+        eprintln!("initial weights: {}", path.display());
+    }
     if args.dry_run {
         eprint!("{}", network.summary(config.train.loss.head()));
         eprintln!("dry run: config, backend and data are valid; nothing was trained or written");
@@ -95,6 +106,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         run: &run,
         interrupt,
         weights: row_weights.as_deref(),
+        init_from: args.init_from,
     };
     let outcome = match train::train(&job, checkpoint) {
         Ok(outcome) => outcome,

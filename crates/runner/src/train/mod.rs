@@ -91,6 +91,8 @@ pub struct Job<'a> {
     pub interrupt: &'a AtomicUsize,
     /// Each training row's weight in the loss (`train.class_weight`); `None`: all 1.
     pub weights: Option<&'a [f32]>,
+    /// Start from these weights (`--init-from`, safetensors) instead of seeded ones.
+    pub init_from: Option<&'a std::path::Path>,
 }
 
 /// Everything the loop carries from step to step, and what a checkpoint saves of it.
@@ -118,8 +120,11 @@ pub struct TrainState {
 impl TrainState {
     /// A fresh start: seeded weights, a new optimizer.
     pub fn new(job: &Job, ad: &Device) -> Result<Self> {
-        let model =
+        let mut model =
             (job.network.init(ad, job.config.seed)).map_err(|e| setting_error("model", e))?;
+        if let Some(path) = job.init_from {
+            crate::export::init_from(&mut model, path, ad)?;
+        }
         Ok(Self {
             model,
             optim: optimizer(job)?,

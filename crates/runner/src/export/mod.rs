@@ -1,0 +1,257 @@
+//! Models that leave burnfit: ONNX (the preprocessing inside the graph, [`onnx`]) and
+//! safetensors (PyTorch `nn.Sequential` names, the preprocessing in the metadata); and the
+//! reverse, weights from a safetensors file to start training from (`--init-from`).
+
+pub mod onnx;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+use burnfit_model::{Activation, Loss, Mlp};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::data::preprocess::FeatureSpec;
+use crate::data::Preprocessor;
+
+/// One dense layer's parameters on the host.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// `[input, output]`, row-major (Burn's layout; PyTorch's is the transpose).
+    pub weight: Vec<f32>,
+    /// `[output]`.
+    pub bias: Vec<f32>,
+    /// Inputs.
+    pub input: usize,
+    /// Outputs.
+    pub output: usize,
+}
+
+/// A trained model and everything `predict` applies around it.
+pub struct Exported<'a> {
+    /// The fitted preprocessing.
+    pub pre: &'a Preprocessor,
+    /// The dense layers, input first.
+    pub layers: Vec<Layer>,
+    /// Between layers.
+    pub activation: Activation,
+    /// Fixes the head.
+    pub loss: Loss,
+    /// Class 1 above this probability.
+    pub threshold: f64,
+}
+
+fn host(t: Tensor<2>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 weights")
+}
+
+impl<'a> Exported<'a> {
+    /// Reads the layers of `model` back to the host.
+    pub fn new(model: &Mlp, pre: &'a Preprocessor, loss: Loss, threshold: f64) -> Self {
+        let layers = model
+            .layers
+            .iter()
+            .map(|l| {
+                let [input, output] = l.weight.val().dims();
+                let bias = match &l.bias {
+                    Some(b) => b
+                        .val()
+                        .into_data()
+                        .convert::<f32>()
+                        .try_to_vec::<f32>()
+                        .expect("f32 bias"),
+                    None => vec![0.0; output],
+                };
+                Layer {
+                    weight: host(l.weight.val()),
+                    bias,
+                    input,
+                    output,
+                }
+            })
+            .collect();
+        Self {
+            pre,
+            layers,
+            activation: model.activation,
+            loss,
+            threshold,
+        }
+    }
+
+    /// The inputs in order, with their encoding, as the metadata's `burnfit.inputs` lists them.
+    fn inputs_json(&self) -> serde_json::Value {
+        self.pre
+            .features
+            .iter()
+            .map(|f| match f {
+                FeatureSpec::Numeric { name, .. } => {
+                    serde_json::json!({"name": name, "kind": "numeric"})
+                }
+                FeatureSpec::Categorical { name, levels } => {
+                    serde_json::json!({"name": name, "kind": "categorical", "levels": levels})
+                }
+            })
+            .collect()
+    }
+
+    /// Key-value metadata common to both formats.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        let mut m = vec![
+            ("burnfit.version".into(), env!("CARGO_PKG_VERSION").into()),
+            ("burnfit.inputs".into(), self.inputs_json().to_string()),
+            (
+                "burnfit.preprocess".into(),
+                serde_json::to_string(self.pre).expect("preprocessing encodes"),
+            ),
+            (
+                "burnfit.loss".into(),
+                match self.loss {
+                    Loss::Bce => "bce".into(),
+                    Loss::Mse => "mse".into(),
+                },
+            ),
+            (
+                "burnfit.activation".into(),
+                format!("{:?}", self.activation).to_lowercase(),
+            ),
+        ];
+        if self.loss == Loss::Bce {
+            m.push(("burnfit.threshold".into(), self.threshold.to_string()));
+        }
+        m
+    }
+
+    /// The weights as safetensors: PyTorch's `nn.Sequential` names (`0.weight` `[out, in]`,
+    /// `0.bias`, then `2.…` past the activation), with the preprocessing, the layer list and the
+    /// threshold in the metadata.
+    pub fn safetensors(&self) -> Result<Vec<u8>> {
+        let mut names = Vec::new();
+        let mut data: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
+        let mut sequential = Vec::new();
+        let last = self.layers.len() - 1;
+        for (i, l) in self.layers.iter().enumerate() {
+            let k = 2 * i;
+            // PyTorch's Linear stores [out, in].
+            let mut t = vec![0f32; l.weight.len()];
+            for r in 0..l.input {
+                for c in 0..l.output {
+                    t[c * l.input + r] = l.weight[r * l.output + c];
+                }
+            }
+            data.push((format!("{k}.weight"), bytes(&t), vec![l.output, l.input]));
+            data.push((format!("{k}.bias"), bytes(&l.bias), vec![l.output]));
+            names.push(k);
+            sequential.push(format!("Linear({}, {})", l.input, l.output));
+            if i < last {
+                sequential.push(torch_activation(self.activation).into());
+            }
+        }
+        if self.loss == Loss::Bce {
+            sequential.push("Sigmoid()".into());
+        }
+        let views = data
+            .iter()
+            .map(|(n, b, shape)| {
+                TensorView::new(Dtype::F32, shape.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| anyhow::anyhow!("safetensors: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut meta: HashMap<String, String> = self.metadata().into_iter().collect();
+        meta.insert("format".into(), "pt".into());
+        meta.insert(
+            "burnfit.sequential".into(),
+            serde_json::to_string(&sequential).expect("strings encode"),
+        );
+        safetensors::serialize(views, Some(meta)).map_err(|e| anyhow::anyhow!("safetensors: {e}"))
+    }
+}
+
+fn torch_activation(a: Activation) -> &'static str {
+    match a {
+        Activation::Relu => "ReLU()",
+        Activation::Tanh => "Tanh()",
+        Activation::Gelu => "GELU()",
+        Activation::Sigmoid => "Sigmoid()",
+    }
+}
+
+fn bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Puts the weights of a safetensors file with `nn.Sequential` names (`0.weight` `[out, in]`,
+/// `0.bias`, `2.weight`, …: what [`Exported::safetensors`] writes, and PyTorch's `state_dict`
+/// of such a network) into `model`, checking every shape against the network the config
+/// builds.
+pub fn init_from(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
+    let mut linear: Vec<usize> = st
+        .names()
+        .iter()
+        .filter_map(|n| n.strip_suffix(".weight")?.parse().ok())
+        .collect();
+    linear.sort_unstable();
+    if linear.len() != model.layers.len() {
+        bail!(
+            "{} holds {} dense layers ({}), the config's network has {}: the shapes must match (model.hidden and the inputs)",
+            path.display(),
+            linear.len(),
+            linear.iter().map(|k| format!("{k}.weight")).collect::<Vec<_>>().join(", "),
+            model.layers.len()
+        );
+    }
+    for (layer, k) in model.layers.iter_mut().zip(linear) {
+        let [input, output] = layer.weight.val().dims();
+        let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = st
+                .tensor(name)
+                .map_err(|_| anyhow::anyhow!("{}: no tensor {name}", path.display()))?;
+            if t.dtype() != Dtype::F32 {
+                bail!(
+                    "{}: {name} is {:?}; float32 weights are needed",
+                    path.display(),
+                    t.dtype()
+                );
+            }
+            if t.shape() != shape {
+                bail!(
+                    "{}: {name} has shape {:?}, the config's network needs {:?}",
+                    path.display(),
+                    t.shape(),
+                    shape
+                );
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        };
+        let w = read(&format!("{k}.weight"), &[output, input])?;
+        let b = read(&format!("{k}.bias"), &[output])?;
+        let mut burn_w = vec![0f32; w.len()];
+        for r in 0..output {
+            for c in 0..input {
+                burn_w[c * output + r] = w[r * input + c];
+            }
+        }
+        layer.weight = Param::from_tensor(Tensor::<2>::from_data(
+            TensorData::new(burn_w, [input, output]),
+            device,
+        ));
+        layer.bias = Some(Param::from_tensor(Tensor::<1>::from_data(
+            TensorData::new(b, [output]),
+            device,
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! Exports checked by the runtimes people deploy with: onnxruntime runs the ONNX graph on raw
+//! CSV rows, and a numpy forward pass reads the safetensors weights and metadata; both must give
+//! `burnfit predict`'s outputs. And back: `--init-from` a safetensors export.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use common::{burnfit, data, stderr, stdout, train, write};
+use tempfile::TempDir;
+
+/// A Python with onnxruntime, safetensors and numpy: `BURNFIT_PYTHON`, else `python3` if it has
+/// them. Without one the test is skipped with the reason, unless `BURNFIT_REQUIRE_PYTHON` is set
+/// (`.ci/run` makes a venv and sets both).
+fn python_or_skip(test: &str) -> Option<PathBuf> {
+    let candidate =
+        std::env::var_os("BURNFIT_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
+    let ok = StdCommand::new(&candidate)
+        .args(["-c", "import onnxruntime, safetensors, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    if std::env::var_os("BURNFIT_REQUIRE_PYTHON").is_some() {
+        panic!(
+            "BURNFIT_REQUIRE_PYTHON is set but {} cannot import onnxruntime, safetensors and numpy",
+            candidate.display()
+        );
+    }
+    eprintln!(
+        "skipping {test}: no Python with onnxruntime, safetensors and numpy (pip install them in a venv and set BURNFIT_PYTHON; set BURNFIT_REQUIRE_PYTHON=1 to make this a failure)"
+    );
+    None
+}
+
+/// The script's lines: `value[,class]` per row.
+fn consumer(python: &Path, kind: &str, model: &Path, csv: &Path) -> Vec<(f64, Option<u8>)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_export.py");
+    let out = StdCommand::new(python)
+        .arg(script)
+        .arg(kind)
+        .arg(model)
+        .arg(csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{kind}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut parts = l.split(',');
+            let v = parts.next().unwrap().parse().unwrap();
+            (v, parts.next().map(|c| c.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// `burnfit predict`'s `(value, class)` per row.
+fn predicted(dir: &Path, run: &str, csv: &Path) -> Vec<(f64, Option<u8>)> {
+    let out = burnfit(dir)
+        .args(["predict", "--model", run, "--data"])
+        .arg(csv)
+        .args(["--out", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (
+                cells[1].parse().unwrap(),
+                cells.get(2).map(|c| c.parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+fn export(dir: &Path, run: &str, format: &str, out: &str) -> PathBuf {
+    let o = burnfit(dir)
+        .args(["export", "--model", run, "--format", format, "--out", out])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir.join(out)
+}
+
+fn assert_same(what: &str, got: &[(f64, Option<u8>)], want: &[(f64, Option<u8>)]) {
+    assert_eq!(got.len(), want.len(), "{what}: rows");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        // predict writes six decimals: 1e-5 is its rounding and the runtimes' float32 with room.
+        assert!(
+            (g.0 - w.0).abs() < 1e-5,
+            "{what} row {i}: {} vs predict's {}",
+            g.0,
+            w.0
+        );
+        if let (Some(gc), Some(wc)) = (g.1, w.1) {
+            // A class may differ only where the probability sits on the threshold.
+            assert!(
+                gc == wc || (w.0 - 0.5).abs() < 1e-5,
+                "{what} row {i}: class {gc} vs {wc}"
+            );
+        }
+    }
+}
+
+#[test]
+fn onnx_and_safetensors_exports_reproduce_predict_on_raw_rows_with_categories_and_gaps() {
+    let Some(python) = python_or_skip("onnx_and_safetensors_exports_reproduce_predict") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Four categorical columns, one missing cell, a 0/1 label.
+    let csv = data("braincancer.csv");
+    write(
+        dir,
+        "brain.toml",
+        &format!(
+            "seed = 2\n[data]\nsource = \"csv\"\npath = {:?}\nlabel = \"status\"\ncategorical = [\"sex\", \"diagnosis\", \"loc\", \"stereo\"]\nmissing = \"mean\"\nnormalize = \"zscore\"\n[data.split]\nshuffle = true\n[train]\nepochs = 15\nbatch_size = 8\n",
+            csv.display().to_string()
+        ),
+    );
+    train(dir, &["--config", "brain.toml", "--out", "brain"]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.contains(",NA,") || text.contains(",NA\n"),
+        "the fixture keeps its missing cell"
+    );
+    let want = predicted(dir, "brain", &csv);
+    let onnx = export(dir, "brain", "onnx", "brain.onnx");
+    assert_same(
+        "onnxruntime",
+        &consumer(&python, "onnx", &onnx, &csv),
+        &want,
+    );
+    let st = export(dir, "brain", "safetensors", "brain.safetensors");
+    assert_same(
+        "numpy over safetensors",
+        &consumer(&python, "numpy", &st, &csv),
+        &want,
+    );
+
+    // The seed's kind of run too: synthetic, l2-normalised, no categories; and a regression.
+    write(dir, "small.toml", common::SMALL);
+    train(
+        dir,
+        &[
+            "--config",
+            "small.toml",
+            "--set",
+            "data.normalize=\"l2\"",
+            "--out",
+            "syn",
+        ],
+    );
+    let out = burnfit(dir)
+        .args([
+            "synth",
+            "--rows",
+            "300",
+            "--features",
+            "10",
+            "--informative",
+            "4",
+            "--seed",
+            "9",
+            "--out",
+            "rows.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = dir.join("rows.csv");
+    let want = predicted(dir, "syn", &rows);
+    assert_same(
+        "onnxruntime, synthetic",
+        &consumer(
+            &python,
+            "onnx",
+            &export(dir, "syn", "onnx", "syn.onnx"),
+            &rows,
+        ),
+        &want,
+    );
+    assert_same(
+        "numpy, synthetic",
+        &consumer(
+            &python,
+            "numpy",
+            &export(dir, "syn", "safetensors", "syn.st"),
+            &rows,
+        ),
+        &want,
+    );
+    train(
+        dir,
+        &[
+            "--config",
+            "small.toml",
+            "--set",
+            "data.synthetic.task=\"regression\"",
+            "--set",
+            "train.loss=\"mse\"",
+            "--out",
+            "reg",
+        ],
+    );
+    let out = burnfit(dir)
+        .args([
+            "synth",
+            "--rows",
+            "300",
+            "--features",
+            "10",
+            "--informative",
+            "4",
+            "--task",
+            "regression",
+            "--seed",
+            "9",
+            "--out",
+            "reg.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reg_rows = dir.join("reg.csv");
+    let want = predicted(dir, "reg", &reg_rows);
+    assert_same(
+        "onnxruntime, regression",
+        &consumer(
+            &python,
+            "onnx",
+            &export(dir, "reg", "onnx", "reg.onnx"),
+            &reg_rows,
+        ),
+        &want,
+    );
+}
+
+#[test]
+fn a_safetensors_export_round_trips_through_init_from() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    write(dir, "small.toml", common::SMALL);
+    train(dir, &["--config", "small.toml", "--out", "a"]);
+    export(dir, "a", "safetensors", "a.safetensors");
+    // One epoch at a learning rate too small to move a float32 weight: the imported weights,
+    // unchanged.
+    let out = train(
+        dir,
+        &[
+            "--config",
+            "small.toml",
+            "--init-from",
+            "a.safetensors",
+            "--set",
+            "train.lr=1e-30",
+            "--set",
+            "train.epochs=1",
+            "--out",
+            "b",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("initial weights: a.safetensors"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = dir.join("rows.csv");
+    let o = burnfit(dir)
+        .args([
+            "synth",
+            "--rows",
+            "200",
+            "--features",
+            "10",
+            "--informative",
+            "4",
+            "--seed",
+            "4",
+            "--out",
+            "rows.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        predicted(dir, "a", &rows),
+        predicted(dir, "b", &rows),
+        "the same predictions"
+    );
+    // A file of other shapes is refused before a run folder exists.
+    common::fails(
+        dir,
+        "shapes",
+        &[
+            "train",
+            "--config",
+            "small.toml",
+            "--set",
+            "model.hidden=[16]",
+            "--init-from",
+            "a.safetensors",
+            "--out",
+            "c",
+        ],
+        &["a.safetensors", "dense layers"],
+    );
+    common::fails(
+        dir,
+        "widths",
+        &[
+            "train",
+            "--config",
+            "small.toml",
+            "--set",
+            "model.hidden=[64, 16]",
+            "--init-from",
+            "a.safetensors",
+            "--out",
+            "c",
+        ],
+        &["0.weight has shape"],
+    );
+    assert!(!dir.join("c").exists());
+    // Exports follow the output rule.
+    common::fails(
+        dir,
+        "overwrite",
+        &[
+            "export",
+            "--model",
+            "a",
+            "--format",
+            "onnx",
+            "--out",
+            "a.safetensors",
+        ],
+        &["--force"],
+    );
+    common::fails(
+        dir,
+        "a run's file",
+        &[
+            "export",
+            "--model",
+            "a",
+            "--format",
+            "onnx",
+            "--out",
+            "a/model.bpk",
+            "--force",
+        ],
+        &["never overwritten"],
+    );
+}
