@@ -338,3 +338,104 @@ fn cv_on_a_real_csv_partitions_the_rows_fits_each_fold_and_resumes() {
     );
     assert!(dir.join("cv/report.html").is_file());
 }
+
+#[test]
+fn a_weight_column_weighs_rows_like_class_weights_and_is_never_a_feature() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    imbalanced(dir);
+    write(dir, "imb.toml", IMBALANCED);
+    train(
+        dir,
+        &[
+            "--config",
+            "imb.toml",
+            "--set",
+            "train.class_weight=\"balanced\"",
+            "--out",
+            "balanced",
+        ],
+    );
+    let w = summary(dir, "balanced")["class_weights"].clone();
+    let (w0, w1) = (w[0].as_f64().unwrap() as f32, w[1].as_f64().unwrap() as f32);
+    // The same weights, given per row in a column of the CSV.
+    let text = fs::read_to_string(dir.join("imb.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut out = vec![format!("{},w", lines.next().unwrap())];
+    for line in lines {
+        let weight = if line.ends_with(",1") { w1 } else { w0 };
+        out.push(format!("{line},{weight}"));
+    }
+    fs::write(dir.join("weighted.csv"), out.join("\n") + "\n").unwrap();
+    let cfg = IMBALANCED.replace(
+        "path = \"imb.csv\"",
+        "path = \"weighted.csv\"\nweight = \"w\"",
+    );
+    write(dir, "weighted.toml", &cfg);
+    let o = train(dir, &["--config", "weighted.toml", "--out", "rows"]);
+    assert!(
+        stderr(&o).contains("row weights in the loss: column `w`"),
+        "{}",
+        stderr(&o)
+    );
+    // Row weights equal to the class weights train the very same model.
+    assert_eq!(
+        summary(dir, "rows")["evaluation"],
+        summary(dir, "balanced")["evaluation"]
+    );
+    let model: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("rows/model.json")).unwrap()).unwrap();
+    assert!(
+        !model["inputs"].as_array().unwrap().iter().any(|i| i == "w"),
+        "the weights are not an input"
+    );
+    // Weights that cannot weigh a row are refused, naming the row and the column.
+    let bad = |name: &str, edit: &dyn Fn(&str) -> String| {
+        let t = fs::read_to_string(dir.join("weighted.csv")).unwrap();
+        let mut ls: Vec<String> = t.lines().map(String::from).collect();
+        ls[3] = edit(&ls[3]);
+        fs::write(dir.join(name), ls.join("\n") + "\n").unwrap();
+    };
+    bad("negative.csv", &|l| {
+        format!("{},-1", l.rsplit_once(',').unwrap().0)
+    });
+    bad("gap.csv", &|l| {
+        format!("{},", l.rsplit_once(',').unwrap().0)
+    });
+    for (file, expect) in [
+        ("negative.csv", "weight -1 is negative"),
+        ("gap.csv", "the weight is missing"),
+    ] {
+        let cfg = IMBALANCED.replace(
+            "path = \"imb.csv\"",
+            &format!("path = \"{file}\"\nweight = \"w\"\nmissing = \"mean\""),
+        );
+        write(dir, "bad.toml", &cfg);
+        common::fails(
+            dir,
+            file,
+            &["train", "--config", "bad.toml", "--out", "x"],
+            &[file, "row 4", "column `w` (data.weight)", expect],
+        );
+    }
+    for (set, expect) in [
+        ("data.weight=\"label\"", "names the label column"),
+        ("data.exclude=[\"w\"]", "is also listed in data.exclude"),
+        ("data.weight=\"nope\"", "no column `nope`"),
+    ] {
+        common::fails(
+            dir,
+            set,
+            &[
+                "train",
+                "--config",
+                "weighted.toml",
+                "--set",
+                set,
+                "--out",
+                "x",
+            ],
+            &[expect],
+        );
+    }
+}

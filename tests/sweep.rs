@@ -305,3 +305,74 @@ fn the_sweep_runs_as_a_slurm_job_array_and_collect_finds_every_trial() {
     assert_eq!(rows.len(), n + 1);
     assert!(rows[1..].iter().all(|r| r[1] == "finished"), "{rows:?}");
 }
+
+#[test]
+fn an_interrupted_sweep_checkpoints_its_running_trial_and_the_same_command_resumes_it() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Two trials long enough to be caught mid-epoch.
+    let long = SWEEP
+        .replace("rows = 2000", "rows = 6000")
+        .replace("epochs = 3", "epochs = 5")
+        .replace("batch_size = 64", "batch_size = 8")
+        .replace("\"model.hidden\" = [[8], [32, 16]]\n", "");
+    write(dir, "long.toml", &long);
+    let exe = assert_cmd::cargo::cargo_bin("burnfit");
+    let mut child = StdCommand::new(&exe)
+        .current_dir(dir)
+        .args(["sweep", "--config", "long.toml", "--out", "sw"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the first trial has checkpointed an epoch, Ctrl-C to the sweep alone: it must pass
+    // the signal on to the trial it runs.
+    let ckpt = dir.join("sw/trial-0000/checkpoints");
+    let start = std::time::Instant::now();
+    while !fs::read_dir(&ckpt).is_ok_and(|mut d| {
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("epoch-")))
+    }) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sweep ended before it could be interrupted"
+        );
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "no checkpoint after two minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let sent = StdCommand::new("kill")
+        .arg("-2")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "the sweep exits as Ctrl-C does");
+    let st: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("sw/trial-0000/status.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        st["status"], "interrupted",
+        "the trial checkpointed and said so"
+    );
+    assert!(
+        !dir.join("sw/trial-0001").exists(),
+        "nothing new starts after the signal"
+    );
+    // The same command again resumes trial 0 and runs trial 1.
+    let out = sweep(dir, &["--config", "long.toml", "--out", "sw"]);
+    assert!(
+        stderr(&out).contains("trial 0: resuming"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = results(&dir.join("sw"));
+    assert!(
+        rows[1..].iter().all(|r| r[1] == "finished") && rows.len() == 3,
+        "{rows:?}"
+    );
+    let history = fs::read_to_string(dir.join("sw/trial-0000/history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 6, "all five epochs: {history}");
+}

@@ -29,6 +29,8 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// Seconds spent loading and preparing.
     pub seconds: f64,
+    /// Each training row's weight from `data.weight`, in `train`'s row order.
+    pub weights: Option<Vec<f32>>,
 }
 
 fn load_spec(config: &Config) -> LoadSpec {
@@ -42,8 +44,10 @@ fn load_spec(config: &Config) -> LoadSpec {
             },
             Loss::Mse => LabelRule::Known(LabelMap::Regression),
         },
+        // The weight column is read with the features, then taken out before anything is
+        // fitted (`take_weights`).
         selection: match &d.features {
-            Some(f) => Selection::Only(f.clone()),
+            Some(f) => Selection::Only(f.iter().chain(d.weight.as_ref()).cloned().collect()),
             None => Selection::AllExcept(d.exclude.clone()),
         },
         categorical: d.categorical.clone(),
@@ -191,7 +195,11 @@ fn fingerprint(key: &str, path: &std::path::Path, table: &Table) -> Option<Finge
 pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let start = Instant::now();
     let d = &config.data;
-    let table = load(config)?;
+    let mut table = load(config)?;
+    let weight_column = match &d.weight {
+        Some(name) => Some(take_weights(&mut table, name)?),
+        None => None,
+    };
     let mut files: Vec<Fingerprint> = d
         .path
         .as_deref()
@@ -237,6 +245,10 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
             &mut notes,
         )?;
     }
+    let weights = match &weight_column {
+        Some((name, w)) => Some(check_weights(&table, name, w, &train_rows)?),
+        None => None,
+    };
     let pre = Preprocessor::fit(&table, &train_rows, d.missing, d.fill_value.0, d.normalize)?;
     pre.check_levels(&table.origin, d.max_levels.get())?;
     let (train, unseen) = pre.transform(&table, &train_rows)?;
@@ -268,5 +280,68 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
         pre,
         notes,
         seconds: start.elapsed().as_secs_f64(),
+        weights,
     })
+}
+
+/// Takes the `data.weight` column out of `table`: its values, NaN where missing.
+fn take_weights(table: &mut Table, name: &str) -> Result<(String, Vec<f32>), DataError> {
+    let Some(k) = table.columns.iter().position(|c| c.name() == name) else {
+        return Err(DataError::MissingColumn {
+            path: table.origin.clone(),
+            column: name.to_string(),
+            role: "data.weight".into(),
+            available: table.header.join(", "),
+        });
+    };
+    match table.columns.remove(k) {
+        crate::data::Column::Numeric { name, values } => Ok((name, values)),
+        other => Err(DataError::Weight {
+            path: table.origin.clone(),
+            row: 1,
+            column: other.name().to_string(),
+            message: "the column holds text; row weights must be numbers".into(),
+        }),
+    }
+}
+
+/// The weights of the training rows, each finite and at least 0, and not all 0.
+fn check_weights(
+    table: &Table,
+    name: &str,
+    values: &[f32],
+    train: &[usize],
+) -> Result<Vec<f32>, DataError> {
+    let bad = |r: usize, message: String| DataError::Weight {
+        path: table.origin.clone(),
+        row: table.rows[r],
+        column: name.to_string(),
+        message,
+    };
+    let mut out = Vec::with_capacity(train.len());
+    for &r in train {
+        let w = values[r];
+        if w.is_nan() {
+            return Err(bad(
+                r,
+                "the weight is missing; every training row needs one".into(),
+            ));
+        }
+        if w < 0.0 || !w.is_finite() {
+            return Err(bad(
+                r,
+                format!("weight {w} is negative; weights must be >= 0"),
+            ));
+        }
+        out.push(w);
+    }
+    if out.iter().all(|&w| w == 0.0) {
+        return Err(DataError::Weight {
+            path: table.origin.clone(),
+            row: table.rows[train[0]],
+            column: name.to_string(),
+            message: "every training row weighs 0: nothing would be learned".into(),
+        });
+    }
+    Ok(out)
 }

@@ -89,13 +89,32 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     if let Some([w0, w1]) = class_weights {
         eprintln!("class weights in the loss: class 0 {w0:.4}, class 1 {w1:.4}");
     }
-    let row_weights: Option<Vec<f32>> = class_weights.map(|w| {
-        data.train
-            .y
-            .iter()
-            .map(|&y| w[usize::from(y > 0.5)] as f32)
-            .collect()
-    });
+    // A row's weight in the loss: its class's (train.class_weight) times its own
+    // (data.weight), as Keras multiplies class_weight and sample_weight.
+    let row_weights: Option<Vec<f32>> = match (class_weights, &data.weights) {
+        (None, None) => None,
+        (cw, rows) => Some(
+            data.train
+                .y
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| {
+                    let c = cw.map_or(1.0, |w| w[usize::from(y > 0.5)] as f32);
+                    c * rows.as_ref().map_or(1.0, |r| r[i])
+                })
+                .collect(),
+        ),
+    };
+    if let Some(name) = &config.data.weight {
+        eprintln!(
+            "row weights in the loss: column `{name}` of {}",
+            config
+                .data
+                .path
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        );
+    }
     let job = Job {
         config: &config,
         network: &network,

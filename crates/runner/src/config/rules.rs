@@ -107,7 +107,7 @@ pub fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
 }
 
 /// The keys of `[data]` that only a CSV source reads.
-const CSV_KEYS: [&str; 7] = [
+const CSV_KEYS: [&str; 8] = [
     "data.path",
     "data.label",
     "data.positive",
@@ -115,6 +115,7 @@ const CSV_KEYS: [&str; 7] = [
     "data.exclude",
     "data.categorical",
     "data.max_levels",
+    "data.weight",
 ];
 
 /// Every key that cannot act in `c`, with why. A key listed here is left out of the resolved

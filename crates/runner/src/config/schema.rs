@@ -147,6 +147,9 @@ pub struct DataConfig {
     pub exclude: Vec<String>,
     /// Text columns to one-hot encode.
     pub categorical: Vec<String>,
+    /// A numeric column of per-row weights in the training loss (never a feature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<String>,
     /// The most distinct values a categorical column may have in the training rows (one input
     /// each); more is an error naming the column, which is usually an identifier.
     pub max_levels: NonZeroUsize,
@@ -466,6 +469,7 @@ impl Default for DataConfig {
             features: None,
             exclude: Vec::new(),
             categorical: Vec::new(),
+            weight: None,
             max_levels: nz(1000),
             missing: Missing::default(),
             fill_value: Finite(0.0),

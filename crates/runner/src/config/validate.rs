@@ -87,6 +87,29 @@ impl Config {
         if d.split.folds.is_some() && d.validation_path.is_some() {
             return Err(fail("data.split.folds", "is given with data.validation_path; cross-validation cuts its folds from data.path, so use one or the other".into()));
         }
+        if let Some(w) = &d.weight {
+            if w.trim().is_empty() {
+                return Err(fail(
+                    "data.weight",
+                    "is empty; name the column of row weights".into(),
+                ));
+            }
+            if *w == d.label {
+                return Err(fail(
+                    "data.weight",
+                    format!("names the label column `{w}`; the weights need a column of their own"),
+                ));
+            }
+            for (key, list) in [
+                ("data.features", d.features.as_deref().unwrap_or_default()),
+                ("data.exclude", &d.exclude[..]),
+                ("data.categorical", &d.categorical[..]),
+            ] {
+                if list.contains(w) {
+                    return Err(fail("data.weight", format!("`{w}` is also listed in {key}; the weight column is never a feature, so leave it out of {key}")));
+                }
+            }
+        }
         let t = &self.train;
         if t.loss == Loss::Mse {
             for key in ["train.class_weight", "train.threshold"] {

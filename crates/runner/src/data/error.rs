@@ -191,6 +191,18 @@ pub enum DataError {
         /// What to change, with its leading `; `, or empty.
         hint: String,
     },
+    /// A row weight (`data.weight`) that cannot weigh a row.
+    #[error("{path}: row {row}, column `{column}` (data.weight): {message}")]
+    Weight {
+        /// The file.
+        path: String,
+        /// The row, 1-based with the header as row 1.
+        row: u64,
+        /// The weight column.
+        column: String,
+        /// What is wrong with the cell.
+        message: String,
+    },
     /// A finite number too large for the 32-bit floats the network computes in.
     #[error("{path}: row {row}, column `{column}`: `{value}` is beyond the range of a 32-bit float (±3.4e38); rescale the column")]
     TooLarge {

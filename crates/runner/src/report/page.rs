@@ -441,7 +441,12 @@ fn classifier(run: &RunRecord) -> Result<String> {
                         Mark::Dashed,
                         REFERENCE,
                     ),
-                    Series::new(format!("model (AUC {area:.4})"), points, Mark::Line, 0),
+                    Series::new(
+                        format!("model (AUC {area:.4})"),
+                        thin_curve(points),
+                        Mark::Line,
+                        0,
+                    ),
                 ],
             );
             html.push_str(&figure(
@@ -467,7 +472,12 @@ fn classifier(run: &RunRecord) -> Result<String> {
                     Mark::Dashed,
                     REFERENCE,
                 ),
-                Series::new(format!("model (AP {ap:.4})"), points, Mark::Line, 0),
+                Series::new(
+                    format!("model (AP {ap:.4})"),
+                    thin_curve(points),
+                    Mark::Line,
+                    0,
+                ),
             ],
         );
         html.push_str(&figure(
@@ -578,6 +588,24 @@ fn confusion(c: &Confusion, t: f64, note: &str) -> String {
         cell(c.fn_, actual_pos, false),
         cell(c.tp, actual_pos, true),
     )
+}
+
+/// Most points a curve (ROC, precision-recall) draws; its area is computed from all of them.
+const MAX_CURVE: usize = 2000;
+
+/// `points` thinned evenly to at most [`MAX_CURVE`], first and last kept: a million-row
+/// split's curve would otherwise be a polyline of a million points in the page.
+fn thin_curve(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_CURVE {
+        return points;
+    }
+    let step = points.len().div_ceil(MAX_CURVE);
+    let last = *points.last().expect("non-empty");
+    let mut out: Vec<(f64, f64)> = points.into_iter().step_by(step).collect();
+    if out.last() != Some(&last) {
+        out.push(last);
+    }
+    out
 }
 
 /// Every `step`th of `n` indices, so that at most [`MAX_SCATTER`] are drawn.
@@ -914,4 +942,27 @@ fn config_differences(runs: &[RunRecord]) -> String {
     }
     html.push_str("</table></section>");
     html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_curves_are_thinned_keeping_both_ends() {
+        let points: Vec<(f64, f64)> = (0..10_001).map(|i| (i as f64, 2.0 * i as f64)).collect();
+        let thin = thin_curve(points.clone());
+        assert!(thin.len() <= MAX_CURVE + 1, "{}", thin.len());
+        assert_eq!(thin.first(), points.first());
+        assert_eq!(thin.last(), points.last());
+        assert_eq!(thin_curve(points[..10].to_vec()), points[..10].to_vec());
+    }
+
+    #[test]
+    fn text_from_the_data_is_escaped() {
+        assert_eq!(
+            esc("<script>\"a\" & b</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; b&lt;/script&gt;"
+        );
+    }
 }
