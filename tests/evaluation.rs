@@ -439,3 +439,31 @@ fn a_weight_column_weighs_rows_like_class_weights_and_is_never_a_feature() {
         );
     }
 }
+
+#[test]
+fn cv_refuses_more_folds_than_rows_before_starting_any() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    write(dir, "small.toml", common::SMALL);
+    common::fails(
+        dir,
+        "folds",
+        &[
+            "cv",
+            "--config",
+            "small.toml",
+            "--folds",
+            "5000",
+            "--out",
+            "cv",
+        ],
+        &["--folds 5000", "2000 usable rows"],
+    );
+    assert!(!dir.join("cv").exists(), "nothing was started");
+    common::fails(
+        dir,
+        "one fold",
+        &["cv", "--config", "small.toml", "--folds", "1"],
+        &["at least 2 folds"],
+    );
+}

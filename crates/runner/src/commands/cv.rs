@@ -105,6 +105,17 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     first.push("data.split.fold=1".into());
     let probe = Config::load(a.config, &first)?;
     super::report_warnings(&probe);
+    // The data read once here: its errors said once, not by every fold, and a fold count the
+    // rows cannot fill refused before any fold starts.
+    let data = crate::pipeline::prepare(&probe)?;
+    let rows = data.train.rows + data.valid.rows;
+    if a.folds > rows {
+        bail!(
+            "--folds {}: the data has {rows} usable rows, and every fold needs at least one to validate on",
+            a.folds
+        );
+    }
+    drop(data);
     let parent = a.out.clone().unwrap_or_else(|| {
         RunDir::default_path(
             &probe.output.dir,

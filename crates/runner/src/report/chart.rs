@@ -20,6 +20,13 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// The grid's minor and major lines, and the fonts of tick labels and axis titles: one look
+/// for every chart.
+const GRID_FINE: RGBColor = RGBColor(235, 235, 235);
+const GRID: RGBColor = RGBColor(215, 215, 215);
+const TICK_FONT: (&str, u32) = ("sans-serif", 12);
+const AXIS_FONT: (&str, u32) = ("sans-serif", 13);
+
 /// Width of the legend column, in pixels.
 const LEGEND_WIDTH: u32 = 190;
 
@@ -183,10 +190,10 @@ impl Chart {
                 .y_labels(6)
                 .x_label_formatter(&x_fmt)
                 .y_label_formatter(&y_fmt)
-                .light_line_style(RGBColor(235, 235, 235))
-                .bold_line_style(RGBColor(215, 215, 215))
-                .label_style(("sans-serif", 12))
-                .axis_desc_style(("sans-serif", 13))
+                .light_line_style(GRID_FINE)
+                .bold_line_style(GRID)
+                .label_style(TICK_FONT)
+                .axis_desc_style(AXIS_FONT)
                 .draw(),
         )?;
         for s in &self.series {
@@ -304,10 +311,10 @@ pub fn bars_with_errors(title: &str, x_label: &str, bars: &[(String, f64, f64)])
                 .y_labels(bars.len().max(1))
                 .y_label_formatter(&y_fmt)
                 .x_label_formatter(&x_fmt)
-                .light_line_style(RGBColor(235, 235, 235))
-                .bold_line_style(RGBColor(215, 215, 215))
-                .label_style(("sans-serif", 12))
-                .axis_desc_style(("sans-serif", 13))
+                .light_line_style(GRID_FINE)
+                .bold_line_style(GRID)
+                .label_style(TICK_FONT)
+                .axis_desc_style(AXIS_FONT)
                 .draw(),
         )?;
         let y = |k: usize| n - 1.0 - k as f64;

@@ -259,6 +259,16 @@ pub fn flatten(table: &toml::Table) -> BTreeMap<String, String> {
     out
 }
 
+/// A cell of one of the run's CSVs as a number, or an error naming the file, row and column.
+fn number(path: &Path, row: usize, column: &str, cell: &str) -> Result<f64> {
+    cell.parse().with_context(|| {
+        format!(
+            "{} row {row}, column {column}: `{cell}` is not a number",
+            path.display()
+        )
+    })
+}
+
 fn read_history(path: &Path) -> Result<Vec<EpochRow>> {
     let mut r =
         csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -277,17 +287,7 @@ fn read_history(path: &Path) -> Result<Vec<EpochRow>> {
     let mut rows = Vec::new();
     for (i, record) in r.records().enumerate() {
         let record = record.with_context(|| format!("cannot read {}", path.display()))?;
-        let num = |k: usize| -> Result<f64> {
-            let cell = record.get(k).unwrap_or("");
-            cell.parse().with_context(|| {
-                format!(
-                    "{} row {}, column {}: `{cell}` is not a number",
-                    path.display(),
-                    i + 2,
-                    header[k]
-                )
-            })
-        };
+        let num = |k: usize| number(path, i + 2, &header[k], record.get(k).unwrap_or(""));
         rows.push(EpochRow {
             epoch: num(0)? as usize,
             lr: num(1)?,
@@ -305,16 +305,12 @@ fn read_outputs(path: &Path) -> Result<Outputs> {
     let mut out = Outputs::default();
     for (i, record) in r.records().enumerate() {
         let record = record.with_context(|| format!("cannot read {}", path.display()))?;
-        let num = |k: usize| -> Result<f64> {
-            let cell = record.get(k).unwrap_or("");
-            cell.parse().with_context(|| {
-                format!(
-                    "{} row {}, column {}: `{cell}` is not a number",
-                    path.display(),
-                    i + 2,
-                    k + 1
-                )
-            })
+        let num = |k: usize| {
+            let column = ["row", "target", "output", "probability"]
+                .get(k)
+                .copied()
+                .unwrap_or("?");
+            number(path, i + 2, column, record.get(k).unwrap_or(""))
         };
         out.target.push(num(1)?);
         out.output.push(num(2)?);
