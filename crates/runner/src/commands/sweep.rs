@@ -128,14 +128,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let base_toml = config.to_toml();
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let base_path = root.join(BASE);
-    for t in &plan.trials {
-        let sets: Vec<String> = t
-            .overrides
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        probe(&config, &sets).with_context(|| format!("trial {} of the sweep", t.index))?;
-    }
+    probe(&base_toml, &plan.trials)?;
     settle_plan(&root, &plan, &base_toml, only.is_some())?;
     let chosen: Vec<&Trial> = match only {
         Some(i) => {
@@ -195,15 +188,27 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     collect(&root)
 }
 
-/// Loads the config with one trial's overrides, as its `train` will.
-fn probe(config: &Config, sets: &[String]) -> Result<()> {
-    let text = config.to_toml();
+/// Loads the base config with each trial's overrides, as the trial's `train` will: a key that
+/// does not exist or a value it refuses is said once, naming the trial, before any starts.
+fn probe(base_toml: &str, trials: &[Trial]) -> Result<()> {
     let dir = tempfile_dir()?;
     let path = dir.join(BASE);
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    let result = Config::load(Some(&path), sets).map(|_| ());
+    let result = std::fs::write(&path, base_toml)
+        .with_context(|| format!("cannot write {}", path.display()))
+        .and_then(|()| {
+            for t in trials {
+                let sets: Vec<String> = t
+                    .overrides
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                Config::load(Some(&path), &sets)
+                    .with_context(|| format!("trial {} of the sweep", t.index))?;
+            }
+            Ok(())
+        });
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(result?)
+    result
 }
 
 /// A private scratch folder for [`probe`].
