@@ -209,6 +209,9 @@ fn onnx_and_safetensors_exports_reproduce_predict_on_raw_rows_with_categories_an
             "data.synthetic.task=\"regression\"",
             "--set",
             "train.loss=\"mse\"",
+            // GELU's exact (erf) form, in the graph and in numpy.
+            "--set",
+            "model.activation=\"gelu\"",
             "--out",
             "reg",
         ],
@@ -240,6 +243,16 @@ fn onnx_and_safetensors_exports_reproduce_predict_on_raw_rows_with_categories_an
             &python,
             "onnx",
             &export(dir, "reg", "onnx", "reg.onnx"),
+            &reg_rows,
+        ),
+        &want,
+    );
+    assert_same(
+        "numpy, regression",
+        &consumer(
+            &python,
+            "numpy",
+            &export(dir, "reg", "safetensors", "reg.st"),
             &reg_rows,
         ),
         &want,

@@ -376,3 +376,35 @@ fn an_interrupted_sweep_checkpoints_its_running_trial_and_the_same_command_resum
     let history = fs::read_to_string(dir.join("sw/trial-0000/history.csv")).unwrap();
     assert_eq!(history.lines().count(), 6, "all five epochs: {history}");
 }
+
+#[test]
+fn a_spent_time_budget_starts_no_more_trials_and_collect_says_which() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // A budget spent before the first trial could start.
+    write(
+        dir,
+        "budget.toml",
+        &SWEEP.replace(
+            "metric = \"val_auc\"",
+            "metric = \"val_auc\"\nmax_time = 1e-9",
+        ),
+    );
+    let out = burnfit(dir)
+        .args(["sweep", "--config", "budget.toml", "--out", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "nothing finished: {}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.contains("time budget reached: 4 not started"), "{err}");
+    assert!(
+        err.contains("4 of 4 trials have not finished: 0 (not started)"),
+        "{err}"
+    );
+    assert!(!dir.join("b/trial-0000").exists());
+}

@@ -11,6 +11,7 @@ metadata, with no burnfit code, so both check the exported files, not burnfit's 
 
 import csv
 import json
+import math
 import sys
 
 import numpy as np
@@ -72,6 +73,8 @@ def run_numpy(model, data):
         "relu": lambda v: np.maximum(v, 0),
         "tanh": np.tanh,
         "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+        # Exact GELU, x * Phi(x), as Burn computes it.
+        "gelu": lambda v: v * 0.5 * (1 + np.vectorize(math.erf)(v / math.sqrt(2))),
     }[meta["burnfit.activation"]]
     layers = sorted(int(k.split(".")[0]) for k in weights if k.endswith(".weight"))
     for n, k in enumerate(layers):
