@@ -21,6 +21,12 @@ pub fn threshold(run: &RunRecord) -> f64 {
     run.summary.as_ref().map_or(0.5, |s| s.threshold)
 }
 
+/// A threshold for people: at most four decimals, no trailing zeros (`0.5`, `0.4195`).
+fn show_threshold(t: f64) -> String {
+    let s = format!("{t:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The page of one run.
 pub fn single(run: &RunRecord) -> Result<String> {
     let mut body = String::new();
@@ -83,7 +89,7 @@ pub fn cross_validation(runs: &[RunRecord], spread: &[FoldSpread]) -> Result<Str
         runs.len(),
         esc(&runs.first().map(RunRecord::data_words).unwrap_or_default())
     );
-    let threshold = runs.first().map_or(0.5, threshold);
+    let threshold = show_threshold(runs.first().map_or(0.5, threshold));
     let _ = write!(
         body,
         "<section id=\"cv\"><h2>Spread over the folds</h2><p class=\"note\">Each fold's final model on its own validation fold; preprocessing fitted on each fold's training rows. Mean and sample standard deviation (n − 1); threshold-dependent metrics at each fold's threshold ({threshold} for the first).</p><table><tr><th>metric</th><th class=\"num\">mean</th><th class=\"num\">sd</th>"
@@ -168,7 +174,8 @@ fn value_cell(key: &str, v: f64, class: &str) -> String {
 
 fn identity(run: &RunRecord) -> String {
     let mut rows: Vec<(String, String)> = Vec::new();
-    rows.push(("run folder".into(), run.dir.display().to_string()));
+    let folder = std::path::absolute(&run.dir).unwrap_or_else(|_| run.dir.clone());
+    rows.push(("run folder".into(), folder.display().to_string()));
     rows.push(("ended".into(), run.when()));
     if let Some(s) = &run.summary {
         rows.push(("backend".into(), format!("{} · {}", s.backend, s.device)));
@@ -239,7 +246,10 @@ fn identity(run: &RunRecord) -> String {
                 rule if rule.parse::<f64>().is_ok() => " (train.threshold)".into(),
                 rule => format!(" (chosen by train.threshold = \"{rule}\" on the validation rows)"),
             };
-            rows.push(("decision threshold".into(), format!("{}{how}", s.threshold)));
+            rows.push((
+                "decision threshold".into(),
+                format!("{}{how}", show_threshold(s.threshold)),
+            ));
             rows.push((
                 "class weights".into(),
                 match s.class_weights {
@@ -268,14 +278,14 @@ fn metrics_tables(run: &RunRecord) -> String {
     };
     let names = metrics::base_names(run.loss());
     let mut html = format!(
-        "<section id=\"metrics\"><h2>Final metrics</h2><p class=\"note\">The final model on the {} rows ({}) and on the training rows. Accuracy, precision, recall and F1 are at the decision threshold {}; loss and AUC do not depend on it.</p><table><tr><th>split</th>",
+        "<section id=\"metrics\"><h2>Final metrics</h2><p class=\"note\">The final model on the {} rows ({}) and on the training rows. Accuracy, precision, recall and F1 are at the decision threshold {}; loss, AUC, average precision and Brier score do not depend on it.</p><table><tr><th>split</th>",
         esc(&s.evaluated_on),
         rows_of(run, &s.evaluated_on),
-        threshold(run)
+        show_threshold(threshold(run))
     );
     for n in names {
         let at = if metrics::depends_on_threshold(n) {
-            format!(" @{}", threshold(run))
+            format!(" @{}", show_threshold(threshold(run)))
         } else {
             String::new()
         };
@@ -423,8 +433,9 @@ fn classifier(run: &RunRecord) -> Result<String> {
         .map_or("validation".to_string(), |s| s.evaluated_on.clone());
     let note = format!("final model on the {split} rows ({})", o.target.len());
     let t = threshold(run);
+    let shown = show_threshold(t);
     let mut html = format!(
-        "<section id=\"classifier\"><h2>Classifier trade-offs</h2><p class=\"note\">All on the {split} rows ({}), from <code>outputs.csv</code>; decision threshold {t}.</p><div class=\"grid\">",
+        "<section id=\"classifier\"><h2>Classifier trade-offs</h2><p class=\"note\">All on the {split} rows ({}), from <code>outputs.csv</code>; decision threshold {shown}.</p><div class=\"grid\">",
         o.target.len()
     );
     // ROC and precision-recall rank by the raw output, as the AUC in summary.json does.
@@ -579,9 +590,10 @@ fn confusion(c: &Confusion, t: f64, note: &str) -> String {
         )
     };
     format!(
-        "<figure class=\"chart\" data-chart=\"confusion\"><figcaption><b>Confusion matrix at threshold {t}</b> · {}</figcaption>\
+        "<figure class=\"chart\" data-chart=\"confusion\"><figcaption><b>Confusion matrix at threshold {}</b> · {}</figcaption>\
          <table class=\"confusion\"><tr><th></th><th>predicted 0</th><th>predicted 1</th></tr>\
          <tr><th>actual 0</th>{}{}</tr><tr><th>actual 1</th>{}{}</tr></table></figure>",
+        show_threshold(t),
         esc(note),
         cell(c.tn, actual_neg, true),
         cell(c.fp, actual_neg, false),
@@ -956,6 +968,13 @@ mod tests {
         assert_eq!(thin.first(), points.first());
         assert_eq!(thin.last(), points.last());
         assert_eq!(thin_curve(points[..10].to_vec()), points[..10].to_vec());
+    }
+
+    #[test]
+    fn thresholds_show_four_decimals_at_most() {
+        assert_eq!(show_threshold(0.5), "0.5");
+        assert_eq!(show_threshold(0.419_497_456_790_426_4), "0.4195");
+        assert_eq!(show_threshold(0.25), "0.25");
     }
 
     #[test]
