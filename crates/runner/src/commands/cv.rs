@@ -216,7 +216,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     )?;
     let records = planned
         .iter()
-        .map(|p| RunRecord::load(&p.dir))
+        .map(|p| RunRecord::load_brief(&p.dir))
         .collect::<Result<Vec<_>>>()?;
     let rows: Vec<page::FoldSpread> = spread
         .iter()

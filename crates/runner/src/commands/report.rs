@@ -46,10 +46,13 @@ pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<Ex
             p
         }
     };
-    let records = dirs
-        .iter()
-        .map(|d| RunRecord::load(d))
-        .collect::<Result<Vec<_>>>()?;
+    let records = match dirs {
+        [one] => vec![RunRecord::load(one)?],
+        many => many
+            .iter()
+            .map(|d| RunRecord::load_brief(d))
+            .collect::<Result<Vec<_>>>()?,
+    };
     let html = match records.as_slice() {
         [] => bail!("name at least one run folder"),
         [one] => page::single(one)?,
@@ -64,7 +67,7 @@ pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<Ex
 pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
     let mut records = Vec::new();
     for path in report::runs_in(dir)? {
-        match RunRecord::load(&path) {
+        match RunRecord::load_brief(&path) {
             Ok(r) => records.push(r),
             Err(e) => eprintln!("warning: skipping {}: {e:#}", path.display()),
         }

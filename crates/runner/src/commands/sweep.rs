@@ -381,7 +381,7 @@ pub fn collect(root: &Path) -> Result<ExitCode> {
     let records = finished
         .iter()
         .take(20)
-        .map(|r| RunRecord::load(&trial_dir(root, r.trial.index)))
+        .map(|r| RunRecord::load_brief(&trial_dir(root, r.trial.index)))
         .collect::<Result<Vec<_>>>()?;
     let html = page::compare(&records)?;
     crate::run::write_atomic(&root.join(rundir::REPORT), html.as_bytes())?;

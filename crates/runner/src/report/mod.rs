@@ -87,6 +87,16 @@ impl RunRecord {
     /// Reads the run folder `dir`; a folder that is not a run is an error naming what is
     /// missing.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with(dir, true)
+    }
+
+    /// [`load`](Self::load) without `outputs.csv` (one row per evaluated row): what a listing
+    /// or a comparison of many runs needs.
+    pub fn load_brief(dir: &Path) -> Result<Self> {
+        Self::load_with(dir, false)
+    }
+
+    fn load_with(dir: &Path, with_outputs: bool) -> Result<Self> {
         if !dir.is_dir() {
             bail!("{} is not a folder", dir.display());
         }
@@ -134,7 +144,7 @@ impl RunRecord {
             Vec::new()
         };
         let outputs_path = dir.join(rundir::OUTPUTS);
-        let outputs = if outputs_path.is_file() {
+        let outputs = if with_outputs && outputs_path.is_file() {
             Some(read_outputs(&outputs_path)?)
         } else {
             None
