@@ -11,7 +11,7 @@ use std::path::Path;
 use common::*;
 use tempfile::TempDir;
 
-/// Names of the temporary files (`.NAME.tmp`) in `dir`.
+/// Names of the temporary files (`.NAME.PID.tmp`) in `dir`.
 fn temporaries(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()

@@ -14,7 +14,7 @@ use super::pool::{self, Ended, Planned};
 use super::EXIT_INTERRUPTED;
 use crate::config::Config;
 use crate::metrics;
-use crate::report::{page, RunRecord};
+use crate::report::{page, RunRecord, Spread};
 use crate::run::{read_json, write_atomic, RunDir};
 
 /// The arguments of `burnfit cv`.
@@ -42,40 +42,6 @@ struct Plan {
     config: Option<PathBuf>,
     sets: Vec<String>,
     folds: usize,
-}
-
-/// Mean, sample standard deviation and per-fold values of one metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Spread {
-    /// Mean over the folds where it is defined.
-    pub mean: f64,
-    /// Sample standard deviation (n − 1); 0 for one value.
-    pub sd: f64,
-    /// Each fold's value, fold 1 first (`null`: undefined on that fold).
-    pub folds: Vec<f64>,
-}
-
-impl Spread {
-    /// The spread of `values`, leaving out undefined (NaN) ones.
-    pub fn of(values: Vec<f64>) -> Self {
-        let defined: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-        let n = defined.len() as f64;
-        let mean = if defined.is_empty() {
-            f64::NAN
-        } else {
-            defined.iter().sum::<f64>() / n
-        };
-        let sd = if defined.len() < 2 {
-            0.0
-        } else {
-            (defined.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-        };
-        Self {
-            mean,
-            sd,
-            folds: values,
-        }
-    }
 }
 
 const PLAN: &str = "cv-plan.json";
@@ -218,11 +184,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .iter()
         .map(|p| RunRecord::load_brief(&p.dir))
         .collect::<Result<Vec<_>>>()?;
-    let rows: Vec<page::FoldSpread> = spread
-        .iter()
-        .map(|(n, s)| (n.clone(), s.mean, s.sd, s.folds.clone()))
-        .collect();
-    let html = page::cross_validation(&records, &rows)?;
+    let html = page::cross_validation(&records, &spread)?;
     write_atomic(&parent.join(crate::run::REPORT), html.as_bytes())?;
     print_table(&spread, a.folds);
     eprintln!(
@@ -271,20 +233,5 @@ fn print_table(spread: &BTreeMap<String, Spread>, folds: usize) {
             format!("{} ± {}", metrics::show(s.mean), metrics::show(s.sd)),
             per.join(" ")
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spread_is_the_mean_and_sample_sd_of_the_defined_values() {
-        // numpy: np.mean([1, 2, 4]) = 2.3333, np.std([1, 2, 4], ddof=1) = 1.5275
-        let s = Spread::of(vec![1.0, 2.0, f64::NAN, 4.0]);
-        assert!((s.mean - 7.0 / 3.0).abs() < 1e-12);
-        assert!((s.sd - 1.527_525_231_651_946_7).abs() < 1e-12);
-        assert_eq!(s.folds.len(), 4);
-        assert_eq!(Spread::of(vec![3.0]).sd, 0.0);
     }
 }

@@ -25,7 +25,7 @@ use super::EXIT_INTERRUPTED;
 use crate::config::{Config, Goal};
 use crate::metrics;
 use crate::report::{page, RunRecord};
-use crate::run::{self as rundir, read_json, RunDir, Summary};
+use crate::run::{self as rundir, read_json, write_atomic, RunDir, Summary};
 use crate::sweep::{self, Trial};
 
 /// The arguments of `burnfit sweep`.
@@ -220,7 +220,7 @@ fn tempfile_dir() -> Result<PathBuf> {
 
 /// Writes `sweep.json` and `base.toml`, or checks that the folder's are this sweep's. Several
 /// machines may start trials of one array at once: each writes the same bytes through its own
-/// temporary file, and a rename over an identical file changes nothing.
+/// temporary file (`write_atomic`), and a rename over an identical file changes nothing.
 fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Result<()> {
     let plan_path = root.join(PLAN);
     if plan_path.is_file() {
@@ -245,19 +245,11 @@ fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Resul
             );
         }
     }
-    write_shared(&root.join(BASE), base_toml.as_bytes())?;
-    write_shared(
+    write_atomic(&root.join(BASE), base_toml.as_bytes())?;
+    write_atomic(
         &plan_path,
         &serde_json::to_vec_pretty(plan).context("cannot encode sweep.json")?,
     )
-}
-
-/// Writes `path` through a temporary file named for this process, then renames it.
-fn write_shared(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
 fn goal_word(g: Goal) -> &'static str {
@@ -377,14 +369,14 @@ pub fn collect(root: &Path) -> Result<ExitCode> {
             .join(", ")
     );
     // The trial's config says where its own run went; a run from this file goes elsewhere.
-    crate::run::write_atomic(&root.join("best.toml"), (header + &config).as_bytes())?;
+    write_atomic(&root.join("best.toml"), (header + &config).as_bytes())?;
     let records = finished
         .iter()
         .take(20)
         .map(|r| RunRecord::load_brief(&trial_dir(root, r.trial.index)))
         .collect::<Result<Vec<_>>>()?;
     let html = page::compare(&records)?;
-    crate::run::write_atomic(&root.join(rundir::REPORT), html.as_bytes())?;
+    write_atomic(&root.join(rundir::REPORT), html.as_bytes())?;
     println!(
         "\nbest: trial {} ({} = {})",
         best.trial.index,
@@ -441,7 +433,7 @@ fn write_csv(root: &Path, plan: &Plan, rows: &[Row]) -> Result<()> {
         w.write_record(&record)?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    crate::run::write_atomic(&root.join("sweep.csv"), &bytes)
+    write_atomic(&root.join("sweep.csv"), &bytes)
 }
 
 fn print_ranking(plan: &Plan, rows: &[Row]) {

@@ -328,13 +328,25 @@ struct Ended<'a> {
 impl Ended<'_> {
     /// The decision threshold: `train.threshold`'s number, or its rule's pick on the
     /// validation rows (then saved in `model.json` for evaluate and predict).
-    fn threshold(&self, model: &burnfit_model::Mlp) -> Result<f64> {
+    /// `eval_outputs` are the final model's raw outputs on the evaluated rows: the validation
+    /// rows themselves unless there is a test file, then they are computed here.
+    fn threshold(&self, model: &burnfit_model::Mlp, eval_outputs: &[f32]) -> Result<f64> {
         let t = self.config.train.threshold;
         let crate::config::Threshold::Chosen(rule) = t else {
             return Ok(t.during_training());
         };
         let valid = &self.data.valid;
-        let p = train::predictions(model, valid, Loss::Bce, &self.selected.device);
+        let own;
+        let raw = if self.data.test.is_none() {
+            eval_outputs
+        } else {
+            own = train::outputs(model, valid, &self.selected.device);
+            &own
+        };
+        let p: Vec<f64> = raw
+            .iter()
+            .map(|&z| Loss::Bce.activate_value(f64::from(z)))
+            .collect();
         let y: Vec<f64> = valid.y.iter().map(|&v| f64::from(v)).collect();
         let chosen = match crate::threshold::choose(rule, &p, &y) {
             Some(c) => {
@@ -377,8 +389,8 @@ impl Ended<'_> {
             None => ("validation", &data.valid),
         };
         let device = &self.selected.device;
-        let threshold = self.threshold(&outcome.model)?;
         let outputs = train::outputs(&outcome.model, eval_set, device);
+        let threshold = self.threshold(&outcome.model, &outputs)?;
         let final_metrics = metrics::compute(loss, &outputs, &eval_set.y, threshold);
         run.write_outputs(eval_set, &outputs, loss)?;
         super::warn_undefined(&final_metrics, &format!("the {eval_name} rows"));

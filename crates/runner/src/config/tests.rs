@@ -176,22 +176,8 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         ("footprint", always),
     ];
     // Every key the schema has: the defaults' leaves, and the optional keys they omit.
-    let mut keys = Vec::new();
-    fn leaves(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
-        for (k, v) in t {
-            let key = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            match v {
-                toml::Value::Table(t) => leaves(t, &key, out),
-                _ => out.push(key),
-            }
-        }
-    }
     let defaults = toml::Table::try_from(Config::default()).unwrap();
-    leaves(&defaults, "", &mut keys);
+    let mut keys: Vec<String> = crate::report::flatten(&defaults).into_keys().collect();
     keys.extend(
         [
             "data.path",

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use burnfit_model::Loss;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::history::EpochRow;
 use crate::run::{self as rundir, fingerprint::Fingerprint, read_json, ModelFile, Status, Summary};
@@ -66,7 +66,7 @@ pub struct ImportanceRecord {
 }
 
 /// What `explain` measured its importances on (`explain/explain.json`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExplainAbout {
     /// The labelled CSV.
     pub data: PathBuf,
@@ -247,6 +247,40 @@ impl RunRecord {
     }
 }
 
+/// Mean, sample standard deviation and per-fold values of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spread {
+    /// Mean over the folds where it is defined.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); 0 for one value.
+    pub sd: f64,
+    /// Each fold's value, fold 1 first (`null`: undefined on that fold).
+    pub folds: Vec<f64>,
+}
+
+impl Spread {
+    /// The spread of `values`, leaving out undefined (NaN) ones.
+    pub fn of(values: Vec<f64>) -> Self {
+        let defined: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let n = defined.len() as f64;
+        let mean = if defined.is_empty() {
+            f64::NAN
+        } else {
+            defined.iter().sum::<f64>() / n
+        };
+        let sd = if defined.len() < 2 {
+            0.0
+        } else {
+            (defined.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        };
+        Self {
+            mean,
+            sd,
+            folds: values,
+        }
+    }
+}
+
 /// Every dotted key of a TOML table with its value as TOML text: `train.lr = 0.001`.
 pub fn flatten(table: &toml::Table) -> BTreeMap<String, String> {
     fn walk(prefix: &str, t: &toml::Table, out: &mut BTreeMap<String, String>) {
@@ -363,6 +397,16 @@ pub fn runs_in(dir: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_is_the_mean_and_sample_sd_of_the_defined_values() {
+        // numpy: np.mean([1, 2, 4]) = 2.3333, np.std([1, 2, 4], ddof=1) = 1.5275
+        let s = Spread::of(vec![1.0, 2.0, f64::NAN, 4.0]);
+        assert!((s.mean - 7.0 / 3.0).abs() < 1e-12);
+        assert!((s.sd - 1.527_525_231_651_946_7).abs() < 1e-12);
+        assert_eq!(s.folds.len(), 4);
+        assert_eq!(Spread::of(vec![3.0]).sd, 0.0);
+    }
 
     #[test]
     fn flatten_gives_dotted_keys_with_toml_values() {

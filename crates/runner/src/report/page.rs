@@ -1,7 +1,7 @@
 //! The report's HTML: one file, inline SVG and CSS, no script, nothing fetched (its content
 //! security policy forbids it), readable offline and printable.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use anyhow::Result;
@@ -9,7 +9,7 @@ use burnfit_model::Loss;
 
 use super::chart::{self, Axis, Chart, Mark, Series, REFERENCE};
 use super::curves::{self, Confusion};
-use super::{flatten, RunRecord};
+use super::{flatten, RunRecord, Spread};
 use crate::history::EpochRow;
 use crate::metrics;
 
@@ -76,12 +76,9 @@ pub fn compare(runs: &[RunRecord]) -> Result<String> {
     Ok(document("burnfit · comparison", &body))
 }
 
-/// One metric across folds: name, mean, sample sd, and each fold's value.
-pub type FoldSpread = (String, f64, f64, Vec<f64>);
-
 /// The page of a cross-validation: the spread of every metric over the folds, then the folds
 /// compared as runs.
-pub fn cross_validation(runs: &[RunRecord], spread: &[FoldSpread]) -> Result<String> {
+pub fn cross_validation(runs: &[RunRecord], spread: &BTreeMap<String, Spread>) -> Result<String> {
     let mut body = String::new();
     let _ = write!(
         body,
@@ -98,11 +95,11 @@ pub fn cross_validation(runs: &[RunRecord], spread: &[FoldSpread]) -> Result<Str
         let _ = write!(body, "<th class=\"num\">fold {k}</th>");
     }
     body.push_str("</tr>");
-    for (name, mean, sd, folds) in spread {
+    for (name, s) in spread {
         let _ = write!(body, "<tr><th>{}</th>", esc(name));
-        body.push_str(&value_cell(&format!("cv.{name}.mean"), *mean, ""));
-        body.push_str(&value_cell(&format!("cv.{name}.sd"), *sd, ""));
-        for v in folds {
+        body.push_str(&value_cell(&format!("cv.{name}.mean"), s.mean, ""));
+        body.push_str(&value_cell(&format!("cv.{name}.sd"), s.sd, ""));
+        for v in &s.folds {
             body.push_str(&value_cell(&format!("cv.{name}.fold"), *v, ""));
         }
         body.push_str("</tr>");

@@ -131,11 +131,15 @@ pub fn write_atomic_with(
     fill: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    // Named for this process too: several processes may write the same file of a shared
+    // folder at once (a sweep's plan, from every task of a job array), each through its own
+    // temporary, and the last rename wins whole.
     let tmp = dir.join(format!(
-        ".{}.tmp",
+        ".{}.{}.tmp",
         path.file_name()
             .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        std::process::id()
     ));
     let file = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     let written = (|| -> Result<()> {
