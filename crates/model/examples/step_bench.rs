@@ -67,8 +67,8 @@ fn main() {
                 loss = loss.mul_scalar(1e-37);
             }
             if variant == "trainer" {
-                losses.push(loss.clone().detach());
-                outputs.push(out.detach());
+                losses.push(loss.clone().inner());
+                outputs.push(out.inner());
                 if (step + 1) % 200 == 0 || step + 1 == steps {
                     read += Tensor::cat(std::mem::take(&mut losses), 0)
                         .into_data()

@@ -12,4 +12,4 @@ pub mod optim;
 pub use error::ModelError;
 pub use loss::{bce_with_logits, mse, Loss};
 pub use mlp::{Activation, Init, Mlp, MlpConfig};
-pub use optim::{AdamSettings, OptimizerSettings, SgdSettings, UpdatePath};
+pub use optim::{AdamSettings, MlpOptimizer, OptimizerSettings, SgdSettings, UpdatePath};

@@ -201,7 +201,7 @@ fn out_of_range_settings_name_their_key() {
 
 /// Steps `steps` of `optim` on `mlp`, each on its own batch; the model and its parameters' bits.
 fn train_bits(
-    optim: &mut burn::optim::ModuleOptimizer,
+    optim: &mut burnfit_model::MlpOptimizer,
     mlp: Mlp,
     device: &Device,
     steps: std::ops::Range<usize>,
@@ -211,7 +211,7 @@ fn train_bits(
 
 /// [`train_bits`] on [`scaled_batch_grads`].
 fn scaled_train_bits(
-    optim: &mut burn::optim::ModuleOptimizer,
+    optim: &mut burnfit_model::MlpOptimizer,
     mut mlp: Mlp,
     device: &Device,
     steps: std::ops::Range<usize>,
@@ -272,9 +272,7 @@ fn host_adam_gives_burns_bits_and_shares_its_state() {
             let mut optim = build(first);
             let (mid, three) = train_bits(&mut optim, small_mlp(&ad), &ad, 0..3);
             assert_ne!(three, want, "{what}: three steps must differ from six");
-            let mut resumed = build(second)
-                .from_bytes(optim.into_bytes().unwrap())
-                .unwrap();
+            let mut resumed = build(second).with_bytes(optim.to_bytes().unwrap()).unwrap();
             let (_, bits) = train_bits(&mut resumed, mid, &ad, 3..6);
             assert_eq!(bits, want, "{what}: {first:?} then {second:?}");
         }

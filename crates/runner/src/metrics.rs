@@ -108,6 +108,7 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> 
     match loss {
         Loss::Bce => {
             let loss = pairs().map(|(z, y)| bce(z, y)).sum::<f64>() / n;
+            let ranked = Ranked::of(outputs, targets);
             let (mut tp, mut fp, mut tn, mut fn_) = (0f64, 0f64, 0f64, 0f64);
             let mut brier = 0.0;
             for (z, y) in pairs() {
@@ -134,8 +135,8 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> 
             vec![
                 ("loss", loss),
                 ("accuracy", (tp + tn) / n),
-                ("auc", auc(outputs, targets)),
-                ("avg_precision", average_precision(outputs, targets)),
+                ("auc", ranked.auc),
+                ("avg_precision", ranked.average_precision),
                 ("brier", brier / n),
                 ("precision", precision),
                 ("recall", recall),
@@ -166,41 +167,70 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> 
     }
 }
 
-/// Average precision, `Σ (Rₙ − Rₙ₋₁) Pₙ` over the distinct scores (scikit-learn's
-/// `average_precision_score`); NaN without a positive row.
-pub fn average_precision(scores: &[f32], labels: &[f32]) -> f64 {
-    let s: Vec<f64> = scores.iter().map(|&v| f64::from(v)).collect();
-    let y: Vec<f64> = labels.iter().map(|&v| f64::from(v)).collect();
-    crate::report::curves::precision_recall(&s, &y).map_or(f64::NAN, |(_, ap)| ap)
+/// The two ranking metrics of a split, from one sort of its scores.
+struct Ranked {
+    /// [`auc`].
+    auc: f64,
+    /// [`average_precision`].
+    average_precision: f64,
+}
+
+impl Ranked {
+    /// Sorts `(score, label)` pairs once, highest score first, and walks the groups of tied
+    /// scores: the rank sum of the positives for the AUC, the precision at each distinct score
+    /// for the average precision. Each used to sort the split on its own, through an index
+    /// array (a cache miss per comparison on the training split's 80,000 rows of the seed).
+    fn of(scores: &[f32], labels: &[f32]) -> Self {
+        let mut pairs: Vec<(f32, bool)> = scores
+            .iter()
+            .zip(labels)
+            .map(|(&s, &y)| (s, y > 0.5))
+            .collect();
+        pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let n = pairs.len();
+        let positives = pairs.iter().filter(|p| p.1).count() as f64;
+        let negatives = n as f64 - positives;
+        let (mut rank_sum, mut tp, mut fp) = (0f64, 0f64, 0f64);
+        let (mut ap, mut last_recall) = (0f64, 0f64);
+        let mut i = 0;
+        while i < n {
+            let mut j = i;
+            while j + 1 < n && pairs[j + 1].0 == pairs[i].0 {
+                j += 1;
+            }
+            // Descending positions i..=j are ascending ranks n − j ..= n − i (from 1).
+            let mid_rank = (2 * n - i - j) as f64 / 2.0;
+            let group_positives = pairs[i..=j].iter().filter(|p| p.1).count() as f64;
+            rank_sum += mid_rank * group_positives;
+            tp += group_positives;
+            fp += (j + 1 - i) as f64 - group_positives;
+            if positives > 0.0 {
+                // Tied rows cross the threshold together: one precision-recall point each.
+                let recall = tp / positives;
+                ap += (recall - last_recall) * (tp / (tp + fp));
+                last_recall = recall;
+            }
+            i = j + 1;
+        }
+        let auc = if positives == 0.0 || negatives == 0.0 {
+            // One class only: no pair to rank, so AUC is undefined (not 0.5).
+            f64::NAN
+        } else {
+            (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+        };
+        let average_precision = if positives > 0.0 { ap } else { f64::NAN };
+        Self {
+            auc,
+            average_precision,
+        }
+    }
 }
 
 /// Area under the ROC curve: the probability that a random positive scores above a random
-/// negative (Mann–Whitney U), ties counted half. 0.5 when a class is absent.
-pub fn auc(scores: &[f32], labels: &[f32]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut positives) = (0f64, 0f64);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        let mid_rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            if labels[k] > 0.5 {
-                rank_sum += mid_rank;
-                positives += 1.0;
-            }
-        }
-        i = j + 1;
-    }
-    let negatives = scores.len() as f64 - positives;
-    if positives == 0.0 || negatives == 0.0 {
-        // One class only: no pair to rank, so AUC is undefined (not 0.5).
-        return f64::NAN;
-    }
-    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+/// negative (Mann–Whitney U), ties counted half. NaN when a class is absent.
+#[cfg(test)]
+pub(crate) fn auc(scores: &[f32], labels: &[f32]) -> f64 {
+    Ranked::of(scores, labels).auc
 }
 
 #[cfg(test)]
@@ -268,6 +298,22 @@ mod tests {
             get(&at(0.5), "brier")
         );
         assert!((get(&at(0.5), "avg_precision") - 0.9166667).abs() < 1e-6);
+    }
+
+    /// The one-sort metrics equal the report's curves, which sort on their own, on scores with
+    /// many ties.
+    #[test]
+    fn ranked_metrics_equal_the_curves_areas() {
+        let scores: Vec<f32> = (0..500)
+            .map(|i| ((i * 37) % 41) as f32 / 8.0 - 2.0)
+            .collect();
+        let labels: Vec<f32> = (0..500).map(|i| ((i * 13) % 7 < 3) as u8 as f32).collect();
+        let s: Vec<f64> = scores.iter().map(|&v| v.into()).collect();
+        let y: Vec<f64> = labels.iter().map(|&v| v.into()).collect();
+        let (_, area) = crate::report::curves::roc(&s, &y).unwrap();
+        let (_, ap) = crate::report::curves::precision_recall(&s, &y).unwrap();
+        assert!((auc(&scores, &labels) - area).abs() < 1e-12);
+        assert_eq!(Ranked::of(&scores, &labels).average_precision, ap);
     }
 
     #[test]

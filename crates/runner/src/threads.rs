@@ -1,8 +1,9 @@
 //! The CPU threads that compute, and how their arithmetic treats subnormal floats
 //! (`backend.flush_denormals`, crates/fpenv).
 //!
-//! Four kinds of thread compute in a run: the main thread (the training loop and the host Adam
-//! update), rayon's global pool (flex's kernels, the preprocessing), the CSV loader's workers,
+//! Four kinds of thread compute in a run: the main thread (the data stage), rayon's global pool
+//! (flex's kernels, the preprocessing, and the training loop with its host Adam update and every
+//! evaluation, run there by [`on_pool`]), the CSV loader's workers,
 //! and the threads a backend starts on its own (ndarray's matrix multiply). [`init`] sets the
 //! first two (the pool's threads once the data is read, see [`init`]); the loader hands the
 //! caller's setting to its workers
@@ -36,6 +37,18 @@ pub fn init_all(flush: bool) {
 /// Rayon's threads live as long as the pool, so once is enough.
 pub fn init_pool(flush: bool) {
     rayon::broadcast(|_| burnfit_fpenv::set_flush(flush));
+}
+
+/// Runs `f` on a thread of rayon's global pool while the calling thread waits.
+///
+/// Flex splits its large matrix products over the pool. Called from outside the pool, the
+/// caller hands each product to the pool's threads and waits: on two cores that makes three
+/// busy threads, and the pool's threads, spinning for work between products, take the cores
+/// from the thread that runs the loop's small operations. Run on a pool thread, the loop takes
+/// part in its own products and no third thread competes: batch-1024 steps of the seed network
+/// measured 1.41 → 1.04 ms (`docs/PERFORMANCE_LOG.md`).
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
 
 /// One kind of compute thread and whether a product that should be subnormal came out as zero

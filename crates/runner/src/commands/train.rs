@@ -127,7 +127,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         weights: row_weights.as_deref(),
         init_from: args.init_from,
     };
-    let outcome = match train::train(&job, checkpoint) {
+    let outcome = match crate::threads::on_pool(|| train::train(&job, checkpoint)) {
         Ok(outcome) => outcome,
         Err(e) => {
             // Every finished epoch stays readable after a divergence.
@@ -164,7 +164,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         network: &network,
         run: &run,
     };
-    ended.write(&outcome, meter, total)
+    crate::threads::on_pool(|| ended.write(&outcome, meter, total))
 }
 
 /// The checks that need the data and the network, run before anything is written (and by

@@ -10,8 +10,13 @@ use crate::metrics::{self, Metrics};
 /// Rows per forward pass when evaluating.
 const EVAL_CHUNK: usize = 8192;
 
-/// Raw network outputs for every row of `m`, computed in large chunks on the plain device.
+/// Raw network outputs for every row of `m`, computed in large chunks on the plain device, on
+/// rayon's pool (`threads::on_pool`: the chunks' products are split over it).
 pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
+    crate::threads::on_pool(|| outputs_here(model, m, device))
+}
+
+fn outputs_here(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
     let mut out = Vec::with_capacity(m.rows);
     for lo in (0..m.rows).step_by(EVAL_CHUNK) {
         let hi = (lo + EVAL_CHUNK).min(m.rows);

@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
-use burn::optim::ModuleOptimizer;
 use burn::tensor::{Bytes, Device};
+use burnfit_model::MlpOptimizer;
 use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
 
 pub use infer::{evaluate, outputs, predictions};
@@ -100,7 +100,7 @@ pub struct TrainState {
     /// The model, on the autodiff device.
     pub model: Mlp,
     /// The optimizer and its state.
-    pub optim: ModuleOptimizer,
+    pub optim: MlpOptimizer,
     /// Epochs fully done.
     pub epoch: usize,
     /// Steps done in the current epoch (non-zero only after an interrupted run).
@@ -141,7 +141,7 @@ impl TrainState {
     /// Where checkpoint `c` left off.
     pub fn from_checkpoint(job: &Job, ad: &Device, c: Checkpoint) -> Result<Self> {
         let optim = optimizer(job)?
-            .from_bytes(Bytes::from_bytes_vec(c.optim))
+            .with_bytes(Bytes::from_bytes_vec(c.optim))
             .map_err(|e| anyhow::anyhow!("checkpoint optimizer state is not valid: {e}"))?;
         let s = c.state;
         Ok(Self {
@@ -172,7 +172,7 @@ impl TrainState {
         };
         let optim = self
             .optim
-            .into_bytes()
+            .to_bytes()
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .to_vec();
         let best = self.best_weights.as_deref();
@@ -181,7 +181,7 @@ impl TrainState {
 }
 
 /// The optimizer `job` trains with, its state new.
-fn optimizer(job: &Job) -> Result<ModuleOptimizer> {
+fn optimizer(job: &Job) -> Result<MlpOptimizer> {
     let t = &job.config.train;
     Ok(t.optimizer_settings()
         .build(t.grad_clip.map(|c| c.0), job.update)

@@ -52,10 +52,10 @@ pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
 pub type RowWeights<'a> = (&'a [f32], &'a [usize]);
 
 /// One optimization step on rows `rows` of `m` at learning rate `lr`. Returns the updated model
-/// and, detached, the batch's outputs and its mean loss.
+/// and, off the autodiff graph (on the inner device), the batch's outputs and its mean loss.
 pub fn step_on(
     model: Mlp,
-    optim: &mut burn::optim::ModuleOptimizer,
+    optim: &mut burnfit_model::MlpOptimizer,
     (loss_fn, weights): (Loss, Option<RowWeights<'_>>),
     lr: f64,
     (m, rows): (&Matrix, &[usize]),
@@ -80,10 +80,13 @@ pub fn step_on(
         }
         None => loss_fn.compute(out.clone(), y)?,
     };
-    let detached = loss.clone().detach();
+    // `inner()`, not `detach()`: the kept tensors leave autodiff altogether, so the reads that
+    // concatenate two hundred of them run on the inner device, not through autodiff's
+    // bookkeeping (`trainer` against `bare` in step_bench: 12 µs a step of 32 with `detach`).
+    let detached = loss.clone().inner();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optim.step(lr, model, grads);
-    Ok((model, out.detach(), detached))
+    Ok((model, out.inner(), detached))
 }
 
 /// Reads a one-element tensor back to the host (a device sync).
