@@ -22,6 +22,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use burnfit_model::{bce_with_logits, AdamSettings, MlpConfig, OptimizerSettings, UpdatePath};
 
 fn main() {
+    // On a thread of rayon's pool, as the trainer runs (`threads::on_pool` in the runner): flex
+    // splits batch-1024 products over the pool, and a caller outside it competes with the
+    // pool's spinning threads for the cores. (The trainer also keeps the pool's other threads
+    // spinning at such batch sizes, `threads::on_pool_spinning`; not done here.)
+    rayon::scope(|_| run());
+}
+
+fn run() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

@@ -5,7 +5,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use burnfit_model::UpdatePath;
+use burnfit_model::{MlpConfig, UpdatePath};
 
 use crate::config::{BackendConfig, BackendKind};
 
@@ -62,6 +62,20 @@ pub struct Selected {
 }
 
 impl Selected {
+    /// Whether a training step of `network` at `batch` rows has a matrix product this backend
+    /// splits over rayon's pool: then the trainer keeps the pool's threads spinning for work
+    /// ([`crate::threads::on_pool_spinning`]).
+    pub fn splits_products(&self, network: &MlpConfig, batch: usize) -> bool {
+        // burn-flex 0.22.1 splits a product of at least this many multiply-adds (m·k·n) over
+        // rayon's pool (`PARALLEL_THRESHOLD` in its `ops/matmul.rs`).
+        const FLEX_SPLIT: usize = 192 * 192 * 192;
+        self.kind == BackendKind::Flex
+            && network
+                .layer_shapes()
+                .iter()
+                .any(|&(i, o)| batch.saturating_mul(i).saturating_mul(o) >= FLEX_SPLIT)
+    }
+
     /// Where the optimizer's element-wise update runs: on the CPU backends the tensors already
     /// live in host memory, and one host loop per parameter beats Adam's thirteen tensor
     /// operations (docs/PERFORMANCE.md); a GPU keeps Burn's device-side update.
@@ -315,4 +329,30 @@ pub fn describe_devices() -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selected(kind: BackendKind) -> Selected {
+        Selected {
+            device: Device::flex(),
+            kind,
+            description: String::new(),
+        }
+    }
+
+    /// The seed network's largest product, 100 × 128 weights, reaches flex's 192³ between
+    /// batch 512 (6.6M multiply-adds) and 1024 (13.1M).
+    #[test]
+    fn flex_splits_the_seed_products_from_batch_553() {
+        let seed = MlpConfig::new(100);
+        let flex = selected(BackendKind::Flex);
+        assert!(!flex.splits_products(&seed, 32));
+        assert!(!flex.splits_products(&seed, 552));
+        assert!(flex.splits_products(&seed, 553));
+        assert!(flex.splits_products(&seed, 1024));
+        assert!(!selected(BackendKind::Ndarray).splits_products(&seed, 1024));
+    }
 }

@@ -127,7 +127,13 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         weights: row_weights.as_deref(),
         init_from: args.init_from,
     };
-    let outcome = match crate::threads::on_pool(|| train::train(&job, checkpoint)) {
+    let run_training = || train::train(&job, checkpoint);
+    let trained = if selected.splits_products(&network, config.train.batch_size.get()) {
+        crate::threads::on_pool_spinning(run_training)
+    } else {
+        crate::threads::on_pool(run_training)
+    };
+    let outcome = match trained {
         Ok(outcome) => outcome,
         Err(e) => {
             // Every finished epoch stays readable after a divergence.
