@@ -276,6 +276,18 @@ fn host_adam_gives_burns_bits_and_shares_its_state() {
             let (_, bits) = train_bits(&mut resumed, mid, &ad, 3..6);
             assert_eq!(bits, want, "{what}: {first:?} then {second:?}");
         }
+        // Read and written again before any step (a checkpoint right after a resume): the
+        // state passes through whole.
+        let mut optim = build(UpdatePath::Host);
+        let (mid, _) = train_bits(&mut optim, small_mlp(&ad), &ad, 0..3);
+        let again = build(UpdatePath::Host)
+            .with_bytes(optim.to_bytes().unwrap())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let mut resumed = build(UpdatePath::Host).with_bytes(again).unwrap();
+        let (_, bits) = train_bits(&mut resumed, mid, &ad, 3..6);
+        assert_eq!(bits, want, "{what}: read, written, read");
     }
 }
 

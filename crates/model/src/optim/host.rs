@@ -231,7 +231,14 @@ impl HostAdam {
                     1 => bridge_read::<1>(loaded, id, &zeros, &device, slot),
                     _ => bridge_read::<2>(loaded, id, &zeros, &device, slot),
                 };
-                if let Some(m) = slot.lock().take() {
+                // A state of another shape (a record of another network) is left behind, as
+                // Burn's own `load_record` leaves a state it cannot rebuild: the parameter
+                // starts afresh instead of failing inside the update.
+                if let Some(m) = slot
+                    .lock()
+                    .take()
+                    .filter(|m| m.m.shape() == zeros.m.shape() && m.v.shape() == zeros.m.shape())
+                {
                     self.moments.insert(id, m);
                 }
             }
