@@ -57,8 +57,9 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// threads to go to sleep; the next product then waits for a futex wake-up before its other
 /// half starts. Kept spinning (asking rayon for work, `rayon::yield_now`), they take it at once:
 /// batch-1024 steps of the seed network measured 1.09 → 0.97 ms. MKL's and OpenMP's threads
-/// spin the same way after a parallel region; the cost is a core at 100 % while it trains, so
-/// the trainer asks for this only when its products are large enough to be split
+/// spin the same way after a parallel region; the cost is every thread of the pool but `f`'s at
+/// 100 % while it trains, so the trainer asks for this only when its products are large enough
+/// to be split
 /// ([`crate::backend::Selected::splits_products`]).
 ///
 /// Nothing in `f` may call `rayon::broadcast`, which needs every thread of the pool to take its

@@ -72,7 +72,6 @@ impl AdamStep {
 }
 
 /// Adam over a [`Mlp`]'s parameters in host memory, with Burn's arithmetic and Burn's state.
-#[derive(Clone)]
 pub(super) struct HostAdam {
     beta1: f32,
     beta2: f32,

@@ -185,10 +185,8 @@ impl OptimizerSettings {
 /// The optimizer of a [`Mlp`] and its state: Burn's `ModuleOptimizer`, or on the CPU backends
 /// Adam stepping host memory itself ([`UpdatePath::Host`]). Both read and write Burn's
 /// optimizer record, so a checkpoint moves between them.
-#[derive(Clone)]
 pub struct MlpOptimizer(Inner);
 
-#[derive(Clone)]
 enum Inner {
     Module(ModuleOptimizer),
     Host(HostAdam),
