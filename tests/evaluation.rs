@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{burnfit, data, stderr, stdout, summary, train, write};
+use common::{burnfit, data, fails, stderr, stdout, summary, train, write};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -318,8 +318,10 @@ fn cv_on_a_real_csv_partitions_the_rows_fits_each_fold_and_resumes() {
         "parallel folds give the sequential results"
     );
     // A different plan in the same folder is refused.
-    let o = burnfit(dir)
-        .args([
+    fails(
+        dir,
+        "another plan in the same folder",
+        &[
             "cv",
             "--config",
             "college.toml",
@@ -327,14 +329,8 @@ fn cv_on_a_real_csv_partitions_the_rows_fits_each_fold_and_resumes() {
             "3",
             "--out",
             "cv",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("another cross-validation"),
-        "{}",
-        stderr(&o)
+        ],
+        &["another cross-validation"],
     );
     assert!(dir.join("cv/report.html").is_file());
 }

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use common::browser::{browser_or_skip, Visit};
-use common::{burnfit, stderr, stdout, summary, train, write, SMALL};
+use common::{burnfit, fails, stderr, stdout, summary, train, write, SMALL};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -339,31 +339,32 @@ fn report_follows_the_output_rule_and_runs_lists_and_sorts() {
     );
     // A comparison page is never written over a file, or into a run folder.
     fs::write(dir.join("cmp.html"), "mine").unwrap();
-    let out = burnfit(dir)
-        .args(["report", "runs/a", "runs/b", "--out", "cmp.html"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    fails(
+        dir,
+        "comparison over a file",
+        &["report", "runs/a", "runs/b", "--out", "cmp.html"],
+        &["--force"],
+    );
     assert_eq!(fs::read_to_string(dir.join("cmp.html")).unwrap(), "mine");
-    let out = burnfit(dir)
-        .args([
+    fails(
+        dir,
+        "comparison into a run folder",
+        &[
             "report",
             "runs/a",
             "runs/b",
             "--out",
             "runs/b/report.html",
             "--force",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let out = burnfit(dir)
-        .args(["report", "runs/a", "not-a-run"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not-a-run"), "{}", stderr(&out));
+        ],
+        &[],
+    );
+    fails(
+        dir,
+        "a folder that is not a run",
+        &["report", "runs/a", "not-a-run"],
+        &["not-a-run"],
+    );
 
     let listing = |args: &[&str]| {
         let out = burnfit(dir).arg("runs").args(args).output().unwrap();
@@ -399,10 +400,10 @@ fn report_follows_the_output_rule_and_runs_lists_and_sorts() {
         if auc("a") >= auc("b") { "a" } else { "b" },
         "{sorted}"
     );
-    let out = burnfit(dir)
-        .args(["runs", "runs", "--sort", "nonsense"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--sort nonsense"), "{}", stderr(&out));
+    fails(
+        dir,
+        "an unknown sort key",
+        &["runs", "runs", "--sort", "nonsense"],
+        &["--sort nonsense"],
+    );
 }

@@ -44,6 +44,18 @@ fn sweep(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// `sweep.csv`'s rows (header first) without the seconds column: what must not depend on how
 /// the trials were run.
+/// `burnfit sweep --collect FOLDER`, which must succeed with no trial left unfinished; the rows
+/// of the `sweep.csv` it wrote.
+fn collect_all(dir: &Path, folder: &str) -> Vec<Vec<String>> {
+    let all = burnfit(dir)
+        .args(["sweep", "--collect", folder])
+        .output()
+        .unwrap();
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert!(!stderr(&all).contains("not finished"), "{}", stderr(&all));
+    results(&dir.join(folder))
+}
+
 fn results(dir: &Path) -> Vec<Vec<String>> {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -162,13 +174,7 @@ fn trials_by_index_from_several_processes_share_one_folder_and_collect_finds_the
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let all = burnfit(dir)
-        .args(["sweep", "--collect", "shared"])
-        .output()
-        .unwrap();
-    assert!(all.status.success(), "{}", stderr(&all));
-    assert!(!stderr(&all).contains("not finished"), "{}", stderr(&all));
-    let rows = results(&dir.join("shared"));
+    let rows = collect_all(dir, "shared");
     assert!(
         rows[1..].iter().all(|r| r[1] == "finished") && rows.len() == 5,
         "{rows:?}"
@@ -295,13 +301,7 @@ fn the_sweep_runs_as_a_slurm_job_array_and_collect_finds_every_trial() {
             "{logs}"
         );
     }
-    let all = burnfit(dir)
-        .args(["sweep", "--collect", "shared"])
-        .output()
-        .unwrap();
-    assert!(all.status.success(), "{}", stderr(&all));
-    assert!(!stderr(&all).contains("not finished"), "{}", stderr(&all));
-    let rows = results(&dir.join("shared"));
+    let rows = collect_all(dir, "shared");
     assert_eq!(rows.len(), n + 1);
     assert!(rows[1..].iter().all(|r| r[1] == "finished"), "{rows:?}");
 }

@@ -20,7 +20,7 @@ use burn::optim::{
     AdamState, AdaptiveMomentumState, GradientsParams, LearningRate, ModuleOptimizer, Optimizer,
 };
 use burn::store::RecordError;
-use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
+use burn::tensor::{Bytes, DType, Device, Shape, Tensor, TensorData};
 
 use super::AdamSettings;
 use crate::Mlp;
@@ -104,6 +104,9 @@ impl HostAdam {
 
     /// Updates every parameter of `model` that has a gradient in `grads`.
     pub(super) fn step(&mut self, lr: LearningRate, model: Mlp, mut grads: GradientsParams) -> Mlp {
+        if self.device.is_none() {
+            self.device = model.layers.first().map(|l| l.weight.device());
+        }
         if let Some((loaded, slot)) = self.loaded.take() {
             self.take_loaded(loaded, &slot, &model);
         }
@@ -134,7 +137,6 @@ impl HostAdam {
         };
         let (device, dtype, require_grad) =
             (tensor.device(), tensor.dtype(), tensor.is_require_grad());
-        self.device = Some(device.clone());
         // On flex, `into_data` hands over the tensor's own buffer when nothing else holds it
         // and `from_data` takes it back without a copy. A parameter in another precision (a
         // record of another dtype loaded into the network) is updated in f32 and kept in its
@@ -194,11 +196,7 @@ impl HostAdam {
         let device = self.device.clone().unwrap_or_default();
         for (&id, moments) in &self.moments {
             *slot.lock() = Some(moments.clone());
-            record = match moments.m.shape().num_dims() {
-                1 => bridge_step::<1>(record, id, moments, &device),
-                2 => bridge_step::<2>(record, id, moments, &device),
-                rank => unreachable!("a dense network's parameters have rank 1 or 2, not {rank}"),
-            };
+            record = bridge_step(record, id, moments.m.shape(), &device);
         }
         record.into_bytes()
     }
@@ -214,29 +212,21 @@ impl HostAdam {
 
     /// Takes each parameter's state from a loaded record, one bridge step per parameter.
     fn take_loaded(&mut self, mut loaded: ModuleOptimizer, slot: &Slot, model: &Mlp) {
+        let device = self.device.clone().unwrap_or_default();
         for layer in &model.layers {
-            let device = layer.weight.val().device();
             let weight = (layer.weight.id, layer.weight.shape());
             let bias = layer.bias.as_ref().map(|b| (b.id, b.shape()));
             for (id, shape) in std::iter::once(weight).chain(bias) {
-                let zeros = Moments {
-                    time: 0,
-                    m: TensorData::zeros::<f32, _>(shape.clone()),
-                    v: TensorData::zeros::<f32, _>(shape),
-                };
-                // The bridge reports the stored state in the slot; it writes none back.
+                // An empty slot: the bridge puts the record's state for `id` there.
                 *slot.lock() = None;
-                loaded = match zeros.m.shape().num_dims() {
-                    1 => bridge_read::<1>(loaded, id, &zeros, &device, slot),
-                    _ => bridge_read::<2>(loaded, id, &zeros, &device, slot),
-                };
+                loaded = bridge_step(loaded, id, &shape, &device);
                 // A state of another shape (a record of another network) is left behind, as
                 // Burn's own `load_record` leaves a state it cannot rebuild: the parameter
                 // starts afresh instead of failing inside the update.
                 if let Some(m) = slot
                     .lock()
                     .take()
-                    .filter(|m| m.m.shape() == zeros.m.shape() && m.v.shape() == zeros.m.shape())
+                    .filter(|m| m.m.shape() == &shape && m.v.shape() == &shape)
                 {
                     self.moments.insert(id, m);
                 }
@@ -313,34 +303,34 @@ impl Optimizer for Bridge {
     }
 }
 
-/// One bridge step on a stand-in parameter with `id` and `moments`' shape (its values do not
-/// matter: the bridge leaves them alone).
-fn bridge_step<const D: usize>(
-    mut record: ModuleOptimizer,
+/// One bridge step on a stand-in parameter with `id` and `shape` (its values do not matter:
+/// the bridge leaves them alone).
+fn bridge_step(
+    record: ModuleOptimizer,
     id: ParamId,
-    moments: &Moments,
+    shape: &Shape,
     device: &Device,
 ) -> ModuleOptimizer {
-    let shape = moments.m.shape().clone();
+    match shape.num_dims() {
+        1 => bridge_step_of::<1>(record, id, shape, device),
+        2 => bridge_step_of::<2>(record, id, shape, device),
+        rank => unreachable!("a dense network's parameters have rank 1 or 2, not {rank}"),
+    }
+}
+
+fn bridge_step_of<const D: usize>(
+    mut record: ModuleOptimizer,
+    id: ParamId,
+    shape: &Shape,
+    device: &Device,
+) -> ModuleOptimizer {
     // As in training: the parameter on the autodiff device, its gradient on the inner one.
     let param = Param::initialized(
         id,
         Tensor::<D>::zeros(shape.clone(), &device.clone().autodiff()).require_grad(),
     );
     let mut grads = GradientsParams::new();
-    grads.register::<D>(id, Tensor::zeros(shape, &device.clone().inner()));
+    grads.register::<D>(id, Tensor::zeros(shape.clone(), &device.clone().inner()));
     let _ = record.step(0.0, param, grads);
     record
-}
-
-/// [`bridge_step`] with an empty slot: the record's state for `id`, if any, lands in `slot`.
-fn bridge_read<const D: usize>(
-    record: ModuleOptimizer,
-    id: ParamId,
-    zeros: &Moments,
-    device: &Device,
-    slot: &Slot,
-) -> ModuleOptimizer {
-    debug_assert!(slot.lock().is_none());
-    bridge_step::<D>(record, id, zeros, device)
 }
