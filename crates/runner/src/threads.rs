@@ -46,7 +46,7 @@ pub fn init_pool(flush: bool) {
 /// busy threads, and the pool's threads, spinning for work between products, take the cores
 /// from the thread that runs the loop's small operations. Run on a pool thread, the loop takes
 /// part in its own products and no third thread competes: batch-1024 steps of the seed network
-/// measured 1.41 → 1.04 ms (`docs/PERFORMANCE_LOG.md`).
+/// measured 1.41 → 1.04 ms on a 2-core AMD EPYC (`docs/PERFORMANCE_LOG.md`).
 pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
@@ -56,7 +56,7 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Between two split products a step does element-wise work, long enough for rayon's idle
 /// threads to go to sleep; the next product then waits for a futex wake-up before its other
 /// half starts. Kept spinning (asking rayon for work, `rayon::yield_now`), they take it at once:
-/// batch-1024 steps of the seed network measured 1.09 → 0.97 ms. MKL's and OpenMP's threads
+/// batch-1024 steps of the seed network measured 1.09 → 0.97 ms on a 2-core AMD EPYC. MKL's and OpenMP's threads
 /// spin the same way after a parallel region; the cost is every thread of the pool but `f`'s at
 /// 100 % while it trains, so the trainer asks for this only when its products are large enough
 /// to be split
