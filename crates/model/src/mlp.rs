@@ -6,6 +6,7 @@
 
 use burn::module::{Module, Param, ParamId};
 use burn::nn::Linear;
+use burn::optim::GradientsParams;
 use burn::tensor::activation;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
@@ -308,5 +309,60 @@ impl Mlp {
     /// The number of input features the first layer takes.
     pub fn input_width(&self) -> usize {
         self.layers[0].weight.val().dims()[0]
+    }
+
+    /// The same network (same parameter ids, same values, sharing their buffers) whose
+    /// parameters are new leaves of the autodiff graph.
+    ///
+    /// Burn's autodiff keeps one graph, behind one lock, for every operation connected to the
+    /// same leaves, and holds that lock through a whole backward pass. Passes over separate
+    /// replicas are separate graphs, so several threads can run forward and backward over
+    /// parts of one batch at once ([`Mlp::sum_gradients`] then adds their gradients).
+    pub fn replica(&self) -> Mlp {
+        let leaf = |p: &Param<Tensor<1>>| Param::initialized(p.id, p.val().detach().require_grad());
+        Mlp {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| Linear {
+                    weight: Param::initialized(l.weight.id, l.weight.val().detach().require_grad()),
+                    bias: l.bias.as_ref().map(leaf),
+                })
+                .collect(),
+            activation: self.activation,
+        }
+    }
+
+    /// The gradients of a sum of losses from the gradients of each, added in the order given,
+    /// so the result does not depend on which part finished first.
+    ///
+    /// A parameter missing from every part is missing from the result, as it would be from
+    /// one backward pass that did not reach it.
+    pub fn sum_gradients(&self, parts: Vec<GradientsParams>) -> GradientsParams {
+        fn add<const D: usize>(
+            id: ParamId,
+            parts: &mut [GradientsParams],
+            sum: &mut GradientsParams,
+        ) {
+            let total = parts
+                .iter_mut()
+                .filter_map(|g| g.remove::<D>(id))
+                .reduce(|a, b| a + b);
+            if let Some(total) = total {
+                sum.register(id, total);
+            }
+        }
+        let mut parts = parts;
+        if parts.len() == 1 {
+            return parts.pop().expect("one part");
+        }
+        let mut sum = GradientsParams::new();
+        for layer in &self.layers {
+            add::<2>(layer.weight.id, &mut parts, &mut sum);
+            if let Some(bias) = &layer.bias {
+                add::<1>(bias.id, &mut parts, &mut sum);
+            }
+        }
+        sum
     }
 }

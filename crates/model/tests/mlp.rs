@@ -98,3 +98,60 @@ fn zero_width_settings_are_rejected_at_init() {
     assert!(err.to_string().contains("`hidden`"), "{err}");
     assert!(MlpConfig::new(0).init(device, 0).is_err());
 }
+
+/// A replica is the same network (ids, values) on new autodiff leaves, and the gradients of
+/// the parts of a batch, each loss scaled by its share of the rows, add up to the batch's.
+#[test]
+fn replicas_give_part_gradients_that_sum_to_the_batch_gradient() {
+    use burn::optim::GradientsParams;
+    for (name, device) in cpu_devices() {
+        let ad = device.autodiff();
+        let mlp = MlpConfig::new(4)
+            .with_hidden(vec![6, 3])
+            .init(&ad, 3)
+            .unwrap();
+        let xs: Vec<f32> = (0..28).map(|i| ((i * 13) % 9) as f32 / 9.0 - 0.5).collect();
+        let ys = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0];
+        let grads = |model: &burnfit_model::Mlp, lo: usize, hi: usize, scale: f64| {
+            let x = tensor2(&xs[lo * 4..hi * 4], hi - lo, 4, &ad);
+            let y = tensor2(&ys[lo..hi], hi - lo, 1, &ad);
+            let loss = Loss::Bce
+                .compute(model.forward(x), y)
+                .unwrap()
+                .mul_scalar(scale);
+            GradientsParams::from_grads(loss.backward(), model)
+        };
+        let replica = mlp.replica();
+        for (a, b) in mlp.layers.iter().zip(&replica.layers) {
+            assert_eq!(a.weight.id, b.weight.id, "{name}");
+            assert_eq!(to_vec(a.weight.val()), to_vec(b.weight.val()), "{name}");
+        }
+        let mut whole = grads(&mlp, 0, 7, 1.0);
+        let parts = vec![
+            grads(&mlp.replica(), 0, 4, 4.0 / 7.0),
+            grads(&mlp.replica(), 4, 7, 3.0 / 7.0),
+        ];
+        let mut sum = mlp.sum_gradients(parts);
+        for layer in &mlp.layers {
+            let bias = layer.bias.as_ref().unwrap().id;
+            let w: Tensor<2> = whole.remove(layer.weight.id).unwrap();
+            let s: Tensor<2> = sum.remove(layer.weight.id).unwrap();
+            let (w, s) = (to_vec(w), to_vec(s));
+            assert!(w.iter().any(|v| *v != 0.0), "{name}: a gradient to compare");
+            for (a, b) in w.iter().zip(&s) {
+                assert!(
+                    (a - b).abs() <= 1e-6,
+                    "{name}: weight gradient {a} against {b}"
+                );
+            }
+            let (w, s): (Tensor<1>, Tensor<1>) =
+                (whole.remove(bias).unwrap(), sum.remove(bias).unwrap());
+            for (a, b) in to_vec(w).iter().zip(&to_vec(s)) {
+                assert!(
+                    (a - b).abs() <= 1e-6,
+                    "{name}: bias gradient {a} against {b}"
+                );
+            }
+        }
+    }
+}

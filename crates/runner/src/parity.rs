@@ -10,10 +10,10 @@
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use burn::tensor::Device;
-use burnfit_model::{Mlp, UpdatePath};
+use burnfit_model::Mlp;
 use serde::Serialize;
 
-use crate::backend;
+use crate::backend::{self, Selected};
 use crate::config::setting_error;
 use crate::config::{BackendConfig, BackendKind, Config};
 use crate::data::Matrix;
@@ -161,22 +161,21 @@ fn nan_max(a: f64, b: f64) -> f64 {
 }
 
 /// Runs `steps` training steps of `config` on `device` from `initial` burnpack weights, with the
-/// update path `train` uses on that backend.
+/// update path and batch parts `train` uses on that backend.
 fn run_steps(
     config: &Config,
     train_m: &Matrix,
     initial: &[u8],
-    device: &Device,
-    update: UpdatePath,
+    selected: &Selected,
     steps: usize,
 ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
     let t = &config.train;
     let mlp_config = config.model.mlp(train_m.width);
-    let ad = device.clone().autodiff();
+    let ad = selected.device.clone().autodiff();
     let mut model = from_bytes(&mlp_config, initial.to_vec(), &ad, "initial weights")?;
     let settings = t.optimizer_settings();
     let mut optim = settings
-        .build(t.grad_clip.map(|c| c.0), update)
+        .build(t.grad_clip.map(|c| c.0), selected.update_path())
         .map_err(|e| setting_error("train", e))?;
     let (n, batch) = (train_m.rows, t.batch_size.get().min(train_m.rows));
     let per_epoch = n.div_ceil(batch);
@@ -189,7 +188,15 @@ fn run_steps(
         }
         let rows = &order[step * batch..((step + 1) * batch).min(n)];
         let lr = train::learning_rate(config, settings.lr(), epoch, step, per_epoch);
-        let (next, _, loss) = step_on(model, &mut optim, (t.loss, None), lr, (train_m, rows), &ad)?;
+        let (next, _, loss) = step_on(
+            model,
+            &mut optim,
+            (t.loss, None),
+            lr,
+            (train_m, rows),
+            &ad,
+            selected.part_rows(),
+        )?;
         model = next;
         losses.push(read_scalar(&loss));
     }
@@ -216,14 +223,7 @@ pub fn run(
     for (name, bc) in backends {
         let selected = backend::select(bc).with_context(|| format!("--backends: {name}"))?;
         eprintln!("parity: {steps} steps on {}", selected.description);
-        let (losses, w) = run_steps(
-            config,
-            &data.train,
-            &initial,
-            &selected.device,
-            selected.update_path(),
-            steps,
-        )?;
+        let (losses, w) = run_steps(config, &data.train, &initial, &selected, steps)?;
         let (weight_rel_diff, loss_rel_diff) = match &reference {
             // The reference against itself: zero, unless something in it is not finite.
             None => (rel_diff(&w, &w), 0.0),

@@ -39,6 +39,17 @@ pub fn init_pool(flush: bool) {
     rayon::broadcast(|_| burnfit_fpenv::set_flush(flush));
 }
 
+/// The number of threads rayon's global pool has or will have, found without starting it
+/// (see [`init`] for why it starts late): `RAYON_NUM_THREADS` when set to a positive number, as
+/// rayon reads it, else the number of logical CPUs.
+pub fn pool_size() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Runs `f` on a thread of rayon's global pool while the calling thread waits.
 ///
 /// Flex splits its large matrix products over the pool. Called from outside the pool, the

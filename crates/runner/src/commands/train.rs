@@ -10,7 +10,7 @@ use burnfit_model::{Loss, MlpConfig};
 
 use super::{final_line, EXIT_INTERRUPTED};
 use crate::backend::{self, Selected};
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
 use crate::metrics;
 use crate::pipeline::{self, Prepared};
 use crate::resources;
@@ -126,9 +126,10 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         interrupt,
         weights: row_weights.as_deref(),
         init_from: args.init_from,
+        part_rows: selected.part_rows(),
     };
     let run_training = || train::train(&job, checkpoint);
-    let trained = if selected.splits_products(&network, config.train.batch_size.get()) {
+    let trained = if selected.keeps_pool_busy(&network, config.train.batch_size.get()) {
         crate::threads::on_pool_spinning(run_training)
     } else {
         crate::threads::on_pool(run_training)
@@ -194,12 +195,26 @@ fn preflight(config: &Config, data: &Prepared, network: &MlpConfig) -> Result<()
         .map_err(|e| crate::config::setting_error("model", e))?;
     // Weights, gradients and Adam's two moments, with a host copy during the update: five
     // copies of the parameters; a batch's activations and their gradients, four copies per
-    // layer output; one evaluation chunk's activations.
+    // layer output; the evaluation chunks' activations. On flex (or `auto`, which may pick it)
+    // a batch in parts holds one more set of gradients per part in flight, and evaluation
+    // runs a chunk per pool thread.
     let params = network.num_params() as u64;
     let widths: u64 = network.hidden.iter().map(|&w| w as u64).sum::<u64>() + 1;
-    let needed = resources::product(&[4, 5, params])
+    let (copies, eval_rows) =
+        if matches!(config.backend.kind, BackendKind::Flex | BackendKind::Auto) {
+            let pool = crate::threads::pool_size();
+            let parts = batch.div_ceil(crate::backend::PART_ROWS).min(pool);
+            let copies = if parts > 1 { 5 + parts } else { 5 };
+            (
+                copies,
+                (pool * crate::train::CPU_EVAL_CHUNK).max(crate::train::EVAL_CHUNK),
+            )
+        } else {
+            (5, crate::train::EVAL_CHUNK)
+        };
+    let needed = resources::product(&[4, copies as u64, params])
         .saturating_add(resources::product(&[4, 4, batch as u64, widths]))
-        .saturating_add(resources::product(&[4, 8192, widths]));
+        .saturating_add(resources::product(&[4, eval_rows as u64, widths]));
     resources::check(
         "the network",
         needed,

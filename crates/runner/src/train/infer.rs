@@ -2,32 +2,51 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use burnfit_model::{Loss, Mlp};
+use rayon::prelude::*;
 
 use super::step::host;
 use crate::data::Matrix;
 use crate::metrics::{self, Metrics};
 
-/// Rows per forward pass when evaluating.
-const EVAL_CHUNK: usize = 8192;
+/// Rows per forward pass when evaluating on a GPU.
+pub const EVAL_CHUNK: usize = 8192;
 
-/// Raw network outputs for every row of `m`, computed in large chunks on the plain device, on
-/// rayon's pool (`threads::on_pool`: the chunks' products are split over it).
+/// Rows per forward pass when evaluating on flex, where the chunks run in parallel.
+pub const CPU_EVAL_CHUNK: usize = 2048;
+
+/// Raw network outputs for every row of `m`, computed in chunks on the plain device, on
+/// rayon's pool (`threads::on_pool`).
+///
+/// On flex the chunks run in parallel over the pool, so its threads share the element-wise
+/// work as well as the products: the seed's validation at batch 1024 (20,000 rows) took 8–14 →
+/// 6–7 ms an epoch on a 2-core AMD EPYC. A GPU takes larger chunks one after another from one
+/// thread. A row's output does not depend on the chunk it is in.
 pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
-    crate::threads::on_pool(|| outputs_here(model, m, device))
+    crate::threads::on_pool(|| {
+        if *device == Device::flex() {
+            let chunks: Vec<usize> = (0..m.rows).step_by(CPU_EVAL_CHUNK).collect();
+            let parts: Vec<Vec<f32>> = chunks
+                .into_par_iter()
+                .map(|lo| chunk(model, m, lo, (lo + CPU_EVAL_CHUNK).min(m.rows), device))
+                .collect();
+            parts.concat()
+        } else {
+            let mut out = Vec::with_capacity(m.rows);
+            for lo in (0..m.rows).step_by(EVAL_CHUNK) {
+                out.extend(chunk(model, m, lo, (lo + EVAL_CHUNK).min(m.rows), device));
+            }
+            out
+        }
+    })
 }
 
-fn outputs_here(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
-    let mut out = Vec::with_capacity(m.rows);
-    for lo in (0..m.rows).step_by(EVAL_CHUNK) {
-        let hi = (lo + EVAL_CHUNK).min(m.rows);
-        let x = Tensor::<2>::from_data(
-            TensorData::new(m.x[lo * m.width..hi * m.width].to_vec(), [hi - lo, m.width]),
-            device,
-        );
-        let y = model.forward(x); // [rows, 1]
-        out.extend(host(y.into_data()));
-    }
-    out
+/// Raw outputs for rows `lo..hi` of `m`.
+fn chunk(model: &Mlp, m: &Matrix, lo: usize, hi: usize, device: &Device) -> Vec<f32> {
+    let x = Tensor::<2>::from_data(
+        TensorData::new(m.x[lo * m.width..hi * m.width].to_vec(), [hi - lo, m.width]),
+        device,
+    );
+    host(model.forward(x).into_data()) // [rows, 1]
 }
 
 /// What `predict` writes for every row of `m`: the raw outputs through the loss's head

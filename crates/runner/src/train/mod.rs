@@ -25,7 +25,7 @@ use burn::tensor::{Bytes, Device};
 use burnfit_model::MlpOptimizer;
 use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
 
-pub use infer::{evaluate, outputs, predictions};
+pub use infer::{evaluate, outputs, predictions, CPU_EVAL_CHUNK, EVAL_CHUNK};
 pub use step::{epoch_order, learning_rate, read_scalar, step_on, READ_EVERY};
 
 use crate::config::{setting_error, Config};
@@ -93,6 +93,9 @@ pub struct Job<'a> {
     pub weights: Option<&'a [f32]>,
     /// Start from these weights (`--init-from`, safetensors) instead of seeded ones.
     pub init_from: Option<&'a std::path::Path>,
+    /// Batches of more rows run as parts of at most this many, in parallel
+    /// ([`step_on`]); `None`: one pass a batch.
+    pub part_rows: Option<usize>,
 }
 
 /// Everything the loop carries from step to step, and what a checkpoint saves of it.
@@ -287,14 +290,14 @@ fn run_steps(
         let (lo, hi) = (step * batch, ((step + 1) * batch).min(n));
         let lr = learning_rate(job.config, base, epoch, step, steps);
         let rows = (job.train, &order[lo..hi]);
-        let weights = job.weights.map(|w| (w, &order[lo..hi]));
         let (next, out, loss) = step_on(
             state.model,
             &mut state.optim,
-            (t.loss, weights),
+            (t.loss, job.weights),
             lr,
             rows,
             ad,
+            job.part_rows,
         )?;
         state.model = next;
         tally.losses.push(loss);

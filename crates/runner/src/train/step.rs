@@ -8,6 +8,7 @@ use burnfit_model::{Loss, Mlp};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rayon::prelude::*;
 
 use crate::config::{Config, LrSchedule};
 use crate::data::Matrix;
@@ -48,19 +49,82 @@ pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// Each training row's loss weight, and the rows of this batch (indices into it).
-pub type RowWeights<'a> = (&'a [f32], &'a [usize]);
-
-/// One optimization step on rows `rows` of `m` at learning rate `lr`. Returns the updated model
+/// One optimization step on rows `rows` of `m` at learning rate `lr`, each row's loss weighted
+/// by `weights[row]` (`train.class_weight`) when given. Returns the updated model
 /// and, off the autodiff graph (on the inner device), the batch's outputs and its mean loss.
+///
+/// With `part_rows` set, a batch of more rows is split into that many rows or fewer a part, each
+/// part's forward and backward pass runs on its own thread of rayon's pool over its own
+/// [`Mlp::replica`], and the parts' gradients are added in order (a CPU's cores then share
+/// the element-wise work too, not only the matrix products: docs/DESIGN.md). The parts depend on
+/// the batch alone, never on the number of threads, so a run gives the same bits on any pool.
 pub fn step_on(
     model: Mlp,
     optim: &mut burnfit_model::MlpOptimizer,
-    (loss_fn, weights): (Loss, Option<RowWeights<'_>>),
+    (loss_fn, weights): (Loss, Option<&[f32]>),
+
     lr: f64,
     (m, rows): (&Matrix, &[usize]),
     ad: &Device,
+    part_rows: Option<usize>,
 ) -> Result<(Mlp, Tensor<2>, Tensor<1>)> {
+    let parts = part_rows.map_or(1, |p| rows.len().div_ceil(p.max(1)));
+    if parts <= 1 {
+        let (grads, out, loss) = pass(&model, (loss_fn, weights), (m, rows), ad, None)?;
+        let model = optim.step(lr, model, grads);
+        return Ok((model, out, loss));
+    }
+    let n = rows.len();
+    let bounds: Vec<(usize, usize)> = (0..parts)
+        .map(|i| (i * n / parts, (i + 1) * n / parts))
+        .collect();
+    // A wave of parts per pool thread at a time, summed into `grads` before the next: memory for
+    // a pool's worth of gradients, not a batch's.
+    let wave = rayon::current_num_threads().max(1);
+    let (mut grads, mut outs, mut losses) =
+        (None, Vec::with_capacity(parts), Vec::with_capacity(parts));
+    for group in bounds.chunks(wave) {
+        let done: Vec<Result<_>> = group
+            .par_iter()
+            .map(|&(lo, hi)| {
+                let scale = (hi - lo) as f64 / n as f64;
+                pass(
+                    &model.replica(),
+                    (loss_fn, weights),
+                    (m, &rows[lo..hi]),
+                    ad,
+                    Some(scale),
+                )
+            })
+            .collect();
+        let mut wave_grads: Vec<GradientsParams> = grads.take().into_iter().collect();
+        for part in done {
+            let (g, out, loss) = part?;
+            wave_grads.push(g);
+            outs.push(out);
+            losses.push(loss);
+        }
+        grads = Some(model.sum_gradients(wave_grads));
+    }
+    let grads = grads.expect("at least one part");
+    let loss = losses
+        .into_iter()
+        .reduce(|a, b| a + b)
+        .expect("at least one part");
+    let model = optim.step(lr, model, grads);
+    Ok((model, Tensor::cat(outs, 0), loss))
+}
+
+/// The forward and backward pass over rows `rows` of `m`: the gradients, and off the autodiff
+/// graph the outputs and the mean loss, times `scale` when the rows are a part of a batch
+/// (their share of its rows, so the parts' losses and gradients add up to the batch's).
+fn pass(
+    model: &Mlp,
+    (loss_fn, weights): (Loss, Option<&[f32]>),
+    (m, rows): (&Matrix, &[usize]),
+    ad: &Device,
+    scale: Option<f64>,
+) -> Result<(GradientsParams, Tensor<2>, Tensor<1>)> {
     let width = m.width;
     // Gathered straight into the buffers the tensors take over: one copy of each row.
     let mut x = Vec::with_capacity(rows.len() * width);
@@ -71,22 +135,24 @@ pub fn step_on(
     let x = Tensor::<2>::from_data(TensorData::new(x, [rows.len(), width]), ad);
     let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), ad);
     let out = model.forward(x); // [rows, 1]
-    let loss = match weights {
+    let mut loss = match weights {
         // Each training row's weight (`train.class_weight`), gathered like its label.
-        Some((w, rows)) => {
+        Some(w) => {
             let w: Vec<f32> = rows.iter().map(|&r| w[r]).collect();
             let w = Tensor::<2>::from_data(TensorData::new(w, [rows.len(), 1]), ad);
             loss_fn.compute_weighted(out.clone(), y, w)?
         }
         None => loss_fn.compute(out.clone(), y)?,
     };
+    if let Some(scale) = scale {
+        loss = loss.mul_scalar(scale);
+    }
     // `inner()`, not `detach()`: the kept tensors leave autodiff altogether, so the reads that
     // concatenate two hundred of them run on the inner device, not through autodiff's
     // bookkeeping (`trainer` against `bare` in step_bench: 12 µs a step of 32 with `detach`).
     let detached = loss.clone().inner();
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let model = optim.step(lr, model, grads);
-    Ok((model, out.inner(), detached))
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    Ok((grads, out.inner(), detached))
 }
 
 /// Reads a one-element tensor back to the host (a device sync).
@@ -169,6 +235,108 @@ mod tests {
 
     fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
         Tensor::from_data(TensorData::new(values, shape), &Device::flex())
+    }
+
+    /// Eight rows of three features and their labels.
+    fn matrix() -> Matrix {
+        Matrix {
+            x: (0..24)
+                .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.4)
+                .collect(),
+            y: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0],
+            rows: 8,
+            width: 3,
+            source_rows: (1..=8).collect(),
+        }
+    }
+
+    /// Two steps of `settings` from the same seed over rows `rows` (with row weights for the
+    /// second), with the batch in parts of `part_rows`, on a pool of `threads`: the weights and
+    /// both losses.
+    fn two_steps(
+        settings: &burnfit_model::OptimizerSettings,
+        part_rows: Option<usize>,
+        threads: usize,
+        rows: &[usize],
+    ) -> (Vec<f32>, [f32; 2]) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let ad = Device::flex().autodiff();
+            let network = burnfit_model::MlpConfig::new(3).with_hidden(vec![5, 4]);
+            let mut model = network.init(&ad, 7).unwrap();
+            let mut optim = settings
+                .build(None, burnfit_model::UpdatePath::Host)
+                .unwrap();
+            let (m, weights) = (matrix(), [0.5, 2.0, 1.0, 1.0, 3.0, 1.0, 0.25, 1.0]);
+            let mut losses = [0.0; 2];
+            for (i, w) in [None, Some(&weights[..])].into_iter().enumerate() {
+                let (next, out, loss) = step_on(
+                    model,
+                    &mut optim,
+                    (Loss::Bce, w),
+                    settings.lr(),
+                    (&m, rows),
+                    &ad,
+                    part_rows,
+                )
+                .unwrap();
+                assert_eq!(out.dims(), [rows.len(), 1]);
+                (model, losses[i]) = (next, read_scalar(&loss));
+            }
+            let weights = model
+                .layers
+                .iter()
+                .flat_map(|l| host(l.weight.val().into_data()))
+                .collect();
+            (weights, losses)
+        })
+    }
+
+    /// With plain gradient descent the update is the gradient itself, so a part's loss share
+    /// that was off would show; Adam is the host path the CPU backends train with.
+    #[test]
+    fn a_batch_in_parts_trains_like_the_whole_batch_and_the_same_on_any_pool() {
+        use burnfit_model::{AdamSettings, OptimizerSettings, SgdSettings};
+        let rows = [6, 1, 3, 0, 7, 2, 5];
+        let sgd = SgdSettings {
+            lr: 0.5,
+            ..SgdSettings::keras()
+        };
+        for settings in [
+            OptimizerSettings::Sgd(sgd),
+            OptimizerSettings::Adam(AdamSettings::keras()),
+        ] {
+            let (whole, whole_losses) = two_steps(&settings, None, 2, &rows);
+            // Parts of 3, 2 and 2 rows: unequal shares of the loss.
+            let (parts, part_losses) = two_steps(&settings, Some(3), 2, &rows);
+            for (a, b) in whole.iter().zip(&parts) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                    "{settings:?}: {a} against {b}"
+                );
+            }
+            for (a, b) in whole_losses.iter().zip(&part_losses) {
+                assert!((a - b).abs() <= 1e-6, "{settings:?}: loss {a} against {b}");
+            }
+            let fewer = two_steps(&settings, None, 2, &rows[..4]).0;
+            assert_ne!(whole, fewer, "{settings:?}: the rows reach the weights");
+            // The parts depend on the batch, not on the pool: the same bits on one thread or
+            // three.
+            let parts = (parts, part_losses);
+            assert_eq!(
+                two_steps(&settings, Some(3), 1, &rows),
+                parts,
+                "{settings:?}"
+            );
+            assert_eq!(
+                two_steps(&settings, Some(3), 3, &rows),
+                parts,
+                "{settings:?}"
+            );
+        }
     }
 
     #[test]
