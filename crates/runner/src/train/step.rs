@@ -50,7 +50,7 @@ pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
 }
 
 /// One optimization step on rows `rows` of `m` at learning rate `lr`, each row's loss weighted
-/// by `weights[row]` (`train.class_weight`) when given. Returns the updated model
+/// by `weights[row]` (`train.class_weight`, `data.weight`) when given. Returns the updated model
 /// and, off the autodiff graph (on the inner device), the batch's outputs and its mean loss.
 ///
 /// With `part_rows` set, a batch of more rows is split into that many rows or fewer a part, each
@@ -62,7 +62,6 @@ pub fn step_on(
     model: Mlp,
     optim: &mut burnfit_model::MlpOptimizer,
     (loss_fn, weights): (Loss, Option<&[f32]>),
-
     lr: f64,
     (m, rows): (&Matrix, &[usize]),
     ad: &Device,
