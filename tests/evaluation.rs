@@ -57,17 +57,8 @@ epochs = 6
 batch_size = 64
 "#;
 
-fn eval(s: &Value, k: &str) -> f64 {
-    s["evaluation"][k].as_f64().unwrap()
-}
-
-#[test]
-fn balanced_class_weights_raise_minority_recall_at_a_small_cost_in_accuracy() {
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path();
-    imbalanced(dir);
-    write(dir, "imb.toml", IMBALANCED);
-    train(dir, &["--config", "imb.toml", "--out", "plain"]);
+/// Trains `imb.toml` with `train.class_weight = "balanced"` into `dir/balanced`.
+fn train_balanced(dir: &Path) {
     train(
         dir,
         &[
@@ -79,6 +70,20 @@ fn balanced_class_weights_raise_minority_recall_at_a_small_cost_in_accuracy() {
             "balanced",
         ],
     );
+}
+
+fn eval(s: &Value, k: &str) -> f64 {
+    s["evaluation"][k].as_f64().unwrap()
+}
+
+#[test]
+fn balanced_class_weights_raise_minority_recall_at_a_small_cost_in_accuracy() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    imbalanced(dir);
+    write(dir, "imb.toml", IMBALANCED);
+    train(dir, &["--config", "imb.toml", "--out", "plain"]);
+    train_balanced(dir);
     let (plain, balanced) = (summary(dir, "plain"), summary(dir, "balanced"));
     // The weights are n / (2 · class count) on the training split.
     let split = &balanced["splits"][0];
@@ -341,17 +346,7 @@ fn a_weight_column_weighs_rows_like_class_weights_and_is_never_a_feature() {
     let dir = tmp.path();
     imbalanced(dir);
     write(dir, "imb.toml", IMBALANCED);
-    train(
-        dir,
-        &[
-            "--config",
-            "imb.toml",
-            "--set",
-            "train.class_weight=\"balanced\"",
-            "--out",
-            "balanced",
-        ],
-    );
+    train_balanced(dir);
     let w = summary(dir, "balanced")["class_weights"].clone();
     let (w0, w1) = (w[0].as_f64().unwrap() as f32, w[1].as_f64().unwrap() as f32);
     // The same weights, given per row in a column of the CSV.

@@ -91,6 +91,39 @@ fn export(dir: &Path, run: &str, format: &str, out: &str) -> PathBuf {
     dir.join(out)
 }
 
+/// `burnfit synth` of 300 rows, seed 9, with `args` (which name `--out`): the written CSV.
+fn synth(dir: &Path, args: &[&str]) -> PathBuf {
+    let out = burnfit(dir)
+        .args(["synth", "--rows", "300", "--seed", "9"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let at = args
+        .iter()
+        .position(|&a| a == "--out")
+        .expect("args name --out");
+    dir.join(args[at + 1])
+}
+
+/// The run `run` exported to ONNX (read by onnxruntime) and to safetensors (read by numpy)
+/// gives `predict`'s probabilities and classes on the rows of `csv`.
+fn both_reproduce_predict(python: &Path, dir: &Path, run: &str, csv: &Path) {
+    let want = predicted(dir, run, csv);
+    let onnx = export(dir, run, "onnx", &format!("{run}.onnx"));
+    assert_same(
+        &format!("onnxruntime, {run}"),
+        &consumer(python, "onnx", &onnx, csv),
+        &want,
+    );
+    let st = export(dir, run, "safetensors", &format!("{run}.safetensors"));
+    assert_same(
+        &format!("numpy over safetensors, {run}"),
+        &consumer(python, "numpy", &st, csv),
+        &want,
+    );
+}
+
 fn assert_same(what: &str, got: &[(f64, Option<u8>)], want: &[(f64, Option<u8>)]) {
     assert_eq!(got.len(), want.len(), "{what}: rows");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -134,19 +167,7 @@ fn onnx_and_safetensors_exports_reproduce_predict_on_raw_rows_with_categories_an
         text.contains(",NA,") || text.contains(",NA\n"),
         "the fixture keeps its missing cell"
     );
-    let want = predicted(dir, "brain", &csv);
-    let onnx = export(dir, "brain", "onnx", "brain.onnx");
-    assert_same(
-        "onnxruntime",
-        &consumer(&python, "onnx", &onnx, &csv),
-        &want,
-    );
-    let st = export(dir, "brain", "safetensors", "brain.safetensors");
-    assert_same(
-        "numpy over safetensors",
-        &consumer(&python, "numpy", &st, &csv),
-        &want,
-    );
+    both_reproduce_predict(&python, dir, "brain", &csv);
 
     // The seed run itself (its network, data and l2 scaling; one epoch of its ten), on fresh
     // rows of its generator.
@@ -162,44 +183,9 @@ fn onnx_and_safetensors_exports_reproduce_predict_on_raw_rows_with_categories_an
             "syn",
         ],
     );
-    let out = burnfit(dir)
-        .args([
-            "synth",
-            "--rows",
-            "300",
-            "--features",
-            "100",
-            "--seed",
-            "9",
-            "--out",
-            "rows.csv",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = synth(dir, &["--features", "100", "--out", "rows.csv"]);
     write(dir, "small.toml", common::SMALL);
-    let rows = dir.join("rows.csv");
-    let want = predicted(dir, "syn", &rows);
-    assert_same(
-        "onnxruntime, synthetic",
-        &consumer(
-            &python,
-            "onnx",
-            &export(dir, "syn", "onnx", "syn.onnx"),
-            &rows,
-        ),
-        &want,
-    );
-    assert_same(
-        "numpy, synthetic",
-        &consumer(
-            &python,
-            "numpy",
-            &export(dir, "syn", "safetensors", "syn.st"),
-            &rows,
-        ),
-        &want,
-    );
+    both_reproduce_predict(&python, dir, "syn", &rows);
     train(
         dir,
         &[
@@ -216,47 +202,20 @@ fn onnx_and_safetensors_exports_reproduce_predict_on_raw_rows_with_categories_an
             "reg",
         ],
     );
-    let out = burnfit(dir)
-        .args([
-            "synth",
-            "--rows",
-            "300",
+    let reg_rows = synth(
+        dir,
+        &[
             "--features",
             "10",
             "--informative",
             "4",
             "--task",
             "regression",
-            "--seed",
-            "9",
             "--out",
             "reg.csv",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let reg_rows = dir.join("reg.csv");
-    let want = predicted(dir, "reg", &reg_rows);
-    assert_same(
-        "onnxruntime, regression",
-        &consumer(
-            &python,
-            "onnx",
-            &export(dir, "reg", "onnx", "reg.onnx"),
-            &reg_rows,
-        ),
-        &want,
+        ],
     );
-    assert_same(
-        "numpy, regression",
-        &consumer(
-            &python,
-            "numpy",
-            &export(dir, "reg", "safetensors", "reg.st"),
-            &reg_rows,
-        ),
-        &want,
-    );
+    both_reproduce_predict(&python, dir, "reg", &reg_rows);
 }
 
 #[test]

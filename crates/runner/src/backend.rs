@@ -51,7 +51,12 @@ pub fn compiled() -> Vec<&'static str> {
 }
 
 /// Rows a part of a training batch holds at most on flex ([`Selected::part_rows`]).
-pub const PART_ROWS: usize = 512;
+const PART_ROWS: usize = 512;
+
+/// [`Selected::part_rows`] for a backend `kind` before one is selected (the memory check).
+pub fn part_rows(kind: BackendKind) -> Option<usize> {
+    (kind == BackendKind::Flex).then_some(PART_ROWS)
+}
 
 /// The chosen device and a one-line description for logs and `summary.json`.
 #[derive(Debug, Clone)]
@@ -97,7 +102,7 @@ impl Selected {
     /// ms a step in one pass, 0.82–0.98 ms as two parts. A GPU runs one pass: its kernels
     /// already cover the batch.
     pub fn part_rows(&self) -> Option<usize> {
-        (self.kind == BackendKind::Flex).then_some(PART_ROWS)
+        part_rows(self.kind)
     }
 
     /// Where the optimizer's element-wise update runs: on the CPU backends the tensors already

@@ -200,18 +200,22 @@ fn preflight(config: &Config, data: &Prepared, network: &MlpConfig) -> Result<()
     // runs a chunk per pool thread.
     let params = network.num_params() as u64;
     let widths: u64 = network.hidden.iter().map(|&w| w as u64).sum::<u64>() + 1;
-    let (copies, eval_rows) =
-        if matches!(config.backend.kind, BackendKind::Flex | BackendKind::Auto) {
-            let pool = crate::threads::pool_size();
-            let parts = batch.div_ceil(crate::backend::PART_ROWS).min(pool);
-            let copies = if parts > 1 { 5 + parts } else { 5 };
-            (
-                copies,
-                (pool * crate::train::CPU_EVAL_CHUNK).max(crate::train::EVAL_CHUNK),
-            )
-        } else {
-            (5, crate::train::EVAL_CHUNK)
-        };
+    // `auto` is counted as the backend it may pick that holds the most.
+    let kind = match config.backend.kind {
+        BackendKind::Auto => BackendKind::Flex,
+        kind => kind,
+    };
+    let (copies, eval_rows) = if let Some(part_rows) = backend::part_rows(kind) {
+        let pool = crate::threads::pool_size();
+        let parts = batch.div_ceil(part_rows).min(pool);
+        let copies = if parts > 1 { 5 + parts } else { 5 };
+        (
+            copies,
+            (pool * crate::train::CPU_EVAL_CHUNK).max(crate::train::EVAL_CHUNK),
+        )
+    } else {
+        (5, crate::train::EVAL_CHUNK)
+    };
     let needed = resources::product(&[4, copies as u64, params])
         .saturating_add(resources::product(&[4, 4, batch as u64, widths]))
         .saturating_add(resources::product(&[4, eval_rows as u64, widths]));
