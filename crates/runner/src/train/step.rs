@@ -125,11 +125,8 @@ fn pass(
     scale: Option<f64>,
 ) -> Result<(GradientsParams, Tensor<2>, Tensor<1>)> {
     let width = m.width;
-    // Gathered straight into the buffers the tensors take over: one copy of each row.
-    let mut x = Vec::with_capacity(rows.len() * width);
-    for &r in rows {
-        x.extend_from_slice(&m.x[r * width..(r + 1) * width]);
-    }
+    // Gathered straight into the buffer the tensor takes over: one copy of each row.
+    let x = m.gather(rows);
     let y: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
     let x = Tensor::<2>::from_data(TensorData::new(x, [rows.len(), width]), ad);
     let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), ad);
