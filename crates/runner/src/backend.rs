@@ -65,7 +65,7 @@ pub struct Selected {
     pub device: Device,
     /// The backend actually used (`auto` resolves to one).
     pub kind: BackendKind,
-    /// e.g. `flex (CPU)` or `wgpu: llvmpipe (LLVM 15.0.6, 256 bits)`.
+    /// e.g. `flex, AVX-512 products (CPU)` or `wgpu: llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub description: String,
 }
 
@@ -210,6 +210,27 @@ fn wgpu_kind(device: &str) -> Result<burn::tensor::DeviceKind, BackendError> {
     })
 }
 
+/// `flex` and the instructions its matrix products run on here, for logs and `summary.json`.
+///
+/// gemm takes its AVX-512 kernels where the CPU has AVX-512 and its AVX2 ones elsewhere
+/// (Burn's `x86-v4` feature), and the two add a dot product's terms in different orders, so
+/// runs on two machines can differ in their last digits: the summary says which ran.
+fn flex_name() -> String {
+    #[cfg(target_arch = "x86_64")]
+    let products = if std::arch::is_x86_feature_detected!("avx512f") {
+        "AVX-512"
+    } else if std::arch::is_x86_feature_detected!("fma") {
+        "AVX2"
+    } else {
+        "scalar"
+    };
+    #[cfg(target_arch = "aarch64")]
+    let products = "NEON";
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let products = "scalar";
+    format!("flex, {products} products")
+}
+
 /// Resolves `[backend]` to a working device.
 // Long, but flat: one short arm per backend kind, each behind its cargo feature; split up, the
 // arms would only pass the same four values around.
@@ -220,7 +241,7 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
         description: format!("{what} (CPU)"),
     };
     match config.kind {
-        BackendKind::Flex => Ok(cpu(BackendKind::Flex, Device::flex(), "flex")),
+        BackendKind::Flex => Ok(cpu(BackendKind::Flex, Device::flex(), &flex_name())),
         BackendKind::Ndarray => Ok(cpu(BackendKind::Ndarray, ndarray_device(), "ndarray")),
         BackendKind::Auto => {
             // A real GPU only: a software adapter (lavapipe) is slower than flex.
@@ -238,7 +259,7 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
             Ok(cpu(
                 BackendKind::Flex,
                 Device::flex(),
-                "flex, chosen by auto: no GPU adapter found",
+                &format!("{}, chosen by auto: no GPU adapter found", flex_name()),
             ))
         }
         BackendKind::Wgpu => {
@@ -388,6 +409,27 @@ mod tests {
         let ndarray = selected(BackendKind::Ndarray);
         assert_eq!(ndarray.part_rows(), None);
         assert!(!ndarray.keeps_pool_busy(&seed, 4096));
+    }
+
+    /// The summary names the instructions flex's products ran on, since results differ in
+    /// their last digits between gemm's AVX-512 and AVX2 kernels.
+    #[test]
+    fn flex_names_the_instructions_of_its_products() {
+        let config = BackendConfig {
+            kind: BackendKind::Flex,
+            ..BackendConfig::default()
+        };
+        let name = select(&config).unwrap().description;
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+            assert_eq!(name.contains("AVX-512 products"), avx512, "{name}");
+            assert_eq!(name.contains("AVX2 products"), !avx512, "{name}");
+        }
+        assert!(
+            name.starts_with("flex, ") && name.ends_with(" (CPU)"),
+            "{name}"
+        );
     }
 
     /// The seed network's largest product, 100 × 128 weights, reaches flex's 192³ between
