@@ -119,8 +119,10 @@ pub(super) struct HostAdam {
     /// A record read by [`HostAdam::with_bytes`], whose states are taken at the next step, when
     /// the network says which parameters (ids and ranks) to look for.
     loaded: Option<(ModuleOptimizer, Slot)>,
-    /// The network's device, seen at the last step: the record's tensors are made there.
+    /// The network's device, taken at the first step: the record's tensors are made there.
     device: Option<Device>,
+    /// The CPU's widest vector unit, found once: [`Update`] runs on it.
+    arch: pulp::Arch,
 }
 
 impl HostAdam {
@@ -135,6 +137,7 @@ impl HostAdam {
             moments: BTreeMap::new(),
             loaded: None,
             device: None,
+            arch: pulp::Arch::new(),
         }
     }
 
@@ -203,7 +206,7 @@ impl HostAdam {
             moments.m.as_mut_slice::<f32>().expect(f32s),
             moments.v.as_mut_slice::<f32>().expect(f32s),
         );
-        pulp::Arch::new().dispatch(Update {
+        self.arch.dispatch(Update {
             k,
             first: time == 1,
             decay: self.weight_decay.is_some(),
