@@ -80,8 +80,8 @@ fn trains_a_small_synthetic_set_then_evaluates_and_predicts_from_the_run_folder(
     assert_eq!(lines[0], "row,probability,class");
     assert_eq!(lines.len(), 301);
     assert!(
-        lines[1].starts_with("2,"),
-        "the first data row is spreadsheet row 2: {}",
+        lines[1].starts_with("1,"),
+        "rows are data rows, counted from 1: {}",
         lines[1]
     );
 }
@@ -494,24 +494,25 @@ fn inspect_describes_each_column_as_training_reads_it() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "column,kind,missing,min,mean,max,levels\n\
-         a,numeric,1,1,2,3,\n\
-         b,numeric,1,4,6,8,\n\
-         kind,categorical,0,,,,2\n"
+        "column,kind,missing,min,mean,max,levels,suggest\n\
+         a,numeric,1,1,2,3,,\n\
+         b,numeric,1,4,6,8,,\n\
+         kind,text,0,,,,2,\"categorical = [\"\"kind\"\"]\"\n"
     );
     assert!(
         stderr(&out).contains("3 rows x 3 columns"),
         "{}",
         stderr(&out)
     );
-    // Without --categorical the text column is the usual error, naming row and column.
+    // Without --categorical the text column is found, and the line to add is shown.
     let out = burnfit(tmp.path())
         .args(["inspect", "--data", "d.csv"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\nkind,text,0,"), "{}", stdout(&out));
     assert!(
-        stderr(&out).contains("row 2, column `kind`"),
+        stderr(&out).contains("`categorical = [\"kind\"]` under [data]"),
         "{}",
         stderr(&out)
     );

@@ -157,7 +157,8 @@ pub fn wgpu_adapters() -> Vec<(Device, String)> {
                         .identity()
                         .map(|i| i.name)
                         .unwrap_or_else(|| "unnamed adapter".into());
-                    let s = format!("{name} [{:?}]", d);
+                    let (words, key) = adapter_kind(&format!("{d:?}"));
+                    let s = format!("{name} ({words}; backend.device = \"{key}\")");
                     (d, s)
                 })
                 .collect::<Vec<_>>()
@@ -167,6 +168,49 @@ pub fn wgpu_adapters() -> Vec<(Device, String)> {
     }
     #[cfg(not(feature = "wgpu"))]
     Vec::new()
+}
+
+/// A wgpu device's kind in words, and the `backend.device` value that picks it, from the
+/// device's debug text (`DiscreteGpu(0)`, `Cpu`, ...), which is all Burn exposes of it.
+fn adapter_kind(debug: &str) -> (&'static str, String) {
+    for (tag, words, key) in [
+        ("DiscreteGpu(", "discrete GPU", "discrete"),
+        ("IntegratedGpu(", "integrated GPU", "integrated"),
+        ("VirtualGpu(", "virtual GPU", "virtual"),
+    ] {
+        if let Some(rest) = debug.split(tag).nth(1) {
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            return (words, format!("{key}:{n}"));
+        }
+    }
+    if debug.contains("Cpu") {
+        return (SOFTWARE, "cpu".into());
+    }
+    ("adapter", "default".into())
+}
+
+/// How a software adapter (Mesa's llvmpipe/lavapipe) is described.
+const SOFTWARE: &str = "software renderer on the CPU, no GPU";
+
+/// What the user should hear about where `selected` runs, once, beside the backend line: a
+/// wgpu software adapter is a real wgpu device, but runs on the CPU many times slower than flex
+/// (it is there to test the GPU path on machines without one).
+pub fn speed_warning(selected: &Selected) -> Option<String> {
+    (selected.kind == BackendKind::Wgpu && selected.description.contains(SOFTWARE)).then(|| {
+        "wgpu found no GPU, only a software renderer that runs on the CPU: expect it to be many \
+         times slower than backend.kind = \"flex\" (\"auto\" prefers a real GPU, then flex)"
+            .to_string()
+    })
+}
+
+/// One line about the graphics library's own `error: XDG_RUNTIME_DIR is invalid…` lines, which
+/// it prints while looking for a display when none is set up (a server, a container): they are
+/// not burnfit's, and harmless, and the user should not have to find that out.
+pub fn display_note() -> Option<&'static str> {
+    (cfg!(feature = "wgpu") && std::env::var_os("XDG_RUNTIME_DIR").is_none()).then_some(
+        "any `error: XDG_RUNTIME_DIR …` lines above come from the graphics library looking for \
+         a display; burnfit needs none, and they are harmless",
+    )
 }
 
 fn available_summary() -> String {
@@ -376,6 +420,9 @@ pub fn describe_devices() -> String {
         }
         for (_, d) in adapters {
             out.push_str(&format!("wgpu adapter: {d}\n"));
+        }
+        if let Some(note) = display_note() {
+            out.push_str(&format!("note: {note}\n"));
         }
     }
     out

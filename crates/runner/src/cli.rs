@@ -61,8 +61,37 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Load a CSV the way training would and print each column's kind, missing cells and
-    /// range (pandas' `describe`, in short).
+    /// Write a commented config for your own CSV: every choice explicit and explained, from the
+    /// file's columns as training reads them; `burnfit train --config FILE` then runs it.
+    Init {
+        /// The CSV.
+        data: PathBuf,
+        /// The column to predict.
+        #[arg(long)]
+        label: String,
+        /// Where to write the config (`-` for stdout; default: the CSV's name with `.toml`, in
+        /// the working folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace the config file if it exists (never the CSV).
+        #[arg(long)]
+        force: bool,
+        /// The loss, when the label's values could be read either way (whole numbers).
+        #[arg(long, value_enum)]
+        loss: Option<crate::commands::InitLoss>,
+        /// Class 1, when the label's two values do not say which it is (`1` of 0/1, `Yes`,
+        /// `true`, `Up` do).
+        #[arg(long)]
+        positive: Option<String>,
+    },
+    /// Print a shell's completion script for burnfit: `burnfit completions bash >
+    /// ~/.local/share/bash-completion/completions/burnfit`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Load a CSV the way training would and print each column's kind (numeric, text,
+    /// identifier-like, constant), missing cells, range, and the config line it suggests.
     Inspect {
         /// The CSV.
         #[arg(long)]
@@ -90,7 +119,8 @@ pub enum Command {
         #[arg(long)]
         threshold: Option<Fraction>,
     },
-    /// Predict for each row of a CSV (Keras's `predict`); writes row, probability and class.
+    /// Predict for each row of a CSV (Keras's `predict`): the data row (from 1), any `--keep`
+    /// columns, then the probability and the class as the label's own value (or the prediction).
     Predict {
         /// The run folder of a finished `train`.
         #[arg(long)]
@@ -111,8 +141,12 @@ pub enum Command {
         /// saved with the model).
         #[arg(long)]
         threshold: Option<Fraction>,
+        /// Columns of the data to copy into the output as they are, after `row` (an ID column,
+        /// say); comma-separated or repeated.
+        #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+        keep: Vec<String>,
     },
-    /// Print the fully resolved config, defaults included.
+    /// Print the fully resolved config, defaults included; `--docs` lists every key instead.
     Config {
         /// The TOML config (default: the built-in seed config).
         #[arg(long, short)]
@@ -120,6 +154,9 @@ pub enum Command {
         /// Override a key, as for `train`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// List every key a config can hold, with its type, default and what it does.
+        #[arg(long, conflicts_with_all = ["config", "set"])]
+        docs: bool,
     },
     /// Write a synthetic data set as CSV (features `f0..`, label `label`).
     Synth {

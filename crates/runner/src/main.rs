@@ -73,7 +73,10 @@ fn stop_signals() -> anyhow::Result<Arc<AtomicUsize>> {
 
 // Long, but flat: one arm per subcommand, each unpacking its arguments for `commands`.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if matches!(cli.command, Command::Synth { .. } | Command::Inspect { .. }) {
+    if matches!(
+        cli.command,
+        Command::Synth { .. } | Command::Inspect { .. } | Command::Init { .. }
+    ) {
         // No config to read the mode from: the default's.
         threads::init_all(config::BackendConfig::default().flush_denormals);
     }
@@ -117,17 +120,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             backend,
             threshold,
+            keep,
         } => commands::predict(
             &model,
             &data,
             &out,
             force,
-            (backend.as_deref(), threshold.map(|t| t.0)),
+            commands::PredictOptions {
+                backend: backend.as_deref(),
+                threshold: threshold.map(|t| t.0),
+                keep: &keep,
+            },
         ),
-        Command::Config { config, set } => {
+        Command::Config { docs: true, .. } => {
+            print!("{}", config::docs::render());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { config, set, .. } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             commands::report_warnings(&c);
-            print!("{}", c.to_toml());
+            print!("{}", c.to_toml_shown());
             Ok(ExitCode::SUCCESS)
         }
         Command::Synth {
@@ -245,6 +257,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Runs { dir, sort } => commands::report::runs(&dir, sort.as_deref()),
         Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
+        Command::Init {
+            data,
+            label,
+            out,
+            force,
+            loss,
+            positive,
+        } => commands::init(commands::InitArgs {
+            data: &data,
+            label: &label,
+            out: out.as_deref(),
+            force,
+            loss,
+            positive: positive.as_deref(),
+        }),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = cli::Cli::command();
+            clap_complete::generate(shell, &mut cmd, "burnfit", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Devices { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             commands::report_warnings(&c);

@@ -27,6 +27,10 @@ pub struct Prepared {
     pub pre: Preprocessor,
     /// Things the user should know (rows dropped, unseen categories).
     pub notes: Vec<String>,
+    /// Things that probably make the result worse than it could be (training and validation
+    /// classes out of balance, an ordered split of a file sorted by its label): printed as
+    /// warnings and kept in `summary.json` and the report.
+    pub warnings: Vec<String>,
     /// Seconds spent loading and preparing.
     pub seconds: f64,
     /// Each training row's weight from `data.weight`, in `train`'s row order.
@@ -158,6 +162,53 @@ fn check_classes(
     Ok(())
 }
 
+/// How far apart (in points of the share of class 1) the training and validation parts may be
+/// before the run warns.
+const BALANCE_POINTS: f64 = 5.0;
+
+/// How many standard errors of a random split the gap must also exceed: a shuffled split of a
+/// few hundred rows is often five points off by chance alone, and that is not worth a warning.
+const BALANCE_SIGMAS: f64 = 3.0;
+
+/// A warning when the training and validation parts hold class 1 in shares more than
+/// [`BALANCE_POINTS`] apart, and further apart than a random split would put them: the
+/// validation metrics then describe another population than the one trained on.
+fn balance(labels: &[f32], train: &[usize], valid: &[usize]) -> Option<String> {
+    let ones = |rows: &[usize]| rows.iter().filter(|&&r| labels[r] > 0.5).count() as f64;
+    if train.is_empty() || valid.is_empty() {
+        return None;
+    }
+    let (nt, nv) = (train.len() as f64, valid.len() as f64);
+    let (t, v) = (ones(train) / nt, ones(valid) / nv);
+    let pooled = (ones(train) + ones(valid)) / (nt + nv);
+    let sd = (pooled * (1.0 - pooled) * (1.0 / nt + 1.0 / nv)).sqrt();
+    let gap = (t - v).abs();
+    let (t, v) = (100.0 * t, 100.0 * v);
+    (100.0 * gap > BALANCE_POINTS && gap > BALANCE_SIGMAS * sd).then(|| {
+        format!(
+            "class 1 is {t:.1} % of the training rows but {v:.1} % of the validation rows; \
+             the validation metrics describe other data than the model learned from. \
+             data.split.stratify = true keeps the share equal"
+        )
+    })
+}
+
+/// A warning when an ordered split (the first rows train) meets rows sorted by their label: the
+/// two parts then hold different classes.
+fn sorted_by_label(origin: &str, labels: &[f32], rows: &[usize]) -> Option<String> {
+    let changes = rows
+        .windows(2)
+        .filter(|w| (labels[w[0]] > 0.5) != (labels[w[1]] > 0.5))
+        .count();
+    (changes == 1).then(|| {
+        format!(
+            "{origin} is sorted by its label and data.split.shuffle = false: the first rows, \
+             which train, and the last, which validate, hold different classes; remove \
+             data.split.shuffle = false (a stratified shuffle is the default)"
+        )
+    })
+}
+
 /// The table `config` names: its CSV, or the generator's set (after checking it fits).
 fn load(config: &Config) -> Result<Table, DataError> {
     let d = &config.data;
@@ -208,6 +259,16 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
         .collect();
     let mut notes = Vec::new();
     let rows = usable_rows(&table, d.missing, &mut notes)?;
+    let mut warnings = Vec::new();
+    let ordered = !(d.split.shuffle || d.split.stratify || d.split.folds.is_some());
+    if let (Loss::Bce, Some(labels), true, None) = (
+        config.train.loss,
+        table.labels.as_deref(),
+        ordered,
+        &d.validation_path,
+    ) {
+        warnings.extend(sorted_by_label(&table.origin, labels, &rows));
+    }
     let (train_rows, valid_rows) = if d.validation_path.is_some() {
         (rows, Vec::new())
     } else {
@@ -244,6 +305,9 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
             d.split.stratify,
             &mut notes,
         )?;
+        if let Some(labels) = table.labels.as_deref() {
+            warnings.extend(balance(labels, &train_rows, &valid_rows));
+        }
     }
     let weights = match &weight_column {
         Some((name, w)) => Some(check_weights(&table, name, w, &train_rows)?),
@@ -279,6 +343,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
         test,
         pre,
         notes,
+        warnings,
         seconds: start.elapsed().as_secs_f64(),
         weights,
     })

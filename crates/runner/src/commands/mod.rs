@@ -5,6 +5,7 @@
 pub mod cv;
 mod explain;
 pub mod export;
+mod init;
 mod pool;
 pub mod report;
 pub mod sweep;
@@ -12,6 +13,7 @@ mod tools;
 mod train;
 
 pub use explain::{explain, ExplainArgs};
+pub use init::{init, InitArgs, InitLoss};
 pub use tools::{inspect, parity, synth};
 pub use train::{train, TrainArgs};
 
@@ -19,7 +21,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burnfit_model::Loss;
 use serde_json::json;
 
@@ -114,6 +116,14 @@ fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
     crate::threads::init_all(config.backend.flush_denormals);
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
+    if let Some(w) = backend::speed_warning(&selected) {
+        eprintln!("warning: {w}");
+    }
+    if selected.kind == crate::config::BackendKind::Wgpu {
+        if let Some(note) = backend::display_note() {
+            eprintln!("note: {note}");
+        }
+    }
     let model = from_bytes(
         &model_file.network,
         run.weights()?,
@@ -182,18 +192,29 @@ fn labelled_matrix(l: &Loaded, data: &Path) -> Result<crate::data::Matrix> {
     Ok(m)
 }
 
+/// What `burnfit predict` writes besides the predictions.
+pub struct PredictOptions<'a> {
+    /// `--backend`: another backend than the one trained on.
+    pub backend: Option<&'a str>,
+    /// `--threshold`: the decision threshold instead of the saved one.
+    pub threshold: Option<f64>,
+    /// `--keep`: columns of the data carried into the output as they are (an ID, say).
+    pub keep: &'a [String],
+}
+
 /// `burnfit predict`.
 pub fn predict(
     dir: &Path,
     data: &Path,
     out: &Path,
     force: bool,
-    (backend_override, threshold): (Option<&str>, Option<f64>),
+    options: PredictOptions,
 ) -> Result<ExitCode> {
     // Before any work: a refused output costs nothing.
     crate::output::check(out, &[data], crate::output::Replace { force })?;
-    let l = load_run(dir, backend_override)?;
+    let l = load_run(dir, options.backend)?;
     let table = Table::from_csv(data, &l.pre.load_spec(crate::data::LabelColumn::Ignored))?;
+    let kept = kept_columns(data, options.keep, table.len())?;
     let rows: Vec<usize> = match l.pre.missing {
         crate::config::Missing::Drop => (0..table.len())
             .filter(|&i| table.columns.iter().all(|c: &Column| !c.is_missing(i)))
@@ -212,37 +233,117 @@ pub fn predict(
         eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
     }
     let loss = l.model_file.loss;
-    if threshold.is_some() && loss == Loss::Mse {
+    if options.threshold.is_some() && loss == Loss::Mse {
         anyhow::bail!(
             "--threshold is for classifiers; this model is a regression (train.loss = \"mse\")"
         );
     }
-    let threshold = threshold.unwrap_or(l.model_file.threshold);
+    let threshold = options.threshold.unwrap_or(l.model_file.threshold);
     if loss == Loss::Bce {
         eprintln!("class 1 where the probability is above {threshold}");
     }
     let values = predictions(&l.model, &m, loss, &l.device);
-    let mut text = String::new();
-    match loss {
-        Loss::Bce => {
-            text.push_str("row,probability,class\n");
-            for (r, p) in m.source_rows.iter().zip(&values) {
-                text.push_str(&format!("{r},{p:.6},{}\n", u8::from(*p > threshold)));
-            }
-        }
-        Loss::Mse => {
-            text.push_str("row,prediction\n");
-            // The network's f32 output, written as it was computed.
-            for (r, v) in m.source_rows.iter().zip(&values) {
-                text.push_str(&format!("{r},{}\n", *v as f32));
-            }
-        }
-    }
+    let bytes = predictions_csv(
+        &l.pre.labels,
+        &rows,
+        &values,
+        threshold,
+        options.keep,
+        &kept,
+    )
+    .with_context(|| format!("cannot write the predictions for {}", data.display()))?;
     if out == Path::new("-") {
-        std::io::stdout().write_all(text.as_bytes())?;
+        std::io::stdout().write_all(&bytes)?;
     } else {
-        rundir::write_atomic(out, text.as_bytes())?;
+        rundir::write_atomic(out, &bytes)?;
         eprintln!("wrote {} predictions to {}", m.rows, out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The predictions as CSV: the data row (counted from 1, the header not counted), the `--keep`
+/// columns, then `probability,class` with the class as the label's own value (`Yes`/`No`), or
+/// `prediction` for a regression.
+fn predictions_csv(
+    labels: &crate::data::LabelMap,
+    rows: &[usize],
+    values: &[f64],
+    threshold: f64,
+    keep: &[String],
+    kept: &[Vec<String>],
+) -> Result<Vec<u8>> {
+    use crate::data::LabelMap;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = vec!["row"];
+    header.extend(keep.iter().map(String::as_str));
+    match labels {
+        LabelMap::Binary { .. } => header.extend(["probability", "class"]),
+        LabelMap::Regression => header.push("prediction"),
+    }
+    w.write_record(&header)?;
+    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    for (&r, &v) in rows.iter().zip(values) {
+        record.clear();
+        record.push((r + 1).to_string());
+        record.extend(kept.iter().map(|column| column[r].clone()));
+        match labels {
+            LabelMap::Binary { positive, negative } => {
+                record.push(format!("{v:.6}"));
+                record.push(if v > threshold {
+                    positive.clone()
+                } else {
+                    // A model whose training rows never held class 0 has no name for it.
+                    negative
+                        .clone()
+                        .unwrap_or_else(|| format!("not {positive}"))
+                });
+            }
+            // The network's f32 output, written as it was computed.
+            LabelMap::Regression => record.push((v as f32).to_string()),
+        }
+        w.write_record(&record)?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// The cells of each `--keep` column of `data`, one entry per data row, as written (a second
+/// streaming read of the file, made only when columns are kept).
+fn kept_columns(data: &Path, keep: &[String], rows: usize) -> Result<Vec<Vec<String>>> {
+    if keep.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rdr =
+        csv::Reader::from_path(data).with_context(|| format!("cannot read {}", data.display()))?;
+    let header: Vec<String> = rdr
+        .headers()
+        .with_context(|| format!("cannot read the header of {}", data.display()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let fields = keep
+        .iter()
+        .map(|name| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--keep {name}: {} has no column `{name}`; the columns are: {}",
+                    data.display(),
+                    header.join(", ")
+                )
+            })
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    let mut columns = vec![Vec::with_capacity(rows); keep.len()];
+    for record in rdr.records() {
+        let record = record.with_context(|| format!("cannot read {}", data.display()))?;
+        for (column, &f) in columns.iter_mut().zip(&fields) {
+            column.push(record.get(f).unwrap_or_default().to_string());
+        }
+    }
+    if columns.iter().any(|c| c.len() != rows) {
+        anyhow::bail!(
+            "{} changed while it was read (a second read for --keep found another number of rows)",
+            data.display()
+        );
+    }
+    Ok(columns)
 }

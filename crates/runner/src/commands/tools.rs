@@ -8,9 +8,8 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 
 use crate::config::{Config, SyntheticConfig};
+use crate::data::profile::Kind;
 use crate::data::synthetic::{self, SyntheticSpec};
-use crate::data::table::MISSING_CODE;
-use crate::data::{Column, Table};
 use crate::output::{self, Replace};
 use crate::resources;
 use crate::run::write_atomic_with;
@@ -107,15 +106,7 @@ pub fn parity(
 /// `burnfit inspect`.
 pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     let start = Instant::now();
-    let spec = crate::data::LoadSpec {
-        // No label: every column is read as a feature, as the file is.
-        label: String::new(),
-        label_column: crate::data::LabelColumn::Ignored,
-        label_rule: crate::data::LabelRule::Known(crate::data::LabelMap::Regression),
-        selection: crate::data::Selection::AllExcept(Vec::new()),
-        categorical: categorical.to_vec(),
-    };
-    let table = Table::from_csv(path, &spec)?;
+    let (table, columns) = crate::data::profile::profile(path, categorical)?;
     let seconds = start.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     eprintln!(
@@ -126,61 +117,59 @@ pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
         bytes as f64 / 1e6 / seconds.max(1e-9)
     );
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
-    out.write_record(["column", "kind", "missing", "min", "mean", "max", "levels"])?;
-    for c in &table.columns {
-        out.write_record(column_summary(c))?;
+    out.write_record([
+        "column", "kind", "missing", "min", "mean", "max", "levels", "suggest",
+    ])?;
+    for c in &columns {
+        let [min, mean, max] = c.stats.map_or([""; 3].map(String::from), |s| {
+            // Min and max as the file's f32 values print; the mean is an f64 sum's.
+            [
+                (s[0] as f32).to_string(),
+                s[1].to_string(),
+                (s[2] as f32).to_string(),
+            ]
+        });
+        let levels = match c.kind {
+            Kind::Text | Kind::Identifier if c.stats.is_none() => c.distinct.to_string(),
+            _ => String::new(),
+        };
+        out.write_record([
+            c.name.clone(),
+            c.kind.as_str().to_string(),
+            c.missing.to_string(),
+            min,
+            mean,
+            max,
+            levels,
+            c.suggestion().unwrap_or_default(),
+        ])?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// One line of `inspect`'s output: name, kind, missing cells, and min/mean/max or the level count.
-fn column_summary(c: &Column) -> [String; 7] {
-    match c {
-        Column::Numeric { name, values } => {
-            let present: Vec<f64> = values
-                .iter()
-                .filter(|v| !v.is_nan())
-                .map(|&v| f64::from(v))
-                .collect();
-            let missing = (values.len() - present.len()).to_string();
-            let (kind, name) = ("numeric".to_string(), name.clone());
-            if present.is_empty() {
-                return [
-                    name,
-                    kind,
-                    missing,
-                    "".into(),
-                    "".into(),
-                    "".into(),
-                    "".into(),
-                ];
-            }
-            let (min, max) = present
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                    (lo.min(v), hi.max(v))
-                });
-            let mean = present.iter().sum::<f64>() / present.len() as f64;
-            let stats = [min, mean, max].map(|v| v.to_string());
-            let [min, mean, max] = stats;
-            [name, kind, missing, min, mean, max, String::new()]
-        }
-        Column::Categorical {
-            name,
-            codes,
-            levels,
-        } => {
-            let missing = codes.iter().filter(|&&c| c == MISSING_CODE).count();
-            [
-                name.clone(),
-                "categorical".into(),
-                missing.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                levels.len().to_string(),
-            ]
-        }
+    let named = |kind: Kind| -> Vec<&str> {
+        columns
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.name.as_str())
+            .collect()
+    };
+    let text = named(Kind::Text);
+    if !text.is_empty() {
+        eprintln!(
+            "text columns, one-hot encoded with `{}` under [data]",
+            crate::data::table::categorical_line(&text)
+        );
     }
+    let mut leave = named(Kind::Identifier);
+    leave.extend(named(Kind::Constant));
+    if !leave.is_empty() {
+        eprintln!(
+            "identifier-like or constant columns, best left out with `exclude = [{}]` (or `burnfit init` writes the whole config)",
+            leave
+                .iter()
+                .map(|n| toml::Value::String((*n).to_string()).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -56,9 +56,20 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
     let selected = backend::select(&config.backend)?;
     eprintln!("backend: {}", selected.description);
+    if let Some(w) = backend::speed_warning(&selected) {
+        eprintln!("warning: {w}");
+    }
+    if selected.kind == crate::config::BackendKind::Wgpu {
+        if let Some(note) = backend::display_note() {
+            eprintln!("note: {note}");
+        }
+    }
     let data = pipeline::prepare(&config).context("cannot prepare the data")?;
     for note in &data.notes {
         eprintln!("note: {note}");
+    }
+    for warning in &data.warnings {
+        eprintln!("warning: {warning}");
     }
     eprintln!(
         "data: {} training rows, {} validation rows, {} inputs ({:.2}s)",
@@ -468,6 +479,7 @@ impl Ended<'_> {
             evaluation: metric_map(final_metrics.iter().copied()),
             flush_denormals: config.backend.flush_denormals,
             warnings: config.warnings.clone(),
+            data_warnings: data.warnings.clone(),
             parameters: self.network.num_params(),
             model_bytes: weights.len(),
             load_seconds: data.seconds,

@@ -40,7 +40,7 @@ pub(super) fn parse_text<T: serde::de::DeserializeOwned>(
         // toml's own Display draws a multi-line snippet; one line reads better in a log and
         // still says where: the message, then the line and column of the span.
         let inner = e.inner();
-        let mut message = inner.message().trim_end().to_string();
+        let mut message = did_you_mean(inner.message().trim_end());
         if message.contains("too large") {
             // TOML's integers are 64-bit signed, whatever the key's type.
             message.push_str(" (TOML integers go up to 9223372036854775807)");
@@ -63,6 +63,80 @@ pub(super) fn parse_text<T: serde::de::DeserializeOwned>(
             message,
         }
     })
+}
+
+/// Names other tools give the keys, for the suggestion when one of them is written.
+const ALIASES: &[(&str, &str)] = &[
+    ("learning_rate", "lr"),
+    ("learningrate", "lr"),
+    ("epoch", "epochs"),
+    ("n_epochs", "epochs"),
+    ("max_epochs", "epochs"),
+    ("batch", "batch_size"),
+    ("batchsize", "batch_size"),
+    ("optimiser", "optimizer"),
+    ("layers", "hidden"),
+    ("units", "hidden"),
+    ("hidden_layers", "hidden"),
+    ("target", "label"),
+    ("label_column", "label"),
+    ("y", "label"),
+    ("normalise", "normalize"),
+    ("normalization", "normalize"),
+    ("scaler", "normalize"),
+    ("loss_fn", "loss"),
+    ("momentum_sgd", "momentum"),
+    ("validation_split", "train"),
+];
+
+/// serde's message for an unknown key or value with the closest valid one suggested, as clap
+/// and cargo do: `unknown field `epoch`, expected one of …` lists up to twenty names the user
+/// has to read through, when the one they meant is usually a typo or another tool's name away.
+/// Messages of other kinds come back unchanged.
+fn did_you_mean(message: &str) -> String {
+    let (written, expected) = match message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+        .and_then(|rest| rest.split_once("`, expected "))
+    {
+        Some(parts) => parts,
+        None => return message.to_string(),
+    };
+    let valid: Vec<&str> = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let lower = written.to_ascii_lowercase();
+    let alias = ALIASES
+        .iter()
+        .find(|(from, to)| *from == lower && valid.contains(to))
+        .map(|(_, to)| *to);
+    let close = || {
+        valid
+            .iter()
+            .map(|v| (strsim::jaro_winkler(&lower, &v.to_ascii_lowercase()), *v))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, v)| v)
+    };
+    match alias.or_else(close) {
+        Some(best) => {
+            let kind = if message.starts_with("unknown field") {
+                "field"
+            } else {
+                "variant"
+            };
+            let more = if kind == "field" {
+                " (`burnfit config --docs` lists every key)"
+            } else {
+                ""
+            };
+            format!("unknown {kind} `{written}`; did you mean `{best}`?{more}")
+        }
+        None => message.to_string(),
+    }
 }
 
 /// The dotted key assigned on the line holding byte `at` of `text`, under the table header
@@ -164,7 +238,9 @@ impl Config {
         };
         // First pass on the text itself, so file errors carry line and column.
         let mut config: Config = parse_text(&text, &origin)?;
-        let mut written = if users_file {
+        // The built-in seed's keys are not the user's: a user who points it at a CSV with
+        // `--set data.path=…` hears nothing about the seed's own synthetic settings.
+        let mut written = if users_file && path.is_some() {
             written_in(&text, &origin)
         } else {
             Written::default()
@@ -182,12 +258,18 @@ impl Config {
                 let (key, value) = parse_override(arg)?;
                 set_path(&mut table, &key, value, arg)?;
                 written.add(&key, arg);
+                if key == ["data", "path"] && !written.has("data.source") {
+                    // A file named on the command line is the data, whatever the file (or the
+                    // seed) said; a source written by the user is still a contradiction.
+                    let source = ["data".to_string(), "source".to_string()];
+                    set_path(&mut table, &source, "csv".into(), arg)?;
+                }
                 let origin = format!("--set {arg}");
                 config = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
                     .map_err(|e| ConfigError::Invalid {
                         origin: origin.clone(),
                         key: e.path().to_string(),
-                        message: e.inner().to_string().trim_end().to_string(),
+                        message: did_you_mean(e.inner().to_string().trim_end()),
                     })?;
             }
         }
@@ -204,14 +286,32 @@ impl Config {
             config.output.dir = abs;
         }
         config.settle(&origin, &written, Some(&text))?;
+        if users_file {
+            config.choose_defaults(&written);
+        }
         Ok(config)
+    }
+
+    /// Fills in the defaults that depend on other keys, for a config the user wrote (a run
+    /// folder's resolved config already holds its choices, which a later version's defaults
+    /// must not change): a class label's shuffled split is stratified unless the user said.
+    /// Called after the warnings, which speak only of what the user wrote.
+    fn choose_defaults(&mut self, written: &Written) {
+        let d = &mut self.data;
+        if !written.has("data.split.stratify") {
+            d.split.stratify = self.train.loss == burnfit_model::Loss::Bce
+                && d.split.shuffle
+                && d.validation_path.is_none();
+        }
     }
 
     /// Parses a config from TOML text (no path resolution).
     #[cfg(test)]
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let mut config: Config = parse_text(text, "config")?;
-        config.settle("config", &written_in(text, "config"), Some(text))?;
+        let written = written_in(text, "config");
+        config.settle("config", &written, Some(text))?;
+        config.choose_defaults(&written);
         Ok(config)
     }
 
@@ -225,6 +325,10 @@ impl Config {
         text: Option<&str>,
     ) -> Result<(), ConfigError> {
         let mut warnings = Vec::new();
+        if written.has("data.path") && !written.has("data.source") {
+            // `data.path` alone means a file source.
+            self.data.source = super::Source::Csv;
+        }
         if let Some(es) = self.train.early_stopping.as_mut() {
             if let Some(limit) = es.max_time.take() {
                 if written.has("train.max_time") {
@@ -268,6 +372,24 @@ impl Config {
         }
         // A run trains one config; the sweep that made it is the sweep folder's.
         table.remove("sweep");
+        toml::to_string_pretty(&table).expect("a config serializes")
+    }
+
+    /// What `burnfit config` prints: [`Config::to_toml`] with the values that defaults derive
+    /// from other keys written out too (the learning rate, which depends on the optimizer), so
+    /// the user sees every number that acts. Not what a run folder keeps: there an unset rate
+    /// stays unset, so a sweep over optimizers still gives each its own default.
+    pub fn to_toml_shown(&self) -> String {
+        let mut table: toml::Table =
+            toml::from_str(&self.to_toml()).expect("a config's own TOML parses");
+        if let Some(toml::Value::Table(train)) = table.get_mut("train") {
+            if !train.contains_key("lr") {
+                train.insert(
+                    "lr".into(),
+                    toml::Value::Float(self.train.optimizer_settings().lr()),
+                );
+            }
+        }
         toml::to_string_pretty(&table).expect("a config serializes")
     }
 

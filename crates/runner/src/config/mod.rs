@@ -7,6 +7,7 @@
 //! a [`Config`] as already valid.
 
 mod classes;
+pub mod docs;
 mod load;
 pub mod rules;
 mod schema;

@@ -35,6 +35,12 @@ impl Written {
         }
     }
 
+    /// Every key written, with where.
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A key given with `--set ARG`.
     pub fn add(&mut self, key: &[String], arg: &str) {
         self.0.insert(key.join("."), format!("--set {arg}"));

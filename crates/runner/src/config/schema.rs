@@ -107,9 +107,10 @@ pub enum Normalize {
     /// Leave values as they are.
     None,
     /// `x / ‖x‖₂` per column (the seed's).
-    #[default]
     L2,
-    /// `(x − mean) / std` per column.
+    /// `(x − mean) / std` per column: the default, as for most tabular pipelines (scikit-learn's
+    /// `StandardScaler`), since it makes no assumption about the columns' sign or spread.
+    #[default]
     Zscore,
     /// `(x − min) / (max − min)` per column.
     Minmax,
@@ -177,9 +178,13 @@ pub struct DataConfig {
 pub struct SplitConfig {
     /// The share of rows that trains.
     pub train: Fraction,
-    /// Shuffle rows (with the run seed) before splitting; otherwise the first rows train.
+    /// Shuffle rows (with the run seed) before splitting; otherwise the first rows train. On by
+    /// default: a file sorted by its label would otherwise train and validate on different
+    /// classes.
     pub shuffle: bool,
-    /// Keep the class ratio equal in both parts (binary labels; implies a shuffle).
+    /// Keep the class ratio equal in both parts (binary labels; implies a shuffle). When a
+    /// user's config does not say, on for a class label with a shuffled split
+    /// ([`Config::load`] writes the choice into the resolved config).
     pub stratify: bool,
     /// k-fold cross-validation (what `burnfit cv` sets): the rows are cut into this many folds
     /// and fold `fold` validates while the others train.
@@ -486,7 +491,7 @@ impl Default for SplitConfig {
     fn default() -> Self {
         Self {
             train: Fraction(0.8),
-            shuffle: false,
+            shuffle: true,
             stratify: false,
             folds: None,
             fold: None,

@@ -324,3 +324,65 @@ fn a_resolved_config_from_an_older_run_still_loads() {
     // The same text as the user's own file: the other source's key is an error.
     assert!(Config::load(Some(&path), &[]).is_err());
 }
+
+/// A user's own table gets the choices most tabular pipelines make (z-scores, a shuffled split,
+/// stratified for a class label); a config that says otherwise keeps what it says, and a
+/// regression is never stratified.
+#[test]
+fn defaults_for_a_users_table_are_zscore_and_a_stratified_shuffle() {
+    let c = Config::from_toml("[data]\npath = \"d.csv\"\nlabel = \"y\"\n").unwrap();
+    assert_eq!(c.data.source, Source::Csv, "data.path alone means a file");
+    assert_eq!(c.data.normalize, Normalize::Zscore);
+    assert!(c.data.split.shuffle && c.data.split.stratify);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let c = Config::from_toml("[data]\npath = \"d.csv\"\n[data.split]\nshuffle = false\n").unwrap();
+    assert!(!c.data.split.shuffle && !c.data.split.stratify);
+    let c = Config::from_toml("[data]\npath = \"d.csv\"\n[train]\nloss = \"mse\"\n").unwrap();
+    assert!(c.data.split.shuffle && !c.data.split.stratify);
+    let c =
+        Config::from_toml("[data]\npath = \"d.csv\"\n[data.split]\nstratify = false\n").unwrap();
+    assert!(c.data.split.shuffle && !c.data.split.stratify);
+    // The choice is written into the resolved config, so a later default cannot change a run.
+    let resolved = c.to_toml();
+    assert!(resolved.contains("stratify = false"), "{resolved}");
+    // A source the user wrote still contradicts a path.
+    let err = Config::from_toml("[data]\nsource = \"synthetic\"\npath = \"d.csv\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("data.path"), "{err}");
+}
+
+/// `--set data.path=…` on the built-in seed trains on the file, and no warning names a seed key
+/// the user never wrote.
+#[test]
+fn a_path_set_on_the_builtin_seed_is_a_file_source_without_warnings() {
+    let c = Config::load(None, &["data.path=d.csv".into(), "data.label=y".into()]).unwrap();
+    assert_eq!(c.data.source, Source::Csv);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // The seed alone is unchanged: its own L2 and ordered split.
+    let c = Config::load(None, &[]).unwrap();
+    assert_eq!(c.data.normalize, Normalize::L2);
+    assert!(!c.data.split.shuffle && !c.data.split.stratify);
+}
+
+#[test]
+fn unknown_keys_and_values_suggest_the_closest() {
+    for (text, words) in [
+        ("[train]\nepoch = 3\n", "did you mean `epochs`?"),
+        ("[train]\nlearning_rate = 0.1\n", "did you mean `lr`?"),
+        ("[train]\noptimizer = \"adma\"\n", "did you mean `adam`?"),
+        ("[data]\nnormalise = \"l2\"\n", "did you mean `normalize`?"),
+    ] {
+        let err = Config::from_toml(text).unwrap_err().to_string();
+        assert!(err.contains(words), "{text}: {err}");
+    }
+    // Nothing close: the list of valid names, as before.
+    let err = Config::from_toml("[train]\nzzzzzz = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected one of"), "{err}");
+    let err = Config::load(None, &["train.epoch=3".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did you mean `epochs`?"), "{err}");
+}

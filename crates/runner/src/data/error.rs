@@ -63,7 +63,8 @@ pub enum DataError {
     /// A cell of a numeric column that is not a number.
     #[error(
         "{path}: row {row}, column `{column}`: `{value}` is not a number; \
-         list the column in data.categorical to one-hot encode it, or in data.exclude to drop it"
+         list the column in data.categorical (`categorical = [{column:?}]` under [data]) to \
+         one-hot encode it, or in data.exclude to drop it"
     )]
     NotNumeric {
         /// The file.
@@ -74,6 +75,21 @@ pub enum DataError {
         column: String,
         /// The cell.
         value: String,
+    },
+    /// Several numeric columns hold text: all of them, so one edit fixes the file.
+    #[error(
+        "{path}: {count} columns hold text, not numbers: {columns}; add `{line}` under [data] \
+         to one-hot encode them, or list them in data.exclude to drop them"
+    )]
+    TextColumns {
+        /// The file.
+        path: String,
+        /// How many columns.
+        count: usize,
+        /// Each column with its first text cell and row.
+        columns: String,
+        /// The `categorical = [...]` line that reads them all as categories.
+        line: String,
     },
     /// An infinite value in a feature or label.
     #[error("{path}: row {row}, column `{column}`: `{value}` is infinite; only finite numbers or missing cells are accepted")]
@@ -88,8 +104,10 @@ pub enum DataError {
         value: String,
     },
     /// A binary label column with a third distinct value.
-    #[error("{path}: row {row}, column `{column}`: a third label value `{value}` (already seen {seen}); binary cross-entropy needs exactly two classes")]
+    #[error("{path}: row {row}, column `{column}`: a third label value `{value}` (already seen {seen}); binary cross-entropy needs exactly two classes{hint}")]
     ThirdLabel {
+        /// What to write instead, when the values say (numbers: a regression with MSE).
+        hint: String,
         /// The file.
         path: String,
         /// The row.

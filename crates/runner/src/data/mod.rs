@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod preprocess;
+pub mod profile;
 pub mod split;
 pub mod synthetic;
 pub mod table;

@@ -260,6 +260,9 @@ fn identity(run: &RunRecord) -> String {
         if !s.warnings.is_empty() {
             rows.push(("config warnings".into(), s.warnings.join("; ")));
         }
+        if !s.data_warnings.is_empty() {
+            rows.push(("data warnings".into(), s.data_warnings.join("; ")));
+        }
     }
     let mut html = String::from("<section id=\"identity\"><h2>Run</h2><table>");
     for (k, v) in rows {

@@ -64,6 +64,10 @@ pub struct Summary {
     pub flush_denormals: bool,
     /// Keys the config set that could not act, each with why (empty: every key acted).
     pub warnings: Vec<String>,
+    /// What the data stage warned of (training and validation classes out of balance, an
+    /// ordered split of a sorted file); absent in runs made before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_warnings: Vec<String>,
     /// The network's parameters.
     pub parameters: usize,
     /// Bytes of `model.bpk`.

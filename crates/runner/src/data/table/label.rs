@@ -35,7 +35,7 @@ pub enum LabelRule {
 
 /// Writes a label token in one canonical form, so `1`, `1.0` and ` 1 ` are one class, and
 /// `TRUE`/`true` another.
-fn canonical_label(b: &[u8]) -> String {
+pub(crate) fn canonical_label(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     if let Ok(v) = s.parse::<f64>() {
         if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
@@ -111,13 +111,20 @@ impl LabelBuilder {
                 self.classes.len() - 1
             }
             None => {
+                let numeric = |v: &str| v.trim().parse::<f64>().is_ok_and(f64::is_finite);
+                let hint = if numeric(&value) && self.classes.iter().all(|c| numeric(c)) {
+                    "; the values are numbers: for a numeric target set train.loss = \"mse\""
+                } else {
+                    ""
+                };
                 return Err(DataError::ThirdLabel {
+                    hint: hint.to_string(),
                     path: origin.to_string(),
                     row,
                     column: column.to_string(),
                     value,
                     seen: format!("`{}` and `{}`", self.classes[0], self.classes[1]),
-                })
+                });
             }
         };
         self.values.push(code as f32);
@@ -195,7 +202,7 @@ impl LabelBuilder {
 
 /// Picks class 1 when the values say so themselves: `1` of 0/1, `true`, or a common positive
 /// word (`Yes`, `Up`, ...). Two arbitrary strings are ambiguous.
-fn infer_positive(classes: &[String]) -> Option<String> {
+pub(crate) fn infer_positive(classes: &[String]) -> Option<String> {
     const POSITIVE: &[&str] = &["1", "true", "yes", "y", "up", "positive", "pos", "t"];
     const NEGATIVE: &[&str] = &["0", "false", "no", "n", "down", "negative", "neg", "f"];
     let lower: Vec<String> = classes.iter().map(|c| c.to_ascii_lowercase()).collect();

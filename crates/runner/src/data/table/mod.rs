@@ -14,13 +14,16 @@ mod columns;
 mod header;
 mod label;
 mod pipeline;
+mod text;
 
 use std::path::Path;
 
 use super::DataError;
 use columns::ColumnBuilder;
 use label::LabelBuilder;
+pub(crate) use label::{canonical_label, infer_positive};
 pub use label::{LabelMap, LabelRule};
+pub(crate) use text::{categorical_line, text_columns};
 
 /// A categorical code for a missing cell.
 pub const MISSING_CODE: u32 = u32::MAX;
@@ -190,7 +193,8 @@ impl Table {
             hasher: crc32fast::Hasher::new(),
             bytes: 0,
         };
-        let mut table = Self::from_reader(&mut file, &path.display().to_string(), spec)?;
+        let mut table = Self::from_reader(&mut file, &path.display().to_string(), spec)
+            .map_err(|e| text::every_text_column(path, spec, e))?;
         table.checksum = Some((file.bytes, file.hasher.finalize()));
         Ok(table)
     }

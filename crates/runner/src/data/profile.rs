@@ -1,0 +1,239 @@
+//! What each column of a file is, as training would read it: numbers, text, an identifier, a
+//! constant. `inspect` prints it and `init` writes a config from it, so both see the file the
+//! way `train` will: through the same loader, with text columns read as categories.
+
+use std::path::Path;
+
+use super::{Column, DataError, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table};
+use crate::data::table::MISSING_CODE;
+
+/// What a column holds, for deciding its place in a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Numbers (some cells may be missing).
+    Numeric,
+    /// Text with repeated values: a category.
+    Text,
+    /// Every present value distinct (text), or distinct whole numbers that count up row by row:
+    /// it names a row rather than describing it, and a model that learned it would not generalise.
+    Identifier,
+    /// One value, or none: it carries nothing to learn from.
+    Constant,
+}
+
+impl Kind {
+    /// The word `inspect` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Numeric => "numeric",
+            Kind::Text => "text",
+            Kind::Identifier => "identifier-like",
+            Kind::Constant => "constant",
+        }
+    }
+}
+
+/// One column's summary.
+#[derive(Debug, Clone)]
+pub struct ColumnProfile {
+    /// The header name.
+    pub name: String,
+    /// What it holds.
+    pub kind: Kind,
+    /// Missing cells.
+    pub missing: usize,
+    /// Smallest, mean and largest value, for numbers with at least one present.
+    pub stats: Option<[f64; 3]>,
+    /// Distinct present values.
+    pub distinct: usize,
+    /// Each distinct value with its count, most frequent first, when there are at most
+    /// [`FEW`] (for the label's classes).
+    pub values: Option<Vec<(String, usize)>>,
+    /// Whether every present value is a whole number.
+    pub integers: bool,
+}
+
+/// The most distinct values whose counts a profile keeps.
+pub const FEW: usize = 20;
+
+/// The rows a file needs before "every value distinct" is taken to mean an identifier: in a
+/// handful of rows, any column can be all distinct.
+const IDENTIFIER_ROWS: usize = 20;
+
+/// Every column of `path` read as training reads it, with text columns read as categories
+/// (found in the file, besides the `categorical` ones the user named).
+pub fn profile(
+    path: &Path,
+    categorical: &[String],
+) -> Result<(Table, Vec<ColumnProfile>), DataError> {
+    let mut spec = LoadSpec {
+        // No label: every column is read as a feature, as the file is.
+        label: String::new(),
+        label_column: LabelColumn::Ignored,
+        label_rule: LabelRule::Known(LabelMap::Regression),
+        selection: Selection::AllExcept(Vec::new()),
+        categorical: categorical.to_vec(),
+    };
+    let table = match Table::from_csv(path, &spec) {
+        Ok(t) => t,
+        Err(DataError::NotNumeric { .. } | DataError::TextColumns { .. }) => {
+            let found = super::table::text_columns(path, &spec);
+            spec.categorical.extend(found);
+            Table::from_csv(path, &spec)?
+        }
+        Err(e) => return Err(e),
+    };
+    let profiles = table.columns.iter().map(of_column).collect();
+    Ok((table, profiles))
+}
+
+/// Whether a column's name reads as a row identifier.
+fn named_like_an_id(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let n = n.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    matches!(
+        n,
+        "id" | "index" | "idx" | "key" | "row" | "uuid" | "rownames"
+    ) || n.ends_with("_id")
+        || n.ends_with(".id")
+        || n.ends_with(" id")
+}
+
+fn of_column(c: &Column) -> ColumnProfile {
+    match c {
+        Column::Numeric { name, values } => {
+            let present: Vec<f64> = values
+                .iter()
+                .filter(|v| !v.is_nan())
+                .map(|&v| f64::from(v))
+                .collect();
+            let missing = values.len() - present.len();
+            let integers = present.iter().all(|v| v.fract() == 0.0);
+            let mut sorted = present.clone();
+            sorted.sort_by(f64::total_cmp);
+            sorted.dedup();
+            let distinct = sorted.len();
+            let stats = (!present.is_empty()).then(|| {
+                let mean = present.iter().sum::<f64>() / present.len() as f64;
+                [sorted[0], mean, sorted[distinct - 1]]
+            });
+            let counting_up = present.windows(2).all(|w| w[1] > w[0]);
+            let kind = if distinct <= 1 {
+                Kind::Constant
+            } else if integers
+                && distinct == present.len()
+                && present.len() >= IDENTIFIER_ROWS
+                && (counting_up || named_like_an_id(name))
+            {
+                Kind::Identifier
+            } else {
+                Kind::Numeric
+            };
+            let values = (distinct <= FEW).then(|| {
+                let mut counts: Vec<(String, usize)> = sorted
+                    .iter()
+                    .map(|&v| {
+                        let n = present.iter().filter(|&&p| p == v).count();
+                        ((v as f32).to_string(), n)
+                    })
+                    .collect();
+                counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+                counts
+            });
+            ColumnProfile {
+                name: name.clone(),
+                kind,
+                missing,
+                stats,
+                distinct,
+                values,
+                integers,
+            }
+        }
+        Column::Categorical {
+            name,
+            codes,
+            levels,
+        } => {
+            let mut counts = vec![0usize; levels.len()];
+            let mut missing = 0;
+            for &code in codes {
+                match counts.get_mut(code as usize) {
+                    Some(n) if code != MISSING_CODE => *n += 1,
+                    _ => missing += 1,
+                }
+            }
+            let present = codes.len() - missing;
+            let kind = if levels.len() <= 1 {
+                Kind::Constant
+            } else if levels.len() == present && present >= IDENTIFIER_ROWS {
+                Kind::Identifier
+            } else {
+                Kind::Text
+            };
+            let values = (levels.len() <= FEW).then(|| {
+                let mut v: Vec<(String, usize)> = levels.iter().cloned().zip(counts).collect();
+                v.sort_by_key(|c| std::cmp::Reverse(c.1));
+                v
+            });
+            ColumnProfile {
+                name: name.clone(),
+                kind,
+                missing,
+                stats: None,
+                distinct: levels.len(),
+                values,
+                integers: false,
+            }
+        }
+    }
+}
+
+impl ColumnProfile {
+    /// The config line `inspect` suggests for the column, as a feature (`None`: read as it is).
+    pub fn suggestion(&self) -> Option<String> {
+        let quoted = toml::Value::String(self.name.clone()).to_string();
+        match self.kind {
+            Kind::Numeric => None,
+            Kind::Text => Some(format!("categorical = [{quoted}]")),
+            Kind::Identifier | Kind::Constant => Some(format!("exclude = [{quoted}]")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_a_small_table() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let path = tmp.path().join("t.csv");
+        let mut text = String::from("id,name,colour,size,flat,y\n");
+        for i in 0..30 {
+            let colour = ["red", "green"][i % 2];
+            let size = if i == 3 {
+                "NA".to_string()
+            } else {
+                format!("{}.5", i % 7)
+            };
+            text.push_str(&format!("{},n{i},{colour},{size},1,{}\n", i + 1, i % 2));
+        }
+        std::fs::write(&path, text).unwrap();
+        let (table, p) = profile(&path, &[]).unwrap();
+        assert_eq!(table.len(), 30);
+        let kinds: Vec<Kind> = p.iter().map(|c| c.kind).collect();
+        use Kind::*;
+        assert_eq!(
+            kinds,
+            [Identifier, Identifier, Text, Numeric, Constant, Numeric]
+        );
+        assert_eq!(p[3].missing, 1);
+        assert_eq!(p[2].values.as_ref().unwrap().len(), 2);
+        assert_eq!(p[5].distinct, 2);
+        assert_eq!(
+            p[2].suggestion().as_deref(),
+            Some("categorical = [\"colour\"]")
+        );
+    }
+}
