@@ -203,13 +203,13 @@ pub fn speed_warning(selected: &Selected) -> Option<String> {
     })
 }
 
-/// One line about the graphics library's own `error: XDG_RUNTIME_DIR is invalid…` lines, which
+/// One line about the graphics library's own `XDG_RUNTIME_DIR is invalid…` lines, which
 /// it prints while looking for a display when none is set up (a server, a container): they are
 /// not burnfit's, and harmless, and the user should not have to find that out.
 pub fn display_note() -> Option<&'static str> {
     (cfg!(feature = "wgpu") && std::env::var_os("XDG_RUNTIME_DIR").is_none()).then_some(
-        "any `error: XDG_RUNTIME_DIR …` lines above come from the graphics library looking for \
-         a display; burnfit needs none, and they are harmless",
+        "any lines above about XDG_RUNTIME_DIR come from the graphics library looking for a \
+         display; burnfit needs none, and they are harmless",
     )
 }
 

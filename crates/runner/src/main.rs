@@ -289,6 +289,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `text` with control characters escaped: messages quote column names, cells and paths from
+/// the user's files, and an escape sequence in one of them must not reach the terminal raw
+/// (it could recolour, retitle or clear it). Line breaks and tabs stay.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -302,14 +315,14 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err}");
+            eprintln!("error: {}", printable(&err.to_string()));
             // Library errors name their source in their own message too (so they read well
             // alone); a cause already said by the line above is not repeated.
             let mut said = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !said.contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    eprintln!("  caused by: {}", printable(&text));
                 }
                 said = text;
             }

@@ -53,6 +53,11 @@ impl Serialize for ClassWeight {
     }
 }
 
+/// The largest ratio between two class weights: an f32 sum keeps about seven significant
+/// digits, so a class weighed a million times less than the other adds to the loss (and its
+/// gradient) little more than rounding does.
+const MAX_WEIGHT_RATIO: f64 = 1e6;
+
 impl<'de> Deserialize<'de> for ClassWeight {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
@@ -67,10 +72,18 @@ impl<'de> Deserialize<'de> for ClassWeight {
                     "must be {expected}, got \"{other}\""
                 ))),
             },
-            ClassWeightRepr::Weights(w) => match w.as_slice() {
-                &[a, b] if [a, b].iter().all(|v| v.is_finite() && *v > 0.0) => {
-                    Ok(ClassWeight::Explicit([a, b]))
+            ClassWeightRepr::Weights(w) => match *w.as_slice() {
+                // Checked as the f32 the loss multiplies by: 1e39 is finite as f64 only.
+                [a, b] if [a, b].iter().any(|&v| !(v as f32).is_normal() || v <= 0.0) => {
+                    Err(D::Error::custom(format!(
+                        "must be two positive numbers that an f32 holds (about 1.2e-38 to 3.4e38), got {w:?}"
+                    )))
                 }
+                [a, b] if a.max(b) / a.min(b) > MAX_WEIGHT_RATIO => Err(D::Error::custom(format!(
+                    "weighs one class {:.0e} times the other; past {MAX_WEIGHT_RATIO:.0e} the lighter class's share of an f32 loss is below its rounding, so its rows would teach nothing. \"balanced\" weighs by n / (2 · class count)",
+                    a.max(b) / a.min(b)
+                ))),
+                [a, b] => Ok(ClassWeight::Explicit([a, b])),
                 _ => Err(D::Error::custom(format!(
                     "must be {expected} (two positive numbers), got {w:?}"
                 ))),

@@ -19,6 +19,16 @@ pub(super) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The error for a text cell that is not UTF-8, quoting it with its other bytes escaped.
+pub(super) fn not_utf8(cell: &[u8], row: u64, column: &str, origin: &str) -> DataError {
+    DataError::NotUtf8 {
+        path: origin.to_string(),
+        row,
+        column: column.to_string(),
+        value: cell.escape_ascii().to_string(),
+    }
+}
+
 /// Parses a finite number or a missing marker (NaN); anything else is an error naming the cell.
 pub(super) fn parse_number(
     b: &[u8],

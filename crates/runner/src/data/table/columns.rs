@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::cells::{is_missing, text, trim};
+use super::cells::{is_missing, not_utf8, trim};
 use super::{Column, MISSING_CODE};
+use crate::data::DataError;
 
 /// One feature column under construction.
 pub(super) enum ColumnBuilder {
@@ -44,13 +45,20 @@ impl ColumnBuilder {
         }
     }
 
-    /// Interns a categorical cell; numeric columns are filled by [`extend`](Self::extend).
-    pub(super) fn push_text(&mut self, cell: &[u8]) {
+    /// Interns a categorical cell of `row`; numeric columns are filled by
+    /// [`extend`](Self::extend). A new value that is not UTF-8 is an error: the levels are text,
+    /// and two different byte strings must not become the same level.
+    pub(super) fn push_text(
+        &mut self,
+        cell: &[u8],
+        row: u64,
+        origin: &str,
+    ) -> Result<(), DataError> {
         if let ColumnBuilder::Categorical {
+            name,
             codes,
             levels,
             index,
-            ..
         } = self
         {
             let cell = trim(cell);
@@ -59,13 +67,17 @@ impl ColumnBuilder {
             } else if let Some(&c) = index.get(cell) {
                 c
             } else {
+                let Ok(value) = std::str::from_utf8(cell) else {
+                    return Err(not_utf8(cell, row, name, origin));
+                };
                 let c = levels.len() as u32;
-                levels.push(text(cell));
+                levels.push(value.to_string());
                 index.insert(cell.to_vec(), c);
                 c
             };
             codes.push(code);
         }
+        Ok(())
     }
 
     /// Appends parsed numbers to a numeric column.

@@ -83,6 +83,10 @@ impl LabelBuilder {
             self.values.push(f32::NAN);
             return Ok(());
         }
+        if std::str::from_utf8(cell).is_err() {
+            // Read loosely, two different labels would become one class.
+            return Err(super::cells::not_utf8(cell, row, column, origin));
+        }
         let value = canonical_label(cell);
         if let LabelRule::Known(LabelMap::Binary { positive, negative }) = &self.rule {
             let v = if value == *positive {

@@ -192,6 +192,7 @@ impl Table {
             inner: file,
             hasher: crc32fast::Hasher::new(),
             bytes: 0,
+            line: 0,
         };
         let mut table = Self::from_reader(&mut file, &path.display().to_string(), spec)
             .map_err(|e| text::every_text_column(path, spec, e))?;
@@ -265,17 +266,36 @@ impl Table {
     }
 }
 
-/// A reader that counts and CRC32-sums the bytes it passes on.
+/// The longest line a CSV may have. The CSV reader keeps a whole record in memory, so without a
+/// bound a file with no line break (`/dev/zero`, a sparse file of NULs, a binary file given by
+/// mistake) would grow one record until the allocation fails; no real table has a line this long.
+pub const MAX_LINE_BYTES: u64 = 64 << 20;
+
+/// A reader that counts and CRC32-sums the bytes it passes on, and stops a line that runs on
+/// past [`MAX_LINE_BYTES`].
 struct Checksummed<R> {
     inner: R,
     hasher: crc32fast::Hasher,
     bytes: u64,
+    /// Bytes since the last line break.
+    line: u64,
 }
 
 impl<R: std::io::Read> std::io::Read for Checksummed<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        let chunk = &buf[..n];
+        self.line = match chunk.iter().rposition(|&b| b == b'\n') {
+            Some(i) => (n - i - 1) as u64,
+            None => self.line + n as u64,
+        };
+        if self.line > MAX_LINE_BYTES {
+            return Err(std::io::Error::other(format!(
+                "a line runs on for more than {} MiB without a line break; this is not a CSV file of rows",
+                MAX_LINE_BYTES >> 20
+            )));
+        }
+        self.hasher.update(chunk);
         self.bytes += n as u64;
         Ok(n)
     }

@@ -1,0 +1,124 @@
+//! Input that is wrong in ways a hostile or unlucky user finds: text that is not UTF-8, files
+//! that never end a line, configs that are not configs, escape sequences in names. Each is a
+//! short error that names the place, never a panic, an abort or two values merged.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use tempfile::TempDir;
+
+const CFG: &str = "[data]\npath = \"d.csv\"\nlabel = \"y\"\n[train]\nepochs = 1\nbatch_size = 4\n";
+
+/// Two different Windows-1252 values in a text column (`café`, `crème`): read loosely both
+/// would be the same replacement text and one category; they are an error naming the cell.
+#[test]
+fn text_that_is_not_utf8_is_an_error_naming_the_cell_not_a_merge() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let mut bytes = b"x,kind,y\n".to_vec();
+    for i in 0..20 {
+        bytes.extend_from_slice(format!("{i},").as_bytes());
+        bytes.extend_from_slice(if i % 2 == 0 { b"caf\xe9" } else { b"cr\xe8me" });
+        bytes.extend_from_slice(format!(",{}\n", i % 2).as_bytes());
+    }
+    fs::write(d.join("d.csv"), &bytes).unwrap();
+    let cfg = write(
+        d,
+        "c.toml",
+        &CFG.replace(
+            "label = \"y\"\n",
+            "label = \"y\"\ncategorical = [\"kind\"]\n",
+        ),
+    );
+    fails(
+        d,
+        "two non-UTF-8 values",
+        &["train", "--config", cfg.to_str().unwrap()],
+        &["row 2, column `kind`", "caf\\xe9", "not valid UTF-8"],
+    );
+    // The same in the label: two classes, not one.
+    let mut bytes = b"x,y\n".to_vec();
+    for i in 0..20 {
+        bytes.extend_from_slice(format!("{i},").as_bytes());
+        bytes.extend_from_slice(if i % 2 == 0 { b"s\xed\n" } else { b"n\xf3\n" });
+    }
+    fs::write(d.join("d.csv"), &bytes).unwrap();
+    fails(
+        d,
+        "non-UTF-8 label",
+        &[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--set",
+            "data.categorical=[]",
+        ],
+        &["row 2, column `y`", "not valid UTF-8"],
+    );
+}
+
+/// A file that never ends its first line (`/dev/zero`, or a large file of NULs): the reader
+/// stops at the line limit instead of growing one record until the allocation aborts.
+#[test]
+fn a_file_without_line_breaks_is_refused_at_the_line_limit() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    for data in ["/dev/zero", "nul.csv"] {
+        if data == "nul.csv" {
+            // Sparse: 100 MB of NULs that take no disk.
+            let f = fs::File::create(d.join(data)).unwrap();
+            f.set_len(100 << 20).unwrap();
+        }
+        fails(
+            d,
+            data,
+            &["inspect", "--data", data],
+            &["without a line break"],
+        );
+    }
+}
+
+#[test]
+fn a_config_that_is_not_a_config_is_refused_before_it_is_read_whole() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    fails(
+        d,
+        "/dev/zero as config",
+        &["train", "--dry-run", "--config", "/dev/zero"],
+        &["/dev/zero", "larger than 1 MiB"],
+    );
+    fs::write(d.join("big.toml"), vec![b'#'; 3 << 20]).unwrap();
+    fails(
+        d,
+        "3 MB config",
+        &["config", "--config", "big.toml"],
+        &["big.toml", "larger than 1 MiB"],
+    );
+    fs::write(d.join("latin1.toml"), b"# caf\xe9\nseed = 1\n").unwrap();
+    fails(
+        d,
+        "non-UTF-8 config",
+        &["config", "--config", "latin1.toml"],
+        &["latin1.toml", "not UTF-8"],
+    );
+}
+
+/// A column name holding an escape sequence (here one that would turn the terminal red) is
+/// printed escaped, as `\u{1b}`.
+#[test]
+fn escape_sequences_in_names_do_not_reach_the_terminal() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("d.csv"), "a,\x1b[31mb,y\n1,x,0\n2,y,1\n").unwrap();
+    let cfg = write(d, "c.toml", CFG);
+    let err = fails(
+        d,
+        "escape in a column name",
+        &["train", "--config", cfg.to_str().unwrap()],
+        &["\\u{1b}[31mb"],
+    );
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
