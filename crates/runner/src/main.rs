@@ -6,6 +6,10 @@
 // once per failed run, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+// First: its macros (`say!`, `outln!`) are used by every module below.
+#[macro_use]
+mod term;
+
 mod backend;
 mod cli;
 mod commands;
@@ -13,8 +17,10 @@ mod config;
 mod data;
 mod explain;
 mod export;
+mod files;
 mod footprint;
 mod history;
+mod lock;
 mod metrics;
 mod output;
 mod parity;
@@ -127,7 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             commands::report_warnings(&c);
-            print!("{}", c.to_toml());
+            out!("{}", c.to_toml())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Synth {
@@ -249,8 +255,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let c = config::Config::load(config.as_deref(), &set)?;
             commands::report_warnings(&c);
             threads::init_all(c.backend.flush_denormals);
-            print!("{}", backend::describe_devices());
-            print!("{}", threads::describe(c.backend.flush_denormals));
+            out!("{}", backend::describe_devices())?;
+            out!("{}", threads::describe(c.backend.flush_denormals))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -261,22 +267,19 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            // `burnfit inspect ... | head` closing the pipe early is not an error.
-            if err
-                .chain()
-                .filter_map(|c| c.downcast_ref::<std::io::Error>())
-                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
+            // `burnfit sweep --collect DIR | head -1`: the reader has what it wanted; nothing
+            // to say, and nobody to say it to on stdout.
+            if term::is_broken_pipe(&err) {
+                return ExitCode::from(term::EXIT_BROKEN_PIPE);
             }
-            eprintln!("error: {err}");
+            say!("error: {err}");
             // Library errors name their source in their own message too (so they read well
             // alone); a cause already said by the line above is not repeated.
             let mut said = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !said.contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    say!("  caused by: {text}");
                 }
                 said = text;
             }

@@ -40,10 +40,13 @@ pub fn synth(config: &SyntheticConfig, seed: u64, out: &Path, rule: Replace) -> 
         return Ok(ExitCode::SUCCESS);
     }
     // About 11 bytes a value (`-0.12345678,`), a label and a newline per row.
-    let file = resources::product(&[rows as u64, features as u64 * 11 + 3]);
+    let file = resources::product(&[
+        rows as u64,
+        resources::product(&[features as u64, 11]).saturating_add(3),
+    ]);
     resources::check_disk(out, file, hint)?;
     write_atomic_with(out, |w| Ok(synthetic::write_csv(&spec, w)?))?;
-    eprintln!(
+    say!(
         "wrote {rows} rows x {features} features to {}",
         out.display()
     );
@@ -79,7 +82,7 @@ pub fn parity(
     }
     let reference = &report.backends[0].name;
     for b in &report.backends[1..] {
-        eprintln!(
+        say!(
             "{} vs {reference}: largest relative weight difference {:.3e} (tolerance {:.0e}), largest relative loss difference {:.3e} over {} steps: {}",
             b.name,
             b.weight_rel_diff,
@@ -118,7 +121,7 @@ pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     let table = Table::from_csv(path, &spec)?;
     let seconds = start.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
+    say!(
         "{}: {} rows x {} columns in {seconds:.3}s ({:.0} MB/s)",
         path.display(),
         table.len(),
