@@ -364,7 +364,16 @@ fn force_replaces_only_regular_files_never_a_device_node_or_a_fifo() {
             "export", "--model", "run", "--format", "onnx", "--out", node, "--force",
         ];
         fails(d, &format!("export --out {node}"), &export, &[node, what]);
-        let synth = ["synth", "--rows", "10", "--out", node, "--force"];
+        let synth = [
+            "synth",
+            "--rows",
+            "10",
+            "--features",
+            "3",
+            "--out",
+            node,
+            "--force",
+        ];
         fails(d, &format!("synth --out {node}"), &synth, &[node, what]);
         let t = fs::symlink_metadata(d.join(node)).unwrap().file_type();
         assert!(t.is_char_device() || t.is_fifo(), "{node} was replaced");
@@ -574,4 +583,47 @@ fn a_reader_that_stops_early_ends_the_command_quietly_with_its_files_complete() 
     for f in ["config.toml", "model.bpk", "summary.json", "status.json"] {
         assert!(d.join("run").join(f).is_file(), "{f} missing");
     }
+}
+
+#[test]
+fn a_sweep_never_starts_a_trial_another_live_process_is_training() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = sweep_config(d);
+    // Trial 1 done (as by one task of an array), which also writes the plan.
+    let out = burnfit(d)
+        .args(["sweep", "--config", &cfg, "--trial", "1", "--out", "sw"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Trial 0's folder held by a live process (an orphan of a killed parent, say).
+    let long = SMALL
+        .replace("epochs = 3", "epochs = 400")
+        .replace("batch_size = 64", "batch_size = 8");
+    let long = write(d, "long.toml", &long);
+    let trial = d.join("sw/trial-0000");
+    let mut orphan = start_train(
+        d,
+        &["--config", long.to_str().unwrap(), "--out", "sw/trial-0000"],
+        || trial.join("config.toml").is_file(),
+    );
+    let out = burnfit(d)
+        .args(["sweep", "--config", &cfg, "--out", "sw"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    let pid = orphan.id();
+    orphan.kill().unwrap();
+    orphan.wait().unwrap();
+    assert!(
+        err.contains(&format!(
+            "trial 0: skipped: sw/trial-0000 is being written by another burnfit process (pid {pid}, started "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("trial 1: already finished"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The orphan's run was not touched by a second writer: its config is the long one.
+    let config = fs::read_to_string(trial.join("config.toml")).unwrap();
+    assert!(config.contains("epochs = 400"), "{config}");
 }
