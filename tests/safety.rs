@@ -1,17 +1,22 @@
 //! A user's files and the machine are safe from any command: outputs never replace a file
 //! unless asked (and never an input or a run's file), big plans are refused with their numbers
 //! before anything is allocated, a failed start leaves nothing behind, and `--resume` refuses
-//! changed data and leaves a finished run alone. `docs/RELIABILITY.md` lists these cases.
+//! changed data and leaves a finished run alone; in shared folders no write follows a planted
+//! link or replaces a device node, one process writes a run folder at a time, and a closed
+//! pipe ends a command quietly. `docs/RELIABILITY.md` lists these cases.
 
 mod common;
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 use tempfile::TempDir;
 
-/// Names of the temporary files (`.NAME.PID.tmp`) in `dir`.
+/// Names of the temporary files (`.NAME.<random>.tmp`) in `dir`.
 fn temporaries(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
@@ -304,4 +309,321 @@ fn divergence_keeps_every_finished_epoch_and_says_what_was_kept() {
         history.lines().nth(1).unwrap().starts_with("1,"),
         "{history}"
     );
+}
+
+/// Makes a node at `path` with the system's `mknod`/`mkfifo` (`args` after the path); `false`,
+/// with the reason printed past the harness's capture, when this user may not (a character
+/// device needs root, which CI has).
+fn make_node(tool: &str, path: &Path, args: &[&str], test: &str) -> bool {
+    use std::io::Write as _;
+    let made = StdCommand::new(tool).arg(path).args(args).output();
+    match made {
+        Ok(o) if o.status.success() => true,
+        other => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping part of {test}: `{tool} {} {}` failed ({other:?}); run as root to cover it",
+                path.display(),
+                args.join(" ")
+            );
+            false
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn force_replaces_only_regular_files_never_a_device_node_or_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    synth(d, 50, 4, 9, "fresh.csv");
+    let test = "force_replaces_only_regular_files_never_a_device_node_or_a_fifo";
+    let mut nodes = Vec::new();
+    // A twin of /dev/null (major 1, minor 3).
+    if make_node("mknod", &d.join("null"), &["c", "1", "3"], test) {
+        nodes.push(("null", "a character device"));
+    }
+    assert!(make_node("mkfifo", &d.join("fifo"), &[], test));
+    nodes.push(("fifo", "a FIFO"));
+    for (node, what) in nodes {
+        let predict = [
+            "predict",
+            "--model",
+            "run",
+            "--data",
+            "fresh.csv",
+            "--out",
+            node,
+            "--force",
+        ];
+        fails(d, &format!("predict --out {node}"), &predict, &[node, what]);
+        let export = [
+            "export", "--model", "run", "--format", "onnx", "--out", node, "--force",
+        ];
+        fails(d, &format!("export --out {node}"), &export, &[node, what]);
+        let synth = [
+            "synth",
+            "--rows",
+            "10",
+            "--features",
+            "3",
+            "--out",
+            node,
+            "--force",
+        ];
+        fails(d, &format!("synth --out {node}"), &synth, &[node, what]);
+        let t = fs::symlink_metadata(d.join(node)).unwrap().file_type();
+        assert!(t.is_char_device() || t.is_fifo(), "{node} was replaced");
+    }
+    assert!(temporaries(d).is_empty(), "{:?}", temporaries(d));
+}
+
+#[cfg(unix)]
+#[test]
+fn writes_into_a_run_folder_never_follow_a_planted_link() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    let victim = write(d, "victim.txt", "precious");
+    let run = d.join("run");
+    // Under the old predictable temporary name and under the final name.
+    let old_tmp = run.join(format!(".report.html.{}.tmp", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &old_tmp).unwrap();
+    let out = burnfit(d).args(["report", "run"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(fs::read_to_string(run.join("report.html"))
+        .unwrap()
+        .contains("<html"));
+    fs::remove_file(run.join("report.html")).unwrap();
+    std::os::unix::fs::symlink(&victim, run.join("report.html")).unwrap();
+    fails(
+        d,
+        "report over a planted link",
+        &["report", "run"],
+        &["report.html", "symbolic link"],
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(fs::symlink_metadata(run.join("report.html"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A link planted as the folder's lock file is not followed either.
+    fs::remove_file(run.join(".burnfit.lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, run.join(".burnfit.lock")).unwrap();
+    fs::remove_file(run.join("report.html")).unwrap();
+    fails(
+        d,
+        "lock file planted as a link",
+        &["report", "run"],
+        &[".burnfit.lock", "symbolic link"],
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+/// A sweep of two trials of the SMALL problem.
+fn sweep_config(dir: &Path) -> String {
+    let text = format!(
+        "{SMALL}\n[sweep]\nmetric = \"val_loss\"\n[sweep.grid]\n\"train.lr\" = [0.01, 0.02]\n"
+    );
+    write(dir, "sweep.toml", &text)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_trial_log_is_never_appended_through_a_planted_link() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = sweep_config(d);
+    let victim = write(d, "victim.txt", "precious");
+    fs::create_dir(d.join("sw")).unwrap();
+    std::os::unix::fs::symlink(&victim, d.join("sw/trial-0000.log")).unwrap();
+    fails(
+        d,
+        "trial log planted as a link",
+        &["sweep", "--config", &cfg, "--trial", "0", "--out", "sw"],
+        &["trial-0000.log", "symbolic link"],
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+/// Starts `burnfit train` with `args` in `dir` and waits (at most a minute) until `ready`.
+fn start_train(dir: &Path, args: &[&str], ready: impl Fn() -> bool) -> std::process::Child {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("burnfit"))
+        .current_dir(dir)
+        .arg("train")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "train ended before it was ready"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "train never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+#[test]
+fn a_run_folder_has_one_writer_and_a_killed_one_lets_go() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // Long enough to be caught alive: many epochs of small batches.
+    let long = SMALL
+        .replace("epochs = 3", "epochs = 400")
+        .replace("batch_size = 64", "batch_size = 8");
+    let cfg = write(d, "long.toml", &long);
+    let run = d.join("run");
+    let mut first = start_train(
+        d,
+        &["--config", cfg.to_str().unwrap(), "--out", "run"],
+        || run.join("config.toml").is_file(),
+    );
+    let pid = first.id().to_string();
+    let err = fails(
+        d,
+        "resume while another process trains",
+        &["train", "--resume", "run"],
+        &[
+            "is being written by another burnfit process",
+            &format!("(pid {pid}, started "),
+            "wait for it to finish or stop it",
+        ],
+    );
+    assert!(err.contains("run"), "{err}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The OS released the lock with the process: resume goes ahead, here after cutting the
+    // epochs so that it ends soon.
+    let config = fs::read_to_string(run.join("config.toml")).unwrap();
+    fs::write(
+        run.join("config.toml"),
+        config.replace("epochs = 400", "epochs = 1"),
+    )
+    .unwrap();
+    let out = burnfit(d)
+        .args(["train", "--resume", "run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(run.join("summary.json").is_file());
+    // A folder holding only a lock file (a start killed before its first file) is empty.
+    fs::create_dir(d.join("bare")).unwrap();
+    fs::write(d.join("bare/.burnfit.lock"), "").unwrap();
+    let small = write(d, "small.toml", SMALL);
+    train(d, &["--config", small.to_str().unwrap(), "--out", "bare"]);
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly_with_its_files_complete() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = sweep_config(d);
+    let done = burnfit(d)
+        .args(["sweep", "--config", &cfg, "--out", "sw"])
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{}", stderr(&done));
+    fs::remove_file(d.join("sw/best.toml")).unwrap();
+    // `burnfit sweep --collect sw | head -0`: stdout's reader is gone before the first line.
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("burnfit"))
+        .current_dir(d)
+        .args(["sweep", "--collect", "sw"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("error:"),
+        "{err}"
+    );
+    assert!(d.join("sw/best.toml").is_file() && d.join("sw/report.html").is_file());
+
+    // `burnfit train ... 2>&1 | head -3`: both streams on one pipe whose reader leaves after
+    // three lines; training goes on to a complete run folder.
+    // Enough steps that the reader is gone long before the last line.
+    let slower = SMALL
+        .replace("epochs = 3", "epochs = 20")
+        .replace("batch_size = 64", "batch_size = 8");
+    let small = write(d, "small.toml", &slower);
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("burnfit"))
+        .current_dir(d)
+        .args(["train", "--config", small.to_str().unwrap(), "--out", "run"])
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(reader).lines();
+    for _ in 0..3 {
+        lines.next().unwrap().unwrap();
+    }
+    drop(lines);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(141), "{status:?}");
+    for f in ["config.toml", "model.bpk", "summary.json", "status.json"] {
+        assert!(d.join("run").join(f).is_file(), "{f} missing");
+    }
+}
+
+#[test]
+fn a_sweep_never_starts_a_trial_another_live_process_is_training() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = sweep_config(d);
+    // Trial 1 done (as by one task of an array), which also writes the plan.
+    let out = burnfit(d)
+        .args(["sweep", "--config", &cfg, "--trial", "1", "--out", "sw"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Trial 0's folder held by a live process (an orphan of a killed parent, say).
+    let long = SMALL
+        .replace("epochs = 3", "epochs = 400")
+        .replace("batch_size = 64", "batch_size = 8");
+    let long = write(d, "long.toml", &long);
+    let trial = d.join("sw/trial-0000");
+    let mut orphan = start_train(
+        d,
+        &["--config", long.to_str().unwrap(), "--out", "sw/trial-0000"],
+        || trial.join("config.toml").is_file(),
+    );
+    let out = burnfit(d)
+        .args(["sweep", "--config", &cfg, "--out", "sw"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    let pid = orphan.id();
+    orphan.kill().unwrap();
+    orphan.wait().unwrap();
+    assert!(
+        err.contains(&format!(
+            "trial 0: skipped: sw/trial-0000 is being written by another burnfit process (pid {pid}, started "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("trial 1: already finished"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The orphan's run was not touched by a second writer: its config is the long one.
+    let config = fs::read_to_string(trial.join("config.toml")).unwrap();
+    assert!(config.contains("epochs = 400"), "{config}");
 }

@@ -170,9 +170,14 @@ impl MlpConfig {
     }
 
     /// Number of trainable parameters, computed from the shape alone (`fan_in * fan_out +
-    /// fan_out` per layer): 21,249 for the seed's 100-128-64-1.
+    /// fan_out` per layer): 21,249 for the seed's 100-128-64-1. Saturates at `usize::MAX`:
+    /// widths come from the user, and a count that large is only ever compared with the
+    /// memory there is (and refused), so it must not overflow on the way.
     pub fn num_params(&self) -> usize {
-        self.layer_shapes().iter().map(|(i, o)| i * o + o).sum()
+        self.layer_shapes()
+            .iter()
+            .map(|&(i, o)| layer_params(i, o))
+            .fold(0, usize::saturating_add)
     }
 
     /// Builds the network on `device`.
@@ -234,7 +239,7 @@ impl MlpConfig {
                 "{:<30}{:<18}{:>12}\n",
                 format!("dense_{i} (Dense, {act})"),
                 format!("(None, {fan_out})"),
-                group_thousands(fan_in * fan_out + fan_out),
+                group_thousands(layer_params(*fan_in, *fan_out)),
             ));
         }
         out.push_str(&format!(
@@ -243,6 +248,11 @@ impl MlpConfig {
         ));
         out
     }
+}
+
+/// A dense layer's weights and biases, saturating (see [`MlpConfig::num_params`]).
+fn layer_params(fan_in: usize, fan_out: usize) -> usize {
+    fan_in.saturating_mul(fan_out).saturating_add(fan_out)
 }
 
 fn group_thousands(n: usize) -> String {

@@ -14,6 +14,7 @@ use burnfit_model::MlpConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FootprintConfig;
+use crate::resources;
 
 /// CodeCarbon's CPU power when the CPU model is unknown (its `DEFAULT_CPU_POWER`), in watts.
 pub const DEFAULT_TDP_WATTS: f64 = 85.0;
@@ -42,11 +43,14 @@ impl Flops {
         let mut forward = 0u64;
         let mut backward = 0u64;
         for (i, (input, output)) in network.layer_shapes().into_iter().enumerate() {
+            // Saturating: the widths are the user's (the memory check refuses such a network
+            // before training, but the count is also shown by `--dry-run`'s path).
             let (input, output) = (input as u64, output as u64);
-            forward += 2 * input * output + output;
-            backward += 2 * input * output + output;
+            let products = resources::product(&[2, input, output]);
+            forward = forward.saturating_add(products.saturating_add(output));
+            backward = backward.saturating_add(products.saturating_add(output));
             if i > 0 {
-                backward += 2 * input * output;
+                backward = backward.saturating_add(products);
             }
         }
         Self { forward, backward }
@@ -54,7 +58,7 @@ impl Flops {
 
     /// One training step, per sample.
     pub fn train_step(self) -> u64 {
-        self.forward + self.backward
+        self.forward.saturating_add(self.backward)
     }
 }
 

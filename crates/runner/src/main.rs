@@ -6,6 +6,10 @@
 // once per failed run, so their size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+// First: its macros (`say!`, `outln!`) are used by every module below.
+#[macro_use]
+mod term;
+
 mod backend;
 mod cli;
 mod commands;
@@ -13,8 +17,10 @@ mod config;
 mod data;
 mod explain;
 mod export;
+mod files;
 mod footprint;
 mod history;
+mod lock;
 mod metrics;
 mod output;
 mod parity;
@@ -133,13 +139,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
         ),
         Command::Config { docs: true, .. } => {
-            print!("{}", config::docs::render());
+            out!("{}", config::docs::render())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { config, set, .. } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             commands::report_warnings(&c);
-            print!("{}", c.to_toml_shown());
+            out!("{}", c.to_toml_shown())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Synth {
@@ -275,15 +281,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = cli::Cli::command();
-            clap_complete::generate(shell, &mut cmd, "burnfit", &mut std::io::stdout());
+            // Into memory first: the generator panics on a failed write (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "burnfit", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices { config, set } => {
             let c = config::Config::load(config.as_deref(), &set)?;
             commands::report_warnings(&c);
             threads::init_all(c.backend.flush_denormals);
-            print!("{}", backend::describe_devices());
-            print!("{}", threads::describe(c.backend.flush_denormals));
+            out!("{}", backend::describe_devices())?;
+            out!("{}", threads::describe(c.backend.flush_denormals))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -307,22 +316,19 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            // `burnfit inspect ... | head` closing the pipe early is not an error.
-            if err
-                .chain()
-                .filter_map(|c| c.downcast_ref::<std::io::Error>())
-                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
+            // `burnfit sweep --collect DIR | head -1`: the reader has what it wanted; nothing
+            // to say, and nobody to say it to on stdout.
+            if term::is_broken_pipe(&err) {
+                return ExitCode::from(term::EXIT_BROKEN_PIPE);
             }
-            eprintln!("error: {}", printable(&err.to_string()));
+            say!("error: {}", printable(&err.to_string()));
             // Library errors name their source in their own message too (so they read well
             // alone); a cause already said by the line above is not repeated.
             let mut said = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !said.contains(&text) {
-                    eprintln!("  caused by: {}", printable(&text));
+                    say!("  caused by: {}", printable(&text));
                 }
                 said = text;
             }

@@ -1,7 +1,8 @@
 //! The one rule for every file a command writes where the user said (`predict --out`,
 //! `synth --out`, `explain --out`): never replace an existing file unless the user passes
-//! `--force`, and never, even then, one of the command's own inputs or a file inside a run
-//! folder (a run's files are written by `train` alone). Checked before any work is done, so a
+//! `--force`, and never, even then, one of the command's own inputs, a file inside a run
+//! folder (a run's files are written by `train` alone), or anything but a regular file (a
+//! link, a device node, a FIFO). Checked before any work is done, so a
 //! refused write costs nothing; the write itself goes through a temporary file that is removed
 //! on every error path ([`crate::run::write_atomic`]).
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
+use crate::files;
 use crate::run;
 
 /// What a command may replace.
@@ -62,6 +64,15 @@ pub fn check(out: &Path, inputs: &[&Path], rule: Replace) -> Result<()> {
             "--out {} is one of this command's inputs ({}); it is never overwritten, even with --force",
             out.display(),
             input.display()
+        );
+    }
+    // Only a regular file is ever replaced: `--force` over a device node (a twin of
+    // `/dev/null`, or the real one as root) would turn the node into a file, and a link is
+    // never written through.
+    if let Some(what) = files::not_regular(out) {
+        bail!(
+            "--out {} is {what}, not a regular file; burnfit replaces only regular files, even with --force (use `-` for standard output)",
+            out.display()
         );
     }
     if out.exists() {
@@ -129,5 +140,31 @@ mod tests {
             .contains("folder"));
         assert!(check(&d.join("no/such/f.csv"), &[], free).is_err());
         assert!(check(Path::new("-"), &[], keep).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_and_fifos_are_refused_even_with_force_naming_what_they_are() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let d = tmp.path();
+        let free = Replace { force: true };
+        let target = d.join("t.csv");
+        std::fs::write(&target, "x").unwrap();
+        std::os::unix::fs::symlink(&target, d.join("link.csv")).unwrap();
+        std::os::unix::fs::symlink(d.join("nowhere"), d.join("dangling.csv")).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            d.join("fifo"),
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        for (name, what) in [
+            ("link.csv", "a symbolic link"),
+            ("dangling.csv", "a symbolic link"),
+            ("fifo", "a FIFO"),
+        ] {
+            let err = check(&d.join(name), &[], free).unwrap_err().to_string();
+            assert!(err.contains(what) && err.contains(name), "{err}");
+        }
     }
 }

@@ -216,13 +216,17 @@ pub fn run(
     }
     let data = pipeline::prepare(config).context("cannot prepare the data")?;
     let mlp_config = config.model.mlp(data.pre.width());
+    mlp_config
+        .validate()
+        .map_err(|e| setting_error("model", e))?;
+    crate::train::check_memory(config, &mlp_config)?;
     let network = mlp_config.init(&Device::flex(), config.seed);
     let initial = to_bytes(&network.map_err(|e| setting_error("model", e))?)?;
     let mut runs: Vec<BackendRun> = Vec::new();
     let mut reference: Option<(Vec<f32>, Vec<Vec<f32>>)> = None;
     for (name, bc) in backends {
         let selected = backend::select(bc).with_context(|| format!("--backends: {name}"))?;
-        eprintln!("parity: {steps} steps on {}", selected.description);
+        say!("parity: {steps} steps on {}", selected.description);
         let (losses, w) = run_steps(config, &data.train, &initial, &selected, steps)?;
         let (weight_rel_diff, loss_rel_diff) = match &reference {
             // The reference against itself: zero, unless something in it is not finite.

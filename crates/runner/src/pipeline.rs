@@ -217,7 +217,8 @@ fn load(config: &Config) -> Result<Table, DataError> {
         Source::Synthetic => {
             let spec = SyntheticSpec::from_config(&d.synthetic, config.seed);
             // The columns, and the network's matrix of them: two copies, with room to spare.
-            let cells = resources::product(&[spec.rows as u64, spec.features as u64 + 1]);
+            let cells =
+                resources::product(&[spec.rows as u64, (spec.features as u64).saturating_add(1)]);
             resources::check(
                 "data.synthetic",
                 resources::product(&[cells, 4, 3]),

@@ -42,7 +42,7 @@ pub enum SweepError {
     #[error("[sweep] has neither a [sweep.grid] nor a [sweep.random]: there is nothing to vary")]
     Empty,
     /// More trials than anybody means to run.
-    #[error("[sweep] expands to {0} trials, more than the {MAX_TRIALS} a sweep may have; narrow the grid")]
+    #[error("[sweep] expands to {} trials, more than the {MAX_TRIALS} a sweep may have; narrow the grid", if *.0 == u128::MAX { "more than 10^38".to_string() } else { .0.to_string() })]
     TooMany(u128),
 }
 
@@ -80,7 +80,18 @@ impl Dist {
                 .collect::<Option<_>>()
                 .ok_or_else(|| bad(format!("{kind}: must be two numbers")))?;
             match nums.as_slice() {
-                &[lo, hi] if lo.is_finite() && hi.is_finite() && lo < hi => Ok((lo, hi)),
+                // The width too must be finite: [-1e308, 1e308] is two finite bounds whose
+                // difference is not, which the sampler cannot draw from.
+                &[lo, hi] if lo.is_finite() && hi.is_finite() && lo < hi => {
+                    if (hi - lo).is_finite() {
+                        Ok((lo, hi))
+                    } else {
+                        Err(bad(format!(
+                            "{kind}: [{lo}, {hi}] is wider than a 64-bit float can hold ({} apart); narrow it",
+                            hi - lo
+                        )))
+                    }
+                }
                 _ => Err(bad(format!(
                     "{kind}: must be two numbers [lo, hi] with lo < hi"
                 ))),
@@ -182,7 +193,11 @@ pub fn expand(spec: &SweepConfig) -> Result<Vec<Trial>, SweepError> {
     if axes.is_empty() && dists.is_empty() {
         return Err(SweepError::Empty);
     }
-    let combos: u128 = axes.iter().map(|a| a.1.len() as u128).product::<u128>() * samples as u128;
+    // Saturating: twenty keys of a hundred values each already pass u128.
+    let combos: u128 = axes
+        .iter()
+        .map(|a| a.1.len() as u128)
+        .fold(samples as u128, u128::saturating_mul);
     if combos > MAX_TRIALS {
         return Err(SweepError::TooMany(combos));
     }
@@ -312,5 +327,22 @@ mod tests {
             .chain(["a", "b", "c", "d", "e", "f"].map(|k| format!("{k} = {ten}\n")))
             .collect();
         assert_eq!(expand(&spec(&huge)), Err(SweepError::TooMany(1_000_000)));
+        // 40 keys of 10 values: 10^40 trials, past u128, saturates instead of overflowing.
+        let past: String = std::iter::once("[grid]\n".to_string())
+            .chain((0..40).map(|k| format!("k{k} = {ten}\n")))
+            .collect();
+        let e = expand(&spec(&past)).unwrap_err();
+        assert_eq!(e, SweepError::TooMany(u128::MAX));
+        assert!(e.to_string().contains("more than 10^38"), "{e}");
+    }
+
+    #[test]
+    fn a_range_wider_than_a_float_is_refused_not_sampled() {
+        let text = "[random]\n\"train.lr\" = { uniform = [-1e308, 1e308] }\ntrials = 2\n";
+        let e = expand(&spec(text)).unwrap_err().to_string();
+        assert!(e.contains("wider than a 64-bit float"), "{e}");
+        // The widest integer range is fine: its draws fit in an i64.
+        let text = "[random]\n\"data.synthetic.seed\" = { int_uniform = [-9223372036854775808, 9223372036854775807] }\ntrials = 3\n";
+        assert_eq!(expand(&spec(text)).unwrap().len(), 3);
     }
 }

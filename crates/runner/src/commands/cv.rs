@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::pool::{self, Ended, Planned};
 use super::EXIT_INTERRUPTED;
 use crate::config::Config;
+use crate::lock::{FolderLock, Mode};
 use crate::metrics;
 use crate::report::{page, RunRecord, Spread};
 use crate::run::{read_json, write_atomic, RunDir};
@@ -95,8 +96,8 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         sets: sets.clone(),
         folds: a.folds,
     };
-    prepare_parent(&parent, &plan)?;
-    eprintln!(
+    let _lock = prepare_parent(&parent, &plan)?;
+    say!(
         "cross-validation: {} folds in {}, {} at a time ({} threads each)",
         a.folds,
         parent.display(),
@@ -125,7 +126,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt, None)?;
     let signal = interrupt.load(Ordering::SeqCst);
     if signal != 0 {
-        eprintln!(
+        say!(
             "interrupted: finished folds are kept and interrupted ones checkpointed; run the same command with --out {} to continue",
             parent.display()
         );
@@ -137,12 +138,16 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .iter()
         .zip(&ended)
         .filter(|(_, e)| !matches!(e, Ended::Finished | Ended::AlreadyDone))
-        .map(|(p, e)| {
-            format!(
+        .map(|(p, e)| match e {
+            Ended::HeldElsewhere(holder) => format!(
+                "{} (being written by another burnfit process, {holder})",
+                p.label
+            ),
+            _ => format!(
                 "{} ({e:?}, log {})",
                 p.label,
                 pool::log_path(&p.dir).display()
-            )
+            ),
         })
         .collect();
     if !failed.is_empty() {
@@ -186,8 +191,8 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let html = page::cross_validation(&records, &spread)?;
     write_atomic(&parent.join(crate::run::REPORT), html.as_bytes())?;
-    print_table(&spread, a.folds);
-    eprintln!(
+    print_table(&spread, a.folds)?;
+    say!(
         "wrote {} and {}",
         parent.join(RESULT).display(),
         parent.join(crate::run::REPORT).display()
@@ -195,10 +200,13 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates the parent folder, or checks that an existing one holds this same plan.
-fn prepare_parent(parent: &Path, plan: &Plan) -> Result<()> {
+/// Creates the parent folder, or checks that an existing one holds this same plan; either way
+/// takes the parent's lock, held until the cross-validation ends (one parent per folder: a
+/// second `cv` on it is refused while the first runs).
+fn prepare_parent(parent: &Path, plan: &Plan) -> Result<FolderLock> {
     let plan_path = parent.join(PLAN);
     if plan_path.is_file() {
+        let lock = FolderLock::acquire(parent, Mode::Exclusive)?;
         let before: Plan = read_json(&plan_path)?;
         if &before != plan {
             bail!(
@@ -209,29 +217,35 @@ fn prepare_parent(parent: &Path, plan: &Plan) -> Result<()> {
                 before.folds
             );
         }
-        eprintln!("continuing the cross-validation in {}", parent.display());
-        return Ok(());
+        say!("continuing the cross-validation in {}", parent.display());
+        return Ok(lock);
     }
     RunDir::check_free(parent)?;
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
+    let lock = FolderLock::acquire(parent, Mode::Exclusive)?;
+    // Again under the lock: another `cv` may have started here meanwhile.
+    RunDir::check_free(parent)?;
     write_atomic(
         &plan_path,
         &serde_json::to_vec_pretty(plan).context("cannot encode the plan")?,
-    )
+    )?;
+    Ok(lock)
 }
 
-fn print_table(spread: &BTreeMap<String, Spread>, folds: usize) {
-    println!(
+fn print_table(spread: &BTreeMap<String, Spread>, folds: usize) -> std::io::Result<()> {
+    outln!(
         "{:<14} {:>18}   per fold (1..{folds})",
-        "metric", "mean ± sd"
-    );
+        "metric",
+        "mean ± sd"
+    )?;
     for (name, s) in spread {
         let per: Vec<String> = s.folds.iter().map(|v| metrics::show(*v)).collect();
-        println!(
+        outln!(
             "{name:<14} {:>18}   {}",
             format!("{} ± {}", metrics::show(s.mean), metrics::show(s.sd)),
             per.join(" ")
-        );
+        )?;
     }
+    Ok(())
 }

@@ -12,7 +12,7 @@ use crate::explain::{self, Importance};
 use crate::metrics;
 use crate::output::{self, Replace};
 use crate::run::weights::from_bytes;
-use crate::run::{self as rundir, write_atomic};
+use crate::run::{self as rundir, write_atomic, RunDir};
 
 /// The arguments of `burnfit explain`.
 pub struct ExplainArgs<'a> {
@@ -44,6 +44,25 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         bail!("--repeats must be at least 1");
     }
     let l = load_run(a.dir, a.backend)?;
+    let own = l.run.file(rundir::EXPLAIN);
+    let out_dir = a.out.map_or_else(|| own.clone(), Path::to_path_buf);
+    // The run's own explain/ holds what explain wrote before: it is refreshed. Anywhere else,
+    // the output rule of every command applies to each file. Both decided before any work.
+    let is_own = out_dir.canonicalize().ok() == own.canonicalize().ok() || a.out.is_none();
+    let _held = if is_own {
+        // Writing into the run folder: not while another process writes it, and a read-only
+        // run fails here, before the shuffles.
+        Some(RunDir::hold(&l.run.path)?)
+    } else {
+        let mut names = vec!["importance.csv", "importance.svg"];
+        if !a.rows.is_empty() {
+            names.push("attributions.csv");
+        }
+        for name in names {
+            output::check(&out_dir.join(name), &[a.data], a.force)?;
+        }
+        None
+    };
     let loss = l.model_file.loss;
     let metric = a.metric.unwrap_or(metrics::main_metric(loss));
     if !metrics::base_names(loss).contains(&metric) {
@@ -54,7 +73,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     }
     let m = labelled_matrix(&l, a.data)?;
     let groups = explain::column_groups(&l.pre);
-    eprintln!(
+    say!(
         "permutation importance: {} columns x {} shuffles of {} rows",
         groups.len(),
         a.repeats,
@@ -71,22 +90,12 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         },
         &l.device,
     );
-    let own = l.run.file(rundir::EXPLAIN);
-    let out_dir = a.out.map_or_else(|| own.clone(), Path::to_path_buf);
-    // The run's own explain/ holds what explain wrote before: it is refreshed. Anywhere else,
-    // the output rule of every command applies to each file.
-    let is_own = out_dir.canonicalize().ok() == own.canonicalize().ok() || a.out.is_none();
-    if !is_own {
-        let mut names = vec!["importance.csv", "importance.svg"];
-        if !a.rows.is_empty() {
-            names.push("attributions.csv");
-        }
-        for name in names {
-            output::check(&out_dir.join(name), &[a.data], a.force)?;
-        }
+    if is_own {
+        crate::files::own_dir(&out_dir)?;
+    } else {
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("cannot create {}", out_dir.display()))?;
     }
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
     write_atomic(
         &out_dir.join("importance.csv"),
         &importance_csv(&importances, a.repeats)?,
@@ -109,7 +118,9 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
             &serde_json::to_vec_pretty(&about)?,
         )?;
     }
-    let mut stdout = std::io::stdout().lock();
+    // What stdout gets is gathered and printed after every file is written: a reader that
+    // stops early (`| head`) leaves the output folder complete.
+    let mut stdout: Vec<u8> = Vec::new();
     writeln!(
         stdout,
         "{metric} on {} rows: {baseline:.4}; drop when each column is shuffled ({} times):",
@@ -121,11 +132,11 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     }
     if is_own {
         match super::report::refresh(&l.run.path) {
-            Ok(path) => eprintln!("report refreshed: {}", path.display()),
-            Err(e) => eprintln!("warning: report.html not refreshed: {e:#}"),
+            Ok(path) => say!("report refreshed: {}", path.display()),
+            Err(e) => say!("warning: report.html not refreshed: {e:#}"),
         }
     }
-    eprintln!(
+    say!(
         "wrote importance.csv, importance.svg{} to {}",
         if a.rows.is_empty() {
             ""
@@ -134,6 +145,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         },
         out_dir.display()
     );
+    std::io::stdout().write_all(&stdout)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -46,7 +46,7 @@ pub fn export(dir: &Path, format: Format, out: &Path, force: Replace) -> Result<
         Format::Safetensors => e.safetensors()?,
     };
     write_atomic(out, &bytes)?;
-    eprintln!(
+    say!(
         "wrote {} ({} bytes{}); inputs in order: {}",
         out.display(),
         bytes.len(),

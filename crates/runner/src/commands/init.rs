@@ -65,10 +65,10 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
     let (table, columns) = profile::profile(args.data, &[])?;
     let text = write_config(&args, &out, &table, &columns)?;
     if out == Path::new("-") {
-        print!("{text}");
+        out!("{text}")?;
     } else {
         crate::run::write_atomic(&out, text.as_bytes())?;
-        eprintln!(
+        say!(
             "wrote {}; train with `burnfit train --config {}`",
             out.display(),
             out.display()

@@ -42,7 +42,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn warn_undefined(m: &Metrics, what: &str) {
     let names = metrics::undefined(m);
     if !names.is_empty() {
-        eprintln!(
+        say!(
             "warning: {} undefined on {what} (one class only, a constant target, or nothing predicted positive); reported as n/a, and null in JSON",
             names.join(", ")
         );
@@ -54,13 +54,13 @@ pub fn report_warnings(config: &Config) {
     if config.warnings.is_empty() {
         return;
     }
-    eprintln!(
+    say!(
         "warning: {} key{} in the config cannot act (strict = true makes this an error):",
         config.warnings.len(),
         if config.warnings.len() == 1 { "" } else { "s" }
     );
     for w in &config.warnings {
-        eprintln!("  {w}");
+        say!("  {w}");
     }
 }
 
@@ -115,13 +115,13 @@ fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
     let config = Config::load_resolved(&run.file(rundir::CONFIG), &sets)?;
     crate::threads::init_all(config.backend.flush_denormals);
     let selected = backend::select(&config.backend)?;
-    eprintln!("backend: {}", selected.description);
+    say!("backend: {}", selected.description);
     if let Some(w) = backend::speed_warning(&selected) {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     if selected.kind == crate::config::BackendKind::Wgpu {
         if let Some(note) = backend::display_note() {
-            eprintln!("note: {note}");
+            say!("note: {note}");
         }
     }
     let model = from_bytes(
@@ -163,16 +163,16 @@ pub fn evaluate(
         if loss == Loss::Bce {
             v["threshold"] = json!(threshold);
         }
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        eprintln!("evaluated {} rows", m.rows);
+        say!("evaluated {} rows", m.rows);
         if loss == Loss::Bce {
-            eprintln!("accuracy, precision, recall and f1 at threshold {threshold}");
+            say!("accuracy, precision, recall and f1 at threshold {threshold}");
         }
         for (k, v) in &metrics {
-            eprintln!("{k}: {}", metrics::show(*v));
+            say!("{k}: {}", metrics::show(*v));
         }
-        println!("{}", final_line(&metrics, l.model_file.loss));
+        outln!("{}", final_line(&metrics, l.model_file.loss))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -184,10 +184,10 @@ fn labelled_matrix(l: &Loaded, data: &Path) -> Result<crate::data::Matrix> {
     let rows = pipeline::usable_rows(&table, l.pre.missing, &mut notes)?;
     let (m, unseen) = l.pre.transform(&table, &rows)?;
     for n in notes {
-        eprintln!("note: {n}");
+        say!("note: {n}");
     }
     for u in unseen {
-        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
+        say!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
     }
     Ok(m)
 }
@@ -222,7 +222,7 @@ pub fn predict(
         _ => (0..table.len()).collect(),
     };
     if rows.len() < table.len() {
-        eprintln!(
+        say!(
             "warning: {} of {} rows have missing values and are skipped (the model was trained with data.missing = \"drop\"); the `row` column says which rows were predicted",
             table.len() - rows.len(),
             table.len()
@@ -230,7 +230,7 @@ pub fn predict(
     }
     let (m, unseen) = l.pre.transform(&table, &rows)?;
     for u in unseen {
-        eprintln!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
+        say!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
     }
     let loss = l.model_file.loss;
     if options.threshold.is_some() && loss == Loss::Mse {
@@ -240,7 +240,7 @@ pub fn predict(
     }
     let threshold = options.threshold.unwrap_or(l.model_file.threshold);
     if loss == Loss::Bce {
-        eprintln!("class 1 where the probability is above {threshold}");
+        say!("class 1 where the probability is above {threshold}");
     }
     let values = predictions(&l.model, &m, loss, &l.device);
     let bytes = predictions_csv(
@@ -256,7 +256,7 @@ pub fn predict(
         std::io::stdout().write_all(&bytes)?;
     } else {
         rundir::write_atomic(out, &bytes)?;
-        eprintln!("wrote {} predictions to {}", m.rows, out.display());
+        say!("wrote {} predictions to {}", m.rows, out.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,9 @@ pub enum Ended {
     Failed(i32),
     /// Not started: the batch was stopped first.
     NotStarted,
+    /// Not started: another live process is writing its folder (a child of an earlier,
+    /// killed parent, or another task of a job array); it is left to that process.
+    HeldElsewhere(String),
 }
 
 /// Whether `dir` holds a finished run (its `status.json` says so and `summary.json` exists).
@@ -79,14 +82,21 @@ pub fn run_all(
         }
         let late = deadline.is_some_and(|d| Instant::now() >= d);
         if late && next < planned.len() && running.is_empty() {
-            eprintln!("time budget reached: {} not started", planned.len() - next);
+            say!("time budget reached: {} not started", planned.len() - next);
             break;
         }
         while !stopping && !late && running.len() < jobs && next < planned.len() {
             let p = &planned[next];
             if finished(&p.dir) {
-                eprintln!("{}: already finished ({})", p.label, p.dir.display());
+                say!("{}: already finished ({})", p.label, p.dir.display());
                 ended[next] = Some(Ended::AlreadyDone);
+            } else if let Some(holder) = crate::lock::holder(&p.dir) {
+                say!(
+                    "{}: skipped: {} is being written by another burnfit process ({holder})",
+                    p.label,
+                    p.dir.display()
+                );
+                ended[next] = Some(Ended::HeldElsewhere(holder.to_string()));
             } else {
                 let child = spawn(&exe, p, threads)?;
                 running.push((next, child, Instant::now()));
@@ -104,11 +114,11 @@ pub fn run_all(
                     let p = &planned[*i];
                     let secs = started.elapsed().as_secs_f64();
                     let e = if status.success() {
-                        eprintln!("{}: finished in {secs:.1}s ({})", p.label, p.dir.display());
+                        say!("{}: finished in {secs:.1}s ({})", p.label, p.dir.display());
                         Ended::Finished
                     } else {
                         let code = status.code().unwrap_or(1);
-                        eprintln!(
+                        say!(
                             "{}: exited with {code} after {secs:.1}s; see {}",
                             p.label,
                             log_path(&p.dir).display()
@@ -140,18 +150,16 @@ fn spawn(exe: &Path, p: &Planned, threads: usize) -> Result<Child> {
     let mut cmd = Command::new(exe);
     cmd.arg("train");
     if p.dir.join(rundir::CONFIG).is_file() {
-        eprintln!("{}: resuming {}", p.label, p.dir.display());
+        say!("{}: resuming {}", p.label, p.dir.display());
         cmd.arg("--resume").arg(&p.dir);
     } else {
-        eprintln!("{}: starting {}", p.label, p.dir.display());
+        say!("{}: starting {}", p.label, p.dir.display());
         cmd.args(&p.args).arg("--out").arg(&p.dir);
     }
     let log_file = log_path(&p.dir);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_file)
-        .with_context(|| format!("cannot write {}", log_file.display()))?;
+    // Appended through no link: in a shared sweep folder a link planted under the log's name
+    // would otherwise send the child's output into any file this process may write.
+    let log = crate::files::open_append(&log_file)?;
     let err = log
         .try_clone()
         .with_context(|| format!("cannot write {}", log_file.display()))?;

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use crate::metrics;
 use crate::output::{self, Replace};
 use crate::report::{self, page, RunRecord};
-use crate::run::{self as rundir, write_atomic};
+use crate::run::{self as rundir, write_atomic, RunDir};
 
 /// Writes `RUN/report.html` from the run folder's files: after `train` and `explain`, and by
 /// `burnfit report RUN`. The one file of a run folder a command other than `train` rewrites,
@@ -46,6 +46,12 @@ pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<Ex
             p
         }
     };
+    // Writing a run's own page is writing its folder: not while another process does.
+    let _held = if is_own(&target) {
+        Some(RunDir::hold(&dirs[0])?)
+    } else {
+        None
+    };
     let records = match dirs {
         [one] => vec![RunRecord::load(one)?],
         many => many
@@ -59,7 +65,7 @@ pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<Ex
         many => page::compare(many)?,
     };
     write_atomic(&target, html.as_bytes())?;
-    eprintln!("wrote {}", target.display());
+    say!("wrote {}", target.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -69,11 +75,11 @@ pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
     for path in report::runs_in(dir)? {
         match RunRecord::load_brief(&path) {
             Ok(r) => records.push(r),
-            Err(e) => eprintln!("warning: skipping {}: {e:#}", path.display()),
+            Err(e) => say!("warning: skipping {}: {e:#}", path.display()),
         }
     }
     if records.is_empty() {
-        eprintln!("no run folders in {}", dir.display());
+        say!("no run folders in {}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
     let columns = ["loss", "accuracy", "auc", "f1", "rmse", "r2"];

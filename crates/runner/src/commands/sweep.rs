@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::pool::{self, Planned};
 use super::EXIT_INTERRUPTED;
 use crate::config::{Config, Goal};
+use crate::lock::{is_empty_but_lock, FolderLock, Mode};
 use crate::metrics;
 use crate::report::{page, RunRecord};
 use crate::run::{self as rundir, read_json, write_atomic, RunDir, Summary};
@@ -85,7 +86,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     };
     let trials = sweep::expand(&spec)?;
     if a.count {
-        println!("{}", trials.len());
+        outln!("{}", trials.len())?;
         return Ok(ExitCode::SUCCESS);
     }
     if a.jobs == 0 {
@@ -126,14 +127,22 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     };
     // Every trial's config checked before any starts: the errors of `train`, once.
     let base_toml = config.to_toml();
-    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
-    let base_path = root.join(BASE);
     probe(&base_toml, &plan.trials)?;
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    // A sweep on one machine owns its folder; the tasks of a job array share it (each trial's
+    // own folder is then locked by its `train`), and none runs beside a whole sweep.
+    let mode = if only.is_some() {
+        Mode::Shared
+    } else {
+        Mode::Exclusive
+    };
+    let _lock = FolderLock::acquire(&root, mode)?;
+    let base_path = root.join(BASE);
     settle_plan(&root, &plan, &base_toml, only.is_some())?;
     let chosen: Vec<&Trial> = match only {
         Some(i) => {
             let why = from_scheduler.map_or(String::new(), |(_, var)| format!(" (from {var})"));
-            eprintln!(
+            say!(
                 "trial {i} of {}{why} into {}",
                 plan.trials.len(),
                 root.display()
@@ -141,7 +150,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             vec![&plan.trials[i]]
         }
         None => {
-            eprintln!(
+            say!(
                 "sweep: {} trials in {}, {} at a time ({} threads each), ranked by {} ({})",
                 plan.trials.len(),
                 root.display(),
@@ -165,13 +174,15 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             }
         })
         .collect();
+    // A budget beyond what a clock can hold (`max_time = 1e308`) is no budget at all.
     let deadline = plan
         .max_time
-        .map(|s| Instant::now() + Duration::from_secs_f64(s));
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .and_then(|d| Instant::now().checked_add(d));
     let ended = pool::run_all(&planned, a.jobs.min(planned.len()), interrupt, deadline)?;
     let signal = interrupt.load(Ordering::SeqCst);
     if signal != 0 {
-        eprintln!(
+        say!(
             "interrupted: finished trials are kept and interrupted ones checkpointed; run the same command with --out {} to continue",
             root.display()
         );
@@ -185,37 +196,27 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             _ => ExitCode::FAILURE,
         });
     }
-    collect(&root)
+    collect_held(&root)
 }
 
 /// Loads the base config with each trial's overrides, as the trial's `train` will: a key that
 /// does not exist or a value it refuses is said once, naming the trial, before any starts.
+/// The base is written to a fresh private scratch folder (removed when dropped), never to a
+/// folder of a predictable name that another user could have made first.
 fn probe(base_toml: &str, trials: &[Trial]) -> Result<()> {
-    let dir = tempfile_dir()?;
-    let path = dir.join(BASE);
-    let result = std::fs::write(&path, base_toml)
-        .with_context(|| format!("cannot write {}", path.display()))
-        .and_then(|()| {
-            for t in trials {
-                let sets: Vec<String> = t
-                    .overrides
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                Config::load(Some(&path), &sets)
-                    .with_context(|| format!("trial {} of the sweep", t.index))?;
-            }
-            Ok(())
-        });
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-/// A private scratch folder for [`probe`].
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("burnfit-sweep-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+    let dir = crate::files::scratch_dir("burnfit-sweep-")?;
+    let path = dir.path().join(BASE);
+    write_atomic(&path, base_toml.as_bytes())?;
+    for t in trials {
+        let sets: Vec<String> = t
+            .overrides
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        Config::load(Some(&path), &sets)
+            .with_context(|| format!("trial {} of the sweep", t.index))?;
+    }
+    Ok(())
 }
 
 /// Writes `sweep.json` and `base.toml`, or checks that the folder's are this sweep's. Several
@@ -234,16 +235,11 @@ fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Resul
         }
         return Ok(());
     }
-    if !shared {
-        let others = std::fs::read_dir(root)
-            .with_context(|| format!("cannot list {}", root.display()))?
-            .count();
-        if others > 0 {
-            bail!(
-                "{} is not empty and holds no sweep; choose another --out",
-                root.display()
-            );
-        }
+    if !shared && !is_empty_but_lock(root)? {
+        bail!(
+            "{} is not empty and holds no sweep; choose another --out",
+            root.display()
+        );
     }
     write_atomic(&root.join(BASE), base_toml.as_bytes())?;
     write_atomic(
@@ -284,8 +280,22 @@ fn metric_of(s: &Summary, name: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// `burnfit sweep --collect DIR`: ranks whatever has finished and says what has not.
+/// `burnfit sweep --collect DIR`: ranks whatever has finished and says what has not. Shares
+/// the folder with the tasks of a job array still training (its files are its own), but not
+/// with a whole sweep running on one machine, which collects when it ends.
 pub fn collect(root: &Path) -> Result<ExitCode> {
+    if !root.join(PLAN).is_file() {
+        bail!(
+            "{} is not a sweep folder (no readable sweep.json)",
+            root.display()
+        );
+    }
+    let _lock = FolderLock::acquire(root, Mode::Shared)?;
+    collect_held(root)
+}
+
+/// [`collect`], by a process that holds the folder's lock already.
+fn collect_held(root: &Path) -> Result<ExitCode> {
     let plan: Plan = read_json(&root.join(PLAN)).with_context(|| {
         format!(
             "{} is not a sweep folder (no readable sweep.json)",
@@ -300,6 +310,8 @@ pub fn collect(root: &Path) -> Result<ExitCode> {
             let status: Option<rundir::Status> = read_json(&dir.join(rundir::STATUS)).ok();
             let (status, summary) = if pool::finished(&dir) {
                 ("finished".to_string(), pool::summary(&dir).ok())
+            } else if crate::lock::holder(&dir).is_some() {
+                ("running".to_string(), None)
             } else if let Some(s) = status {
                 (s.status, None)
             } else if dir.is_dir() {
@@ -332,8 +344,9 @@ pub fn collect(root: &Path) -> Result<ExitCode> {
             (false, false) => a.trial.index.cmp(&b.trial.index),
         }
     });
+    // Every file first, the printing last: a reader that stops early (`| head -1`) leaves
+    // the folder complete.
     write_csv(root, &plan, &rows)?;
-    print_ranking(&plan, &rows);
     let finished: Vec<&Row> = rows.iter().filter(|r| r.summary.is_some()).collect();
     let unfinished: Vec<String> = rows
         .iter()
@@ -341,7 +354,7 @@ pub fn collect(root: &Path) -> Result<ExitCode> {
         .map(|r| format!("{} ({})", r.trial.index, r.status))
         .collect();
     if !unfinished.is_empty() {
-        eprintln!(
+        say!(
             "{} of {} trials have not finished: {}",
             unfinished.len(),
             plan.trials.len(),
@@ -349,7 +362,8 @@ pub fn collect(root: &Path) -> Result<ExitCode> {
         );
     }
     let Some(best) = finished.iter().find(|r| r.metric.is_finite()) else {
-        eprintln!("no finished trial has a value of {}", plan.metric);
+        print_ranking(&plan, &rows)?;
+        say!("no finished trial has a value of {}", plan.metric);
         return Ok(ExitCode::FAILURE);
     };
     let best_dir = trial_dir(root, best.trial.index);
@@ -377,14 +391,15 @@ pub fn collect(root: &Path) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let html = page::compare(&records)?;
     write_atomic(&root.join(rundir::REPORT), html.as_bytes())?;
-    println!(
+    print_ranking(&plan, &rows)?;
+    outln!(
         "\nbest: trial {} ({} = {})",
         best.trial.index,
         plan.metric,
         metrics::show(best.metric)
-    );
-    print!("{config}");
-    eprintln!(
+    )?;
+    out!("{config}")?;
+    say!(
         "wrote sweep.csv, best.toml and report.html to {}",
         root.display()
     );
@@ -436,7 +451,7 @@ fn write_csv(root: &Path, plan: &Plan, rows: &[Row]) -> Result<()> {
     write_atomic(&root.join("sweep.csv"), &bytes)
 }
 
-fn print_ranking(plan: &Plan, rows: &[Row]) {
+fn print_ranking(plan: &Plan, rows: &[Row]) -> std::io::Result<()> {
     let keys: Vec<&str> = plan
         .trials
         .first()
@@ -455,7 +470,7 @@ fn print_ranking(plan: &Plan, rows: &[Row]) {
         line.push_str(&format!("  {k:<w$}"));
     }
     line.push_str(&format!("  {:>10}  {:>8}", plan.metric, "seconds"));
-    println!("{line}");
+    outln!("{line}")?;
     for (rank, r) in rows.iter().enumerate() {
         let mut line = format!("{:>4}  {:>5}  {:<12}", rank + 1, r.trial.index, r.status);
         for ((_, v), w) in r.trial.overrides.iter().zip(&widths) {
@@ -467,6 +482,7 @@ fn print_ranking(plan: &Plan, rows: &[Row]) {
             "-".into()
         };
         line.push_str(&format!("  {:>10}  {secs:>8}", metrics::show(r.metric)));
-        println!("{line}");
+        outln!("{line}")?;
     }
+    Ok(())
 }

@@ -39,10 +39,13 @@ pub fn synth(config: &SyntheticConfig, seed: u64, out: &Path, rule: Replace) -> 
         return Ok(ExitCode::SUCCESS);
     }
     // About 11 bytes a value (`-0.12345678,`), a label and a newline per row.
-    let file = resources::product(&[rows as u64, features as u64 * 11 + 3]);
+    let file = resources::product(&[
+        rows as u64,
+        resources::product(&[features as u64, 11]).saturating_add(3),
+    ]);
     resources::check_disk(out, file, hint)?;
     write_atomic_with(out, |w| Ok(synthetic::write_csv(&spec, w)?))?;
-    eprintln!(
+    say!(
         "wrote {rows} rows x {features} features to {}",
         out.display()
     );
@@ -78,7 +81,7 @@ pub fn parity(
     }
     let reference = &report.backends[0].name;
     for b in &report.backends[1..] {
-        eprintln!(
+        say!(
             "{} vs {reference}: largest relative weight difference {:.3e} (tolerance {:.0e}), largest relative loss difference {:.3e} over {} steps: {}",
             b.name,
             b.weight_rel_diff,
@@ -109,7 +112,7 @@ pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     let (table, columns) = crate::data::profile::profile(path, categorical)?;
     let seconds = start.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
+    say!(
         "{}: {} rows x {} columns in {seconds:.3}s ({:.0} MB/s)",
         path.display(),
         table.len(),
@@ -154,7 +157,7 @@ pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     };
     let text = named(Kind::Text);
     if !text.is_empty() {
-        eprintln!(
+        say!(
             "text columns, one-hot encoded with `{}` under [data]",
             crate::data::table::categorical_line(&text)
         );
@@ -162,7 +165,7 @@ pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     let mut leave = named(Kind::Identifier);
     leave.extend(named(Kind::Constant));
     if !leave.is_empty() {
-        eprintln!(
+        say!(
             "identifier-like or constant columns, best left out with `exclude = [{}]` (or `burnfit init` writes the whole config)",
             leave
                 .iter()

@@ -10,10 +10,9 @@ use burnfit_model::{Loss, MlpConfig};
 
 use super::{final_line, EXIT_INTERRUPTED};
 use crate::backend::{self, Selected};
-use crate::config::{BackendKind, Config};
+use crate::config::Config;
 use crate::metrics;
 use crate::pipeline::{self, Prepared};
-use crate::resources;
 use crate::run::fingerprint::{self, Fingerprint};
 use crate::run::summary::{metric_map, SplitProfile};
 use crate::run::weights::to_bytes;
@@ -43,37 +42,43 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     // a run folder is created, so a failed start leaves nothing behind.
     if let Some(dir) = args.resume.filter(|d| d.join(rundir::SUMMARY).is_file()) {
         // A finished run has its summary: resuming it would only rewrite what it wrote.
-        eprintln!(
+        say!(
             "{} is finished (it has its {}); nothing to resume, nothing changed",
             dir.display(),
             rundir::SUMMARY
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // A resumed folder is locked before anything is read from it: a second `--resume` while
+    // the first still trains is refused at once, not after loading the data.
+    let resumed = args.resume.map(RunDir::hold).transpose()?;
     let (config, run_path) = resolve(&args)?;
     super::report_warnings(&config);
     crate::threads::init(config.backend.flush_denormals);
     let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
     let selected = backend::select(&config.backend)?;
-    eprintln!("backend: {}", selected.description);
+    say!("backend: {}", selected.description);
     if let Some(w) = backend::speed_warning(&selected) {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     if selected.kind == crate::config::BackendKind::Wgpu {
         if let Some(note) = backend::display_note() {
-            eprintln!("note: {note}");
+            say!("note: {note}");
         }
     }
     let data = pipeline::prepare(&config).context("cannot prepare the data")?;
     for note in &data.notes {
-        eprintln!("note: {note}");
+        say!("note: {note}");
     }
     for warning in &data.warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
-    eprintln!(
+    say!(
         "data: {} training rows, {} validation rows, {} inputs ({:.2}s)",
-        data.train.rows, data.valid.rows, data.train.width, data.seconds
+        data.train.rows,
+        data.valid.rows,
+        data.train.width,
+        data.seconds
     );
     crate::threads::init_pool(config.backend.flush_denormals);
     let network = config.model.mlp(data.pre.width());
@@ -85,20 +90,20 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             .init(&device, config.seed)
             .map_err(|e| crate::config::setting_error("model", e))?;
         crate::export::init_from(&mut probe, path, &device)?;
-        eprintln!("initial weights: {}", path.display());
+        say!("initial weights: {}", path.display());
     }
     if args.dry_run {
-        eprint!("{}", network.summary(config.train.loss.head()));
-        eprintln!("dry run: config, backend and data are valid; nothing was trained or written");
+        say_part!("{}", network.summary(config.train.loss.head()));
+        say!("dry run: config, backend and data are valid; nothing was trained or written");
         return Ok(ExitCode::SUCCESS);
     }
-    let (run, checkpoint) = start(&args, run_path, &config, &network, &data)?;
+    let (run, checkpoint) = start(&args, resumed, run_path, &config, &network, &data)?;
     if config.sweep.is_some() {
-        eprintln!("note: [sweep] is read by `burnfit sweep`; `burnfit train` trains this config as written, without it");
+        say!("note: [sweep] is read by `burnfit sweep`; `burnfit train` trains this config as written, without it");
     }
     let class_weights = config.train.class_weight.weights(&data.train.y);
     if let Some([w0, w1]) = class_weights {
-        eprintln!("class weights in the loss: class 0 {w0:.4}, class 1 {w1:.4}");
+        say!("class weights in the loss: class 0 {w0:.4}, class 1 {w1:.4}");
     }
     // A row's weight in the loss: its class's (train.class_weight) times its own
     // (data.weight), as Keras multiplies class_weight and sample_weight.
@@ -117,7 +122,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         ),
     };
     if let Some(name) = &config.data.weight {
-        eprintln!(
+        say!(
             "row weights in the loss: column `{name}` of {}",
             config
                 .data
@@ -164,7 +169,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             "stopped by a signal; resume with --resume",
         ))?;
         refresh_report(&run);
-        eprintln!(
+        say!(
             "interrupted: checkpoint and history written; continue with `burnfit train --resume {}`",
             run.path.display()
         );
@@ -204,40 +209,7 @@ fn preflight(config: &Config, data: &Prepared, network: &MlpConfig) -> Result<()
     network
         .validate()
         .map_err(|e| crate::config::setting_error("model", e))?;
-    // Weights, gradients and Adam's two moments, with a host copy during the update: five
-    // copies of the parameters; a batch's activations and their gradients, four copies per
-    // layer output; the evaluation chunks' activations. On flex (or `auto`, which may pick it)
-    // a batch in parts holds one more set of gradients per part in flight, and evaluation
-    // runs a chunk per pool thread.
-    let params = network.num_params() as u64;
-    let widths: u64 = network.hidden.iter().map(|&w| w as u64).sum::<u64>() + 1;
-    // `auto` is counted as the backend it may pick that holds the most.
-    let kind = match config.backend.kind {
-        BackendKind::Auto => BackendKind::Flex,
-        kind => kind,
-    };
-    let (copies, eval_rows) = if let Some(part_rows) = backend::part_rows(kind) {
-        let pool = crate::threads::pool_size();
-        let parts = batch.div_ceil(part_rows).min(pool);
-        let copies = if parts > 1 { 5 + parts } else { 5 };
-        (
-            copies,
-            (pool * crate::train::CPU_EVAL_CHUNK).max(crate::train::EVAL_CHUNK),
-        )
-    } else {
-        (5, crate::train::EVAL_CHUNK)
-    };
-    let needed = resources::product(&[4, copies as u64, params])
-        .saturating_add(resources::product(&[4, 4, batch as u64, widths]))
-        .saturating_add(resources::product(&[4, eval_rows as u64, widths]));
-    resources::check(
-        "the network",
-        needed,
-        Some(format!(
-            "{params} parameters, their gradients and optimizer state, and a batch of {batch}"
-        )),
-        "make model.hidden narrower, or lower train.batch_size",
-    )?;
+    crate::train::check_memory(config, network)?;
     Ok(())
 }
 
@@ -260,7 +232,7 @@ fn resolve(args: &TrainArgs) -> Result<(Config, PathBuf)> {
             }
             match crate::run::read_json::<Vec<Fingerprint>>(&dir.join(rundir::DATA)) {
                 Ok(recorded) => fingerprint::verify(&recorded, dir)?,
-                Err(_) => eprintln!(
+                Err(_) => say!(
                     "warning: {} has no readable {}: cannot check that the data is unchanged",
                     dir.display(),
                     rundir::DATA
@@ -279,22 +251,23 @@ fn resolve(args: &TrainArgs) -> Result<(Config, PathBuf)> {
     }
 }
 
-/// Opens the run folder: a new one gets the config, the network and the preprocessing; a
-/// resumed one gives its newest intact checkpoint.
+/// Opens the run folder: a new one (created and locked here) gets the config, the network
+/// and the preprocessing; a resumed one (`resumed`, locked already) gives its newest intact
+/// checkpoint.
 fn start(
     args: &TrainArgs,
+    resumed: Option<RunDir>,
     path: PathBuf,
     config: &Config,
     network: &MlpConfig,
     data: &Prepared,
 ) -> Result<(RunDir, Option<Checkpoint>)> {
-    let run = if args.resume.is_some() {
-        RunDir { path }
-    } else {
-        RunDir::create(path)?
+    let run = match resumed {
+        Some(run) => run,
+        None => RunDir::create(path)?,
     };
-    eprintln!("run folder: {}", run.path.display());
-    eprint!("{}", network.summary(config.train.loss.head()));
+    say!("run folder: {}", run.path.display());
+    say_part!("{}", network.summary(config.train.loss.head()));
     if args.resume.is_none() {
         let model_file = ModelFile {
             network: network.clone(),
@@ -311,16 +284,16 @@ fn start(
     let mut skipped = Vec::new();
     let c = run.latest_checkpoint(&mut skipped);
     for s in skipped {
-        eprintln!("warning: skipping damaged checkpoint {s}");
+        say!("warning: skipping damaged checkpoint {s}");
     }
     match &c {
-        Some(c) => eprintln!(
+        Some(c) => say!(
             "resuming from {} (epoch {}, step {})",
             c.path.display(),
             c.state.epoch,
             c.state.step
         ),
-        None => eprintln!(
+        None => say!(
             "note: no usable checkpoint in {}; starting from the beginning",
             run.path.display()
         ),
@@ -332,20 +305,20 @@ fn start(
 /// of a finished run.
 fn refresh_report(run: &RunDir) {
     match super::report::refresh(&run.path) {
-        Ok(path) => eprintln!("report: {}", path.display()),
-        Err(e) => eprintln!("warning: report.html not written: {e:#}"),
+        Ok(path) => say!("report: {}", path.display()),
+        Err(e) => say!("warning: report.html not written: {e:#}"),
     }
 }
 
 /// Says why the loop ended before its last epoch, if it did.
 fn report_stop(outcome: &Outcome) {
     match outcome.stop {
-        Stop::EarlyStopped => eprintln!(
+        Stop::EarlyStopped => say!(
             "early stopping after epoch {}; best epoch {}",
             outcome.history.len(),
             outcome.best_epoch
         ),
-        Stop::TimeBudget => eprintln!("time budget reached after epoch {}", outcome.history.len()),
+        Stop::TimeBudget => say!("time budget reached after epoch {}", outcome.history.len()),
         Stop::Completed | Stop::Interrupted => {}
     }
 }
@@ -386,14 +359,14 @@ impl Ended<'_> {
         let y: Vec<f64> = valid.y.iter().map(|&v| f64::from(v)).collect();
         let chosen = match crate::threshold::choose(rule, &p, &y) {
             Some(c) => {
-                eprintln!(
+                say!(
                     "threshold: {c:.4}, chosen by train.threshold = \"{t}\" on the {} validation rows",
                     valid.rows
                 );
                 c
             }
             None => {
-                eprintln!(
+                say!(
                     "warning: train.threshold = \"{t}\" found no threshold on the {} validation rows (one class, or no threshold meets the target); keeping 0.5",
                     valid.rows
                 );
@@ -488,15 +461,15 @@ impl Ended<'_> {
             samples_per_second,
             footprint,
         })?;
-        eprintln!(
+        say!(
             "trained {} epochs in {:.2}s ({samples_per_second:.0} samples/s); evaluating on the {eval_name} rows",
             outcome.history.len(),
             outcome.seconds,
         );
-        eprint!("{block}");
+        say_part!("{block}");
         run.write_status(&Status::now("finished", ""))?;
         refresh_report(run);
-        println!("{}", final_line(&final_metrics, loss));
+        outln!("{}", final_line(&final_metrics, loss))?;
         Ok(ExitCode::SUCCESS)
     }
 }

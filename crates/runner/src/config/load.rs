@@ -41,6 +41,34 @@ fn data_paths(config: &mut Config) -> impl Iterator<Item = &mut PathBuf> {
         .flatten()
 }
 
+/// Refuses a path the resolved config cannot record: `config.toml` is text, and a path whose
+/// bytes are not UTF-8 (a folder named in another encoding) would be written as some other
+/// path, or not at all. Relative paths were joined to the config file's folder or the working
+/// folder first, so either's name can be the cause, which the message says.
+fn check_utf8_paths(config: &Config, origin: &str) -> Result<(), ConfigError> {
+    let d = &config.data;
+    let paths = [
+        ("data.path", d.path.as_ref()),
+        ("data.validation_path", d.validation_path.as_ref()),
+        ("data.test_path", d.test_path.as_ref()),
+        ("output.dir", Some(&config.output.dir)),
+        ("footprint.rapl_path", Some(&config.footprint.rapl_path)),
+    ];
+    for (key, path) in paths {
+        if let Some(p) = path.filter(|p| p.to_str().is_none()) {
+            return Err(ConfigError::Invalid {
+                origin: origin.to_string(),
+                key: key.to_string(),
+                message: format!(
+                    "the path {} is not valid UTF-8 (a relative path is taken from the config file's folder, or the working folder); a run records its paths in config.toml, which holds only UTF-8: rename the folder, or give an absolute UTF-8 path",
+                    p.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The keys written in `text` (already parsed once without error), from `origin`.
 fn written_in(text: &str, origin: &str) -> Written {
     let mut written = Written::default();
@@ -280,6 +308,7 @@ impl Config {
         for p in data_paths(&mut config) {
             resolve_against(&base, p);
         }
+        check_utf8_paths(&config, &origin)?;
         if !overrides.is_empty() {
             let mut table = toml::Table::try_from(&config).expect("a config serializes");
             for arg in overrides {
@@ -313,6 +342,8 @@ impl Config {
         if let Ok(abs) = std::path::absolute(&config.output.dir) {
             config.output.dir = abs;
         }
+        // Again: made absolute, a path takes on the working folder's name.
+        check_utf8_paths(&config, &origin)?;
         config.settle(&origin, &written, Some(&text))?;
         if users_file {
             config.choose_defaults(&written);

@@ -407,3 +407,138 @@ fn class_weights_must_fit_an_f32_and_leave_both_classes_a_say() {
     }
     assert!(Config::from_toml("[train]\nclass_weight = [1, 1000]\n").is_ok());
 }
+
+/// Every numeric key of the schema: the defaults' leaves that are numbers or lists of numbers,
+/// and the optional numeric keys the defaults omit.
+fn numeric_keys() -> Vec<String> {
+    let defaults = toml::Table::try_from(Config::default()).unwrap();
+    let mut keys: Vec<String> = crate::report::flatten(&defaults)
+        .into_iter()
+        .filter(|(_, v)| {
+            let v = v.trim();
+            v.parse::<f64>().is_ok()
+                || (v.starts_with('[')
+                    && v.trim_matches(['[', ']'])
+                        .split(',')
+                        .all(|x| x.trim().parse::<f64>().is_ok()))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    keys.extend(
+        [
+            "data.synthetic.seed",
+            "data.split.folds",
+            "data.split.fold",
+            "train.lr",
+            "train.grad_clip",
+            "train.max_time",
+            "train.early_stopping.patience",
+            "train.early_stopping.min_delta",
+            "train.early_stopping.max_time",
+            "train.class_weight",
+            "footprint.cpu_tdp_watts",
+            "sweep.max_time",
+        ]
+        .map(String::from),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn the_numeric_keys_are_found_from_the_schema() {
+    let keys = numeric_keys();
+    for k in [
+        "seed",
+        "train.epochs",
+        "train.batch_size",
+        "model.hidden",
+        "data.synthetic.rows",
+    ] {
+        assert!(keys.iter().any(|x| x == k), "{k} missing from {keys:?}");
+    }
+    assert!(keys.len() > 25, "{keys:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(crate::fuzz_cases(1000)))]
+    /// Extreme values (0, -1, 2^64-1, 1e308, NaN, -0.0, huge lists) for one to three numeric
+    /// keys at once, through the path `--set` takes, then the checks that use the sizes before
+    /// any allocation (the network's memory estimate, the sweep's expansion): an `Ok` or an
+    /// `Err`, never a panic (release builds check overflow, so an unchecked product panics).
+    #[test]
+    fn extreme_values_for_every_numeric_key_never_panic(
+        picks in prop::collection::vec(
+            (prop::sample::select(numeric_keys()), 0usize..EXTREMES.len()),
+            1..=3,
+        ),
+    ) {
+        let sets: Vec<String> = picks
+            .iter()
+            .map(|(k, v)| format!("{k}={}", extreme(*v)))
+            .collect();
+        let outcome = std::panic::catch_unwind(|| {
+            if let Ok(mut c) = Config::load(None, &sets) {
+                let network = c.model.mlp(100);
+                let _ = network.validate();
+                let _ = crate::train::check_memory(&c, &network);
+                let _ = network.summary("sigmoid");
+                let _ = crate::footprint::Flops::of(&network).train_step();
+                let _ = c.to_toml();
+                if let Some(spec) = c.sweep.take() {
+                    let _ = crate::sweep::expand(&spec);
+                }
+            }
+        });
+        prop_assert!(outcome.is_ok(), "panicked on --set {}", sets.join(" --set "));
+    }
+}
+
+/// The extreme values, as TOML written after `--set key=`.
+const EXTREMES: [&str; 14] = [
+    "0",
+    "-1",
+    "-0.0",
+    "18446744073709551615",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1e308",
+    "-1e308",
+    "nan",
+    "inf",
+    "5e-324",
+    "[4294967295, 4294967295]",
+    "[1e308, 1e308]",
+    "HUGE_LIST",
+];
+
+fn extreme(i: usize) -> String {
+    match EXTREMES[i] {
+        // Ten thousand entries: a network that deep, or a list where a number belongs.
+        "HUGE_LIST" => format!("[{}]", vec!["1"; 10_000].join(", ")),
+        v => v.to_string(),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_in_a_folder_whose_name_is_not_utf8_is_an_error_naming_the_key() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::TempDir::new().unwrap();
+    // "caf\xe9": Latin-1, not UTF-8.
+    let dir = tmp.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("c.toml");
+    std::fs::write(&file, "[data]\nsource = \"csv\"\npath = \"d.csv\"\n").unwrap();
+    for sets in [vec![], vec!["train.epochs=2".to_string()]] {
+        let err = Config::load(Some(&file), &sets).unwrap_err().to_string();
+        assert!(
+            err.contains("data.path") && err.contains("not valid UTF-8"),
+            "{err}"
+        );
+    }
+    // Nothing recorded from the folder's name: the config loads.
+    std::fs::write(&file, "[train]\nepochs = 2\n").unwrap();
+    assert!(Config::load(Some(&file), &[]).is_ok());
+}

@@ -174,7 +174,7 @@ pub fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::Result<(
 /// Bytes of memory that [`generate_rows`] needs for `spec` beyond one row.
 pub fn stream_bytes(spec: &SyntheticSpec) -> u64 {
     match spec.task {
-        Task::Binary => 8 * spec.rows as u64,
+        Task::Binary => (spec.rows as u64).saturating_mul(8),
         Task::Regression => 0,
     }
 }

@@ -63,22 +63,34 @@ impl RunDir {
         state.best_crc = best.map(crc32fast::hash);
         let root = self.file(CHECKPOINTS);
         let name = format!("epoch-{:04}-step-{:06}", state.epoch, state.step);
-        let tmp = root.join(format!(".{name}.tmp"));
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        write_atomic(&tmp.join("model.bpk"), model)?;
-        write_atomic(&tmp.join("optim.bpk"), optim)?;
+        // Built in a fresh folder no one else can have prepared (`.NAME.<random>.tmp`),
+        // removed on any error before the rename below.
+        crate::files::own_dir(&root)?;
+        let tmp = crate::files::temp_dir_in(&root, &name)?;
+        write_atomic(&tmp.path().join("model.bpk"), model)?;
+        write_atomic(&tmp.path().join("optim.bpk"), optim)?;
         if let Some(best) = best {
-            write_atomic(&tmp.join("best.bpk"), best)?;
+            write_atomic(&tmp.path().join("best.bpk"), best)?;
         }
         write_atomic(
-            &tmp.join("state.json"),
-            &serde_json::to_vec_pretty(&state).expect("serializable"),
+            &tmp.path().join("state.json"),
+            &serde_json::to_vec_pretty(&state).context("cannot encode state.json")?,
         )?;
         let dest = root.join(&name);
+        // A folder of the same name (a resumed run re-saving the step it stopped at) is replaced
+        // whole; `remove_dir_all` removes a link itself, never what it points at.
         let _ = fs::remove_dir_all(&dest);
-        fs::rename(&tmp, &dest)
-            .with_context(|| format!("cannot move checkpoint into {}", dest.display()))?;
+        let built = tmp.keep();
+        if let Err(e) = fs::rename(&built, &dest) {
+            let _ = fs::remove_dir_all(&built);
+            return Err(e)
+                .with_context(|| format!("cannot move checkpoint into {}", dest.display()));
+        }
+        // Temporary folders a killed writer left: this process holds the run's lock, so no
+        // other writer is building one now.
+        for left in crate::files::leftover_temporaries(&root, "epoch-") {
+            let _ = fs::remove_dir_all(left);
+        }
         let mut all = self.checkpoint_dirs();
         while all.len() > 2 {
             let old = all.remove(0);

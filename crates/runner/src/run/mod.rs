@@ -17,10 +17,11 @@
 //!   report.html       the run on one page (`burnfit report`)
 //!   checkpoints/epoch-NNNN-step-NNNNNN/{model.bpk, optim.bpk, state.json, best.bpk}
 //!   explain/          after `burnfit explain`
+//!   .burnfit.lock     locked by the one process writing the folder (`crate::lock`)
 //! ```
 //!
-//! Every file is written to a temporary name, flushed and renamed, so a crash leaves either the
-//! old file or the new one, never half of one. The file names are the constants below; the
+//! Every file is written to a temporary name, flushed and renamed ([`crate::files`]), so a
+//! crash leaves either the old file or the new one, never half of one. The file names are the constants below; the
 //! parts: [`checkpoint`] (checksummed checkpoints), [`weights`] (burnpack bytes), [`summary`]
 //! (the typed `summary.json`).
 
@@ -62,14 +63,15 @@ pub const CHECKPOINTS: &str = "checkpoints";
 pub const EXPLAIN: &str = "explain";
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use burnfit_model::{Loss, MlpConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Preprocessor;
+use crate::lock::{is_empty_but_lock, FolderLock, Mode};
 
 /// Network shape and loss, saved as `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,46 +121,7 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |w| Ok(w.write_all(bytes)?))
-}
-
-/// Streams what `fill` writes to `path` atomically: a temporary file beside it, fsync, rename.
-/// On any error the temporary file is removed and `path` is untouched.
-pub fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    // Named for this process too: several processes may write the same file of a shared
-    // folder at once (a sweep's plan, from every task of a job array), each through its own
-    // temporary, and the last rename wins whole.
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let file = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    let written = (|| -> Result<()> {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        fill(&mut w).with_context(|| format!("cannot write {}", tmp.display()))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot flush {}", tmp.display()))?;
-        fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
-}
+pub use crate::files::{write_atomic, write_atomic_with};
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("cannot read {}", path.display()))
@@ -170,33 +133,55 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
         .with_context(|| format!("{} is not a valid burnfit file", path.display()))
 }
 
-/// A run folder.
+/// A run folder. One made by [`RunDir::create`] or [`RunDir::hold`] holds the folder's lock
+/// (its clones share it) until the last of them is dropped: one writer per run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     /// Its path.
     pub path: PathBuf,
+    /// The folder's lock, for a run this process writes; `None` for one it only reads. Never
+    /// read: holding it is the point.
+    _lock: Option<Arc<FolderLock>>,
 }
 
 impl RunDir {
-    /// Creates a new, empty run folder. An existing non-empty folder is never reused silently.
+    /// Creates a new, empty run folder and takes its lock before anything is written in it. An
+    /// existing non-empty folder is never reused silently.
     pub fn create(path: PathBuf) -> Result<Self> {
+        Self::check_free(&path)?;
+        fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create run folder {}", path.display()))?;
+        let lock = FolderLock::acquire(&path, Mode::Exclusive)?;
+        // Checked again under the lock: another process may have filled it meanwhile.
         Self::check_free(&path)?;
         fs::create_dir_all(path.join(CHECKPOINTS))
             .with_context(|| format!("cannot create run folder {}", path.display()))?;
-        let probe = path.join(".write-test");
-        fs::write(&probe, b"")
+        crate::files::probe_writable(&path)
             .with_context(|| format!("run folder {} is not writable", path.display()))?;
-        let _ = fs::remove_file(probe);
-        Ok(Self { path })
+        Ok(Self {
+            path,
+            _lock: Some(Arc::new(lock)),
+        })
     }
 
-    /// Fails when `path` holds anything: a run never overwrites files silently. Checked before
-    /// the data is loaded, so the user hears of it at once.
+    /// Takes the lock of an existing run folder to write in it (`--resume`, `report`'s page,
+    /// `explain`'s folder); refused at once while another process writes it.
+    pub fn hold(path: &Path) -> Result<Self> {
+        if !path.is_dir() {
+            bail!("run folder {} does not exist", path.display());
+        }
+        let lock = FolderLock::acquire(path, Mode::Exclusive)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            _lock: Some(Arc::new(lock)),
+        })
+    }
+
+    /// Fails when `path` holds anything (its lock file aside): a run never overwrites files
+    /// silently. Checked before the data is loaded, so the user hears of it at once.
     pub fn check_free(path: &Path) -> Result<()> {
         if path.exists() {
-            let empty = fs::read_dir(path)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
+            let empty = is_empty_but_lock(path).unwrap_or(false);
             if !empty {
                 bail!(
                     "output folder {} already exists and is not empty; choose another with --out, or use --resume {} to continue it",
@@ -223,6 +208,7 @@ impl RunDir {
         }
         Ok(Self {
             path: path.to_path_buf(),
+            _lock: None,
         })
     }
 
@@ -308,21 +294,5 @@ impl RunDir {
     /// Reads the final weights.
     pub fn weights(&self) -> Result<Vec<u8>> {
         read(&self.file(WEIGHTS))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_writes_replace_whole_files_and_leave_no_temporaries() {
-        let tmp = tempfile::TempDir::new().unwrap();
-        let p = tmp.path().join("f.txt");
-        write_atomic(&p, b"first").unwrap();
-        write_atomic(&p, b"second").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"second");
-        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
-        assert_eq!(names.len(), 1);
     }
 }

@@ -1,0 +1,68 @@
+//! What burnfit says, and where: data on stdout, progress and logs on stderr, and neither may
+//! end the program with a panic when its reader has gone (`burnfit sweep --collect DIR | head
+//! -1`, `burnfit train … 2>&1 | head -3`). Rust's `println!` and `eprintln!` panic when a write
+//! fails; these macros do not.
+//!
+//! - [`say!`] and [`say_part!`] write progress and logs to stderr and ignore a failed write: a
+//!   run whose terminal went away still trains to the end and leaves a complete run folder.
+//! - [`outln!`] and [`out!`] write data to stdout and return the `io::Result`, so the command
+//!   stops at its next `?`; `main` ends a broken pipe quietly with [`EXIT_BROKEN_PIPE`]. Commands
+//!   print their data after writing their files, so the files are complete when it stops.
+
+use std::fmt::Arguments;
+use std::io::Write;
+
+/// Exit code after stdout's reader went away: 128 + SIGPIPE, what a shell reports for a
+/// program killed by the closed pipe; not 0, since not all output was delivered.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+/// A line of progress or log on stderr, like `eprintln!` but never panicking.
+macro_rules! say {
+    () => {
+        $crate::term::stderr(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::term::stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Text on stderr without a newline, like `eprint!` but never panicking.
+macro_rules! say_part {
+    ($($arg:tt)*) => {
+        $crate::term::stderr(format_args!($($arg)*))
+    };
+}
+
+/// A line of data on stdout, like `println!` but returning the write's `io::Result`.
+macro_rules! outln {
+    () => {
+        $crate::term::stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::term::stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Data on stdout without a newline, like `print!` but returning the write's `io::Result`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::term::stdout(format_args!($($arg)*))
+    };
+}
+
+/// Writes to stderr, ignoring failure: there is nobody left to tell.
+pub fn stderr(args: Arguments) {
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// Writes to stdout.
+pub fn stdout(args: Arguments) -> std::io::Result<()> {
+    std::io::stdout().lock().write_fmt(args)
+}
+
+/// Whether `err` comes from writing to a pipe whose reader has gone.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
