@@ -122,3 +122,55 @@ fn escape_sequences_in_names_do_not_reach_the_terminal() {
     );
     assert!(!err.contains('\x1b'), "{err:?}");
 }
+
+/// Continuing a cross-validation after its CSV changed: the finished folds trained on the old
+/// file, so averaging them with new folds would describe no data set. Refused, naming the folds
+/// and the file; a fresh `--out` is the way out.
+#[test]
+fn a_cv_continued_on_changed_data_is_refused_naming_the_folds() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let rows = |shift: usize| {
+        let mut s = String::from("a,b,y\n");
+        for i in 0..60 {
+            s.push_str(&format!("{},{},{}\n", (i + shift) % 7, (i * 3) % 5, i % 2));
+        }
+        s
+    };
+    fs::write(d.join("d.csv"), rows(0)).unwrap();
+    let cfg = write(d, "c.toml", CFG);
+    let cv = |out: &str| {
+        burnfit(d)
+            .args([
+                "cv",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--folds",
+                "2",
+                "--out",
+                out,
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = cv("cv");
+    assert!(first.status.success(), "{}", stderr(&first));
+    fs::write(d.join("d.csv"), rows(3)).unwrap();
+    let err = fails(
+        d,
+        "cv continued on changed data",
+        &[
+            "cv",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--folds",
+            "2",
+            "--out",
+            "cv",
+        ],
+        &["fold 1/2, fold 2/2", "d.csv", "another --out"],
+    );
+    assert!(err.contains("CRC32"), "{err}");
+    let fresh = cv("cv2");
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+}
