@@ -132,6 +132,20 @@ fn variants(key: &[&str]) -> Option<String> {
     (!names.is_empty()).then(|| names.join(" | "))
 }
 
+/// Keys whose default depends on other keys, in words (the value [`Config::default`] holds is
+/// only one case of it).
+const DERIVED: &[(&str, &str)] = &[
+    (
+        "data.source",
+        "\"csv\" when data.path is given, else \"synthetic\"",
+    ),
+    (
+        "data.split.stratify",
+        "true for a class label (bce) with a shuffled split, else false",
+    ),
+    ("train.lr", "0.001 for Adam, 0.01 for SGD (Keras's)"),
+];
+
 /// One listed key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyDoc {
@@ -174,11 +188,15 @@ fn walk(
             walk(structs, ty, prefix, defaults, out);
         } else {
             let path: Vec<&str> = prefix.iter().map(String::as_str).collect();
-            let default = lookup(defaults, &path)
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "unset".into());
+            let key = prefix.join(".");
+            let default = match DERIVED.iter().find(|(k, _)| *k == key) {
+                Some((_, words)) => (*words).to_string(),
+                None => lookup(defaults, &path)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unset".into()),
+            };
             out.push(KeyDoc {
-                key: prefix.join("."),
+                key,
                 ty: variants(&path).unwrap_or_else(|| words(&f.ty)),
                 default,
                 doc: f.doc.clone(),
@@ -251,7 +269,9 @@ mod tests {
         assert_eq!(find("train.epochs").default, "10");
         assert_eq!(find("train.optimizer").ty, "\"adam\" | \"sgd\"");
         assert_eq!(find("data.normalize").default, "\"zscore\"");
-        assert_eq!(find("train.lr").default, "unset");
+        assert!(find("train.lr").default.contains("Adam"));
+        assert!(find("data.split.stratify").default.contains("class label"));
+        assert_eq!(find("train.grad_clip").default, "unset");
         assert!(find("train.epochs").doc.starts_with("Passes over"));
     }
 }

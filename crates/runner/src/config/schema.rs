@@ -131,7 +131,7 @@ pub enum Task {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataConfig {
-    /// `"csv"` or `"synthetic"`.
+    /// Where the rows come from: `"csv"` (`data.path`) or `"synthetic"` (the built-in generator).
     pub source: Source,
     /// The CSV file (relative paths are relative to the config file).
     #[serde(skip_serializing_if = "Option::is_none")]
