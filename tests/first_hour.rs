@@ -45,6 +45,12 @@ fn init_then_train(dir: &Path, csv: &str, label: &str, extra: &[&str]) -> std::p
         stderr(&out),
         fs::read_to_string(&config).unwrap()
     );
+    // Every key init writes acts: no warning about the config.
+    assert!(
+        !stderr(&out).contains("cannot act"),
+        "{csv}: {}",
+        stderr(&out)
+    );
     out
 }
 
@@ -349,4 +355,35 @@ fn completions_come_from_the_cli_itself() {
         script.contains("burnfit") && script.contains("init"),
         "{script}"
     );
+}
+
+/// smarket's `Today` is the day's return, whose sign is `Direction`: init says so (it does not
+/// exclude it on a guess), in the config and on stderr.
+#[test]
+fn init_warns_of_a_column_that_alone_separates_the_classes() {
+    let tmp = TempDir::new().unwrap();
+    let mut text = String::from("lag,today,direction\n");
+    for i in 0..200 {
+        let today = (i as f64 * 0.37).sin();
+        let lag = ((i * 7) % 13) as f64 / 13.0;
+        let dir = if today > 0.0 { "Up" } else { "Down" };
+        text.push_str(&format!("{lag},{today},{dir}\n"));
+    }
+    write(tmp.path(), "m.csv", &text);
+    let out = burnfit(tmp.path())
+        .args(["init", "m.csv", "--label", "direction", "--out", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`today` alone separates the classes in 100.0 % of rows"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("# warning: `today`"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stderr(&out).contains("`lag`"), "{}", stderr(&out));
 }

@@ -265,6 +265,80 @@ fn describe(c: &ColumnProfile) -> String {
     s
 }
 
+/// The share of rows past which one column splitting the classes at one threshold is suspect.
+const LEAK_SHARE: f64 = 0.99;
+
+/// The rows a table needs before a near-perfect split by one column is worth a warning.
+const LEAK_ROWS: usize = 50;
+
+/// The numeric columns (not set aside) that alone put at least [`LEAK_SHARE`] of the rows on the
+/// right side of one threshold: on real data that usually means the column is recorded after
+/// the outcome (smarket's `Today` is the day's return whose sign is `Direction`), and a model
+/// that leans on it is useless in use. Reported, never excluded on a guess.
+fn separating_columns(
+    table: &Table,
+    label: &str,
+    positive: &str,
+    exclude: &[(&str, String)],
+) -> Vec<(String, f64)> {
+    use crate::data::Column;
+    let Some(y) = table.columns.iter().find(|c| c.name() == label) else {
+        return Vec::new();
+    };
+    // Class 1 or 0 per row; `None` for a row without a label.
+    let class: Vec<Option<bool>> = (0..table.len())
+        .map(|r| match y {
+            Column::Categorical { codes, levels, .. } => levels
+                .get(codes[r] as usize)
+                .map(|v| canonical_label(v.as_bytes()) == positive),
+            Column::Numeric { values, .. } => (!values[r].is_nan())
+                .then(|| canonical_label(values[r].to_string().as_bytes()) == positive),
+        })
+        .collect();
+    let mut found = Vec::new();
+    for c in &table.columns {
+        let Column::Numeric { name, values } = c else {
+            continue;
+        };
+        if name == label || exclude.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let mut pairs: Vec<(f32, bool)> = values
+            .iter()
+            .zip(&class)
+            .filter_map(|(&v, &c)| Some((v, c?)).filter(|(v, _)| !v.is_nan()))
+            .collect();
+        if pairs.len() < LEAK_ROWS {
+            continue;
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let n = pairs.len();
+        let ones_total = pairs.iter().filter(|p| p.1).count();
+        // Best threshold between distinct values: class 0 below and 1 above, or the reverse.
+        let (mut zeros_below, mut ones_below, mut best) = (0usize, 0usize, 0usize);
+        for (i, &(v, one)) in pairs.iter().enumerate() {
+            if one {
+                ones_below += 1;
+            } else {
+                zeros_below += 1;
+            }
+            if i + 1 < n && pairs[i + 1].0 == v {
+                continue;
+            }
+            let ones_above = ones_total - ones_below;
+            let zeros_above = (n - ones_total) - zeros_below;
+            best = best
+                .max(zeros_below + ones_above)
+                .max(ones_below + zeros_above);
+        }
+        let share = best as f64 / n as f64;
+        if share >= LEAK_SHARE {
+            found.push((name.clone(), share));
+        }
+    }
+    found
+}
+
 fn write_config(
     args: &InitArgs,
     out: &Path,
@@ -341,6 +415,16 @@ fn write_config(
     let train_rows = labelled * 4 / 5;
     let batch = 32.min(train_rows.max(1));
     let bce = choice.loss == InitLoss::Bce;
+    let leaks = match &choice.positive {
+        Some(positive) => separating_columns(table, &label.name, positive, &exclude),
+        None => Vec::new(),
+    };
+    for (name, share) in &leaks {
+        say!(
+            "warning: `{name}` alone separates the classes in {:.1} % of rows; if it is known only after the label (a leak), add it to data.exclude",
+            100.0 * share
+        );
+    }
 
     let mut t = String::new();
     let _ = writeln!(
@@ -389,6 +473,13 @@ fn write_config(
             categorical_line(&categorical)
         );
     }
+    for (name, share) in &leaks {
+        let _ = writeln!(
+            t,
+            "# warning: `{name}` alone separates the classes in {:.1} % of rows: if it is known only\n#   after the label (a leak), add it to exclude; a model that learned it is useless in use",
+            100.0 * share
+        );
+    }
     if !exclude.is_empty() {
         let _ = writeln!(
             t,
@@ -411,13 +502,10 @@ fn write_config(
     t.push_str(
         "train = 0.8                    # 80 % of the rows train, 20 % validate every epoch\n",
     );
-    t.push_str("shuffle = true                 # rows shuffled with the seed first (a file sorted by its label splits badly unshuffled)\n");
     if bce {
-        t.push_str(
-            "stratify = true                # both parts keep the file's share of each class\n",
-        );
+        t.push_str("stratify = true                # shuffled with the seed, each part keeping the file's share of each class\n");
     } else {
-        t.push_str("stratify = false               # a numeric label has no classes to balance\n");
+        t.push_str("shuffle = true                 # rows shuffled with the seed first (a file sorted by its label splits badly unshuffled)\n");
     }
     t.push('\n');
     t.push_str(SEED_TRAINING);
