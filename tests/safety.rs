@@ -627,3 +627,52 @@ fn a_sweep_never_starts_a_trial_another_live_process_is_training() {
     let config = fs::read_to_string(trial.join("config.toml")).unwrap();
     assert!(config.contains("epochs = 400"), "{config}");
 }
+
+#[test]
+fn continuing_a_cv_or_a_sweep_on_changed_data_is_refused_naming_the_runs_and_the_file() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    synth(d, 300, 4, 2, "data.csv");
+    let cfg = write(
+        d,
+        "csv.toml",
+        "[data]\nsource = \"csv\"\npath = \"data.csv\"\n[train]\nepochs = 2\nbatch_size = 32\n\n[sweep]\nmetric = \"val_loss\"\n[sweep.grid]\n\"train.lr\" = [0.01, 0.02]\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let cv = ["cv", "--config", cfg, "--folds", "3", "--out", "cv"];
+    let sweep = ["sweep", "--config", cfg, "--out", "sw"];
+    for args in [&cv[..], &sweep[..]] {
+        let out = burnfit(d).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    // The parent was killed before the last fold and trial, and the CSV was replaced.
+    fs::remove_dir_all(d.join("cv/fold-3")).unwrap();
+    fs::remove_dir_all(d.join("sw/trial-0001")).unwrap();
+    synth(d, 300, 4, 3, "other.csv");
+    fs::rename(d.join("other.csv"), d.join("data.csv")).unwrap();
+    let cv_before = fs::read(d.join("cv/cv.json")).unwrap();
+    fails(
+        d,
+        "cv continued on changed data",
+        &cv,
+        &[
+            "cannot continue cv: 2 of its folds trained on data that has changed since",
+            "fold 1, fold 2: ",
+            "data.csv (data.path) was ",
+            "--out",
+        ],
+    );
+    fails(
+        d,
+        "sweep continued on changed data",
+        &sweep,
+        &[
+            "cannot continue sw: 1 of its trials",
+            "trial 0: ",
+            "data.csv (data.path) was ",
+        ],
+    );
+    // Nothing was started on the new data.
+    assert!(!d.join("cv/fold-3").exists() && !d.join("sw/trial-0001").exists());
+    assert_eq!(fs::read(d.join("cv/cv.json")).unwrap(), cv_before);
+}

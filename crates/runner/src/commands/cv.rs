@@ -97,6 +97,12 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         folds: a.folds,
     };
     let _lock = prepare_parent(&parent, &plan)?;
+    // Continuing: every fold already started must have read the data as it is now, or the
+    // mean ± sd below would mix two data sets.
+    let started: Vec<(String, PathBuf)> = (1..=a.folds)
+        .map(|i| (format!("fold {i}"), parent.join(format!("fold-{i}"))))
+        .collect();
+    crate::run::fingerprint::refuse_changed(&parent, "folds", &started)?;
     say!(
         "cross-validation: {} folds in {}, {} at a time ({} threads each)",
         a.folds,

@@ -139,6 +139,14 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let _lock = FolderLock::acquire(&root, mode)?;
     let base_path = root.join(BASE);
     settle_plan(&root, &plan, &base_toml, only.is_some())?;
+    // Continuing: every trial already started must have read its data as it is now, or the
+    // ranking would compare runs on different data.
+    let started: Vec<(String, PathBuf)> = plan
+        .trials
+        .iter()
+        .map(|t| (format!("trial {}", t.index), trial_dir(&root, t.index)))
+        .collect();
+    crate::run::fingerprint::refuse_changed(&root, "trials", &started)?;
     let chosen: Vec<&Trial> = match only {
         Some(i) => {
             let why = from_scheduler.map_or(String::new(), |(_, var)| format!(" (from {var})"));
