@@ -676,3 +676,35 @@ fn continuing_a_cv_or_a_sweep_on_changed_data_is_refused_naming_the_runs_and_the
     assert!(!d.join("cv/fold-3").exists() && !d.join("sw/trial-0001").exists());
     assert_eq!(fs::read(d.join("cv/cv.json")).unwrap(), cv_before);
 }
+
+#[test]
+fn oversized_configs_are_refused_by_size_and_never_echoed() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let big = d.join("big.toml");
+    fs::write(&big, vec![b'#'; 20_000_000]).unwrap();
+    fails(
+        d,
+        "a 20 MB config",
+        &["train", "--dry-run", "--config", big.to_str().unwrap()],
+        &["big.toml: the file is 20.0 MB, more than the 16.0 MB a config file may be"],
+    );
+    fails(
+        d,
+        "/dev/zero as the config",
+        &["train", "--dry-run", "--config", "/dev/zero"],
+        &["/dev/zero: the file holds more than the 16.0 MB a config file may be"],
+    );
+    // A run folder whose config.toml is one 10 MB line: `runs` skips it in a short warning.
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "runs/a"]);
+    fs::write(d.join("runs/a/config.toml"), vec![b'x'; 10_000_000]).unwrap();
+    let out = burnfit(d).args(["runs", "runs"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: skipping runs/a"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 2000, "{} bytes of stderr", err.len());
+}

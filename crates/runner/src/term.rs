@@ -60,6 +60,15 @@ pub fn stdout(args: Arguments) -> std::io::Result<()> {
     std::io::stdout().lock().write_fmt(args)
 }
 
+/// `text` cut to at most `max` characters, marked where it was cut: for a message that may
+/// quote a user's file (a TOML error quotes the offending line, which can be megabytes long).
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}… (cut)", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// Whether `err` comes from writing to a pipe whose reader has gone.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()

@@ -234,7 +234,10 @@ fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Resul
     let plan_path = root.join(PLAN);
     if plan_path.is_file() {
         let before: Plan = read_json(&plan_path)?;
-        let base_before = std::fs::read_to_string(root.join(BASE)).unwrap_or_default();
+        let base_before =
+            crate::files::read_limited(&root.join(BASE), crate::files::CONFIG_LIMIT, "config file")
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
         if &before != plan || base_before != base_toml {
             bail!(
                 "{} holds another sweep (its sweep.json or base.toml differ from this config's); give a new --out, or the same config and --set keys to continue it",
@@ -375,8 +378,13 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let best_dir = trial_dir(root, best.trial.index);
-    let config = std::fs::read_to_string(best_dir.join(rundir::CONFIG))
-        .with_context(|| format!("cannot read {}", best_dir.join(rundir::CONFIG).display()))?;
+    let config = crate::files::read_limited(
+        &best_dir.join(rundir::CONFIG),
+        crate::files::CONFIG_LIMIT,
+        "config file",
+    )
+    .map(|b| String::from_utf8_lossy(&b).into_owned())
+    .with_context(|| format!("cannot read {}", best_dir.join(rundir::CONFIG).display()))?;
     let header = format!(
         "# The best trial of the sweep in {}: trial {}, {} = {}\n# ({}). Train it with `burnfit train --config best.toml`.\n",
         root.display(),

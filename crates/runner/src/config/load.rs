@@ -177,10 +177,19 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let (text, origin, base) = match path {
             Some(p) => (
-                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.to_path_buf(),
-                    source,
-                })?,
+                crate::files::read_limited(p, crate::files::CONFIG_LIMIT, "config file")
+                    .and_then(|bytes| {
+                        String::from_utf8(bytes).map_err(|_| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "stream did not contain valid UTF-8",
+                            )
+                        })
+                    })
+                    .map_err(|source| ConfigError::Read {
+                        path: p.to_path_buf(),
+                        source,
+                    })?,
                 p.display().to_string(),
                 p.parent().map(Path::to_path_buf).unwrap_or_default(),
             ),

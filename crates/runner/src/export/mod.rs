@@ -192,7 +192,12 @@ fn bytes(v: &[f32]) -> Vec<u8> {
 /// of such a network) into `model`, checking every shape against the network the config
 /// builds.
 pub fn init_from(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::files::read_limited(
+        path,
+        crate::resources::available(),
+        "file this machine can hold",
+    )
+    .with_context(|| format!("cannot read {}", path.display()))?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
     let mut linear: Vec<usize> = st
