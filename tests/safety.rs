@@ -708,3 +708,27 @@ fn oversized_configs_are_refused_by_size_and_never_echoed() {
     );
     assert!(err.len() < 2000, "{} bytes of stderr", err.len());
 }
+
+#[test]
+fn escape_sequences_from_a_file_never_reach_the_terminal_raw() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // A header whose first name clears the screen when printed raw.
+    fs::write(d.join("esc.csv"), "a\x1b[2J,y\n1,0\n2,1\n3,0\n").unwrap();
+    let err = fails(
+        d,
+        "an escape sequence in a column name",
+        &[
+            "train",
+            "--dry-run",
+            "--set",
+            "data.source=csv",
+            "--set",
+            "data.path=esc.csv",
+            "--set",
+            "data.label=label",
+        ],
+        &["no column `label`", "a\\u{1b}[2J"],
+    );
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
