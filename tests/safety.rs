@@ -732,3 +732,50 @@ fn escape_sequences_from_a_file_never_reach_the_terminal_raw() {
     );
     assert!(!err.contains('\x1b'), "{err:?}");
 }
+
+#[test]
+fn text_cells_that_are_not_utf8_are_errors_naming_the_cell_never_merged() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // Two Windows-1252 values (café, cafè) that a lossy decoding would make one.
+    let mut csv = b"city,x,y\n".to_vec();
+    for (i, city) in [&b"caf\xe9"[..], b"caf\xe8", b"caf\xe9", b"bar"]
+        .iter()
+        .enumerate()
+    {
+        csv.extend_from_slice(city);
+        csv.extend_from_slice(format!(",{i},{}\n", i % 2).as_bytes());
+    }
+    fs::write(d.join("cities.csv"), &csv).unwrap();
+    let base = [
+        "train",
+        "--dry-run",
+        "--set",
+        "data.source=csv",
+        "--set",
+        "data.path=cities.csv",
+        "--set",
+        "data.label=y",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--set", "data.categorical=[\"city\"]"]);
+    fails(
+        d,
+        "a categorical value that is not UTF-8",
+        &args,
+        &[
+            "row 2, column `city`",
+            "is not valid UTF-8 (bytes 63 61 66 e9)",
+        ],
+    );
+    // The same in the label column.
+    let mut args = base.to_vec();
+    args[7] = "data.label=city";
+    args.extend(["--set", "data.positive=bar"]);
+    fails(
+        d,
+        "a label that is not UTF-8",
+        &args,
+        &["row 2, column `city`", "is not valid UTF-8"],
+    );
+}

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::cells::{is_missing, text, trim};
+use super::cells::{is_missing, trim, utf8};
 use super::{Column, MISSING_CODE};
+use crate::data::DataError;
 
 /// One feature column under construction.
 pub(super) enum ColumnBuilder {
@@ -44,13 +45,19 @@ impl ColumnBuilder {
         }
     }
 
-    /// Interns a categorical cell; numeric columns are filled by [`extend`](Self::extend).
-    pub(super) fn push_text(&mut self, cell: &[u8]) {
+    /// Interns a categorical cell of line `row`; numeric columns are filled by
+    /// [`extend`](Self::extend). A new value that is not UTF-8 is an error naming the cell.
+    pub(super) fn push_text(
+        &mut self,
+        cell: &[u8],
+        row: u64,
+        origin: &str,
+    ) -> Result<(), DataError> {
         if let ColumnBuilder::Categorical {
+            name,
             codes,
             levels,
             index,
-            ..
         } = self
         {
             let cell = trim(cell);
@@ -60,12 +67,13 @@ impl ColumnBuilder {
                 c
             } else {
                 let c = levels.len() as u32;
-                levels.push(text(cell));
+                levels.push(utf8(cell, row, name, origin)?.to_string());
                 index.insert(cell.to_vec(), c);
                 c
             };
             codes.push(code);
         }
+        Ok(())
     }
 
     /// Appends parsed numbers to a numeric column.

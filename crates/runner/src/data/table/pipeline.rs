@@ -240,7 +240,7 @@ impl Sink<'_> {
     fn intern(&mut self, record: &csv::ByteRecord, origin: &str) -> Result<(), DataError> {
         let row = line(record);
         for (b, &i) in self.builders.iter_mut().zip(&self.fields.features) {
-            b.push_text(&record[i]);
+            b.push_text(&record[i], row, origin)?;
         }
         if let Some(li) = self.fields.label {
             self.labels
