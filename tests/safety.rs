@@ -779,3 +779,62 @@ fn text_cells_that_are_not_utf8_are_errors_naming_the_cell_never_merged() {
         &["row 2, column `city`", "is not valid UTF-8"],
     );
 }
+
+#[test]
+fn values_are_checked_as_the_f32_they_become() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    let cfg = cfg.to_str().unwrap();
+    for (case, set, expect) in [
+        (
+            "a class weight beyond f32",
+            "train.class_weight=[1e39, 1]",
+            "within a 32-bit float's range",
+        ),
+        (
+            "class weights too far apart to train",
+            "train.class_weight=[1e30, 1]",
+            "one class weighs 1.000e30 times the other",
+        ),
+    ] {
+        fails(
+            d,
+            case,
+            &["train", "--dry-run", "--config", cfg, "--set", set],
+            &["train.class_weight", expect],
+        );
+    }
+    // A class weight times a row weight that overflows f32, though each is finite.
+    let mut csv = String::from("a,w,y\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{i},3e38,{}\n", i % 2));
+    }
+    fs::write(d.join("w.csv"), csv).unwrap();
+    fails(
+        d,
+        "class weight times row weight overflows",
+        &[
+            "train",
+            "--set",
+            "data.source=csv",
+            "--set",
+            "data.path=w.csv",
+            "--set",
+            "data.label=y",
+            "--set",
+            "data.weight=w",
+            "--set",
+            "train.class_weight=[10, 1]",
+            "--set",
+            "train.batch_size=4",
+            "--out",
+            "run",
+        ],
+        &[
+            "row 2: its weight in the loss is not a finite 32-bit float",
+            "`w`",
+        ],
+    );
+    assert!(!d.join("run").exists(), "a run folder was left");
+}

@@ -53,6 +53,11 @@ impl Serialize for ClassWeight {
     }
 }
 
+/// The largest ratio of the two class weights: beyond it the lighter class's share of a batch's
+/// f32 loss is below rounding, and training is inert (`[1e30, 1]` trained to the same metrics
+/// every epoch).
+pub const MAX_CLASS_WEIGHT_RATIO: f64 = 1e6;
+
 impl<'de> Deserialize<'de> for ClassWeight {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
@@ -68,11 +73,22 @@ impl<'de> Deserialize<'de> for ClassWeight {
                 ))),
             },
             ClassWeightRepr::Weights(w) => match w.as_slice() {
-                &[a, b] if [a, b].iter().all(|v| v.is_finite() && *v > 0.0) => {
+                // Checked as the f32 the loss multiplies by: finite and normal there.
+                &[a, b]
+                    if [a, b].iter().all(|v| {
+                        v.is_finite() && *v > 0.0 && (*v as f32).is_normal() && (*v as f32).is_finite()
+                    }) =>
+                {
+                    let ratio = a.max(b) / a.min(b);
+                    if ratio > MAX_CLASS_WEIGHT_RATIO {
+                        return Err(D::Error::custom(format!(
+                            "[{a:?}, {b:?}]: one class weighs {ratio:.3e} times the other, more than the {MAX_CLASS_WEIGHT_RATIO:.0e} training in 32-bit floats can use (a batch's loss is summed in f32, which keeps about 7 digits: the lighter class would count for nothing and the model would learn one class)"
+                        )));
+                    }
                     Ok(ClassWeight::Explicit([a, b]))
                 }
                 _ => Err(D::Error::custom(format!(
-                    "must be {expected} (two positive numbers), got {w:?}"
+                    "must be {expected} (two positive numbers within a 32-bit float's range, about 1.2e-38 to 3.4e38), got {w:?}"
                 ))),
             },
         }

@@ -243,6 +243,16 @@ pub fn init_from(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
         };
         let w = read(&format!("{k}.weight"), &[output, input])?;
         let b = read(&format!("{k}.bias"), &[output])?;
+        // Said here, naming the tensor, instead of as a divergence at step 1.
+        for (name, values) in [(format!("{k}.weight"), &w), (format!("{k}.bias"), &b)] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "{}: {name} holds {} at index {i}; initial weights must be finite numbers",
+                    path.display(),
+                    values[i]
+                );
+            }
+        }
         let mut burn_w = vec![0f32; w.len()];
         for r in 0..output {
             for c in 0..input {
