@@ -838,3 +838,26 @@ fn values_are_checked_as_the_f32_they_become() {
     );
     assert!(!d.join("run").exists(), "a run folder was left");
 }
+
+#[test]
+fn data_without_line_breaks_is_refused_at_the_line_limit_not_aborted() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // /dev/zero reports a size of 0, so only the line limit stops it.
+    fails(
+        d,
+        "/dev/zero as data",
+        &[
+            "train",
+            "--dry-run",
+            "--set",
+            "data.source=csv",
+            "--set",
+            "data.path=/dev/zero",
+        ],
+        &[
+            "cannot read /dev/zero",
+            "a line runs on for more than 64.0 MB without a line break",
+        ],
+    );
+}

@@ -190,7 +190,14 @@ impl Table {
             hasher: crc32fast::Hasher::new(),
             bytes: 0,
         };
-        let mut table = Self::from_reader(&mut file, &path.display().to_string(), spec)?;
+        let mut table = Self::from_reader(
+            LineLimit {
+                inner: &mut file,
+                run: 0,
+            },
+            &path.display().to_string(),
+            spec,
+        )?;
         table.checksum = Some((file.bytes, file.hasher.finalize()));
         Ok(table)
     }
@@ -273,6 +280,39 @@ impl<R: std::io::Read> std::io::Read for Checksummed<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// The longest line a data file may have. The size check above cannot see what a device or a
+/// sparse file holds (`/dev/zero` reports 0 bytes), and the CSV reader grows its buffer for a
+/// line until the line ends: without a bound, a file with no line breaks ends in the
+/// allocator's abort. 64 MB is a header of millions of columns.
+pub const LINE_LIMIT: u64 = 64_000_000;
+
+/// A reader that fails once [`LINE_LIMIT`] bytes pass without a line break.
+struct LineLimit<R> {
+    inner: R,
+    /// Bytes since the last `\n`.
+    run: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.run = match buf[..n].iter().rposition(|&b| b == b'\n') {
+            Some(i) => (n - i - 1) as u64,
+            None => self.run + n as u64,
+        };
+        if self.run > LINE_LIMIT {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a line runs on for more than {} without a line break; is this a CSV file?",
+                    crate::resources::human(LINE_LIMIT)
+                ),
+            ));
+        }
         Ok(n)
     }
 }
