@@ -861,3 +861,33 @@ fn data_without_line_breaks_is_refused_at_the_line_limit_not_aborted() {
         ],
     );
 }
+
+#[test]
+fn a_failed_trial_is_listed_as_failed_and_fails_the_sweep() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // Trial 1's network is refused by `train` before its run folder exists.
+    let text = format!(
+        "{SMALL}\n[sweep]\nmetric = \"val_loss\"\n[sweep.grid]\n\"model.hidden\" = [[8], [100000000]]\n"
+    );
+    let cfg = write(d, "sweep.toml", &text);
+    let out = burnfit(d)
+        .args(["sweep", "--config", cfg.to_str().unwrap(), "--out", "sw"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: 1 of 2 trials failed: trial 1 (log sw/trial-0001.log)"),
+        "{err}"
+    );
+    let ranking = stdout(&out);
+    assert!(
+        ranking.lines().any(|l| l.contains(" 1  failed")),
+        "{ranking}"
+    );
+    assert!(
+        d.join("sw/best.toml").is_file(),
+        "the finished trial is still ranked"
+    );
+}

@@ -204,7 +204,24 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             _ => ExitCode::FAILURE,
         });
     }
-    collect_held(&root)
+    let code = collect_held(&root)?;
+    // A trial that failed makes the sweep fail, ranking or not: a job script must see it.
+    let failed: Vec<String> = planned
+        .iter()
+        .zip(&ended)
+        .filter(|(_, e)| matches!(e, pool::Ended::Failed(_)))
+        .map(|(p, _)| format!("{} (log {})", p.label, pool::log_path(&p.dir).display()))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} trials failed: {}; fix the cause and run the same command with --out {} to continue",
+            failed.len(),
+            planned.len(),
+            failed.join(", "),
+            root.display()
+        );
+    }
+    Ok(code)
 }
 
 /// Loads the base config with each trial's overrides, as the trial's `train` will: a key that
@@ -327,6 +344,10 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
                 (s.status, None)
             } else if dir.is_dir() {
                 ("incomplete".to_string(), None)
+            } else if pool::log_path(&dir).is_file() {
+                // Started, and ended before its run folder existed (a config or data error):
+                // its log says why.
+                ("failed".to_string(), None)
             } else {
                 ("not started".to_string(), None)
             };
