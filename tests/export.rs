@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
@@ -302,6 +303,26 @@ fn a_safetensors_export_round_trips_through_init_from() {
             "c",
         ],
         &["0.weight has shape"],
+    );
+    // Weights that are NaN: said naming the tensor, not blamed on the learning rate at step 1.
+    // The data follow the 8-byte header length and the JSON header; the first value is made NaN.
+    let mut st = fs::read(dir.join("a.safetensors")).unwrap();
+    let header = u64::from_le_bytes(st[..8].try_into().unwrap()) as usize;
+    st[8 + header..8 + header + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    fs::write(dir.join("nan.safetensors"), st).unwrap();
+    common::fails(
+        dir,
+        "NaN weights",
+        &[
+            "train",
+            "--config",
+            "small.toml",
+            "--init-from",
+            "nan.safetensors",
+            "--out",
+            "c",
+        ],
+        &["nan.safetensors", "holds NaN at index", "must be finite"],
     );
     assert!(!dir.join("c").exists());
     // Exports follow the output rule.

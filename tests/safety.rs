@@ -627,3 +627,267 @@ fn a_sweep_never_starts_a_trial_another_live_process_is_training() {
     let config = fs::read_to_string(trial.join("config.toml")).unwrap();
     assert!(config.contains("epochs = 400"), "{config}");
 }
+
+#[test]
+fn continuing_a_cv_or_a_sweep_on_changed_data_is_refused_naming_the_runs_and_the_file() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    synth(d, 300, 4, 2, "data.csv");
+    let cfg = write(
+        d,
+        "csv.toml",
+        "[data]\nsource = \"csv\"\npath = \"data.csv\"\n[train]\nepochs = 2\nbatch_size = 32\n\n[sweep]\nmetric = \"val_loss\"\n[sweep.grid]\n\"train.lr\" = [0.01, 0.02]\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let cv = ["cv", "--config", cfg, "--folds", "3", "--out", "cv"];
+    let sweep = ["sweep", "--config", cfg, "--out", "sw"];
+    for args in [&cv[..], &sweep[..]] {
+        let out = burnfit(d).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    // The parent was killed before the last fold and trial, and the CSV was replaced.
+    fs::remove_dir_all(d.join("cv/fold-3")).unwrap();
+    fs::remove_dir_all(d.join("sw/trial-0001")).unwrap();
+    synth(d, 300, 4, 3, "other.csv");
+    fs::rename(d.join("other.csv"), d.join("data.csv")).unwrap();
+    let cv_before = fs::read(d.join("cv/cv.json")).unwrap();
+    fails(
+        d,
+        "cv continued on changed data",
+        &cv,
+        &[
+            "cannot continue cv: 2 of its folds trained on data that has changed since",
+            "fold 1, fold 2: ",
+            "data.csv (data.path) was ",
+            "--out",
+        ],
+    );
+    fails(
+        d,
+        "sweep continued on changed data",
+        &sweep,
+        &[
+            "cannot continue sw: 1 of its trials",
+            "trial 0: ",
+            "data.csv (data.path) was ",
+        ],
+    );
+    // Nothing was started on the new data.
+    assert!(!d.join("cv/fold-3").exists() && !d.join("sw/trial-0001").exists());
+    assert_eq!(fs::read(d.join("cv/cv.json")).unwrap(), cv_before);
+}
+
+#[test]
+fn oversized_configs_are_refused_by_size_and_never_echoed() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let big = d.join("big.toml");
+    fs::write(&big, vec![b'#'; 20_000_000]).unwrap();
+    fails(
+        d,
+        "a 20 MB config",
+        &["train", "--dry-run", "--config", big.to_str().unwrap()],
+        &["big.toml: the file is 20.0 MB, more than the 16.0 MB a config file may be"],
+    );
+    fails(
+        d,
+        "/dev/zero as the config",
+        &["train", "--dry-run", "--config", "/dev/zero"],
+        &["/dev/zero: the file holds more than the 16.0 MB a config file may be"],
+    );
+    // A run folder whose config.toml is one 10 MB line: `runs` skips it in a short warning.
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "runs/a"]);
+    fs::write(d.join("runs/a/config.toml"), vec![b'x'; 10_000_000]).unwrap();
+    let out = burnfit(d).args(["runs", "runs"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: skipping runs/a"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 2000, "{} bytes of stderr", err.len());
+}
+
+#[test]
+fn escape_sequences_from_a_file_never_reach_the_terminal_raw() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // A header whose first name clears the screen when printed raw.
+    fs::write(d.join("esc.csv"), "a\x1b[2J,y\n1,0\n2,1\n3,0\n").unwrap();
+    let err = fails(
+        d,
+        "an escape sequence in a column name",
+        &[
+            "train",
+            "--dry-run",
+            "--set",
+            "data.source=csv",
+            "--set",
+            "data.path=esc.csv",
+            "--set",
+            "data.label=label",
+        ],
+        &["no column `label`", "a\\u{1b}[2J"],
+    );
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
+
+#[test]
+fn text_cells_that_are_not_utf8_are_errors_naming_the_cell_never_merged() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // Two Windows-1252 values (café, cafè) that a lossy decoding would make one.
+    let mut csv = b"city,x,y\n".to_vec();
+    for (i, city) in [&b"caf\xe9"[..], b"caf\xe8", b"caf\xe9", b"bar"]
+        .iter()
+        .enumerate()
+    {
+        csv.extend_from_slice(city);
+        csv.extend_from_slice(format!(",{i},{}\n", i % 2).as_bytes());
+    }
+    fs::write(d.join("cities.csv"), &csv).unwrap();
+    let base = [
+        "train",
+        "--dry-run",
+        "--set",
+        "data.source=csv",
+        "--set",
+        "data.path=cities.csv",
+        "--set",
+        "data.label=y",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--set", "data.categorical=[\"city\"]"]);
+    fails(
+        d,
+        "a categorical value that is not UTF-8",
+        &args,
+        &[
+            "row 2, column `city`",
+            "is not valid UTF-8 (bytes 63 61 66 e9)",
+        ],
+    );
+    // The same in the label column.
+    let mut args = base.to_vec();
+    args[7] = "data.label=city";
+    args.extend(["--set", "data.positive=bar"]);
+    fails(
+        d,
+        "a label that is not UTF-8",
+        &args,
+        &["row 2, column `city`", "is not valid UTF-8"],
+    );
+}
+
+#[test]
+fn values_are_checked_as_the_f32_they_become() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    let cfg = cfg.to_str().unwrap();
+    for (case, set, expect) in [
+        (
+            "a class weight beyond f32",
+            "train.class_weight=[1e39, 1]",
+            "within a 32-bit float's range",
+        ),
+        (
+            "class weights too far apart to train",
+            "train.class_weight=[1e30, 1]",
+            "one class weighs 1.000e30 times the other",
+        ),
+    ] {
+        fails(
+            d,
+            case,
+            &["train", "--dry-run", "--config", cfg, "--set", set],
+            &["train.class_weight", expect],
+        );
+    }
+    // A class weight times a row weight that overflows f32, though each is finite.
+    let mut csv = String::from("a,w,y\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{i},3e38,{}\n", i % 2));
+    }
+    fs::write(d.join("w.csv"), csv).unwrap();
+    fails(
+        d,
+        "class weight times row weight overflows",
+        &[
+            "train",
+            "--set",
+            "data.source=csv",
+            "--set",
+            "data.path=w.csv",
+            "--set",
+            "data.label=y",
+            "--set",
+            "data.weight=w",
+            "--set",
+            "train.class_weight=[10, 1]",
+            "--set",
+            "train.batch_size=4",
+            "--out",
+            "run",
+        ],
+        &[
+            "row 2: its weight in the loss is not a finite 32-bit float",
+            "`w`",
+        ],
+    );
+    assert!(!d.join("run").exists(), "a run folder was left");
+}
+
+#[test]
+fn data_without_line_breaks_is_refused_at_the_line_limit_not_aborted() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // /dev/zero reports a size of 0, so only the line limit stops it.
+    fails(
+        d,
+        "/dev/zero as data",
+        &[
+            "train",
+            "--dry-run",
+            "--set",
+            "data.source=csv",
+            "--set",
+            "data.path=/dev/zero",
+        ],
+        &[
+            "cannot read /dev/zero",
+            "a line runs on for more than 64.0 MB without a line break",
+        ],
+    );
+}
+
+#[test]
+fn a_failed_trial_is_listed_as_failed_and_fails_the_sweep() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // Trial 1's network is refused by `train` before its run folder exists.
+    let text = format!(
+        "{SMALL}\n[sweep]\nmetric = \"val_loss\"\n[sweep.grid]\n\"model.hidden\" = [[8], [100000000]]\n"
+    );
+    let cfg = write(d, "sweep.toml", &text);
+    let out = burnfit(d)
+        .args(["sweep", "--config", cfg.to_str().unwrap(), "--out", "sw"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: 1 of 2 trials failed: trial 1 (log sw/trial-0001.log)"),
+        "{err}"
+    );
+    let ranking = stdout(&out);
+    assert!(
+        ranking.lines().any(|l| l.contains(" 1  failed")),
+        "{ranking}"
+    );
+    assert!(
+        d.join("sw/best.toml").is_file(),
+        "the finished trial is still ranked"
+    );
+}

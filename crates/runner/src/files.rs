@@ -227,7 +227,44 @@ pub fn open_append(path: &Path) -> Result<fs::File> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// `path`'s temporaries left by a killed writer: `.NAME.*.tmp` entries of `dir` for `name`.
+/// The most a config file may hold (a real one is a few kB): `--config`, a run's
+/// `config.toml`, a sweep's `base.toml`.
+pub const CONFIG_LIMIT: u64 = 16_000_000;
+
+/// The most one of burnfit's JSON files may hold (`summary.json`, `model.json`,
+/// `preprocess.json` with its vocabularies, `sweep.json`).
+pub const JSON_LIMIT: u64 = 256_000_000;
+
+/// Reads the whole of `path` when it holds at most `limit` bytes. The size of a regular file is
+/// checked before anything is read, so a 3 GB file given as a config costs nothing; a stream
+/// (a pipe, `/dev/zero`) is read up to the limit and no further. The error says the size and
+/// the limit in words, never the contents: `kind` names what the file should be. Callers add
+/// the path.
+pub fn read_limited(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let too_big = |size: String| {
+        std::io::Error::other(format!(
+            "the file {size} more than the {} a {kind} may be; is it the right file?",
+            crate::resources::human(limit)
+        ))
+    };
+    let file = fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() > limit {
+        return Err(too_big(format!(
+            "is {},",
+            crate::resources::human(meta.len())
+        )));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(limit)).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big("holds".to_string()));
+    }
+    Ok(bytes)
+}
+
+/// `path`'s temporaries left by a killed writer: the `.NAME_PREFIX*.tmp` entries of `dir`.
 pub fn leftover_temporaries(dir: &Path, name_prefix: &str) -> Vec<PathBuf> {
     fs::read_dir(dir)
         .map(|d| {
@@ -312,5 +349,25 @@ mod tests {
         assert_eq!(fs::read(&log).unwrap(), b"ab");
         probe_writable(tmp.path()).unwrap();
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn reads_past_their_limit_are_refused_by_size_or_after_the_limit_for_streams() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let p = tmp.path().join("c.toml");
+        fs::write(&p, vec![b'#'; 2000]).unwrap();
+        assert_eq!(read_limited(&p, 2000, "config file").unwrap().len(), 2000);
+        let err = read_limited(&p, 1999, "config file")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the file is 2000 bytes, more than the 1999 bytes a config file may be"),
+            "{err}"
+        );
+        // A device that never ends is read up to the limit only.
+        let err = read_limited(Path::new("/dev/zero"), 1_000_000, "config file")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the file holds more than the 1.0 MB"), "{err}");
     }
 }

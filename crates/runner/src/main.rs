@@ -298,19 +298,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `text` with control characters escaped: messages quote column names, cells and paths from
-/// the user's files, and an escape sequence in one of them must not reach the terminal raw
-/// (it could recolour, retitle or clear it). Line breaks and tabs stay.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\t' => c.to_string(),
-            c if c.is_control() => c.escape_default().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -321,14 +308,14 @@ fn main() -> ExitCode {
             if term::is_broken_pipe(&err) {
                 return ExitCode::from(term::EXIT_BROKEN_PIPE);
             }
-            say!("error: {}", printable(&err.to_string()));
+            say!("error: {err}");
             // Library errors name their source in their own message too (so they read well
             // alone); a cause already said by the line above is not repeated.
             let mut said = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !said.contains(&text) {
-                    say!("  caused by: {}", printable(&text));
+                    say!("  caused by: {text}");
                 }
                 said = text;
             }

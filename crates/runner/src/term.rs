@@ -50,9 +50,32 @@ macro_rules! out {
     };
 }
 
-/// Writes to stderr, ignoring failure: there is nobody left to tell.
+/// Writes to stderr, ignoring failure: there is nobody left to tell. Control characters other
+/// than newline and tab are written escaped (`\u{1b}`): messages quote column names, values
+/// and paths from the user's files, and an escape sequence in a CSV header must not reach the
+/// terminal raw (it could clear the screen, retitle the window or hide the lines before it).
 pub fn stderr(args: Arguments) {
-    let _ = std::io::stderr().lock().write_fmt(args);
+    let text = std::fmt::format(args);
+    let _ = std::io::stderr().lock().write_all(defang(&text).as_bytes());
+}
+
+/// `text` with its control characters escaped, newlines and tabs kept.
+pub fn defang(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Writes to stdout.
@@ -60,9 +83,31 @@ pub fn stdout(args: Arguments) -> std::io::Result<()> {
     std::io::stdout().lock().write_fmt(args)
 }
 
+/// `text` cut to at most `max` characters, marked where it was cut: for a message that may
+/// quote a user's file (a TOML error quotes the offending line, which can be megabytes long).
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}… (cut)", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// Whether `err` comes from writing to a pipe whose reader has gone.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|c| c.downcast_ref::<std::io::Error>())
         .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_long_text_is_cut() {
+        assert_eq!(defang("a\tb\nc"), "a\tb\nc");
+        assert_eq!(defang("col\x1b[2Jx\u{7}"), "col\\u{1b}[2Jx\\u{7}");
+        assert_eq!(excerpt("abcdef", 3), "abc… (cut)");
+        assert_eq!(excerpt("abc", 3), "abc");
+    }
 }

@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::lock::{FolderLock, Mode};
 use crate::metrics;
 use crate::report::{page, RunRecord, Spread};
-use crate::run::fingerprint::Fingerprint;
 use crate::run::{read_json, write_atomic, RunDir};
 
 /// The arguments of `burnfit cv`.
@@ -83,7 +82,6 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             a.folds
         );
     }
-    let files = data.files.clone();
     drop(data);
     let parent = a.out.clone().unwrap_or_else(|| {
         RunDir::default_path(
@@ -99,6 +97,12 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         folds: a.folds,
     };
     let _lock = prepare_parent(&parent, &plan)?;
+    // Continuing: every fold already started must have read the data as it is now, or the
+    // mean ± sd below would mix two data sets.
+    let started: Vec<(String, PathBuf)> = (1..=a.folds)
+        .map(|i| (format!("fold {i}"), parent.join(format!("fold-{i}"))))
+        .collect();
+    crate::run::fingerprint::refuse_changed(&parent, "folds", &started)?;
     say!(
         "cross-validation: {} folds in {}, {} at a time ({} threads each)",
         a.folds,
@@ -125,7 +129,6 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             }
         })
         .collect();
-    same_data_as_finished_folds(&planned, &files)?;
     let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt, None)?;
     let signal = interrupt.load(Ordering::SeqCst);
     if signal != 0 {
@@ -206,48 +209,6 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
 /// Creates the parent folder, or checks that an existing one holds this same plan; either way
 /// takes the parent's lock, held until the cross-validation ends (one parent per folder: a
 /// second `cv` on it is refused while the first runs).
-/// Refuses to continue a cross-validation whose finished folds trained on other data than the
-/// files are now: their metrics and the new folds' would be averaged into one mean ± sd that
-/// describes no data set. (An interrupted fold is resumed by `train --resume`, which makes the
-/// same check for itself.)
-fn same_data_as_finished_folds(planned: &[Planned], now: &[Fingerprint]) -> Result<()> {
-    let mut changed: Vec<String> = Vec::new();
-    let mut files: Vec<String> = Vec::new();
-    for p in planned.iter().filter(|p| pool::finished(&p.dir)) {
-        let recorded: Vec<Fingerprint> = read_json(&p.dir.join(crate::run::DATA))
-            .with_context(|| format!("cannot check the data {} trained on", p.label))?;
-        for f in &recorded {
-            let current = now.iter().find(|n| n.key == f.key);
-            if current.is_none_or(|n| (n.bytes, n.crc32) != (f.bytes, f.crc32)) {
-                changed.push(p.label.clone());
-                let was = format!(
-                    "{} ({}: {} bytes, CRC32 {:08x} then; {})",
-                    f.path.display(),
-                    f.key,
-                    f.bytes,
-                    f.crc32,
-                    current.map_or("not read now".to_string(), |n| format!(
-                        "{} bytes, CRC32 {:08x} now",
-                        n.bytes, n.crc32
-                    ))
-                );
-                if !files.contains(&was) {
-                    files.push(was);
-                }
-                break;
-            }
-        }
-    }
-    if changed.is_empty() {
-        return Ok(());
-    }
-    bail!(
-        "the finished {} trained on other data than there is now: {}. Their metrics and the remaining folds' would be averaged over two data sets; put the old file back to continue, or start the cross-validation afresh with another --out",
-        changed.join(", "),
-        files.join("; ")
-    )
-}
-
 fn prepare_parent(parent: &Path, plan: &Plan) -> Result<FolderLock> {
     let plan_path = parent.join(PLAN);
     if plan_path.is_file() {

@@ -75,7 +75,11 @@ pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
     for path in report::runs_in(dir)? {
         match RunRecord::load_brief(&path) {
             Ok(r) => records.push(r),
-            Err(e) => say!("warning: skipping {}: {e:#}", path.display()),
+            Err(e) => say!(
+                "warning: skipping {}: {}",
+                path.display(),
+                crate::term::excerpt(&format!("{e:#}"), 400)
+            ),
         }
     }
     if records.is_empty() {

@@ -139,6 +139,14 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let _lock = FolderLock::acquire(&root, mode)?;
     let base_path = root.join(BASE);
     settle_plan(&root, &plan, &base_toml, only.is_some())?;
+    // Continuing: every trial already started must have read its data as it is now, or the
+    // ranking would compare runs on different data.
+    let started: Vec<(String, PathBuf)> = plan
+        .trials
+        .iter()
+        .map(|t| (format!("trial {}", t.index), trial_dir(&root, t.index)))
+        .collect();
+    crate::run::fingerprint::refuse_changed(&root, "trials", &started)?;
     let chosen: Vec<&Trial> = match only {
         Some(i) => {
             let why = from_scheduler.map_or(String::new(), |(_, var)| format!(" (from {var})"));
@@ -196,7 +204,24 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             _ => ExitCode::FAILURE,
         });
     }
-    collect_held(&root)
+    let code = collect_held(&root)?;
+    // A trial that failed makes the sweep fail, ranking or not: a job script must see it.
+    let failed: Vec<String> = planned
+        .iter()
+        .zip(&ended)
+        .filter(|(_, e)| matches!(e, pool::Ended::Failed(_)))
+        .map(|(p, _)| format!("{} (log {})", p.label, pool::log_path(&p.dir).display()))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} trials failed: {}; fix the cause and run the same command with --out {} to continue",
+            failed.len(),
+            planned.len(),
+            failed.join(", "),
+            root.display()
+        );
+    }
+    Ok(code)
 }
 
 /// Loads the base config with each trial's overrides, as the trial's `train` will: a key that
@@ -226,7 +251,10 @@ fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Resul
     let plan_path = root.join(PLAN);
     if plan_path.is_file() {
         let before: Plan = read_json(&plan_path)?;
-        let base_before = std::fs::read_to_string(root.join(BASE)).unwrap_or_default();
+        let base_before =
+            crate::files::read_limited(&root.join(BASE), crate::files::CONFIG_LIMIT, "config file")
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
         if &before != plan || base_before != base_toml {
             bail!(
                 "{} holds another sweep (its sweep.json or base.toml differ from this config's); give a new --out, or the same config and --set keys to continue it",
@@ -316,6 +344,10 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
                 (s.status, None)
             } else if dir.is_dir() {
                 ("incomplete".to_string(), None)
+            } else if pool::log_path(&dir).is_file() {
+                // Started, and ended before its run folder existed (a config or data error):
+                // its log says why.
+                ("failed".to_string(), None)
             } else {
                 ("not started".to_string(), None)
             };
@@ -367,8 +399,13 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let best_dir = trial_dir(root, best.trial.index);
-    let config = std::fs::read_to_string(best_dir.join(rundir::CONFIG))
-        .with_context(|| format!("cannot read {}", best_dir.join(rundir::CONFIG).display()))?;
+    let config = crate::files::read_limited(
+        &best_dir.join(rundir::CONFIG),
+        crate::files::CONFIG_LIMIT,
+        "config file",
+    )
+    .map(|b| String::from_utf8_lossy(&b).into_owned())
+    .with_context(|| format!("cannot read {}", best_dir.join(rundir::CONFIG).display()))?;
     let header = format!(
         "# The best trial of the sweep in {}: trial {}, {} = {}\n# ({}). Train it with `burnfit train --config best.toml`.\n",
         root.display(),

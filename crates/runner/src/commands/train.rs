@@ -83,6 +83,39 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     crate::threads::init_pool(config.backend.flush_denormals);
     let network = config.model.mlp(data.pre.width());
     preflight(&config, &data, &network)?;
+    let class_weights = config.train.class_weight.weights(&data.train.y);
+    // A row's weight in the loss: its class's (train.class_weight) times its own
+    // (data.weight), as Keras multiplies class_weight and sample_weight.
+    let row_weights: Option<Vec<f32>> = match (class_weights, &data.weights) {
+        (None, None) => None,
+        (cw, rows) => Some(
+            data.train
+                .y
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| {
+                    let c = cw.map_or(1.0, |w| w[usize::from(y > 0.5)] as f32);
+                    c * rows.as_ref().map_or(1.0, |r| r[i])
+                })
+                .collect(),
+        ),
+    };
+    // A class weight times a row's weight is a product of two f32s, which can overflow even
+    // when each is finite: refused here, naming both, rather than blamed on the learning rate.
+    if let Some(i) = row_weights
+        .as_ref()
+        .and_then(|w| w.iter().position(|v| !v.is_finite()))
+    {
+        bail!(
+            "row {}: its weight in the loss is not a finite 32-bit float (train.class_weight times data.weight{}); lower train.class_weight or rescale the weight column",
+            data.train.source_rows[i],
+            config
+                .data
+                .weight
+                .as_ref()
+                .map_or(String::new(), |c| format!(" `{c}`"))
+        );
+    }
     if let Some(path) = args.init_from {
         // Checked before the run folder exists: a file of the wrong shapes costs nothing.
         let device = burn::tensor::Device::flex();
@@ -101,26 +134,9 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     if config.sweep.is_some() {
         say!("note: [sweep] is read by `burnfit sweep`; `burnfit train` trains this config as written, without it");
     }
-    let class_weights = config.train.class_weight.weights(&data.train.y);
     if let Some([w0, w1]) = class_weights {
         say!("class weights in the loss: class 0 {w0:.4}, class 1 {w1:.4}");
     }
-    // A row's weight in the loss: its class's (train.class_weight) times its own
-    // (data.weight), as Keras multiplies class_weight and sample_weight.
-    let row_weights: Option<Vec<f32>> = match (class_weights, &data.weights) {
-        (None, None) => None,
-        (cw, rows) => Some(
-            data.train
-                .y
-                .iter()
-                .enumerate()
-                .map(|(i, &y)| {
-                    let c = cw.map_or(1.0, |w| w[usize::from(y > 0.5)] as f32);
-                    c * rows.as_ref().map_or(1.0, |r| r[i])
-                })
-                .collect(),
-        ),
-    };
     if let Some(name) = &config.data.weight {
         say!(
             "row weights in the loss: column `{name}` of {}",

@@ -53,10 +53,10 @@ impl Serialize for ClassWeight {
     }
 }
 
-/// The largest ratio between two class weights: an f32 sum keeps about seven significant
-/// digits, so a class weighed a million times less than the other adds to the loss (and its
-/// gradient) little more than rounding does.
-const MAX_WEIGHT_RATIO: f64 = 1e6;
+/// The largest ratio of the two class weights: beyond it the lighter class's share of a batch's
+/// f32 loss is below rounding, and training is inert (`[1e30, 1]` trained to the same metrics
+/// every epoch).
+pub const MAX_CLASS_WEIGHT_RATIO: f64 = 1e6;
 
 impl<'de> Deserialize<'de> for ClassWeight {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -72,20 +72,23 @@ impl<'de> Deserialize<'de> for ClassWeight {
                     "must be {expected}, got \"{other}\""
                 ))),
             },
-            ClassWeightRepr::Weights(w) => match *w.as_slice() {
-                // Checked as the f32 the loss multiplies by: 1e39 is finite as f64 only.
-                [a, b] if [a, b].iter().any(|&v| !(v as f32).is_normal() || v <= 0.0) => {
-                    Err(D::Error::custom(format!(
-                        "must be two positive numbers that an f32 holds (about 1.2e-38 to 3.4e38), got {w:?}"
-                    )))
+            ClassWeightRepr::Weights(w) => match w.as_slice() {
+                // Checked as the f32 the loss multiplies by: finite and normal there.
+                &[a, b]
+                    if [a, b].iter().all(|v| {
+                        v.is_finite() && *v > 0.0 && (*v as f32).is_normal() && (*v as f32).is_finite()
+                    }) =>
+                {
+                    let ratio = a.max(b) / a.min(b);
+                    if ratio > MAX_CLASS_WEIGHT_RATIO {
+                        return Err(D::Error::custom(format!(
+                            "[{a:?}, {b:?}]: one class weighs {ratio:.3e} times the other, more than the {MAX_CLASS_WEIGHT_RATIO:.0e} training in 32-bit floats can use (a batch's loss is summed in f32, which keeps about 7 digits: the lighter class would count for nothing and the model would learn one class)"
+                        )));
+                    }
+                    Ok(ClassWeight::Explicit([a, b]))
                 }
-                [a, b] if a.max(b) / a.min(b) > MAX_WEIGHT_RATIO => Err(D::Error::custom(format!(
-                    "weighs one class {:.0e} times the other; past {MAX_WEIGHT_RATIO:.0e} the lighter class's share of an f32 loss is below its rounding, so its rows would teach nothing. \"balanced\" weighs by n / (2 · class count)",
-                    a.max(b) / a.min(b)
-                ))),
-                [a, b] => Ok(ClassWeight::Explicit([a, b])),
                 _ => Err(D::Error::custom(format!(
-                    "must be {expected} (two positive numbers), got {w:?}"
+                    "must be {expected} (two positive numbers within a 32-bit float's range, about 1.2e-38 to 3.4e38), got {w:?}"
                 ))),
             },
         }

@@ -5,34 +5,6 @@ use std::path::{Path, PathBuf};
 use super::rules::{self, Written};
 use super::{Config, ConfigError, SEED_CONFIG};
 
-/// The largest config file read: a config is a few kilobytes, and a path given by mistake
-/// (a data file, `/dev/zero`) must not be read whole.
-pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
-
-/// `path` as text, refused past [`MAX_CONFIG_BYTES`] whatever kind of file it is (the size of a
-/// device or a pipe is not known in advance, so the read itself is bounded).
-fn read_limited(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(std::io::Error::other(format!(
-            "it is larger than {} MiB; a config is a few kilobytes of TOML",
-            MAX_CONFIG_BYTES >> 20
-        )));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "it is not UTF-8 text (byte {} of the file)",
-                e.utf8_error().valid_up_to() + 1
-            ),
-        )
-    })
-}
-
 /// The data files a config names.
 fn data_paths(config: &mut Config) -> impl Iterator<Item = &mut PathBuf> {
     let d = &mut config.data;
@@ -279,10 +251,22 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let (text, origin, base) = match path {
             Some(p) => (
-                read_limited(p).map_err(|source| ConfigError::Read {
-                    path: p.to_path_buf(),
-                    source,
-                })?,
+                crate::files::read_limited(p, crate::files::CONFIG_LIMIT, "config file")
+                    .and_then(|bytes| {
+                        String::from_utf8(bytes).map_err(|e| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!(
+                                    "it is not UTF-8 text (byte {} of the file)",
+                                    e.utf8_error().valid_up_to() + 1
+                                ),
+                            )
+                        })
+                    })
+                    .map_err(|source| ConfigError::Read {
+                        path: p.to_path_buf(),
+                        source,
+                    })?,
                 p.display().to_string(),
                 p.parent().map(Path::to_path_buf).unwrap_or_default(),
             ),

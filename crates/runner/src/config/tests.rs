@@ -387,27 +387,6 @@ fn unknown_keys_and_values_suggest_the_closest() {
     assert!(err.contains("did you mean `epochs`?"), "{err}");
 }
 
-/// Class weights are checked as the f32 the loss uses, and a ratio that leaves one class with
-/// nothing but rounding is refused with why.
-#[test]
-fn class_weights_must_fit_an_f32_and_leave_both_classes_a_say() {
-    for (weights, words) in [
-        ("[1e30, 1]", "rounding"),
-        ("[1e39, 1e39]", "an f32 holds"),
-        ("[1e-40, 1]", "an f32 holds"),
-        ("[0, 1]", "an f32 holds"),
-    ] {
-        let err = Config::from_toml(&format!("[train]\nclass_weight = {weights}\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("train.class_weight") && err.contains(words),
-            "{weights}: {err}"
-        );
-    }
-    assert!(Config::from_toml("[train]\nclass_weight = [1, 1000]\n").is_ok());
-}
-
 /// Every numeric key of the schema: the defaults' leaves that are numbers or lists of numbers,
 /// and the optional numeric keys the defaults omit.
 fn numeric_keys() -> Vec<String> {

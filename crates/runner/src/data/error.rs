@@ -60,6 +60,24 @@ pub enum DataError {
         /// The header, comma-separated.
         available: String,
     },
+    /// A text cell (a categorical value or a label) whose bytes are not UTF-8. Read as text
+    /// with replacement characters, two different values could become one string and merge.
+    #[error(
+        "{path}: row {row}, column `{column}`: `{value}` is not valid UTF-8 (bytes {bytes}); \
+         save the file as UTF-8 (text in another encoding could make two values read alike)"
+    )]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+        /// The cell, with replacement characters where its bytes are not UTF-8.
+        value: String,
+        /// Its first bytes in hex.
+        bytes: String,
+    },
     /// A cell of a numeric column that is not a number.
     #[error(
         "{path}: row {row}, column `{column}`: `{value}` is not a number; \
@@ -90,22 +108,6 @@ pub enum DataError {
         columns: String,
         /// The `categorical = [...]` line that reads them all as categories.
         line: String,
-    },
-    /// A text cell whose bytes are not UTF-8 (a file saved as Windows-1252 or Latin-1, say):
-    /// read loosely, two different values would become the same text and be merged.
-    #[error(
-        "{path}: row {row}, column `{column}`: `{value}` is not valid UTF-8; save the file as \
-         UTF-8 (for example `iconv -f WINDOWS-1252 -t UTF-8 in.csv > out.csv`)"
-    )]
-    NotUtf8 {
-        /// The file.
-        path: String,
-        /// The row.
-        row: u64,
-        /// The column.
-        column: String,
-        /// The cell, its bytes outside ASCII escaped (`caf\xe9`).
-        value: String,
     },
     /// An infinite value in a feature or label.
     #[error("{path}: row {row}, column `{column}`: `{value}` is infinite; only finite numbers or missing cells are accepted")]

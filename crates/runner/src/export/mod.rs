@@ -192,7 +192,12 @@ fn bytes(v: &[f32]) -> Vec<u8> {
 /// of such a network) into `model`, checking every shape against the network the config
 /// builds.
 pub fn init_from(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::files::read_limited(
+        path,
+        crate::resources::available(),
+        "file this machine can hold",
+    )
+    .with_context(|| format!("cannot read {}", path.display()))?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
     let mut linear: Vec<usize> = st
@@ -238,6 +243,16 @@ pub fn init_from(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
         };
         let w = read(&format!("{k}.weight"), &[output, input])?;
         let b = read(&format!("{k}.bias"), &[output])?;
+        // Said here, naming the tensor, instead of as a divergence at step 1.
+        for (name, values) in [(format!("{k}.weight"), &w), (format!("{k}.bias"), &b)] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "{}: {name} holds {} at index {i}; initial weights must be finite numbers",
+                    path.display(),
+                    values[i]
+                );
+            }
+        }
         let mut burn_w = vec![0f32; w.len()];
         for r in 0..output {
             for c in 0..input {

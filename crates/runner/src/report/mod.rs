@@ -108,8 +108,13 @@ impl RunRecord {
                 );
             }
         }
-        let config_text = std::fs::read_to_string(dir.join(rundir::CONFIG))
-            .with_context(|| format!("cannot read {}", dir.join(rundir::CONFIG).display()))?;
+        let config_text = crate::files::read_limited(
+            &dir.join(rundir::CONFIG),
+            crate::files::CONFIG_LIMIT,
+            "config file",
+        )
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .with_context(|| format!("cannot read {}", dir.join(rundir::CONFIG).display()))?;
         let config: toml::Table = toml::from_str(&config_text)
             .with_context(|| format!("{} is not valid TOML", dir.join(rundir::CONFIG).display()))?;
         let optional_json = |name: &str| -> Result<Option<serde_json::Value>> {

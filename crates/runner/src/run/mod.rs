@@ -123,12 +123,21 @@ pub fn now_rfc3339() -> String {
 
 pub use crate::files::{write_atomic, write_atomic_with};
 
+/// Reads a run's binary file (weights, optimizer state): at most the memory available, checked
+/// from its size before reading.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    crate::files::read_limited(
+        path,
+        crate::resources::available(),
+        "file this machine can hold",
+    )
+    .with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// Reads one of burnfit's JSON files, at most [`crate::files::JSON_LIMIT`] bytes.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = read(path)?;
+    let bytes = crate::files::read_limited(path, crate::files::JSON_LIMIT, "burnfit JSON file")
+        .with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a valid burnfit file", path.display()))
 }

@@ -19,14 +19,26 @@ pub(super) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The error for a text cell that is not UTF-8, quoting it with its other bytes escaped.
-pub(super) fn not_utf8(cell: &[u8], row: u64, column: &str, origin: &str) -> DataError {
-    DataError::NotUtf8 {
+/// `b` as text, or an error naming the cell when it is not UTF-8: text cells are compared as
+/// strings later (vocabularies, label classes), where a lossy decoding would merge values.
+pub(super) fn utf8<'b>(
+    b: &'b [u8],
+    row: u64,
+    column: &str,
+    origin: &str,
+) -> Result<&'b str, DataError> {
+    std::str::from_utf8(b).map_err(|_| DataError::NotUtf8 {
         path: origin.to_string(),
         row,
         column: column.to_string(),
-        value: cell.escape_ascii().to_string(),
-    }
+        value: text(b),
+        bytes: b
+            .iter()
+            .take(16)
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    })
 }
 
 /// Parses a finite number or a missing marker (NaN); anything else is an error naming the cell.

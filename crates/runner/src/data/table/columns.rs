@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::cells::{is_missing, not_utf8, trim};
+use super::cells::{is_missing, trim, utf8};
 use super::{Column, MISSING_CODE};
 use crate::data::DataError;
 
@@ -45,9 +45,8 @@ impl ColumnBuilder {
         }
     }
 
-    /// Interns a categorical cell of `row`; numeric columns are filled by
-    /// [`extend`](Self::extend). A new value that is not UTF-8 is an error: the levels are text,
-    /// and two different byte strings must not become the same level.
+    /// Interns a categorical cell of line `row`; numeric columns are filled by
+    /// [`extend`](Self::extend). A new value that is not UTF-8 is an error naming the cell.
     pub(super) fn push_text(
         &mut self,
         cell: &[u8],
@@ -67,11 +66,8 @@ impl ColumnBuilder {
             } else if let Some(&c) = index.get(cell) {
                 c
             } else {
-                let Ok(value) = std::str::from_utf8(cell) else {
-                    return Err(not_utf8(cell, row, name, origin));
-                };
                 let c = levels.len() as u32;
-                levels.push(value.to_string());
+                levels.push(utf8(cell, row, name, origin)?.to_string());
                 index.insert(cell.to_vec(), c);
                 c
             };

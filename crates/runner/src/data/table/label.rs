@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::cells::{is_missing, parse_number, trim};
+use super::cells::{is_missing, parse_number, trim, utf8};
 use crate::data::DataError;
 
 /// How labels map to numbers once known: learned from a training file, stored in
@@ -83,11 +83,7 @@ impl LabelBuilder {
             self.values.push(f32::NAN);
             return Ok(());
         }
-        if std::str::from_utf8(cell).is_err() {
-            // Read loosely, two different labels would become one class.
-            return Err(super::cells::not_utf8(cell, row, column, origin));
-        }
-        let value = canonical_label(cell);
+        let value = canonical_label(utf8(cell, row, column, origin)?.as_bytes());
         if let LabelRule::Known(LabelMap::Binary { positive, negative }) = &self.rule {
             let v = if value == *positive {
                 1.0

@@ -192,10 +192,16 @@ impl Table {
             inner: file,
             hasher: crc32fast::Hasher::new(),
             bytes: 0,
-            line: 0,
         };
-        let mut table = Self::from_reader(&mut file, &path.display().to_string(), spec)
-            .map_err(|e| text::every_text_column(path, spec, e))?;
+        let mut table = Self::from_reader(
+            LineLimit {
+                inner: &mut file,
+                run: 0,
+            },
+            &path.display().to_string(),
+            spec,
+        )
+        .map_err(|e| text::every_text_column(path, spec, e))?;
         table.checksum = Some((file.bytes, file.hasher.finalize()));
         Ok(table)
     }
@@ -266,37 +272,51 @@ impl Table {
     }
 }
 
-/// The longest line a CSV may have. The CSV reader keeps a whole record in memory, so without a
-/// bound a file with no line break (`/dev/zero`, a sparse file of NULs, a binary file given by
-/// mistake) would grow one record until the allocation fails; no real table has a line this long.
-pub const MAX_LINE_BYTES: u64 = 64 << 20;
-
-/// A reader that counts and CRC32-sums the bytes it passes on, and stops a line that runs on
-/// past [`MAX_LINE_BYTES`].
+/// A reader that counts and CRC32-sums the bytes it passes on.
 struct Checksummed<R> {
     inner: R,
     hasher: crc32fast::Hasher,
     bytes: u64,
-    /// Bytes since the last line break.
-    line: u64,
 }
 
 impl<R: std::io::Read> std::io::Read for Checksummed<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let chunk = &buf[..n];
-        self.line = match chunk.iter().rposition(|&b| b == b'\n') {
-            Some(i) => (n - i - 1) as u64,
-            None => self.line + n as u64,
-        };
-        if self.line > MAX_LINE_BYTES {
-            return Err(std::io::Error::other(format!(
-                "a line runs on for more than {} MiB without a line break; this is not a CSV file of rows",
-                MAX_LINE_BYTES >> 20
-            )));
-        }
-        self.hasher.update(chunk);
+        self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// The longest line a data file may have. The size check above cannot see what a device or a
+/// sparse file holds (`/dev/zero` reports 0 bytes), and the CSV reader grows its buffer for a
+/// line until the line ends: without a bound, a file with no line breaks ends in the
+/// allocator's abort. 64 MB is a header of millions of columns.
+pub const LINE_LIMIT: u64 = 64_000_000;
+
+/// A reader that fails once [`LINE_LIMIT`] bytes pass without a line break.
+struct LineLimit<R> {
+    inner: R,
+    /// Bytes since the last `\n`.
+    run: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.run = match buf[..n].iter().rposition(|&b| b == b'\n') {
+            Some(i) => (n - i - 1) as u64,
+            None => self.run + n as u64,
+        };
+        if self.run > LINE_LIMIT {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a line runs on for more than {} without a line break; is this a CSV file?",
+                    crate::resources::human(LINE_LIMIT)
+                ),
+            ));
+        }
         Ok(n)
     }
 }

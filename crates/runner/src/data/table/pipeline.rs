@@ -37,6 +37,20 @@ pub(super) struct Sink<'a> {
 
 /// A csv error as the loader reports it: the row, and the problem in the user's words.
 pub(super) fn malformed(e: csv::Error, origin: &str) -> DataError {
+    if e.is_io_error() {
+        // A read that failed (or a line past the limit): about the file, not a row.
+        return match e.into_kind() {
+            csv::ErrorKind::Io(source) => DataError::Io {
+                path: origin.into(),
+                source,
+            },
+            other => DataError::Malformed {
+                path: origin.to_string(),
+                row: 0,
+                message: format!("{other:?}"),
+            },
+        };
+    }
     let row = e.position().map_or(0, |p| p.line());
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
