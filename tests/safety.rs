@@ -891,3 +891,59 @@ fn a_failed_trial_is_listed_as_failed_and_fails_the_sweep() {
         "the finished trial is still ranked"
     );
 }
+
+#[test]
+fn an_edited_threshold_that_is_not_a_probability_is_refused() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    synth(d, 50, 4, 9, "fresh.csv");
+    let path = d.join("run/model.json");
+    let mut model: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    model["threshold"] = serde_json::json!(7.5);
+    fs::write(&path, serde_json::to_vec(&model).unwrap()).unwrap();
+    fails(
+        d,
+        "a threshold of 7.5 in model.json",
+        &["evaluate", "--model", "run", "--data", "fresh.csv"],
+        &["model.json: threshold 7.5 is not a probability"],
+    );
+}
+
+#[test]
+fn cv_with_a_test_file_says_its_metrics_are_on_the_test_file() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    synth(d, 300, 4, 2, "data.csv");
+    synth(d, 100, 4, 5, "test.csv");
+    let cfg = write(
+        d,
+        "csv.toml",
+        "[data]\nsource = \"csv\"\npath = \"data.csv\"\ntest_path = \"test.csv\"\n[train]\nepochs = 2\nbatch_size = 32\n",
+    );
+    let out = burnfit(d)
+        .args([
+            "cv",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--folds",
+            "2",
+            "--out",
+            "cv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cv: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.join("cv/cv.json")).unwrap()).unwrap();
+    assert_eq!(
+        cv["evaluated_on"], "the test file (data.test_path), by each fold's model",
+        "{cv}"
+    );
+    let page = fs::read_to_string(d.join("cv/report.html")).unwrap();
+    assert!(
+        page.contains("Each fold's final model on the test file (data.test_path)"),
+        "the page says where the metrics come from"
+    );
+}

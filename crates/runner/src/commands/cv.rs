@@ -183,7 +183,12 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let result = serde_json::json!({
         "folds": a.folds,
         "stratified": a.stratify || probe.data.split.stratify,
-        "evaluated_on": "each fold's validation rows",
+        // Each fold's final evaluation is on the test file when the config names one.
+        "evaluated_on": if summaries[0].evaluated_on == "test" {
+            "the test file (data.test_path), by each fold's model"
+        } else {
+            "each fold's validation rows"
+        },
         "runs": planned.iter().map(|p| p.dir.clone()).collect::<Vec<_>>(),
         "metrics": spread,
     });

@@ -87,9 +87,19 @@ pub fn cross_validation(runs: &[RunRecord], spread: &BTreeMap<String, Spread>) -
         esc(&runs.first().map(RunRecord::data_words).unwrap_or_default())
     );
     let threshold = show_threshold(runs.first().map_or(0.5, threshold));
+    // With a test file, each fold's final evaluation is on it, not on the fold.
+    let on_test = runs
+        .first()
+        .and_then(|r| r.summary.as_ref())
+        .is_some_and(|s| s.evaluated_on == "test");
+    let evaluated = if on_test {
+        "the test file (data.test_path)"
+    } else {
+        "its own validation fold"
+    };
     let _ = write!(
         body,
-        "<section id=\"cv\"><h2>Spread over the folds</h2><p class=\"note\">Each fold's final model on its own validation fold; preprocessing fitted on each fold's training rows. Mean and sample standard deviation (n − 1); threshold-dependent metrics at each fold's threshold ({threshold} for the first).</p><table><tr><th>metric</th><th class=\"num\">mean</th><th class=\"num\">sd</th>"
+        "<section id=\"cv\"><h2>Spread over the folds</h2><p class=\"note\">Each fold's final model on {evaluated}; preprocessing fitted on each fold's training rows. Mean and sample standard deviation (n − 1); threshold-dependent metrics at each fold's threshold ({threshold} for the first).</p><table><tr><th>metric</th><th class=\"num\">mean</th><th class=\"num\">sd</th>"
     );
     for k in 1..=runs.len() {
         let _ = write!(body, "<th class=\"num\">fold {k}</th>");

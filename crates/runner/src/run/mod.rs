@@ -290,9 +290,19 @@ impl RunDir {
         self.write_json(STATUS, status)
     }
 
-    /// Reads `model.json`.
+    /// Reads `model.json`. Its threshold, a probability, is checked: an edited file's `7.5`
+    /// would otherwise make every row class 0 without a word.
     pub fn model_file(&self) -> Result<ModelFile> {
-        read_json(&self.file(MODEL_JSON))
+        let path = self.file(MODEL_JSON);
+        let m: ModelFile = read_json(&path)?;
+        if !(m.threshold > 0.0 && m.threshold < 1.0) {
+            bail!(
+                "{}: threshold {} is not a probability strictly between 0 and 1; was the file edited? Set it back (0.5 unless train.threshold chose another)",
+                path.display(),
+                m.threshold
+            );
+        }
+        Ok(m)
     }
 
     /// Reads `preprocess.json`.
