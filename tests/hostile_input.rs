@@ -174,3 +174,28 @@ fn a_cv_continued_on_changed_data_is_refused_naming_the_folds() {
     let fresh = cv("cv2");
     assert!(fresh.status.success(), "{}", stderr(&fresh));
 }
+
+/// `--threshold -0.1` is a value out of range, not an unknown flag (a usage error, exit 2, as
+/// for every flag clap checks).
+#[test]
+fn a_negative_threshold_is_a_value_out_of_range() {
+    let tmp = TempDir::new().unwrap();
+    let out = burnfit(tmp.path())
+        .args([
+            "evaluate",
+            "--model",
+            "run",
+            "--data",
+            "d.csv",
+            "--threshold",
+            "-0.1",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("-0.1") && err.contains("between 0 and 1") && !err.contains("unexpected"),
+        "{err}"
+    );
+}

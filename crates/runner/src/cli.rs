@@ -116,7 +116,9 @@ pub enum Command {
         backend: Option<String>,
         /// Decision threshold for accuracy, precision, recall and F1, strictly between 0 and 1
         /// (default: the one saved with the model).
-        #[arg(long)]
+        // A negative number is a value here, so that `--threshold -0.1` gets the range error,
+        // not "unexpected argument".
+        #[arg(long, allow_negative_numbers = true)]
         threshold: Option<Fraction>,
     },
     /// Predict for each row of a CSV (Keras's `predict`): the data row (from 1), any `--keep`
@@ -139,7 +141,7 @@ pub enum Command {
         backend: Option<String>,
         /// Decision threshold for the class column, strictly between 0 and 1 (default: the one
         /// saved with the model).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         threshold: Option<Fraction>,
         /// Columns of the data to copy into the output as they are, after `row` (an ID column,
         /// say); comma-separated or repeated.
