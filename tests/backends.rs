@@ -131,6 +131,13 @@ fn wgpu_names_the_adapter_it_opened() {
         line.starts_with("backend: wgpu: ") && !line.contains("Device<"),
         "{line}"
     );
+    // lavapipe (CI's adapter) is a software renderer: said once, with what it means for speed.
+    if line.contains("llvmpipe") {
+        assert!(
+            err.contains("warning: wgpu found no GPU, only a software renderer"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

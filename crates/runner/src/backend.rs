@@ -189,13 +189,29 @@ fn adapter_kind(debug: &str) -> (&'static str, String) {
     ("adapter", "default".into())
 }
 
+/// Whether an adapter's name is one of the software renderers (Mesa's llvmpipe/lavapipe,
+/// SwiftShader, Windows' WARP): the device wgpu opens for `device = "default"` is known by its
+/// name only.
+fn is_software_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "llvmpipe",
+        "lavapipe",
+        "swiftshader",
+        "basic render",
+        "warp",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
 /// How a software adapter (Mesa's llvmpipe/lavapipe) is described.
 const SOFTWARE: &str = "software renderer on the CPU, no GPU";
 
 /// What the user should hear about where `selected` runs, once, beside the backend line: a
 /// wgpu software adapter is a real wgpu device, but runs on the CPU many times slower than flex
 /// (it is there to test the GPU path on machines without one).
-pub fn speed_warning(selected: &Selected) -> Option<String> {
+fn speed_warning(selected: &Selected) -> Option<String> {
     (selected.kind == BackendKind::Wgpu && selected.description.contains(SOFTWARE)).then(|| {
         "wgpu found no GPU, only a software renderer that runs on the CPU: expect it to be many \
          times slower than backend.kind = \"flex\" (\"auto\" prefers a real GPU, then flex)"
@@ -203,10 +219,24 @@ pub fn speed_warning(selected: &Selected) -> Option<String> {
     })
 }
 
+/// The `backend:` line a command prints once it has its device, with the warning for a
+/// software adapter and the note about the graphics library's stray lines where they apply.
+pub fn announce(selected: &Selected) {
+    say!("backend: {}", selected.description);
+    if let Some(w) = speed_warning(selected) {
+        say!("warning: {w}");
+    }
+    if selected.kind == BackendKind::Wgpu {
+        if let Some(note) = display_note() {
+            say!("note: {note}");
+        }
+    }
+}
+
 /// One line about the graphics library's own `XDG_RUNTIME_DIR is invalid…` lines, which
 /// it prints while looking for a display when none is set up (a server, a container): they are
 /// not burnfit's, and harmless, and the user should not have to find that out.
-pub fn display_note() -> Option<&'static str> {
+fn display_note() -> Option<&'static str> {
     (cfg!(feature = "wgpu") && std::env::var_os("XDG_RUNTIME_DIR").is_none()).then_some(
         "any lines above about XDG_RUNTIME_DIR come from the graphics library looking for a \
          display; burnfit needs none, and they are harmless",
@@ -335,9 +365,13 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                     .find(|(d, _)| *d == device)
                     .map(|(_, s)| s.clone())
                     .or_else(|| {
-                        device
-                            .identity()
-                            .map(|i| format!("{} (default adapter)", i.name))
+                        device.identity().map(|i| {
+                            if is_software_name(&i.name) {
+                                format!("{} ({SOFTWARE}; default adapter)", i.name)
+                            } else {
+                                format!("{} (default adapter)", i.name)
+                            }
+                        })
                     })
                     .unwrap_or_else(|| format!("{device:?}"));
                 Ok(Selected {

@@ -115,15 +115,7 @@ fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
     let config = Config::load_resolved(&run.file(rundir::CONFIG), &sets)?;
     crate::threads::init_all(config.backend.flush_denormals);
     let selected = backend::select(&config.backend)?;
-    say!("backend: {}", selected.description);
-    if let Some(w) = backend::speed_warning(&selected) {
-        say!("warning: {w}");
-    }
-    if selected.kind == crate::config::BackendKind::Wgpu {
-        if let Some(note) = backend::display_note() {
-            say!("note: {note}");
-        }
-    }
+    backend::announce(&selected);
     let model = from_bytes(
         &model_file.network,
         run.weights()?,

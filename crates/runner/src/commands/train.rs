@@ -57,15 +57,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     crate::threads::init(config.backend.flush_denormals);
     let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
     let selected = backend::select(&config.backend)?;
-    say!("backend: {}", selected.description);
-    if let Some(w) = backend::speed_warning(&selected) {
-        say!("warning: {w}");
-    }
-    if selected.kind == crate::config::BackendKind::Wgpu {
-        if let Some(note) = backend::display_note() {
-            say!("note: {note}");
-        }
-    }
+    backend::announce(&selected);
     let data = pipeline::prepare(&config).context("cannot prepare the data")?;
     for note in &data.notes {
         say!("note: {note}");
