@@ -199,3 +199,62 @@ fn a_negative_threshold_is_a_value_out_of_range() {
         "{err}"
     );
 }
+
+/// A subnormal cluster distance: flushed to zero, every cluster vertex is one point, and the
+/// generator's search for four distinct ones never ended (a hang SIGTERM did not stop).
+#[test]
+fn a_subnormal_class_sep_is_refused_before_generating() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    fails(
+        d,
+        "class_sep 5e-324",
+        &[
+            "train",
+            "--dry-run",
+            "--set",
+            "data.synthetic.class_sep=5e-324",
+        ],
+        &["data.synthetic.class_sep", "subnormal"],
+    );
+    fails(
+        d,
+        "synth --class-sep 2.2e-308",
+        &[
+            "synth",
+            "--rows",
+            "10",
+            "--features",
+            "2",
+            "--class-sep",
+            "2.2e-308",
+            "--out",
+            "s.csv",
+        ],
+        &["--class-sep", "subnormal"],
+    );
+    assert!(fs::read_dir(d).unwrap().next().is_none(), "nothing written");
+}
+
+/// A column name with a line break: `init` keeps it inside its comments, so `train` reads the
+/// config it wrote.
+#[test]
+fn init_keeps_odd_column_names_inside_its_comments() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    fs::write(
+        d.join("nl.csv"),
+        "\"a\nb\",c,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n1,1,0\n2,2,1\n",
+    )
+    .unwrap();
+    let out = burnfit(d)
+        .args(["init", "nl.csv", "--label", "label", "--out", "nl.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = burnfit(d)
+        .args(["train", "--dry-run", "--config", "nl.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -221,10 +221,17 @@ fn prepare_parent(parent: &Path, plan: &Plan) -> Result<FolderLock> {
         let before: Plan = read_json(&plan_path)?;
         if &before != plan {
             bail!(
-                "{} holds another cross-validation ({:?} with {:?}, {} folds); give a new --out, or the same config, --set keys and --folds to continue it",
+                "{} holds another cross-validation ({}{}, {} folds); give a new --out, or the same config, --set keys and --folds to continue it",
                 parent.display(),
-                before.config,
-                before.sets,
+                before
+                    .config
+                    .as_ref()
+                    .map_or("the built-in seed config".to_string(), |c| c.display().to_string()),
+                if before.sets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with --set {}", before.sets.join(" --set "))
+                },
                 before.folds
             );
         }

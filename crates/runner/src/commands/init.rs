@@ -236,9 +236,23 @@ fn quoted_list(names: &[&str]) -> String {
     )
 }
 
+/// `text` fit for a TOML comment: a line break or other control character in a column name or
+/// value would end the comment and turn the rest into TOML that `train` cannot read.
+fn in_comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The summary line of one column, for the comment block.
 fn describe(c: &ColumnProfile) -> String {
-    let mut s = format!("{:<20} {:<15}", c.name, c.kind.as_str());
+    let mut s = format!("{:<20} {:<15}", in_comment(&c.name), c.kind.as_str());
     match (c.stats, &c.values) {
         (Some([lo, mean, hi]), _) => {
             // As the file's f32 values print, not their f64 widening (39.8, not 39.7999992).
@@ -248,7 +262,7 @@ fn describe(c: &ColumnProfile) -> String {
             let shown: Vec<String> = values
                 .iter()
                 .take(5)
-                .map(|(v, n)| format!("{v} ({n})"))
+                .map(|(v, n)| format!("{} ({n})", in_comment(v)))
                 .collect();
             let _ = write!(s, " {} values: {}", c.distinct, shown.join(", "));
             if values.len() > 5 {
@@ -367,7 +381,8 @@ fn write_config(
         );
     };
     let rows = table.len();
-    let choice = choose_label(args, label, rows)?;
+    let choice = choose_label(args, label, rows)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
     let features: Vec<&ColumnProfile> = columns.iter().filter(|c| c.name != label.name).collect();
     let mut categorical = Vec::new();
     let mut exclude: Vec<(&str, String)> = Vec::new();
@@ -431,14 +446,14 @@ fn write_config(
         t,
         "# Written by `burnfit init {} --label {}`: every choice below is explicit, with why.\n\
          # Train with `burnfit train --config {}`; `burnfit config --config FILE` shows every key.\n#",
-        args.data.display(),
-        args.label,
-        if out == Path::new("-") { "FILE".into() } else { out.display().to_string() }
+        in_comment(&args.data.display().to_string()),
+        in_comment(args.label),
+        in_comment(&if out == Path::new("-") { "FILE".into() } else { out.display().to_string() })
     );
     let _ = writeln!(
         t,
         "# {}: {rows} rows, {} columns, as training reads them:",
-        args.data.display(),
+        in_comment(&args.data.display().to_string()),
         columns.len()
     );
     for c in columns {
@@ -451,7 +466,12 @@ fn write_config(
         "path = {}",
         quoted(&path_from_config(args.data, out).to_string_lossy())
     );
-    let _ = writeln!(t, "label = {}  # {}", quoted(&label.name), choice.why);
+    let _ = writeln!(
+        t,
+        "label = {}  # {}",
+        quoted(&label.name),
+        in_comment(&choice.why)
+    );
     if let Some(p) = &choice.positive {
         let _ = writeln!(
             t,
@@ -476,7 +496,8 @@ fn write_config(
     for (name, share) in &leaks {
         let _ = writeln!(
             t,
-            "# warning: `{name}` alone separates the classes in {:.1} % of rows: if it is known only\n#   after the label (a leak), add it to exclude; a model that learned it is useless in use",
+            "# warning: `{}` alone separates the classes in {:.1} % of rows: if it is known only\n#   after the label (a leak), add it to exclude; a model that learned it is useless in use",
+            in_comment(name),
             100.0 * share
         );
     }
@@ -487,7 +508,7 @@ fn write_config(
             quoted_list(&exclude.iter().map(|(n, _)| *n).collect::<Vec<_>>())
         );
         for (n, why) in &exclude {
-            let _ = writeln!(t, "#   {n}: {why}");
+            let _ = writeln!(t, "#   {}: {why}", in_comment(n));
         }
     }
     if incomplete > 0 {

@@ -304,6 +304,18 @@ fn kept_columns(data: &Path, keep: &[String], rows: usize) -> Result<Vec<Vec<Str
     if keep.is_empty() {
         return Ok(Vec::new());
     }
+    if let Some((i, name)) = keep
+        .iter()
+        .enumerate()
+        .find(|(i, n)| keep[..*i].contains(n))
+    {
+        // Twice in the header, the output could not be read back (duplicate names are refused).
+        anyhow::bail!(
+            "--keep names `{name}` twice (entries {} and {}); name each column once",
+            keep.iter().position(|n| n == name).unwrap_or(0) + 1,
+            i + 1
+        );
+    }
     let mut rdr =
         csv::Reader::from_path(data).with_context(|| format!("cannot read {}", data.display()))?;
     let header: Vec<String> = rdr

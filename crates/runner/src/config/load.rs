@@ -372,6 +372,12 @@ impl Config {
             // `data.path` alone means a file source.
             self.data.source = super::Source::Csv;
         }
+        let s = &mut self.data.synthetic;
+        if s.informative > s.features && !written.has("data.synthetic.informative") {
+            // A default, not the user's: fewer features than it means every feature informs,
+            // as `burnfit synth --features 5` does.
+            s.informative = s.features;
+        }
         if let Some(es) = self.train.early_stopping.as_mut() {
             if let Some(limit) = es.max_time.take() {
                 if written.has("train.max_time") {

@@ -20,6 +20,11 @@ use serde::{Deserialize, Serialize};
 pub use classes::{ClassWeight, Threshold, ThresholdRule};
 pub use schema::*;
 
+/// Why a subnormal `class_sep` is refused (`{key}` names the key or flag): the generator's
+/// threads flush subnormals to zero, so every cluster vertex would be the same point and its
+/// search for four distinct ones would never end.
+pub const SUBNORMAL_CLASS_SEP: &str = "{key} is below 2.2e-308, where numbers are subnormal: flushed to zero (backend.flush_denormals), every class cluster would sit at one point. Use a distance of 1e-300 or more (1.0 is scikit-learn's default)";
+
 /// The built-in seed configuration, used when `--config` is not given.
 pub const SEED_CONFIG: &str = include_str!("../../../../configs/seed.toml");
 
