@@ -258,3 +258,35 @@ fn init_keeps_odd_column_names_inside_its_comments() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `explain --out` names a folder: a file or a FIFO under that name is refused before any
+/// shuffle, saying what it is (it used to say "the folder does not exist" after the work).
+#[test]
+fn explain_out_that_is_not_a_folder_is_refused_first() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let mut text = String::from("a,b,y\n");
+    for i in 0..40 {
+        text.push_str(&format!("{},{},{}\n", i % 7, (i * 3) % 5, i % 2));
+    }
+    fs::write(d.join("d.csv"), text).unwrap();
+    let cfg = write(d, "c.toml", CFG);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    fs::write(d.join("taken.csv"), "x").unwrap();
+    fails(
+        d,
+        "explain --out a file",
+        &[
+            "explain",
+            "--model",
+            "run",
+            "--data",
+            "d.csv",
+            "--out",
+            "taken.csv",
+            "--force",
+        ],
+        &["--out taken.csv is a file, not a folder"],
+    );
+    assert_eq!(fs::read_to_string(d.join("taken.csv")).unwrap(), "x");
+}

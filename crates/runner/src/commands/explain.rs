@@ -54,6 +54,17 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         // run fails here, before the shuffles.
         Some(RunDir::hold(&l.run.path)?)
     } else {
+        // `--out` is a folder of files: something else under that name is refused here, before
+        // the shuffles, not by the folder's creation after them.
+        if let Ok(meta) = std::fs::symlink_metadata(&out_dir) {
+            if !meta.is_dir() {
+                bail!(
+                    "--out {} is {}, not a folder; explain writes a folder of files (importance.csv, importance.svg, attributions.csv): name a new or existing folder",
+                    out_dir.display(),
+                    if meta.file_type().is_symlink() { "a symbolic link" } else if meta.is_file() { "a file" } else { "a device, FIFO or socket" }
+                );
+            }
+        }
         let mut names = vec!["importance.csv", "importance.svg"];
         if !a.rows.is_empty() {
             names.push("attributions.csv");
