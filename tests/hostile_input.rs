@@ -290,3 +290,25 @@ fn explain_out_that_is_not_a_folder_is_refused_first() {
     );
     assert_eq!(fs::read_to_string(d.join("taken.csv")).unwrap(), "x");
 }
+
+/// A text cell early and a line that never ends later: the first read stops at the text cell,
+/// and the second read that looks for every text column is bounded by the same line limit
+/// (it used to read on without one).
+#[test]
+fn the_second_read_for_text_columns_is_bounded_too() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("d.csv"), "a,b,y\nx,z,0\n1,2,1\n").unwrap();
+    let f = fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("d.csv"))
+        .unwrap();
+    f.set_len(200 << 20).unwrap(); // 200 MB of NULs after the rows, taking no disk
+    let cfg = write(d, "c.toml", CFG);
+    fails(
+        d,
+        "text cell, then no line break",
+        &["train", "--config", cfg.to_str().unwrap()],
+        &["`a` (row 2: `x`)", "categorical = [\"a\", \"b\"]"],
+    );
+}

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 
 use crate::data::profile::{self, ColumnProfile, Kind};
-use crate::data::table::{canonical_label, categorical_line, infer_positive};
+use crate::data::table::{canonical_label, categorical_line, infer_positive, toml_list};
 use crate::data::Table;
 use crate::output::{self, Replace};
 
@@ -224,18 +224,6 @@ fn quoted(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// TOML for a list of names.
-fn quoted_list(names: &[&str]) -> String {
-    format!(
-        "[{}]",
-        names
-            .iter()
-            .map(|n| quoted(n))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 /// `text` fit for a TOML comment: a line break or other control character in a column name or
 /// value would end the comment and turn the rest into TOML that `train` cannot read.
 fn in_comment(text: &str) -> String {
@@ -361,17 +349,8 @@ fn write_config(
 ) -> Result<String> {
     let Some(label) = columns.iter().find(|c| c.name == args.label) else {
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        let close = names
-            .iter()
-            .map(|n| {
-                (
-                    strsim::jaro_winkler(&n.to_lowercase(), &args.label.to_lowercase()),
-                    n,
-                )
-            })
-            .filter(|(s, _)| *s > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, n)| format!(" did you mean `{n}`?"))
+        let close = crate::config::closest(args.label, &names)
+            .map(|n| format!(" did you mean `{n}`?"))
             .unwrap_or_default();
         bail!(
             "--label {}: {} has no such column;{close} the columns are: {}",
@@ -505,7 +484,7 @@ fn write_config(
         let _ = writeln!(
             t,
             "exclude = {}",
-            quoted_list(&exclude.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+            toml_list(&exclude.iter().map(|(n, _)| *n).collect::<Vec<_>>())
         );
         for (n, why) in &exclude {
             let _ = writeln!(t, "#   {}: {why}", in_comment(n));

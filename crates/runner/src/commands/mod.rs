@@ -316,8 +316,10 @@ fn kept_columns(data: &Path, keep: &[String], rows: usize) -> Result<Vec<Vec<Str
             i + 1
         );
     }
-    let mut rdr =
-        csv::Reader::from_path(data).with_context(|| format!("cannot read {}", data.display()))?;
+    let mut rdr = csv::Reader::from_reader(
+        crate::data::table::open_bounded(data)
+            .with_context(|| format!("cannot read {}", data.display()))?,
+    );
     let header: Vec<String> = rdr
         .headers()
         .with_context(|| format!("cannot read the header of {}", data.display()))?

@@ -172,12 +172,8 @@ pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     leave.extend(named(Kind::Constant));
     if !leave.is_empty() {
         say!(
-            "identifier-like or constant columns, best left out with `exclude = [{}]` (or `burnfit init` writes the whole config)",
-            leave
-                .iter()
-                .map(|n| toml::Value::String((*n).to_string()).to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "identifier-like or constant columns, best left out with `exclude = {}` (or `burnfit init` writes the whole config)",
+            crate::data::table::toml_list(&leave)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -117,6 +117,18 @@ const ALIASES: &[(&str, &str)] = &[
     ("validation_split", "train"),
 ];
 
+/// The name in `candidates` closest to `word` (case aside), if one is close enough to be a
+/// typo of it: for "did you mean" in config keys, values and `init --label`.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&word, &c.to_lowercase()), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 /// serde's message for an unknown key or value with the closest valid one suggested, as clap
 /// and cargo do: `unknown field `epoch`, expected one of …` lists up to twenty names the user
 /// has to read through, when the one they meant is usually a typo or another tool's name away.
@@ -141,15 +153,7 @@ fn did_you_mean(message: &str) -> String {
         .iter()
         .find(|(from, to)| *from == lower && valid.contains(to))
         .map(|(_, to)| *to);
-    let close = || {
-        valid
-            .iter()
-            .map(|v| (strsim::jaro_winkler(&lower, &v.to_ascii_lowercase()), *v))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, v)| v)
-    };
-    match alias.or_else(close) {
+    match alias.or_else(|| closest(written, &valid)) {
         Some(best) => {
             let kind = if message.starts_with("unknown field") {
                 "field"

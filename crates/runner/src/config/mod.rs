@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use classes::{ClassWeight, Threshold, ThresholdRule};
+pub(crate) use load::closest;
 pub use schema::*;
 
 /// Why a subnormal `class_sep` is refused (`{key}` names the key or flag): the generator's

@@ -192,11 +192,13 @@ fn of_column(c: &Column) -> ColumnProfile {
 impl ColumnProfile {
     /// The config line `inspect` suggests for the column, as a feature (`None`: read as it is).
     pub fn suggestion(&self) -> Option<String> {
-        let quoted = toml::Value::String(self.name.clone()).to_string();
+        let name = [self.name.as_str()];
         match self.kind {
             Kind::Numeric => None,
-            Kind::Text => Some(format!("categorical = [{quoted}]")),
-            Kind::Identifier | Kind::Constant => Some(format!("exclude = [{quoted}]")),
+            Kind::Text => Some(super::table::categorical_line(&name)),
+            Kind::Identifier | Kind::Constant => {
+                Some(format!("exclude = {}", super::table::toml_list(&name)))
+            }
         }
     }
 }

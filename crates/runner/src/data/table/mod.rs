@@ -23,7 +23,7 @@ use columns::ColumnBuilder;
 use label::LabelBuilder;
 pub(crate) use label::{canonical_label, infer_positive};
 pub use label::{LabelMap, LabelRule};
-pub(crate) use text::{categorical_line, text_columns};
+pub(crate) use text::{categorical_line, text_columns, toml_list};
 
 /// A categorical code for a missing cell.
 pub const MISSING_CODE: u32 = u32::MAX;
@@ -319,6 +319,16 @@ impl<R: std::io::Read> std::io::Read for LineLimit<R> {
         }
         Ok(n)
     }
+}
+
+/// `path` opened for a second read (the `--keep` columns, the scan for every text column): bounded
+/// by [`LINE_LIMIT`] like the first, since the file may have changed in between, and the first
+/// read may have stopped before a line that never ends.
+pub(crate) fn open_bounded(path: &Path) -> std::io::Result<impl std::io::Read> {
+    Ok(LineLimit {
+        inner: std::fs::File::open(path)?,
+        run: 0,
+    })
 }
 
 /// The indices of the `true` entries.

@@ -51,8 +51,7 @@ fn scan(path: &Path, spec: &LoadSpec) -> Option<Vec<(String, u64, String)>> {
     let origin = path.display().to_string();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_path(path)
-        .ok()?;
+        .from_reader(super::open_bounded(path).ok()?);
     let header: Vec<String> = rdr
         .headers()
         .ok()?
@@ -103,9 +102,14 @@ pub(crate) fn text_columns(path: &Path, spec: &LoadSpec) -> Vec<String> {
 
 /// `categorical = ["a", "b"]`, as TOML writes the names (quotes and backslashes escaped).
 pub(crate) fn categorical_line(names: &[&str]) -> String {
+    format!("categorical = {}", toml_list(names))
+}
+
+/// `["a", "b"]`: names as a TOML list, each quoted and escaped as TOML writes strings.
+pub(crate) fn toml_list(names: &[&str]) -> String {
     let quoted: Vec<String> = names
         .iter()
         .map(|n| toml::Value::String((*n).to_string()).to_string())
         .collect();
-    format!("categorical = [{}]", quoted.join(", "))
+    format!("[{}]", quoted.join(", "))
 }
