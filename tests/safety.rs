@@ -947,3 +947,287 @@ fn cv_with_a_test_file_says_its_metrics_are_on_the_test_file() {
         "the page says where the metrics come from"
     );
 }
+
+/// Sends `signal` (by name, as `kill -s` takes it) to `child` once `ready` holds (at most 60 s),
+/// then waits for it to end.
+/// The built binary in `dir`, as a process to signal, its stderr piped.
+fn spawn(dir: &Path) -> StdCommand {
+    let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("burnfit"));
+    cmd.current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn signal_when(
+    child: &mut std::process::Child,
+    signal: &str,
+    ready: impl Fn() -> bool,
+) -> std::process::Output {
+    let start = Instant::now();
+    while !ready() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = StdCommand::new("kill")
+        .args(["-s", signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "one {signal} did not stop the command within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut err = String::new();
+    use std::io::Read;
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    std::process::Output {
+        status: child.wait().unwrap(),
+        stdout: Vec::new(),
+        stderr: err.into_bytes(),
+    }
+}
+
+#[test]
+fn resume_checks_every_file_of_the_run_before_reading_or_training() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    let run = d.join("run");
+    // An interrupted run: no summary or status yet.
+    fs::remove_file(run.join("summary.json")).unwrap();
+    fs::remove_file(run.join("status.json")).unwrap();
+    let victim = write(d, "victim.txt", "precious");
+    let checkpoint = fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("epoch-"))
+        .unwrap();
+    let planted = [
+        "history.csv".to_string(),
+        "model.json".to_string(),
+        "data.json".to_string(),
+        "summary.json".to_string(),
+        "emissions.csv".to_string(),
+        format!("checkpoints/{checkpoint}/state.json"),
+        "checkpoints/epoch-9999-step-000000".to_string(),
+    ];
+    for name in &planted {
+        let p = run.join(name);
+        let saved = d.join("saved");
+        let existed = p.exists();
+        if existed {
+            fs::rename(&p, &saved).unwrap();
+        }
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        let started = Instant::now();
+        let err = fails(
+            d,
+            &format!("resume with {name} a planted link"),
+            &["train", "--resume", "run"],
+            &[
+                "symbolic link",
+                name.rsplit('/').next().unwrap(),
+                "Remove it",
+            ],
+        );
+        // Refused at once, before the data is read or an epoch trained.
+        assert!(!err.contains("data:") && !err.contains("resuming"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(!run.join("status.json").exists(), "{name}: status written");
+        fs::remove_file(&p).unwrap();
+        if existed {
+            fs::rename(&saved, &p).unwrap();
+        }
+    }
+    // With every link gone it resumes and finishes.
+    let out = burnfit(d)
+        .args(["train", "--resume", "run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A flex run never starts the GPU runtime, not even to load the optimizer's state.
+    assert!(
+        !stderr(&out).contains("XDG_RUNTIME_DIR"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn explain_never_writes_into_another_run_folder() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "a"]);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "b"]);
+    synth(d, 60, 4, 9, "fresh.csv");
+    for out in ["b", "b/explain", "a"] {
+        fails(
+            d,
+            &format!("explain --out {out}"),
+            &[
+                "explain",
+                "--model",
+                "a",
+                "--data",
+                "fresh.csv",
+                "--out",
+                out,
+                "--force",
+            ],
+            &["lies in the run folder", "leave out --out"],
+        );
+    }
+    assert!(!d.join("b/importance.csv").exists() && !d.join("b/explain").exists());
+}
+
+#[test]
+fn one_stop_signal_stops_any_command_and_leaves_no_temporary() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // Writing a big file: the temporary is removed, the target never appears.
+    let mut child = spawn(d)
+        .args([
+            "synth",
+            "--rows",
+            "50000000",
+            "--features",
+            "20",
+            "--out",
+            "big.csv",
+        ])
+        .spawn()
+        .unwrap();
+    let out = signal_when(&mut child, "TERM", || !temporaries(d).is_empty());
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped by signal 15"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(temporaries(d).is_empty(), "{:?}", temporaries(d));
+    assert!(!d.join("big.csv").exists());
+    // A config read from a FIFO that no one writes: the read blocks, the signal still stops it.
+    let fifo = d.join("config.fifo");
+    if make_node("mkfifo", &fifo, &[], "stop during a blocked read") {
+        let mut child = spawn(d)
+            .args(["train", "--config", "config.fifo"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let out = signal_when(&mut child, "INT", || true);
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    }
+    // Generating data for a run: stopped at once, and no run folder is left.
+    let mut child = spawn(d)
+        .args([
+            "train",
+            "--set",
+            "data.synthetic.rows=20000000",
+            "--out",
+            "run",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let out = signal_when(&mut child, "TERM", || true);
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(!d.join("run").exists());
+}
+
+#[test]
+fn text_cells_have_a_size_limit_and_errors_quote_only_their_start() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let long = "y".repeat(2_000_000);
+    let mut text = String::from("a,b,label\nx,1,0\n");
+    text.push_str(&format!("{long},2,1\n"));
+    for i in 0..40 {
+        text.push_str(&format!("x,{i},{}\n", i % 2));
+    }
+    write(d, "long.csv", &text);
+    let err = fails(
+        d,
+        "a 2 MB category",
+        &[
+            "train",
+            "--set",
+            "data.path=long.csv",
+            "--set",
+            "data.label=label",
+            "--set",
+            "data.categorical=[\"a\"]",
+        ],
+        &["row 3", "column `a`", "longer than", "2.0 MB in all"],
+    );
+    assert!(
+        err.len() < 2_000,
+        "the error quotes the whole cell: {} bytes",
+        err.len()
+    );
+}
+
+#[test]
+fn predict_keep_refuses_a_stream_it_would_have_to_read_twice() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    let fifo = d.join("rows.fifo");
+    if !make_node("mkfifo", &fifo, &[], "predict --keep on a FIFO") {
+        return;
+    }
+    fails(
+        d,
+        "predict --keep on a FIFO",
+        &[
+            "predict",
+            "--model",
+            "run",
+            "--data",
+            "rows.fifo",
+            "--out",
+            "p.csv",
+            "--keep",
+            "f0",
+        ],
+        &["--keep", "not a regular file", "save it to a file first"],
+    );
+}
+
+#[test]
+fn cv_errors_name_the_flag_the_user_typed_never_a_set_they_did_not() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // A numeric target cannot be stratified: the error names --stratify, not a --set.
+    let cfg = write(
+        d,
+        "regression.toml",
+        "seed = 7\n[data]\nsource = \"synthetic\"\n[data.synthetic]\nrows = 200\nfeatures = 5\ntask = \"regression\"\n[train]\nepochs = 1\nloss = \"mse\"\n",
+    );
+    let err = fails(
+        d,
+        "cv --stratify of a numeric target",
+        &[
+            "cv",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--folds",
+            "2",
+            "--stratify",
+        ],
+        &["--stratify:", "binary label"],
+    );
+    assert!(!err.contains("--set"), "{err}");
+}

@@ -67,6 +67,9 @@ pub struct Selected {
     pub kind: BackendKind,
     /// e.g. `flex, AVX-512 products (CPU)` or `wgpu: llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub description: String,
+    /// A GPU backend on a software renderer (Mesa's lavapipe): real, but many times slower than
+    /// flex on the same CPU.
+    pub software: bool,
 }
 
 impl Selected {
@@ -212,7 +215,7 @@ const SOFTWARE: &str = "software renderer on the CPU, no GPU";
 /// wgpu software adapter is a real wgpu device, but runs on the CPU many times slower than flex
 /// (it is there to test the GPU path on machines without one).
 fn speed_warning(selected: &Selected) -> Option<String> {
-    (selected.kind == BackendKind::Wgpu && selected.description.contains(SOFTWARE)).then(|| {
+    selected.software.then(|| {
         "wgpu found no GPU, only a software renderer that runs on the CPU: expect it to be many \
          times slower than backend.kind = \"flex\" (\"auto\" prefers a real GPU, then flex)"
             .to_string()
@@ -313,6 +316,7 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
         device,
         kind,
         description: format!("{what} (CPU)"),
+        software: false,
     };
     match config.kind {
         BackendKind::Flex => Ok(cpu(BackendKind::Flex, Device::flex(), &flex_name())),
@@ -327,6 +331,7 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                         device,
                         kind: BackendKind::Wgpu,
                         description: format!("wgpu: {description}"),
+                        software: false,
                     });
                 }
             }
@@ -374,10 +379,13 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                         })
                     })
                     .unwrap_or_else(|| format!("{device:?}"));
+                let software = format!("{device:?}").contains("Cpu")
+                    || device.identity().is_some_and(|i| is_software_name(&i.name));
                 Ok(Selected {
                     device,
                     kind: BackendKind::Wgpu,
                     description: format!("wgpu: {description}"),
+                    software,
                 })
             }
             #[cfg(not(feature = "wgpu"))]
@@ -401,6 +409,7 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                     device,
                     kind: BackendKind::Vulkan,
                     description: "vulkan".into(),
+                    software: false,
                 })
             }
             #[cfg(not(feature = "vulkan"))]
@@ -430,6 +439,7 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
                     device,
                     kind: BackendKind::Cuda,
                     description: format!("cuda:{index}"),
+                    software: false,
                 })
             }
             #[cfg(not(feature = "cuda"))]
@@ -471,6 +481,7 @@ mod tests {
             device: Device::flex(),
             kind,
             description: String::new(),
+            software: false,
         }
     }
 

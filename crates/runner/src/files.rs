@@ -106,6 +106,10 @@ pub fn write_atomic_with(
     fill: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
     refuse_unless_regular(path)?;
+    // A stop signal while the temporary exists is stored, not obeyed at once: the process ends
+    // after the temporary is renamed or removed, never with it left behind. A long `fill`
+    // polls `crate::stop::check` itself.
+    let _graceful = crate::stop::Graceful::enter();
     let dir = folder_of(path);
     let name = path
         .file_name()
@@ -200,7 +204,7 @@ fn no_follow(o: &mut fs::OpenOptions) {
 fn no_follow(_: &mut fs::OpenOptions) {}
 
 /// Opens `path` with `options`, never through a link, and only when it is (or becomes) a
-/// regular file: what [`open_append`] and the folder lock share.
+/// regular file: what [`open_append`], [`read_own`] and the folder lock share.
 pub fn open_regular(path: &Path, options: &mut fs::OpenOptions) -> std::io::Result<fs::File> {
     if let Some(what) = not_regular(path) {
         return Err(std::io::Error::other(format!(
@@ -241,6 +245,22 @@ pub const JSON_LIMIT: u64 = 256_000_000;
 /// the limit in words, never the contents: `kind` names what the file should be. Callers add
 /// the path.
 pub fn read_limited(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
+    read_up_to(fs::File::open(path)?, limit, kind)
+}
+
+/// [`read_limited`] for a file burnfit itself wrote inside a folder others may reach (a run's
+/// `model.json`, a checkpoint's weights, a sweep's plan): a link planted under the name, a
+/// FIFO or a device is refused instead of followed or read. A user's own `--config` may be a
+/// link they made, and [`read_limited`] follows it.
+pub fn read_own(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
+    read_up_to(
+        open_regular(path, fs::OpenOptions::new().read(true))?,
+        limit,
+        kind,
+    )
+}
+
+fn read_up_to(file: fs::File, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let too_big = |size: String| {
         std::io::Error::other(format!(
@@ -248,7 +268,6 @@ pub fn read_limited(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<
             crate::resources::human(limit)
         ))
     };
-    let file = fs::File::open(path)?;
     let meta = file.metadata()?;
     if meta.is_file() && meta.len() > limit {
         return Err(too_big(format!(

@@ -28,6 +28,7 @@ mod pipeline;
 mod report;
 mod resources;
 mod run;
+mod stop;
 mod sweep;
 mod threads;
 mod threshold;
@@ -44,10 +45,6 @@ fn fuzz_cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::Arc;
-
-use anyhow::Context;
 
 use clap::Parser;
 
@@ -58,24 +55,6 @@ use cli::{Cli, Command};
 /// `docs/PERFORMANCE.md`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Ctrl-C (SIGINT), SIGTERM (what a scheduler or `docker stop` sends) and SIGHUP (a closed
-/// terminal) ask the loop to stop after the current step and checkpoint: the number of the
-/// signal that came is stored for the exit code (128 + signal). A second one, with a signal
-/// already seen, exits at once (signal-hook's documented pattern). A handler that cannot be
-/// registered is an error: a run that cannot be stopped cleanly should not start.
-fn stop_signals() -> anyhow::Result<Arc<AtomicUsize>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let seen = Arc::new(AtomicBool::new(false));
-    let which = Arc::new(AtomicUsize::new(0));
-    for signal in [SIGINT, SIGTERM, SIGHUP] {
-        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, seen.clone())
-            .and_then(|_| signal_hook::flag::register(signal, seen.clone()))
-            .and_then(|_| signal_hook::flag::register_usize(signal, which.clone(), signal as usize))
-            .with_context(|| format!("cannot register a handler for signal {signal}"))?;
-    }
-    Ok(which)
-}
 
 // Long, but flat: one arm per subcommand, each unpacking its arguments for `commands`.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -95,7 +74,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
             init_from,
         } => {
-            let interrupt = stop_signals()?;
             let args = commands::TrainArgs {
                 init_from: init_from.as_deref(),
                 config: config.as_deref(),
@@ -104,7 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 resume: resume.as_deref(),
                 dry_run,
             };
-            commands::train(args, &interrupt)
+            commands::train(args, stop::flag())
         }
         Command::Evaluate {
             model,
@@ -212,21 +190,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             jobs,
             out,
-        } => {
-            let interrupt = stop_signals()?;
-            commands::cv::cv(
-                &commands::cv::CvArgs {
-                    config: config.as_deref(),
-                    sets: &set,
-                    folds,
-                    stratify,
-                    seed,
-                    jobs,
-                    out,
-                },
-                &interrupt,
-            )
-        }
+        } => commands::cv::cv(
+            &commands::cv::CvArgs {
+                config: config.as_deref(),
+                sets: &set,
+                folds,
+                stratify,
+                seed,
+                jobs,
+                out,
+            },
+            stop::flag(),
+        ),
         Command::Sweep {
             config,
             set,
@@ -237,20 +212,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             count,
         } => match collect {
             Some(dir) => commands::sweep::collect(&dir),
-            None => {
-                let interrupt = stop_signals()?;
-                commands::sweep::sweep(
-                    &commands::sweep::SweepArgs {
-                        config: config.as_deref(),
-                        sets: &set,
-                        jobs,
-                        out,
-                        trial,
-                        count,
-                    },
-                    &interrupt,
-                )
-            }
+            None => commands::sweep::sweep(
+                &commands::sweep::SweepArgs {
+                    config: config.as_deref(),
+                    sets: &set,
+                    jobs,
+                    out,
+                    trial,
+                    count,
+                },
+                stop::flag(),
+            ),
         },
         Command::Export {
             model,
@@ -299,10 +271,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Burn makes tensors on its default device where it takes no device (an optimizer
+    // record's load, on `--resume`): by default the first GPU backend compiled in, which would
+    // start wgpu (and probe every adapter) in a flex run. burnfit picks its backend from the
+    // config alone, so the default is pinned to flex, the always-present CPU backend (the
+    // state moves to the run's device at its first step). Pinned here, before any thread
+    // starts, and whatever the environment said: an unknown `BURN_DEVICE` panics inside Burn.
+    std::env::set_var("BURN_DEVICE", "flex");
+    if let Err(err) = stop::install() {
+        say!("error: {err:#}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
+            if let Some(signal) = stop::stopped_by(&err) {
+                say!("stopped by signal {signal}; nothing half-written was left behind");
+                return ExitCode::from(stop::exit_code(signal));
+            }
             // `burnfit sweep --collect DIR | head -1`: the reader has what it wanted; nothing
             // to say, and nobody to say it to on stdout.
             if term::is_broken_pipe(&err) {

@@ -27,7 +27,7 @@ fn is_run_folder(dir: &Path) -> bool {
 }
 
 /// The run folder `path` lies in, if any (its parent, or any folder above it).
-fn enclosing_run(path: &Path) -> Option<PathBuf> {
+pub(crate) fn enclosing_run(path: &Path) -> Option<PathBuf> {
     let abs = std::path::absolute(path).ok()?;
     abs.ancestors()
         .skip(1)

@@ -3,6 +3,7 @@
 //! metric.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +12,6 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::pool::{self, Ended, Planned};
-use super::EXIT_INTERRUPTED;
 use crate::config::Config;
 use crate::lock::{FolderLock, Mode};
 use crate::metrics;
@@ -59,18 +59,30 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     if a.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let mut sets = a.sets.to_vec();
-    sets.push(format!("data.split.folds={}", a.folds));
+    // The user's `--set`s, then the keys cv sets for its own flags, each called by the flag in
+    // an error.
+    let mut said: Vec<(String, String)> = a
+        .sets
+        .iter()
+        .map(|s| (s.clone(), format!("--set {s}")))
+        .collect();
+    said.push((
+        format!("data.split.folds={}", a.folds),
+        format!("--folds {}", a.folds),
+    ));
     if a.stratify {
-        sets.push("data.split.stratify=true".into());
+        said.push(("data.split.stratify=true".into(), "--stratify".into()));
     }
     if let Some(s) = a.seed {
-        sets.push(format!("seed={s}"));
+        said.push((format!("seed={s}"), format!("--seed {s}")));
     }
+    let sets: Vec<String> = said.iter().map(|(s, _)| s.clone()).collect();
     // Every fold's config checked before any starts: the errors of `train`, once.
-    let mut first = sets.clone();
-    first.push("data.split.fold=1".into());
-    let probe = Config::load(a.config, &first)?;
+    said.push((
+        "data.split.fold=1".into(),
+        format!("fold 1 of --folds {}", a.folds),
+    ));
+    let probe = Config::load_with(a.config, &said)?;
     super::report_warnings(&probe);
     // The data read once here: its errors said once, not by every fold, and a fold count the
     // rows cannot fill refused before any fold starts.
@@ -112,15 +124,16 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     );
     let planned: Vec<Planned> = (1..=a.folds)
         .map(|i| {
-            let mut args = Vec::new();
+            let mut args: Vec<OsString> = Vec::new();
             if let Some(c) = &plan.config {
-                args.extend(["--config".to_string(), c.display().to_string()]);
+                // The path as it is, not as text: a folder name that is not UTF-8 still works.
+                args.extend([OsString::from("--config"), c.clone().into_os_string()]);
             }
             for s in sets
                 .iter()
                 .chain(std::iter::once(&format!("data.split.fold={i}")))
             {
-                args.extend(["--set".to_string(), s.clone()]);
+                args.extend([OsString::from("--set"), OsString::from(s)]);
             }
             Planned {
                 label: format!("fold {i}/{}", a.folds),
@@ -129,6 +142,8 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             }
         })
         .collect();
+    // The children are stopped by the signal the parent passes on, and wait for it.
+    let _graceful = crate::stop::Graceful::enter();
     let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt, None)?;
     let signal = interrupt.load(Ordering::SeqCst);
     if signal != 0 {
@@ -136,9 +151,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             "interrupted: finished folds are kept and interrupted ones checkpointed; run the same command with --out {} to continue",
             parent.display()
         );
-        return Ok(ExitCode::from(
-            u8::try_from(128 + signal).unwrap_or(EXIT_INTERRUPTED),
-        ));
+        return Ok(ExitCode::from(crate::stop::exit_code(signal)));
     }
     let failed: Vec<String> = planned
         .iter()

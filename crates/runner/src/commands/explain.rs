@@ -48,7 +48,10 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     let out_dir = a.out.map_or_else(|| own.clone(), Path::to_path_buf);
     // The run's own explain/ holds what explain wrote before: it is refreshed. Anywhere else,
     // the output rule of every command applies to each file. Both decided before any work.
-    let is_own = out_dir.canonicalize().ok() == own.canonicalize().ok() || a.out.is_none();
+    // Compared as absolute paths, links resolved where they exist (neither folder need exist
+    // yet: two paths that cannot be resolved are not the same folder).
+    let resolved = |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).ok();
+    let is_own = a.out.is_none() || resolved(&out_dir) == resolved(&own);
     let _held = if is_own {
         // Writing into the run folder: not while another process writes it, and a read-only
         // run fails here, before the shuffles.
@@ -64,6 +67,16 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
                     if meta.file_type().is_symlink() { "a symbolic link" } else if meta.is_file() { "a file" } else { "a device, FIFO or socket" }
                 );
             }
+        }
+        // Another run's folder (or its explain/) is that run's to write: importances computed
+        // from this run there would be read by its report as its own.
+        if let Some(run) = output::enclosing_run(&out_dir.join("importance.csv")) {
+            bail!(
+                "--out {} lies in the run folder {}; a run's files are written only by commands on that run, even with --force: name a folder outside any run (or leave out --out to write {})",
+                out_dir.display(),
+                run.display(),
+                own.display()
+            );
         }
         let mut names = vec!["importance.csv", "importance.svg"];
         if !a.rows.is_empty() {

@@ -34,10 +34,6 @@ use crate::run::weights::from_bytes;
 use crate::run::{self as rundir, ModelFile, RunDir};
 use crate::train::{evaluate as evaluate_model, predictions};
 
-/// Exit code of a run stopped by Ctrl-C (after its checkpoint is written), as shells use;
-/// other stop signals exit with 128 + their number.
-pub const EXIT_INTERRUPTED: u8 = 130;
-
 /// Warns, in words, of the metrics undefined on `what` (the rows they were computed on).
 pub fn warn_undefined(m: &Metrics, what: &str) {
     let names = metrics::undefined(m);
@@ -204,6 +200,15 @@ pub fn predict(
 ) -> Result<ExitCode> {
     // Before any work: a refused output costs nothing.
     crate::output::check(out, &[data], crate::output::Replace { force })?;
+    if !options.keep.is_empty() {
+        // The user's own path: a link they made to a file is fine; what it names must be a file.
+        if std::fs::metadata(data).is_ok_and(|m| !m.is_file()) {
+            anyhow::bail!(
+                "--keep reads {} a second time for the kept columns, and it is not a regular file (a FIFO or a device can be read only once); save it to a file first",
+                data.display()
+            );
+        }
+    }
     let l = load_run(dir, options.backend)?;
     let table = Table::from_csv(data, &l.pre.load_spec(crate::data::LabelColumn::Ignored))?;
     let kept = kept_columns(data, options.keep, table.len())?;

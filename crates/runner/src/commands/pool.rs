@@ -21,8 +21,9 @@ pub struct Planned {
     pub label: String,
     /// Its run folder.
     pub dir: PathBuf,
-    /// `train`'s arguments for a fresh start (config and overrides); `--out` is added.
-    pub args: Vec<String>,
+    /// `train`'s arguments for a fresh start (config and overrides); `--out` is added. OS
+    /// strings: a config path need not be UTF-8.
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// How one run of the batch ended.

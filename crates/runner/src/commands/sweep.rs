@@ -12,6 +12,7 @@
 //!   report.html       the finished trials compared, best first
 //! ```
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,6 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::pool::{self, Planned};
-use super::EXIT_INTERRUPTED;
 use crate::config::{Config, Goal};
 use crate::lock::{is_empty_but_lock, FolderLock, Mode};
 use crate::metrics;
@@ -173,8 +173,11 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let planned: Vec<Planned> = chosen
         .iter()
         .map(|t| {
-            let mut args = vec!["--config".to_string(), base_path.display().to_string()];
-            args.extend(t.set_args());
+            let mut args = vec![
+                OsString::from("--config"),
+                base_path.clone().into_os_string(),
+            ];
+            args.extend(t.set_args().into_iter().map(OsString::from));
             Planned {
                 label: format!("trial {}", t.index),
                 dir: trial_dir(&root, t.index),
@@ -187,6 +190,8 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .max_time
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .and_then(|d| Instant::now().checked_add(d));
+    // The children are stopped by the signal the parent passes on, and wait for it.
+    let _graceful = crate::stop::Graceful::enter();
     let ended = pool::run_all(&planned, a.jobs.min(planned.len()), interrupt, deadline)?;
     let signal = interrupt.load(Ordering::SeqCst);
     if signal != 0 {
@@ -194,9 +199,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             "interrupted: finished trials are kept and interrupted ones checkpointed; run the same command with --out {} to continue",
             root.display()
         );
-        return Ok(ExitCode::from(
-            u8::try_from(128 + signal).unwrap_or(EXIT_INTERRUPTED),
-        ));
+        return Ok(ExitCode::from(crate::stop::exit_code(signal)));
     }
     if only.is_some() {
         return Ok(match ended.first() {
@@ -233,12 +236,13 @@ fn probe(base_toml: &str, trials: &[Trial]) -> Result<()> {
     let path = dir.path().join(BASE);
     write_atomic(&path, base_toml.as_bytes())?;
     for t in trials {
-        let sets: Vec<String> = t
+        // Each value called by the sweep key that made it, never by a `--set` nobody typed.
+        let said: Vec<(String, String)> = t
             .overrides
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| (format!("{k}={v}"), format!("the sweep's {k} = {v}")))
             .collect();
-        Config::load(Some(&path), &sets)
+        Config::load_with(Some(&path), &said)
             .with_context(|| format!("trial {} of the sweep", t.index))?;
     }
     Ok(())
@@ -252,7 +256,7 @@ fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Resul
     if plan_path.is_file() {
         let before: Plan = read_json(&plan_path)?;
         let base_before =
-            crate::files::read_limited(&root.join(BASE), crate::files::CONFIG_LIMIT, "config file")
+            crate::files::read_own(&root.join(BASE), crate::files::CONFIG_LIMIT, "config file")
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
         if &before != plan || base_before != base_toml {
@@ -399,7 +403,7 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let best_dir = trial_dir(root, best.trial.index);
-    let config = crate::files::read_limited(
+    let config = crate::files::read_own(
         &best_dir.join(rundir::CONFIG),
         crate::files::CONFIG_LIMIT,
         "config file",

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use burnfit_model::{Loss, MlpConfig};
 
-use super::{final_line, EXIT_INTERRUPTED};
+use super::final_line;
 use crate::backend::{self, Selected};
 use crate::config::Config;
 use crate::metrics;
@@ -40,18 +40,23 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let total = Instant::now();
     // Everything that can fail on the user's input (config, backend, data) is checked before
     // a run folder is created, so a failed start leaves nothing behind.
-    if let Some(dir) = args.resume.filter(|d| d.join(rundir::SUMMARY).is_file()) {
+    // A resumed folder is locked, and every file in it that the run will read or write checked
+    // to be burnfit's own, before anything is read from it: a second `--resume` while the
+    // first still trains, or a link planted in the folder, is refused at once, not after
+    // loading the data or training.
+    let resumed = args.resume.map(RunDir::hold).transpose()?;
+    if let Some(run) = resumed
+        .as_ref()
+        .filter(|r| r.file(rundir::SUMMARY).is_file())
+    {
         // A finished run has its summary: resuming it would only rewrite what it wrote.
         say!(
             "{} is finished (it has its {}); nothing to resume, nothing changed",
-            dir.display(),
+            run.path.display(),
             rundir::SUMMARY
         );
         return Ok(ExitCode::SUCCESS);
     }
-    // A resumed folder is locked before anything is read from it: a second `--resume` while
-    // the first still trains is refused at once, not after loading the data.
-    let resumed = args.resume.map(RunDir::hold).transpose()?;
     let (config, run_path) = resolve(&args)?;
     super::report_warnings(&config);
     crate::threads::init(config.backend.flush_denormals);
@@ -122,6 +127,9 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         say!("dry run: config, backend and data are valid; nothing was trained or written");
         return Ok(ExitCode::SUCCESS);
     }
+    // From here a stop signal is the loop's to act on (a checkpoint, `status.json`); before,
+    // with nothing to save, it ended the process at once (`crate::stop`).
+    let _graceful = crate::stop::Graceful::enter();
     let (run, checkpoint) = start(&args, resumed, run_path, &config, &network, &data)?;
     if config.sweep.is_some() {
         say!("note: [sweep] is read by `burnfit sweep`; `burnfit train` trains this config as written, without it");
@@ -181,11 +189,8 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             "interrupted: checkpoint and history written; continue with `burnfit train --resume {}`",
             run.path.display()
         );
-        // 128 + the signal, as shells report it: 130 for Ctrl-C, 143 for SIGTERM.
         let signal = interrupt.load(Ordering::SeqCst);
-        return Ok(ExitCode::from(
-            u8::try_from(128 + signal).unwrap_or(EXIT_INTERRUPTED),
-        ));
+        return Ok(ExitCode::from(crate::stop::exit_code(signal)));
     }
     let ended = Ended {
         class_weights,

@@ -190,13 +190,16 @@ fn key_at(text: &str, at: usize) -> Option<String> {
 
 /// Splits `a.b.c=value` and parses the value as TOML, falling back to a bare string, so that
 /// `--set data.label=Private` works without quotes.
-pub(super) fn parse_override(arg: &str) -> Result<(Vec<String>, toml::Value), ConfigError> {
+pub(super) fn parse_override(
+    arg: &str,
+    said: &str,
+) -> Result<(Vec<String>, toml::Value), ConfigError> {
     let (key, raw) = arg
         .split_once('=')
-        .ok_or_else(|| ConfigError::BadOverride(arg.to_string()))?;
+        .ok_or_else(|| ConfigError::BadOverride(said.to_string()))?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
-        return Err(ConfigError::BadOverride(arg.to_string()));
+        return Err(ConfigError::BadOverride(said.to_string()));
     }
     let raw = raw.trim();
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
@@ -209,11 +212,19 @@ pub(super) fn parse_override(arg: &str) -> Result<(Vec<String>, toml::Value), Co
     ))
 }
 
+/// The user's `--set` arguments, each called by what they typed.
+fn said_as_set(overrides: &[String]) -> Vec<(String, String)> {
+    overrides
+        .iter()
+        .map(|arg| (arg.clone(), format!("--set {arg}")))
+        .collect()
+}
+
 fn set_path(
     table: &mut toml::Table,
     path: &[String],
     value: toml::Value,
-    arg: &str,
+    said: &str,
 ) -> Result<(), ConfigError> {
     let (last, parents) = path.split_last().expect("non-empty key");
     let mut cur = table;
@@ -222,7 +233,7 @@ fn set_path(
             .entry(p.clone())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         cur = entry.as_table_mut().ok_or_else(|| ConfigError::Invalid {
-            origin: format!("--set {arg}"),
+            origin: said.to_string(),
             key: p.clone(),
             message: "is not a table".into(),
         })?;
@@ -238,6 +249,16 @@ impl Config {
     /// config keeps working from any working directory; paths given with `--set` are relative to
     /// the working directory, as on any command line.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
+        Self::load_as(path, &said_as_set(overrides), true)
+    }
+
+    /// [`Config::load`] with overrides that burnfit made itself (cv's `--folds`, a sweep's
+    /// trial values), each `(KEY=VALUE, what to call it in an error)`: an error blames what the
+    /// user typed (`--folds 5`, `trial 3's train.lr = 0.5`), never a `--set` they did not.
+    pub fn load_with(
+        path: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
         Self::load_as(path, overrides, true)
     }
 
@@ -245,32 +266,38 @@ impl Config {
     /// the user, so none of them is reported as unable to act (a run made before a key's rule
     /// existed still opens); `--set` overrides are checked as usual.
     pub fn load_resolved(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
-        Self::load_as(Some(path), overrides, false)
+        Self::load_as(Some(path), &said_as_set(overrides), false)
     }
 
     fn load_as(
         path: Option<&Path>,
-        overrides: &[String],
+        overrides: &[(String, String)],
         users_file: bool,
     ) -> Result<Self, ConfigError> {
         let (text, origin, base) = match path {
             Some(p) => (
-                crate::files::read_limited(p, crate::files::CONFIG_LIMIT, "config file")
-                    .and_then(|bytes| {
-                        String::from_utf8(bytes).map_err(|e| {
-                            std::io::Error::new(
-                                std::io::ErrorKind::InvalidData,
-                                format!(
-                                    "it is not UTF-8 text (byte {} of the file)",
-                                    e.utf8_error().valid_up_to() + 1
-                                ),
-                            )
-                        })
+                // A run folder's config is burnfit's own file: never read through a link
+                // planted in its place. The user's `--config` may be a link they made.
+                if users_file {
+                    crate::files::read_limited(p, crate::files::CONFIG_LIMIT, "config file")
+                } else {
+                    crate::files::read_own(p, crate::files::CONFIG_LIMIT, "config file")
+                }
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "it is not UTF-8 text (byte {} of the file)",
+                                e.utf8_error().valid_up_to() + 1
+                            ),
+                        )
                     })
-                    .map_err(|source| ConfigError::Read {
-                        path: p.to_path_buf(),
-                        source,
-                    })?,
+                })
+                .map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?,
                 p.display().to_string(),
                 p.parent().map(Path::to_path_buf).unwrap_or_default(),
             ),
@@ -299,17 +326,17 @@ impl Config {
         check_utf8_paths(&config, &origin)?;
         if !overrides.is_empty() {
             let mut table = toml::Table::try_from(&config).expect("a config serializes");
-            for arg in overrides {
-                let (key, value) = parse_override(arg)?;
-                set_path(&mut table, &key, value, arg)?;
-                written.add(&key, arg);
+            for (arg, said) in overrides {
+                let (key, value) = parse_override(arg, said)?;
+                set_path(&mut table, &key, value, said)?;
+                written.add(&key, said);
                 if key == ["data", "path"] && !written.has("data.source") {
                     // A file named on the command line is the data, whatever the file (or the
                     // seed) said; a source written by the user is still a contradiction.
                     let source = ["data".to_string(), "source".to_string()];
-                    set_path(&mut table, &source, "csv".into(), arg)?;
+                    set_path(&mut table, &source, "csv".into(), said)?;
                 }
-                let origin = format!("--set {arg}");
+                let origin = said.clone();
                 config = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
                     .map_err(|e| ConfigError::Invalid {
                         origin: origin.clone(),

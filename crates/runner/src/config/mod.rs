@@ -50,8 +50,8 @@ pub enum ConfigError {
         /// What is wrong, ending with the line and column for file errors.
         message: String,
     },
-    /// A `--set` argument that is not `key=value`.
-    #[error("--set {0}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")]
+    /// A `--set` argument that is not `key=value` (as the user gave it).
+    #[error("{0}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")]
     BadOverride(String),
     /// `strict = true` and some written keys cannot act.
     #[error("{origin}: strict = true and these keys have no effect: {warnings}")]

@@ -15,7 +15,7 @@ use super::{Config, LrSchedule, Missing, Optimizer, Source};
 /// each with where it was written (the file, or `--set KEY=VALUE`), so an error about a key
 /// names the place the user wrote it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Written(BTreeMap<String, String>);
+pub struct Written(BTreeMap<String, (String, bool)>);
 
 impl Written {
     /// Every leaf key of `table`, under `prefix`, written in `origin`.
@@ -29,7 +29,7 @@ impl Written {
             match v {
                 toml::Value::Table(t) if !t.is_empty() => self.add_table(t, &key, origin),
                 _ => {
-                    self.0.insert(key, origin.to_string());
+                    self.0.insert(key, (origin.to_string(), false));
                 }
             }
         }
@@ -38,12 +38,12 @@ impl Written {
     /// Every key written, with where.
     #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|(k, (v, _))| (k.as_str(), v.as_str()))
     }
 
-    /// A key given with `--set ARG`.
-    pub fn add(&mut self, key: &[String], arg: &str) {
-        self.0.insert(key.join("."), format!("--set {arg}"));
+    /// A key given on the command line, `said` as the user gave it (`--set ARG`, `--folds 5`).
+    pub fn add(&mut self, key: &[String], said: &str) {
+        self.0.insert(key.join("."), (said.to_string(), true));
     }
 
     /// Whether `key`, or any key under it (`data.synthetic` covers `data.synthetic.rows`), was
@@ -56,7 +56,7 @@ impl Written {
     /// key (found in `text`, the file's contents), or the `--set`.
     pub fn place(&self, key: &str, text: Option<&str>) -> Option<String> {
         let origin = self.origin(key)?;
-        if origin.starts_with("--set ") {
+        if self.on_command_line(key) {
             return Some(origin.to_string());
         }
         match text.and_then(|t| locate(t, key)) {
@@ -65,14 +65,25 @@ impl Written {
         }
     }
 
+    /// Whether `key` (or a key under it) was last given on the command line (`--set`, or a
+    /// key cv or sweep set for the user's flag) rather than in the file.
+    pub fn on_command_line(&self, key: &str) -> bool {
+        self.entry(key)
+            .is_some_and(|(_, command_line)| *command_line)
+    }
+
     /// Where `key` (or a key under it) was last written.
     pub fn origin(&self, key: &str) -> Option<&str> {
+        self.entry(key).map(|(o, _)| o.as_str())
+    }
+
+    fn entry(&self, key: &str) -> Option<&(String, bool)> {
         let under = format!("{key}.");
         self.0
             .iter()
             .rev()
             .find(|(k, _)| *k == key || k.starts_with(&under))
-            .map(|(_, o)| o.as_str())
+            .map(|(_, o)| o)
     }
 }
 
@@ -221,7 +232,7 @@ pub fn is_other_source(c: &Config, key: &str, written: &Written) -> bool {
     };
     // The one case that is a leftover: the source switched by `--set` over a file that set
     // this key. Anything else written for the other source is meant, and contradicts.
-    let from_set = |k: &str| written.origin(k).is_some_and(|o| o.starts_with("--set "));
+    let from_set = |k: &str| written.on_command_line(k);
     other && (from_set(key) || !from_set("data.source"))
 }
 

@@ -64,7 +64,7 @@ fn errors_name_key_line_and_column() {
 
 #[test]
 fn overrides_parse_values_as_toml_or_strings() {
-    let (k, v) = parse_override("train.epochs=3").unwrap();
+    let (k, v) = parse_override("train.epochs=3", "--set train.epochs=3").unwrap();
     assert_eq!(
         (k, v),
         (
@@ -73,11 +73,13 @@ fn overrides_parse_values_as_toml_or_strings() {
         )
     );
     assert_eq!(
-        parse_override("data.label=Private").unwrap().1,
+        parse_override("data.label=Private", "--set data.label=Private")
+            .unwrap()
+            .1,
         toml::Value::String("Private".into())
     );
-    assert!(parse_override("train.epochs").is_err());
-    assert!(parse_override("train..epochs=3").is_err());
+    assert!(parse_override("train.epochs", "--set train.epochs").is_err());
+    assert!(parse_override("train..epochs=3", "--set train..epochs=3").is_err());
 }
 
 proptest! {

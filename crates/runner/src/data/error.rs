@@ -78,6 +78,24 @@ pub enum DataError {
         /// Its first bytes in hex.
         bytes: String,
     },
+    /// A text cell longer than any category or label could be (1 MiB, the loader's `CELL_LIMIT`).
+    #[error(
+        "{path}: row {row}, column `{column}`: the cell `{value}` is longer than the {limit} a \
+         category or label may be; is the file's delimiter or quoting what the reader expects \
+         (an unclosed quote runs on to the next one)?"
+    )]
+    CellTooLong {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+        /// Its start.
+        value: String,
+        /// The limit, in words.
+        limit: String,
+    },
     /// A cell of a numeric column that is not a number.
     #[error(
         "{path}: row {row}, column `{column}`: `{value}` is not a number; \

@@ -154,8 +154,14 @@ pub fn generate_rows<E>(
 pub fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{},label", feature_names(spec.features).join(","))?;
     let mut line = String::new();
+    let mut written = 0_u64;
     generate_rows(spec, |row, y| {
         use std::fmt::Write as _;
+        // A long write stops at a stop signal; its temporary is then removed.
+        written += 1;
+        if written.is_multiple_of(4096) {
+            crate::stop::check().map_err(std::io::Error::other)?;
+        }
         line.clear();
         for v in row {
             let _ = write!(line, "{v},");

@@ -106,7 +106,8 @@ impl RunDir {
                 d.filter_map(|e| e.ok())
                     .map(|e| e.path())
                     .filter(|p| {
-                        p.is_dir()
+                        // A link planted among the checkpoints is not one of them.
+                        fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
                             && p.file_name()
                                 .is_some_and(|n| n.to_string_lossy().starts_with("epoch-"))
                     })

@@ -62,6 +62,12 @@ pub const CHECKPOINTS: &str = "checkpoints";
 /// `burnfit explain`'s folder.
 pub const EXPLAIN: &str = "explain";
 
+/// Every file a run writes in its folder, by name.
+const FILES: [&str; 12] = [
+    CONFIG, MODEL_JSON, PREPROCESS, WEIGHTS, HISTORY, SUMMARY, EMISSIONS, CURVES, OUTPUTS, STATUS,
+    REPORT, DATA,
+];
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,7 +132,7 @@ pub use crate::files::{write_atomic, write_atomic_with};
 /// Reads a run's binary file (weights, optimizer state): at most the memory available, checked
 /// from its size before reading.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    crate::files::read_limited(
+    crate::files::read_own(
         path,
         crate::resources::available(),
         "file this machine can hold",
@@ -134,12 +140,80 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     .with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Reads one of burnfit's JSON files, at most [`crate::files::JSON_LIMIT`] bytes.
+/// Reads one of burnfit's JSON files, at most [`crate::files::JSON_LIMIT`] bytes, never
+/// through a link planted under its name.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = crate::files::read_limited(path, crate::files::JSON_LIMIT, "burnfit JSON file")
+    let bytes = crate::files::read_own(path, crate::files::JSON_LIMIT, "burnfit JSON file")
         .with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a valid burnfit file", path.display()))
+}
+
+/// Refuses a run folder in which something burnfit writes or reads back is not what burnfit
+/// made: a link, a device or a FIFO where a file belongs, or anything but a real folder where
+/// `checkpoints/` or `explain/` (or a checkpoint in it) belongs. Checked once the lock is held,
+/// before any work: a planted `history.csv` link found after an hour of training would cost
+/// that hour, and one found by a read would be followed.
+pub fn check_entries(path: &Path) -> Result<()> {
+    let refuse = |p: &Path, what: &str, should: &str| -> Result<()> {
+        bail!(
+            "{} is {what}, not {should}; burnfit neither reads nor writes a run's files through anything it did not make. Remove it, or train into a new folder",
+            p.display()
+        )
+    };
+    for name in FILES {
+        let p = path.join(name);
+        if let Some(what) = crate::files::not_regular(&p) {
+            refuse(&p, what, "a regular file")?;
+        }
+    }
+    for name in [CHECKPOINTS, EXPLAIN] {
+        let folder = path.join(name);
+        match fs::symlink_metadata(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", folder.display())),
+            Ok(m) if !m.is_dir() => {
+                refuse(
+                    &folder,
+                    crate::files::not_regular(&folder).unwrap_or("a file"),
+                    "a folder",
+                )?;
+            }
+            Ok(_) => {}
+        }
+        let entries =
+            fs::read_dir(&folder).with_context(|| format!("cannot read {}", folder.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot read {}", folder.display()))?;
+            let p = entry.path();
+            let t = entry
+                .file_type()
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            let temporary = entry.file_name().to_string_lossy().ends_with(".tmp");
+            if name == CHECKPOINTS && !temporary {
+                if !t.is_dir() {
+                    refuse(
+                        &p,
+                        crate::files::not_regular(&p).unwrap_or("a file"),
+                        "a checkpoint folder",
+                    )?;
+                }
+                for inner in
+                    fs::read_dir(&p).with_context(|| format!("cannot read {}", p.display()))?
+                {
+                    let inner = inner.with_context(|| format!("cannot read {}", p.display()))?;
+                    if let Some(what) = crate::files::not_regular(&inner.path()) {
+                        refuse(&inner.path(), what, "a regular file")?;
+                    }
+                }
+            } else if name == EXPLAIN {
+                if let Some(what) = crate::files::not_regular(&p) {
+                    refuse(&p, what, "a regular file")?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A run folder. One made by [`RunDir::create`] or [`RunDir::hold`] holds the folder's lock
@@ -180,6 +254,7 @@ impl RunDir {
             bail!("run folder {} does not exist", path.display());
         }
         let lock = FolderLock::acquire(path, Mode::Exclusive)?;
+        check_entries(path)?;
         Ok(Self {
             path: path.to_path_buf(),
             _lock: Some(Arc::new(lock)),

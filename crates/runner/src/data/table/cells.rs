@@ -15,9 +15,24 @@ pub(super) fn is_missing(b: &[u8]) -> bool {
     MISSING.iter().any(|m| m.as_bytes() == b)
 }
 
+/// A cell as it may be quoted in an error: whole when short, else its start and its size, so
+/// a message never carries megabytes of one cell to the terminal.
 pub(super) fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    const SHOWN: usize = 60;
+    if b.len() <= SHOWN + 20 {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    format!(
+        "{}… ({} in all)",
+        String::from_utf8_lossy(&b[..SHOWN]),
+        crate::resources::human(b.len() as u64)
+    )
 }
+
+/// The longest text cell (a categorical value or a label) read. A category is a word or a few;
+/// a megabyte in one cell is a file read with the wrong delimiter or quoting, and every
+/// distinct value is kept in memory with its column's vocabulary.
+pub(super) const CELL_LIMIT: usize = 1 << 20;
 
 /// `b` as text, or an error naming the cell when it is not UTF-8: text cells are compared as
 /// strings later (vocabularies, label classes), where a lossy decoding would merge values.
@@ -27,6 +42,15 @@ pub(super) fn utf8<'b>(
     column: &str,
     origin: &str,
 ) -> Result<&'b str, DataError> {
+    if b.len() > CELL_LIMIT {
+        return Err(DataError::CellTooLong {
+            path: origin.to_string(),
+            row,
+            column: column.to_string(),
+            value: text(b),
+            limit: crate::resources::human(CELL_LIMIT as u64),
+        });
+    }
     std::str::from_utf8(b).map_err(|_| DataError::NotUtf8 {
         path: origin.to_string(),
         row,

@@ -176,7 +176,13 @@ impl Table {
         }
         // Every cell takes at least two bytes of the file (a digit and a comma) and four as an
         // f32 in a column: at most twice the file's size.
-        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let meta = std::fs::metadata(path).ok();
+        let bytes = meta.as_ref().map_or(0, |m| m.len());
+        // A stream (a FIFO, a device) has no size to check first: it is checked as it comes.
+        let most = match meta {
+            Some(m) if m.is_file() => u64::MAX,
+            _ => crate::resources::available() / 2,
+        };
         crate::resources::check(
             &format!("reading {}", path.display()),
             bytes.saturating_mul(2),
@@ -197,6 +203,8 @@ impl Table {
             LineLimit {
                 inner: &mut file,
                 run: 0,
+                read: 0,
+                most,
             },
             &path.display().to_string(),
             spec,
@@ -294,11 +302,16 @@ impl<R: std::io::Read> std::io::Read for Checksummed<R> {
 /// allocator's abort. 64 MB is a header of millions of columns.
 pub const LINE_LIMIT: u64 = 64_000_000;
 
-/// A reader that fails once [`LINE_LIMIT`] bytes pass without a line break.
+/// A reader that fails once [`LINE_LIMIT`] bytes pass without a line break, or once more than
+/// `most` bytes have come in all (a stream, whose size could not be checked before reading).
 struct LineLimit<R> {
     inner: R,
     /// Bytes since the last `\n`.
     run: u64,
+    /// Bytes so far.
+    read: u64,
+    /// The most bytes this read may take.
+    most: u64,
 }
 
 impl<R: std::io::Read> std::io::Read for LineLimit<R> {
@@ -308,6 +321,16 @@ impl<R: std::io::Read> std::io::Read for LineLimit<R> {
             Some(i) => (n - i - 1) as u64,
             None => self.run + n as u64,
         };
+        self.read = self.read.saturating_add(n as u64);
+        if self.read > self.most {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!(
+                    "it is a stream (a FIFO or a device) that has sent more than {}, and its cells would need more than the memory available; save it to a file first",
+                    crate::resources::human(self.most)
+                ),
+            ));
+        }
         if self.run > LINE_LIMIT {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -325,9 +348,17 @@ impl<R: std::io::Read> std::io::Read for LineLimit<R> {
 /// by [`LINE_LIMIT`] like the first, since the file may have changed in between, and the first
 /// read may have stopped before a line that never ends.
 pub(crate) fn open_bounded(path: &Path) -> std::io::Result<impl std::io::Read> {
+    // A stream cannot be read twice, and opening a FIFO would wait for a writer that is gone.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::other(
+            "it is not a regular file (a FIFO or a device can be read only once); save it to a file first",
+        ));
+    }
     Ok(LineLimit {
         inner: std::fs::File::open(path)?,
         run: 0,
+        read: 0,
+        most: u64::MAX,
     })
 }
 
