@@ -20,6 +20,7 @@ mod export;
 mod files;
 mod footprint;
 mod history;
+mod init_from;
 mod lock;
 mod metrics;
 mod output;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::run::{self as rundir, read_json, Status, Summary};
+use crate::run::{self as rundir, read_json, Status, StatusFile, Summary};
 
 /// One run of a batch.
 #[derive(Debug, Clone)]
@@ -45,7 +45,8 @@ pub enum Ended {
 /// Whether `dir` holds a finished run (its `status.json` says so and `summary.json` exists).
 pub fn finished(dir: &Path) -> bool {
     dir.join(rundir::SUMMARY).is_file()
-        && read_json::<Status>(&dir.join(rundir::STATUS)).is_ok_and(|s| s.status == "finished")
+        && read_json::<StatusFile>(&dir.join(rundir::STATUS))
+            .is_ok_and(|s| s.status == Status::Finished)
 }
 
 /// The finished run's summary.

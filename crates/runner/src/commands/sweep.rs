@@ -339,13 +339,13 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
         .iter()
         .map(|t| {
             let dir = trial_dir(root, t.index);
-            let status: Option<rundir::Status> = read_json(&dir.join(rundir::STATUS)).ok();
+            let status: Option<rundir::StatusFile> = read_json(&dir.join(rundir::STATUS)).ok();
             let (status, summary) = if pool::finished(&dir) {
                 ("finished".to_string(), pool::summary(&dir).ok())
             } else if crate::lock::holder(&dir).is_some() {
                 ("running".to_string(), None)
             } else if let Some(s) = status {
-                (s.status, None)
+                (s.status.word().to_string(), None)
             } else if dir.is_dir() {
                 ("incomplete".to_string(), None)
             } else if pool::log_path(&dir).is_file() {

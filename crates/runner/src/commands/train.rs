@@ -16,7 +16,7 @@ use crate::pipeline::{self, Prepared};
 use crate::run::fingerprint::{self, Fingerprint};
 use crate::run::summary::{metric_map, SplitProfile};
 use crate::run::weights::to_bytes;
-use crate::run::{self as rundir, Checkpoint, ModelFile, RunDir, Status, Summary};
+use crate::run::{self as rundir, Checkpoint, ModelFile, RunDir, Status, StatusFile, Summary};
 use crate::train::{self, Job, Outcome, Stop};
 
 /// What the command line asked of `train`.
@@ -119,7 +119,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         let mut probe = network
             .init(&device, config.seed)
             .map_err(|e| crate::config::setting_error("model", e))?;
-        crate::export::init_from(&mut probe, path, &device)?;
+        crate::init_from::load(&mut probe, path, &device)?;
         say!("initial weights: {}", path.display());
     }
     if args.dry_run {
@@ -172,7 +172,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             // Every finished epoch stays readable after a divergence.
             if let Some(d) = e.downcast_ref::<train::Diverged>() {
                 run.write(rundir::HISTORY, &crate::history::to_csv(&d.history)?)?;
-                run.write_status(&Status::now("diverged", format!("{e:#}")))?;
+                run.write_status(&StatusFile::now(Status::Diverged, format!("{e:#}")))?;
                 refresh_report(&run);
             }
             return Err(e);
@@ -180,8 +180,8 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     };
     run.write(rundir::HISTORY, &crate::history::to_csv(&outcome.history)?)?;
     if outcome.stop == Stop::Interrupted {
-        run.write_status(&Status::now(
-            "interrupted",
+        run.write_status(&StatusFile::now(
+            Status::Interrupted,
             "stopped by a signal; resume with --resume",
         ))?;
         refresh_report(&run);
@@ -192,7 +192,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         let signal = interrupt.load(Ordering::SeqCst);
         return Ok(ExitCode::from(crate::stop::exit_code(signal)));
     }
-    let ended = Ended {
+    let ended = Trained {
         class_weights,
         config: &config,
         selected: &selected,
@@ -337,7 +337,7 @@ fn report_stop(outcome: &Outcome) {
 }
 
 /// A run whose loop has ended (not interrupted), and what its files are made from.
-struct Ended<'a> {
+struct Trained<'a> {
     /// The weights of class 0 and 1 in the loss, when `train.class_weight` set them.
     class_weights: Option<[f64; 2]>,
     config: &'a Config,
@@ -347,7 +347,7 @@ struct Ended<'a> {
     run: &'a RunDir,
 }
 
-impl Ended<'_> {
+impl Trained<'_> {
     /// The decision threshold: `train.threshold`'s number, or its rule's pick on the
     /// validation rows (then saved in `model.json` for evaluate and predict).
     /// `eval_outputs` are the final model's raw outputs on the evaluated rows: the validation
@@ -480,7 +480,7 @@ impl Ended<'_> {
             outcome.seconds,
         );
         say_part!("{block}");
-        run.write_status(&Status::now("finished", ""))?;
+        run.write_status(&StatusFile::now(Status::Finished, ""))?;
         refresh_report(run);
         outln!("{}", final_line(&final_metrics, loss))?;
         Ok(ExitCode::SUCCESS)

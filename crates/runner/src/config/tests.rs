@@ -523,3 +523,16 @@ fn a_config_in_a_folder_whose_name_is_not_utf8_is_an_error_naming_the_key() {
     std::fs::write(&file, "[train]\nepochs = 2\n").unwrap();
     assert!(Config::load(Some(&file), &[]).is_ok());
 }
+
+/// `sweep.metric` is checked with the rest of the config, not after the trials have run.
+#[test]
+fn a_sweep_metric_the_runs_never_record_is_refused_when_read() {
+    let base = "[data]\nsource = \"synthetic\"\n[sweep]\nmetric = \"val_banana\"\n[sweep.grid]\n\"train.lr\" = [0.001, 0.01]\n";
+    let err = Config::from_toml(base).unwrap_err().to_string();
+    assert!(
+        err.contains("sweep.metric") && err.contains("val_banana") && err.contains("val_auc"),
+        "{err}"
+    );
+    let ok = base.replace("val_banana", "val_auc");
+    assert!(Config::from_toml(&ok).is_ok());
+}

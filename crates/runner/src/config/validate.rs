@@ -207,6 +207,20 @@ impl Config {
                 "needs a binary label (loss = \"bce\")".into(),
             ));
         }
+        // Checked with the config, not after every trial has run: a sweep ranked by a metric
+        // its runs never record would be an hour's work with no answer.
+        if let Some(sweep) = &self.sweep {
+            if !crate::metrics::is_known_metric(&sweep.metric, self.train.loss) {
+                return Err(fail(
+                    "sweep.metric",
+                    format!(
+                        "`{}` is not a metric of this run; choose one of {}",
+                        sweep.metric,
+                        crate::metrics::metric_names(self.train.loss, true).join(", ")
+                    ),
+                ));
+            }
+        }
         if let Some(es) = &self.train.early_stopping {
             if !crate::metrics::is_known_metric(&es.monitor, self.train.loss) {
                 return Err(fail(

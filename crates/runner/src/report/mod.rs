@@ -16,7 +16,9 @@ use burnfit_model::Loss;
 use serde::{Deserialize, Serialize};
 
 use crate::history::EpochRow;
-use crate::run::{self as rundir, fingerprint::Fingerprint, read_json, ModelFile, Status, Summary};
+use crate::run::{
+    self as rundir, fingerprint::Fingerprint, read_json, ModelFile, StatusFile, Summary,
+};
 
 /// Everything a report shows of one run, read from its folder.
 #[derive(Debug, Clone)]
@@ -42,7 +44,7 @@ pub struct RunRecord {
     /// `data.json`.
     pub files: Vec<Fingerprint>,
     /// `status.json`, if the run got as far as writing one.
-    pub status: Option<Status>,
+    pub status: Option<StatusFile>,
 }
 
 /// The evaluated split's rows, as `outputs.csv` holds them.
@@ -201,7 +203,7 @@ impl RunRecord {
                 crate::history::Stop::TimeBudget => "finished (time budget)".into(),
                 crate::history::Stop::Interrupted => "interrupted".into(),
             },
-            (None, Some(st)) => st.status.clone(),
+            (None, Some(st)) => st.status.word().to_string(),
             (None, None) => "incomplete".into(),
         }
     }

@@ -10,6 +10,52 @@ use serde::{Deserialize, Serialize};
 use super::{read, read_json, write_atomic, RunDir, CHECKPOINTS};
 use crate::history::EpochRow;
 
+/// The running sums of an epoch a stop signal interrupted, so that its resumed rest adds up to
+/// the epoch's figures as if it had run through. Saved as `[loss, wrong]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "(f64, f64)", into = "(f64, f64)")]
+pub struct Partial {
+    /// The loss times the rows, summed over the steps done.
+    pub loss: f64,
+    /// Wrong predictions so far (classifiers).
+    pub wrong: f64,
+}
+
+impl From<(f64, f64)> for Partial {
+    fn from((loss, wrong): (f64, f64)) -> Self {
+        Self { loss, wrong }
+    }
+}
+
+impl From<Partial> for (f64, f64) {
+    fn from(p: Partial) -> Self {
+        (p.loss, p.wrong)
+    }
+}
+
+/// Early stopping's best epoch so far and its value of the monitored metric. Saved as
+/// `[epoch, value]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "(usize, f64)", into = "(usize, f64)")]
+pub struct Best {
+    /// The epoch, 1-based.
+    pub epoch: usize,
+    /// Its value.
+    pub value: f64,
+}
+
+impl From<(usize, f64)> for Best {
+    fn from((epoch, value): (usize, f64)) -> Self {
+        Self { epoch, value }
+    }
+}
+
+impl From<Best> for (usize, f64) {
+    fn from(b: Best) -> Self {
+        (b.epoch, b.value)
+    }
+}
+
 /// Where training stopped inside the run, saved with each checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointState {
@@ -17,12 +63,12 @@ pub struct CheckpointState {
     pub epoch: usize,
     /// Steps done in the epoch after those (non-zero only for an interrupted run).
     pub step: usize,
-    /// Running sums of the interrupted epoch: loss × rows, and wrong predictions.
-    pub partial: (f64, f64),
+    /// Running sums of the interrupted epoch.
+    pub partial: Partial,
     /// Every epoch's metrics so far.
     pub history: Vec<EpochRow>,
-    /// Early stopping's best (epoch, value) and epochs since.
-    pub best: Option<(usize, f64)>,
+    /// Early stopping's best.
+    pub best: Option<Best>,
     /// Epochs without improvement.
     pub wait: usize,
     /// CRC32 of `model.bpk`.
@@ -166,7 +212,7 @@ mod tests {
         CheckpointState {
             epoch,
             step: 0,
-            partial: (0.0, 0.0),
+            partial: Partial::default(),
             history: Vec::new(),
             best: None,
             wait: 0,

@@ -30,7 +30,7 @@ pub mod fingerprint;
 pub mod summary;
 pub mod weights;
 
-pub use checkpoint::{Checkpoint, CheckpointState};
+pub use checkpoint::{Best, Checkpoint, CheckpointState, Partial};
 pub use summary::Summary;
 
 /// The resolved config.
@@ -51,7 +51,7 @@ pub const EMISSIONS: &str = "emissions.csv";
 pub const CURVES: &str = "curves.svg";
 /// The evaluated split's outputs, so the report can draw its curves without the data.
 pub const OUTPUTS: &str = "outputs.csv";
-/// How the run ended ([`Status`]).
+/// How the run ended ([`StatusFile`]).
 pub const STATUS: &str = "status.json";
 /// The run's report page.
 pub const REPORT: &str = "report.html";
@@ -98,12 +98,35 @@ fn half() -> f64 {
     0.5
 }
 
+/// How a run ended, the one word `status.json` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every epoch it was to train (or early stopping, or its time budget, ended it).
+    Finished,
+    /// A stop signal ended it after a checkpoint: `--resume` continues it.
+    Interrupted,
+    /// Its loss or weights stopped being finite numbers.
+    Diverged,
+}
+
+impl Status {
+    /// The word, as in the file.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Finished => "finished",
+            Status::Interrupted => "interrupted",
+            Status::Diverged => "diverged",
+        }
+    }
+}
+
 /// How a run ended, as `status.json` records it; a folder without one is a run still going, or
 /// one killed before it could say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Status {
-    /// `finished`, `interrupted` or `diverged`.
-    pub status: String,
+pub struct StatusFile {
+    /// How.
+    pub status: Status,
     /// When, RFC 3339 in UTC.
     pub at: String,
     /// What happened, for a run that did not finish.
@@ -111,11 +134,11 @@ pub struct Status {
     pub message: String,
 }
 
-impl Status {
+impl StatusFile {
     /// A status dated now.
-    pub fn now(status: &str, message: impl Into<String>) -> Self {
+    pub fn now(status: Status, message: impl Into<String>) -> Self {
         Self {
-            status: status.to_string(),
+            status,
             at: now_rfc3339(),
             message: message.into(),
         }
@@ -361,7 +384,7 @@ impl RunDir {
     }
 
     /// Writes `status.json`.
-    pub fn write_status(&self, status: &Status) -> Result<()> {
+    pub fn write_status(&self, status: &StatusFile) -> Result<()> {
         self.write_json(STATUS, status)
     }
 

@@ -34,7 +34,7 @@ use crate::history::EpochRow;
 pub use crate::history::Stop;
 use crate::metrics;
 use crate::run::weights::{from_bytes, to_bytes};
-use crate::run::{Checkpoint, CheckpointState, RunDir, CHECKPOINTS};
+use crate::run::{Best, Checkpoint, CheckpointState, Partial, RunDir, CHECKPOINTS};
 use progress::Progress;
 use step::Tally;
 use stopping::Stopper;
@@ -109,11 +109,11 @@ pub struct TrainState {
     /// Steps done in the current epoch (non-zero only after an interrupted run).
     pub step: usize,
     /// The current epoch's running sums at `step`: loss × rows, and wrong predictions.
-    pub partial: (f64, f64),
+    pub partial: Partial,
     /// Every finished epoch.
     pub history: Vec<EpochRow>,
     /// Early stopping's best (epoch, value).
-    pub best: Option<(usize, f64)>,
+    pub best: Option<Best>,
     /// Epochs without improvement.
     pub wait: usize,
     /// Early stopping's best weights, when they are to be restored.
@@ -126,14 +126,14 @@ impl TrainState {
         let mut model =
             (job.network.init(ad, job.config.seed)).map_err(|e| setting_error("model", e))?;
         if let Some(path) = job.init_from {
-            crate::export::init_from(&mut model, path, ad)?;
+            crate::init_from::load(&mut model, path, ad)?;
         }
         Ok(Self {
             model,
             optim: optimizer(job)?,
             epoch: 0,
             step: 0,
-            partial: (0.0, 0.0),
+            partial: Partial::default(),
             history: Vec::new(),
             best: None,
             wait: 0,
@@ -244,7 +244,7 @@ pub fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
             // Saved with the checkpoint below, checksummed with the rest.
             state.best_weights = Some(to_bytes(&state.model)?);
         }
-        (state.epoch, state.step, state.partial) = (state.epoch + 1, 0, (0.0, 0.0));
+        (state.epoch, state.step, state.partial) = (state.epoch + 1, 0, Partial::default());
         state
             .checkpoint(job.run)
             .context("cannot write checkpoint")?;
@@ -282,7 +282,14 @@ fn run_steps(
     // Each step's loss and outputs stay on the device until READ_EVERY steps have run: one
     // read (a sync) then adds them to the epoch's sums here, instead of a sync, or a chain of
     // small device ops, per step.
-    let mut tally = Tally::new(if first > 0 { state.partial } else { (0.0, 0.0) }, first);
+    let mut tally = Tally::new(
+        if first > 0 {
+            state.partial
+        } else {
+            Partial::default()
+        },
+        first,
+    );
     tally.cut = logit(t.threshold.during_training()) as f32;
     let bar = Progress::start(epoch, t.epochs.get(), steps, first);
     let base = t.optimizer_settings().lr();
@@ -317,7 +324,13 @@ fn run_steps(
             bar.inc();
         }
         if interrupted {
-            (state.step, state.partial) = (done, (tally.loss, tally.wrong));
+            (state.step, state.partial) = (
+                done,
+                Partial {
+                    loss: tally.loss,
+                    wrong: tally.wrong,
+                },
+            );
             state.checkpoint(job.run)?;
             bar.abandon();
             return Ok((state, Steps::Interrupted));
@@ -410,7 +423,7 @@ fn finish(
 ) -> Result<Outcome> {
     let mut best_epoch = state.history.last().map_or(0, |r| r.epoch);
     let mut model = state.model.valid();
-    if let (Some((e, _)), Some(bytes)) = (state.best, state.best_weights) {
+    if let (Some(Best { epoch: e, .. }), Some(bytes)) = (state.best, state.best_weights) {
         best_epoch = e;
         if stopper.restores_best() && stop != Stop::Interrupted {
             model = from_bytes(job.network, bytes, job.device, "best weights")?;

@@ -181,10 +181,10 @@ pub(super) struct Tally {
 
 impl Tally {
     /// Sums that start from `partial` (an interrupted epoch's) at step `first`.
-    pub fn new((loss, wrong): (f64, f64), first: usize) -> Self {
+    pub fn new(partial: crate::run::Partial, first: usize) -> Self {
         Self {
-            loss,
-            wrong,
+            loss: partial.loss,
+            wrong: partial.wrong,
             first,
             losses: Vec::with_capacity(READ_EVERY),
             outputs: Vec::with_capacity(READ_EVERY),
@@ -339,7 +339,7 @@ mod tests {
     fn the_tally_weights_losses_by_rows_and_counts_wrong_sides_of_zero() {
         // Five rows in batches of two: the last step has one row.
         let ybuf = [1.0, 0.0, 1.0, 1.0, 0.0];
-        let mut tally = Tally::new((0.0, 0.0), 0);
+        let mut tally = Tally::new(crate::run::Partial::default(), 0);
         tally.losses = vec![tensor(vec![0.5], [1]), tensor(vec![1.0], [1])];
         tally.outputs = vec![
             tensor(vec![2.0, -1.0], [2, 1]), // both right
@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn the_tally_names_the_first_step_whose_loss_is_not_finite() {
-        let mut tally = Tally::new((0.0, 0.0), 4);
+        let mut tally = Tally::new(crate::run::Partial::default(), 4);
         tally.losses = vec![
             tensor(vec![0.1], [1]),
             tensor(vec![f32::NAN], [1]),

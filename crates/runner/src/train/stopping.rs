@@ -6,6 +6,7 @@ use super::Stop;
 use crate::config::EarlyStopping;
 use crate::history::EpochRow;
 use crate::metrics;
+use crate::run::Best;
 
 /// What the stopper makes of an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub(super) struct Stopper<'a> {
     /// `train.max_time`, seconds.
     max_time: Option<f64>,
     /// The best epoch (1-based) and its value.
-    pub best: Option<(usize, f64)>,
+    pub best: Option<Best>,
     /// Epochs without improvement.
     pub wait: usize,
 }
@@ -33,7 +34,7 @@ impl<'a> Stopper<'a> {
     pub fn new(
         rule: Option<&'a EarlyStopping>,
         max_time: Option<f64>,
-        best: Option<(usize, f64)>,
+        best: Option<Best>,
         wait: usize,
     ) -> Self {
         Self {
@@ -65,13 +66,16 @@ impl<'a> Stopper<'a> {
         if let Some(v) = row.get(&rule.monitor).filter(|v| !v.is_nan()) {
             let better = match self.best {
                 None => true,
-                Some((_, b)) if metrics::higher_is_better(&rule.monitor) => {
-                    v > b + rule.min_delta.0
+                Some(b) if metrics::higher_is_better(&rule.monitor) => {
+                    v > b.value + rule.min_delta.0
                 }
-                Some((_, b)) => v < b - rule.min_delta.0,
+                Some(b) => v < b.value - rule.min_delta.0,
             };
             if better {
-                self.best = Some((row.epoch, v));
+                self.best = Some(Best {
+                    epoch: row.epoch,
+                    value: v,
+                });
                 self.wait = 0;
                 verdict.improved = true;
             } else {
@@ -117,7 +121,13 @@ mod tests {
         );
         assert_eq!(s.observe(&row(3, 0.6), 0.0).stop, None);
         assert_eq!(s.observe(&row(4, 0.7), 0.0).stop, Some(Stop::EarlyStopped));
-        assert_eq!(s.best, Some((1, 0.5)));
+        assert_eq!(
+            s.best,
+            Some(Best {
+                epoch: 1,
+                value: 0.5
+            })
+        );
         // A time budget alone, without early stopping.
         let mut t = Stopper::new(None, Some(1.0), None, 0);
         assert_eq!(t.observe(&row(1, 0.5), 0.5).stop, None);

@@ -1,0 +1,95 @@
+//! `--init-from FILE.safetensors`: a network's starting weights from a safetensors file, the
+//! reverse of the safetensors export. Its own module: training reads it, and training has no
+//! business with the export code.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+use burnfit_model::Mlp;
+use safetensors::{Dtype, SafeTensors};
+
+/// Puts the weights of a safetensors file with `nn.Sequential` names (`0.weight` `[out, in]`,
+/// `0.bias`, `2.weight`, …: what `burnfit export --format safetensors` writes, and PyTorch's `state_dict`
+/// of such a network) into `model`, checking every shape against the network the config
+/// builds.
+pub fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
+    let bytes = crate::files::read_limited(
+        path,
+        crate::resources::available(),
+        "file this machine can hold",
+    )
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
+    let mut linear: Vec<usize> = st
+        .names()
+        .iter()
+        .filter_map(|n| n.strip_suffix(".weight")?.parse().ok())
+        .collect();
+    linear.sort_unstable();
+    if linear.len() != model.layers.len() {
+        bail!(
+            "{} holds {} dense layers ({}), the config's network has {}: the shapes must match (model.hidden and the inputs)",
+            path.display(),
+            linear.len(),
+            linear.iter().map(|k| format!("{k}.weight")).collect::<Vec<_>>().join(", "),
+            model.layers.len()
+        );
+    }
+    for (layer, k) in model.layers.iter_mut().zip(linear) {
+        let [input, output] = layer.weight.val().dims();
+        let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = st
+                .tensor(name)
+                .map_err(|_| anyhow::anyhow!("{}: no tensor {name}", path.display()))?;
+            if t.dtype() != Dtype::F32 {
+                bail!(
+                    "{}: {name} is {:?}; float32 weights are needed",
+                    path.display(),
+                    t.dtype()
+                );
+            }
+            if t.shape() != shape {
+                bail!(
+                    "{}: {name} has shape {:?}, the config's network needs {:?}",
+                    path.display(),
+                    t.shape(),
+                    shape
+                );
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        };
+        let w = read(&format!("{k}.weight"), &[output, input])?;
+        let b = read(&format!("{k}.bias"), &[output])?;
+        // Said here, naming the tensor, instead of as a divergence at step 1.
+        for (name, values) in [(format!("{k}.weight"), &w), (format!("{k}.bias"), &b)] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "{}: {name} holds {} at index {i}; initial weights must be finite numbers",
+                    path.display(),
+                    values[i]
+                );
+            }
+        }
+        let mut burn_w = vec![0f32; w.len()];
+        for r in 0..output {
+            for c in 0..input {
+                burn_w[c * output + r] = w[r * input + c];
+            }
+        }
+        layer.weight = Param::from_tensor(Tensor::<2>::from_data(
+            TensorData::new(burn_w, [input, output]),
+            device,
+        ));
+        layer.bias = Some(Param::from_tensor(Tensor::<1>::from_data(
+            TensorData::new(b, [output]),
+            device,
+        )));
+    }
+    Ok(())
+}
