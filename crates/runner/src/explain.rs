@@ -173,11 +173,12 @@ pub fn importance_svg(
         .take(top)
         .map(|i| (i.feature.clone(), i.mean, i.sd))
         .collect();
-    crate::report::chart::bars_with_errors(
+    Ok(crate::report::svg::bars_with_errors(
         &format!("Permutation importance: drop in {metric} when shuffled"),
         &format!("drop in {metric} (mean ± sd)"),
         &bars,
-    )
+    )?
+    .into_string())
 }
 
 #[cfg(test)]

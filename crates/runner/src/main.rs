@@ -25,6 +25,7 @@ mod metrics;
 mod output;
 mod parity;
 mod pipeline;
+mod ranking;
 mod report;
 mod resources;
 mod run;

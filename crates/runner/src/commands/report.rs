@@ -57,7 +57,7 @@ pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<Ex
         many => many
             .iter()
             .map(|d| RunRecord::load_brief(d))
-            .collect::<Result<Vec<_>>>()?,
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let html = match records.as_slice() {
         [] => bail!("name at least one run folder"),

@@ -425,8 +425,8 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
         .iter()
         .take(20)
         .map(|r| RunRecord::load_brief(&trial_dir(root, r.trial.index)))
-        .collect::<Result<Vec<_>>>()?;
-    let html = page::compare(&records)?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let html = page::sweep(&records, &plan.metric)?;
     write_atomic(&root.join(rundir::REPORT), html.as_bytes())?;
     print_ranking(&plan, &rows)?;
     outln!(

@@ -398,8 +398,8 @@ impl Ended<'_> {
         let loss = config.train.loss;
         let weights = to_bytes(&outcome.model)?;
         run.write(rundir::WEIGHTS, &weights)?;
-        let curves = crate::report::page::curves_svg(&outcome.history, loss)?;
-        run.write(rundir::CURVES, curves.as_bytes())?;
+        let curves = crate::report::svg::curves_svg(&outcome.history, loss)?;
+        run.write(rundir::CURVES, curves.as_str().as_bytes())?;
         report_stop(outcome);
         let (eval_name, eval_set) = match &data.test {
             Some(t) => ("test", t),
