@@ -10,6 +10,7 @@ use crate::metrics::{self, Confusion};
 use crate::ranking::Ranking;
 use crate::report::record::RunRecord;
 use crate::report::svg::{charts, DrawError};
+use crate::run::Summary;
 
 /// The page of one run.
 pub fn single(run: &RunRecord) -> Result<String, DrawError> {
@@ -91,9 +92,16 @@ fn identity_rows(run: &RunRecord) -> Vec<(String, String)> {
             ),
         ));
     }
-    let Some(s) = &run.summary else {
-        return rows;
-    };
+    if let Some(s) = &run.summary {
+        rows.extend(evaluation_rows(run, s));
+    }
+    rows
+}
+
+/// The rows of the "Run" table that `summary.json` gives: the splits, the decision threshold
+/// and class weights of a classifier, and what the run warned of.
+fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = Vec::new();
     for p in &s.splits {
         // The reader checked that a split's positives are among its rows.
         let what = match (p.positives, p.target) {

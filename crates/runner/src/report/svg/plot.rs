@@ -160,6 +160,7 @@ impl Chart {
     }
 
     /// Draws the chart into `area` (a whole SVG, or one panel of one).
+    // Long, but one straight pass: ranges, mesh, one arm per kind of mark, legend.
     pub fn draw(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
         let (width, _) = area.dim_in_pixel();
         let (plot, legend) = area.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
