@@ -407,3 +407,318 @@ fn report_follows_the_output_rule_and_runs_lists_and_sorts() {
         &["--sort nonsense"],
     );
 }
+
+/// Text that runs script, or closes the element or attribute it lands in, when a page inserts
+/// it unescaped.
+const PAYLOADS: [&str; 4] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "</style>",
+    "</script>",
+];
+
+/// What a payload would have made of a page: elements, handler attributes, a second style
+/// sheet; and the text the page shows instead.
+const INJECTED: &str = r#"
+const all = [...document.querySelectorAll('*')];
+return {
+  scripts: document.querySelectorAll('script').length,
+  imgs: document.querySelectorAll('img').length,
+  handlers: all.filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).map(e => e.outerHTML.slice(0, 200)),
+  styles: document.querySelectorAll('style').length,
+  title: document.title,
+  h1: document.querySelector('h1').textContent,
+  charts: [...document.querySelectorAll('figure.chart')].map(f => f.dataset.chart),
+  runs: [...document.querySelectorAll('tr[data-run]')].map(e => e.dataset.run),
+  text: document.body.innerText,
+};
+"#;
+
+/// A labelled CSV of 400 rows whose column names, label values and categorical values are the
+/// payloads: two informative numeric columns, one noise column, one categorical column.
+fn hostile_csv(path: &Path) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record([
+        PAYLOADS[0],
+        PAYLOADS[1],
+        PAYLOADS[2],
+        "colour </script>",
+        PAYLOADS[3],
+    ])
+    .unwrap();
+    // A fixed linear congruential generator: the same file on every run, no dependency.
+    let mut state: u64 = 7;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for i in 0..400 {
+        let positive = i % 5 < 2;
+        let shift = if positive { 0.8 } else { 0.0 };
+        let row = [
+            format!("{:.4}", uniform() + shift),
+            format!("{:.4}", uniform()),
+            format!("{:.4}", uniform() + shift / 2.0),
+            PAYLOADS[i % 3].to_string(),
+            (if positive { PAYLOADS[0] } else { PAYLOADS[1] }).to_string(),
+        ];
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// Adds columns named by payloads to a run's `history.csv` (the page makes chart ids and
+/// titles of its header), and payloads to the free text of its `summary.json`.
+fn poison_run_folder(run: &Path) {
+    let path = run.join("history.csv");
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let mut header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    header.push(PAYLOADS[1].to_string());
+    header.push(format!("val_{}{}", PAYLOADS[2], PAYLOADS[0]));
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| {
+            let mut row: Vec<String> = rec.unwrap().iter().map(String::from).collect();
+            row.extend(["0.5".to_string(), "0.25".to_string()]);
+            row
+        })
+        .collect();
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    w.write_record(&header).unwrap();
+    for row in rows {
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+    let path = run.join("summary.json");
+    let mut s: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    s["device"] = PAYLOADS[0].into();
+    s["warnings"] = serde_json::json!([PAYLOADS[1], PAYLOADS[2]]);
+    s["data_warnings"] = serde_json::json!([PAYLOADS[3]]);
+    fs::write(&path, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+}
+
+/// The page's HTML holds no payload as markup: no script or img element, one `</style>` (the
+/// style sheet's own), no `</script>`, and no payload verbatim.
+fn assert_no_raw_payload(page: &str, html: &str) {
+    for raw in ["<script", "</script>", "<img", "<svg onload", PAYLOADS[1]] {
+        assert!(!html.contains(raw), "{page} holds `{raw}` unescaped");
+    }
+    assert_eq!(html.matches("</style>").count(), 1, "{page}: `</style>`");
+}
+
+/// In the browser: nothing a payload would make exists, with the page's content security
+/// policy and without it (where an injected script would run and its alert would fail the
+/// WebDriver call).
+fn assert_nothing_injected(browser: &common::browser::Browser, page: &Path) -> Value {
+    let name = page.display().to_string();
+    let html = fs::read_to_string(page).unwrap();
+    assert_no_raw_payload(&name, &html);
+    let v = browser.visit(page, INJECTED);
+    // A blocked inline script or handler would be a console error (a CSP violation).
+    assert_clean(&name, &v);
+    let open = page.with_extension("no-csp.html");
+    fs::write(
+        &open,
+        html.replacen(
+            "http-equiv=\"Content-Security-Policy\"",
+            "http-equiv=\"x-none\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let bare = browser.visit(&open, INJECTED);
+    for probe in [&v.probe, &bare.probe] {
+        assert_eq!(probe["scripts"], 0, "{name}: {probe}");
+        assert_eq!(probe["imgs"], 0, "{name}: {probe}");
+        assert_eq!(probe["handlers"], serde_json::json!([]), "{name}");
+        assert_eq!(probe["styles"], 1, "{name}: {probe}");
+    }
+    assert!(
+        bare.console_errors.is_empty(),
+        "{name} without its policy: {:?}",
+        bare.console_errors
+    );
+    v.probe
+}
+
+#[test]
+fn names_from_the_data_and_the_run_folder_never_become_markup_on_any_page() {
+    let Some(browser) =
+        browser_or_skip("names_from_the_data_and_the_run_folder_never_become_markup")
+    else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Paths: a folder and a file named by payloads (a name cannot hold `/`, so not `</…>`).
+    fs::create_dir(dir.join(PAYLOADS[1])).unwrap();
+    let data = format!("{}/<svg onload=alert(1)>.csv", PAYLOADS[1]);
+    hostile_csv(&dir.join(&data));
+    // Config strings: the path, the label column, the positive label value, a categorical
+    // column. TOML literal strings hold the payloads as they are.
+    let config = format!(
+        "seed = 1\n[data]\nsource = \"csv\"\npath = '{data}'\nlabel = '{}'\npositive = '{}'\ncategorical = ['colour </script>']\n[train]\nepochs = 2\nbatch_size = 32\n",
+        PAYLOADS[3], PAYLOADS[0]
+    );
+    write(dir, "hostile.toml", &config);
+    write(
+        dir,
+        "sweep.toml",
+        &format!(
+            "{config}[sweep]\nmetric = \"val_auc\"\n[sweep.grid]\n\"train.lr\" = [0.001, 0.01]\n"
+        ),
+    );
+    let run_a = "a \"><img src=x onerror=alert(1)><script>alert(1)<";
+    let run_b = "b <style>";
+    train(dir, &["--config", "hostile.toml", "--out", run_a]);
+    train(
+        dir,
+        &[
+            "--config",
+            "hostile.toml",
+            "--out",
+            run_b,
+            "--set",
+            "train.lr=0.01",
+        ],
+    );
+    let ok = |args: &[&str]| {
+        let out = burnfit(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    ok(&[
+        "explain",
+        "--model",
+        run_a,
+        "--data",
+        &data,
+        "--repeats",
+        "2",
+    ]);
+    poison_run_folder(&dir.join(run_a));
+    ok(&["report", run_a]);
+    ok(&["report", run_a, run_b, "--out", "cmp.html"]);
+    let cv = "cv \"><img src=x onerror=alert(1)>";
+    ok(&[
+        "cv",
+        "--config",
+        "hostile.toml",
+        "--folds",
+        "2",
+        "--out",
+        cv,
+    ]);
+    let sw = "sweep <script>alert(1)<";
+    ok(&["sweep", "--config", "sweep.toml", "--out", sw]);
+
+    // The run: its name, its data's path and columns, the edited history and summary.
+    let probe = assert_nothing_injected(&browser, &dir.join(run_a).join("report.html"));
+    assert_eq!(probe["h1"], run_a);
+    assert_eq!(probe["title"], format!("burnfit · {run_a}"));
+    let charts: Vec<&str> = probe["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let poisoned = format!("curve-{}", PAYLOADS[1]);
+    let poisoned_val = format!("curve-{}{}", PAYLOADS[2], PAYLOADS[0]);
+    for id in [
+        poisoned.as_str(),
+        poisoned_val.as_str(),
+        "importance",
+        "roc",
+    ] {
+        assert!(charts.contains(&id), "no chart `{id}` among {charts:?}");
+    }
+    let text = probe["text"].as_str().unwrap();
+    for shown in PAYLOADS {
+        assert!(
+            text.contains(shown),
+            "a/report.html does not show `{shown}` as text"
+        );
+    }
+    assert!(text.contains(&data), "the data path is shown as text");
+
+    // Two runs compared: run names in rows and headers, the data path among the differences.
+    let probe = assert_nothing_injected(&browser, &dir.join("cmp.html"));
+    assert_eq!(probe["runs"], serde_json::json!([run_a, run_b]));
+    let charts = probe["charts"].as_array().unwrap();
+    let compared = format!("compare-{}{}", PAYLOADS[2], PAYLOADS[0]);
+    assert!(charts.iter().any(|c| c == compared.as_str()), "{charts:?}");
+
+    // The cross-validation and the sweep.
+    let probe = assert_nothing_injected(&browser, &dir.join(cv).join("report.html"));
+    assert!(probe["text"]
+        .as_str()
+        .unwrap()
+        .contains("<svg onload=alert(1)>.csv"));
+    let probe = assert_nothing_injected(&browser, &dir.join(sw).join("report.html"));
+    assert_eq!(probe["runs"].as_array().unwrap().len(), 2, "{probe}");
+}
+
+#[test]
+fn an_edited_run_folder_is_an_error_naming_the_file_not_a_panic() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    write(dir, "small.toml", SMALL);
+    train_small(dir, "run", &[]);
+    let run = dir.join("run");
+    let pristine = |name: &str| fs::read(run.join(name)).unwrap();
+    let (summary_before, status_before) = (pristine("summary.json"), pristine("status.json"));
+
+    // More positive rows than rows: an integer underflow in the page before.
+    let mut s: Value = serde_json::from_slice(&summary_before).unwrap();
+    let rows = s["splits"][0]["rows"].as_u64().unwrap();
+    s["splits"][0]["positives"] = (rows + 5).into();
+    fs::write(run.join("summary.json"), serde_json::to_vec(&s).unwrap()).unwrap();
+    fails(
+        dir,
+        "more positives than rows",
+        &["report", "run"],
+        &["run/summary.json", "positive rows but only"],
+    );
+    fs::write(run.join("summary.json"), &summary_before).unwrap();
+
+    // Files whose read errors were dropped before.
+    for (name, text, said) in [
+        ("status.json", "{\"status\": ", "run/status.json"),
+        ("data.json", "[{\"key\": 3}]", "run/data.json"),
+        (
+            "outputs.csv",
+            "row,target,output,probability\n2,1,0.5,0.6\n",
+            "run/outputs.csv",
+        ),
+        (
+            "history.csv",
+            "epoch,lr,loss\n2,0.001,0.5\n1,0.001,0.4\n",
+            "run/history.csv",
+        ),
+    ] {
+        let before = pristine(name);
+        fs::write(run.join(name), text).unwrap();
+        fails(dir, name, &["report", "run"], &[said]);
+        fs::write(run.join(name), before).unwrap();
+    }
+    assert_eq!(pristine("status.json"), status_before);
+    // explain.json beside an importance.csv.
+    fs::create_dir(run.join("explain")).unwrap();
+    write(
+        &run.join("explain"),
+        "importance.csv",
+        "feature,importance_mean,importance_sd\nf0,0.1,0.01\n",
+    );
+    write(&run.join("explain"), "explain.json", "{\"rows\": -1}");
+    fails(
+        dir,
+        "explain.json",
+        &["report", "run"],
+        &["explain/explain.json"],
+    );
+    fs::remove_dir_all(run.join("explain")).unwrap();
+    // And the folder reads again once the files are back.
+    let out = burnfit(dir).args(["report", "run"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -123,13 +123,11 @@ pub fn permutation_importance(
                     shuffled.x[i * m.width + c] = m.x[i * m.width + c];
                 }
             }
-            let mean = drops.iter().sum::<f64>() / repeats as f64;
-            let var = drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>()
-                / (repeats.saturating_sub(1).max(1)) as f64;
+            let (mean, sd) = crate::metrics::mean_sd(&drops);
             Importance {
                 feature: name.clone(),
                 mean,
-                sd: var.sqrt(),
+                sd,
                 drops,
             }
         })
@@ -173,11 +171,12 @@ pub fn importance_svg(
         .take(top)
         .map(|i| (i.feature.clone(), i.mean, i.sd))
         .collect();
-    crate::report::chart::bars_with_errors(
+    Ok(crate::report::svg::bars_with_errors(
         &format!("Permutation importance: drop in {metric} when shuffled"),
         &format!("drop in {metric} (mean ± sd)"),
         &bars,
-    )
+    )?
+    .into_string())
 }
 
 #[cfg(test)]

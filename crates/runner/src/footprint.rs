@@ -134,24 +134,12 @@ pub fn cpu_seconds() -> Option<f64> {
 
 /// Peak resident memory of this process in bytes (`VmHWM`); `None` off Linux.
 pub fn peak_memory_bytes() -> Option<u64> {
-    proc_kib("/proc/self/status", "VmHWM:")
+    crate::resources::proc_kib("/proc/self/status", "VmHWM:")
 }
 
 /// Total memory of the machine in bytes.
 pub fn total_memory_bytes() -> Option<u64> {
-    proc_kib("/proc/meminfo", "MemTotal:")
-}
-
-fn proc_kib(file: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    let kib: u64 = line[key.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
+    crate::resources::proc_kib("/proc/meminfo", "MemTotal:")
 }
 
 /// The CPU's model name, from `/proc/cpuinfo`.
@@ -348,29 +336,60 @@ impl Footprint {
 
     /// `emissions.csv`: CodeCarbon's column names and units (seconds, kg CO2e, kWh, W, GB)
     /// where they apply, plus `energy_method`.
-    pub fn emissions_csv(&self, run_id: &str) -> String {
-        let header = "timestamp,project_name,run_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,os,cpu_count,cpu_model,gpu_count,gpu_model,ram_total_size,tracking_mode,pue,energy_method";
+    pub fn emissions_csv(&self, run_id: &str) -> Result<Vec<u8>, csv::Error> {
         let kg = self.co2e_grams / 1000.0;
-        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        format!(
-            "{header}\n{},burnfit,{},{},{},{},{},0,{},{},0,{},{},{},{},{},0,,{},process,{},{}\n",
-            self.started_at,
-            quote(run_id),
-            self.wall_seconds,
-            kg,
-            kg / self.wall_seconds.max(1e-9),
-            self.cpu_power_watts,
-            self.ram_power_watts,
-            self.cpu_energy_kwh,
-            self.ram_energy_kwh,
-            self.energy_kwh,
-            std::env::consts::OS,
-            self.cpu_count,
-            quote(&self.cpu_model),
-            total_memory_bytes().map_or(0.0, |b| b as f64 / 1e9),
-            self.pue,
-            quote(&self.energy_method),
-        )
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "timestamp",
+            "project_name",
+            "run_id",
+            "duration",
+            "emissions",
+            "emissions_rate",
+            "cpu_power",
+            "gpu_power",
+            "ram_power",
+            "cpu_energy",
+            "gpu_energy",
+            "ram_energy",
+            "energy_consumed",
+            "os",
+            "cpu_count",
+            "cpu_model",
+            "gpu_count",
+            "gpu_model",
+            "ram_total_size",
+            "tracking_mode",
+            "pue",
+            "energy_method",
+        ])?;
+        w.write_record([
+            self.started_at.clone(),
+            "burnfit".into(),
+            run_id.into(),
+            self.wall_seconds.to_string(),
+            kg.to_string(),
+            (kg / self.wall_seconds.max(1e-9)).to_string(),
+            self.cpu_power_watts.to_string(),
+            "0".into(),
+            self.ram_power_watts.to_string(),
+            self.cpu_energy_kwh.to_string(),
+            "0".into(),
+            self.ram_energy_kwh.to_string(),
+            self.energy_kwh.to_string(),
+            std::env::consts::OS.into(),
+            self.cpu_count.to_string(),
+            self.cpu_model.clone(),
+            "0".into(),
+            String::new(),
+            total_memory_bytes()
+                .map_or(0.0, |b| b as f64 / 1e9)
+                .to_string(),
+            "process".into(),
+            self.pue.to_string(),
+            self.energy_method.clone(),
+        ])?;
+        w.into_inner().map_err(|e| e.into_error().into())
     }
 }
 
@@ -440,7 +459,7 @@ mod tests {
         assert!(f.cpu_energy_kwh <= 85.0 * f.wall_seconds / 3.6e6);
         assert!((f.co2e_grams - f.energy_kwh * 475.0).abs() < 1e-12);
         assert_eq!(f.total_flops, 1000.0 * 101_122.0 + 100.0 * 42_305.0);
-        let csv = f.emissions_csv("run");
+        let csv = String::from_utf8(f.emissions_csv("run").unwrap()).unwrap();
         let mut lines = csv.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         assert_eq!(header[3], "duration");

@@ -26,6 +26,7 @@ mod metrics;
 mod output;
 mod parity;
 mod pipeline;
+mod ranking;
 mod report;
 mod resources;
 mod run;

@@ -6,8 +6,121 @@
 
 use burnfit_model::Loss;
 
+use crate::ranking::Ranking;
+
 /// Metric values in a fixed order (the order of `history.csv`'s columns).
 pub type Metrics = Vec<(&'static str, f64)>;
+
+/// The rows a metric was computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// The training rows, as running sums while the epoch trains.
+    Training,
+    /// The validation rows (or the test file's, for a final evaluation), after the epoch.
+    Validation,
+}
+
+/// Which way a metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Larger is better (accuracy, AUC, R²).
+    Higher,
+    /// Smaller is better (a loss, an error).
+    Lower,
+}
+
+/// A metric as `history.csv`, `summary.json`, `train.early_stopping.monitor`, `sweep.metric`
+/// and `--sort` name it: a base name (`auc`) and the rows it was computed on, written as the
+/// prefix `val_` for validation. The one place that prefix is added or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// The name without prefix, one of [`ALL_BASES`].
+    pub base: &'static str,
+    /// The rows.
+    pub split: Split,
+}
+
+/// Every base name any loss's runs record.
+pub const ALL_BASES: [&str; 11] = [
+    "loss",
+    "accuracy",
+    "auc",
+    "avg_precision",
+    "brier",
+    "precision",
+    "recall",
+    "f1",
+    "rmse",
+    "mae",
+    "r2",
+];
+
+impl Metric {
+    /// How a validation metric's name starts.
+    const VALIDATION: &'static str = "val_";
+
+    /// A metric on `split`; `base` must be one of [`ALL_BASES`] (an unknown one is a
+    /// programming error, caught by the tests).
+    pub fn new(base: &str, split: Split) -> Self {
+        let base = ALL_BASES
+            .into_iter()
+            .find(|b| *b == base)
+            .unwrap_or_else(|| panic!("`{base}` is not a metric burnfit records"));
+        Self { base, split }
+    }
+
+    /// Reads a name as written in a file or by the user; `None` for a name no run records.
+    pub fn parse(name: &str) -> Option<Self> {
+        let (rest, split) = match name.strip_prefix(Self::VALIDATION) {
+            Some(rest) => (rest, Split::Validation),
+            None => (name, Split::Training),
+        };
+        let base = ALL_BASES.into_iter().find(|b| *b == rest)?;
+        Some(Self { base, split })
+    }
+
+    /// The name as files and keys write it (`val_auc`, `loss`).
+    pub fn name(&self) -> String {
+        match self.split {
+            Split::Training => self.base.to_string(),
+            Split::Validation => format!("{}{}", Self::VALIDATION, self.base),
+        }
+    }
+
+    /// The same metric on the validation rows.
+    pub fn validation(self) -> Self {
+        Self {
+            split: Split::Validation,
+            ..self
+        }
+    }
+
+    /// Which way it is better.
+    pub fn direction(&self) -> Direction {
+        match self.base {
+            "accuracy" | "auc" | "avg_precision" | "precision" | "recall" | "f1" | "r2" => {
+                Direction::Higher
+            }
+            _ => Direction::Lower,
+        }
+    }
+
+    /// Whether a larger value is better.
+    pub fn higher_is_better(&self) -> bool {
+        self.direction() == Direction::Higher
+    }
+
+    /// Whether it depends on the decision threshold (a class prediction, not a probability).
+    pub fn depends_on_threshold(&self) -> bool {
+        matches!(self.base, "accuracy" | "precision" | "recall" | "f1")
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
 
 /// The metrics of a run with this loss, without prefix.
 pub fn base_names(loss: Loss) -> &'static [&'static str] {
@@ -34,13 +147,16 @@ pub fn train_names(loss: Loss) -> &'static [&'static str] {
     }
 }
 
-/// Every name a history row can hold: training ones, then `val_` ones when `with_val`.
+/// Every name a history row can hold: training ones, then validation ones when `with_val`.
 pub fn metric_names(loss: Loss, with_val: bool) -> Vec<String> {
-    let mut names: Vec<String> = train_names(loss).iter().map(|s| s.to_string()).collect();
-    if with_val {
-        names.extend(base_names(loss).iter().map(|s| format!("val_{s}")));
-    }
-    names
+    let train = train_names(loss)
+        .iter()
+        .map(|b| Metric::new(b, Split::Training));
+    let val = base_names(loss)
+        .iter()
+        .filter(|_| with_val)
+        .map(|b| Metric::new(b, Split::Validation));
+    train.chain(val).map(|m| m.name()).collect()
 }
 
 /// Whether `name` is a metric early stopping can watch.
@@ -48,13 +164,9 @@ pub fn is_known_metric(name: &str, loss: Loss) -> bool {
     metric_names(loss, true).iter().any(|n| n == name)
 }
 
-/// Whether a larger value of this metric is better.
+/// Whether a larger value of the metric named `name` is better (lower for an unknown name).
 pub fn higher_is_better(name: &str) -> bool {
-    let base = name.strip_prefix("val_").unwrap_or(name);
-    matches!(
-        base,
-        "accuracy" | "auc" | "avg_precision" | "precision" | "recall" | "f1" | "r2"
-    )
+    Metric::parse(name).is_some_and(|m| m.higher_is_better())
 }
 
 /// The headline metric besides the loss (for the plot and the final line).
@@ -74,6 +186,24 @@ pub fn undefined(m: &Metrics) -> Vec<&'static str> {
         .collect()
 }
 
+/// The mean and sample standard deviation (n − 1; 0 for fewer than two) of the defined
+/// (finite) values; the mean is NaN when none is. The one computation behind cv's mean ± sd
+/// and explain's importance ± sd.
+pub fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let defined: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = defined.len() as f64;
+    if defined.is_empty() {
+        return (f64::NAN, 0.0);
+    }
+    let mean = defined.iter().sum::<f64>() / n;
+    let sd = if defined.len() < 2 {
+        0.0
+    } else {
+        (defined.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    };
+    (mean, sd)
+}
+
 /// A metric's value for people: four decimals, or `n/a` when undefined.
 pub fn show(v: f64) -> String {
     if v.is_nan() {
@@ -88,10 +218,9 @@ fn bce(z: f64, y: f64) -> f64 {
     z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
 }
 
-/// The metrics that depend on the decision threshold.
+/// Whether the metric named `name` depends on the decision threshold.
 pub fn depends_on_threshold(name: &str) -> bool {
-    let base = name.strip_prefix("val_").unwrap_or(name);
-    matches!(base, "accuracy" | "precision" | "recall" | "f1")
+    Metric::parse(name).is_some_and(|m| m.depends_on_threshold())
 }
 
 /// All metrics of `loss` for raw network outputs (`logits` for BCE, values for MSE); a row is
@@ -108,19 +237,10 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> 
     match loss {
         Loss::Bce => {
             let loss = pairs().map(|(z, y)| bce(z, y)).sum::<f64>() / n;
-            let ranked = Ranked::of(outputs, targets);
-            let (mut tp, mut fp, mut tn, mut fn_) = (0f64, 0f64, 0f64, 0f64);
-            let mut brier = 0.0;
-            for (z, y) in pairs() {
-                let p = Loss::Bce.activate_value(z);
-                brier += (p - y).powi(2);
-                match (p > threshold, y > 0.5) {
-                    (true, true) => tp += 1.0,
-                    (true, false) => fp += 1.0,
-                    (false, false) => tn += 1.0,
-                    (false, true) => fn_ += 1.0,
-                }
-            }
+            let ranking = Ranking::of(outputs, targets);
+            let probabilities = || pairs().map(|(z, y)| (Loss::Bce.activate_value(z), y));
+            let c = Confusion::count(probabilities(), threshold);
+            let (tp, fp, tn, fn_) = (c.tp as f64, c.fp as f64, c.tn as f64, c.fn_ as f64);
             // A ratio over nothing (no predicted positives, no actual positives) is undefined,
             // as scikit-learn warns, and reported so rather than as 0.
             let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
@@ -135,9 +255,9 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> 
             vec![
                 ("loss", loss),
                 ("accuracy", (tp + tn) / n),
-                ("auc", ranked.auc),
-                ("avg_precision", ranked.average_precision),
-                ("brier", brier / n),
+                ("auc", ranking.auc()),
+                ("avg_precision", ranking.average_precision()),
+                ("brier", brier(probabilities())),
                 ("precision", precision),
                 ("recall", recall),
                 ("f1", f1),
@@ -167,70 +287,45 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> 
     }
 }
 
-/// The two ranking metrics of a split, from one sort of its scores.
-struct Ranked {
-    /// [`auc`].
-    auc: f64,
-    /// [`average_precision`].
-    average_precision: f64,
+/// A confusion matrix at one threshold: a row is predicted positive when its probability is
+/// above the threshold (the rule `evaluate`, `predict` and the report apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Confusion {
+    /// Positive rows predicted positive.
+    pub tp: u64,
+    /// Negative rows predicted positive.
+    pub fp: u64,
+    /// Negative rows predicted negative.
+    pub tn: u64,
+    /// Positive rows predicted negative.
+    pub fn_: u64,
 }
 
-impl Ranked {
-    /// Sorts `(score, label)` pairs once, highest score first, and walks the groups of tied
-    /// scores: the rank sum of the positives for the AUC, the precision at each distinct score
-    /// for the average precision. Each used to sort the split on its own, through an index
-    /// array (a cache miss per comparison on the training split's 80,000 rows of the seed).
-    fn of(scores: &[f32], labels: &[f32]) -> Self {
-        let mut pairs: Vec<(f32, bool)> = scores
-            .iter()
-            .zip(labels)
-            .map(|(&s, &y)| (s, y > 0.5))
-            .collect();
-        pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-        let n = pairs.len();
-        let positives = pairs.iter().filter(|p| p.1).count() as f64;
-        let negatives = n as f64 - positives;
-        let (mut rank_sum, mut tp, mut fp) = (0f64, 0f64, 0f64);
-        let (mut ap, mut last_recall) = (0f64, 0f64);
-        let mut i = 0;
-        while i < n {
-            let mut j = i;
-            while j + 1 < n && pairs[j + 1].0 == pairs[i].0 {
-                j += 1;
+impl Confusion {
+    /// Counts `(probability, label)` rows at `threshold`; a label above 0.5 is positive.
+    pub fn count(rows: impl IntoIterator<Item = (f64, f64)>, threshold: f64) -> Self {
+        let mut c = Self::default();
+        for (p, y) in rows {
+            match (p > threshold, y > 0.5) {
+                (true, true) => c.tp += 1,
+                (true, false) => c.fp += 1,
+                (false, false) => c.tn += 1,
+                (false, true) => c.fn_ += 1,
             }
-            // Descending positions i..=j are ascending ranks n − j ..= n − i (from 1).
-            let mid_rank = (2 * n - i - j) as f64 / 2.0;
-            let group_positives = pairs[i..=j].iter().filter(|p| p.1).count() as f64;
-            rank_sum += mid_rank * group_positives;
-            tp += group_positives;
-            fp += (j + 1 - i) as f64 - group_positives;
-            if positives > 0.0 {
-                // Tied rows cross the threshold together: one precision-recall point each.
-                let recall = tp / positives;
-                ap += (recall - last_recall) * (tp / (tp + fp));
-                last_recall = recall;
-            }
-            i = j + 1;
         }
-        let auc = if positives == 0.0 || negatives == 0.0 {
-            // One class only: no pair to rank, so AUC is undefined (not 0.5).
-            f64::NAN
-        } else {
-            (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
-        };
-        let average_precision = if positives > 0.0 { ap } else { f64::NAN };
-        Self {
-            auc,
-            average_precision,
-        }
+        c
     }
 }
 
-/// Area under the ROC curve: the probability that a random positive scores above a random
-/// negative (Mann–Whitney U), ties counted half. NaN when a class is absent.
-#[cfg(test)]
-pub(crate) fn auc(scores: &[f32], labels: &[f32]) -> f64 {
-    Ranked::of(scores, labels).auc
+/// Brier score of `(probability, label)` rows: the mean squared difference between the two
+/// (0 for no rows).
+pub fn brier(rows: impl IntoIterator<Item = (f64, f64)>) -> f64 {
+    let (mut sum, mut n) = (0f64, 0usize);
+    for (p, y) in rows {
+        sum += (p - y).powi(2);
+        n += 1;
+    }
+    sum / n.max(1) as f64
 }
 
 #[cfg(test)]
@@ -300,25 +395,65 @@ mod tests {
         assert!((get(&at(0.5), "avg_precision") - 0.9166667).abs() < 1e-6);
     }
 
-    /// The one-sort metrics equal the report's curves, which sort on their own, on scores with
-    /// many ties.
+    /// The metrics rank the network's f32 outputs; the report ranks the same outputs read back
+    /// from `outputs.csv` as f64. Both go through the one ranked sweep, so the AUC and average
+    /// precision of `summary.json` are those of the report's curves to the last bit, on scores
+    /// with many ties.
     #[test]
-    fn ranked_metrics_equal_the_curves_areas() {
+    fn ranked_metrics_equal_the_reports_on_the_saved_outputs() {
         let scores: Vec<f32> = (0..500)
             .map(|i| ((i * 37) % 41) as f32 / 8.0 - 2.0)
             .collect();
         let labels: Vec<f32> = (0..500).map(|i| ((i * 13) % 7 < 3) as u8 as f32).collect();
         let s: Vec<f64> = scores.iter().map(|&v| v.into()).collect();
         let y: Vec<f64> = labels.iter().map(|&v| v.into()).collect();
-        let (_, area) = crate::report::curves::roc(&s, &y).unwrap();
-        let (_, ap) = crate::report::curves::precision_recall(&s, &y).unwrap();
-        assert!((auc(&scores, &labels) - area).abs() < 1e-12);
-        assert_eq!(Ranked::of(&scores, &labels).average_precision, ap);
+        let m = compute(Loss::Bce, &scores, &labels, 0.5);
+        let saved = Ranking::of(&s, &y);
+        assert_eq!(get(&m, "auc"), saved.auc());
+        assert_eq!(get(&m, "avg_precision"), saved.average_precision());
+        // The probabilities the report reads give the same Brier score and confusion counts.
+        let p: Vec<(f64, f64)> = s
+            .iter()
+            .zip(&y)
+            .map(|(&z, &y)| (Loss::Bce.activate_value(z), y))
+            .collect();
+        assert_eq!(get(&m, "brier"), brier(p.iter().copied()));
+        let c = Confusion::count(p.iter().copied(), 0.5);
+        assert_eq!(get(&m, "accuracy"), (c.tp + c.tn) as f64 / 500.0);
     }
 
     #[test]
-    fn auc_counts_ties_half() {
-        assert_eq!(auc(&[0.5, 0.5], &[0.0, 1.0]), 0.5);
-        assert_eq!(auc(&[0.1, 0.9], &[0.0, 1.0]), 1.0);
+    fn confusion_and_brier_match_hand_counts() {
+        // y = [0,0,1,1,0,1,1,0,1,0], p = [.1,.4,.35,.8,.4,.9,.65,.2,.4,.7]
+        let y = [0., 0., 1., 1., 0., 1., 1., 0., 1., 0.];
+        let p = [0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.65, 0.2, 0.4, 0.7];
+        let rows = || p.iter().copied().zip(y.iter().copied());
+        let c = Confusion::count(rows(), 0.5);
+        // above 0.5: .8(1) .9(1) .65(1) .7(0) -> tp 3, fp 1; the rest: 2 positives, 4 negatives
+        assert_eq!((c.tp, c.fp, c.tn, c.fn_), (3, 1, 4, 2));
+        // sklearn.metrics.brier_score_loss(y, p) = 0.18150000000000002
+        assert!((brier(rows()) - 0.1815).abs() < 1e-12, "{}", brier(rows()));
+        assert_eq!(brier(std::iter::empty()), 0.0);
+    }
+
+    #[test]
+    fn metric_names_read_back_to_the_same_metric_and_every_base_is_known() {
+        for loss in [Loss::Bce, Loss::Mse] {
+            for name in metric_names(loss, true) {
+                let m = Metric::parse(&name).unwrap();
+                assert_eq!(m.name(), name);
+            }
+            for b in base_names(loss) {
+                assert!(ALL_BASES.contains(b));
+            }
+        }
+        let auc = Metric::parse("val_auc").unwrap();
+        assert_eq!((auc.base, auc.split), ("auc", Split::Validation));
+        assert!(auc.higher_is_better() && !Metric::parse("val_rmse").unwrap().higher_is_better());
+        assert_eq!(
+            Metric::parse("loss").unwrap().validation().name(),
+            "val_loss"
+        );
+        assert!(Metric::parse("val_banana").is_none() && Metric::parse("val_").is_none());
     }
 }

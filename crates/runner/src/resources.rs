@@ -34,14 +34,21 @@ pub fn human(bytes: u64) -> String {
 /// The memory this process can still take: Linux's `MemAvailable`, or, where that cannot be
 /// read, `u64::MAX` (no refusal).
 pub fn available() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemAvailable:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(u64::MAX, |kb| kb.saturating_mul(1024))
+    proc_kib("/proc/meminfo", "MemAvailable:").unwrap_or(u64::MAX)
+}
+
+/// A `KEY: N kB` line of a Linux `/proc` file (`/proc/meminfo`, `/proc/self/status`), in
+/// bytes; `None` off Linux or when the line is absent. The one reader of such lines.
+pub fn proc_kib(file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kib: u64 = line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 /// `Err` when `needed` bytes exceed what is available.

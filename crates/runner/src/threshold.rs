@@ -4,6 +4,11 @@
 
 use crate::config::ThresholdRule;
 
+/// The threshold when none is set or chosen yet: a row is class 1 when its probability is above
+/// one half. The one place this default lives.
+pub const DEFAULT: f64 = 0.5;
+use crate::ranking::{Ranking, Step};
+
 /// The counts at one candidate threshold.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
@@ -14,39 +19,27 @@ struct Candidate {
 
 /// Every threshold worth trying, highest first: between each two neighbouring distinct
 /// probabilities (any threshold in that gap splits the rows the same way; the middle of it
-/// leaves room on both sides), and halfway below the lowest (every row class 1).
-fn candidates(probabilities: &[f64], labels: &[f64]) -> Vec<Candidate> {
-    let mut order: Vec<usize> = (0..probabilities.len()).collect();
-    order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
-    let (mut tp, mut fp) = (0.0, 0.0);
+/// leaves room on both sides), and halfway below the lowest (every row class 1). The counts
+/// come from the one ranked sweep ([`Ranking`]) that the AUC and the report's curves use.
+fn candidates(ranking: &Ranking<f64>) -> Vec<Candidate> {
     let mut out = Vec::new();
-    let mut above: Option<f64> = None;
-    let mut k = 0;
-    while k < order.len() {
-        let s = probabilities[order[k]];
-        // Rows above the gap between `s` and the next higher probability: those counted so far.
+    // The step above the current one: the rows counted so far are those above the gap.
+    let mut above: Option<Step> = None;
+    for step in ranking.steps() {
         if let Some(higher) = above {
             out.push(Candidate {
-                threshold: (s + higher) / 2.0,
-                tp,
-                fp,
+                threshold: (step.score + higher.score) / 2.0,
+                tp: higher.tp as f64,
+                fp: higher.fp as f64,
             });
         }
-        while k < order.len() && probabilities[order[k]] == s {
-            if labels[order[k]] > 0.5 {
-                tp += 1.0;
-            } else {
-                fp += 1.0;
-            }
-            k += 1;
-        }
-        above = Some(s);
+        above = Some(step);
     }
-    if let Some(lowest) = above.filter(|&s| s > 0.0) {
+    if let Some(lowest) = above.filter(|s| s.score > 0.0) {
         out.push(Candidate {
-            threshold: lowest / 2.0,
-            tp,
-            fp,
+            threshold: lowest.score / 2.0,
+            tp: lowest.tp as f64,
+            fp: lowest.fp as f64,
         });
     }
     out
@@ -56,8 +49,9 @@ fn candidates(probabilities: &[f64], labels: &[f64]) -> Vec<Candidate> {
 /// only, or no threshold meets a precision or recall target). Ties go to the highest
 /// threshold.
 pub fn choose(rule: ThresholdRule, probabilities: &[f64], labels: &[f64]) -> Option<f64> {
-    let positives = labels.iter().filter(|&&y| y > 0.5).count() as f64;
-    let negatives = labels.len() as f64 - positives;
+    let ranking = Ranking::of(probabilities, labels);
+    let positives = ranking.positives() as f64;
+    let negatives = ranking.negatives() as f64;
     if positives == 0.0 || negatives == 0.0 {
         return None;
     }
@@ -98,7 +92,7 @@ pub fn choose(rule: ThresholdRule, probabilities: &[f64], labels: &[f64]) -> Opt
         }
     };
     let mut best: Option<(f64, f64)> = None;
-    for c in candidates(probabilities, labels) {
+    for c in candidates(&ranking) {
         let s = score(&c);
         if s.is_nan() {
             continue;

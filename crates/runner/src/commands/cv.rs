@@ -212,7 +212,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let records = planned
         .iter()
         .map(|p| RunRecord::load_brief(&p.dir))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let html = page::cross_validation(&records, &spread)?;
     write_atomic(&parent.join(crate::run::REPORT), html.as_bytes())?;
     print_table(&spread, a.folds)?;

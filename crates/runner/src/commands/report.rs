@@ -57,7 +57,7 @@ pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<Ex
         many => many
             .iter()
             .map(|d| RunRecord::load_brief(d))
-            .collect::<Result<Vec<_>>>()?,
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let html = match records.as_slice() {
         [] => bail!("name at least one run folder"),
@@ -92,7 +92,7 @@ pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
         .filter(|c| records.iter().any(|r| r.metric(c).is_some()))
         .collect();
     if let Some(key) = sort {
-        let base = key.strip_prefix("val_").unwrap_or(key);
+        let base = crate::metrics::Metric::parse(key).map_or(key, |m| m.base);
         if !columns.contains(&base) && !records.iter().any(|r| r.metric(base).is_some()) {
             bail!(
                 "--sort {key}: no run has this metric; choose from {}",

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::pool::{self, Planned};
 use crate::config::{Config, Goal};
 use crate::lock::{is_empty_but_lock, FolderLock, Mode};
-use crate::metrics;
+use crate::metrics::{self, Metric};
 use crate::report::{page, RunRecord};
 use crate::run::{self as rundir, read_json, write_atomic, RunDir, Summary};
 use crate::sweep::{self, Trial};
@@ -299,15 +299,17 @@ struct Row {
 /// The metric of a finished trial: on its validation rows (the final evaluation when that was
 /// on them, else the last epoch's validation value).
 fn metric_of(s: &Summary, name: &str) -> f64 {
-    let base = name.strip_prefix("val_").unwrap_or(name);
+    let Some(metric) = Metric::parse(name) else {
+        return f64::NAN;
+    };
     if s.evaluated_on == "validation" {
-        if let Some(v) = s.evaluation.get(base) {
+        if let Some(v) = s.evaluation.get(metric.base) {
             return *v;
         }
     }
     s.final_epoch
         .as_ref()
-        .and_then(|e| e.get(&format!("val_{base}")).or_else(|| e.get(name)))
+        .and_then(|e| e.get(&metric.validation().name()).or_else(|| e.get(name)))
         .copied()
         .unwrap_or(f64::NAN)
 }
@@ -429,8 +431,8 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
         .iter()
         .take(20)
         .map(|r| RunRecord::load_brief(&trial_dir(root, r.trial.index)))
-        .collect::<Result<Vec<_>>>()?;
-    let html = page::compare(&records)?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let html = page::sweep(&records, &plan.metric)?;
     write_atomic(&root.join(rundir::REPORT), html.as_bytes())?;
     print_ranking(&plan, &rows)?;
     outln!(

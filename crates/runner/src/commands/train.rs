@@ -403,8 +403,8 @@ impl Trained<'_> {
         let loss = config.train.loss;
         let weights = to_bytes(&outcome.model)?;
         run.write(rundir::WEIGHTS, &weights)?;
-        let curves = crate::report::page::curves_svg(&outcome.history, loss)?;
-        run.write(rundir::CURVES, curves.as_bytes())?;
+        let curves = crate::report::svg::curves_svg(&outcome.history, loss)?;
+        run.write(rundir::CURVES, curves.as_str().as_bytes())?;
         report_stop(outcome);
         let (eval_name, eval_set) = match &data.test {
             Some(t) => ("test", t),
@@ -431,10 +431,7 @@ impl Trained<'_> {
             .path
             .file_name()
             .map_or_else(|| "run".to_string(), |n| n.to_string_lossy().into_owned());
-        run.write(
-            rundir::EMISSIONS,
-            footprint.emissions_csv(&run_id).as_bytes(),
-        )?;
+        run.write(rundir::EMISSIONS, &footprint.emissions_csv(&run_id)?)?;
         let samples_per_second = outcome.samples as f64 / outcome.seconds.max(1e-9);
         let block = footprint.block();
         let classifier = loss == Loss::Bce;

@@ -106,7 +106,7 @@ pub enum Threshold {
 
 impl Default for Threshold {
     fn default() -> Self {
-        Threshold::Fixed(0.5)
+        Threshold::Fixed(crate::threshold::DEFAULT)
     }
 }
 
@@ -182,7 +182,7 @@ impl Threshold {
     pub fn during_training(self) -> f64 {
         match self {
             Threshold::Fixed(t) => t,
-            Threshold::Chosen(_) => 0.5,
+            Threshold::Chosen(_) => crate::threshold::DEFAULT,
         }
     }
 }

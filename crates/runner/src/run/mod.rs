@@ -95,7 +95,7 @@ pub struct ModelFile {
 }
 
 fn half() -> f64 {
-    0.5
+    crate::threshold::DEFAULT
 }
 
 /// How a run ended, the one word `status.json` records.

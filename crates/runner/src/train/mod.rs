@@ -32,7 +32,7 @@ use crate::config::{setting_error, Config};
 use crate::data::Matrix;
 use crate::history::EpochRow;
 pub use crate::history::Stop;
-use crate::metrics;
+use crate::metrics::{self, Metric, Split};
 use crate::run::weights::{from_bytes, to_bytes};
 use crate::run::{Best, Checkpoint, CheckpointState, Partial, RunDir, CHECKPOINTS};
 use progress::Progress;
@@ -380,9 +380,12 @@ fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
             (metrics::train_names(t.loss)[1].into(), second),
         ],
     };
-    row.metrics
-        .extend(val.iter().map(|(k, v)| (format!("val_{k}"), *v)));
-    if let Some(v) = row.get("val_loss").filter(|v| !v.is_finite()) {
+    row.metrics.extend(
+        val.iter()
+            .map(|(k, v)| (Metric::new(k, Split::Validation).name(), *v)),
+    );
+    let val_loss = Metric::new("loss", Split::Validation).name();
+    if let Some(v) = row.get(&val_loss).filter(|v| !v.is_finite()) {
         return Err(diverged(job, state, steps - 1, v as f32).into());
     }
     Ok(row)

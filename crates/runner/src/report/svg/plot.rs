@@ -1,12 +1,17 @@
-//! Charts as SVG, drawn with plotters' SVG backend: axes with ticks and a grid, axis titles,
+//! Drawing a chart as SVG with plotters' SVG backend: axes with ticks and a grid, axis titles,
 //! and a legend in its own column to the right of the plot, so it never covers the data.
 //!
-//! Every chart of the run folder goes through here: `report.html`'s, `curves.svg` and
-//! `explain/importance.svg`.
+//! Every text drawn (titles, axis titles, tick and bar labels, legend entries: column names
+//! and run names among them) goes through the backend's `<text>` writer, which escapes `<`, `>`,
+//! `&`, `"` and `'`; the test below holds it to that, since the SVG is inserted into the page
+//! unescaped.
 
-use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+
+use super::{DrawError, Svg};
+
+type Result<T> = std::result::Result<T, DrawError>;
 
 /// Colours of successive series (matplotlib's `tab10`, which people already read).
 const PALETTE: [RGBColor; 8] = [
@@ -143,7 +148,7 @@ impl Chart {
     }
 
     /// The chart as a standalone SVG document.
-    pub fn svg(&self) -> Result<String> {
+    pub fn svg(&self) -> Result<Svg> {
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, self.size).into_drawing_area();
@@ -151,10 +156,11 @@ impl Chart {
             self.draw(&root)?;
             drawn(root.present())?;
         }
-        Ok(out)
+        Ok(Svg(out))
     }
 
     /// Draws the chart into `area` (a whole SVG, or one panel of one).
+    // Long, but one straight pass: ranges, mesh, one arm per kind of mark, legend.
     pub fn draw(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
         let (width, _) = area.dim_in_pixel();
         let (plot, legend) = area.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
@@ -247,7 +253,7 @@ impl Chart {
 }
 
 /// Several charts side by side in one SVG, each `chart.size` wide (`curves.svg`).
-pub fn panels(charts: &[Chart]) -> Result<String> {
+pub fn panels(charts: &[Chart]) -> Result<Svg> {
     let width = charts.iter().map(|c| c.size.0).sum::<u32>().max(1);
     let height = charts.iter().map(|c| c.size.1).max().unwrap_or(1);
     let mut out = String::new();
@@ -262,12 +268,12 @@ pub fn panels(charts: &[Chart]) -> Result<String> {
         }
         drawn(root.present())?;
     }
-    Ok(out)
+    Ok(Svg(out))
 }
 
 /// A horizontal bar chart with ±`error` whiskers: one bar per `(label, value, error)`, the
 /// first at the top (permutation importance).
-pub fn bars_with_errors(title: &str, x_label: &str, bars: &[(String, f64, f64)]) -> Result<String> {
+pub fn bars_with_errors(title: &str, x_label: &str, bars: &[(String, f64, f64)]) -> Result<Svg> {
     let height = 90 + 24 * bars.len().max(1) as u32;
     let mut out = String::new();
     {
@@ -329,7 +335,7 @@ pub fn bars_with_errors(title: &str, x_label: &str, bars: &[(String, f64, f64)])
         })))?;
         drawn(root.present())?;
     }
-    Ok(out)
+    Ok(Svg(out))
 }
 
 /// Draws each series' swatch and name, one per line, in the legend column.
@@ -438,8 +444,8 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 /// A plotters result as ours: drawing into a string fails only on a bug, but says where.
-fn drawn<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T> {
-    r.map_err(|e| anyhow!("drawing a chart: {e}"))
+fn drawn<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(|e| DrawError(e.to_string()))
 }
 
 #[cfg(test)]
@@ -462,7 +468,7 @@ mod tests {
                 ),
             ],
         );
-        let svg = chart.svg().unwrap();
+        let svg = chart.svg().unwrap().into_string();
         for text in [
             "Loss per epoch",
             "epoch",
@@ -490,5 +496,32 @@ mod tests {
         assert_eq!(fit([0.001, 0.001].into_iter(), false), (0.0005, 0.0015));
         assert_eq!(tick_format(5.0, true)(&2.5), "");
         assert_eq!(fit([2.0, 4.0].into_iter(), true).0, 0.0);
+    }
+
+    /// Names from the data (a column, a run folder) reach the SVG as text, never as markup.
+    #[test]
+    fn text_in_a_chart_is_escaped() {
+        let payload = "<script>alert(1)</script>\"'&";
+        let chart = Chart::new(
+            payload,
+            Axis::fit(payload),
+            Axis::fit(payload),
+            vec![Series::new(
+                payload,
+                vec![(1.0, 1.0), (2.0, 2.0)],
+                Mark::Line,
+                0,
+            )],
+        );
+        let bars = [(payload.to_string(), 0.5, 0.1)];
+        for svg in [
+            chart.svg().unwrap(),
+            panels(std::slice::from_ref(&chart)).unwrap(),
+            bars_with_errors(payload, payload, &bars).unwrap(),
+        ] {
+            let svg = svg.into_string();
+            assert!(!svg.contains("<script") && !svg.contains("'&"), "{svg}");
+            assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&apos;&amp;"));
+        }
     }
 }

@@ -1,0 +1,314 @@
+//! The ranked sweep of a binary classifier's scores: rows sorted from the highest score to the
+//! lowest, walked one group of tied scores at a time with the cumulative true and false
+//! positives above each threshold. It is the one routine behind the AUC and average precision
+//! of `summary.json` ([`crate::metrics`]), the report's ROC and precision-recall curves
+//! ([`crate::report`]) and the threshold rules ([`crate::threshold`]), so the four cannot
+//! disagree about ties or about which side of a threshold a row is on.
+//!
+//! A row is positive when its label is above 0.5. Tied scores cross any threshold together,
+//! so they form one step: scikit-learn's `roc_curve(drop_intermediate=False)` and
+//! `precision_recall_curve` points, and the ties-count-half rank AUC.
+
+use std::cmp::Ordering;
+
+/// One point of a curve: `(x, y)`.
+pub type Point = (f64, f64);
+
+/// A score a ranking can sort: `f32` for the network's raw outputs (half the bytes to move
+/// while sorting a large split), `f64` for probabilities and the report's saved outputs.
+pub trait Score: Copy + PartialEq {
+    /// IEEE total order, so that a NaN score sorts to a fixed place instead of breaking the
+    /// sort.
+    fn total(&self, other: &Self) -> Ordering;
+    /// The value, widened exactly.
+    fn wide(self) -> f64;
+}
+
+impl Score for f32 {
+    fn total(&self, other: &Self) -> Ordering {
+        self.total_cmp(other)
+    }
+    fn wide(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Score for f64 {
+    fn total(&self, other: &Self) -> Ordering {
+        self.total_cmp(other)
+    }
+    fn wide(self) -> f64 {
+        self
+    }
+}
+
+/// One group of tied scores in the sweep, with the counts of every row ranked at or above it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// The group's score.
+    pub score: f64,
+    /// Rows ranked strictly above the group (descending positions `above..above + rows`).
+    pub above: usize,
+    /// Rows in the group.
+    pub rows: usize,
+    /// Positive rows in the group.
+    pub positives: usize,
+    /// Positive rows at or above the group: the true positives of a threshold just below it.
+    pub tp: usize,
+    /// Negative rows at or above the group: the false positives of a threshold just below it.
+    pub fp: usize,
+}
+
+/// A split's rows sorted by score, highest first, ready to sweep.
+#[derive(Debug, Clone)]
+pub struct Ranking<T> {
+    /// `(score, positive)`, sorted by descending score. Sorting the pairs themselves rather than
+    /// an index array keeps each comparison in cache (the seed's training split has 80,000
+    /// rows).
+    pairs: Vec<(T, bool)>,
+    positives: usize,
+}
+
+impl<T: Score> Ranking<T> {
+    /// Sorts `scores` with their `labels` (paired by position; extra entries of the longer one
+    /// are left out).
+    pub fn of(scores: &[T], labels: &[T]) -> Self {
+        let mut pairs: Vec<(T, bool)> = scores
+            .iter()
+            .zip(labels)
+            .map(|(&s, &y)| (s, y.wide() > 0.5))
+            .collect();
+        // Unstable is enough: rows of one tie are counted as a group, never one by one.
+        pairs.sort_unstable_by(|a, b| b.0.total(&a.0));
+        let positives = pairs.iter().filter(|p| p.1).count();
+        Self { pairs, positives }
+    }
+
+    /// Rows ranked.
+    pub fn rows(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Positive rows.
+    pub fn positives(&self) -> usize {
+        self.positives
+    }
+
+    /// Negative rows.
+    pub fn negatives(&self) -> usize {
+        self.pairs.len() - self.positives
+    }
+
+    /// The groups of tied scores, highest first.
+    pub fn steps(&self) -> Steps<'_, T> {
+        Steps {
+            pairs: &self.pairs,
+            next: 0,
+            tp: 0,
+            fp: 0,
+        }
+    }
+
+    /// Area under the ROC curve: the probability that a random positive scores above a random
+    /// negative (Mann–Whitney U from the positives' rank sum), ties counted half. NaN when a
+    /// class is absent: with no pair to rank it is undefined (not 0.5).
+    pub fn auc(&self) -> f64 {
+        let n = self.rows();
+        let (positives, negatives) = (self.positives() as f64, self.negatives() as f64);
+        if positives == 0.0 || negatives == 0.0 {
+            return f64::NAN;
+        }
+        let mut rank_sum = 0f64;
+        for s in self.steps() {
+            // Descending positions i..=j are ascending ranks n − j ..= n − i (from 1).
+            let (i, j) = (s.above, s.above + s.rows - 1);
+            let mid_rank = (2 * n - i - j) as f64 / 2.0;
+            rank_sum += mid_rank * s.positives as f64;
+        }
+        (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+    }
+
+    /// Average precision `Σ (Rₙ − Rₙ₋₁) Pₙ` over the steps (scikit-learn's
+    /// `average_precision_score`, no interpolation). NaN without a positive row.
+    pub fn average_precision(&self) -> f64 {
+        let Some(points) = self.precision_recall() else {
+            return f64::NAN;
+        };
+        let (mut ap, mut last_recall) = (0f64, 0f64);
+        for (recall, precision) in points {
+            ap += (recall - last_recall) * precision;
+            last_recall = recall;
+        }
+        ap
+    }
+
+    /// The ROC curve, `(false positive rate, true positive rate)` from `(0, 0)` to `(1, 1)`,
+    /// one point per step (scikit-learn's `roc_curve(drop_intermediate=False)`). `None` when a
+    /// class is absent: the curve is undefined.
+    pub fn roc(&self) -> Option<Vec<Point>> {
+        let (p, n) = (self.positives() as f64, self.negatives() as f64);
+        if p == 0.0 || n == 0.0 {
+            return None;
+        }
+        let mut points = vec![(0.0, 0.0)];
+        points.extend(self.steps().map(|s| (s.fp as f64 / n, s.tp as f64 / p)));
+        Some(points)
+    }
+
+    /// The precision-recall curve, `(recall, precision)` from the highest threshold down, one
+    /// point per step (scikit-learn's `precision_recall_curve` reversed, without its `(0, 1)`
+    /// start). `None` without a positive row.
+    pub fn precision_recall(&self) -> Option<Vec<Point>> {
+        let p = self.positives() as f64;
+        if p == 0.0 {
+            return None;
+        }
+        Some(
+            self.steps()
+                .map(|s| {
+                    let (tp, fp) = (s.tp as f64, s.fp as f64);
+                    (tp / p, tp / (tp + fp))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The iterator of [`Ranking::steps`].
+#[derive(Debug, Clone)]
+pub struct Steps<'a, T> {
+    pairs: &'a [(T, bool)],
+    next: usize,
+    tp: usize,
+    fp: usize,
+}
+
+impl<T: Score> Iterator for Steps<'_, T> {
+    type Item = Step;
+
+    fn next(&mut self) -> Option<Step> {
+        let above = self.next;
+        let &(score, _) = self.pairs.get(above)?;
+        // A group is every following row equal to its first (a NaN score is a group alone).
+        let rows = self.pairs[above..]
+            .iter()
+            .take_while(|p| p.0 == score)
+            .count()
+            .max(1);
+        let positives = self.pairs[above..above + rows]
+            .iter()
+            .filter(|p| p.1)
+            .count();
+        self.next = above + rows;
+        self.tp += positives;
+        self.fp += rows - positives;
+        Some(Step {
+            score: score.wide(),
+            above,
+            rows,
+            positives,
+            tp: self.tp,
+            fp: self.fp,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Reference values from scikit-learn 1.9 on these arrays:
+    //   y = [0,0,1,1,0,1,1,0,1,0], s = [.1,.4,.35,.8,.4,.9,.65,.2,.4,.7]
+    const Y: [f64; 10] = [0., 0., 1., 1., 0., 1., 1., 0., 1., 0.];
+    const S: [f64; 10] = [0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.65, 0.2, 0.4, 0.7];
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn roc_and_auc_match_scikit_learn() {
+        // roc_curve(y, s, drop_intermediate=False) and roc_auc_score(y, s) = 0.76
+        let r = Ranking::of(&S, &Y);
+        let points = r.roc().unwrap();
+        let fpr = [0.0, 0.0, 0.0, 0.2, 0.2, 0.6, 0.6, 0.8, 1.0];
+        let tpr = [0.0, 0.2, 0.4, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0];
+        assert_eq!(points.len(), fpr.len(), "{points:?}");
+        for (k, &(x, y)) in points.iter().enumerate() {
+            assert!(
+                close(x, fpr[k]) && close(y, tpr[k]),
+                "point {k}: {points:?}"
+            );
+        }
+        assert!(close(r.auc(), 0.76), "{}", r.auc());
+        // The rank AUC is the area under the curve by the trapezoid rule.
+        let area: f64 = points
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+            .sum();
+        assert!(close(area, r.auc()), "{area}");
+    }
+
+    #[test]
+    fn precision_recall_and_average_precision_match_scikit_learn() {
+        // average_precision_score(y, s) = 0.7892857142857144
+        let r = Ranking::of(&S, &Y);
+        assert!(
+            close(r.average_precision(), 0.7892857142857144),
+            "{}",
+            r.average_precision()
+        );
+        // precision_recall_curve reversed, without its (0, 1) start: (recall, precision)
+        let want = [
+            (0.2, 1.0),
+            (0.4, 1.0),
+            (0.4, 2.0 / 3.0),
+            (0.6, 0.75),
+            (0.8, 4.0 / 7.0),
+            (1.0, 0.625),
+            (1.0, 5.0 / 9.0),
+            (1.0, 0.5),
+        ];
+        let points = r.precision_recall().unwrap();
+        assert_eq!(points.len(), want.len(), "{points:?}");
+        for (k, (&p, w)) in points.iter().zip(want).enumerate() {
+            assert!(close(p.0, w.0) && close(p.1, w.1), "point {k}: {points:?}");
+        }
+    }
+
+    #[test]
+    fn steps_group_ties_and_count_every_row_once() {
+        let r = Ranking::of(&S, &Y);
+        let steps: Vec<Step> = r.steps().collect();
+        // The three 0.4s are one step below .9, .8, .7 and .65: one positive, two negatives.
+        let tie = steps.iter().find(|s| s.score == 0.4).unwrap();
+        assert_eq!((tie.rows, tie.positives, tie.above), (3, 1, 4));
+        assert_eq!(steps.len(), 8);
+        let last = steps.last().unwrap();
+        assert_eq!((last.tp, last.fp), (5, 5));
+        assert_eq!(steps.iter().map(|s| s.rows).sum::<usize>(), 10);
+        // f32 scores rank the same as their f64 values.
+        let r32 = Ranking::of(&S.map(|v| v as f32), &Y.map(|v| v as f32));
+        let counts = |r: Vec<Step>| r.iter().map(|s| (s.tp, s.fp)).collect::<Vec<_>>();
+        assert_eq!(counts(r32.steps().collect()), counts(steps));
+    }
+
+    #[test]
+    fn one_class_leaves_the_curves_and_areas_undefined() {
+        let r = Ranking::of(&[0.1, 0.2], &[0.0, 0.0]);
+        assert!(r.roc().is_none() && r.precision_recall().is_none());
+        assert!(r.auc().is_nan() && r.average_precision().is_nan());
+        let empty = Ranking::<f64>::of(&[], &[]);
+        assert!(empty.roc().is_none() && empty.auc().is_nan());
+        assert_eq!(empty.steps().count(), 0);
+        // Ties count half; NaN scores are ranked, each a step of its own.
+        assert_eq!(Ranking::of(&[0.5, 0.5], &[0.0, 1.0]).auc(), 0.5);
+        assert_eq!(Ranking::of(&[0.1, 0.9], &[0.0, 1.0]).auc(), 1.0);
+        assert_eq!(
+            Ranking::of(&[f64::NAN, f64::NAN], &[0.0, 1.0])
+                .steps()
+                .count(),
+            2
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! The page of one run (`RUN/report.html`): what ran on what, the final metrics, the learning
+//! curves, the classifier's or the regression's charts, permutation importance, the footprint
+//! and the resolved config.
+
+use burnfit_model::Loss;
+use maud::{html, Markup};
+
+use super::{document, drawn_figure, figure, show_threshold, value_cell};
+use crate::metrics::{self, Confusion, Metric, Split};
+use crate::ranking::Ranking;
+use crate::report::record::RunRecord;
+use crate::report::svg::{charts, DrawError};
+use crate::run::Summary;
+
+/// The page of one run.
+pub fn single(run: &RunRecord) -> Result<String, DrawError> {
+    let task = match run.loss() {
+        Loss::Bce => "binary classification",
+        Loss::Mse => "regression",
+    };
+    let body = html! {
+        (identity(run))
+        (metrics_table(run))
+        (learning_curves(run)?)
+        @match run.loss() {
+            Loss::Bce => (classifier(run)?),
+            Loss::Mse => (regression(run)?),
+        }
+        (importance(run)?)
+        @if let Some(s) = &run.summary {
+            section #footprint {
+                h2 { "What the run cost" }
+                pre { (s.footprint.block()) }
+            }
+        }
+        section #config {
+            h2 { "Resolved config" }
+            p.note { "Every key that acted, defaults included (" code { "config.toml" } ")." }
+            pre { (run.config_text) }
+        }
+    };
+    Ok(document(
+        &format!("burnfit · {}", run.name),
+        &run.name,
+        &format!("burnfit run · {task} · {}", run.state()),
+        body,
+    ))
+}
+
+/// The rows of the "Run" table: what ran, where, on what.
+fn identity_rows(run: &RunRecord) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let folder = std::path::absolute(&run.dir).unwrap_or_else(|_| run.dir.clone());
+    rows.push(("run folder".into(), folder.display().to_string()));
+    rows.push(("ended".into(), run.when()));
+    if let Some(s) = &run.summary {
+        rows.push(("backend".into(), format!("{} · {}", s.backend, s.device)));
+        let stopped = serde_json::to_value(s.stopped)
+            .ok()
+            .and_then(|v| v.as_str().map(|w| w.replace('_', " ")))
+            .unwrap_or_default();
+        rows.push((
+            "epochs".into(),
+            format!("{} run, best {} ({stopped})", s.epochs_run, s.best_epoch),
+        ));
+    }
+    let net = &run.model.network;
+    let mut shape: Vec<String> = vec![net.input.to_string()];
+    shape.extend(net.hidden.iter().map(ToString::to_string));
+    shape.push("1".into());
+    rows.push((
+        "network".into(),
+        format!(
+            "{} dense ({}), {} loss",
+            shape.join("-"),
+            format!("{:?}", net.activation).to_lowercase(),
+            match run.loss() {
+                Loss::Bce => "binary cross-entropy",
+                Loss::Mse => "mean squared error",
+            }
+        ),
+    ));
+    rows.push(("data".into(), run.data_words()));
+    for f in &run.files {
+        rows.push((
+            f.key.clone(),
+            format!(
+                "{} ({} bytes, CRC32 {:08x})",
+                f.path.display(),
+                f.bytes,
+                f.crc32
+            ),
+        ));
+    }
+    if let Some(s) = &run.summary {
+        rows.extend(evaluation_rows(run, s));
+    }
+    rows
+}
+
+/// The rows of the "Run" table that `summary.json` gives: the splits, the decision threshold
+/// and class weights of a classifier, and what the run warned of.
+fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for p in &s.splits {
+        // The reader checked that a split's positives are among its rows.
+        let what = match (p.positives, p.target) {
+            (Some(pos), _) => format!(
+                "{} rows: {pos} positive ({:.1} %), {} negative",
+                p.rows,
+                100.0 * pos as f64 / p.rows.max(1) as f64,
+                p.rows.saturating_sub(pos)
+            ),
+            (None, Some([lo, mean, hi])) => {
+                format!(
+                    "{} rows: target from {lo:.4} to {hi:.4}, mean {mean:.4}",
+                    p.rows
+                )
+            }
+            _ => format!("{} rows", p.rows),
+        };
+        rows.push((format!("{} split", p.name), what));
+    }
+    if run.loss() == Loss::Bce {
+        let how = match s.threshold_rule.as_str() {
+            "" => String::new(),
+            rule if rule.parse::<f64>().is_ok() => " (train.threshold)".into(),
+            rule => format!(" (chosen by train.threshold = \"{rule}\" on the validation rows)"),
+        };
+        rows.push((
+            "decision threshold".into(),
+            format!("{}{how}", show_threshold(s.threshold)),
+        ));
+        rows.push((
+            "class weights".into(),
+            match s.class_weights {
+                Some([w0, w1]) => {
+                    format!("class 0 {w0:.4}, class 1 {w1:.4} in the training loss")
+                }
+                None => "none: every row weighs 1".into(),
+            },
+        ));
+    }
+    if !s.warnings.is_empty() {
+        rows.push(("config warnings".into(), s.warnings.join("; ")));
+    }
+    if !s.data_warnings.is_empty() {
+        rows.push(("data warnings".into(), s.data_warnings.join("; ")));
+    }
+    rows
+}
+
+fn identity(run: &RunRecord) -> Markup {
+    html! {
+        section #identity {
+            h2 { "Run" }
+            table {
+                @for (key, value) in identity_rows(run) {
+                    tr { th { (key) } td { (value) } }
+                }
+            }
+        }
+    }
+}
+
+fn metrics_table(run: &RunRecord) -> Markup {
+    let Some(s) = &run.summary else {
+        return html! {
+            section #metrics {
+                h2 { "Final metrics" }
+                p.note { "The run has not finished: no final evaluation." }
+            }
+        };
+    };
+    let names = metrics::base_names(run.loss());
+    let threshold = show_threshold(run.threshold());
+    html! {
+        section #metrics {
+            h2 { "Final metrics" }
+            p.note {
+                "The final model on the " (s.evaluated_on) " rows (" (rows_of(run, &s.evaluated_on))
+                ") and on the training rows. Accuracy, precision, recall and F1 are at the decision threshold "
+                (threshold) "; loss, AUC, average precision and Brier score do not depend on it."
+            }
+            table {
+                tr {
+                    th { "split" }
+                    @for n in names {
+                        th.num {
+                            (n)
+                            @if metrics::depends_on_threshold(n) { " @" (threshold) }
+                        }
+                    }
+                }
+                @for (label, key, map) in [
+                    (s.evaluated_on.as_str(), "evaluation", &s.evaluation),
+                    ("train", "train_metrics", &s.train_metrics),
+                ] {
+                    tr {
+                        th { (label) }
+                        @for n in names {
+                            (value_cell(&format!("{key}.{n}"), map.get(*n).copied().unwrap_or(f64::NAN), false))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "20000 rows", from the split profile of that name.
+fn rows_of(run: &RunRecord, split: &str) -> String {
+    run.summary
+        .as_ref()
+        .and_then(|s| s.splits.iter().find(|p| p.name == split))
+        .map_or_else(
+            || {
+                run.outputs
+                    .as_ref()
+                    .map_or("? rows".into(), |o| format!("{} rows", o.target.len()))
+            },
+            |p| format!("{} rows", p.rows),
+        )
+}
+
+fn learning_curves(run: &RunRecord) -> Result<Markup, DrawError> {
+    // The history's columns as metrics (a column no run records is not drawn), one chart per
+    // base name with its training and validation curves.
+    let recorded: Vec<Metric> = run
+        .history
+        .first()
+        .map(|r| {
+            r.metrics
+                .iter()
+                .filter_map(|m| Metric::parse(&m.0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut bases: Vec<&'static str> = Vec::new();
+    for m in &recorded {
+        if !bases.contains(&m.base) {
+            bases.push(m.base);
+        }
+    }
+    let mut figures = Vec::new();
+    for base in bases {
+        let training = Metric::new(base, Split::Training);
+        let chart = charts::learning(&run.history, training, run.loss());
+        let note = if chart.series.len() == 2 {
+            "training rows (dashed) and validation rows"
+        } else if recorded.contains(&training) {
+            "training rows"
+        } else {
+            "validation rows"
+        };
+        figures.push(figure(&format!("curve-{base}"), note, &chart)?);
+    }
+    if !run.history.is_empty() {
+        figures.push(figure(
+            "curve-lr",
+            "the schedule",
+            &charts::learning_rate(&run.history),
+        )?);
+    }
+    Ok(html! {
+        section #curves {
+            h2 { "Learning curves" }
+            p.note { "Per epoch: training metrics are running averages over the epoch's batches on the training rows; validation metrics are computed after the epoch on the validation rows." }
+            div.grid {
+                @if run.history.is_empty() { p { "No epoch finished." } }
+                @for f in figures { (f) }
+            }
+        }
+    })
+}
+
+/// The section a run without `outputs.csv` shows instead of its charts.
+fn no_outputs(id: &str, heading: &str) -> Markup {
+    html! {
+        section id=(id) {
+            h2 { (heading) }
+            p.note { "No saved outputs (" code { "outputs.csv" } "): the run did not finish." }
+        }
+    }
+}
+
+fn classifier(run: &RunRecord) -> Result<Markup, DrawError> {
+    let Some(o) = &run.outputs else {
+        return Ok(no_outputs("classifier", "Classifier"));
+    };
+    let split = run.evaluated_on();
+    let note = format!("final model on the {split} rows ({})", o.target.len());
+    let t = run.threshold();
+    // ROC and precision-recall rank by the raw output, as the AUC in summary.json does.
+    let ranking = Ranking::of(&o.output, &o.target);
+    let roc = charts::roc(&ranking)
+        .map(|c| figure("roc", &note, &c))
+        .transpose()?;
+    let pr = charts::precision_recall(&ranking)
+        .map(|c| figure("pr", &note, &c))
+        .transpose()?;
+    let confusion = Confusion::count(
+        o.probability.iter().copied().zip(o.target.iter().copied()),
+        t,
+    );
+    Ok(html! {
+        section #classifier {
+            h2 { "Classifier trade-offs" }
+            p.note {
+                "All on the " (split) " rows (" (o.target.len()) "), from " code { "outputs.csv" }
+                "; decision threshold " (show_threshold(t)) "."
+            }
+            div.grid {
+                @match roc {
+                    Some(f) => (f),
+                    None => p { "ROC and precision-recall: undefined, the rows hold one class only." },
+                }
+                @if let Some(f) = pr { (f) }
+                (figure("calibration", &note, &charts::calibration(o))?)
+                (figure("histogram", &note, &charts::probability_by_class(o))?)
+            }
+            (confusion_matrix(&confusion, t, &note))
+        }
+    })
+}
+
+fn confusion_matrix(c: &Confusion, t: f64, note: &str) -> Markup {
+    let total = (c.tp + c.fp + c.tn + c.fn_).max(1) as f64;
+    let actual_pos = (c.tp + c.fn_).max(1) as f64;
+    let actual_neg = (c.tn + c.fp).max(1) as f64;
+    let cell = |n: u64, of_row: f64, good: bool| {
+        let share = n as f64 / of_row;
+        // Shade by the share of its actual class: green where right, red where wrong.
+        let (r, g, b) = if good { (46, 160, 67) } else { (214, 39, 40) };
+        let shade = format!("background:rgba({r},{g},{b},{:.2})", 0.08 + 0.5 * share);
+        html! {
+            td style=(shade) {
+                b { (n) } br;
+                (format!("{:.1} % of actual", 100.0 * share)) br;
+                (format!("{:.1} % of all", 100.0 * n as f64 / total))
+            }
+        }
+    };
+    html! {
+        figure.chart data-chart="confusion" {
+            figcaption { b { "Confusion matrix at threshold " (show_threshold(t)) } " · " (note) }
+            table.confusion {
+                tr { th {} th { "predicted 0" } th { "predicted 1" } }
+                tr { th { "actual 0" } (cell(c.tn, actual_neg, true)) (cell(c.fp, actual_neg, false)) }
+                tr { th { "actual 1" } (cell(c.fn_, actual_pos, false)) (cell(c.tp, actual_pos, true)) }
+            }
+        }
+    }
+}
+
+fn regression(run: &RunRecord) -> Result<Markup, DrawError> {
+    let Some(o) = &run.outputs else {
+        return Ok(no_outputs("regression", "Regression"));
+    };
+    let split = run.evaluated_on();
+    let n = o.target.len();
+    let (drawn, step) = charts::thinned(n);
+    let thin = if step > 1 {
+        format!(", every {step}th of {n} rows drawn")
+    } else {
+        String::new()
+    };
+    let note = format!("final model on the {split} rows ({n}){thin}");
+    let histogram = charts::residual_histogram(o)
+        .map(|c| figure("residual-histogram", &note, &c))
+        .transpose()?;
+    Ok(html! {
+        section #regression {
+            h2 { "Predictions and residuals" }
+            p.note { "On the " (split) " rows, from " code { "outputs.csv" } "." }
+            div.grid {
+                (figure("predicted-actual", &note, &charts::predicted_actual(o, &drawn))?)
+                (figure("residuals", &note, &charts::residuals(o, &drawn))?)
+                @if let Some(f) = histogram { (f) }
+            }
+        }
+    })
+}
+
+fn importance(run: &RunRecord) -> Result<Markup, DrawError> {
+    let Some(imp) = &run.importance else {
+        return Ok(html! {
+            section #importance {
+                h2 { "What the model relies on" }
+                p.note {
+                    "Not computed yet: " code { "burnfit explain --model RUN_DIR --data CSV" }
+                    " measures permutation importance and refreshes this page."
+                }
+            }
+        });
+    };
+    let top = &imp.columns[..imp.columns.len().min(15)];
+    let (metric, about) = match &imp.about {
+        Some(a) => (
+            a.metric.as_str(),
+            format!(
+                "on {} ({} rows), {} shuffles per column; {} before shuffling {:.4}",
+                a.data.display(),
+                a.rows,
+                a.repeats,
+                a.metric,
+                a.baseline
+            ),
+        ),
+        None => ("the metric", "from explain/importance.csv".to_string()),
+    };
+    let title = format!("Permutation importance: drop in {metric} when a column is shuffled");
+    let svg = charts::importance(&title, metric, top)?;
+    let note = format!(
+        "{about}; top {} of {} columns",
+        top.len(),
+        imp.columns.len()
+    );
+    Ok(html! {
+        section #importance {
+            h2 { "What the model relies on" }
+            (drawn_figure("importance", &title, &note, &svg))
+        }
+    })
+}
