@@ -1231,3 +1231,157 @@ fn cv_errors_name_the_flag_the_user_typed_never_a_set_they_did_not() {
     );
     assert!(!err.contains("--set"), "{err}");
 }
+
+#[test]
+fn a_cv_continues_only_folds_of_its_own_config_in_real_folders() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    synth(d, 300, 4, 2, "data.csv");
+    let text =
+        "[data]\nsource = \"csv\"\npath = \"data.csv\"\n[train]\nepochs = 2\nbatch_size = 32\n";
+    let cfg = write(d, "cv.toml", text);
+    let cfg = cfg.to_str().unwrap();
+    let cv = ["cv", "--config", cfg, "--folds", "3", "--out", "cv"];
+    let out = burnfit(d).args(cv).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The parent killed before fold 3; a link to another run planted in its place.
+    fs::remove_dir_all(d.join("cv/fold-3")).unwrap();
+    fs::remove_file(d.join("cv/cv.json")).unwrap();
+    let other = write(d, "other.toml", SMALL);
+    train(
+        d,
+        &["--config", other.to_str().unwrap(), "--out", "elsewhere"],
+    );
+    std::os::unix::fs::symlink(d.join("elsewhere"), d.join("cv/fold-3")).unwrap();
+    fails(
+        d,
+        "cv with a fold planted as a link",
+        &cv,
+        &["cv/fold-3 (fold 3/3) is a symbolic link", "remove it"],
+    );
+    // A real copy of another config's run in its place, or the config edited since: refused.
+    fs::remove_file(d.join("cv/fold-3")).unwrap();
+    let copied = StdCommand::new("cp")
+        .args(["-a", "elsewhere", "cv/fold-3"])
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    fails(
+        d,
+        "cv with another run copied in as a fold",
+        &cv,
+        &["fold 3 was trained with another config", "--out"],
+    );
+    fs::remove_dir_all(d.join("cv/fold-3")).unwrap();
+    write(d, "cv.toml", &text.replace("epochs = 2", "epochs = 3"));
+    fails(
+        d,
+        "cv after its config was edited",
+        &cv,
+        &["fold 1, fold 2 were trained with another config"],
+    );
+    assert!(!d.join("cv/fold-3").exists() && !d.join("cv/cv.json").exists());
+    // Put back, it continues.
+    write(d, "cv.toml", text);
+    let out = burnfit(d).args(cv).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(d.join("cv/cv.json").is_file());
+}
+
+#[test]
+fn sizes_counts_and_values_past_what_the_program_can_use_are_refused_not_panicked_on() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "small.toml", SMALL);
+    train(d, &["--config", cfg.to_str().unwrap(), "--out", "run"]);
+    synth(d, 60, 4, 9, "fresh.csv");
+    fails(
+        d,
+        "explain --repeats 2^64-1",
+        &[
+            "explain",
+            "--model",
+            "run",
+            "--data",
+            "fresh.csv",
+            "--repeats",
+            "18446744073709551615",
+        ],
+        &["--repeats must be between 1 and 1000"],
+    );
+    // Sparse files planted in a run folder: refused by their size, never read into memory.
+    let sparse = |name: &str, size: u64| {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(d.join("run").join(name))
+            .unwrap();
+        f.set_len(size).unwrap();
+    };
+    let weights = fs::read(d.join("run/model.bpk")).unwrap();
+    sparse("model.bpk", 10_000_000_000);
+    fails(
+        d,
+        "a 10 GB model.bpk",
+        &["evaluate", "--model", "run", "--data", "fresh.csv"],
+        &["model.bpk", "more than"],
+    );
+    fs::write(d.join("run/model.bpk"), weights).unwrap();
+    sparse("history.csv", 5_000_000_000);
+    fails(
+        d,
+        "a 5 GB history.csv",
+        &["report", "run"],
+        &["history.csv", "more than"],
+    );
+    // A learning rate that is positive as f64 but 0 as f32: refused, before any run folder.
+    let err = fails(
+        d,
+        "train.lr = 1e-320",
+        &[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--set",
+            "train.lr=1e-320",
+            "--out",
+            "tiny",
+        ],
+        &["train.lr", "32-bit float"],
+    );
+    assert!(!err.contains("diverged"), "{err}");
+    assert!(!d.join("tiny").exists());
+    fails(
+        d,
+        "footprint.pue = 1e308",
+        &[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--set",
+            "footprint.pue=1e308",
+            "--dry-run",
+        ],
+        &["footprint.pue", "at most"],
+    );
+}
+
+#[test]
+fn a_job_array_index_that_is_no_index_is_an_error_not_the_whole_sweep() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = sweep_config(d);
+    let out = burnfit(d)
+        .env("SLURM_ARRAY_TASK_ID", "abc")
+        .args(["sweep", "--config", &cfg, "--out", "sw"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SLURM_ARRAY_TASK_ID is `abc`, not a trial index"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!d.join("sw/trial-0000").exists() && !d.join("sw/trial-0001").exists());
+}

@@ -109,15 +109,28 @@ impl Rapl {
             .iter()
             .zip(start.iter().zip(end))
             .map(|((_, range), (&s, &e))| {
-                let uj = if e >= s { e - s } else { e + range - s };
+                // In u128: a zone's range as read from a file may be any u64.
+                let (s, e, range) = (u128::from(s), u128::from(e), u128::from(*range));
+                let uj = if e >= s {
+                    e - s
+                } else {
+                    (e + range).saturating_sub(s)
+                };
                 uj as f64 / 1e6
             })
             .sum()
     }
 }
 
+/// A number from a sysfs file: a few bytes, read at most a page (sysfs files report 4096 as
+/// their size; a link to `/dev/zero` planted there must not fill the memory), never from a
+/// FIFO (which would wait for a writer).
 fn read_u64(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let bytes = crate::files::read_limited(path, 4096, "counter file").ok()?;
+    std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
 }
 
 /// This process's CPU seconds (user + system), from `/proc/self/stat`; `None` off Linux.

@@ -15,10 +15,13 @@ use safetensors::{Dtype, SafeTensors};
 /// of such a network) into `model`, checking every shape against the network the config
 /// builds.
 pub fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
+    // At most what the network's weights can take: a huge (or sparse) file is refused by its
+    // size before it is read.
+    use burn::module::Module;
     let bytes = crate::files::read_limited(
         path,
-        crate::resources::available(),
-        "file this machine can hold",
+        crate::run::weights_limit(model.num_params()).min(crate::resources::available()),
+        "weights file for this network",
     )
     .with_context(|| format!("cannot read {}", path.display()))?;
     let st = SafeTensors::deserialize(&bytes)

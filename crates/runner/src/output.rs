@@ -71,7 +71,7 @@ pub fn check(out: &Path, inputs: &[&Path], rule: Replace) -> Result<()> {
     // never written through.
     if let Some(what) = files::not_regular(out) {
         bail!(
-            "--out {} is {what}, not a regular file; burnfit replaces only regular files, even with --force (use `-` for standard output)",
+            "--out {} is {what}, not a regular file; burnfit replaces only regular files, even with --force",
             out.display()
         );
     }

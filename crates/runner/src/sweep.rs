@@ -149,6 +149,12 @@ pub fn expand(spec: &SweepConfig) -> Result<Vec<Trial>, SweepError> {
             key: format!("grid.\"{key}\""),
             message: message.to_string(),
         };
+        // A trial's run never reads [sweep]: varying its keys would make identical trials.
+        if key == "sweep" || key.starts_with("sweep.") {
+            return Err(bad(
+                "is a key of the sweep itself, which a trial never reads; vary the keys of the run (train.lr, model.hidden, …)",
+            ));
+        }
         let list = values
             .as_array()
             .ok_or_else(|| bad("must be a list of the values to try"))?;
@@ -185,7 +191,15 @@ pub fn expand(spec: &SweepConfig) -> Result<Vec<Trial>, SweepError> {
             let dists = r
                 .iter()
                 .filter(|(k, _)| *k != "trials" && *k != "seed")
-                .map(|(k, v)| Ok((k.clone(), Dist::parse(k, v)?)))
+                .map(|(k, v)| {
+                    if k == "sweep" || k.starts_with("sweep.") {
+                        return Err(SweepError::Bad {
+                            key: format!("random.\"{k}\""),
+                            message: "is a key of the sweep itself, which a trial never reads; vary the keys of the run".into(),
+                        });
+                    }
+                    Ok((k.clone(), Dist::parse(k, v)?))
+                })
                 .collect::<Result<Vec<_>, SweepError>>()?;
             (trials, seed, dists)
         }

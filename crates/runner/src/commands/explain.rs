@@ -38,10 +38,18 @@ pub struct ExplainArgs<'a> {
     pub backend: Option<&'a str>,
 }
 
+/// The most shuffles per column `--repeats` may ask for.
+const MAX_REPEATS: usize = 1000;
+
 /// `burnfit explain`.
 pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
-    if a.repeats == 0 {
-        bail!("--repeats must be at least 1");
+    // Each shuffle is a pass over the data per column; more than a thousand adds nothing the
+    // standard deviation does not already say, and a count near 2^64 cannot be allocated.
+    if !(1..=MAX_REPEATS).contains(&a.repeats) {
+        bail!(
+            "--repeats must be between 1 and {MAX_REPEATS}, got {}",
+            a.repeats
+        );
     }
     let l = load_run(a.dir, a.backend)?;
     let own = l.run.file(rundir::EXPLAIN);
@@ -82,8 +90,14 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         if !a.rows.is_empty() {
             names.push("attributions.csv");
         }
-        for name in names {
-            output::check(&out_dir.join(name), &[a.data], a.force)?;
+        // A folder that does not exist yet is made when the files are written; its parent
+        // must exist, as for any output.
+        if out_dir.is_dir() {
+            for name in names {
+                output::check(&out_dir.join(name), &[a.data], a.force)?;
+            }
+        } else {
+            output::check(&out_dir, &[a.data], a.force)?;
         }
         None
     };
@@ -96,6 +110,8 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         );
     }
     let m = labelled_matrix(&l, a.data)?;
+    // `--rows` checked before the shuffles, not after them.
+    let index = rows_index(a, &m)?;
     let groups = explain::column_groups(&l.pre);
     say!(
         "permutation importance: {} columns x {} shuffles of {} rows",
@@ -152,7 +168,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     )?;
     print_ranking(&mut stdout, &importances, a.top)?;
     if !a.rows.is_empty() {
-        attributions(a, &l, &m, &out_dir, &mut stdout)?;
+        attributions(a, &l, &m, &index, &out_dir, &mut stdout)?;
     }
     if is_own {
         match super::report::refresh(&l.run.path) {
@@ -209,24 +225,13 @@ fn attributions(
     a: &ExplainArgs,
     l: &Loaded,
     m: &Matrix,
+    index: &[usize],
     out_dir: &Path,
     stdout: &mut impl Write,
 ) -> Result<()> {
-    let index: Vec<usize> = a
-        .rows
-        .iter()
-        .map(|r| {
-            m.source_rows.iter().position(|s| s == r).with_context(|| {
-                format!(
-                    "--rows {r}: {} has no usable row {r} (rows start at 2, after the header; rows with missing values may have been dropped)",
-                    a.data.display()
-                )
-            })
-        })
-        .collect::<Result<_>>()?;
     let ad = l.device.clone().autodiff();
     let model_ad = from_bytes(&l.model_file.network, l.run.weights()?, &ad, "model.bpk")?;
-    let attr = explain::gradient_x_input(&model_ad, m, &index, &ad);
+    let attr = explain::gradient_x_input(&model_ad, m, index, &ad);
     let names = l.pre.input_names();
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(std::iter::once("row".to_string()).chain(names.iter().cloned()))?;
@@ -247,4 +252,19 @@ fn attributions(
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     write_atomic(&out_dir.join("attributions.csv"), &bytes)
+}
+
+/// Each `--rows` value's index in the matrix; a row the data does not hold is an error.
+fn rows_index(a: &ExplainArgs, m: &Matrix) -> Result<Vec<usize>> {
+    a.rows
+        .iter()
+        .map(|r| {
+            m.source_rows.iter().position(|s| s == r).with_context(|| {
+                format!(
+                    "--rows {r}: {} has no usable row {r} (rows start at 2, after the header; rows with missing values may have been dropped)",
+                    a.data.display()
+                )
+            })
+        })
+        .collect()
 }

@@ -148,6 +148,25 @@ pub fn log_path(dir: &Path) -> PathBuf {
     dir.with_file_name(name)
 }
 
+/// Refuses any planned folder that exists as something other than a real folder (a link
+/// planted as `fold-3` or `trial-0007` would carry a run's training, and its metrics, from
+/// somewhere else). Called before anything starts.
+pub fn check_dirs(planned: &[Planned]) -> Result<()> {
+    for p in planned {
+        if let Ok(m) = std::fs::symlink_metadata(&p.dir) {
+            if !m.is_dir() {
+                anyhow::bail!(
+                    "{} ({}) is {}, not a folder burnfit made; remove it and run the same command again",
+                    p.dir.display(),
+                    p.label,
+                    crate::files::not_regular(&p.dir).unwrap_or("a file")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn spawn(exe: &Path, p: &Planned, threads: usize) -> Result<Child> {
     let mut cmd = Command::new(exe);
     cmd.arg("train");

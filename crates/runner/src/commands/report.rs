@@ -139,10 +139,12 @@ pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
         write!(
             out,
             "{:<name_w$}  {:<20}  {:<22}  {:<data_w$}  {epochs:>6}",
-            r.name,
+            // A table for people: a folder or file name's control characters (a planted
+            // escape sequence) are shown escaped, as on stderr.
+            crate::term::defang(&r.name),
             r.when(),
             r.state(),
-            r.data_words()
+            crate::term::defang(&r.data_words())
         )?;
         for c in &shown {
             let v = r.metric(c).map_or("-".to_string(), metrics::show);

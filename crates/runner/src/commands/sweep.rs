@@ -65,13 +65,23 @@ fn trial_dir(root: &Path, i: usize) -> PathBuf {
 
 /// The trial index a scheduler gives this process: Slurm's array index, or a Kubernetes
 /// Indexed Job's completion index.
-fn scheduler_index() -> Option<(usize, &'static str)> {
-    ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
-        .into_iter()
-        .find_map(|var| {
-            let v = std::env::var(var).ok()?;
-            v.trim().parse().ok().map(|i| (i, var))
-        })
+/// A variable that is set but holds no index (`-1`, `abc`, not UTF-8) is an error: running the
+/// whole sweep in each task of an array would run every trial once per task.
+fn scheduler_index() -> Result<Option<(usize, &'static str)>> {
+    for var in ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"] {
+        let Some(raw) = std::env::var_os(var) else {
+            continue;
+        };
+        let text = raw.to_string_lossy();
+        return match text.trim().parse::<usize>() {
+            Ok(i) => Ok(Some((i, var))),
+            Err(_) => bail!(
+                "{var} is `{}`, not a trial index (0, 1, 2, …); unset it to run the whole sweep, or pass --trial",
+                crate::term::excerpt(&text, 40)
+            ),
+        };
+    }
+    Ok(None)
 }
 
 /// `burnfit sweep` (running trials).
@@ -93,7 +103,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         bail!("--jobs must be at least 1");
     }
     let from_scheduler = if a.trial.is_none() {
-        scheduler_index()
+        scheduler_index()?
     } else {
         None
     };
@@ -190,6 +200,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .max_time
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .and_then(|d| Instant::now().checked_add(d));
+    pool::check_dirs(&planned)?;
     // The children are stopped by the signal the parent passes on, and wait for it.
     let _graceful = crate::stop::Graceful::enter();
     let ended = pool::run_all(&planned, a.jobs.min(planned.len()), interrupt, deadline)?;

@@ -113,6 +113,15 @@ checked_f64!(
     Positive, |v| v > 0.0, "a number > 0"
 );
 checked_f64!(
+    /// A number > 0 used in 32-bit training arithmetic (the learning rate, Adam's ε, the
+    /// gradient clip): positive and finite as f64 is not enough, since `1e-320` becomes 0 in
+    /// f32 (nothing is learned, or Adam divides by zero and the run is blamed on the learning
+    /// rate) and `1e39` becomes infinite. Checked as the f32 it becomes.
+    Positive32,
+    |v| v > 0.0 && (v as f32).is_normal(),
+    "a number > 0 that a 32-bit float holds (about 1.2e-38 to 3.4e38)"
+);
+checked_f64!(
     /// A finite number >= 0 (decays, tolerances).
     NonNegative, |v| v >= 0.0, "a number >= 0"
 );

@@ -9,7 +9,9 @@ use burnfit_model::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ClassWeight, Finite, Fraction, NonNegative, Positive, Threshold, UnitInterval};
+use super::{
+    ClassWeight, Finite, Fraction, NonNegative, Positive, Positive32, Threshold, UnitInterval,
+};
 
 /// The whole run: data, model, training, backend and output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,7 +283,7 @@ pub struct TrainConfig {
     pub optimizer: Optimizer,
     /// Learning rate (default: Keras's, 1e-3 for Adam and 1e-2 for SGD).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lr: Option<Positive>,
+    pub lr: Option<Positive32>,
     /// SGD momentum.
     pub momentum: UnitInterval,
     /// Adam β1.
@@ -289,12 +291,12 @@ pub struct TrainConfig {
     /// Adam β2.
     pub beta2: UnitInterval,
     /// Adam ε (Keras's 1e-7).
-    pub epsilon: Positive,
+    pub epsilon: Positive32,
     /// L2 penalty.
     pub weight_decay: NonNegative,
     /// Clip each parameter's gradient norm to this value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub grad_clip: Option<Positive>,
+    pub grad_clip: Option<Positive32>,
     /// Learning-rate schedule.
     pub lr_schedule: LrSchedule,
     /// For `step`: epochs between decays.
@@ -541,7 +543,7 @@ impl Default for TrainConfig {
             momentum: UnitInterval(sgd.momentum),
             beta1: UnitInterval(adam.beta1),
             beta2: UnitInterval(adam.beta2),
-            epsilon: Positive(adam.epsilon),
+            epsilon: Positive32(adam.epsilon),
             weight_decay: NonNegative(adam.weight_decay),
             grad_clip: None,
             lr_schedule: LrSchedule::default(),

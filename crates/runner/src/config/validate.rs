@@ -23,6 +23,35 @@ impl Config {
             key: key.to_string(),
             message,
         };
+        // The footprint's factors multiply the energy: beyond these bounds no grid, data
+        // centre or tariff exists, and the products overflow to a `null` in summary.json.
+        let f = &self.footprint;
+        for (key, value, most) in [
+            ("footprint.grid_gco2_per_kwh", f.grid_gco2_per_kwh.0, 1e5),
+            ("footprint.pue", f.pue.0, 100.0),
+            ("footprint.price_per_kwh", f.price_per_kwh.0, 1e6),
+            (
+                "footprint.cpu_tdp_watts",
+                f.cpu_tdp_watts.map_or(1.0, |w| w.0),
+                1e5,
+            ),
+        ] {
+            if value > most {
+                return Err(fail(
+                    key,
+                    format!("must be at most {most:e}, got {value:e}; is the unit right?"),
+                ));
+            }
+        }
+        if f.pue.0 < 1.0 {
+            return Err(fail(
+                "footprint.pue",
+                format!(
+                    "must be at least 1 (the machine's own power, with nothing for cooling), got {}",
+                    f.pue.0
+                ),
+            ));
+        }
         let d = &self.data;
         for (key, why) in rules::inert(self) {
             if written.has(key) && rules::is_other_source(self, key, written) {

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::record::{
     ColumnImportance, ExplainAbout, ImportanceRecord, Outputs, RunRecord, EXPLAIN_ABOUT, IMPORTANCE,
 };
-use crate::files::{read_limited, CONFIG_LIMIT, JSON_LIMIT};
+use crate::files::{read_own, CONFIG_LIMIT, JSON_LIMIT};
 use crate::history::EpochRow;
 use crate::run::{self as rundir, fingerprint::Fingerprint, ModelFile, StatusFile, Summary};
 
@@ -200,9 +200,9 @@ fn optional(path: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
-/// Reads `path` (at most `limit` bytes).
+/// Reads `path` (at most `limit` bytes), never through a link planted under its name.
 fn bytes(path: &Path, limit: u64, kind: &str) -> Result<Vec<u8>> {
-    read_limited(path, limit, kind).map_err(|source| ReadError::Unreadable {
+    read_own(path, limit, kind).map_err(|source| ReadError::Unreadable {
         path: path.to_path_buf(),
         source,
     })
@@ -283,12 +283,33 @@ fn check_summary(path: &Path, s: &Summary) -> Result<()> {
     Ok(())
 }
 
-/// A CSV reader over `path` and its header.
-fn csv_with_header(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
-    let file = std::fs::File::open(path).map_err(|source| ReadError::Unreadable {
+/// The most `history.csv` or `importance.csv` may hold: a row per epoch or per column, a few
+/// hundred bytes each. A planted 5 GB sparse file is refused by its size, not read.
+const SMALL_CSV_LIMIT: u64 = 64_000_000;
+
+/// The most `outputs.csv` may hold: a row per evaluated row, read whole into memory; a
+/// quarter of the memory available.
+fn outputs_limit() -> u64 {
+    crate::resources::available() / 4
+}
+
+/// A CSV reader over `path` (a regular file of at most `limit` bytes, never read through a
+/// link) and its header.
+fn csv_with_header(path: &Path, limit: u64) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
+    let unreadable = |source| ReadError::Unreadable {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = crate::files::open_regular(path, std::fs::OpenOptions::new().read(true))
+        .map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    if size > limit {
+        return Err(unreadable(std::io::Error::other(format!(
+            "the file is {}, more than the {} burnfit ever writes there; was it replaced?",
+            crate::resources::human(size),
+            crate::resources::human(limit)
+        ))));
+    }
     let mut r = csv::Reader::from_reader(file);
     let header = r
         .headers()
@@ -314,7 +335,7 @@ fn number(path: &Path, line: usize, column: &str, cell: &str) -> Result<f64> {
 }
 
 fn read_history(path: &Path) -> Result<Vec<EpochRow>> {
-    let (mut r, header) = csv_with_header(path)?;
+    let (mut r, header) = csv_with_header(path, SMALL_CSV_LIMIT)?;
     if header.len() < 2 || header[0] != "epoch" || header[1] != "lr" {
         return Err(inconsistent(
             path,
@@ -351,7 +372,7 @@ fn read_history(path: &Path) -> Result<Vec<EpochRow>> {
 /// probability, and there are as many rows (and positives) as `summary.json` says the
 /// evaluated split has.
 fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Outputs> {
-    let (mut r, header) = csv_with_header(path)?;
+    let (mut r, header) = csv_with_header(path, outputs_limit())?;
     let classifier = loss == Loss::Bce;
     let expected: &[&str] = if classifier {
         &["row", "target", "output", "probability"]
@@ -424,7 +445,7 @@ fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Ou
 }
 
 fn read_importance(path: &Path) -> Result<Vec<ColumnImportance>> {
-    let (mut r, header) = csv_with_header(path)?;
+    let (mut r, header) = csv_with_header(path, SMALL_CSV_LIMIT)?;
     if header.len() < 3 || header[1] != "importance_mean" || header[2] != "importance_sd" {
         return Err(inconsistent(
             path,

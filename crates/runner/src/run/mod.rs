@@ -163,6 +163,12 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     .with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// The most bytes a weights file of a network of `params` parameters may hold: four bytes a
+/// parameter (f32), twice over for any format overhead, and a megabyte of names.
+pub fn weights_limit(params: usize) -> u64 {
+    (params as u64).saturating_mul(8).saturating_add(1 << 20)
+}
+
 /// Reads one of burnfit's JSON files, at most [`crate::files::JSON_LIMIT`] bytes, never
 /// through a link planted under its name.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -408,8 +414,13 @@ impl RunDir {
         read_json(&self.file(PREPROCESS))
     }
 
-    /// Reads the final weights.
+    /// Reads the final weights: at most what the network of `model.json` can take (four bytes
+    /// a parameter, twice over, and a megabyte of names), so a planted 10 GB file is refused
+    /// by its size instead of read.
     pub fn weights(&self) -> Result<Vec<u8>> {
-        read(&self.file(WEIGHTS))
+        let path = self.file(WEIGHTS);
+        let limit = weights_limit(self.model_file()?.network.num_params());
+        crate::files::read_own(&path, limit, "weights file of this network")
+            .with_context(|| format!("cannot read {}", path.display()))
     }
 }
