@@ -15,6 +15,22 @@
 //! The setting belongs to one thread, so every thread that computes must set it before it
 //! starts (new threads inherit their creator's setting on Linux, not on every system). It is
 //! the only `unsafe` code in the workspace.
+//!
+//! # The hazard, and why it is accepted
+//!
+//! Rust's rules say that leaving an `asm!` block with the floating-point environment changed
+//! is undefined behaviour: the compiler assumes the default environment everywhere, which is
+//! why `_mm_setcsr` was deprecated. This crate does it anyway, on purpose, and it is not
+//! "sound" in the language's sense. What can go wrong: code the compiler optimised under
+//! IEEE semantics (a constant folded with subnormals at build time, a comparison it assumed
+//! could not flip, a vectorised and a scalar path of one function) can see different values
+//! below `f32::MIN_POSITIVE` than it expected. Why that is accepted: the only values that
+//! change are subnormals, which become zero — the same trade TensorFlow and XLA make by
+//! default on CPUs — nothing in burnfit relies on a subnormal's exact value, the mode is off
+//! with `backend.flush_denormals = false` (strict IEEE, the reference for the tests that
+//! compare the two), and the alternative, unflushed subnormals on Intel cores, costs up to
+//! four times the run time (docs/PERFORMANCE.md). The risk is confined to values that
+//! training would round away anyway; it is named here so nobody mistakes it for a guarantee.
 
 #![allow(unsafe_code)]
 
@@ -43,13 +59,11 @@ mod arch {
     pub fn set(flush: bool) {
         let csr = read();
         let csr = if flush { csr | MASK } else { csr & !MASK };
-        // SAFETY: `ldmxcsr` loads MXCSR from a live, aligned u32. Only the FTZ and DAZ bits
-        // differ from the value just read, so exception masks and the rounding mode stay as
-        // the compiler assumes. The two bits change no memory and no control flow: results
-        // that would be subnormal become zero. The compiler may still fold constant
-        // expressions with IEEE subnormals at build time, so a constant-folded value and a
-        // computed one can differ below `f32::MIN_POSITIVE`; nothing in burnfit relies on
-        // those agreeing.
+        // SAFETY (memory): `ldmxcsr` loads MXCSR from a live, aligned u32. Only the FTZ and DAZ
+        // bits differ from the value just read, so exception masks and the rounding mode stay
+        // as the compiler assumes. Leaving the block with those two bits changed is outside
+        // Rust's rules for the floating-point environment: the hazard and why it is accepted
+        // are in the crate's documentation above.
         unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, preserves_flags)) };
     }
 

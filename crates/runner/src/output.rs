@@ -20,18 +20,12 @@ pub struct Replace {
     pub force: bool,
 }
 
-/// Whether `dir` holds a run (`config.toml` with `model.json` or a `checkpoints` folder).
-fn is_run_folder(dir: &Path) -> bool {
-    dir.join(run::CONFIG).is_file()
-        && (dir.join(run::MODEL_JSON).is_file() || dir.join(run::CHECKPOINTS).is_dir())
-}
-
 /// The run folder `path` lies in, if any (its parent, or any folder above it).
 pub(crate) fn enclosing_run(path: &Path) -> Option<PathBuf> {
     let abs = std::path::absolute(path).ok()?;
     abs.ancestors()
         .skip(1)
-        .find(|a| is_run_folder(a))
+        .find(|a| run::is_run_folder(a))
         .map(Path::to_path_buf)
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use super::{labelled_matrix, load_run, Loaded};
+use super::loaded::{labelled_matrix, load_run, Loaded};
 use crate::data::Matrix;
 use crate::explain::{self, Importance};
 use crate::metrics;
@@ -78,7 +78,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         }
         // Another run's folder (or its explain/) is that run's to write: importances computed
         // from this run there would be read by its report as its own.
-        if let Some(run) = output::enclosing_run(&out_dir.join("importance.csv")) {
+        if let Some(run) = output::enclosing_run(&out_dir.join(rundir::IMPORTANCE)) {
             bail!(
                 "--out {} lies in the run folder {}; a run's files are written only by commands on that run, even with --force: name a folder outside any run (or leave out --out to write {})",
                 out_dir.display(),
@@ -86,9 +86,9 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
                 own.display()
             );
         }
-        let mut names = vec!["importance.csv", "importance.svg"];
+        let mut names = vec![rundir::IMPORTANCE, rundir::IMPORTANCE_SVG];
         if !a.rows.is_empty() {
-            names.push("attributions.csv");
+            names.push(rundir::ATTRIBUTIONS);
         }
         // A folder that does not exist yet is made when the files are written; its parent
         // must exist, as for any output.
@@ -137,11 +137,11 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot create {}", out_dir.display()))?;
     }
     write_atomic(
-        &out_dir.join("importance.csv"),
+        &out_dir.join(rundir::IMPORTANCE),
         &importance_csv(&importances, a.repeats)?,
     )?;
     write_atomic(
-        &out_dir.join("importance.svg"),
+        &out_dir.join(rundir::IMPORTANCE_SVG),
         explain::importance_svg(&importances, metric, a.top)?.as_bytes(),
     )?;
     if is_own {
@@ -154,7 +154,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
             repeats: a.repeats,
         };
         write_atomic(
-            &out_dir.join(crate::report::EXPLAIN_ABOUT),
+            &out_dir.join(rundir::EXPLAIN_ABOUT),
             &serde_json::to_vec_pretty(&about)?,
         )?;
     }
@@ -251,7 +251,7 @@ fn attributions(
         )?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    write_atomic(&out_dir.join("attributions.csv"), &bytes)
+    write_atomic(&out_dir.join(rundir::ATTRIBUTIONS), &bytes)
 }
 
 /// Each `--rows` value's index in the matrix; a row the data does not hold is an error.

@@ -170,7 +170,7 @@ pub fn check_dirs(planned: &[Planned]) -> Result<()> {
 fn spawn(exe: &Path, p: &Planned, threads: usize) -> Result<Child> {
     let mut cmd = Command::new(exe);
     cmd.arg("train");
-    if p.dir.join(rundir::CONFIG).is_file() {
+    if rundir::is_run_folder(&p.dir) {
         say!("{}: resuming {}", p.label, p.dir.display());
         cmd.arg("--resume").arg(&p.dir);
     } else {

@@ -17,7 +17,7 @@ pub mod svg;
 use std::collections::BTreeMap;
 
 pub use read::runs_in;
-pub use record::{ExplainAbout, RunRecord, Spread, EXPLAIN_ABOUT};
+pub use record::{ExplainAbout, RunRecord, Spread};
 
 /// Every dotted key of a TOML table with its value as TOML text: `train.lr = 0.001`.
 pub fn flatten(table: &toml::Table) -> BTreeMap<String, String> {

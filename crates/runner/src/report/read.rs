@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 use burnfit_model::Loss;
 use serde::de::DeserializeOwned;
 
-use super::record::{
-    ColumnImportance, ExplainAbout, ImportanceRecord, Outputs, RunRecord, EXPLAIN_ABOUT, IMPORTANCE,
-};
+use super::record::{ColumnImportance, ExplainAbout, ImportanceRecord, Outputs, RunRecord};
 use crate::files::{read_own, CONFIG_LIMIT, JSON_LIMIT};
 use crate::history::EpochRow;
-use crate::run::{self as rundir, fingerprint::Fingerprint, ModelFile, StatusFile, Summary};
+use crate::run::{
+    self as rundir, fingerprint::Fingerprint, ModelFile, StatusFile, Summary, EXPLAIN_ABOUT,
+    IMPORTANCE,
+};
 
 /// Why a run folder could not be read. Every variant names the folder or file.
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +181,7 @@ pub fn runs_in(dir: &Path) -> Result<Vec<PathBuf>> {
     })?;
     let mut runs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(rundir::CONFIG).is_file() && p.join(rundir::MODEL_JSON).is_file())
+        .filter(|p| rundir::is_run_folder(p))
         .collect();
     runs.sort();
     Ok(runs)

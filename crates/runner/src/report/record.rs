@@ -82,12 +82,6 @@ pub struct ExplainAbout {
     pub repeats: usize,
 }
 
-/// The file `explain` records its settings in, inside `explain/`.
-pub const EXPLAIN_ABOUT: &str = "explain.json";
-
-/// The file `explain` writes its importances to, inside `explain/`.
-pub const IMPORTANCE: &str = "importance.csv";
-
 impl RunRecord {
     /// The loss, which fixes the task.
     pub fn loss(&self) -> Loss {

@@ -61,6 +61,14 @@ pub const DATA: &str = "data.json";
 pub const CHECKPOINTS: &str = "checkpoints";
 /// `burnfit explain`'s folder.
 pub const EXPLAIN: &str = "explain";
+/// Inside `explain/` (or explain's `--out`): each input column's importance.
+pub const IMPORTANCE: &str = "importance.csv";
+/// Inside `explain/`: the importances' chart.
+pub const IMPORTANCE_SVG: &str = "importance.svg";
+/// Inside `explain/`: gradient × input for the `--rows` asked for.
+pub const ATTRIBUTIONS: &str = "attributions.csv";
+/// Inside `explain/`: what the importances were measured on.
+pub const EXPLAIN_ABOUT: &str = "explain.json";
 
 /// Every file a run writes in its folder, by name.
 const FILES: [&str; 12] = [
@@ -176,6 +184,16 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
         .with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a valid burnfit file", path.display()))
+}
+
+/// Whether `dir` holds a run: its `config.toml`, with `model.json` or `checkpoints/` (what
+/// `train` writes as it starts). The one answer to "is this a run folder?" for the output rule,
+/// the listing of runs, and cv's and sweep's choice between starting and resuming.
+pub fn is_run_folder(dir: &Path) -> bool {
+    let regular = |name: &str| fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file());
+    regular(CONFIG)
+        && (regular(MODEL_JSON)
+            || fs::symlink_metadata(dir.join(CHECKPOINTS)).is_ok_and(|m| m.is_dir()))
 }
 
 /// Refuses a run folder in which something burnfit writes or reads back is not what burnfit
