@@ -13,11 +13,12 @@
 //! network's backward is written by hand: both passes are Burn's.
 //!
 //! The noise is drawn on the host from ChaCha20 and uploaded, so it is the same on every
-//! backend and a resumed run continues it exactly ([`NoiseSource`]).
+//! backend and a resumed run continues it exactly ([`NoiseSource`]); it is drawn on other
+//! threads while the passes run.
 
-use burn::module::{Param, ParamId};
+use burn::module::ParamId;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Shape, Tensor, TensorData};
 use rand::TryRngCore;
 use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -58,7 +59,8 @@ impl PrivacySettings {
     }
 }
 
-/// Where a [`NoiseSource`] is in its stream: enough to continue it exactly.
+/// Where a [`NoiseSource`] is: its key and how many steps' noise it has drawn. Enough to
+/// continue it exactly, since each step's noise is a fixed slice of the key's stream.
 ///
 /// The key is the secret of the whole run: anyone who has it, and the model after each step,
 /// can subtract the noise and read the clipped gradient sums, so a checkpoint that holds it is
@@ -67,10 +69,8 @@ impl PrivacySettings {
 pub struct NoiseState {
     /// ChaCha20's 256-bit key.
     pub key: [u8; 32],
-    /// ChaCha20's stream (nonce); 0 unless set.
-    pub stream: u64,
-    /// The position of the next 32-bit word in the stream.
-    pub word_pos: u128,
+    /// Steps whose noise has been drawn: the next step's stream number.
+    pub steps: u64,
 }
 
 impl std::fmt::Debug for NoiseState {
@@ -78,24 +78,38 @@ impl std::fmt::Debug for NoiseState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NoiseState")
             .field("key", &"<secret>")
-            .field("stream", &self.stream)
-            .field("word_pos", &self.word_pos)
+            .field("steps", &self.steps)
             .finish()
     }
 }
 
-/// The Gaussian noise of private training: a ChaCha20 stream, drawn on the host.
+/// Values of one parameter's noise drawn from one slice of the keystream.
+const BLOCK: usize = 4096;
+/// Bits of a keystream position (68 in all, in 32-bit words) given to a block's own words,
+/// then to the block's index within its parameter; the rest number the parameter. A block
+/// of 4,096 values reads about 33,000 words (four normal draws of two words each, and the
+/// ziggurat's rare retries), far inside its 2^28.
+const WORD_BITS: u32 = 28;
+const BLOCK_BITS: u32 = 20;
+const PARAM_BITS: u32 = 68 - WORD_BITS - BLOCK_BITS;
+
+/// The Gaussian noise of private training: ChaCha20 keystream, drawn on the host.
 ///
 /// ChaCha20 rather than rand's `StdRng` (ChaCha12 today): it is the cipher of RFC 8439, with the
 /// full safety margin a cryptographic review expects of a secret source, and `rand_chacha`
-/// exposes its key and word position, so the state can be saved and restored exactly, which
-/// `StdRng` (whose algorithm rand may change between versions) does not promise. The normal
-/// draws are rand_distr's ziggurat; each noise value is `(z₁ + z₂ + z₃ + z₄)/2` of four of them,
-/// still `N(0, 1)`, as Opacus's `secure_mode` does against attacks on the floating-point
-/// representation of a single Gaussian draw (Holohan & Braghin 2021; Opacus
-/// `_generate_noise`).
+/// gives direct access to its stream number and position, where `StdRng` (whose algorithm
+/// rand may change between versions) promises neither.
+///
+/// Step t's noise for parameter p, values 4096·b to 4096·(b+1), comes from the keystream of
+/// stream t at a position fixed by (p, b): disjoint slices of one key's stream, so the draws
+/// are independent, can be made in parallel in any order with the same bits, and a resumed run
+/// needs only the key and the step count ([`NoiseState`]). The normal draws are rand_distr's
+/// ziggurat in f64; each noise value is `(z₁ + z₂ + z₃ + z₄)/2` of four of them, still
+/// `N(0, 1)`, as Opacus's `secure_mode` does against attacks on the floating-point
+/// representation of a single Gaussian draw (Holohan & Braghin 2021; Opacus `_generate_noise`).
 pub struct NoiseSource {
-    rng: ChaCha20Rng,
+    key: [u8; 32],
+    steps: u64,
 }
 
 impl NoiseSource {
@@ -111,43 +125,86 @@ impl NoiseSource {
         Ok(Self::from_key(key))
     }
 
-    /// A source with the given key, at the start of stream 0. Reproducible, so for tests and
-    /// for a run whose key the caller keeps secret itself; a key derived from a public seed
-    /// gives no privacy at all, since anyone can then replay the noise.
+    /// A source with the given key, before its first step. Reproducible, so for tests and for a
+    /// run whose key the caller keeps secret itself; a key derived from a public seed gives no
+    /// privacy at all, since anyone can then replay the noise.
     pub fn from_key(key: [u8; 32]) -> Self {
-        use rand::SeedableRng;
-        Self {
-            rng: ChaCha20Rng::from_seed(key),
-        }
+        Self { key, steps: 0 }
     }
 
     /// The source exactly where [`state`](Self::state) left it.
     pub fn from_state(state: &NoiseState) -> Self {
-        let mut source = Self::from_key(state.key);
-        source.rng.set_stream(state.stream);
-        source.rng.set_word_pos(state.word_pos);
-        source
+        Self {
+            key: state.key,
+            steps: state.steps,
+        }
     }
 
     /// Where the source is: saved in a checkpoint, it lets a resumed run draw the same noise.
     pub fn state(&self) -> NoiseState {
         NoiseState {
-            key: self.rng.get_seed(),
-            stream: self.rng.get_stream(),
-            word_pos: self.rng.get_word_pos(),
+            key: self.key,
+            steps: self.steps,
         }
     }
 
-    /// `count` draws of `N(0, std²)`, in f32.
-    fn gaussian(&mut self, std: f64, count: usize) -> Vec<f32> {
-        (0..count)
-            .map(|_| {
-                let z: f64 = (0..4)
-                    .map(|_| -> f64 { StandardNormal.sample(&mut self.rng) })
-                    .sum();
-                (z / 2.0 * std) as f32
+    /// The next step's stream number, advancing the count.
+    fn next_step(&mut self) -> Result<u64, ModelError> {
+        let step = self.steps;
+        // Wrapping would reuse noise, which would let the two steps' noise cancel.
+        self.steps = step
+            .checked_add(1)
+            .ok_or_else(|| ModelError::InvalidSetting {
+                key: "noise",
+                reason: "the noise stream is exhausted after 2^64 steps".into(),
+            })?;
+        Ok(step)
+    }
+
+    /// Step `step`'s noise, `N(0, std²)` in f32, for parameters of `sizes` elements, drawn in
+    /// parallel over rayon's pool (each block on its own slice of the stream).
+    fn draw(&self, step: u64, sizes: &[usize], std: f64) -> Result<Vec<Vec<f32>>, ModelError> {
+        use rand::SeedableRng;
+        use rayon::prelude::*;
+        if sizes.len() as u64 >= 1 << PARAM_BITS
+            || sizes
+                .iter()
+                .any(|&n| n.div_ceil(BLOCK) as u64 >= 1 << BLOCK_BITS)
+        {
+            return Err(ModelError::InvalidSetting {
+                key: "hidden",
+                reason: format!(
+                    "private training draws noise for at most {} parameter tensors of at most                      {} values each",
+                    1u64 << PARAM_BITS,
+                    (1u64 << BLOCK_BITS) * BLOCK as u64
+                ),
+            });
+        }
+        let key = self.key;
+        Ok(sizes
+            .par_iter()
+            .enumerate()
+            .map(|(p, &n)| {
+                let mut values = vec![0f32; n];
+                values
+                    .par_chunks_mut(BLOCK)
+                    .enumerate()
+                    .for_each(|(b, block)| {
+                        let mut rng = ChaCha20Rng::from_seed(key);
+                        rng.set_stream(step);
+                        rng.set_word_pos(
+                            ((p as u128) << (BLOCK_BITS + WORD_BITS)) | ((b as u128) << WORD_BITS),
+                        );
+                        for v in block {
+                            let z: f64 = (0..4)
+                                .map(|_| -> f64 { StandardNormal.sample(&mut rng) })
+                                .sum();
+                            *v = (z / 2.0 * std) as f32;
+                        }
+                    });
+                values
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -229,36 +286,39 @@ impl DpSgd {
         y: Tensor<2>,
     ) -> Result<PrivateGradients, ModelError> {
         check_batch(model, &x, &y)?;
-        let rows = x.dims()[0];
         let device = x.device().inner();
-        let (mut grads, outputs, mean_loss) = if rows == 0 {
-            let outputs = Tensor::<2>::zeros([0, y.dims()[1]], &device);
-            (
-                GradientsParams::new(),
-                outputs,
-                Tensor::<1>::zeros([1], &device),
-            )
-        } else {
-            let norms = per_sample_grad_norms(model, loss, x.clone(), y.clone())?;
-            let factors = norms
-                .add_scalar(NORM_EPSILON)
-                .recip()
-                .mul_scalar(self.settings.max_grad_norm)
-                .clamp_max(1.0); // [rows]
-                                 // Pass 2: Σ_i c_i·loss_i, the factors constants of the graph.
-            let outputs = model.forward(x); // [rows, outputs]
-            let per_row = loss.per_row(outputs.clone(), y)?; // [rows, 1]
-            let mean_loss = per_row.clone().inner().mean();
-            let factors = Tensor::from_inner(factors.reshape([rows, 1]));
-            let clipped = (per_row * factors).sum();
-            let grads = GradientsParams::from_grads(clipped.backward(), model);
-            (grads, outputs.inner(), mean_loss)
-        };
+        let params: Vec<(ParamId, Shape)> = model
+            .layers
+            .iter()
+            .flat_map(|l| {
+                std::iter::once((l.weight.id, l.weight.shape()))
+                    .chain(l.bias.as_ref().map(|b| (b.id, b.shape())))
+            })
+            .collect();
+        let sizes: Vec<usize> = params.iter().map(|(_, s)| s.num_elements()).collect();
         let std = self.settings.noise_multiplier * self.settings.max_grad_norm;
-        for layer in &model.layers {
-            self.noise_into(&mut grads, &layer.weight, std, &device);
-            if let Some(bias) = &layer.bias {
-                self.noise_into(&mut grads, bias, std, &device);
+        let step = self.noise.next_step()?;
+        let noise = &self.noise;
+        let max_grad_norm = self.settings.max_grad_norm;
+        // The noise does not depend on the batch: it is drawn on other threads of the pool while
+        // this one runs the two passes, which at the usual batch sizes keep one core busy.
+        let (passes, noise) = rayon::join(
+            || clipped_sum(model, loss, x, y, max_grad_norm),
+            || {
+                if std > 0.0 {
+                    noise.draw(step, &sizes, std).map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+        );
+        let (mut grads, outputs, mean_loss) = passes?;
+        let mut noise = noise?.map(Vec::into_iter);
+        for (id, shape) in params {
+            let values = noise.as_mut().and_then(Iterator::next);
+            match shape.num_dims() {
+                1 => self.finish::<1>(&mut grads, id, shape, values, &device),
+                _ => self.finish::<2>(&mut grads, id, shape, values, &device),
             }
         }
         Ok(PrivateGradients {
@@ -271,26 +331,56 @@ impl DpSgd {
     /// Replaces a parameter's summed clipped gradient in `grads` with `(sum + noise) / B`. A
     /// parameter the backward pass did not reach (or an empty batch) gets the noise alone: every
     /// released parameter is noised.
-    fn noise_into<const D: usize>(
-        &mut self,
+    fn finish<const D: usize>(
+        &self,
         grads: &mut GradientsParams,
-        param: &Param<Tensor<D>>,
-        std: f64,
+        id: ParamId,
+        shape: Shape,
+        noise: Option<Vec<f32>>,
         device: &Device,
     ) {
-        let id: ParamId = param.id;
-        let shape = param.shape();
         let sum = grads
             .remove::<D>(id)
             .unwrap_or_else(|| Tensor::zeros(shape.clone(), device));
-        let noisy = if std > 0.0 {
-            let noise = self.noise.gaussian(std, shape.num_elements());
-            sum + Tensor::<D>::from_data(TensorData::new(noise, shape), device)
-        } else {
-            sum
+        let noisy = match noise {
+            Some(values) => sum + Tensor::<D>::from_data(TensorData::new(values, shape), device),
+            None => sum,
         };
         grads.register(id, noisy.div_scalar(self.expected_batch));
     }
+}
+
+/// `Σ_i c_i ∇_i` over the batch with `c_i = min(1, C / (‖∇_i‖ + 1e-6))`, from the ghost norms'
+/// pass and a second pass of `Σ_i c_i·loss_i`; with the outputs and mean loss off the graph.
+/// An empty batch gives no gradients, no outputs and a loss of 0 (it weighs nothing in an
+/// epoch's mean).
+fn clipped_sum(
+    model: &Mlp,
+    loss: Loss,
+    x: Tensor<2>,
+    y: Tensor<2>,
+    max_grad_norm: f64,
+) -> Result<(GradientsParams, Tensor<2>, Tensor<1>), ModelError> {
+    let rows = x.dims()[0];
+    let device = x.device().inner();
+    if rows == 0 {
+        let outputs = Tensor::<2>::zeros([0, y.dims()[1]], &device);
+        return Ok((GradientsParams::new(), outputs, Tensor::zeros([1], &device)));
+    }
+    let norms = per_sample_grad_norms(model, loss, x.clone(), y.clone())?;
+    let factors = norms
+        .add_scalar(NORM_EPSILON)
+        .recip()
+        .mul_scalar(max_grad_norm)
+        .clamp_max(1.0); // [rows]
+                         // Pass 2: Σ_i c_i·loss_i, the factors constants of the graph.
+    let outputs = model.forward(x); // [rows, outputs]
+    let per_row = loss.per_row(outputs.clone(), y)?; // [rows, 1]
+    let mean_loss = per_row.clone().inner().mean();
+    let factors = Tensor::from_inner(factors.reshape([rows, 1]));
+    let clipped = (per_row * factors).sum();
+    let grads = GradientsParams::from_grads(clipped.backward(), model);
+    Ok((grads, outputs.inner(), mean_loss))
 }
 
 /// The norm of every row's gradient of its own loss with respect to all the parameters of

@@ -256,6 +256,35 @@ fn the_noise_resumes_exactly_from_its_state_and_the_key_decides_it() {
     assert_eq!(resumed.noise_state(), first.noise_state());
     let other = DpSgd::new(settings, 3.0, NoiseSource::from_key([8; 32]));
     assert_ne!(run(&mut other.unwrap()), next);
+    // The noise is drawn over the pool in blocks, each from its own slice of the stream: the
+    // same bits on one thread or three.
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut again = DpSgd::new(settings, 3.0, NoiseSource::from_state(&state)).unwrap();
+        assert_eq!(pool.install(|| run(&mut again)), next, "{threads} threads");
+    }
+    // A network larger than one block per parameter, twice: the steps' noise differs.
+    let big = MlpConfig::new(100).init(&device, 1).unwrap();
+    let mut source = dp(1.0, 1.0, 1.0);
+    let empty = || {
+        (
+            Tensor::zeros([0, 100], &device),
+            Tensor::zeros([0, 1], &device),
+        )
+    };
+    let mut noise = || {
+        let (x, y) = empty();
+        flat(
+            &big,
+            &source.gradients(&big, Loss::Bce, x, y).unwrap().grads,
+        )
+    };
+    let (a, b) = (noise(), noise());
+    assert_ne!(a, b);
+    assert!(a[..4096] != a[4096..8192], "blocks differ");
     // A fresh key from the OS each time.
     let (a, b) = (
         NoiseSource::from_os().unwrap().state(),
