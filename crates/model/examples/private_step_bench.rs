@@ -1,6 +1,7 @@
 //! The cost of a private (DP-SGD) step against an ordinary one on the seed network
-//! (100-128-64-1, Adam on the host path, BCE from logits) on flex, and of its parts: the ghost
-//! norms' pass alone, and the noise alone (an empty batch). Not a test: a measurement.
+//! (100-128-64-1, Adam on the host path, BCE from logits) on flex, and of its parts: the step
+//! without noise (both passes), the ghost norms' pass alone, and the noise alone (an empty
+//! batch, drawn over the pool). Not a test: a measurement.
 //!
 //! `cargo run --release -p burnfit-model --example private_step_bench [batch] [steps]`
 
@@ -43,11 +44,25 @@ fn run() {
     let mut results = Vec::new();
     // Twice round, so the second figures are warm.
     for round in 0..2 {
-        for variant in ["ordinary", "private", "ghost norms only", "noise only"] {
+        for variant in [
+            "ordinary",
+            "private",
+            "private, σ = 0",
+            "ghost norms only",
+            "noise only",
+        ] {
             let mut model = MlpConfig::new(100).init(&device, 1).unwrap();
             let mut optim = OptimizerSettings::Adam(AdamSettings::keras())
                 .build(None, UpdatePath::Host)
                 .unwrap();
+            let settings = PrivacySettings {
+                noise_multiplier: if variant == "private, σ = 0" {
+                    0.0
+                } else {
+                    1.0
+                },
+                ..settings
+            };
             let mut dp =
                 DpSgd::new(settings, batch as f64, NoiseSource::from_key([3; 32])).unwrap();
             let start = Instant::now();
@@ -62,7 +77,7 @@ fn run() {
                         let grads = GradientsParams::from_grads(loss.backward(), &model);
                         model = optim.step(1e-3, model, grads);
                     }
-                    "private" => {
+                    "private" | "private, σ = 0" => {
                         let step = dp.gradients(&model, Loss::Bce, x, y).unwrap();
                         model = optim.step(1e-3, model, step.grads);
                     }
