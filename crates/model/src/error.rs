@@ -30,4 +30,8 @@ pub enum ModelError {
         /// The width of the batch given.
         got: usize,
     },
+    /// The operating system's random source could not give a key for the noise of private
+    /// training.
+    #[error("the operating system's random source failed: {0}")]
+    Entropy(String),
 }

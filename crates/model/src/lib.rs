@@ -8,8 +8,12 @@ pub mod error;
 pub mod loss;
 pub mod mlp;
 pub mod optim;
+pub mod private;
 
 pub use error::ModelError;
 pub use loss::{bce_with_logits, mse, Loss};
 pub use mlp::{Activation, Init, Mlp, MlpConfig};
 pub use optim::{AdamSettings, MlpOptimizer, OptimizerSettings, SgdSettings, UpdatePath};
+pub use private::{
+    per_sample_grad_norms, DpSgd, NoiseSource, NoiseState, PrivacySettings, PrivateGradients,
+};

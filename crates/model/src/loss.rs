@@ -62,6 +62,33 @@ impl Loss {
         Ok((per_row * weights).mean())
     }
 
+    /// Each row's own loss, before the batch mean: the mean over the row's outputs of the
+    /// element-wise loss that [`compute`](Self::compute) averages, so that the mean of this
+    /// column is `compute`'s value. What DP-SGD clips, row by row (`private.rs`).
+    ///
+    /// # Shapes
+    /// - outputs, targets: `[batch, outputs]` (equal)
+    /// - result: `[batch, 1]`
+    pub fn per_row(self, outputs: Tensor<2>, targets: Tensor<2>) -> Result<Tensor<2>, ModelError> {
+        let name = match self {
+            Loss::Bce => "binary cross-entropy",
+            Loss::Mse => "mean squared error",
+        };
+        check_shapes(name, &outputs, &targets)?;
+        let elements = match self {
+            Loss::Bce => {
+                let negatives = targets.neg().add_scalar(1.0);
+                let log_p = burn::tensor::activation::log_sigmoid(outputs.clone());
+                negatives * outputs - log_p
+            }
+            Loss::Mse => {
+                let diff = outputs - targets;
+                diff.clone() * diff
+            }
+        };
+        Ok(elements.mean_dim(1))
+    }
+
     /// Turns raw outputs into what the user sees: a probability for BCE, the value for MSE.
     pub fn activate(self, outputs: Tensor<2>) -> Tensor<2> {
         match self {

@@ -31,7 +31,7 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn apply(self, x: Tensor<2>) -> Tensor<2> {
+    pub(crate) fn apply(self, x: Tensor<2>) -> Tensor<2> {
         match self {
             Activation::Relu => activation::relu(x),
             Activation::Tanh => activation::tanh(x),

@@ -232,3 +232,45 @@ fn weighted_losses_are_the_mean_of_weight_times_row_loss() {
             .is_err());
     }
 }
+
+#[test]
+fn per_row_losses_are_each_rows_own_and_average_to_the_batch_loss() {
+    let mut rng = StdRng::seed_from_u64(12);
+    // 8 rows of 3 outputs: a row's loss is the mean over its outputs.
+    let (z, y) = random_batch(&mut rng, 24, 6.0);
+    for (name, device) in cpu_devices() {
+        for loss in [Loss::Bce, Loss::Mse] {
+            let rows = to_vec(
+                loss.per_row(tensor2(&z, 8, 3, &device), tensor2(&y, 8, 3, &device))
+                    .unwrap(),
+            );
+            assert_eq!(rows.len(), 8);
+            let want: Vec<f64> = (0..8)
+                .map(|r| {
+                    let (zr, yr) = (&z[3 * r..3 * r + 3], &y[3 * r..3 * r + 3]);
+                    match loss {
+                        Loss::Bce => reference_bce(zr, yr),
+                        Loss::Mse => {
+                            zr.iter()
+                                .zip(yr)
+                                .map(|(&z, &y)| (z as f64 - y as f64).powi(2))
+                                .sum::<f64>()
+                                / 3.0
+                        }
+                    }
+                })
+                .collect();
+            let got: Vec<f64> = rows.iter().map(|&v| v as f64).collect();
+            assert_close(&got, &want, 1e-5, 1e-7, &format!("{name} {loss:?} rows"));
+            let batch = scalar(
+                loss.compute(tensor2(&z, 8, 3, &device), tensor2(&y, 8, 3, &device))
+                    .unwrap(),
+            );
+            let mean = got.iter().sum::<f64>() / 8.0;
+            assert!((mean - batch).abs() < 1e-5, "{name} {loss:?}");
+            assert!(loss
+                .per_row(tensor2(&z, 8, 3, &device), tensor2(&y[..21], 7, 3, &device))
+                .is_err());
+        }
+    }
+}
