@@ -644,3 +644,25 @@ fn divergence_stops_naming_the_epoch_and_step_and_keeps_the_last_good_checkpoint
         "{names:?}"
     );
 }
+
+/// A private run (DP-SGD, Poisson batches, seeded noise) stopped mid-epoch resumes to the same
+/// bits: the noise source, the batches it draws and the accountant's step count all continue.
+#[test]
+fn a_private_run_resumes_to_the_same_bits_noise_included() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let text = fs::read_to_string(long_config(d)).unwrap()
+        + "\n[privacy]\nnoise_multiplier = 1.0\nmax_grad_norm = 1.0\nnoise_seed = 11\n";
+    let cfg = write(d, "private.toml", &text)
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (status, newest) =
+        interrupted_equals_uninterrupted(d, &cfg, &[], 2, |run: &Path| checkpoints(run) >= 1);
+    assert_eq!(status.code(), Some(130));
+    assert!(!newest.ends_with("step-000000"), "{newest}");
+    let full = summary(d, "full");
+    let cut = summary(d, "cut");
+    assert_eq!(full["privacy"], cut["privacy"]);
+    assert!(full["privacy"]["epsilon"].as_f64().unwrap() > 0.0);
+}

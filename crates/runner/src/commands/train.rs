@@ -122,6 +122,23 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         crate::init_from::load(&mut probe, path, &device)?;
         say!("initial weights: {}", path.display());
     }
+    // `[privacy]` settled against the data before anything is written: δ against 1/n, and
+    // the σ for a target ε searched for here, so a target that cannot be met costs nothing.
+    let privacy = config
+        .privacy
+        .as_ref()
+        .map(|p| {
+            crate::train::PrivacyPlan::settle(
+                p,
+                data.train.rows,
+                config.train.batch_size.get(),
+                config.train.epochs.get(),
+            )
+        })
+        .transpose()?;
+    if let Some(plan) = &privacy {
+        say!("privacy: {}", plan.words());
+    }
     if args.dry_run {
         say_part!("{}", network.summary(config.train.loss.head()));
         say!("dry run: config, backend and data are valid; nothing was trained or written");
@@ -159,6 +176,7 @@ pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         weights: row_weights.as_deref(),
         init_from: args.init_from,
         part_rows: selected.part_rows(),
+        privacy: privacy.as_ref(),
     };
     let run_training = || train::train(&job, checkpoint);
     let trained = if selected.keeps_pool_busy(&network, config.train.batch_size.get()) {
@@ -470,6 +488,7 @@ impl Trained<'_> {
             total_seconds: total.elapsed().as_secs_f64(),
             samples_per_second,
             footprint,
+            privacy: outcome.privacy.clone(),
         })?;
         say!(
             "trained {} epochs in {:.2}s ({samples_per_second:.0} samples/s); evaluating on the {eval_name} rows",
@@ -477,6 +496,22 @@ impl Trained<'_> {
             outcome.seconds,
         );
         say_part!("{block}");
+        if let Some(p) = &outcome.privacy {
+            say!(
+                "privacy: (ε = {:.4}, δ = {:e})-differentially private after {} steps (σ = {}, C = {}, {} sampling, RDP order {}); covers {}",
+                p.epsilon,
+                p.delta,
+                p.steps,
+                p.noise_multiplier,
+                p.max_grad_norm,
+                match p.sampling {
+                    burnfit_privacy::Sampling::Poisson => "Poisson",
+                    burnfit_privacy::Sampling::Shuffle => "shuffled-batch",
+                },
+                p.order,
+                p.covers
+            );
+        }
         run.write_status(&StatusFile::now(Status::Finished, ""))?;
         refresh_report(run);
         outln!("{}", final_line(&final_metrics, loss))?;

@@ -36,6 +36,9 @@ pub struct Config {
     /// A hyperparameter sweep, read by `burnfit sweep` (never part of a run's config).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepConfig>,
+    /// Differentially private training (DP-SGD); absent: ordinary training.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyConfig>,
     /// Keys the user wrote that cannot act in this config, each with why (filled by
     /// [`Config::load`], reported at start and in `summary.json`; never written to a file).
     #[serde(skip)]
@@ -62,6 +65,45 @@ pub struct SweepConfig {
     /// Seconds: start no new trial after this much time (running ones finish).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_time: Option<Positive>,
+}
+
+/// `[privacy]`: DP-SGD. Each training row's gradient is clipped to `max_grad_norm`, Gaussian
+/// noise is added to the batch's sum, and an accountant states (ε, δ) after every epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// σ: the noise's standard deviation over `max_grad_norm`. Give this or `target_epsilon`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_multiplier: Option<NonNegative>,
+    /// The ε to reach after the planned epochs: the smallest σ that reaches it is searched for
+    /// and printed. Give this or `noise_multiplier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_epsilon: Option<Positive>,
+    /// C: every row's gradient (all parameters together) is scaled down to at most this norm.
+    #[serde(default = "default_max_grad_norm")]
+    pub max_grad_norm: Positive32,
+    /// δ (default: the largest power of ten below 1/n of the training rows; an error at or
+    /// above 1/n).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Positive>,
+    /// `"poisson"` (each row joins each step's batch with probability batch_size / n, so batch
+    /// sizes vary: the sampling the accountant's amplification assumes) or `"shuffle"` (the
+    /// usual fixed-size batches; ε then has no amplification by subsampling).
+    #[serde(default = "default_sampling")]
+    pub sampling: burnfit_privacy::Sampling,
+    /// Seeds the noise instead of a fresh secret key from the operating system, to reproduce a
+    /// run. Anyone who knows it can remove the noise: the guarantee holds only while it stays
+    /// secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_seed: Option<u64>,
+}
+
+fn default_max_grad_norm() -> Positive32 {
+    Positive32(1.0)
+}
+
+fn default_sampling() -> burnfit_privacy::Sampling {
+    burnfit_privacy::Sampling::Poisson
 }
 
 fn default_sweep_metric() -> String {
@@ -461,6 +503,7 @@ impl Default for Config {
             output: OutputConfig::default(),
             footprint: FootprintConfig::default(),
             sweep: None,
+            privacy: None,
             warnings: Vec::new(),
         }
     }

@@ -236,6 +236,28 @@ impl Config {
                 "needs a binary label (loss = \"bce\")".into(),
             ));
         }
+        if let Some(p) = &self.privacy {
+            if p.noise_multiplier.is_some() == p.target_epsilon.is_some() {
+                return Err(fail(
+                    "privacy",
+                    "give exactly one of noise_multiplier (σ) and target_epsilon (the σ that reaches it is searched for)".into(),
+                ));
+            }
+            // A row's influence must be bounded by the clip alone, and nothing may be computed
+            // from the private labels outside the accounted steps.
+            if self.train.class_weight != crate::config::ClassWeight::None {
+                return Err(fail(
+                    "train.class_weight",
+                    "cannot be used with [privacy]: \"balanced\" is computed from the private labels, outside what the accountant covers, and the private step weighs every row alike".into(),
+                ));
+            }
+            if self.data.weight.is_some() {
+                return Err(fail(
+                    "data.weight",
+                    "cannot be used with [privacy]: the private step clips each row's gradient and weighs every row alike".into(),
+                ));
+            }
+        }
         // Checked with the config, not after every trial has run: a sweep ranked by a metric
         // its runs never record would be an hour's work with no answer.
         if let Some(sweep) = &self.sweep {

@@ -78,6 +78,14 @@ pub struct CheckpointState {
     /// CRC32 of `best.bpk`, early stopping's best weights, when the checkpoint holds them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_crc: Option<u32>,
+    /// A private run's noise source (its secret key and steps drawn), so a resume continues
+    /// the noise exactly. As sensitive as the training data: whoever holds it and the
+    /// intermediate models can remove the noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<burnfit_model::NoiseState>,
+    /// A private run's rows taken so far in the interrupted epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<usize>,
 }
 
 /// A checkpoint read back and verified.
@@ -219,6 +227,8 @@ mod tests {
             model_crc: 0,
             optim_crc: 0,
             best_crc: None,
+            noise: None,
+            seen: None,
         }
     }
 

@@ -31,7 +31,7 @@ pub mod summary;
 pub mod weights;
 
 pub use checkpoint::{Best, Checkpoint, CheckpointState, Partial};
-pub use summary::Summary;
+pub use summary::{PrivacySummary, Summary};
 
 /// The resolved config.
 pub const CONFIG: &str = "config.toml";

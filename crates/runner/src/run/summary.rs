@@ -82,6 +82,9 @@ pub struct Summary {
     pub samples_per_second: f64,
     /// Energy, carbon, cost, FLOPs, memory.
     pub footprint: Footprint,
+    /// A private run's (ε, δ) and what gave them; absent for ordinary training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacySummary>,
 }
 
 /// One split as the run saw it.
@@ -139,4 +142,28 @@ fn nullable_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Metr
             .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
             .collect()
     }))
+}
+
+/// What a private run records of its privacy in `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivacySummary {
+    /// ε after the steps run.
+    pub epsilon: f64,
+    /// δ.
+    pub delta: f64,
+    /// σ.
+    pub noise_multiplier: f64,
+    /// C.
+    pub max_grad_norm: f64,
+    /// `poisson` or `shuffle`.
+    pub sampling: burnfit_privacy::Sampling,
+    /// The RDP order whose bound gave ε.
+    pub order: f64,
+    /// Set when that order is at an end of the list: ε is valid but may be loose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_edge: Option<burnfit_privacy::OrderEdge>,
+    /// Private steps run.
+    pub steps: u64,
+    /// What the numbers cover, in words.
+    pub covers: String,
 }

@@ -12,6 +12,7 @@
 //! [`progress`] (the terminal bar); this file holds the loop over a [`TrainState`].
 
 mod infer;
+mod private;
 mod progress;
 mod step;
 mod stopping;
@@ -25,7 +26,9 @@ use burn::tensor::{Bytes, Device};
 use burnfit_model::MlpOptimizer;
 use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
 
+use crate::run::PrivacySummary;
 pub use infer::{evaluate, outputs, predictions, CPU_EVAL_CHUNK, EVAL_CHUNK};
+pub use private::Plan as PrivacyPlan;
 pub use step::{epoch_order, learning_rate, read_scalar, step_on, READ_EVERY};
 
 use crate::config::{setting_error, Config};
@@ -53,6 +56,8 @@ pub struct Outcome {
     pub seconds: f64,
     /// Training samples processed in this process.
     pub samples: u64,
+    /// A private run's privacy spent over all its steps (resumed ones included).
+    pub privacy: Option<PrivacySummary>,
 }
 
 /// A non-finite loss: the run cannot go on.
@@ -96,6 +101,8 @@ pub struct Job<'a> {
     /// Batches of more rows run as parts of at most this many, in parallel
     /// ([`step_on`]); `None`: one pass a batch.
     pub part_rows: Option<usize>,
+    /// `[privacy]`, settled: every step is a DP-SGD step.
+    pub privacy: Option<&'a PrivacyPlan>,
 }
 
 /// Everything the loop carries from step to step, and what a checkpoint saves of it.
@@ -118,6 +125,11 @@ pub struct TrainState {
     pub wait: usize,
     /// Early stopping's best weights, when they are to be restored.
     pub best_weights: Option<Vec<u8>>,
+    /// A private run's DP-SGD step, with its noise source.
+    pub dp: Option<burnfit_model::DpSgd>,
+    /// Training rows the current epoch's steps have taken so far (a private run's batches
+    /// vary in size under Poisson sampling).
+    pub seen: usize,
 }
 
 impl TrainState {
@@ -138,6 +150,8 @@ impl TrainState {
             best: None,
             wait: 0,
             best_weights: None,
+            dp: job.privacy.map(|p| p.dp_sgd(None)).transpose()?,
+            seen: 0,
         })
     }
 
@@ -147,6 +161,18 @@ impl TrainState {
             .with_bytes(Bytes::from_bytes_vec(c.optim))
             .map_err(|e| anyhow::anyhow!("checkpoint optimizer state is not valid: {e}"))?;
         let s = c.state;
+        let dp = match job.privacy {
+            Some(plan) => {
+                let Some(noise) = s.noise.as_ref() else {
+                    bail!("the checkpoint is of a run trained without [privacy]; a private run cannot continue it: train into a new folder")
+                };
+                Some(plan.dp_sgd(Some(noise))?)
+            }
+            None if s.noise.is_some() => bail!(
+                "the checkpoint is of a private run; its config's [privacy] section is gone: put it back to continue"
+            ),
+            None => None,
+        };
         Ok(Self {
             model: from_bytes(job.network, c.model, ad, "checkpoint weights")?,
             optim,
@@ -157,6 +183,8 @@ impl TrainState {
             best: s.best,
             wait: s.wait,
             best_weights: c.best,
+            dp,
+            seen: s.seen.unwrap_or(0),
         })
     }
 
@@ -172,6 +200,8 @@ impl TrainState {
             model_crc: 0,
             optim_crc: 0,
             best_crc: None,
+            noise: self.dp.as_ref().map(burnfit_model::DpSgd::noise_state),
+            seen: self.dp.as_ref().map(|_| self.seen),
         };
         let optim = self
             .optim
@@ -236,7 +266,14 @@ pub fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
             }
         };
         let row = end_epoch(job, &state, tally)?;
-        say!("{}", row.line(epochs, epoch_start.elapsed().as_secs_f64()));
+        let line = row.line(epochs, epoch_start.elapsed().as_secs_f64());
+        match job.privacy {
+            Some(plan) => {
+                let spent = plan.spent(private_steps(plan, state.epoch + 1, 0))?;
+                say!("{line} - {}", private::epsilon_words(&spent));
+            }
+            None => say!("{line}"),
+        }
         state.history.push(row.clone());
         let verdict = stopper.observe(&row, started.elapsed().as_secs_f64());
         (state.best, state.wait) = (stopper.best, stopper.wait);
@@ -271,6 +308,9 @@ fn run_steps(
     ybuf: &mut [f32],
     samples: &mut u64,
 ) -> Result<(TrainState, Steps)> {
+    if let Some(plan) = job.privacy {
+        return run_private_steps(job, plan, state, ad, samples);
+    }
     let t = &job.config.train;
     let (n, batch, epoch) = (job.train.rows, t.batch_size.get(), state.epoch);
     let steps = n.div_ceil(batch);
@@ -340,6 +380,85 @@ fn run_steps(
     Ok((state, Steps::Done(tally)))
 }
 
+/// [`run_steps`] for a private run: every step a DP-SGD step on a Poisson sample of the rows
+/// (or a shuffled batch), its sums read to the host as it ends (batch sizes vary).
+fn run_private_steps(
+    job: &Job,
+    plan: &PrivacyPlan,
+    mut state: TrainState,
+    ad: &Device,
+    samples: &mut u64,
+) -> Result<(TrainState, Steps)> {
+    let t = &job.config.train;
+    let (n, batch, epoch) = (job.train.rows, t.batch_size.get(), state.epoch);
+    let steps = plan.steps_per_epoch();
+    let order = epoch_order(job.config, n, epoch);
+    let first = state.step;
+    let mut tally = Tally::new(
+        if first > 0 {
+            state.partial
+        } else {
+            Partial::default()
+        },
+        first,
+    );
+    if first == 0 {
+        state.seen = 0;
+    }
+    let cut = logit(t.threshold.during_training()) as f32;
+    let bar = Progress::start(epoch, t.epochs.get(), steps, first);
+    let base = t.optimizer_settings().lr();
+    let q = plan.schedule.sample_rate();
+    for step in first..steps {
+        let lr = learning_rate(job.config, base, epoch, step, steps);
+        let Some(dp) = state.dp.as_mut() else {
+            bail!("a private run without its DP-SGD step");
+        };
+        let rows: Vec<usize> = match plan.schedule.sampling() {
+            burnfit_privacy::Sampling::Poisson => {
+                private::poisson_rows(&dp.noise_state(), epoch, step, n, q)
+            }
+            burnfit_privacy::Sampling::Shuffle => {
+                order[step * batch..((step + 1) * batch).min(n)].to_vec()
+            }
+        };
+        let (next, loss, wrong) = private::step(
+            state.model,
+            &mut state.optim,
+            dp,
+            (t.loss, cut),
+            lr,
+            (job.train, &rows),
+            ad,
+        )?;
+        state.model = next;
+        if !loss.is_finite() {
+            bar.abandon();
+            return Err(diverged(job, &state, step, loss as f32).into());
+        }
+        (tally.loss, tally.wrong) = (tally.loss + loss, tally.wrong + wrong);
+        state.seen += rows.len();
+        *samples += rows.len() as u64;
+        let done = step + 1;
+        bar.read(done, tally.loss / state.seen.max(1) as f64);
+        if job.interrupt.load(Ordering::SeqCst) != 0 && done < steps {
+            (state.step, state.partial) = (
+                done,
+                Partial {
+                    loss: tally.loss,
+                    wrong: tally.wrong,
+                },
+            );
+            state.checkpoint(job.run)?;
+            bar.abandon();
+            return Ok((state, Steps::Interrupted));
+        }
+    }
+    bar.finish();
+    tally.seen = Some(state.seen);
+    Ok((state, Steps::Done(tally)))
+}
+
 /// `ln(t / (1 − t))`: the raw output at which the probability is `t` (0 for 0.5, exactly).
 fn logit(t: f64) -> f64 {
     (t / (1.0 - t)).ln()
@@ -348,7 +467,9 @@ fn logit(t: f64) -> f64 {
 /// The finished epoch's history row: training sums and validation metrics.
 fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
     let t = &job.config.train;
-    let n = job.train.rows;
+    // Rows the epoch's steps took: every training row once, or a private run's Poisson
+    // samples.
+    let n = tally.seen.unwrap_or(job.train.rows).max(1);
     let train_loss = tally.loss / n as f64;
     let second = match t.loss {
         Loss::Bce => 1.0 - tally.wrong / n as f64,
@@ -432,6 +553,10 @@ fn finish(
             model = from_bytes(job.network, bytes, job.device, "best weights")?;
         }
     }
+    let privacy = job
+        .privacy
+        .map(|plan| private::summary(plan, private_steps(plan, state.epoch, state.step)))
+        .transpose()?;
     Ok(Outcome {
         model,
         history: state.history,
@@ -439,7 +564,15 @@ fn finish(
         stop,
         seconds: started.elapsed().as_secs_f64(),
         samples,
+        privacy,
     })
+}
+
+/// Private steps taken after `epochs` whole epochs and `step` more.
+fn private_steps(plan: &PrivacyPlan, epochs: usize, step: usize) -> u64 {
+    (epochs as u64)
+        .saturating_mul(plan.steps_per_epoch() as u64)
+        .saturating_add(step as u64)
 }
 
 /// Refuses a network whose training would need more memory than the machine has free, with

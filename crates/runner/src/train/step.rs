@@ -177,6 +177,9 @@ pub(super) struct Tally {
     pub outputs: Vec<Tensor<2>>,
     /// The logit of the decision threshold: a row is predicted class 1 above it.
     pub cut: f32,
+    /// The rows the epoch's steps took, when not every training row once (a private run's
+    /// Poisson samples).
+    pub seen: Option<usize>,
 }
 
 impl Tally {
@@ -189,6 +192,7 @@ impl Tally {
             losses: Vec::with_capacity(READ_EVERY),
             outputs: Vec::with_capacity(READ_EVERY),
             cut: 0.0,
+            seen: None,
         }
     }
 
