@@ -85,10 +85,13 @@ impl std::fmt::Debug for NoiseState {
 
 /// Values of one parameter's noise drawn from one slice of the keystream.
 const BLOCK: usize = 4096;
+/// Rows of a Poisson batch drawn from one slice of the keystream (two words a row).
+const SAMPLE_BLOCK: usize = 1 << 16;
 /// Bits of a keystream position (68 in all, in 32-bit words) given to a block's own words,
-/// then to the block's index within its parameter; the rest number the parameter. A block
-/// of 4,096 values reads about 33,000 words (four normal draws of two words each, and the
-/// ziggurat's rare retries), far inside its 2^28.
+/// then to the block's index within its region; the rest number the region (the Poisson
+/// sampling, then each parameter). A block of 4,096 noise values reads about 33,000 words (four
+/// normal draws of two words each, and the ziggurat's rare retries), a block of 65,536 rows'
+/// sampling 131,072: both far inside a block's 2^28.
 const WORD_BITS: u32 = 28;
 const BLOCK_BITS: u32 = 20;
 const PARAM_BITS: u32 = 68 - WORD_BITS - BLOCK_BITS;
@@ -101,9 +104,10 @@ const PARAM_BITS: u32 = 68 - WORD_BITS - BLOCK_BITS;
 /// rand may change between versions) promises neither.
 ///
 /// Step t's noise for parameter p, values 4096·b to 4096·(b+1), comes from the keystream of
-/// stream t at a position fixed by (p, b): disjoint slices of one key's stream, so the draws
-/// are independent, can be made in parallel in any order with the same bits, and a resumed run
-/// needs only the key and the step count ([`NoiseState`]). The normal draws are rand_distr's
+/// stream t at a position fixed by (p + 1, b), and the rows of step t's Poisson batch
+/// ([`DpSgd::poisson_batch`]) from region 0 of the same stream: disjoint slices of one key's
+/// stream, so the draws are independent, can be made in parallel in any order with the same
+/// bits, and a resumed run needs only the key and the step count ([`NoiseState`]). The normal draws are rand_distr's
 /// ziggurat in f64; each noise value is `(z₁ + z₂ + z₃ + z₄)/2` of four of them, still
 /// `N(0, 1)`, as Opacus's `secure_mode` does against attacks on the floating-point
 /// representation of a single Gaussian draw (Holohan & Braghin 2021; Opacus `_generate_noise`).
@@ -161,12 +165,23 @@ impl NoiseSource {
         Ok(step)
     }
 
+    /// The generator at block `block` of region `region` of stream `step`.
+    fn slice(&self, step: u64, region: u64, block: u64) -> ChaCha20Rng {
+        use rand::SeedableRng;
+        let mut rng = ChaCha20Rng::from_seed(self.key);
+        rng.set_stream(step);
+        rng.set_word_pos(
+            (u128::from(region) << (BLOCK_BITS + WORD_BITS)) | (u128::from(block) << WORD_BITS),
+        );
+        rng
+    }
+
     /// Step `step`'s noise, `N(0, std²)` in f32, for parameters of `sizes` elements, drawn in
     /// parallel over rayon's pool (each block on its own slice of the stream).
     fn draw(&self, step: u64, sizes: &[usize], std: f64) -> Result<Vec<Vec<f32>>, ModelError> {
-        use rand::SeedableRng;
         use rayon::prelude::*;
-        if sizes.len() as u64 >= 1 << PARAM_BITS
+        // Region 0 is the Poisson sampling's; parameter p draws from region p + 1.
+        if sizes.len() as u64 >= (1 << PARAM_BITS) - 1
             || sizes
                 .iter()
                 .any(|&n| n.div_ceil(BLOCK) as u64 >= 1 << BLOCK_BITS)
@@ -175,12 +190,11 @@ impl NoiseSource {
                 key: "hidden",
                 reason: format!(
                     "private training draws noise for at most {} parameter tensors of at most                      {} values each",
-                    1u64 << PARAM_BITS,
+                    (1u64 << PARAM_BITS) - 1,
                     (1u64 << BLOCK_BITS) * BLOCK as u64
                 ),
             });
         }
-        let key = self.key;
         Ok(sizes
             .par_iter()
             .enumerate()
@@ -190,11 +204,7 @@ impl NoiseSource {
                     .par_chunks_mut(BLOCK)
                     .enumerate()
                     .for_each(|(b, block)| {
-                        let mut rng = ChaCha20Rng::from_seed(key);
-                        rng.set_stream(step);
-                        rng.set_word_pos(
-                            ((p as u128) << (BLOCK_BITS + WORD_BITS)) | ((b as u128) << WORD_BITS),
-                        );
+                        let mut rng = self.slice(step, p as u64 + 1, b as u64);
                         for v in block {
                             let z: f64 = (0..4)
                                 .map(|_| -> f64 { StandardNormal.sample(&mut rng) })
@@ -206,6 +216,50 @@ impl NoiseSource {
             })
             .collect())
     }
+}
+
+/// `rows` independent draws, each true with probability `sample_rate`, for step `step`: the
+/// indices of the true ones, in order. Each row compares 64 fresh bits with `q·2⁶⁴`, so the
+/// probability is q to within 2⁻⁶⁴.
+fn poisson_rows(
+    source: &NoiseSource,
+    step: u64,
+    rows: usize,
+    sample_rate: f64,
+) -> Result<Vec<usize>, ModelError> {
+    use rand::RngCore;
+    use rayon::prelude::*;
+    if !(0.0..=1.0).contains(&sample_rate) {
+        return Err(ModelError::InvalidSetting {
+            key: "sample_rate",
+            reason: format!("must be a probability in [0, 1], got {sample_rate}"),
+        });
+    }
+    if rows.div_ceil(SAMPLE_BLOCK) as u64 >= 1 << BLOCK_BITS {
+        return Err(ModelError::InvalidSetting {
+            key: "rows",
+            reason: format!(
+                "Poisson sampling draws from at most {} rows",
+                (1u64 << BLOCK_BITS) * SAMPLE_BLOCK as u64
+            ),
+        });
+    }
+    if sample_rate == 1.0 {
+        return Ok((0..rows).collect());
+    }
+    // q·2⁶⁴ is exact (a power-of-two scale); the cast keeps its integer part.
+    let threshold = (sample_rate * 2f64.powi(64)) as u64;
+    let blocks: Vec<Vec<usize>> = (0..rows.div_ceil(SAMPLE_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = source.slice(step, 0, b as u64);
+            let start = b * SAMPLE_BLOCK;
+            (start..rows.min(start + SAMPLE_BLOCK))
+                .filter(|_| rng.next_u64() < threshold)
+                .collect()
+        })
+        .collect();
+    Ok(blocks.concat())
 }
 
 /// A private step's result: the gradients to hand to the optimizer, and, off the autodiff graph,
@@ -259,6 +313,21 @@ impl DpSgd {
     /// The settings.
     pub fn settings(&self) -> PrivacySettings {
         self.settings
+    }
+
+    /// The rows of the next step's batch under Poisson sampling: each of `rows` rows
+    /// independently with probability `sample_rate` (q = B/n), so the batch's size varies and
+    /// may be 0. Drawn from the run's secret key, because the amplification by subsampling
+    /// that the accountant credits holds only if the adversary cannot tell which rows a step
+    /// used (batches from the config's public seed would not earn it); and from the next step's
+    /// stream, so a resumed run draws the same batches. Call it before
+    /// [`gradients`](Self::gradients) for the same step; it does not advance the source.
+    ///
+    /// # Errors
+    /// `sample_rate` not in [0, 1], or more rows than the stream's layout holds (~6.9e10):
+    /// [`ModelError::InvalidSetting`].
+    pub fn poisson_batch(&self, rows: usize, sample_rate: f64) -> Result<Vec<usize>, ModelError> {
+        poisson_rows(&self.noise, self.noise.steps, rows, sample_rate)
     }
 
     /// The noise source's state, for a checkpoint (see [`NoiseState`] on its secrecy).
@@ -389,7 +458,7 @@ fn clipped_sum(
 /// layers' outputs are differentiated.
 ///
 /// # Shapes
-/// - x: `[rows, input]` (rows ≥ 1), on the autodiff device
+/// - x: `[rows, input]`, on the autodiff device
 /// - y: `[rows, outputs]`
 /// - result: `[rows]`, on the inner device
 ///
@@ -404,6 +473,9 @@ pub fn per_sample_grad_norms(
     check_batch(model, &x, &y)?;
     let rows = x.dims()[0];
     let device = x.device();
+    if rows == 0 {
+        return Ok(Tensor::zeros([0], &device.inner()));
+    }
     let last = model.layers.len() - 1;
     let mut a = x.detach(); // [rows, input]
                             // Each layer's input (off the graph) and the probe on its output.

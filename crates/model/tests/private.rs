@@ -379,3 +379,70 @@ fn bad_settings_and_shapes_are_typed_errors() {
         Err(ModelError::ShapeMismatch { .. })
     ));
 }
+
+/// Poisson batches: each row in with probability q, from the secret stream of the next step, so
+/// the same state draws the same batch on any pool, and the next step another.
+#[test]
+fn poisson_batches_are_secret_draws_that_resume_exactly() {
+    let device = Device::flex().autodiff();
+    let mlp = network(4, 1, Activation::Relu, &device);
+    let (rows, q) = (200_000, 0.01);
+    let mut private = dp(1.0, 1.0, rows as f64 * q);
+    let first = private.poisson_batch(rows, q).unwrap();
+    // Not advanced by drawing the batch; a resumed source draws the same one.
+    assert_eq!(private.poisson_batch(rows, q).unwrap(), first);
+    let resumed = DpSgd::new(
+        private.settings(),
+        rows as f64 * q,
+        NoiseSource::from_state(&private.noise_state()),
+    )
+    .unwrap();
+    assert_eq!(resumed.poisson_batch(rows, q).unwrap(), first);
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.install(|| private.poisson_batch(rows, q)).unwrap(),
+            first
+        );
+    }
+    // Binomial(200,000, 0.01): mean 2,000, standard deviation 44.5; five of them.
+    assert!(
+        (first.len() as f64 - 2000.0).abs() < 5.0 * 44.5,
+        "{}",
+        first.len()
+    );
+    assert!(first.windows(2).all(|w| w[0] < w[1]) && *first.last().unwrap() < rows);
+    // Rows from every block of 65,536 (the last one short).
+    assert!(first.iter().any(|&r| r >= 3 * 65_536));
+    // The next step draws another batch.
+    let (x, y) = batch(2, 4, 1, Loss::Bce);
+    private
+        .gradients(
+            &mlp,
+            Loss::Bce,
+            tensor2(&x, 2, 4, &device),
+            tensor2(&y, 2, 1, &device),
+        )
+        .unwrap();
+    let second = private.poisson_batch(rows, q).unwrap();
+    assert_ne!(second, first);
+    let overlap = first
+        .iter()
+        .filter(|r| second.binary_search(r).is_ok())
+        .count();
+    assert!(
+        overlap < 60,
+        "independent draws share about q·2000 = 20 rows, not {overlap}"
+    );
+    assert_eq!(private.poisson_batch(10, 0.0).unwrap(), Vec::<usize>::new());
+    assert_eq!(private.poisson_batch(5, 1.0).unwrap(), vec![0, 1, 2, 3, 4]);
+    for bad in [-0.1, 1.5, f64::NAN] {
+        assert!(matches!(
+            private.poisson_batch(10, bad),
+            Err(ModelError::InvalidSetting { .. })
+        ));
+    }
+}

@@ -16,11 +16,10 @@ use crate::PrivacyError;
 pub enum Sampling {
     /// Each row joins each step's batch independently with probability q = B / n, so batch
     /// sizes vary (and may be 0: the step still adds its noise). Add-or-remove-one-row
-    /// adjacency. ε is the RDP of the *sampled*
-    /// Gaussian mechanism composed over the steps, with the amplification by subsampling that
-    /// this sampling earns (Abadi et al. 2016; Mironov et al. 2019): what Opacus reports.
-    /// Valid only if the batches really are drawn this way, with randomness the adversary
-    /// does not see.
+    /// adjacency. ε is the RDP of the *sampled* Gaussian mechanism composed over the steps,
+    /// with the amplification by subsampling that this sampling earns (Abadi et al. 2016;
+    /// Mironov et al. 2019): what Opacus reports. Valid only if the batches really are drawn
+    /// this way, with randomness the adversary does not see.
     Poisson,
     /// Fixed-size batches from a partition of the rows each epoch (shuffled or not): each row is
     /// in at most one batch per epoch. ε is that of the plain Gaussian mechanism (q = 1)
@@ -43,8 +42,9 @@ pub enum Sampling {
 }
 
 /// The batching of a private run: the sampling, the number of training rows n and the
-/// (expected) batch size B. Checked when built: n ≥ 1 and 1 ≤ B ≤ n.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// (expected) batch size B. Checked when built: n ≥ 1 and 1 ≤ B ≤ n (so it is written out but
+/// never read back except through [`Schedule::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Schedule {
     sampling: Sampling,
     rows: u64,
