@@ -47,6 +47,9 @@ fn a_private_run_states_its_epsilon_in_the_log_and_the_summary() {
     assert_eq!(p["steps"], 75);
     assert!(p["covers"].as_str().unwrap().contains("Not covered"));
     assert!(err.contains("(ε = "), "{err}");
+    // The report says it, and what it means.
+    let page = std::fs::read_to_string(d.join("run/report.html")).unwrap();
+    assert!(page.contains("differentially private") && page.contains("smaller ε is stronger"));
 }
 
 #[test]

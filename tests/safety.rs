@@ -1134,7 +1134,7 @@ fn one_stop_signal_stops_any_command_and_leaves_no_temporary() {
         .args([
             "train",
             "--set",
-            "data.synthetic.rows=20000000",
+            "data.synthetic.rows=5000000",
             "--out",
             "run",
         ])
@@ -1271,7 +1271,7 @@ fn a_cv_continues_only_folds_of_its_own_config_in_real_folders() {
         d,
         "cv with another run copied in as a fold",
         &cv,
-        &["fold 3 was trained with another config", "--out"],
+        &["fold 3/3) was trained with another config", "--out"],
     );
     fs::remove_dir_all(d.join("cv/fold-3")).unwrap();
     write(d, "cv.toml", &text.replace("epochs = 2", "epochs = 3"));
@@ -1279,7 +1279,7 @@ fn a_cv_continues_only_folds_of_its_own_config_in_real_folders() {
         d,
         "cv after its config was edited",
         &cv,
-        &["fold 1, fold 2 were trained with another config"],
+        &["(fold 1/3, fold 2/3) were trained with another config"],
     );
     assert!(!d.join("cv/fold-3").exists() && !d.join("cv/cv.json").exists());
     // Put back, it continues.
@@ -1384,4 +1384,34 @@ fn a_job_array_index_that_is_no_index_is_an_error_not_the_whole_sweep() {
         stderr(&out)
     );
     assert!(!d.join("sw/trial-0000").exists() && !d.join("sw/trial-0001").exists());
+}
+
+#[test]
+fn deleting_the_lock_file_does_not_let_a_second_writer_in() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let long = SMALL
+        .replace("epochs = 3", "epochs = 400")
+        .replace("batch_size = 64", "batch_size = 8");
+    let long = write(d, "long.toml", &long);
+    let run = d.join("run");
+    let mut first = start_train(
+        d,
+        &["--config", long.to_str().unwrap(), "--out", "run"],
+        || run.join("config.toml").is_file(),
+    );
+    fs::remove_file(run.join(".burnfit.lock")).unwrap();
+    let out = burnfit(d)
+        .args(["train", "--resume", "run"])
+        .output()
+        .unwrap();
+    let pid = first.id();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("being written by another burnfit process"),
+        "{} (holder pid {pid})",
+        stderr(&out)
+    );
 }

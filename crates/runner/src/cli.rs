@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Fraction, Positive, Task, UnitInterval};
+use crate::config::{Fraction, Positive32, Task, UnitInterval};
 
 /// Config-driven trainer for tabular data on Burn: load, clean, normalize, split, train a dense
 /// network, evaluate and predict, all from one TOML file.
@@ -177,7 +177,7 @@ pub enum Command {
         task: Task,
         /// Distance between class clusters, > 0 [default: `data.synthetic.class_sep`'s].
         #[arg(long)]
-        class_sep: Option<Positive>,
+        class_sep: Option<Positive32>,
         /// Share of labels replaced by a coin flip, in [0, 1) [default:
         /// `data.synthetic.label_noise`'s].
         #[arg(long)]

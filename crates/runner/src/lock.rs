@@ -62,8 +62,21 @@ pub struct Busy {
 /// A held lock; dropping it (or the process ending) releases it.
 #[derive(Debug)]
 pub struct FolderLock {
-    /// The open lock file: the lock lives as long as this descriptor.
+    /// The folder itself, locked: the lock that counts. Nobody can delete a folder's lock out
+    /// from under its holder (a lock file can be removed, and a second writer would then lock
+    /// a new file of the same name).
+    _folder: File,
+    /// The open lock file, locked too: it carries the holder's pid and start for the message
+    /// a second writer gets.
     _file: File,
+}
+
+/// Takes `lock` on the open `file` (a folder or the lock file) in `mode`.
+fn try_take(file: &File, mode: Mode) -> Result<(), fs::TryLockError> {
+    match mode {
+        Mode::Exclusive => file.try_lock(),
+        Mode::Shared => file.try_lock_shared(),
+    }
 }
 
 /// Opens (creating it if need be) `folder`'s lock file without following a link planted under
@@ -94,10 +107,13 @@ impl FolderLock {
     /// way that excludes `mode`. An exclusive holder records its pid and the time.
     pub fn acquire(folder: &Path, mode: Mode) -> Result<Self> {
         let (mut file, writable) = open_lock_file(folder)?;
-        let taken = match mode {
-            Mode::Exclusive => file.try_lock(),
-            Mode::Shared => file.try_lock_shared(),
-        };
+        // A link in the folder's place is not the folder: refused, as for every file of a run.
+        if fs::symlink_metadata(folder).is_ok_and(|m| !m.is_dir()) {
+            anyhow::bail!("{} is not a folder burnfit can lock", folder.display());
+        }
+        let dir =
+            File::open(folder).with_context(|| format!("cannot lock {}", folder.display()))?;
+        let taken = try_take(&dir, mode).and_then(|()| try_take(&file, mode));
         match taken {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -123,7 +139,10 @@ impl FolderLock {
                 .and_then(|()| file.rewind())
                 .and_then(|()| file.write_all(note.as_bytes()));
         }
-        Ok(Self { _file: file })
+        Ok(Self {
+            _folder: dir,
+            _file: file,
+        })
     }
 }
 
@@ -175,16 +194,21 @@ fn alive(pid: u32) -> bool {
 /// starting a fold or trial there. Probes with a shared lock released at once; the child takes
 /// the real lock itself, so a race between the probe and the start is still refused there.
 pub fn holder(folder: &Path) -> Option<Holder> {
-    if !folder.join(LOCK).is_file() {
+    if !folder.is_dir() {
         return None;
     }
+    let dir = File::open(folder).ok()?;
+    let held = matches!(dir.try_lock_shared(), Err(fs::TryLockError::WouldBlock));
     let mut o = fs::OpenOptions::new();
     o.read(true);
-    let mut file = files::open_regular(&folder.join(LOCK), &mut o).ok()?;
-    match file.try_lock_shared() {
-        Err(fs::TryLockError::WouldBlock) => Some(read_holder(&mut file)),
-        _ => None,
+    let file = files::open_regular(&folder.join(LOCK), &mut o).ok();
+    let file_held = file
+        .as_ref()
+        .is_some_and(|f| matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock)));
+    if !(held || file_held) {
+        return None;
     }
+    Some(file.map_or_else(Holder::default, |mut f| read_holder(&mut f)))
 }
 
 /// Whether `folder` holds nothing but (possibly) its lock file.

@@ -143,7 +143,15 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         })
         .collect();
     pool::check_dirs(&planned)?;
-    refuse_other_configs(a.config, &said, a.folds, &planned)?;
+    let expected = (1..=a.folds).zip(&planned).map(|(i, p)| {
+        let mut fold_said = said[..said.len() - 1].to_vec();
+        fold_said.push((
+            format!("data.split.fold={i}"),
+            format!("fold {i} of --folds {}", a.folds),
+        ));
+        Ok((p, Config::load_with(a.config, &fold_said)?))
+    });
+    pool::refuse_other_configs("the cross-validation", "folds", expected)?;
     // The children are stopped by the signal the parent passes on, and wait for it.
     let _graceful = crate::stop::Graceful::enter();
     let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt, None)?;
@@ -228,48 +236,6 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         parent.join(crate::run::REPORT).display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Refuses to continue when a fold already started holds another config than the one this
-/// command gives it (the config file edited since, or a run copied in from elsewhere): its
-/// figures would be averaged with the others' as if they were one experiment.
-fn refuse_other_configs(
-    config: Option<&Path>,
-    said: &[(String, String)],
-    folds: usize,
-    planned: &[Planned],
-) -> Result<()> {
-    let mut other = Vec::new();
-    for (i, p) in (1..=folds).zip(planned) {
-        let path = p.dir.join(crate::run::CONFIG);
-        if !path.exists() {
-            continue;
-        }
-        let mut fold_said = said[..said.len() - 1].to_vec();
-        fold_said.push((
-            format!("data.split.fold={i}"),
-            format!("fold {i} of --folds {folds}"),
-        ));
-        let expected: toml::Table =
-            toml::from_str(&Config::load_with(config, &fold_said)?.to_toml())
-                .context("cannot read back the resolved config")?;
-        let found = crate::files::read_own(&path, crate::files::CONFIG_LIMIT, "config file")
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| toml::from_str::<toml::Table>(&t).ok());
-        if found.as_ref() != Some(&expected) {
-            other.push(format!("fold {i}"));
-        }
-    }
-    if !other.is_empty() {
-        bail!(
-            "cannot continue the cross-validation: {} {} trained with another config than this command gives {} (the config file was edited since, or a run was put in its place); continuing would average runs of two experiments. Give a new --out to start over, or put the old config back to continue",
-            other.join(", "),
-            if other.len() == 1 { "was" } else { "were" },
-            if other.len() == 1 { "it" } else { "them" },
-        );
-    }
-    Ok(())
 }
 
 /// Creates the parent folder, or checks that an existing one holds this same plan; either way

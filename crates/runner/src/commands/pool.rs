@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::config::Config;
 use crate::run::{self as rundir, read_json, Status, StatusFile, Summary};
 
 /// One run of a batch.
@@ -163,6 +164,52 @@ pub fn check_dirs(planned: &[Planned]) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses to continue when a run already started holds another config than the one this
+/// command gives it (the config file edited since, or another run copied or linked in its
+/// place): its figures would be ranked or averaged with the others' as one experiment.
+/// `expected` gives each planned run with its config. `output.dir` is left out of the
+/// comparison: it is where a run folder goes by default, resolved against the working folder,
+/// and the same command from another folder continues the same runs.
+pub fn refuse_other_configs<'a>(
+    whole: &str,
+    runs: &str,
+    expected: impl Iterator<Item = Result<(&'a Planned, Config)>>,
+) -> Result<()> {
+    let comparable = |mut t: toml::Table| {
+        t.remove("output");
+        t
+    };
+    let mut other = Vec::new();
+    for item in expected {
+        let (p, config) = item?;
+        let path = p.dir.join(rundir::CONFIG);
+        // A run another live process is writing is not started here either (`run_all` skips
+        // it, naming the holder); its config is that process's business.
+        if !path.exists() || crate::lock::holder(&p.dir).is_some() {
+            continue;
+        }
+        let want: toml::Table =
+            toml::from_str(&config.to_toml()).context("cannot read back the resolved config")?;
+        let found = crate::files::read_own(&path, crate::files::CONFIG_LIMIT, "config file")
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| toml::from_str::<toml::Table>(&t).ok());
+        if found.map(comparable) != Some(comparable(want)) {
+            other.push(p.label.clone());
+        }
+    }
+    if !other.is_empty() {
+        anyhow::bail!(
+            "cannot continue {whole}: {} of its {runs} ({}) {} trained with another config than this command gives {} (the config was edited since, or another run was put in its place); continuing would put runs of two experiments together. Give a new --out to start over, or put the old config back to continue",
+            other.len(),
+            other.join(", "),
+            if other.len() == 1 { "was" } else { "were" },
+            if other.len() == 1 { "it" } else { "them" },
+        );
     }
     Ok(())
 }

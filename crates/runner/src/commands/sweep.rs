@@ -201,6 +201,15 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .and_then(|d| Instant::now().checked_add(d));
     pool::check_dirs(&planned)?;
+    let expected = chosen.iter().zip(&planned).map(|(t, p)| {
+        let said: Vec<(String, String)> = t
+            .overrides
+            .iter()
+            .map(|(k, v)| (format!("{k}={v}"), format!("the sweep's {k} = {v}")))
+            .collect();
+        Ok((p, Config::load_with(Some(&base_path), &said)?))
+    });
+    pool::refuse_other_configs("the sweep", "trials", expected)?;
     // The children are stopped by the signal the parent passes on, and wait for it.
     let _graceful = crate::stop::Graceful::enter();
     let ended = pool::run_all(&planned, a.jobs.min(planned.len()), interrupt, deadline)?;

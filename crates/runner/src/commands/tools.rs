@@ -26,12 +26,6 @@ pub fn synth(config: &SyntheticConfig, seed: u64, out: &Path, rule: Replace) -> 
             spec.informative
         );
     }
-    if !spec.class_sep.is_normal() {
-        bail!(
-            "{}",
-            crate::config::SUBNORMAL_CLASS_SEP.replace("{key}", "--class-sep")
-        );
-    }
     output::check(out, &[], rule)?;
     let hint = "lower --rows or --features";
     resources::check(

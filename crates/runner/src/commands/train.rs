@@ -513,6 +513,17 @@ impl Trained<'_> {
             );
         }
         run.write_status(&StatusFile::now(Status::Finished, ""))?;
+        if config.privacy.is_some() {
+            // A private run's checkpoints hold its secret noise key, with which the noise
+            // could be taken out of the intermediate models; a finished run needs neither.
+            let checkpoints = run.file(rundir::CHECKPOINTS);
+            if let Err(e) = std::fs::remove_dir_all(&checkpoints) {
+                say!(
+                    "warning: {} not removed ({e}); it holds the run's secret noise key: remove it",
+                    checkpoints.display()
+                );
+            }
+        }
         refresh_report(run);
         outln!("{}", final_line(&final_metrics, loss))?;
         Ok(ExitCode::SUCCESS)

@@ -21,11 +21,6 @@ pub use classes::{ClassWeight, Threshold, ThresholdRule};
 pub(crate) use load::closest;
 pub use schema::*;
 
-/// Why a subnormal `class_sep` is refused (`{key}` names the key or flag): the generator's
-/// threads flush subnormals to zero, so every cluster vertex would be the same point and its
-/// search for four distinct ones would never end.
-pub const SUBNORMAL_CLASS_SEP: &str = "{key} is below 2.2e-308, where numbers are subnormal: flushed to zero (backend.flush_denormals), every class cluster would sit at one point. Use a distance of 1e-300 or more (1.0 is scikit-learn's default)";
-
 /// The built-in seed configuration, used when `--config` is not given.
 pub const SEED_CONFIG: &str = include_str!("../../../../configs/seed.toml");
 
@@ -66,6 +61,16 @@ pub enum ConfigError {
     Model(burnfit_model::ModelError),
 }
 
+/// A number as an error quotes it: in exponent form when very small or very large, where the
+/// plain form would print hundreds of zeros.
+fn shown(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && (v.abs() < 1e-6 || v.abs() >= 1e16) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 macro_rules! checked_f64 {
     ($(#[$doc:meta])* $name:ident, $check:expr, $what:literal) => {
         $(#[$doc])*
@@ -80,7 +85,7 @@ macro_rules! checked_f64 {
                 if v.is_finite() && check(v) {
                     Ok(Self(v))
                 } else {
-                    Err(format!(concat!("must be ", $what, ", got {}"), v))
+                    Err(format!(concat!("must be ", $what, ", got {}"), shown(v)))
                 }
             }
         }
@@ -130,8 +135,18 @@ checked_f64!(
     Fraction, |v| v > 0.0 && v < 1.0, "strictly between 0 and 1"
 );
 checked_f64!(
-    /// A number in [0, 1) (momentum, Adam's betas, label noise).
-    UnitInterval, |v| (0.0..1.0).contains(&v), "in [0, 1)"
+    /// A number in [0, 1) (momentum, Adam's betas, label noise), also as the f32 it becomes:
+    /// `0.9999999999` is 1.0 in f32, and a β of 1 divides Adam's update by zero.
+    UnitInterval,
+    |v| (0.0..1.0).contains(&v) && (v as f32) < 1.0,
+    "in [0, 1), and below 1 as a 32-bit float (at most 0.99999994)"
+);
+checked_f64!(
+    /// A number >= 0 used in 32-bit training arithmetic (weight decay, the floor of a decaying
+    /// learning rate): 0, or a normal f32 (`1e39` is infinite in f32, `1e-320` is 0).
+    NonNegative32,
+    |v| v == 0.0 || (v > 0.0 && (v as f32).is_normal()),
+    "0 or a number > 0 that a 32-bit float holds (about 1.2e-38 to 3.4e38)"
 );
 checked_f64!(
     /// Any finite number (fill constants).

@@ -10,7 +10,8 @@ use burnfit_model::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClassWeight, Finite, Fraction, NonNegative, Positive, Positive32, Threshold, UnitInterval,
+    ClassWeight, Finite, Fraction, NonNegative, NonNegative32, Positive, Positive32, Threshold,
+    UnitInterval,
 };
 
 /// The whole run: data, model, training, backend and output.
@@ -252,7 +253,7 @@ pub struct SyntheticConfig {
     /// How many of them carry signal (the first ones).
     pub informative: NonZeroUsize,
     /// Distance between class clusters (larger is easier).
-    pub class_sep: Positive,
+    pub class_sep: Positive32,
     /// Share of labels replaced by a coin flip.
     pub label_noise: UnitInterval,
     /// The generator's seed (default: the run's `seed`).
@@ -335,7 +336,7 @@ pub struct TrainConfig {
     /// Adam ε (Keras's 1e-7).
     pub epsilon: Positive32,
     /// L2 penalty.
-    pub weight_decay: NonNegative,
+    pub weight_decay: NonNegative32,
     /// Clip each parameter's gradient norm to this value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_clip: Option<Positive32>,
@@ -344,9 +345,9 @@ pub struct TrainConfig {
     /// For `step`: epochs between decays.
     pub lr_step_every: NonZeroUsize,
     /// For `step`: the decay factor.
-    pub lr_gamma: Positive,
+    pub lr_gamma: Positive32,
     /// For `cosine`: the final learning rate.
-    pub lr_min: NonNegative,
+    pub lr_min: NonNegative32,
     /// A time budget in seconds for the training loop: stop after the epoch that passes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_time: Option<Positive>,
@@ -551,7 +552,7 @@ impl Default for SyntheticConfig {
             rows: nz(100_000),
             features: nz(100),
             informative: nz(10),
-            class_sep: Positive(1.0),
+            class_sep: Positive32(1.0),
             label_noise: UnitInterval(0.01),
             seed: None,
         }
@@ -587,12 +588,12 @@ impl Default for TrainConfig {
             beta1: UnitInterval(adam.beta1),
             beta2: UnitInterval(adam.beta2),
             epsilon: Positive32(adam.epsilon),
-            weight_decay: NonNegative(adam.weight_decay),
+            weight_decay: NonNegative32(adam.weight_decay),
             grad_clip: None,
             lr_schedule: LrSchedule::default(),
             lr_step_every: NonZeroUsize::MIN,
-            lr_gamma: Positive(0.1),
-            lr_min: NonNegative(0.0),
+            lr_gamma: Positive32(0.1),
+            lr_min: NonNegative32(0.0),
             max_time: None,
             early_stopping: None,
             class_weight: ClassWeight::None,

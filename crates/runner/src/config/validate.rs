@@ -198,12 +198,6 @@ impl Config {
             }
         }
         let s = &d.synthetic;
-        if !s.class_sep.0.is_normal() {
-            return Err(fail(
-                "data.synthetic.class_sep",
-                super::SUBNORMAL_CLASS_SEP.replace("{key}", "it"),
-            ));
-        }
         if s.informative > s.features {
             return Err(fail(
                 "data.synthetic.informative",

@@ -288,10 +288,19 @@ fn check_summary(path: &Path, s: &Summary) -> Result<()> {
 /// hundred bytes each. A planted 5 GB sparse file is refused by its size, not read.
 const SMALL_CSV_LIMIT: u64 = 64_000_000;
 
-/// The most `outputs.csv` may hold: a row per evaluated row, read whole into memory; a
-/// quarter of the memory available.
-fn outputs_limit() -> u64 {
-    crate::resources::available() / 4
+/// The most `outputs.csv` may hold: a row per evaluated row (a few numbers, under 128 bytes
+/// written the way burnfit writes them), as many rows as `summary.json` says were evaluated;
+/// without a summary, a small file. Never more than a quarter of the memory available.
+fn outputs_limit(summary: Option<&Summary>) -> u64 {
+    let rows = summary.map_or(0, |s| {
+        s.splits
+            .iter()
+            .find(|p| p.name == s.evaluated_on)
+            .map_or(0, |p| p.rows as u64)
+    });
+    rows.saturating_mul(128)
+        .saturating_add(1 << 20)
+        .min(crate::resources::available() / 4)
 }
 
 /// A CSV reader over `path` (a regular file of at most `limit` bytes, never read through a
@@ -373,7 +382,7 @@ fn read_history(path: &Path) -> Result<Vec<EpochRow>> {
 /// probability, and there are as many rows (and positives) as `summary.json` says the
 /// evaluated split has.
 fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Outputs> {
-    let (mut r, header) = csv_with_header(path, outputs_limit())?;
+    let (mut r, header) = csv_with_header(path, outputs_limit(summary))?;
     let classifier = loss == Loss::Bce;
     let expected: &[&str] = if classifier {
         &["row", "target", "output", "probability"]

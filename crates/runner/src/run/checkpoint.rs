@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{read, read_json, write_atomic, RunDir, CHECKPOINTS};
+use super::{read_json, write_atomic, RunDir, CHECKPOINTS};
 use crate::history::EpochRow;
 
 /// The running sums of an epoch a stop signal interrupted, so that its resumed rest adds up to
@@ -175,11 +175,22 @@ impl RunDir {
     /// The newest checkpoint whose files are complete and match their checksums; damaged ones
     /// are reported in `skipped` and passed over.
     pub fn latest_checkpoint(&self, skipped: &mut Vec<String>) -> Option<Checkpoint> {
+        // Each file at most what the run's network can take (the optimizer's state holds up
+        // to two moments a parameter): a planted 5 GB file is passed over by its size.
+        let params = self.model_file().map_or(0, |m| m.network.num_params());
+        let (weights_limit, optim_limit) = (
+            super::weights_limit(params),
+            super::weights_limit(params.saturating_mul(2)),
+        );
+        let read = |path: &std::path::Path, limit: u64| -> Result<Vec<u8>> {
+            crate::files::read_own(path, limit, "checkpoint file of this network")
+                .with_context(|| format!("cannot read {}", path.display()))
+        };
         for dir in self.checkpoint_dirs().into_iter().rev() {
             let load = || -> Result<Checkpoint> {
                 let state: CheckpointState = read_json(&dir.join("state.json"))?;
-                let model = read(&dir.join("model.bpk"))?;
-                let optim = read(&dir.join("optim.bpk"))?;
+                let model = read(&dir.join("model.bpk"), weights_limit)?;
+                let optim = read(&dir.join("optim.bpk"), optim_limit)?;
                 if crc32fast::hash(&model) != state.model_crc
                     || crc32fast::hash(&optim) != state.optim_crc
                 {
@@ -187,7 +198,7 @@ impl RunDir {
                 }
                 let best = match state.best_crc {
                     Some(crc) => {
-                        let best = read(&dir.join("best.bpk"))?;
+                        let best = read(&dir.join("best.bpk"), weights_limit)?;
                         if crc32fast::hash(&best) != crc {
                             bail!("checksum mismatch in best.bpk");
                         }

@@ -160,17 +160,6 @@ pub fn now_rfc3339() -> String {
 
 pub use crate::files::{write_atomic, write_atomic_with};
 
-/// Reads a run's binary file (weights, optimizer state): at most the memory available, checked
-/// from its size before reading.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    crate::files::read_own(
-        path,
-        crate::resources::available(),
-        "file this machine can hold",
-    )
-    .with_context(|| format!("cannot read {}", path.display()))
-}
-
 /// The most bytes a weights file of a network of `params` parameters may hold: four bytes a
 /// parameter (f32), twice over for any format overhead, and a megabyte of names.
 pub fn weights_limit(params: usize) -> u64 {

@@ -147,6 +147,25 @@ fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
     if !s.data_warnings.is_empty() {
         rows.push(("data warnings".into(), s.data_warnings.join("; ")));
     }
+    if let Some(p) = &s.privacy {
+        rows.push((
+            "privacy".into(),
+            format!(
+                "(ε = {:.4}, δ = {:e})-differentially private (DP-SGD: σ = {}, C = {}, {} sampling, {} steps, RDP order {}). For any one training row, anything computed from the trained model is at most e^ε times more (or less) likely with the row than without it, except with probability δ; smaller ε is stronger. Covers {}",
+                p.epsilon,
+                p.delta,
+                p.noise_multiplier,
+                p.max_grad_norm,
+                match p.sampling {
+                    burnfit_privacy::Sampling::Poisson => "Poisson",
+                    burnfit_privacy::Sampling::Shuffle => "shuffled-batch",
+                },
+                p.steps,
+                p.order,
+                p.covers
+            ),
+        ));
+    }
     rows
 }
 
