@@ -122,3 +122,33 @@ fn settings_that_break_or_misstate_the_guarantee_are_refused_before_a_run_folder
         &["train.class_weight", "private labels"],
     );
 }
+
+#[test]
+fn a_sweep_ranks_only_trials_within_its_epsilon_budget() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    // σ = 0.6 spends about 8.6 over these 75 steps, σ = 2 about 0.7: only the second fits.
+    let text = private("noise_multiplier = 1.0")
+        + "\n[sweep]\nmetric = \"val_auc\"\nmax_epsilon = 4.0\n[sweep.grid]\n\"privacy.noise_multiplier\" = [0.6, 2.0]\n";
+    let cfg = write(d, "sw.toml", &text);
+    let out = burnfit(d)
+        .args(["sweep", "--config", cfg.to_str().unwrap(), "--out", "sw"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = std::fs::read_to_string(d.join("sw/sweep.csv")).unwrap();
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().contains(",epsilon,"), "{table}");
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("0,\"finished, over the ε budget\",0.6,,"),
+        "{table}"
+    );
+    let best = std::fs::read_to_string(d.join("sw/best.toml")).unwrap();
+    assert!(
+        best.starts_with("# The best trial of the sweep in sw: trial 1,"),
+        "{best}"
+    );
+}

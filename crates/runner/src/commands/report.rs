@@ -133,6 +133,13 @@ pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
     for c in &shown {
         write!(out, "  {c:>8}")?;
     }
+    // A private run's ε, when any run listed is one: the privacy spent beside the figures.
+    let private = records
+        .iter()
+        .any(|r| r.summary.as_ref().is_some_and(|s| s.privacy.is_some()));
+    if private {
+        write!(out, "  {:>8}", "epsilon")?;
+    }
     writeln!(out)?;
     for r in &records {
         let epochs = r.history.len().to_string();
@@ -149,6 +156,14 @@ pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
         for c in &shown {
             let v = r.metric(c).map_or("-".to_string(), metrics::show);
             write!(out, "  {v:>8}")?;
+        }
+        if private {
+            let eps = r
+                .summary
+                .as_ref()
+                .and_then(|s| s.privacy.as_ref())
+                .map_or("-".to_string(), |p| metrics::show(p.epsilon));
+            write!(out, "  {eps:>8}")?;
         }
         writeln!(out)?;
     }

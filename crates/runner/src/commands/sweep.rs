@@ -53,6 +53,9 @@ struct Plan {
     goal: Goal,
     /// The sweep's time budget, seconds.
     max_time: Option<f64>,
+    /// Only private trials whose ε is at most this are ranked (`sweep.max_epsilon`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_epsilon: Option<f64>,
     trials: Vec<Trial>,
 }
 
@@ -133,6 +136,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         metric: spec.metric.clone(),
         goal: sweep::goal(&spec),
         max_time: spec.max_time.map(|m| m.0),
+        max_epsilon: spec.max_epsilon.map(|m| m.0),
         trials,
     };
     // Every trial's config checked before any starts: the errors of `train`, once.
@@ -316,6 +320,13 @@ struct Row {
     summary: Option<Summary>,
 }
 
+impl Row {
+    /// The trial's privacy spent, when it trained with `[privacy]`.
+    fn epsilon(&self) -> Option<f64> {
+        self.summary.as_ref()?.privacy.as_ref().map(|p| p.epsilon)
+    }
+}
+
 /// The metric of a finished trial: on its validation rows (the final evaluation when that was
 /// on them, else the last epoch's validation value).
 fn metric_of(s: &Summary, name: &str) -> f64 {
@@ -377,9 +388,27 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
             } else {
                 ("not started".to_string(), None)
             };
+            // Under an ε budget, a trial over it (or not private at all) has no place in the
+            // ranking: its metric is left out, and its status says why.
+            let over = plan.max_epsilon.is_some_and(|most| {
+                summary
+                    .as_ref()
+                    // A NaN ε is over any budget too.
+                    .is_some_and(|s| {
+                        s.privacy
+                            .as_ref()
+                            .is_none_or(|p| p.epsilon.is_nan() || p.epsilon > most)
+                    })
+            });
+            let status = if over {
+                format!("{status}, over the ε budget")
+            } else {
+                status
+            };
             Row {
                 metric: summary
                     .as_ref()
+                    .filter(|_| !over)
                     .map_or(f64::NAN, |s| metric_of(s, &plan.metric)),
                 seconds: summary.as_ref().map_or(f64::NAN, |s| s.total_seconds),
                 trial: t.clone(),
@@ -485,6 +514,10 @@ fn write_csv(root: &Path, plan: &Plan, rows: &[Row]) -> Result<()> {
     header.extend(keys.iter().cloned());
     header.push(plan.metric.clone());
     header.extend(names.iter().cloned());
+    let private = rows.iter().any(|r| r.epsilon().is_some());
+    if private {
+        header.push("epsilon".into());
+    }
     header.push("seconds".into());
     w.write_record(&header)?;
     let mut by_index: Vec<&Row> = rows.iter().collect();
@@ -506,6 +539,9 @@ fn write_csv(root: &Path, plan: &Plan, rows: &[Row]) -> Result<()> {
                 .as_ref()
                 .and_then(|s| s.evaluation.get(n).copied())
                 .unwrap_or(f64::NAN)));
+        }
+        if private {
+            record.push(num(r.epsilon().unwrap_or(f64::NAN)));
         }
         record.push(num(r.seconds));
         w.write_record(&record)?;

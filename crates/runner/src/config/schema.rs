@@ -66,6 +66,10 @@ pub struct SweepConfig {
     /// Seconds: start no new trial after this much time (running ones finish).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_time: Option<Positive>,
+    /// Rank only private trials (`[privacy]`) whose ε is at most this: the best model under a
+    /// privacy budget. Trials over it are listed, not ranked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_epsilon: Option<Positive>,
 }
 
 /// `[privacy]`: DP-SGD. Each training row's gradient is clipped to `max_grad_norm`, Gaussian
