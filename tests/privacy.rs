@@ -72,7 +72,22 @@ fn a_target_epsilon_is_met_by_the_noise_searched_for() {
 fn settings_that_break_or_misstate_the_guarantee_are_refused_before_a_run_folder() {
     let tmp = TempDir::new().unwrap();
     let d = tmp.path();
-    let cases: [(&str, &str, &[&str]); 5] = [
+    let cases: [(&str, &str, &[&str]); 8] = [
+        (
+            "no noise",
+            "noise_multiplier = 0.0",
+            &["privacy.noise_multiplier", "> 0"],
+        ),
+        (
+            "σ past f32",
+            "noise_multiplier = 1e308",
+            &["privacy.noise_multiplier"],
+        ),
+        (
+            "a target no noise meets",
+            "target_epsilon = 1e308",
+            &["32-bit arithmetic", "below 100"],
+        ),
         (
             "both",
             "noise_multiplier = 1.0\ntarget_epsilon = 3.0",

@@ -1415,3 +1415,50 @@ fn deleting_the_lock_file_does_not_let_a_second_writer_in() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_sweep_is_ranked_and_continued_only_as_itself_from_any_folder() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let cfg = sweep_config(d);
+    let out = burnfit(d)
+        .args(["sweep", "--config", &cfg, "--out", "sw"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Trial 1 lost (the parent killed before it), continued from another working folder.
+    fs::remove_dir_all(d.join("sw/trial-0001")).unwrap();
+    fs::create_dir(d.join("elsewhere")).unwrap();
+    let out = burnfit(&d.join("elsewhere"))
+        .args(["sweep", "--config", &cfg, "--out", "../sw"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A link to another run planted as trial 1: collecting refuses to rank it.
+    let other = write(d, "other.toml", SMALL);
+    train(d, &["--config", other.to_str().unwrap(), "--out", "run"]);
+    fs::remove_dir_all(d.join("sw/trial-0001")).unwrap();
+    std::os::unix::fs::symlink(d.join("run"), d.join("sw/trial-0001")).unwrap();
+    fails(
+        d,
+        "collect with a planted trial",
+        &["sweep", "--collect", "sw"],
+        &["trial-0001 (trial 1) is a symbolic link"],
+    );
+    fs::remove_file(d.join("sw/trial-0001")).unwrap();
+    let copied = StdCommand::new("cp")
+        .args(["-a", "run", "sw/trial-0001"])
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    fails(
+        d,
+        "collect with another run copied in",
+        &["sweep", "--collect", "sw"],
+        &[
+            "cannot rank the sweep",
+            "(trial 1) was trained with another config",
+        ],
+    );
+}

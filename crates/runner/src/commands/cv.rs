@@ -102,9 +102,13 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         )
     });
     let plan = Plan {
-        config: a
-            .config
-            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
+        // Resolved (`sub/../c.toml` is `c.toml`), so the same config named from another folder
+        // is the same plan.
+        config: a.config.map(|p| {
+            p.canonicalize()
+                .or_else(|_| std::path::absolute(p))
+                .unwrap_or_else(|_| p.to_path_buf())
+        }),
         sets: sets.clone(),
         folds: a.folds,
     };
@@ -151,7 +155,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         ));
         Ok((p, Config::load_with(a.config, &fold_said)?))
     });
-    pool::refuse_other_configs("the cross-validation", "folds", expected)?;
+    pool::refuse_other_configs("continue the cross-validation", "folds", expected)?;
     // The children are stopped by the signal the parent passes on, and wait for it.
     let _graceful = crate::stop::Graceful::enter();
     let ended = pool::run_all(&planned, a.jobs.min(a.folds), interrupt, None)?;
@@ -193,7 +197,7 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .map(|p| pool::summary(&p.dir))
         .collect::<Result<Vec<_>>>()?;
     let names: Vec<String> = summaries[0].evaluation.keys().cloned().collect();
-    let spread: BTreeMap<String, Spread> = names
+    let mut spread: BTreeMap<String, Spread> = names
         .iter()
         .map(|n| {
             let values = summaries
@@ -203,6 +207,14 @@ pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             (n.clone(), Spread::of(values))
         })
         .collect();
+    // Private folds: each fold's ε beside its metrics (each fold is its own private run).
+    if summaries.iter().any(|s| s.privacy.is_some()) {
+        let eps = summaries
+            .iter()
+            .map(|s| s.privacy.as_ref().map_or(f64::NAN, |p| p.epsilon))
+            .collect();
+        spread.insert("epsilon".into(), Spread::of(eps));
+    }
     let result = serde_json::json!({
         "folds": a.folds,
         "stratified": a.stratify || probe.data.split.stratify,

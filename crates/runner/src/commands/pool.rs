@@ -204,7 +204,7 @@ pub fn refuse_other_configs<'a>(
     }
     if !other.is_empty() {
         anyhow::bail!(
-            "cannot continue {whole}: {} of its {runs} ({}) {} trained with another config than this command gives {} (the config was edited since, or another run was put in its place); continuing would put runs of two experiments together. Give a new --out to start over, or put the old config back to continue",
+            "cannot {whole}: {} of its {runs} ({}) {} trained with another config than this command gives {} (the config was edited since, or another run was put in its place); continuing would put runs of two experiments together. Give a new --out to start over, or put the old config back to continue",
             other.len(),
             other.join(", "),
             if other.len() == 1 { "was" } else { "were" },

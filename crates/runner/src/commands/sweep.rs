@@ -213,7 +213,7 @@ pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
             .collect();
         Ok((p, Config::load_with(Some(&base_path), &said)?))
     });
-    pool::refuse_other_configs("the sweep", "trials", expected)?;
+    pool::refuse_other_configs("continue the sweep", "trials", expected)?;
     // The children are stopped by the signal the parent passes on, and wait for it.
     let _graceful = crate::stop::Graceful::enter();
     let ended = pool::run_all(&planned, a.jobs.min(planned.len()), interrupt, deadline)?;
@@ -283,7 +283,16 @@ fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Resul
             crate::files::read_own(&root.join(BASE), crate::files::CONFIG_LIMIT, "config file")
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
-        if &before != plan || base_before != base_toml {
+        // Compared as TOML without `[output]`: its folder is resolved against the working
+        // folder, and the same command from another folder continues the same sweep.
+        let comparable = |text: &str| {
+            toml::from_str::<toml::Table>(text).ok().map(|mut t| {
+                t.remove("output");
+                t
+            })
+        };
+        let same_base = comparable(&base_before).is_some_and(|b| Some(b) == comparable(base_toml));
+        if &before != plan || !same_base {
             bail!(
                 "{} holds another sweep (its sweep.json or base.toml differ from this config's); give a new --out, or the same config and --set keys to continue it",
                 root.display()
@@ -367,6 +376,28 @@ fn collect_held(root: &Path) -> Result<ExitCode> {
             root.display()
         )
     })?;
+    // What is ranked must be this sweep's own trials: a link, a copy of another run or a
+    // trial trained with another config in a trial's place is refused, as when continuing.
+    let planned: Vec<Planned> = plan
+        .trials
+        .iter()
+        .map(|t| Planned {
+            label: format!("trial {}", t.index),
+            dir: trial_dir(root, t.index),
+            args: Vec::new(),
+        })
+        .collect();
+    pool::check_dirs(&planned)?;
+    let base = root.join(BASE);
+    let expected = plan.trials.iter().zip(&planned).map(|(t, p)| {
+        let said: Vec<(String, String)> = t
+            .overrides
+            .iter()
+            .map(|(k, v)| (format!("{k}={v}"), format!("the sweep's {k} = {v}")))
+            .collect();
+        Ok((p, Config::load_with(Some(&base), &said)?))
+    });
+    pool::refuse_other_configs("rank the sweep", "trials", expected)?;
     let mut rows: Vec<Row> = plan
         .trials
         .iter()

@@ -202,6 +202,21 @@ pub(super) fn parse_override(
         return Err(ConfigError::BadOverride(said.to_string()));
     }
     let raw = raw.trim();
+    // A whole number past TOML's integers would otherwise become a string, and the error a
+    // confusing "invalid type: string".
+    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && raw.parse::<i64>().is_err()
+    {
+        return Err(ConfigError::Invalid {
+            origin: said.to_string(),
+            key: key.to_string(),
+            message: format!(
+                "{raw} is beyond the whole numbers a config holds (-9223372036854775808 to 9223372036854775807)"
+            ),
+        });
+    }
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))

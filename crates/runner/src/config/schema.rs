@@ -77,9 +77,10 @@ pub struct SweepConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
-    /// σ: the noise's standard deviation over `max_grad_norm`. Give this or `target_epsilon`.
+    /// σ: the noise's standard deviation over `max_grad_norm` (> 0, at most 1e6). Give this or
+    /// `target_epsilon`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_multiplier: Option<NonNegative>,
+    pub noise_multiplier: Option<Positive32>,
     /// The ε to reach after the planned epochs: the smallest σ that reaches it is searched for
     /// and printed. Give this or `noise_multiplier`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -237,6 +237,17 @@ impl Config {
                     "give exactly one of noise_multiplier (σ) and target_epsilon (the σ that reaches it is searched for)".into(),
                 ));
             }
+            // No noise gives ε = ∞ (no guarantee); beyond Opacus's largest σ the noise times
+            // C leaves f32 and every step is NaN.
+            if let Some(sigma) = p.noise_multiplier {
+                let most = burnfit_privacy::MAX_NOISE_MULTIPLIER;
+                if sigma.0 > most {
+                    return Err(fail(
+                        "privacy.noise_multiplier",
+                        format!("must be at most {most:e}, got {sigma}; σ that large leaves nothing of the gradients"),
+                    ));
+                }
+            }
             // A row's influence must be bounded by the clip alone, and nothing may be computed
             // from the private labels outside the accounted steps.
             if self.train.class_weight != crate::config::ClassWeight::None {

@@ -65,6 +65,13 @@ impl Plan {
                 anyhow::bail!("[privacy]: give exactly one of noise_multiplier and target_epsilon")
             }
         };
+        // A huge target needs a σ that is no noise in 32-bit arithmetic: no guarantee at all.
+        if !(noise_multiplier as f32).is_normal() {
+            anyhow::bail!(
+                "privacy.target_epsilon = {}: the noise that reaches it (σ = {noise_multiplier:e}) is zero in 32-bit arithmetic, which protects nothing; choose a target below 100",
+                target.unwrap_or(f64::NAN)
+            );
+        }
         let settings = PrivacySettings {
             max_grad_norm: config.max_grad_norm.0,
             noise_multiplier,
