@@ -11,7 +11,7 @@ use crate::config::{BackendConfig, BackendKind};
 
 /// A backend that cannot be used here.
 #[derive(Debug, thiserror::Error)]
-pub enum BackendError {
+pub(crate) enum BackendError {
     /// The backend was not compiled into this binary.
     #[error("backend `{kind}` is not compiled into this build; available: {available}\nhint: rebuild with `cargo build --release --features {kind}`")]
     NotCompiled {
@@ -38,7 +38,7 @@ pub enum BackendError {
 }
 
 /// The backends compiled into this binary.
-pub fn compiled() -> Vec<&'static str> {
+pub(crate) fn compiled() -> Vec<&'static str> {
     #[allow(unused_mut)]
     let mut v = vec!["flex", "ndarray"];
     #[cfg(feature = "wgpu")]
@@ -54,28 +54,28 @@ pub fn compiled() -> Vec<&'static str> {
 const PART_ROWS: usize = 512;
 
 /// [`Selected::part_rows`] for a backend `kind` before one is selected (the memory check).
-pub fn part_rows(kind: BackendKind) -> Option<usize> {
+pub(crate) fn part_rows(kind: BackendKind) -> Option<usize> {
     (kind == BackendKind::Flex).then_some(PART_ROWS)
 }
 
 /// The chosen device and a one-line description for logs and `summary.json`.
 #[derive(Debug, Clone)]
-pub struct Selected {
+pub(crate) struct Selected {
     /// The device (without autodiff).
-    pub device: Device,
+    pub(crate) device: Device,
     /// The backend actually used (`auto` resolves to one).
-    pub kind: BackendKind,
+    pub(crate) kind: BackendKind,
     /// e.g. `flex, AVX-512 products (CPU)` or `wgpu: llvmpipe (LLVM 15.0.6, 256 bits)`.
-    pub description: String,
+    pub(crate) description: String,
     /// A GPU backend on a software renderer (Mesa's lavapipe): real, but many times slower than
     /// flex on the same CPU.
-    pub software: bool,
+    pub(crate) software: bool,
 }
 
 impl Selected {
     /// Whether a forward and backward pass of `network` over `batch` rows has a matrix
     /// product this backend splits over rayon's pool ([`Selected::keeps_pool_busy`]).
-    pub fn splits_products(&self, network: &MlpConfig, batch: usize) -> bool {
+    pub(crate) fn splits_products(&self, network: &MlpConfig, batch: usize) -> bool {
         // burn-flex 0.22.1 splits a product of at least this many multiply-adds (m·k·n) over
         // rayon's pool (`PARALLEL_THRESHOLD` in its `ops/matmul.rs`).
         const FLEX_SPLIT: usize = 192 * 192 * 192;
@@ -89,7 +89,7 @@ impl Selected {
     /// Whether a training step at `batch` rows splits its work over rayon's pool, as parts of
     /// the batch ([`Selected::part_rows`]) or inside a part's matrix products: then the trainer
     /// keeps the pool's threads spinning for work ([`crate::threads::on_pool_spinning`]).
-    pub fn keeps_pool_busy(&self, network: &MlpConfig, batch: usize) -> bool {
+    pub(crate) fn keeps_pool_busy(&self, network: &MlpConfig, batch: usize) -> bool {
         let part = self.part_rows().map_or(batch, |p| batch.min(p));
         batch > part || self.splits_products(network, part)
     }
@@ -104,14 +104,14 @@ impl Selected {
     /// work. A `step_bench`-style loop at batch 1024 on a 2-core AMD EPYC, alternating: 1.01–1.35
     /// ms a step in one pass, 0.82–0.98 ms as two parts. A GPU runs one pass: its kernels
     /// already cover the batch.
-    pub fn part_rows(&self) -> Option<usize> {
+    pub(crate) fn part_rows(&self) -> Option<usize> {
         part_rows(self.kind)
     }
 
     /// Where the optimizer's element-wise update runs: on the CPU backends the tensors already
     /// live in host memory, and one host loop per parameter beats Adam's thirteen tensor
     /// operations (docs/PERFORMANCE.md); a GPU keeps Burn's device-side update.
-    pub fn update_path(&self) -> UpdatePath {
+    pub(crate) fn update_path(&self) -> UpdatePath {
         if self.kind.is_cpu() {
             UpdatePath::Host
         } else {
@@ -123,13 +123,13 @@ impl Selected {
 /// The ndarray device. Deprecated in Burn 0.22 but the backend the original design named; this
 /// is the one place that names it.
 #[allow(deprecated)]
-pub fn ndarray_device() -> Device {
+pub(crate) fn ndarray_device() -> Device {
     Device::ndarray()
 }
 
 /// Runs a tiny computation on `device`, turning a panic inside the backend (no adapter, driver
 /// failure) into `None`, so the user gets a message instead of a backtrace.
-pub fn probe(device: &Device) -> Option<()> {
+pub(crate) fn probe(device: &Device) -> Option<()> {
     let device = device.clone();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -146,7 +146,7 @@ pub fn probe(device: &Device) -> Option<()> {
 
 /// The wgpu adapters this machine offers, each as a device and a description. Empty when the
 /// wgpu backend is not compiled in or no adapter is found.
-pub fn wgpu_adapters() -> Vec<(Device, String)> {
+pub(crate) fn wgpu_adapters() -> Vec<(Device, String)> {
     #[cfg(feature = "wgpu")]
     {
         use burn::tensor::DeviceType;
@@ -224,7 +224,7 @@ fn speed_warning(selected: &Selected) -> Option<String> {
 
 /// The `backend:` line a command prints once it has its device, with the warning for a
 /// software adapter and the note about the graphics library's stray lines where they apply.
-pub fn announce(selected: &Selected) {
+pub(crate) fn announce(selected: &Selected) {
     say!("backend: {}", selected.description);
     if let Some(w) = speed_warning(selected) {
         say!("warning: {w}");
@@ -311,7 +311,7 @@ fn flex_name() -> String {
 /// Resolves `[backend]` to a working device.
 // Long, but flat: one short arm per backend kind, each behind its cargo feature; split up, the
 // arms would only pass the same four values around.
-pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
+pub(crate) fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
     let cpu = |kind: BackendKind, device: Device, what: &str| Selected {
         device,
         kind,
@@ -452,7 +452,7 @@ pub fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
 }
 
 /// The text of `burnfit devices`.
-pub fn describe_devices() -> String {
+pub(crate) fn describe_devices() -> String {
     let mut out = format!("backends compiled in: {}\n", compiled().join(", "));
     out.push_str(
         "flex: CPU (always available)\nndarray: CPU (always available; deprecated in Burn 0.22)\n",

@@ -11,15 +11,15 @@ use crate::config::{Fraction, Positive32, Task, UnitInterval};
 /// network, evaluate and predict, all from one TOML file.
 #[derive(Debug, Parser)]
 #[command(name = "burnfit", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Train a model (Keras's `fit`), then evaluate it; writes a run folder.
     Train {
         /// The TOML config (default: the built-in seed config).

@@ -27,19 +27,19 @@ use crate::train;
 
 /// One source column's permutation importance.
 #[derive(Debug, Clone, Serialize)]
-pub struct Importance {
+pub(crate) struct Importance {
     /// The column of the user's file.
-    pub feature: String,
+    pub(crate) feature: String,
     /// Mean worsening of the metric when the column is shuffled (positive: the model uses it).
-    pub mean: f64,
+    pub(crate) mean: f64,
     /// Standard deviation over the repeats.
-    pub sd: f64,
+    pub(crate) sd: f64,
     /// Each repeat's worsening.
-    pub drops: Vec<f64>,
+    pub(crate) drops: Vec<f64>,
 }
 
 /// Each source column and the network inputs it feeds.
-pub fn column_groups(pre: &Preprocessor) -> Vec<(String, Range<usize>)> {
+pub(crate) fn column_groups(pre: &Preprocessor) -> Vec<(String, Range<usize>)> {
     let mut at = 0;
     pre.features
         .iter()
@@ -71,16 +71,16 @@ fn score(
 
 /// How many shuffles per column, from which seed.
 #[derive(Debug, Clone, Copy)]
-pub struct Shuffles {
+pub(crate) struct Shuffles {
     /// Shuffles per column.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
     /// Seed of the first.
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 /// Permutation importance of every column of `groups` for `metric` (a metric of `loss`),
 /// sorted most important first. Returns the baseline score too.
-pub fn permutation_importance(
+pub(crate) fn permutation_importance(
     model: &Mlp,
     m: &Matrix,
     groups: &[(String, Range<usize>)],
@@ -138,7 +138,12 @@ pub fn permutation_importance(
 
 /// Gradient × input of the raw output for each of `rows` (indices into `m`), one value per
 /// network input. `model` must live on an autodiff device.
-pub fn gradient_x_input(model: &Mlp, m: &Matrix, rows: &[usize], ad: &Device) -> Vec<Vec<f32>> {
+pub(crate) fn gradient_x_input(
+    model: &Mlp,
+    m: &Matrix,
+    rows: &[usize],
+    ad: &Device,
+) -> Vec<Vec<f32>> {
     let x_host = m.gather(rows);
     let x = Tensor::<2>::from_data(TensorData::new(x_host.clone(), [rows.len(), m.width]), ad)
         .require_grad();
@@ -161,7 +166,7 @@ pub fn gradient_x_input(model: &Mlp, m: &Matrix, rows: &[usize], ad: &Device) ->
 }
 
 /// A horizontal bar chart of the `top` importances, with ±sd whiskers, as SVG.
-pub fn importance_svg(
+pub(crate) fn importance_svg(
     importances: &[Importance],
     metric: &str,
     top: usize,

@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 /// What `path` is when it exists and is not a regular file (`"a symbolic link"`, `"a character
 /// device"`, …); `None` for a regular file or nothing at all. A link is named as a link, not by
 /// what it points at: a link is never written through.
-pub fn not_regular(path: &Path) -> Option<&'static str> {
+pub(crate) fn not_regular(path: &Path) -> Option<&'static str> {
     let meta = fs::symlink_metadata(path).ok()?;
     kind(&meta.file_type())
 }
@@ -54,7 +54,7 @@ fn kind(t: &fs::FileType) -> Option<&'static str> {
 }
 
 /// `Err` when `path` exists and is not a regular file: the only kind burnfit replaces.
-pub fn refuse_unless_regular(path: &Path) -> Result<()> {
+pub(crate) fn refuse_unless_regular(path: &Path) -> Result<()> {
     if let Some(what) = not_regular(path) {
         bail!(
             "{} is {what}, not a regular file; burnfit replaces only regular files, even with --force",
@@ -90,7 +90,7 @@ fn builder(name: &str, mode: u32) -> tempfile::Builder<'_, 'static> {
 }
 
 /// Writes `bytes` to `path` atomically ([`write_atomic_with`]).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |w| Ok(w.write_all(bytes)?))
 }
 
@@ -101,7 +101,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 ///
 /// Several processes may write the same file of a shared folder at once (a sweep's plan, from
 /// every task of a job array): each writes its own temporary and the last rename wins whole.
-pub fn write_atomic_with(
+pub(crate) fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
@@ -145,7 +145,7 @@ pub fn write_atomic_with(
 /// A fresh folder `.NAME.<random>.tmp` inside `dir`, made exclusively (it cannot already
 /// exist, so nobody else can have prepared it), removed when dropped unless kept. Its
 /// permissions are an ordinary folder's (0777 less the umask): it becomes a checkpoint.
-pub fn temp_dir_in(dir: &Path, name: &str) -> Result<tempfile::TempDir> {
+pub(crate) fn temp_dir_in(dir: &Path, name: &str) -> Result<tempfile::TempDir> {
     builder(&format!(".{name}."), 0o777)
         .tempdir_in(dir)
         .with_context(|| format!("cannot create a temporary folder in {}", dir.display()))
@@ -155,7 +155,7 @@ pub fn temp_dir_in(dir: &Path, name: &str) -> Result<tempfile::TempDir> {
 /// not a folder: for the folders inside a run (`checkpoints/`, `explain/`), whose names
 /// anyone can guess, so that a link planted in their place cannot carry a run's writes
 /// elsewhere.
-pub fn own_dir(path: &Path) -> Result<()> {
+pub(crate) fn own_dir(path: &Path) -> Result<()> {
     fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
@@ -170,7 +170,7 @@ pub fn own_dir(path: &Path) -> Result<()> {
 
 /// A fresh private scratch folder (mode 0700, random name) in the system's temporary folder,
 /// removed when dropped. Never a folder someone else made beforehand.
-pub fn scratch_dir(prefix: &str) -> Result<tempfile::TempDir> {
+pub(crate) fn scratch_dir(prefix: &str) -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix(prefix)
         .tempdir()
@@ -184,7 +184,7 @@ pub fn scratch_dir(prefix: &str) -> Result<tempfile::TempDir> {
 
 /// Checks that a folder can take new files by creating (exclusively, under a random name) and
 /// removing a temporary in it: a planted link under a guessable name cannot redirect it.
-pub fn probe_writable(dir: &Path) -> Result<()> {
+pub(crate) fn probe_writable(dir: &Path) -> Result<()> {
     builder(".write-test.", 0o666)
         .tempfile_in(dir)
         .map(drop)
@@ -205,7 +205,10 @@ fn no_follow(_: &mut fs::OpenOptions) {}
 
 /// Opens `path` with `options`, never through a link, and only when it is (or becomes) a
 /// regular file: what [`open_append`], [`read_own`] and the folder lock share.
-pub fn open_regular(path: &Path, options: &mut fs::OpenOptions) -> std::io::Result<fs::File> {
+pub(crate) fn open_regular(
+    path: &Path,
+    options: &mut fs::OpenOptions,
+) -> std::io::Result<fs::File> {
     if let Some(what) = not_regular(path) {
         return Err(std::io::Error::other(format!(
             "{} is {what}, not a regular file",
@@ -226,25 +229,25 @@ pub fn open_regular(path: &Path, options: &mut fs::OpenOptions) -> std::io::Resu
 
 /// Opens a log for appending (created if missing), without following a link planted under
 /// its name and refusing anything but a regular file.
-pub fn open_append(path: &Path) -> Result<fs::File> {
+pub(crate) fn open_append(path: &Path) -> Result<fs::File> {
     open_regular(path, fs::OpenOptions::new().create(true).append(true))
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The most a config file may hold (a real one is a few kB): `--config`, a run's
 /// `config.toml`, a sweep's `base.toml`.
-pub const CONFIG_LIMIT: u64 = 16_000_000;
+pub(crate) const CONFIG_LIMIT: u64 = 16_000_000;
 
 /// The most one of burnfit's JSON files may hold (`summary.json`, `model.json`,
 /// `preprocess.json` with its vocabularies, `sweep.json`).
-pub const JSON_LIMIT: u64 = 256_000_000;
+pub(crate) const JSON_LIMIT: u64 = 256_000_000;
 
 /// Reads the whole of `path` when it holds at most `limit` bytes. The size of a regular file is
 /// checked before anything is read, so a 3 GB file given as a config costs nothing; a stream
 /// (a pipe, `/dev/zero`) is read up to the limit and no further. The error says the size and
 /// the limit in words, never the contents: `kind` names what the file should be. Callers add
 /// the path.
-pub fn read_limited(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_limited(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
     read_up_to(fs::File::open(path)?, limit, kind)
 }
 
@@ -252,7 +255,7 @@ pub fn read_limited(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<
 /// `model.json`, a checkpoint's weights, a sweep's plan): a link planted under the name, a
 /// FIFO or a device is refused instead of followed or read. A user's own `--config` may be a
 /// link they made, and [`read_limited`] follows it.
-pub fn read_own(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_own(path: &Path, limit: u64, kind: &str) -> std::io::Result<Vec<u8>> {
     read_up_to(
         open_regular(path, fs::OpenOptions::new().read(true))?,
         limit,
@@ -284,7 +287,7 @@ fn read_up_to(file: fs::File, limit: u64, kind: &str) -> std::io::Result<Vec<u8>
 }
 
 /// `path`'s temporaries left by a killed writer: the `.NAME_PREFIX*.tmp` entries of `dir`.
-pub fn leftover_temporaries(dir: &Path, name_prefix: &str) -> Vec<PathBuf> {
+pub(crate) fn leftover_temporaries(dir: &Path, name_prefix: &str) -> Vec<PathBuf> {
     fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok())

@@ -17,10 +17,10 @@ use crate::config::FootprintConfig;
 use crate::resources;
 
 /// CodeCarbon's CPU power when the CPU model is unknown (its `DEFAULT_CPU_POWER`), in watts.
-pub const DEFAULT_TDP_WATTS: f64 = 85.0;
+pub(crate) const DEFAULT_TDP_WATTS: f64 = 85.0;
 
 /// CodeCarbon's RAM power rule: 3 W per 8 GB, in watts per GB.
-pub const RAM_WATTS_PER_GB: f64 = 3.0 / 8.0;
+pub(crate) const RAM_WATTS_PER_GB: f64 = 3.0 / 8.0;
 
 /// Floating-point operations per sample of the dense network, counted by hand from its shape.
 ///
@@ -30,16 +30,16 @@ pub const RAM_WATTS_PER_GB: f64 = 3.0 / 8.0;
 /// gradient) and `out` for the bias gradient. Activations are not counted (comparisons and one
 /// `exp` per output, a rounding error against the products).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Flops {
+pub(crate) struct Flops {
     /// Forward pass, per sample.
-    pub forward: u64,
+    pub(crate) forward: u64,
     /// Backward pass, per sample.
-    pub backward: u64,
+    pub(crate) backward: u64,
 }
 
 impl Flops {
     /// Counts for `network`.
-    pub fn of(network: &MlpConfig) -> Self {
+    pub(crate) fn of(network: &MlpConfig) -> Self {
         let mut forward = 0u64;
         let mut backward = 0u64;
         for (i, (input, output)) in network.layer_shapes().into_iter().enumerate() {
@@ -57,7 +57,7 @@ impl Flops {
     }
 
     /// One training step, per sample.
-    pub fn train_step(self) -> u64 {
+    pub(crate) fn train_step(self) -> u64 {
         self.forward.saturating_add(self.backward)
     }
 }
@@ -65,14 +65,14 @@ impl Flops {
 /// RAPL energy counters: one per CPU package (`intel-rapl:N`; sub-zones such as `intel-rapl:N:M`
 /// are parts of a package and would double count).
 #[derive(Debug, Clone)]
-pub struct Rapl {
+pub(crate) struct Rapl {
     zones: Vec<(PathBuf, u64)>,
 }
 
 impl Rapl {
     /// The package zones under `root` (normally `/sys/class/powercap`) whose counters can be
     /// read, or `None` when there are none (no RAPL, or not readable without root).
-    pub fn open(root: &Path) -> Option<Self> {
+    pub(crate) fn open(root: &Path) -> Option<Self> {
         let mut zones = Vec::new();
         for entry in std::fs::read_dir(root).ok()?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -94,7 +94,7 @@ impl Rapl {
     }
 
     /// The counters now, in microjoules, one per zone.
-    pub fn read(&self) -> Option<Vec<u64>> {
+    pub(crate) fn read(&self) -> Option<Vec<u64>> {
         self.zones
             .iter()
             .map(|(dir, _)| read_u64(&dir.join("energy_uj")))
@@ -104,7 +104,7 @@ impl Rapl {
     /// Joules between two readings, undoing one wrap-around per zone (a counter wraps at
     /// `max_energy_range_uj`, every few minutes to hours depending on the machine; a run longer
     /// than one wrap period between readings would need more frequent reads).
-    pub fn joules_between(&self, start: &[u64], end: &[u64]) -> f64 {
+    pub(crate) fn joules_between(&self, start: &[u64], end: &[u64]) -> f64 {
         self.zones
             .iter()
             .zip(start.iter().zip(end))
@@ -134,7 +134,7 @@ fn read_u64(path: &Path) -> Option<u64> {
 }
 
 /// This process's CPU seconds (user + system), from `/proc/self/stat`; `None` off Linux.
-pub fn cpu_seconds() -> Option<f64> {
+pub(crate) fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -146,17 +146,17 @@ pub fn cpu_seconds() -> Option<f64> {
 }
 
 /// Peak resident memory of this process in bytes (`VmHWM`); `None` off Linux.
-pub fn peak_memory_bytes() -> Option<u64> {
+pub(crate) fn peak_memory_bytes() -> Option<u64> {
     crate::resources::proc_kib("/proc/self/status", "VmHWM:")
 }
 
 /// Total memory of the machine in bytes.
-pub fn total_memory_bytes() -> Option<u64> {
+pub(crate) fn total_memory_bytes() -> Option<u64> {
     crate::resources::proc_kib("/proc/meminfo", "MemTotal:")
 }
 
 /// The CPU's model name, from `/proc/cpuinfo`.
-pub fn cpu_model() -> String {
+pub(crate) fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -169,7 +169,7 @@ pub fn cpu_model() -> String {
 }
 
 /// Started when the command starts; [`Meter::finish`] turns it into a [`Footprint`].
-pub struct Meter {
+pub(crate) struct Meter {
     started: Instant,
     started_at: SystemTime,
     cpu_start: Option<f64>,
@@ -178,7 +178,7 @@ pub struct Meter {
 
 impl Meter {
     /// Starts measuring, with RAPL counters under `rapl_root` if readable.
-    pub fn start(rapl_root: &Path) -> Self {
+    pub(crate) fn start(rapl_root: &Path) -> Self {
         let rapl = Rapl::open(rapl_root).and_then(|r| r.read().map(|start| (r, start)));
         Self {
             started: Instant::now(),
@@ -190,7 +190,7 @@ impl Meter {
 
     /// Everything measured since [`start`](Self::start), with compute counted for
     /// `trained` training samples and `evaluated` forward-only samples.
-    pub fn finish(
+    pub(crate) fn finish(
         &self,
         config: &FootprintConfig,
         network: &MlpConfig,
@@ -262,58 +262,58 @@ impl Meter {
 
 /// What a run cost; printed at the end of `train` and written into `summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Footprint {
+pub(crate) struct Footprint {
     /// Trainable parameters.
-    pub parameters: u64,
+    pub(crate) parameters: u64,
     /// Bytes of the saved weights.
-    pub model_bytes: u64,
+    pub(crate) model_bytes: u64,
     /// FLOPs of one forward pass, per sample.
-    pub flops_per_sample_forward: u64,
+    pub(crate) flops_per_sample_forward: u64,
     /// FLOPs of one backward pass, per sample.
-    pub flops_per_sample_backward: u64,
+    pub(crate) flops_per_sample_backward: u64,
     /// FLOPs of the whole run (training steps and evaluation passes).
-    pub total_flops: f64,
+    pub(crate) total_flops: f64,
     /// `total_flops` over the wall time.
-    pub gflops_per_second: f64,
+    pub(crate) gflops_per_second: f64,
     /// Wall seconds of the command.
-    pub wall_seconds: f64,
+    pub(crate) wall_seconds: f64,
     /// CPU seconds of the process (all threads).
-    pub cpu_seconds: Option<f64>,
+    pub(crate) cpu_seconds: Option<f64>,
     /// Peak resident memory.
-    pub peak_memory_bytes: Option<u64>,
+    pub(crate) peak_memory_bytes: Option<u64>,
     /// CPU energy.
-    pub cpu_energy_kwh: f64,
+    pub(crate) cpu_energy_kwh: f64,
     /// RAM energy (CodeCarbon's 3 W per 8 GB, for the process's peak memory).
-    pub ram_energy_kwh: f64,
+    pub(crate) ram_energy_kwh: f64,
     /// CPU plus RAM.
-    pub energy_kwh: f64,
+    pub(crate) energy_kwh: f64,
     /// "measured (RAPL)" or "estimated (...)", with how.
-    pub energy_method: String,
+    pub(crate) energy_method: String,
     /// Mean CPU power over the run.
-    pub cpu_power_watts: f64,
+    pub(crate) cpu_power_watts: f64,
     /// RAM power.
-    pub ram_power_watts: f64,
+    pub(crate) ram_power_watts: f64,
     /// `energy × PUE × grid intensity`.
-    pub co2e_grams: f64,
+    pub(crate) co2e_grams: f64,
     /// `energy × price`.
-    pub cost: f64,
+    pub(crate) cost: f64,
     /// Of `cost`.
-    pub currency: String,
+    pub(crate) currency: String,
     /// Power usage effectiveness applied.
-    pub pue: f64,
+    pub(crate) pue: f64,
     /// Grid carbon intensity applied.
-    pub grid_gco2_per_kwh: f64,
+    pub(crate) grid_gco2_per_kwh: f64,
     /// When the command started (UTC, RFC 3339).
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// Logical CPUs.
-    pub cpu_count: usize,
+    pub(crate) cpu_count: usize,
     /// CPU model name.
-    pub cpu_model: String,
+    pub(crate) cpu_model: String,
 }
 
 impl Footprint {
     /// The block printed at the end of `train`.
-    pub fn block(&self) -> String {
+    pub(crate) fn block(&self) -> String {
         let mem = self
             .peak_memory_bytes
             .map_or("unknown".into(), |b| format!("{:.1} MB", b as f64 / 1e6));
@@ -349,7 +349,7 @@ impl Footprint {
 
     /// `emissions.csv`: CodeCarbon's column names and units (seconds, kg CO2e, kWh, W, GB)
     /// where they apply, plus `energy_method`.
-    pub fn emissions_csv(&self, run_id: &str) -> Result<Vec<u8>, csv::Error> {
+    pub(crate) fn emissions_csv(&self, run_id: &str) -> Result<Vec<u8>, csv::Error> {
         let kg = self.co2e_grams / 1000.0;
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([

@@ -5,18 +5,18 @@ use serde::{Deserialize, Serialize};
 
 /// One epoch's metrics (a row of `history.csv`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRow {
+pub(crate) struct EpochRow {
     /// 1-based epoch.
-    pub epoch: usize,
+    pub(crate) epoch: usize,
     /// Learning rate at the epoch's start.
-    pub lr: f64,
+    pub(crate) lr: f64,
     /// Metric name and value, training ones first.
-    pub metrics: Vec<(String, f64)>,
+    pub(crate) metrics: Vec<(String, f64)>,
 }
 
 impl EpochRow {
     /// The value of `name`, if recorded.
-    pub fn get(&self, name: &str) -> Option<f64> {
+    pub(crate) fn get(&self, name: &str) -> Option<f64> {
         self.metrics
             .iter()
             .find(|(n, _)| n == name)
@@ -24,7 +24,7 @@ impl EpochRow {
     }
 
     /// The row as Keras's `verbose=2` prints it.
-    pub fn line(&self, epochs: usize, seconds: f64) -> String {
+    pub(crate) fn line(&self, epochs: usize, seconds: f64) -> String {
         let mut s = format!("epoch {}/{} - {:.1}s", self.epoch, epochs, seconds);
         for (name, v) in &self.metrics {
             s.push_str(&format!(" - {name} {}", crate::metrics::show(*v)));
@@ -36,7 +36,7 @@ impl EpochRow {
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Stop {
+pub(crate) enum Stop {
     /// All epochs ran.
     Completed,
     /// Early stopping.
@@ -49,7 +49,7 @@ pub enum Stop {
 
 /// `history.csv`: `epoch,lr` and every metric, one row per epoch. Values are written in Rust's
 /// shortest round-trip form, so the file reads back to the same numbers.
-pub fn to_csv(history: &[EpochRow]) -> Result<Vec<u8>, csv::Error> {
+pub(crate) fn to_csv(history: &[EpochRow]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["epoch".to_string(), "lr".to_string()];
     if let Some(first) = history.first() {

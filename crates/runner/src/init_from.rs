@@ -14,7 +14,7 @@ use safetensors::{Dtype, SafeTensors};
 /// `0.bias`, `2.weight`, …: what `burnfit export --format safetensors` writes, and PyTorch's `state_dict`
 /// of such a network) into `model`, checking every shape against the network the config
 /// builds.
-pub fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
+pub(crate) fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> {
     // At most what the network's weights can take: a huge (or sparse) file is refused by its
     // size before it is read.
     use burn::module::Module;

@@ -17,11 +17,11 @@ use crate::files;
 
 /// The lock file's name in each folder it guards. Not a run's file: the checks for an empty
 /// folder and for "is this a run" pass over it.
-pub const LOCK: &str = ".burnfit.lock";
+pub(crate) const LOCK: &str = ".burnfit.lock";
 
 /// How a folder is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// The only writer (a run, a cv parent, a sweep on one machine).
     Exclusive,
     /// One of several cooperating writers, none of which may run beside an exclusive one (the
@@ -31,11 +31,11 @@ pub enum Mode {
 
 /// Who holds a lock, as it wrote itself into the lock file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Holder {
+pub(crate) struct Holder {
     /// Its process id, when recorded and still alive.
-    pub pid: Option<u32>,
+    pub(crate) pid: Option<u32>,
     /// When it took the lock (RFC 3339, UTC).
-    pub started: Option<String>,
+    pub(crate) started: Option<String>,
 }
 
 impl std::fmt::Display for Holder {
@@ -52,16 +52,16 @@ impl std::fmt::Display for Holder {
 /// A folder another live process is writing.
 #[derive(Debug, thiserror::Error)]
 #[error("{} is being written by another burnfit process ({holder}); wait for it to finish or stop it", .folder.display())]
-pub struct Busy {
+pub(crate) struct Busy {
     /// The folder.
-    pub folder: PathBuf,
+    pub(crate) folder: PathBuf,
     /// Who holds it.
-    pub holder: Holder,
+    pub(crate) holder: Holder,
 }
 
 /// A held lock; dropping it (or the process ending) releases it.
 #[derive(Debug)]
-pub struct FolderLock {
+pub(crate) struct FolderLock {
     /// The folder itself, locked: the lock that counts. Nobody can delete a folder's lock out
     /// from under its holder (a lock file can be removed, and a second writer would then lock
     /// a new file of the same name).
@@ -105,7 +105,7 @@ fn open_lock_file(folder: &Path) -> Result<(File, bool)> {
 impl FolderLock {
     /// Takes `folder`'s lock, or fails at once with [`Busy`] when another process holds it in a
     /// way that excludes `mode`. An exclusive holder records its pid and the time.
-    pub fn acquire(folder: &Path, mode: Mode) -> Result<Self> {
+    pub(crate) fn acquire(folder: &Path, mode: Mode) -> Result<Self> {
         let (mut file, writable) = open_lock_file(folder)?;
         // A link in the folder's place is not the folder: refused, as for every file of a run.
         if fs::symlink_metadata(folder).is_ok_and(|m| !m.is_dir()) {
@@ -193,7 +193,7 @@ fn alive(pid: u32) -> bool {
 /// Who holds `folder` exclusively right now, if anyone: what a cv or sweep parent asks before
 /// starting a fold or trial there. Probes with a shared lock released at once; the child takes
 /// the real lock itself, so a race between the probe and the start is still refused there.
-pub fn holder(folder: &Path) -> Option<Holder> {
+pub(crate) fn holder(folder: &Path) -> Option<Holder> {
     if !folder.is_dir() {
         return None;
     }
@@ -212,7 +212,7 @@ pub fn holder(folder: &Path) -> Option<Holder> {
 }
 
 /// Whether `folder` holds nothing but (possibly) its lock file.
-pub fn is_empty_but_lock(folder: &Path) -> Result<bool> {
+pub(crate) fn is_empty_but_lock(folder: &Path) -> Result<bool> {
     let mut entries =
         fs::read_dir(folder).with_context(|| format!("cannot list {}", folder.display()))?;
     Ok(entries.all(|e| e.is_ok_and(|e| e.file_name() == LOCK)))

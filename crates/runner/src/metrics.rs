@@ -9,11 +9,11 @@ use burnfit_model::Loss;
 use crate::ranking::Ranking;
 
 /// Metric values in a fixed order (the order of `history.csv`'s columns).
-pub type Metrics = Vec<(&'static str, f64)>;
+pub(crate) type Metrics = Vec<(&'static str, f64)>;
 
 /// The rows a metric was computed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
+pub(crate) enum Split {
     /// The training rows, as running sums while the epoch trains.
     Training,
     /// The validation rows (or the test file's, for a final evaluation), after the epoch.
@@ -22,7 +22,7 @@ pub enum Split {
 
 /// Which way a metric is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// Larger is better (accuracy, AUC, R²).
     Higher,
     /// Smaller is better (a loss, an error).
@@ -33,15 +33,15 @@ pub enum Direction {
 /// and `--sort` name it: a base name (`auc`) and the rows it was computed on, written as the
 /// prefix `val_` for validation. The one place that prefix is added or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metric {
+pub(crate) struct Metric {
     /// The name without prefix, one of [`ALL_BASES`].
-    pub base: &'static str,
+    pub(crate) base: &'static str,
     /// The rows.
-    pub split: Split,
+    pub(crate) split: Split,
 }
 
 /// Every base name any loss's runs record.
-pub const ALL_BASES: [&str; 11] = [
+pub(crate) const ALL_BASES: [&str; 11] = [
     "loss",
     "accuracy",
     "auc",
@@ -61,7 +61,7 @@ impl Metric {
 
     /// A metric on `split`; `base` must be one of [`ALL_BASES`] (an unknown one is a
     /// programming error, caught by the tests).
-    pub fn new(base: &str, split: Split) -> Self {
+    pub(crate) fn new(base: &str, split: Split) -> Self {
         let base = ALL_BASES
             .into_iter()
             .find(|b| *b == base)
@@ -70,7 +70,7 @@ impl Metric {
     }
 
     /// Reads a name as written in a file or by the user; `None` for a name no run records.
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         let (rest, split) = match name.strip_prefix(Self::VALIDATION) {
             Some(rest) => (rest, Split::Validation),
             None => (name, Split::Training),
@@ -80,7 +80,7 @@ impl Metric {
     }
 
     /// The name as files and keys write it (`val_auc`, `loss`).
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self.split {
             Split::Training => self.base.to_string(),
             Split::Validation => format!("{}{}", Self::VALIDATION, self.base),
@@ -88,7 +88,7 @@ impl Metric {
     }
 
     /// The same metric on the validation rows.
-    pub fn validation(self) -> Self {
+    pub(crate) fn validation(self) -> Self {
         Self {
             split: Split::Validation,
             ..self
@@ -96,7 +96,7 @@ impl Metric {
     }
 
     /// Which way it is better.
-    pub fn direction(&self) -> Direction {
+    pub(crate) fn direction(&self) -> Direction {
         match self.base {
             "accuracy" | "auc" | "avg_precision" | "precision" | "recall" | "f1" | "r2" => {
                 Direction::Higher
@@ -106,12 +106,12 @@ impl Metric {
     }
 
     /// Whether a larger value is better.
-    pub fn higher_is_better(&self) -> bool {
+    pub(crate) fn higher_is_better(&self) -> bool {
         self.direction() == Direction::Higher
     }
 
     /// Whether it depends on the decision threshold (a class prediction, not a probability).
-    pub fn depends_on_threshold(&self) -> bool {
+    pub(crate) fn depends_on_threshold(&self) -> bool {
         matches!(self.base, "accuracy" | "precision" | "recall" | "f1")
     }
 }
@@ -123,7 +123,7 @@ impl std::fmt::Display for Metric {
 }
 
 /// The metrics of a run with this loss, without prefix.
-pub fn base_names(loss: Loss) -> &'static [&'static str] {
+pub(crate) fn base_names(loss: Loss) -> &'static [&'static str] {
     match loss {
         Loss::Bce => &[
             "loss",
@@ -140,7 +140,7 @@ pub fn base_names(loss: Loss) -> &'static [&'static str] {
 }
 
 /// The metrics tracked on the training split while it trains (cheap running sums on the device).
-pub fn train_names(loss: Loss) -> &'static [&'static str] {
+pub(crate) fn train_names(loss: Loss) -> &'static [&'static str] {
     match loss {
         Loss::Bce => &["loss", "accuracy"],
         Loss::Mse => &["loss", "rmse"],
@@ -148,7 +148,7 @@ pub fn train_names(loss: Loss) -> &'static [&'static str] {
 }
 
 /// Every name a history row can hold: training ones, then validation ones when `with_val`.
-pub fn metric_names(loss: Loss, with_val: bool) -> Vec<String> {
+pub(crate) fn metric_names(loss: Loss, with_val: bool) -> Vec<String> {
     let train = train_names(loss)
         .iter()
         .map(|b| Metric::new(b, Split::Training));
@@ -160,17 +160,17 @@ pub fn metric_names(loss: Loss, with_val: bool) -> Vec<String> {
 }
 
 /// Whether `name` is a metric early stopping can watch.
-pub fn is_known_metric(name: &str, loss: Loss) -> bool {
+pub(crate) fn is_known_metric(name: &str, loss: Loss) -> bool {
     metric_names(loss, true).iter().any(|n| n == name)
 }
 
 /// Whether a larger value of the metric named `name` is better (lower for an unknown name).
-pub fn higher_is_better(name: &str) -> bool {
+pub(crate) fn higher_is_better(name: &str) -> bool {
     Metric::parse(name).is_some_and(|m| m.higher_is_better())
 }
 
 /// The headline metric besides the loss (for the plot and the final line).
-pub fn main_metric(loss: Loss) -> &'static str {
+pub(crate) fn main_metric(loss: Loss) -> &'static str {
     match loss {
         Loss::Bce => "accuracy",
         Loss::Mse => "rmse",
@@ -179,7 +179,7 @@ pub fn main_metric(loss: Loss) -> &'static str {
 
 /// The metrics that are undefined on the data they were computed on (NaN: one class, a
 /// constant target, nothing predicted positive).
-pub fn undefined(m: &Metrics) -> Vec<&'static str> {
+pub(crate) fn undefined(m: &Metrics) -> Vec<&'static str> {
     m.iter()
         .filter(|(_, v)| v.is_nan())
         .map(|(k, _)| *k)
@@ -189,7 +189,7 @@ pub fn undefined(m: &Metrics) -> Vec<&'static str> {
 /// The mean and sample standard deviation (n − 1; 0 for fewer than two) of the defined
 /// (finite) values; the mean is NaN when none is. The one computation behind cv's mean ± sd
 /// and explain's importance ± sd.
-pub fn mean_sd(values: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_sd(values: &[f64]) -> (f64, f64) {
     let defined: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let n = defined.len() as f64;
     if defined.is_empty() {
@@ -205,7 +205,7 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
 }
 
 /// A metric's value for people: four decimals, or `n/a` when undefined.
-pub fn show(v: f64) -> String {
+pub(crate) fn show(v: f64) -> String {
     if v.is_nan() {
         "n/a".into()
     } else {
@@ -219,13 +219,13 @@ fn bce(z: f64, y: f64) -> f64 {
 }
 
 /// Whether the metric named `name` depends on the decision threshold.
-pub fn depends_on_threshold(name: &str) -> bool {
+pub(crate) fn depends_on_threshold(name: &str) -> bool {
     Metric::parse(name).is_some_and(|m| m.depends_on_threshold())
 }
 
 /// All metrics of `loss` for raw network outputs (`logits` for BCE, values for MSE); a row is
 /// class 1 when its probability is above `threshold` (BCE only).
-pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> Metrics {
+pub(crate) fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> Metrics {
     assert_eq!(outputs.len(), targets.len(), "one output per target");
     let n = outputs.len().max(1) as f64;
     let pairs = || {
@@ -290,20 +290,20 @@ pub fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> 
 /// A confusion matrix at one threshold: a row is predicted positive when its probability is
 /// above the threshold (the rule `evaluate`, `predict` and the report apply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Confusion {
+pub(crate) struct Confusion {
     /// Positive rows predicted positive.
-    pub tp: u64,
+    pub(crate) tp: u64,
     /// Negative rows predicted positive.
-    pub fp: u64,
+    pub(crate) fp: u64,
     /// Negative rows predicted negative.
-    pub tn: u64,
+    pub(crate) tn: u64,
     /// Positive rows predicted negative.
-    pub fn_: u64,
+    pub(crate) fn_: u64,
 }
 
 impl Confusion {
     /// Counts `(probability, label)` rows at `threshold`; a label above 0.5 is positive.
-    pub fn count(rows: impl IntoIterator<Item = (f64, f64)>, threshold: f64) -> Self {
+    pub(crate) fn count(rows: impl IntoIterator<Item = (f64, f64)>, threshold: f64) -> Self {
         let mut c = Self::default();
         for (p, y) in rows {
             match (p > threshold, y > 0.5) {
@@ -319,7 +319,7 @@ impl Confusion {
 
 /// Brier score of `(probability, label)` rows: the mean squared difference between the two
 /// (0 for no rows).
-pub fn brier(rows: impl IntoIterator<Item = (f64, f64)>) -> f64 {
+pub(crate) fn brier(rows: impl IntoIterator<Item = (f64, f64)>) -> f64 {
     let (mut sum, mut n) = (0f64, 0usize);
     for (p, y) in rows {
         sum += (p - y).powi(2);

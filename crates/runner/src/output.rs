@@ -15,9 +15,9 @@ use crate::run;
 
 /// What a command may replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Replace {
+pub(crate) struct Replace {
     /// `--force`: an existing file that is neither an input nor a run's file may be replaced.
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// The run folder `path` lies in, if any (its parent, or any folder above it).
@@ -39,7 +39,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Checks that `out` may be written under `rule`; `inputs` are the files the command reads.
 /// `-` (stdout) is always allowed.
-pub fn check(out: &Path, inputs: &[&Path], rule: Replace) -> Result<()> {
+pub(crate) fn check(out: &Path, inputs: &[&Path], rule: Replace) -> Result<()> {
     if out == Path::new("-") {
         return Ok(());
     }

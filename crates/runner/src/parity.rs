@@ -23,14 +23,14 @@ use crate::train::{self, epoch_order, read_scalar, step_on};
 
 /// Default tolerance on the largest relative weight difference for a CPU backend against the
 /// reference: both run the same f32 arithmetic in a different order.
-pub const CPU_TOLERANCE: f64 = 1e-5;
+pub(crate) const CPU_TOLERANCE: f64 = 1e-5;
 
 /// Default tolerance for a GPU backend: its kernels fuse and reorder more (and `exp`/`ln` differ).
-pub const GPU_TOLERANCE: f64 = 1e-3;
+pub(crate) const GPU_TOLERANCE: f64 = 1e-3;
 
 /// A backend named on the command line: `flex`, `ndarray`, `wgpu`, or `wgpu:cpu`
 /// (kind, then optionally the `backend.device` value).
-pub fn parse_backend(spec: &str) -> Result<BackendConfig> {
+pub(crate) fn parse_backend(spec: &str) -> Result<BackendConfig> {
     let (kind, device) = match spec.split_once(':') {
         Some((k, d)) => (k, d.to_string()),
         None => (spec, "default".to_string()),
@@ -54,26 +54,26 @@ pub fn parse_backend(spec: &str) -> Result<BackendConfig> {
 
 /// One backend's run of the steps.
 #[derive(Debug, Serialize)]
-pub struct BackendRun {
+pub(crate) struct BackendRun {
     /// As given on the command line.
-    pub name: String,
+    pub(crate) name: String,
     /// What was selected (adapter name for wgpu).
-    pub description: String,
+    pub(crate) description: String,
     /// Each step's mean batch loss.
-    pub losses: Vec<f32>,
+    pub(crate) losses: Vec<f32>,
     /// Largest relative difference of any parameter tensor from the reference's:
     /// `max |w − w_ref| / max |w_ref|` over each tensor, then the largest over tensors.
     /// Zero for the reference itself.
-    pub weight_rel_diff: f64,
+    pub(crate) weight_rel_diff: f64,
     /// Largest relative difference of a step's loss from the reference's.
-    pub loss_rel_diff: f64,
+    pub(crate) loss_rel_diff: f64,
     /// The tolerance applied to `weight_rel_diff`.
-    pub tolerance: f64,
+    pub(crate) tolerance: f64,
 }
 
 impl BackendRun {
     /// Within tolerance, with every loss and weight finite.
-    pub fn agrees(&self) -> bool {
+    pub(crate) fn agrees(&self) -> bool {
         self.losses.iter().all(|l| l.is_finite())
             && self.weight_rel_diff.is_finite()
             && self.weight_rel_diff <= self.tolerance
@@ -83,23 +83,23 @@ impl BackendRun {
 
 /// The whole comparison; the first backend is the reference.
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// Steps taken on each backend.
-    pub steps: usize,
+    pub(crate) steps: usize,
     /// Rows per step.
-    pub batch_size: usize,
+    pub(crate) batch_size: usize,
     /// In the order given.
-    pub backends: Vec<BackendRun>,
+    pub(crate) backends: Vec<BackendRun>,
 }
 
 impl Report {
     /// The backends whose weights moved further than their tolerance.
-    pub fn failures(&self) -> Vec<&BackendRun> {
+    pub(crate) fn failures(&self) -> Vec<&BackendRun> {
         self.backends.iter().filter(|b| !b.agrees()).collect()
     }
 
     /// The per-step losses as CSV: `step,<backend>,...`.
-    pub fn losses_csv(&self) -> String {
+    pub(crate) fn losses_csv(&self) -> String {
         let mut out = String::from("step");
         for b in &self.backends {
             out.push(',');
@@ -205,7 +205,7 @@ fn run_steps(
 
 /// Compares `backends` (the first is the reference) over `steps` steps of `config`'s training.
 /// `tolerance` overrides the per-backend default ([`CPU_TOLERANCE`], [`GPU_TOLERANCE`]).
-pub fn run(
+pub(crate) fn run(
     config: &Config,
     backends: &[(String, BackendConfig)],
     steps: usize,

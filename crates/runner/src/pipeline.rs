@@ -14,27 +14,27 @@ use crate::resources;
 use crate::run::fingerprint::Fingerprint;
 
 /// Matrices ready for training, and what made them.
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// Each data file read, with its size and CRC32 as it was read (`data.json`).
-    pub files: Vec<Fingerprint>,
+    pub(crate) files: Vec<Fingerprint>,
     /// Training rows.
-    pub train: Matrix,
+    pub(crate) train: Matrix,
     /// Validation rows (evaluated every epoch).
-    pub valid: Matrix,
+    pub(crate) valid: Matrix,
     /// Test rows for the final evaluation, when a test file was given.
-    pub test: Option<Matrix>,
+    pub(crate) test: Option<Matrix>,
     /// The fitted preprocessing.
-    pub pre: Preprocessor,
+    pub(crate) pre: Preprocessor,
     /// Things the user should know (rows dropped, unseen categories).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
     /// Things that probably make the result worse than it could be (training and validation
     /// classes out of balance, an ordered split of a file sorted by its label): printed as
     /// warnings and kept in `summary.json` and the report.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Seconds spent loading and preparing.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
     /// Each training row's weight from `data.weight`, in `train`'s row order.
-    pub weights: Option<Vec<f32>>,
+    pub(crate) weights: Option<Vec<f32>>,
 }
 
 fn load_spec(config: &Config) -> LoadSpec {
@@ -59,7 +59,7 @@ fn load_spec(config: &Config) -> LoadSpec {
 }
 
 /// The rows the missing-value rule keeps, with a note when it drops any.
-pub fn usable_rows(
+pub(crate) fn usable_rows(
     table: &Table,
     missing: Missing,
     notes: &mut Vec<String>,
@@ -244,7 +244,7 @@ fn fingerprint(key: &str, path: &std::path::Path, table: &Table) -> Option<Finge
 }
 
 /// Runs the data stage of `config`.
-pub fn prepare(config: &Config) -> Result<Prepared, DataError> {
+pub(crate) fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let start = Instant::now();
     let d = &config.data;
     let mut table = load(config)?;

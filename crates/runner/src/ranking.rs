@@ -12,11 +12,11 @@
 use std::cmp::Ordering;
 
 /// One point of a curve: `(x, y)`.
-pub type Point = (f64, f64);
+pub(crate) type Point = (f64, f64);
 
 /// A score a ranking can sort: `f32` for the network's raw outputs (half the bytes to move
 /// while sorting a large split), `f64` for probabilities and the report's saved outputs.
-pub trait Score: Copy + PartialEq {
+pub(crate) trait Score: Copy + PartialEq {
     /// IEEE total order, so that a NaN score sorts to a fixed place instead of breaking the
     /// sort.
     fn total(&self, other: &Self) -> Ordering;
@@ -44,24 +44,24 @@ impl Score for f64 {
 
 /// One group of tied scores in the sweep, with the counts of every row ranked at or above it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Step {
+pub(crate) struct Step {
     /// The group's score.
-    pub score: f64,
+    pub(crate) score: f64,
     /// Rows ranked strictly above the group (descending positions `above..above + rows`).
-    pub above: usize,
+    pub(crate) above: usize,
     /// Rows in the group.
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// Positive rows in the group.
-    pub positives: usize,
+    pub(crate) positives: usize,
     /// Positive rows at or above the group: the true positives of a threshold just below it.
-    pub tp: usize,
+    pub(crate) tp: usize,
     /// Negative rows at or above the group: the false positives of a threshold just below it.
-    pub fp: usize,
+    pub(crate) fp: usize,
 }
 
 /// A split's rows sorted by score, highest first, ready to sweep.
 #[derive(Debug, Clone)]
-pub struct Ranking<T> {
+pub(crate) struct Ranking<T> {
     /// `(score, positive)`, sorted by descending score. Sorting the pairs themselves rather than
     /// an index array keeps each comparison in cache (the seed's training split has 80,000
     /// rows).
@@ -72,7 +72,7 @@ pub struct Ranking<T> {
 impl<T: Score> Ranking<T> {
     /// Sorts `scores` with their `labels` (paired by position; extra entries of the longer one
     /// are left out).
-    pub fn of(scores: &[T], labels: &[T]) -> Self {
+    pub(crate) fn of(scores: &[T], labels: &[T]) -> Self {
         let mut pairs: Vec<(T, bool)> = scores
             .iter()
             .zip(labels)
@@ -85,22 +85,22 @@ impl<T: Score> Ranking<T> {
     }
 
     /// Rows ranked.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.pairs.len()
     }
 
     /// Positive rows.
-    pub fn positives(&self) -> usize {
+    pub(crate) fn positives(&self) -> usize {
         self.positives
     }
 
     /// Negative rows.
-    pub fn negatives(&self) -> usize {
+    pub(crate) fn negatives(&self) -> usize {
         self.pairs.len() - self.positives
     }
 
     /// The groups of tied scores, highest first.
-    pub fn steps(&self) -> Steps<'_, T> {
+    pub(crate) fn steps(&self) -> Steps<'_, T> {
         Steps {
             pairs: &self.pairs,
             next: 0,
@@ -112,7 +112,7 @@ impl<T: Score> Ranking<T> {
     /// Area under the ROC curve: the probability that a random positive scores above a random
     /// negative (Mann–Whitney U from the positives' rank sum), ties counted half. NaN when a
     /// class is absent: with no pair to rank it is undefined (not 0.5).
-    pub fn auc(&self) -> f64 {
+    pub(crate) fn auc(&self) -> f64 {
         let n = self.rows();
         let (positives, negatives) = (self.positives() as f64, self.negatives() as f64);
         if positives == 0.0 || negatives == 0.0 {
@@ -130,7 +130,7 @@ impl<T: Score> Ranking<T> {
 
     /// Average precision `Σ (Rₙ − Rₙ₋₁) Pₙ` over the steps (scikit-learn's
     /// `average_precision_score`, no interpolation). NaN without a positive row.
-    pub fn average_precision(&self) -> f64 {
+    pub(crate) fn average_precision(&self) -> f64 {
         let Some(points) = self.precision_recall() else {
             return f64::NAN;
         };
@@ -145,7 +145,7 @@ impl<T: Score> Ranking<T> {
     /// The ROC curve, `(false positive rate, true positive rate)` from `(0, 0)` to `(1, 1)`,
     /// one point per step (scikit-learn's `roc_curve(drop_intermediate=False)`). `None` when a
     /// class is absent: the curve is undefined.
-    pub fn roc(&self) -> Option<Vec<Point>> {
+    pub(crate) fn roc(&self) -> Option<Vec<Point>> {
         let (p, n) = (self.positives() as f64, self.negatives() as f64);
         if p == 0.0 || n == 0.0 {
             return None;
@@ -158,7 +158,7 @@ impl<T: Score> Ranking<T> {
     /// The precision-recall curve, `(recall, precision)` from the highest threshold down, one
     /// point per step (scikit-learn's `precision_recall_curve` reversed, without its `(0, 1)`
     /// start). `None` without a positive row.
-    pub fn precision_recall(&self) -> Option<Vec<Point>> {
+    pub(crate) fn precision_recall(&self) -> Option<Vec<Point>> {
         let p = self.positives() as f64;
         if p == 0.0 {
             return None;
@@ -176,7 +176,7 @@ impl<T: Score> Ranking<T> {
 
 /// The iterator of [`Ranking::steps`].
 #[derive(Debug, Clone)]
-pub struct Steps<'a, T> {
+pub(crate) struct Steps<'a, T> {
     pairs: &'a [(T, bool)],
     next: usize,
     tp: usize,

@@ -7,21 +7,21 @@ use std::path::Path;
 /// A plan that needs more memory (or disk) than the machine has free.
 #[derive(Debug, thiserror::Error)]
 #[error("{what} needs about {} but {} is available{}; {hint}", human(*.needed), human(*.available), .cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-pub struct TooBig {
+pub(crate) struct TooBig {
     /// What would be allocated, in the user's terms.
-    pub what: String,
+    pub(crate) what: String,
     /// The estimate, in bytes.
-    pub needed: u64,
+    pub(crate) needed: u64,
     /// The memory available, in bytes.
-    pub available: u64,
+    pub(crate) available: u64,
     /// How the estimate is made up, if it helps.
-    pub cause: Option<String>,
+    pub(crate) cause: Option<String>,
     /// What to change.
-    pub hint: String,
+    pub(crate) hint: String,
 }
 
 /// Bytes as the user reads them: `1.5 GB`.
-pub fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     let b = bytes as f64;
     match b {
         b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
@@ -33,13 +33,13 @@ pub fn human(bytes: u64) -> String {
 
 /// The memory this process can still take: Linux's `MemAvailable`, or, where that cannot be
 /// read, `u64::MAX` (no refusal).
-pub fn available() -> u64 {
+pub(crate) fn available() -> u64 {
     proc_kib("/proc/meminfo", "MemAvailable:").unwrap_or(u64::MAX)
 }
 
 /// A `KEY: N kB` line of a Linux `/proc` file (`/proc/meminfo`, `/proc/self/status`), in
 /// bytes; `None` off Linux or when the line is absent. The one reader of such lines.
-pub fn proc_kib(file: &str, key: &str) -> Option<u64> {
+pub(crate) fn proc_kib(file: &str, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(file).ok()?;
     let line = text.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line[key.len()..]
@@ -52,7 +52,12 @@ pub fn proc_kib(file: &str, key: &str) -> Option<u64> {
 }
 
 /// `Err` when `needed` bytes exceed what is available.
-pub fn check(what: &str, needed: u64, cause: Option<String>, hint: &str) -> Result<(), TooBig> {
+pub(crate) fn check(
+    what: &str,
+    needed: u64,
+    cause: Option<String>,
+    hint: &str,
+) -> Result<(), TooBig> {
     let available = available();
     if needed > available {
         return Err(TooBig {
@@ -68,7 +73,7 @@ pub fn check(what: &str, needed: u64, cause: Option<String>, hint: &str) -> Resu
 
 /// Bytes free for this user on the file system that holds `path` (or its nearest existing
 /// folder); `u64::MAX` where that cannot be asked.
-pub fn disk_available(path: &Path) -> u64 {
+pub(crate) fn disk_available(path: &Path) -> u64 {
     #[cfg(unix)]
     {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -83,7 +88,7 @@ pub fn disk_available(path: &Path) -> u64 {
 }
 
 /// `Err` when a file of about `needed` bytes would not fit where `path` goes.
-pub fn check_disk(path: &Path, needed: u64, hint: &str) -> Result<(), TooBig> {
+pub(crate) fn check_disk(path: &Path, needed: u64, hint: &str) -> Result<(), TooBig> {
     let available = disk_available(path);
     if needed > available {
         return Err(TooBig {
@@ -98,7 +103,7 @@ pub fn check_disk(path: &Path, needed: u64, hint: &str) -> Result<(), TooBig> {
 }
 
 /// `a × b × c` bytes, saturating (an estimate beyond u64 is simply too big).
-pub fn product(factors: &[u64]) -> u64 {
+pub(crate) fn product(factors: &[u64]) -> u64 {
     factors.iter().fold(1u64, |acc, &f| acc.saturating_mul(f))
 }
 

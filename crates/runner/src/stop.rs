@@ -34,11 +34,11 @@ static FLAGS: OnceLock<Flags> = OnceLock::new();
 /// `main` exits with [`exit_code`] after saying so.
 #[derive(Debug, thiserror::Error)]
 #[error("stopped by signal {0}")]
-pub struct Stopped(pub usize);
+pub(crate) struct Stopped(pub usize);
 
 /// Installs the handlers (once; later calls do nothing). A handler that cannot be registered
 /// is an error: a program that cannot be stopped cleanly should not start.
-pub fn install() -> Result<()> {
+pub(crate) fn install() -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     if FLAGS.get().is_some() {
         return Ok(());
@@ -67,25 +67,25 @@ pub fn install() -> Result<()> {
 
 /// The number of the stop signal received so far (0 for none), for loops that poll it and
 /// pass it on (the training loop, the cv and sweep pools).
-pub fn flag() -> &'static AtomicUsize {
+pub(crate) fn flag() -> &'static AtomicUsize {
     static NONE: AtomicUsize = AtomicUsize::new(0);
     FLAGS.get().map_or(&NONE, |f| &*f.which)
 }
 
 /// The stop signal received so far, if any.
-pub fn requested() -> Option<usize> {
+pub(crate) fn requested() -> Option<usize> {
     let n = FLAGS.get()?.which.load(Ordering::SeqCst);
     (n != 0).then_some(n)
 }
 
 /// `Err(Stopped)` once a stop signal has come: for loops inside a [`Graceful`] scope.
-pub fn check() -> Result<(), Stopped> {
+pub(crate) fn check() -> Result<(), Stopped> {
     requested().map_or(Ok(()), |n| Err(Stopped(n)))
 }
 
 /// The signal of a [`Stopped`] anywhere in `err`'s chain, also inside an I/O error (a stop
 /// seen by a writer's fill travels as one).
-pub fn stopped_by(err: &anyhow::Error) -> Option<usize> {
+pub(crate) fn stopped_by(err: &anyhow::Error) -> Option<usize> {
     err.chain().find_map(|cause| {
         cause
             .downcast_ref::<Stopped>()
@@ -101,18 +101,18 @@ pub fn stopped_by(err: &anyhow::Error) -> Option<usize> {
 
 /// The exit code for a stop by `signal`: 128 + the signal, as shells report it (130 for
 /// Ctrl-C, 143 for SIGTERM).
-pub fn exit_code(signal: usize) -> u8 {
+pub(crate) fn exit_code(signal: usize) -> u8 {
     u8::try_from(128 + signal).unwrap_or(130)
 }
 
 /// While one lives, a stop signal is stored for the code to act on instead of ending the
 /// process. Scopes nest and may be open on several threads.
 #[must_use = "the scope ends when this is dropped"]
-pub struct Graceful(());
+pub(crate) struct Graceful(());
 
 impl Graceful {
     /// Opens a scope.
-    pub fn enter() -> Self {
+    pub(crate) fn enter() -> Self {
         if let Some(f) = FLAGS.get() {
             f.depth.fetch_add(1, Ordering::SeqCst);
             f.immediate.store(false, Ordering::SeqCst);

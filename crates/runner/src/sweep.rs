@@ -10,16 +10,16 @@ use crate::config::{Goal, SweepConfig};
 
 /// One trial: its number and the keys it sets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trial {
+pub(crate) struct Trial {
     /// 0-based, as `--trial` and Slurm's `--array=0-(N-1)` count.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Dotted key and the value it takes, as TOML (`train.lr`, `0.003`).
-    pub overrides: Vec<(String, String)>,
+    pub(crate) overrides: Vec<(String, String)>,
 }
 
 impl Trial {
     /// `--set key=value` arguments for `train`.
-    pub fn set_args(&self) -> Vec<String> {
+    pub(crate) fn set_args(&self) -> Vec<String> {
         self.overrides
             .iter()
             .flat_map(|(k, v)| ["--set".to_string(), format!("{k}={v}")])
@@ -29,7 +29,7 @@ impl Trial {
 
 /// A spec that cannot be expanded, naming the key at fault.
 #[derive(Debug, Error, PartialEq)]
-pub enum SweepError {
+pub(crate) enum SweepError {
     /// A value of the spec is malformed.
     #[error("sweep.{key}: {message}")]
     Bad {
@@ -47,7 +47,7 @@ pub enum SweepError {
 }
 
 /// Most trials a sweep may expand to.
-pub const MAX_TRIALS: u128 = 100_000;
+pub(crate) const MAX_TRIALS: u128 = 100_000;
 
 /// One random key's distribution.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +129,7 @@ impl Dist {
 }
 
 /// The goal of `spec`: as written, or what is better for its metric.
-pub fn goal(spec: &SweepConfig) -> Goal {
+pub(crate) fn goal(spec: &SweepConfig) -> Goal {
     spec.goal
         .unwrap_or(if crate::metrics::higher_is_better(&spec.metric) {
             Goal::Max
@@ -142,7 +142,7 @@ pub fn goal(spec: &SweepConfig) -> Goal {
 /// slowest), each with `random.trials` samples of the random keys (one with none when there is
 /// no `[sweep.random]`). Sample *r* of a combination is drawn from `random.seed` and *r* alone,
 /// so adding a grid value leaves the other trials' samples as they were.
-pub fn expand(spec: &SweepConfig) -> Result<Vec<Trial>, SweepError> {
+pub(crate) fn expand(spec: &SweepConfig) -> Result<Vec<Trial>, SweepError> {
     let mut axes: Vec<(String, Vec<String>)> = Vec::new();
     for (key, values) in &spec.grid {
         let bad = |message: &str| SweepError::Bad {

@@ -14,7 +14,7 @@ use std::io::Write;
 
 /// Exit code after stdout's reader went away: 128 + SIGPIPE, what a shell reports for a
 /// program killed by the closed pipe; not 0, since not all output was delivered.
-pub const EXIT_BROKEN_PIPE: u8 = 141;
+pub(crate) const EXIT_BROKEN_PIPE: u8 = 141;
 
 /// A line of progress or log on stderr, like `eprintln!` but never panicking.
 macro_rules! say {
@@ -54,13 +54,13 @@ macro_rules! out {
 /// than newline and tab are written escaped (`\u{1b}`): messages quote column names, values
 /// and paths from the user's files, and an escape sequence in a CSV header must not reach the
 /// terminal raw (it could clear the screen, retitle the window or hide the lines before it).
-pub fn stderr(args: Arguments) {
+pub(crate) fn stderr(args: Arguments) {
     let text = std::fmt::format(args);
     let _ = std::io::stderr().lock().write_all(defang(&text).as_bytes());
 }
 
 /// `text` with its control characters escaped, newlines and tabs kept.
-pub fn defang(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn defang(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
     if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
@@ -79,13 +79,13 @@ pub fn defang(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes to stdout.
-pub fn stdout(args: Arguments) -> std::io::Result<()> {
+pub(crate) fn stdout(args: Arguments) -> std::io::Result<()> {
     std::io::stdout().lock().write_fmt(args)
 }
 
 /// `text` cut to at most `max` characters, marked where it was cut: for a message that may
 /// quote a user's file (a TOML error quotes the offending line, which can be megabytes long).
-pub fn excerpt(text: &str, max: usize) -> String {
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}… (cut)", &text[..end]),
         None => text.to_string(),
@@ -93,7 +93,7 @@ pub fn excerpt(text: &str, max: usize) -> String {
 }
 
 /// Whether `err` comes from writing to a pipe whose reader has gone.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|c| c.downcast_ref::<std::io::Error>())
         .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)

@@ -23,26 +23,26 @@ use burn::tensor::{Device, Tensor, TensorData};
 /// memory back to the system after a delay, so how much of the data stage's freed temporaries
 /// counts in the peak depends on the order of its allocations; with
 /// `MIMALLOC_PURGE_DELAY=0` the peak fell to 114 MB either way, but training ran 5 % slower.
-pub fn init(flush: bool) {
+pub(crate) fn init(flush: bool) {
     burnfit_fpenv::set_flush(flush);
 }
 
 /// [`init`] and [`init_pool`] at once, for commands whose memory peak is not at stake.
-pub fn init_all(flush: bool) {
+pub(crate) fn init_all(flush: bool) {
     init(flush);
     init_pool(flush);
 }
 
 /// Sets the subnormal mode on every thread of rayon's global pool (starting it if need be).
 /// Rayon's threads live as long as the pool, so once is enough.
-pub fn init_pool(flush: bool) {
+pub(crate) fn init_pool(flush: bool) {
     rayon::broadcast(|_| burnfit_fpenv::set_flush(flush));
 }
 
 /// The number of threads rayon's global pool has or will have, found without starting it
 /// (see [`init`] for why it starts late): `RAYON_NUM_THREADS` when set to a positive number, as
 /// rayon reads it, else the number of logical CPUs.
-pub fn pool_size() -> usize {
+pub(crate) fn pool_size() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
@@ -58,7 +58,7 @@ pub fn pool_size() -> usize {
 /// from the thread that runs the loop's small operations. Run on a pool thread, the loop takes
 /// part in its own products and no third thread competes: batch-1024 steps of the seed network
 /// measured 1.41 → 1.04 ms on a 2-core AMD EPYC (`docs/PERFORMANCE_LOG.md`).
-pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
 
@@ -75,7 +75,7 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 ///
 /// Nothing in `f` may call `rayon::broadcast`, which needs every thread of the pool to take its
 /// job and would wait for the spinners forever.
-pub fn on_pool_spinning<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+pub(crate) fn on_pool_spinning<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     use std::sync::atomic::{AtomicBool, Ordering};
     let threads = rayon::current_num_threads();
     if threads < 2 {
@@ -114,11 +114,11 @@ pub fn on_pool_spinning<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// One kind of compute thread and whether a product that should be subnormal came out as zero
 /// on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// The kind of thread.
-    pub thread: &'static str,
+    pub(crate) thread: &'static str,
     /// `true`: flushed to zero; `false`: kept as an IEEE subnormal.
-    pub flushes: bool,
+    pub(crate) flushes: bool,
 }
 
 /// Each element of a `[m, k] x [k, n]` product of `1e-20`s is 64 products of `1e-40`, a
@@ -133,7 +133,7 @@ fn matmul_flushes(device: &Device, m: usize, k: usize, n: usize) -> bool {
 
 /// Probes every kind of compute thread of this process (see the module doc). The matrix
 /// products are large enough that flex and ndarray split them over their threads.
-pub fn probe() -> Vec<Probe> {
+pub(crate) fn probe() -> Vec<Probe> {
     let pool = rayon::broadcast(|_| burnfit_fpenv::probe_flushes());
     let loader = std::thread::scope(|s| {
         burnfit_fpenv::spawn_scoped(s, burnfit_fpenv::probe_flushes)
@@ -167,7 +167,7 @@ pub fn probe() -> Vec<Probe> {
 }
 
 /// `burnfit devices`' floating-point lines.
-pub fn describe(flush: bool) -> String {
+pub(crate) fn describe(flush: bool) -> String {
     let mut out = if !burnfit_fpenv::SUPPORTED {
         "subnormals: kept (this CPU architecture has no flush-to-zero control here)\n".to_string()
     } else if flush {

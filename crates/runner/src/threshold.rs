@@ -6,7 +6,7 @@ use crate::config::ThresholdRule;
 
 /// The threshold when none is set or chosen yet: a row is class 1 when its probability is above
 /// one half. The one place this default lives.
-pub const DEFAULT: f64 = 0.5;
+pub(crate) const DEFAULT: f64 = 0.5;
 use crate::ranking::{Ranking, Step};
 
 /// The counts at one candidate threshold.
@@ -48,7 +48,7 @@ fn candidates(ranking: &Ranking<f64>) -> Vec<Candidate> {
 /// The threshold `rule` picks on these rows, or `None` when it cannot pick one (one class
 /// only, or no threshold meets a precision or recall target). Ties go to the highest
 /// threshold.
-pub fn choose(rule: ThresholdRule, probabilities: &[f64], labels: &[f64]) -> Option<f64> {
+pub(crate) fn choose(rule: ThresholdRule, probabilities: &[f64], labels: &[f64]) -> Option<f64> {
     let ranking = Ranking::of(probabilities, labels);
     let positives = ranking.positives() as f64;
     let negatives = ranking.negatives() as f64;

@@ -19,21 +19,21 @@ use crate::report::{page, RunRecord, Spread};
 use crate::run::{read_json, write_atomic, RunDir};
 
 /// The arguments of `burnfit cv`.
-pub struct CvArgs<'a> {
+pub(crate) struct CvArgs<'a> {
     /// `--config`; none: the built-in seed.
-    pub config: Option<&'a Path>,
+    pub(crate) config: Option<&'a Path>,
     /// `--set key=value`, for every fold.
-    pub sets: &'a [String],
+    pub(crate) sets: &'a [String],
     /// `--folds`.
-    pub folds: usize,
+    pub(crate) folds: usize,
     /// `--stratify`.
-    pub stratify: bool,
+    pub(crate) stratify: bool,
     /// `--seed`: the fold assignment, weights and shuffles.
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// `--jobs`: folds at once.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// `--out`: the parent folder.
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// What a cross-validation is: kept in the parent folder so that running the same command
@@ -49,7 +49,7 @@ const PLAN: &str = "cv-plan.json";
 const RESULT: &str = "cv.json";
 
 /// `burnfit cv`.
-pub fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
+pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     if a.folds < 2 {
         bail!(
             "--folds {}: cross-validation needs at least 2 folds",

@@ -13,7 +13,7 @@ use crate::metrics;
 use crate::train::evaluate as evaluate_model;
 
 /// `burnfit evaluate`.
-pub fn evaluate(
+pub(crate) fn evaluate(
     dir: &Path,
     data: &Path,
     as_json: bool,

@@ -15,34 +15,34 @@ use crate::run::weights::from_bytes;
 use crate::run::{self as rundir, write_atomic, RunDir};
 
 /// The arguments of `burnfit explain`.
-pub struct ExplainArgs<'a> {
+pub(crate) struct ExplainArgs<'a> {
     /// The run folder.
-    pub dir: &'a Path,
+    pub(crate) dir: &'a Path,
     /// The labelled CSV.
-    pub data: &'a Path,
+    pub(crate) data: &'a Path,
     /// Shuffles per column.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
     /// Columns to print and draw.
-    pub top: usize,
+    pub(crate) top: usize,
     /// The metric (default: the loss's main one).
-    pub metric: Option<&'a str>,
+    pub(crate) metric: Option<&'a str>,
     /// 1-based CSV rows for gradient × input.
-    pub rows: &'a [u64],
+    pub(crate) rows: &'a [u64],
     /// Seed of the shuffles.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Output folder.
-    pub out: Option<&'a Path>,
+    pub(crate) out: Option<&'a Path>,
     /// Whether files already in `out` may be replaced.
-    pub force: Replace,
+    pub(crate) force: Replace,
     /// Backend override.
-    pub backend: Option<&'a str>,
+    pub(crate) backend: Option<&'a str>,
 }
 
 /// The most shuffles per column `--repeats` may ask for.
 const MAX_REPEATS: usize = 1000;
 
 /// `burnfit explain`.
-pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
+pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     // Each shuffle is a pass over the data per column; more than a thousand adds nothing the
     // standard deviation does not already say, and a count near 2^64 cannot be allocated.
     if !(1..=MAX_REPEATS).contains(&a.repeats) {

@@ -11,7 +11,7 @@ use crate::run::{self as rundir, weights::from_bytes, write_atomic, RunDir};
 
 /// The two formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// One ONNX graph: preprocessing, network, sigmoid and class.
     Onnx,
     /// The weights with PyTorch `nn.Sequential` names; preprocessing in the metadata.
@@ -19,7 +19,7 @@ pub enum Format {
 }
 
 /// `burnfit export`.
-pub fn export(dir: &Path, format: Format, out: &Path, force: Replace) -> Result<ExitCode> {
+pub(crate) fn export(dir: &Path, format: Format, out: &Path, force: Replace) -> Result<ExitCode> {
     let run = RunDir::open(dir)?;
     let inputs = [
         run.file(rundir::WEIGHTS),

@@ -17,7 +17,7 @@ use crate::output::{self, Replace};
 
 /// The loss `init` may be told to use (`--loss`), when the label's values allow both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InitLoss {
+pub(crate) enum InitLoss {
     /// Two classes, binary cross-entropy.
     Bce,
     /// A number, mean squared error.
@@ -25,19 +25,19 @@ pub enum InitLoss {
 }
 
 /// What `burnfit init` was asked.
-pub struct InitArgs<'a> {
+pub(crate) struct InitArgs<'a> {
     /// The CSV.
-    pub data: &'a Path,
+    pub(crate) data: &'a Path,
     /// The label column.
-    pub label: &'a str,
+    pub(crate) label: &'a str,
     /// Where the config goes (default: the data file's stem `.toml` in the working folder).
-    pub out: Option<&'a Path>,
+    pub(crate) out: Option<&'a Path>,
     /// `--force`.
-    pub force: bool,
+    pub(crate) force: bool,
     /// `--loss`, for a label whose values could be classes or numbers.
-    pub loss: Option<InitLoss>,
+    pub(crate) loss: Option<InitLoss>,
     /// `--positive`, class 1 of a two-valued label whose values do not say which it is.
-    pub positive: Option<&'a str>,
+    pub(crate) positive: Option<&'a str>,
 }
 
 /// The most distinct values a text column may have and still be one-hot encoded by default
@@ -55,7 +55,7 @@ init = \"glorot_uniform\"        # Keras's default initialiser
 ";
 
 /// `burnfit init`.
-pub fn init(args: InitArgs) -> Result<ExitCode> {
+pub(crate) fn init(args: InitArgs) -> Result<ExitCode> {
     let out = match args.out {
         Some(p) => p.to_path_buf(),
         None => default_out(args.data)?,

@@ -3,25 +3,25 @@
 //! trained run that evaluate, predict and explain share; here, the lines every command prints
 //! the same way.
 
-pub mod cv;
+pub(crate) mod cv;
 mod evaluate;
 mod explain;
-pub mod export;
+pub(crate) mod export;
 mod init;
 mod loaded;
 mod pool;
 mod predict;
-pub mod report;
-pub mod sweep;
+pub(crate) mod report;
+pub(crate) mod sweep;
 mod tools;
 mod train;
 
-pub use evaluate::evaluate;
-pub use explain::{explain, ExplainArgs};
-pub use init::{init, InitArgs, InitLoss};
-pub use predict::{predict, PredictOptions};
-pub use tools::{inspect, parity, synth};
-pub use train::{train, TrainArgs};
+pub(crate) use evaluate::evaluate;
+pub(crate) use explain::{explain, ExplainArgs};
+pub(crate) use init::{init, InitArgs, InitLoss};
+pub(crate) use predict::{predict, PredictOptions};
+pub(crate) use tools::{inspect, parity, synth};
+pub(crate) use train::{train, TrainArgs};
 
 use burnfit_model::Loss;
 use serde_json::json;
@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::metrics::{self, Metrics};
 
 /// Warns, in words, of the metrics undefined on `what` (the rows they were computed on).
-pub fn warn_undefined(m: &Metrics, what: &str) {
+pub(crate) fn warn_undefined(m: &Metrics, what: &str) {
     let names = metrics::undefined(m);
     if !names.is_empty() {
         say!(
@@ -41,7 +41,7 @@ pub fn warn_undefined(m: &Metrics, what: &str) {
 }
 
 /// Prints the config's warnings (keys that cannot act) as one block on stderr.
-pub fn report_warnings(config: &Config) {
+pub(crate) fn report_warnings(config: &Config) {
     if config.warnings.is_empty() {
         return;
     }

@@ -17,19 +17,19 @@ use crate::run::{self as rundir, read_json, Status, StatusFile, Summary};
 
 /// One run of a batch.
 #[derive(Debug, Clone)]
-pub struct Planned {
+pub(crate) struct Planned {
     /// A short name for the terminal (`fold 2`, `trial 7`).
-    pub label: String,
+    pub(crate) label: String,
     /// Its run folder.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// `train`'s arguments for a fresh start (config and overrides); `--out` is added. OS
     /// strings: a config path need not be UTF-8.
-    pub args: Vec<std::ffi::OsString>,
+    pub(crate) args: Vec<std::ffi::OsString>,
 }
 
 /// How one run of the batch ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// It had finished before this command: skipped.
     AlreadyDone,
     /// It finished now.
@@ -44,26 +44,26 @@ pub enum Ended {
 }
 
 /// Whether `dir` holds a finished run (its `status.json` says so and `summary.json` exists).
-pub fn finished(dir: &Path) -> bool {
+pub(crate) fn finished(dir: &Path) -> bool {
     dir.join(rundir::SUMMARY).is_file()
         && read_json::<StatusFile>(&dir.join(rundir::STATUS))
             .is_ok_and(|s| s.status == Status::Finished)
 }
 
 /// The finished run's summary.
-pub fn summary(dir: &Path) -> Result<Summary> {
+pub(crate) fn summary(dir: &Path) -> Result<Summary> {
     read_json(&dir.join(rundir::SUMMARY))
 }
 
 /// Threads for each of `jobs` runs sharing this machine's cores: at least one.
-pub fn threads_per_job(jobs: usize) -> usize {
+pub(crate) fn threads_per_job(jobs: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / jobs.max(1)).max(1)
 }
 
 /// Runs `planned`, `jobs` at a time. A stop signal (its number in `interrupt`) is passed on to
 /// the running children, which checkpoint; nothing new starts after it, nor after `deadline`.
-pub fn run_all(
+pub(crate) fn run_all(
     planned: &[Planned],
     jobs: usize,
     interrupt: &AtomicUsize,
@@ -143,7 +143,7 @@ pub fn run_all(
 }
 
 /// `<dir>.log`: the child's stderr and stdout.
-pub fn log_path(dir: &Path) -> PathBuf {
+pub(crate) fn log_path(dir: &Path) -> PathBuf {
     let mut name = dir.file_name().unwrap_or_default().to_os_string();
     name.push(".log");
     dir.with_file_name(name)
@@ -152,7 +152,7 @@ pub fn log_path(dir: &Path) -> PathBuf {
 /// Refuses any planned folder that exists as something other than a real folder (a link
 /// planted as `fold-3` or `trial-0007` would carry a run's training, and its metrics, from
 /// somewhere else). Called before anything starts.
-pub fn check_dirs(planned: &[Planned]) -> Result<()> {
+pub(crate) fn check_dirs(planned: &[Planned]) -> Result<()> {
     for p in planned {
         if let Ok(m) = std::fs::symlink_metadata(&p.dir) {
             if !m.is_dir() {
@@ -174,7 +174,7 @@ pub fn check_dirs(planned: &[Planned]) -> Result<()> {
 /// `expected` gives each planned run with its config. `output.dir` is left out of the
 /// comparison: it is where a run folder goes by default, resolved against the working folder,
 /// and the same command from another folder continues the same runs.
-pub fn refuse_other_configs<'a>(
+pub(crate) fn refuse_other_configs<'a>(
     whole: &str,
     runs: &str,
     expected: impl Iterator<Item = Result<(&'a Planned, Config)>>,

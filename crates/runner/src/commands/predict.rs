@@ -13,17 +13,17 @@ use crate::run as rundir;
 use crate::train::predictions;
 
 /// What `burnfit predict` writes besides the predictions.
-pub struct PredictOptions<'a> {
+pub(crate) struct PredictOptions<'a> {
     /// `--backend`: another backend than the one trained on.
-    pub backend: Option<&'a str>,
+    pub(crate) backend: Option<&'a str>,
     /// `--threshold`: the decision threshold instead of the saved one.
-    pub threshold: Option<f64>,
+    pub(crate) threshold: Option<f64>,
     /// `--keep`: columns of the data carried into the output as they are (an ID, say).
-    pub keep: &'a [String],
+    pub(crate) keep: &'a [String],
 }
 
 /// `burnfit predict`.
-pub fn predict(
+pub(crate) fn predict(
     dir: &Path,
     data: &Path,
     out: &Path,

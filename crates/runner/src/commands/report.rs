@@ -15,7 +15,7 @@ use crate::run::{self as rundir, write_atomic, RunDir};
 /// Writes `RUN/report.html` from the run folder's files: after `train` and `explain`, and by
 /// `burnfit report RUN`. The one file of a run folder a command other than `train` rewrites,
 /// since it holds nothing but what the folder's other files say.
-pub fn refresh(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn refresh(dir: &Path) -> Result<PathBuf> {
     let record = RunRecord::load(dir)?;
     let html = page::single(&record)?;
     let path = dir.join(rundir::REPORT);
@@ -24,7 +24,7 @@ pub fn refresh(dir: &Path) -> Result<PathBuf> {
 }
 
 /// `burnfit report`.
-pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<ExitCode> {
+pub(crate) fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<ExitCode> {
     let own = match dirs {
         [one] => Some(one.join(rundir::REPORT)),
         _ => None,
@@ -70,7 +70,7 @@ pub fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Result<Ex
 }
 
 /// `burnfit runs`: one line per run folder in `dir`.
-pub fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
+pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
     let mut records = Vec::new();
     for path in report::runs_in(dir)? {
         match RunRecord::load_brief(&path) {

@@ -30,19 +30,19 @@ use crate::run::{self as rundir, read_json, write_atomic, RunDir, Summary};
 use crate::sweep::{self, Trial};
 
 /// The arguments of `burnfit sweep`.
-pub struct SweepArgs<'a> {
+pub(crate) struct SweepArgs<'a> {
     /// `--config`.
-    pub config: Option<&'a Path>,
+    pub(crate) config: Option<&'a Path>,
     /// `--set`, for every trial.
-    pub sets: &'a [String],
+    pub(crate) sets: &'a [String],
     /// `--jobs`: trials at once.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// `--out`: the sweep folder.
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// `--trial I`: run this trial only.
-    pub trial: Option<usize>,
+    pub(crate) trial: Option<usize>,
     /// `--count`: print the number of trials.
-    pub count: bool,
+    pub(crate) count: bool,
 }
 
 /// `sweep.json`: what the sweep is, so that any machine sharing the folder runs the same
@@ -88,7 +88,7 @@ fn scheduler_index() -> Result<Option<(usize, &'static str)>> {
 }
 
 /// `burnfit sweep` (running trials).
-pub fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
+pub(crate) fn sweep(a: &SweepArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let mut config = Config::load(a.config, a.sets)?;
     let Some(spec) = config.sweep.take() else {
         bail!(
@@ -357,7 +357,7 @@ fn metric_of(s: &Summary, name: &str) -> f64 {
 /// `burnfit sweep --collect DIR`: ranks whatever has finished and says what has not. Shares
 /// the folder with the tasks of a job array still training (its files are its own), but not
 /// with a whole sweep running on one machine, which collects when it ends.
-pub fn collect(root: &Path) -> Result<ExitCode> {
+pub(crate) fn collect(root: &Path) -> Result<ExitCode> {
     if !root.join(PLAN).is_file() {
         bail!(
             "{} is not a sweep folder (no readable sweep.json)",

@@ -15,7 +15,12 @@ use crate::resources;
 use crate::run::write_atomic_with;
 
 /// `burnfit synth`: streams the rows to the file, so memory stays small whatever `--rows` is.
-pub fn synth(config: &SyntheticConfig, seed: u64, out: &Path, rule: Replace) -> Result<ExitCode> {
+pub(crate) fn synth(
+    config: &SyntheticConfig,
+    seed: u64,
+    out: &Path,
+    rule: Replace,
+) -> Result<ExitCode> {
     // Each flag's own range is checked by its type as it is parsed; this is the one check
     // between two of them.
     let spec = SyntheticSpec::from_config(config, seed);
@@ -53,7 +58,7 @@ pub fn synth(config: &SyntheticConfig, seed: u64, out: &Path, rule: Replace) -> 
 }
 
 /// `burnfit parity`.
-pub fn parity(
+pub(crate) fn parity(
     config_path: Option<&Path>,
     sets: &[String],
     backends: &[String],
@@ -107,7 +112,7 @@ pub fn parity(
 }
 
 /// `burnfit inspect`.
-pub fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
+pub(crate) fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     let start = Instant::now();
     let (table, columns) = crate::data::profile::profile(path, categorical)?;
     let seconds = start.elapsed().as_secs_f64();

@@ -20,23 +20,23 @@ use crate::run::{self as rundir, Checkpoint, ModelFile, RunDir, Status, StatusFi
 use crate::train::{self, Job, Outcome, Stop};
 
 /// What the command line asked of `train`.
-pub struct TrainArgs<'a> {
+pub(crate) struct TrainArgs<'a> {
     /// `--config`; none: the built-in seed.
-    pub config: Option<&'a Path>,
+    pub(crate) config: Option<&'a Path>,
     /// `--set key=value`.
-    pub sets: &'a [String],
+    pub(crate) sets: &'a [String],
     /// `--out`.
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// `--resume RUN_DIR`.
-    pub resume: Option<&'a Path>,
+    pub(crate) resume: Option<&'a Path>,
     /// `--dry-run`.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `--init-from FILE.safetensors`.
-    pub init_from: Option<&'a Path>,
+    pub(crate) init_from: Option<&'a Path>,
 }
 
 /// `burnfit train`.
-pub fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
+pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     let total = Instant::now();
     // Everything that can fail on the user's input (config, backend, data) is checked before
     // a run folder is created, so a failed start leaves nothing behind.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `train.class_weight`: `"none"`, `"balanced"`, or `[weight of class 0, weight of class 1]`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum ClassWeight {
+pub(crate) enum ClassWeight {
     /// Every row counts once.
     #[default]
     None,
@@ -22,7 +22,7 @@ pub enum ClassWeight {
 impl ClassWeight {
     /// The weights of class 0 and class 1 for training labels `labels` (`None` for
     /// [`ClassWeight::None`]). A class with no row gets weight 1: it never meets the loss.
-    pub fn weights(self, labels: &[f32]) -> Option<[f64; 2]> {
+    pub(crate) fn weights(self, labels: &[f32]) -> Option<[f64; 2]> {
         match self {
             ClassWeight::None => None,
             ClassWeight::Explicit(w) => Some(w),
@@ -56,7 +56,7 @@ impl Serialize for ClassWeight {
 /// The largest ratio of the two class weights: beyond it the lighter class's share of a batch's
 /// f32 loss is below rounding, and training is inert (`[1e30, 1]` trained to the same metrics
 /// every epoch).
-pub const MAX_CLASS_WEIGHT_RATIO: f64 = 1e6;
+pub(crate) const MAX_CLASS_WEIGHT_RATIO: f64 = 1e6;
 
 impl<'de> Deserialize<'de> for ClassWeight {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -97,7 +97,7 @@ impl<'de> Deserialize<'de> for ClassWeight {
 
 /// `train.threshold`: a probability, or a rule that picks one on the validation rows.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
+pub(crate) enum Threshold {
     /// This probability, in (0, 1).
     Fixed(f64),
     /// The rule's pick on the validation rows after training.
@@ -112,7 +112,7 @@ impl Default for Threshold {
 
 /// What a chosen threshold optimizes, on the validation rows.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ThresholdRule {
+pub(crate) enum ThresholdRule {
     /// The largest F1.
     F1,
     /// The largest Youden's J: true positive rate − false positive rate.
@@ -173,13 +173,13 @@ impl FromStr for Threshold {
 
 impl Threshold {
     /// A fixed threshold, if `t` is a probability strictly between 0 and 1.
-    pub fn fixed(t: f64) -> Option<Self> {
+    pub(crate) fn fixed(t: f64) -> Option<Self> {
         (t > 0.0 && t < 1.0).then_some(Threshold::Fixed(t))
     }
 
     /// The threshold validation uses during training: the fixed one, or 0.5 until a rule has
     /// picked one after the last epoch.
-    pub fn during_training(self) -> f64 {
+    pub(crate) fn during_training(self) -> f64 {
         match self {
             Threshold::Fixed(t) => t,
             Threshold::Chosen(_) => crate::threshold::DEFAULT,

@@ -20,7 +20,7 @@ struct Field {
     doc: String,
 }
 
-/// Every `pub struct` of the schema with its fields, in source order.
+/// Every `pub(crate) struct` of the schema with its fields, in source order.
 fn structs() -> BTreeMap<String, Vec<Field>> {
     let mut out: BTreeMap<String, Vec<Field>> = BTreeMap::new();
     let mut current: Option<String> = None;
@@ -28,7 +28,7 @@ fn structs() -> BTreeMap<String, Vec<Field>> {
     for line in SCHEMA.lines() {
         let t = line.trim();
         if let Some(name) = t
-            .strip_prefix("pub struct ")
+            .strip_prefix("pub(crate) struct ")
             .and_then(|r| r.strip_suffix(" {"))
         {
             current = Some(name.to_string());
@@ -148,19 +148,19 @@ const DERIVED: &[(&str, &str)] = &[
 
 /// One listed key.
 #[derive(Debug, Clone, PartialEq)]
-pub struct KeyDoc {
+pub(crate) struct KeyDoc {
     /// Dotted, as in `--set`.
-    pub key: String,
+    pub(crate) key: String,
     /// What it accepts.
-    pub ty: String,
+    pub(crate) ty: String,
     /// Its default (`unset` for an optional key with none).
-    pub default: String,
+    pub(crate) default: String,
     /// The schema's one-line doc.
-    pub doc: String,
+    pub(crate) doc: String,
 }
 
 /// Every key a config can hold, in the schema's order.
-pub fn keys() -> Vec<KeyDoc> {
+pub(crate) fn keys() -> Vec<KeyDoc> {
     let structs = structs();
     let defaults = toml::Table::try_from(Config::default()).expect("the default serializes");
     let mut out = Vec::new();
@@ -216,7 +216,7 @@ fn lookup<'a>(table: &'a toml::Table, path: &[&str]) -> Option<&'a toml::Value> 
 }
 
 /// The text of `burnfit config --docs`.
-pub fn render() -> String {
+pub(crate) fn render() -> String {
     let keys = keys();
     let mut out = String::new();
     let mut section = String::new();
@@ -249,7 +249,7 @@ mod tests {
         // Every key the default config writes, and the optional ones it leaves out.
         let defaults = toml::Table::try_from(Config::default()).unwrap();
         let mut written = super::super::rules::Written::default();
-        written.add_table(&defaults, "", "default");
+        written.add_table(&defaults, "default");
         for k in &keys {
             assert!(!k.doc.is_empty(), "{} has no doc", k.key);
             assert!(!k.ty.is_empty(), "{} has no type", k.key);

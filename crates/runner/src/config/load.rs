@@ -45,7 +45,7 @@ fn check_utf8_paths(config: &Config, origin: &str) -> Result<(), ConfigError> {
 fn written_in(text: &str, origin: &str) -> Written {
     let mut written = Written::default();
     if let Ok(table) = toml::from_str::<toml::Table>(text) {
-        written.add_table(&table, "", origin);
+        written.add_table(&table, origin);
     }
     written
 }
@@ -263,14 +263,14 @@ impl Config {
     /// Relative data paths written in the file are taken relative to the file's folder, so a
     /// config keeps working from any working directory; paths given with `--set` are relative to
     /// the working directory, as on any command line.
-    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
+    pub(crate) fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
         Self::load_as(path, &said_as_set(overrides), true)
     }
 
     /// [`Config::load`] with overrides that burnfit made itself (cv's `--folds`, a sweep's
     /// trial values), each `(KEY=VALUE, what to call it in an error)`: an error blames what the
     /// user typed (`--folds 5`, `trial 3's train.lr = 0.5`), never a `--set` they did not.
-    pub fn load_with(
+    pub(crate) fn load_with(
         path: Option<&Path>,
         overrides: &[(String, String)],
     ) -> Result<Self, ConfigError> {
@@ -280,7 +280,7 @@ impl Config {
     /// Reads a run folder's resolved `config.toml`. Its keys were written by `train`, not by
     /// the user, so none of them is reported as unable to act (a run made before a key's rule
     /// existed still opens); `--set` overrides are checked as usual.
-    pub fn load_resolved(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+    pub(crate) fn load_resolved(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         Self::load_as(Some(path), &said_as_set(overrides), false)
     }
 
@@ -396,7 +396,7 @@ impl Config {
 
     /// Parses a config from TOML text (no path resolution).
     #[cfg(test)]
-    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let mut config: Config = parse_text(text, "config")?;
         let written = written_in(text, "config");
         config.settle("config", &written, Some(text))?;
@@ -460,7 +460,7 @@ impl Config {
 
     /// The resolved config as TOML: every key that acts, with its value or default; the keys
     /// that cannot act in this config are left out (`rules::inert`).
-    pub fn to_toml(&self) -> String {
+    pub(crate) fn to_toml(&self) -> String {
         let mut table = toml::Table::try_from(self).expect("a config serializes");
         for (key, _) in rules::inert(self) {
             rules::remove(&mut table, key);
@@ -474,7 +474,7 @@ impl Config {
     /// from other keys written out too (the learning rate, which depends on the optimizer), so
     /// the user sees every number that acts. Not what a run folder keeps: there an unset rate
     /// stays unset, so a sweep over optimizers still gives each its own default.
-    pub fn to_toml_shown(&self) -> String {
+    pub(crate) fn to_toml_shown(&self) -> String {
         let mut table: toml::Table =
             toml::from_str(&self.to_toml()).expect("a config's own TOML parses");
         if let Some(toml::Value::Table(train)) = table.get_mut("train") {
@@ -489,7 +489,7 @@ impl Config {
     }
 
     /// The run's name: the config file's stem, or `seed` for the built-in one.
-    pub fn run_name(path: Option<&Path>) -> String {
+    pub(crate) fn run_name(path: Option<&Path>) -> String {
         path.and_then(|p| p.file_stem())
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "seed".into())

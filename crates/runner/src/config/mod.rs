@@ -7,9 +7,9 @@
 //! a [`Config`] as already valid.
 
 mod classes;
-pub mod docs;
+pub(crate) mod docs;
 mod load;
-pub mod rules;
+pub(crate) mod rules;
 mod schema;
 mod validate;
 
@@ -17,16 +17,16 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use classes::{ClassWeight, Threshold, ThresholdRule};
+pub(crate) use classes::{ClassWeight, Threshold, ThresholdRule};
 pub(crate) use load::closest;
-pub use schema::*;
+pub(crate) use schema::*;
 
 /// The built-in seed configuration, used when `--config` is not given.
-pub const SEED_CONFIG: &str = include_str!("../../../../configs/seed.toml");
+pub(crate) const SEED_CONFIG: &str = include_str!("../../../../configs/seed.toml");
 
 /// A config that could not be read or is not valid.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
@@ -76,7 +76,7 @@ macro_rules! checked_f64 {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
         #[serde(try_from = "f64", into = "f64")]
-        pub struct $name(pub f64);
+        pub(crate) struct $name(pub f64);
 
         impl TryFrom<f64> for $name {
             type Error = String;
@@ -155,7 +155,7 @@ checked_f64!(
 
 /// A model-crate setting error in the config's words: the model names its own field (`lr`),
 /// the config file knows its section (`train.lr`).
-pub fn setting_error(section: &str, e: burnfit_model::ModelError) -> ConfigError {
+pub(crate) fn setting_error(section: &str, e: burnfit_model::ModelError) -> ConfigError {
     match e {
         burnfit_model::ModelError::InvalidSetting { key, reason } => ConfigError::Invalid {
             origin: "config".into(),

@@ -15,46 +15,58 @@ use super::{Config, LrSchedule, Missing, Optimizer, Source};
 /// each with where it was written (the file, or `--set KEY=VALUE`), so an error about a key
 /// names the place the user wrote it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Written(BTreeMap<String, (String, bool)>);
+pub(crate) struct Written(BTreeMap<String, (String, bool)>);
 
-impl Written {
-    /// Every leaf key of `table`, under `prefix`, written in `origin`.
-    pub fn add_table(&mut self, table: &toml::Table, prefix: &str, origin: &str) {
-        for (k, v) in table {
+/// Every leaf of a TOML table under its dotted key (`train.lr`), in the table's order. An empty
+/// table is a leaf (a section written with nothing in it). The one walk over a config's keys,
+/// for where each was written and for the report's comparison of configs.
+pub(crate) fn leaves(table: &toml::Table) -> Vec<(String, &toml::Value)> {
+    fn walk<'t>(prefix: &str, t: &'t toml::Table, out: &mut Vec<(String, &'t toml::Value)>) {
+        for (k, v) in t {
             let key = if prefix.is_empty() {
                 k.clone()
             } else {
                 format!("{prefix}.{k}")
             };
             match v {
-                toml::Value::Table(t) if !t.is_empty() => self.add_table(t, &key, origin),
-                _ => {
-                    self.0.insert(key, (origin.to_string(), false));
-                }
+                toml::Value::Table(inner) if !inner.is_empty() => walk(&key, inner, out),
+                _ => out.push((key, v)),
             }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", table, &mut out);
+    out
+}
+
+impl Written {
+    /// Every leaf key of `table` ([`leaves`]), written in `origin`.
+    pub(crate) fn add_table(&mut self, table: &toml::Table, origin: &str) {
+        for (key, _) in leaves(table) {
+            self.0.insert(key, (origin.to_string(), false));
         }
     }
 
     /// Every key written, with where.
     #[cfg(test)]
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, (v, _))| (k.as_str(), v.as_str()))
     }
 
     /// A key given on the command line, `said` as the user gave it (`--set ARG`, `--folds 5`).
-    pub fn add(&mut self, key: &[String], said: &str) {
+    pub(crate) fn add(&mut self, key: &[String], said: &str) {
         self.0.insert(key.join("."), (said.to_string(), true));
     }
 
     /// Whether `key`, or any key under it (`data.synthetic` covers `data.synthetic.rows`), was
     /// written.
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.origin(key).is_some()
     }
 
     /// Where `key` was written, for an error message: the file with the line and column of the
     /// key (found in `text`, the file's contents), or the `--set`.
-    pub fn place(&self, key: &str, text: Option<&str>) -> Option<String> {
+    pub(crate) fn place(&self, key: &str, text: Option<&str>) -> Option<String> {
         let origin = self.origin(key)?;
         if self.on_command_line(key) {
             return Some(origin.to_string());
@@ -67,13 +79,13 @@ impl Written {
 
     /// Whether `key` (or a key under it) was last given on the command line (`--set`, or a
     /// key cv or sweep set for the user's flag) rather than in the file.
-    pub fn on_command_line(&self, key: &str) -> bool {
+    pub(crate) fn on_command_line(&self, key: &str) -> bool {
         self.entry(key)
             .is_some_and(|(_, command_line)| *command_line)
     }
 
     /// Where `key` (or a key under it) was last written.
-    pub fn origin(&self, key: &str) -> Option<&str> {
+    pub(crate) fn origin(&self, key: &str) -> Option<&str> {
         self.entry(key).map(|(o, _)| o.as_str())
     }
 
@@ -89,7 +101,7 @@ impl Written {
 
 /// The line and column (1-based) where `key` (dotted) is assigned in TOML `text`, or where its
 /// table starts: `name = ...` under the `[section]` that holds it.
-pub fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
+pub(crate) fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
     let mut section = String::new();
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
@@ -137,7 +149,7 @@ const CSV_KEYS: [&str; 8] = [
 
 /// Every key that cannot act in `c`, with why. A key listed here is left out of the resolved
 /// config; written by the user, it is a warning (or, for another source's keys, an error).
-pub fn inert(c: &Config) -> Vec<(&'static str, String)> {
+pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
     let (d, t) = (&c.data, &c.train);
     let mut out: Vec<(&'static str, String)> = Vec::new();
     let mut add = |key: &'static str, why: String| out.push((key, why));
@@ -225,7 +237,7 @@ pub fn inert(c: &Config) -> Vec<(&'static str, String)> {
 /// it in the same file, with `--set`, or with no source named. A source switched by
 /// `--set data.source=...` over a file leaves that file's other-source keys inert, which is a
 /// warning.
-pub fn is_other_source(c: &Config, key: &str, written: &Written) -> bool {
+pub(crate) fn is_other_source(c: &Config, key: &str, written: &Written) -> bool {
     let other = match c.data.source {
         Source::Synthetic => CSV_KEYS.contains(&key),
         Source::Csv => key == "data.synthetic",
@@ -237,7 +249,7 @@ pub fn is_other_source(c: &Config, key: &str, written: &Written) -> bool {
 }
 
 /// Removes `key` (dotted) from `table`, and the tables it leaves empty.
-pub fn remove(table: &mut toml::Table, key: &str) {
+pub(crate) fn remove(table: &mut toml::Table, key: &str) {
     match key.split_once('.') {
         None => {
             table.remove(key);

@@ -17,91 +17,91 @@ use super::{
 /// The whole run: data, model, training, backend and output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// Seeds everything: weight init, shuffles, synthetic data (unless it has its own).
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Turn every warning about a key that cannot act into an error.
-    pub strict: bool,
+    pub(crate) strict: bool,
     /// Where the rows come from and how they are prepared.
-    pub data: DataConfig,
+    pub(crate) data: DataConfig,
     /// The network's shape.
-    pub model: ModelConfig,
+    pub(crate) model: ModelConfig,
     /// The loss, optimizer and loop.
-    pub train: TrainConfig,
+    pub(crate) train: TrainConfig,
     /// Which hardware runs it.
-    pub backend: BackendConfig,
+    pub(crate) backend: BackendConfig,
     /// Where the run folder goes.
-    pub output: OutputConfig,
+    pub(crate) output: OutputConfig,
     /// How the run's energy, carbon and cost are reckoned.
-    pub footprint: FootprintConfig,
+    pub(crate) footprint: FootprintConfig,
     /// A hyperparameter sweep, read by `burnfit sweep` (never part of a run's config).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sweep: Option<SweepConfig>,
+    pub(crate) sweep: Option<SweepConfig>,
     /// Differentially private training (DP-SGD); absent: ordinary training.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<PrivacyConfig>,
+    pub(crate) privacy: Option<PrivacyConfig>,
     /// Keys the user wrote that cannot act in this config, each with why (filled by
     /// [`Config::load`], reported at start and in `summary.json`; never written to a file).
     #[serde(skip)]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// `[sweep]`: which trials to run and how to rank them (`burnfit sweep`, `crate::sweep`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SweepConfig {
+pub(crate) struct SweepConfig {
     /// What ranks the trials: a metric as `history.csv` names it (`val_auc`, `val_loss`).
     #[serde(default = "default_sweep_metric")]
-    pub metric: String,
+    pub(crate) metric: String,
     /// `"max"` or `"min"` (default: what is better for the metric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goal: Option<Goal>,
+    pub(crate) goal: Option<Goal>,
     /// `[sweep.grid]`: dotted key = list of values; every combination is a trial.
     #[serde(default)]
-    pub grid: toml::Table,
+    pub(crate) grid: toml::Table,
     /// `[sweep.random]`: `trials`, `seed` and dotted key = distribution, sampled for each grid
     /// combination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub random: Option<toml::Table>,
+    pub(crate) random: Option<toml::Table>,
     /// Seconds: start no new trial after this much time (running ones finish).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_time: Option<Positive>,
+    pub(crate) max_time: Option<Positive>,
     /// Rank only private trials (`[privacy]`) whose ε is at most this: the best model under a
     /// privacy budget. Trials over it are listed, not ranked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_epsilon: Option<Positive>,
+    pub(crate) max_epsilon: Option<Positive>,
 }
 
 /// `[privacy]`: DP-SGD. Each training row's gradient is clipped to `max_grad_norm`, Gaussian
 /// noise is added to the batch's sum, and an accountant states (ε, δ) after every epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PrivacyConfig {
+pub(crate) struct PrivacyConfig {
     /// σ: the noise's standard deviation over `max_grad_norm` (> 0, at most 1e6). Give this or
     /// `target_epsilon`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_multiplier: Option<Positive32>,
+    pub(crate) noise_multiplier: Option<Positive32>,
     /// The ε to reach after the planned epochs: the smallest σ that reaches it is searched for
     /// and printed. Give this or `noise_multiplier`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_epsilon: Option<Positive>,
+    pub(crate) target_epsilon: Option<Positive>,
     /// C: every row's gradient (all parameters together) is scaled down to at most this norm.
     #[serde(default = "default_max_grad_norm")]
-    pub max_grad_norm: Positive32,
+    pub(crate) max_grad_norm: Positive32,
     /// δ (default: the largest power of ten below 1/n of the training rows; an error at or
     /// above 1/n).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delta: Option<Positive>,
+    pub(crate) delta: Option<Positive>,
     /// `"poisson"` (each row joins each step's batch with probability batch_size / n, so batch
     /// sizes vary: the sampling the accountant's amplification assumes) or `"shuffle"` (the
     /// usual fixed-size batches; ε then has no amplification by subsampling).
     #[serde(default = "default_sampling")]
-    pub sampling: burnfit_privacy::Sampling,
+    pub(crate) sampling: burnfit_privacy::Sampling,
     /// Seeds the noise instead of a fresh secret key from the operating system, to reproduce a
     /// run. Anyone who knows it can remove the noise: the guarantee holds only while it stays
     /// secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_seed: Option<u64>,
+    pub(crate) noise_seed: Option<u64>,
 }
 
 fn default_max_grad_norm() -> Positive32 {
@@ -119,7 +119,7 @@ fn default_sweep_metric() -> String {
 /// Which way a sweep's metric is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Goal {
+pub(crate) enum Goal {
     /// Larger is better.
     Max,
     /// Smaller is better.
@@ -129,7 +129,7 @@ pub enum Goal {
 /// Where the data comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Source {
+pub(crate) enum Source {
     /// A CSV file with a header row (`data.path`).
     Csv,
     /// The built-in generator (`[data.synthetic]`).
@@ -140,7 +140,7 @@ pub enum Source {
 /// What to do with empty cells, `NA` and `NaN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Missing {
+pub(crate) enum Missing {
     /// Drop every row with a missing value (the seed's `dropna()`).
     #[default]
     Drop,
@@ -153,7 +153,7 @@ pub enum Missing {
 /// Per-column scaling, fit on the training split only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Normalize {
+pub(crate) enum Normalize {
     /// Leave values as they are.
     None,
     /// `x / ‖x‖₂` per column (the seed's).
@@ -169,7 +169,7 @@ pub enum Normalize {
 /// The synthetic task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
-pub enum Task {
+pub(crate) enum Task {
     /// Two classes, in the spirit of scikit-learn's `make_classification`.
     #[default]
     Binary,
@@ -180,107 +180,107 @@ pub enum Task {
 /// `[data]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct DataConfig {
+pub(crate) struct DataConfig {
     /// Where the rows come from: `"csv"` (`data.path`) or `"synthetic"` (the built-in generator).
-    pub source: Source,
+    pub(crate) source: Source,
     /// The CSV file (relative paths are relative to the config file).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// The label column's name.
-    pub label: String,
+    pub(crate) label: String,
     /// The label value that means class 1, for string labels (e.g. `"Yes"`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub positive: Option<String>,
+    pub(crate) positive: Option<String>,
     /// Use only these feature columns (default: every column but the label and `exclude`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub features: Option<Vec<String>>,
+    pub(crate) features: Option<Vec<String>>,
     /// Columns to leave out.
-    pub exclude: Vec<String>,
+    pub(crate) exclude: Vec<String>,
     /// Text columns to one-hot encode.
-    pub categorical: Vec<String>,
+    pub(crate) categorical: Vec<String>,
     /// A numeric column of per-row weights in the training loss (never a feature).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub weight: Option<String>,
+    pub(crate) weight: Option<String>,
     /// The most distinct values a categorical column may have in the training rows (one input
     /// each); more is an error naming the column, which is usually an identifier.
-    pub max_levels: NonZeroUsize,
+    pub(crate) max_levels: NonZeroUsize,
     /// Missing-value rule.
-    pub missing: Missing,
+    pub(crate) missing: Missing,
     /// The constant for `missing = "constant"`.
-    pub fill_value: Finite,
+    pub(crate) fill_value: Finite,
     /// Per-column scaling.
-    pub normalize: Normalize,
+    pub(crate) normalize: Normalize,
     /// A separate validation CSV; when given, every row of `path` trains.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub validation_path: Option<PathBuf>,
+    pub(crate) validation_path: Option<PathBuf>,
     /// A separate test CSV for the final evaluation (default: the validation rows).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_path: Option<PathBuf>,
+    pub(crate) test_path: Option<PathBuf>,
     /// How rows are split into train and validation.
-    pub split: SplitConfig,
+    pub(crate) split: SplitConfig,
     /// The built-in generator's settings.
-    pub synthetic: SyntheticConfig,
+    pub(crate) synthetic: SyntheticConfig,
 }
 
 /// `[data.split]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct SplitConfig {
+pub(crate) struct SplitConfig {
     /// The share of rows that trains.
-    pub train: Fraction,
+    pub(crate) train: Fraction,
     /// Shuffle rows (with the run seed) before splitting; otherwise the first rows train. On by
     /// default: a file sorted by its label would otherwise train and validate on different
     /// classes.
-    pub shuffle: bool,
+    pub(crate) shuffle: bool,
     /// Keep the class ratio equal in both parts (binary labels; implies a shuffle). When a
     /// user's config does not say, on for a class label with a shuffled split
     /// ([`Config::load`] writes the choice into the resolved config).
-    pub stratify: bool,
+    pub(crate) stratify: bool,
     /// k-fold cross-validation (what `burnfit cv` sets): the rows are cut into this many folds
     /// and fold `fold` validates while the others train.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub folds: Option<NonZeroUsize>,
+    pub(crate) folds: Option<NonZeroUsize>,
     /// The validating fold, 1 to `folds`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fold: Option<NonZeroUsize>,
+    pub(crate) fold: Option<NonZeroUsize>,
 }
 
 /// `[data.synthetic]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct SyntheticConfig {
+pub(crate) struct SyntheticConfig {
     /// Binary classification or regression.
-    pub task: Task,
+    pub(crate) task: Task,
     /// Number of rows.
-    pub rows: NonZeroUsize,
+    pub(crate) rows: NonZeroUsize,
     /// Number of feature columns.
-    pub features: NonZeroUsize,
+    pub(crate) features: NonZeroUsize,
     /// How many of them carry signal (the first ones).
-    pub informative: NonZeroUsize,
+    pub(crate) informative: NonZeroUsize,
     /// Distance between class clusters (larger is easier).
-    pub class_sep: Positive32,
+    pub(crate) class_sep: Positive32,
     /// Share of labels replaced by a coin flip.
-    pub label_noise: UnitInterval,
+    pub(crate) label_noise: UnitInterval,
     /// The generator's seed (default: the run's `seed`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
 }
 
 /// `[model]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ModelConfig {
+pub(crate) struct ModelConfig {
     /// Hidden layer widths.
-    pub hidden: Vec<NonZeroUsize>,
+    pub(crate) hidden: Vec<NonZeroUsize>,
     /// Hidden activation.
-    pub activation: Activation,
+    pub(crate) activation: Activation,
     /// Weight initialisation.
-    pub init: Init,
+    pub(crate) init: Init,
 }
 
 impl ModelConfig {
     /// The network for `input` features.
-    pub fn mlp(&self, input: usize) -> MlpConfig {
+    pub(crate) fn mlp(&self, input: usize) -> MlpConfig {
         MlpConfig {
             input,
             hidden: self.hidden.iter().map(|w| w.get()).collect(),
@@ -294,7 +294,7 @@ impl ModelConfig {
 /// The update rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Optimizer {
+pub(crate) enum Optimizer {
     /// Adam.
     #[default]
     Adam,
@@ -305,7 +305,7 @@ pub enum Optimizer {
 /// How the learning rate changes over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum LrSchedule {
+pub(crate) enum LrSchedule {
     /// `lr` throughout.
     #[default]
     Constant,
@@ -318,57 +318,57 @@ pub enum LrSchedule {
 /// `[train]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct TrainConfig {
+pub(crate) struct TrainConfig {
     /// `"bce"` (binary classification, sigmoid output) or `"mse"` (regression, linear output).
-    pub loss: Loss,
+    pub(crate) loss: Loss,
     /// Passes over the training split.
-    pub epochs: NonZeroUsize,
+    pub(crate) epochs: NonZeroUsize,
     /// Rows per step.
-    pub batch_size: NonZeroUsize,
+    pub(crate) batch_size: NonZeroUsize,
     /// Reshuffle the training rows every epoch (from the run seed).
-    pub shuffle: bool,
+    pub(crate) shuffle: bool,
     /// `"adam"` or `"sgd"`.
-    pub optimizer: Optimizer,
+    pub(crate) optimizer: Optimizer,
     /// Learning rate (default: Keras's, 1e-3 for Adam and 1e-2 for SGD).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lr: Option<Positive32>,
+    pub(crate) lr: Option<Positive32>,
     /// SGD momentum.
-    pub momentum: UnitInterval,
+    pub(crate) momentum: UnitInterval,
     /// Adam β1.
-    pub beta1: UnitInterval,
+    pub(crate) beta1: UnitInterval,
     /// Adam β2.
-    pub beta2: UnitInterval,
+    pub(crate) beta2: UnitInterval,
     /// Adam ε (Keras's 1e-7).
-    pub epsilon: Positive32,
+    pub(crate) epsilon: Positive32,
     /// L2 penalty.
-    pub weight_decay: NonNegative32,
+    pub(crate) weight_decay: NonNegative32,
     /// Clip each parameter's gradient norm to this value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub grad_clip: Option<Positive32>,
+    pub(crate) grad_clip: Option<Positive32>,
     /// Learning-rate schedule.
-    pub lr_schedule: LrSchedule,
+    pub(crate) lr_schedule: LrSchedule,
     /// For `step`: epochs between decays.
-    pub lr_step_every: NonZeroUsize,
+    pub(crate) lr_step_every: NonZeroUsize,
     /// For `step`: the decay factor.
-    pub lr_gamma: Positive32,
+    pub(crate) lr_gamma: Positive32,
     /// For `cosine`: the final learning rate.
-    pub lr_min: NonNegative32,
+    pub(crate) lr_min: NonNegative32,
     /// A time budget in seconds for the training loop: stop after the epoch that passes it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_time: Option<Positive>,
+    pub(crate) max_time: Option<Positive>,
     /// Stop early when the monitored metric stops improving.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub early_stopping: Option<EarlyStopping>,
+    pub(crate) early_stopping: Option<EarlyStopping>,
     /// How much each class counts in the loss (BCE): `"none"`, `"balanced"`, or `[w0, w1]`.
-    pub class_weight: ClassWeight,
+    pub(crate) class_weight: ClassWeight,
     /// The probability above which a row is class 1 (BCE): a number, or a rule applied to
     /// the validation rows after training (`"f1"`, `"youden"`, `"precision>=0.9"`, ...).
-    pub threshold: Threshold,
+    pub(crate) threshold: Threshold,
 }
 
 impl TrainConfig {
     /// The optimizer settings for the model crate.
-    pub fn optimizer_settings(&self) -> OptimizerSettings {
+    pub(crate) fn optimizer_settings(&self) -> OptimizerSettings {
         match self.optimizer {
             Optimizer::Adam => OptimizerSettings::Adam(AdamSettings {
                 lr: self.lr.map_or(AdamSettings::keras().lr, |v| v.0),
@@ -389,25 +389,25 @@ impl TrainConfig {
 /// `[train.early_stopping]`: present means enabled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct EarlyStopping {
+pub(crate) struct EarlyStopping {
     /// The metric to watch, as named in `history.csv` (`val_loss`, `val_accuracy`, ...).
-    pub monitor: String,
+    pub(crate) monitor: String,
     /// Epochs without improvement before stopping.
-    pub patience: usize,
+    pub(crate) patience: usize,
     /// The smallest change that counts as an improvement.
-    pub min_delta: NonNegative,
+    pub(crate) min_delta: NonNegative,
     /// Put back the best epoch's weights at the end.
-    pub restore_best: bool,
+    pub(crate) restore_best: bool,
     /// Deprecated: `train.max_time`, which works without early stopping. Still read (as
     /// `train.max_time`, with a warning) so that older configs and run folders load.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_time: Option<Positive>,
+    pub(crate) max_time: Option<Positive>,
 }
 
 /// Which backend runs the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum BackendKind {
+pub(crate) enum BackendKind {
     /// A real GPU through wgpu if one is found, else flex.
     Auto,
     /// Burn's pure-Rust CPU backend.
@@ -425,7 +425,7 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// flex and ndarray: the CPU backends (host memory, strict tolerances, one device).
-    pub fn is_cpu(self) -> bool {
+    pub(crate) fn is_cpu(self) -> bool {
         matches!(self, BackendKind::Flex | BackendKind::Ndarray)
     }
 }
@@ -447,43 +447,43 @@ impl fmt::Display for BackendKind {
 /// `[backend]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BackendConfig {
+pub(crate) struct BackendConfig {
     /// The backend.
-    pub kind: BackendKind,
+    pub(crate) kind: BackendKind,
     /// For wgpu: `default`, `discrete:N`, `integrated:N`, `virtual:N` or `cpu`; for cuda: `N`.
-    pub device: String,
+    pub(crate) device: String,
     /// Flush subnormal floats to zero on every CPU thread that computes (FTZ and DAZ on x86,
     /// FZ on aarch64), as TensorFlow does by default: on Intel cores an operation on a
     /// subnormal costs tens of times a normal one. `false` keeps strict IEEE arithmetic.
-    pub flush_denormals: bool,
+    pub(crate) flush_denormals: bool,
 }
 
 /// `[output]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct OutputConfig {
+pub(crate) struct OutputConfig {
     /// The folder under which each run gets `<config name>-<timestamp>/`.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 /// `[footprint]`: the factors that turn a run's energy into carbon and money.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct FootprintConfig {
+pub(crate) struct FootprintConfig {
     /// Grid carbon intensity in gCO2e per kWh (default: the world average, 475).
-    pub grid_gco2_per_kwh: NonNegative,
+    pub(crate) grid_gco2_per_kwh: NonNegative,
     /// Power usage effectiveness of the data centre (1.0: a machine on a desk).
-    pub pue: Positive,
+    pub(crate) pue: Positive,
     /// Electricity price per kWh, in `currency`.
-    pub price_per_kwh: NonNegative,
+    pub(crate) price_per_kwh: NonNegative,
     /// The currency of `price_per_kwh`.
-    pub currency: String,
+    pub(crate) currency: String,
     /// The CPU's thermal design power in watts, for the estimate when RAPL is not readable
     /// (default: CodeCarbon's 85 W for an unknown CPU).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_tdp_watts: Option<Positive>,
+    pub(crate) cpu_tdp_watts: Option<Positive>,
     /// Where the RAPL counters live.
-    pub rapl_path: PathBuf,
+    pub(crate) rapl_path: PathBuf,
 }
 
 // The defaults, one place each. The network's and the optimizers' come from the model crate;

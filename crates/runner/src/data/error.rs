@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// What can go wrong between a file and a matrix.
 #[derive(Debug, thiserror::Error)]
-pub enum DataError {
+pub(crate) enum DataError {
     /// The file cannot be opened or read.
     #[error("cannot read {path}: {source}")]
     Io {

@@ -4,13 +4,13 @@
 //! generates one, [`split`] divides rows, and [`preprocess`] fits missing-value fills, one-hot
 //! vocabularies and scaling on the training rows and applies them to any table.
 
-pub mod error;
-pub mod preprocess;
-pub mod profile;
-pub mod split;
-pub mod synthetic;
-pub mod table;
+pub(crate) mod error;
+pub(crate) mod preprocess;
+pub(crate) mod profile;
+pub(crate) mod split;
+pub(crate) mod synthetic;
+pub(crate) mod table;
 
-pub use error::DataError;
-pub use preprocess::{Matrix, Preprocessor};
-pub use table::{Column, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table};
+pub(crate) use error::DataError;
+pub(crate) use preprocess::{Matrix, Preprocessor};
+pub(crate) use table::{Column, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table};

@@ -13,7 +13,7 @@ use crate::config::{Missing, Normalize};
 /// One source column's transformation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum FeatureSpec {
+pub(crate) enum FeatureSpec {
     /// `(fill_if_missing(x) − shift) / scale`.
     Numeric {
         /// Column name.
@@ -45,38 +45,38 @@ impl FeatureSpec {
 /// Everything needed to turn a raw table into the network's input, saved as
 /// `preprocess.json` in the run folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Preprocessor {
+pub(crate) struct Preprocessor {
     /// The label column.
-    pub label: String,
+    pub(crate) label: String,
     /// Its mapping.
-    pub labels: LabelMap,
+    pub(crate) labels: LabelMap,
     /// Source columns, in input order.
-    pub features: Vec<FeatureSpec>,
+    pub(crate) features: Vec<FeatureSpec>,
     /// The missing-value rule used in training.
-    pub missing: Missing,
+    pub(crate) missing: Missing,
     /// The scaling used in training.
-    pub normalize: Normalize,
+    pub(crate) normalize: Normalize,
 }
 
 /// Row-major network input with labels and source row numbers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Matrix {
+pub(crate) struct Matrix {
     /// `rows × width`, row-major.
-    pub x: Vec<f32>,
+    pub(crate) x: Vec<f32>,
     /// One label per row (empty when the source had no label column).
-    pub y: Vec<f32>,
+    pub(crate) y: Vec<f32>,
     /// Number of rows.
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// Number of input columns (after one-hot).
-    pub width: usize,
+    pub(crate) width: usize,
     /// Each row's number in its source file.
-    pub source_rows: Vec<u64>,
+    pub(crate) source_rows: Vec<u64>,
 }
 
 impl Matrix {
     /// Rows `rows` of `x`, in that order, as one new row-major buffer (a batch, or the rows a
     /// report explains).
-    pub fn gather(&self, rows: &[usize]) -> Vec<f32> {
+    pub(crate) fn gather(&self, rows: &[usize]) -> Vec<f32> {
         let w = self.width;
         let mut x = Vec::with_capacity(rows.len() * w);
         for &r in rows {
@@ -88,13 +88,13 @@ impl Matrix {
 
 /// A value seen at transform time that the training split never had.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Unseen {
+pub(crate) struct Unseen {
     /// The column.
-    pub column: String,
+    pub(crate) column: String,
     /// The value.
-    pub value: String,
+    pub(crate) value: String,
     /// How many rows had it.
-    pub count: usize,
+    pub(crate) count: usize,
 }
 
 /// Fits one numeric column's fill, shift and scale in one pass over the training rows (two for
@@ -213,7 +213,7 @@ impl Source<'_> {
 impl Preprocessor {
     /// Fits fills, vocabularies and scaling on `train` rows of `table`, which must have been
     /// read with its label column (its label mapping is saved with the rest).
-    pub fn fit(
+    pub(crate) fn fit(
         table: &Table,
         train: &[usize],
         missing: Missing,
@@ -276,7 +276,7 @@ impl Preprocessor {
 
     /// Refuses a categorical column with more than `max` levels in the training rows, before
     /// its one-hot inputs are made.
-    pub fn check_levels(&self, origin: &str, max: usize) -> Result<(), DataError> {
+    pub(crate) fn check_levels(&self, origin: &str, max: usize) -> Result<(), DataError> {
         for f in &self.features {
             if let FeatureSpec::Categorical { name, levels } = f {
                 if levels.len() > max {
@@ -293,7 +293,7 @@ impl Preprocessor {
     }
 
     /// The network's input width.
-    pub fn width(&self) -> usize {
+    pub(crate) fn width(&self) -> usize {
         self.features
             .iter()
             .map(|f| match f {
@@ -304,7 +304,7 @@ impl Preprocessor {
     }
 
     /// The name of each input column: numeric columns by name, one-hot ones as `column=level`.
-    pub fn input_names(&self) -> Vec<String> {
+    pub(crate) fn input_names(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.width());
         for f in &self.features {
             match f {
@@ -318,7 +318,7 @@ impl Preprocessor {
     }
 
     /// What to read from a new file so that [`transform`](Self::transform) can apply.
-    pub fn load_spec(&self, label_column: LabelColumn) -> LoadSpec {
+    pub(crate) fn load_spec(&self, label_column: LabelColumn) -> LoadSpec {
         LoadSpec {
             label: self.label.clone(),
             label_column,
@@ -337,7 +337,7 @@ impl Preprocessor {
 
     /// Applies the fitted transformation to `rows` of `table`; also reports categorical values
     /// the training split never had (they become all-zero rows).
-    pub fn transform(
+    pub(crate) fn transform(
         &self,
         table: &Table,
         rows: &[usize],

@@ -9,7 +9,7 @@ use crate::data::table::MISSING_CODE;
 
 /// What a column holds, for deciding its place in a config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Numbers (some cells may be missing).
     Numeric,
     /// Text with repeated values: a category.
@@ -23,7 +23,7 @@ pub enum Kind {
 
 impl Kind {
     /// The word `inspect` prints.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Numeric => "numeric",
             Kind::Text => "text",
@@ -35,26 +35,26 @@ impl Kind {
 
 /// One column's summary.
 #[derive(Debug, Clone)]
-pub struct ColumnProfile {
+pub(crate) struct ColumnProfile {
     /// The header name.
-    pub name: String,
+    pub(crate) name: String,
     /// What it holds.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// Missing cells.
-    pub missing: usize,
+    pub(crate) missing: usize,
     /// Smallest, mean and largest value, for numbers with at least one present.
-    pub stats: Option<[f64; 3]>,
+    pub(crate) stats: Option<[f64; 3]>,
     /// Distinct present values.
-    pub distinct: usize,
+    pub(crate) distinct: usize,
     /// Each distinct value with its count, most frequent first, when there are at most
     /// [`FEW`] (for the label's classes).
-    pub values: Option<Vec<(String, usize)>>,
+    pub(crate) values: Option<Vec<(String, usize)>>,
     /// Whether every present value is a whole number.
-    pub integers: bool,
+    pub(crate) integers: bool,
 }
 
 /// The most distinct values whose counts a profile keeps.
-pub const FEW: usize = 20;
+pub(crate) const FEW: usize = 20;
 
 /// The rows a file needs before "every value distinct" is taken to mean an identifier: in a
 /// handful of rows, any column can be all distinct.
@@ -62,7 +62,7 @@ const IDENTIFIER_ROWS: usize = 20;
 
 /// Every column of `path` read as training reads it, with text columns read as categories
 /// (found in the file, besides the `categorical` ones the user named).
-pub fn profile(
+pub(crate) fn profile(
     path: &Path,
     categorical: &[String],
 ) -> Result<(Table, Vec<ColumnProfile>), DataError> {
@@ -191,7 +191,7 @@ fn of_column(c: &Column) -> ColumnProfile {
 
 impl ColumnProfile {
     /// The config line `inspect` suggests for the column, as a feature (`None`: read as it is).
-    pub fn suggestion(&self) -> Option<String> {
+    pub(crate) fn suggestion(&self) -> Option<String> {
         let name = [self.name.as_str()];
         match self.kind {
             Kind::Numeric => None,

@@ -6,24 +6,29 @@ use rand::SeedableRng;
 
 /// How to split.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SplitRule {
+pub(crate) struct SplitRule {
     /// Share of rows that train, in (0, 1).
-    pub train: f64,
+    pub(crate) train: f64,
     /// Shuffle before cutting.
-    pub shuffle: bool,
+    pub(crate) shuffle: bool,
     /// Keep each class's share equal on both sides.
-    pub stratify: bool,
+    pub(crate) stratify: bool,
     /// Seed for the shuffle.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// k-fold: `(validating fold, folds)`, 0-based; `train` is then unused.
-    pub fold: Option<(usize, usize)>,
+    pub(crate) fold: Option<(usize, usize)>,
 }
 
 /// The fold (0-based, of `k`) of every row of `rows`, in the order of `rows`: contiguous
 /// blocks whose sizes differ by at most one (scikit-learn's `KFold`), after a shuffle when
 /// `shuffle`; with `stratify`, each class dealt round-robin after its own shuffle, so every
 /// fold holds each class's share to within one row (`StratifiedKFold`).
-pub fn folds_of(rows: &[usize], labels: Option<&[f32]>, k: usize, rule: SplitRule) -> Vec<usize> {
+pub(crate) fn folds_of(
+    rows: &[usize],
+    labels: Option<&[f32]>,
+    k: usize,
+    rule: SplitRule,
+) -> Vec<usize> {
     let mut rng = StdRng::seed_from_u64(rule.seed);
     let mut fold = vec![0; rows.len()];
     if let (true, Some(labels)) = (rule.stratify, labels) {
@@ -54,7 +59,7 @@ pub fn folds_of(rows: &[usize], labels: Option<&[f32]>, k: usize, rule: SplitRul
 
 /// How many of `n` rows train: `round(n · train)`, kept within `[1, n − 1]` so both parts are
 /// non-empty (10 rows at 0.8 give 8 and 2).
-pub fn train_count(n: usize, train: f64) -> usize {
+pub(crate) fn train_count(n: usize, train: f64) -> usize {
     ((n as f64 * train).round() as usize).clamp(1, n.saturating_sub(1).max(1))
 }
 
@@ -62,7 +67,11 @@ pub fn train_count(n: usize, train: f64) -> usize {
 ///
 /// `labels` (0/1 per table row) is needed only when `rule.stratify` is set. Both parts keep
 /// ascending row order, so an unshuffled training loop still sees the file's order.
-pub fn split(rows: &[usize], labels: Option<&[f32]>, rule: SplitRule) -> (Vec<usize>, Vec<usize>) {
+pub(crate) fn split(
+    rows: &[usize],
+    labels: Option<&[f32]>,
+    rule: SplitRule,
+) -> (Vec<usize>, Vec<usize>) {
     if let Some((i, k)) = rule.fold {
         let folds = folds_of(rows, labels, k, rule);
         let (mut train, mut valid) = (Vec::new(), Vec::new());

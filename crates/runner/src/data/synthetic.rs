@@ -20,26 +20,26 @@ use crate::config::{SyntheticConfig, Task};
 /// What to generate, as plain numbers (from a [`SyntheticConfig`], the one place that checks and
 /// defaults them).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SyntheticSpec {
+pub(crate) struct SyntheticSpec {
     /// Binary or regression.
-    pub task: Task,
+    pub(crate) task: Task,
     /// Rows.
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// Feature columns.
-    pub features: usize,
+    pub(crate) features: usize,
     /// Informative columns (the first ones).
-    pub informative: usize,
+    pub(crate) informative: usize,
     /// Cluster distance (binary).
-    pub class_sep: f64,
+    pub(crate) class_sep: f64,
     /// Share of labels replaced by a coin flip (binary).
-    pub label_noise: f64,
+    pub(crate) label_noise: f64,
     /// Seed.
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 impl SyntheticSpec {
     /// The spec of `[data.synthetic]`; `seed` when the section names none.
-    pub fn from_config(c: &SyntheticConfig, seed: u64) -> Self {
+    pub(crate) fn from_config(c: &SyntheticConfig, seed: u64) -> Self {
         Self {
             task: c.task,
             rows: c.rows.get(),
@@ -54,11 +54,11 @@ impl SyntheticSpec {
 
 /// Row-major features and labels (the tests compare files and tables with them).
 #[cfg(test)]
-pub struct Generated {
+pub(crate) struct Generated {
     /// `rows × features`, row-major.
-    pub x: Vec<f32>,
+    pub(crate) x: Vec<f32>,
     /// One label per row.
-    pub y: Vec<f32>,
+    pub(crate) y: Vec<f32>,
 }
 
 fn normal(rng: &mut StdRng) -> f64 {
@@ -67,7 +67,7 @@ fn normal(rng: &mut StdRng) -> f64 {
 
 /// Generates the data. The same spec always gives the same numbers.
 #[cfg(test)]
-pub fn generate(spec: &SyntheticSpec) -> Generated {
+pub(crate) fn generate(spec: &SyntheticSpec) -> Generated {
     let mut x = Vec::with_capacity(spec.rows * spec.features);
     let mut y = Vec::with_capacity(spec.rows);
     let _ = generate_rows(spec, |row, label| {
@@ -81,7 +81,7 @@ pub fn generate(spec: &SyntheticSpec) -> Generated {
 /// Generates the data one row at a time into `emit` (features, label), so a large set can be
 /// written without holding it: memory is one row, plus 8 bytes a row for the binary task's
 /// shuffled cluster assignment. The same spec always gives the same rows as [`generate`].
-pub fn generate_rows<E>(
+pub(crate) fn generate_rows<E>(
     spec: &SyntheticSpec,
     mut emit: impl FnMut(&[f32], f32) -> Result<(), E>,
 ) -> Result<(), E> {
@@ -151,7 +151,7 @@ pub fn generate_rows<E>(
 }
 
 /// Writes the data as CSV (header `f0,...,label`) straight from [`generate_rows`].
-pub fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{},label", feature_names(spec.features).join(","))?;
     let mut line = String::new();
     let mut written = 0_u64;
@@ -178,7 +178,7 @@ pub fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::Result<(
 }
 
 /// Bytes of memory that [`generate_rows`] needs for `spec` beyond one row.
-pub fn stream_bytes(spec: &SyntheticSpec) -> u64 {
+pub(crate) fn stream_bytes(spec: &SyntheticSpec) -> u64 {
     match spec.task {
         Task::Binary => (spec.rows as u64).saturating_mul(8),
         Task::Regression => 0,
@@ -186,14 +186,14 @@ pub fn stream_bytes(spec: &SyntheticSpec) -> u64 {
 }
 
 /// Column names: `f0`, `f1`, ...
-pub fn feature_names(features: usize) -> Vec<String> {
+pub(crate) fn feature_names(features: usize) -> Vec<String> {
     (0..features).map(|j| format!("f{j}")).collect()
 }
 
 /// Generates the data straight into a [`Table`] (features `f0..`, label `label`), rows
 /// numbered as the CSV that [`write_csv`] would write: the columns fill as the rows come, so no
 /// row-major copy of the set is held on the way.
-pub fn generate_table(spec: &SyntheticSpec) -> Table {
+pub(crate) fn generate_table(spec: &SyntheticSpec) -> Table {
     let (n, features) = (spec.rows, spec.features);
     let mut values: Vec<Vec<f32>> = (0..features).map(|_| Vec::with_capacity(n)).collect();
     let mut labels = Vec::with_capacity(n);

@@ -2,7 +2,7 @@
 //! safetensors (PyTorch `nn.Sequential` names, the preprocessing in the metadata). The reverse,
 //! weights from such a file to start training from, is [`crate::init_from`].
 
-pub mod onnx;
+pub(crate) mod onnx;
 
 use std::collections::HashMap;
 
@@ -17,29 +17,29 @@ use crate::data::Preprocessor;
 
 /// One dense layer's parameters on the host.
 #[derive(Debug, Clone)]
-pub struct Layer {
+pub(crate) struct Layer {
     /// `[input, output]`, row-major (Burn's layout; PyTorch's is the transpose).
-    pub weight: Vec<f32>,
+    pub(crate) weight: Vec<f32>,
     /// `[output]`.
-    pub bias: Vec<f32>,
+    pub(crate) bias: Vec<f32>,
     /// Inputs.
-    pub input: usize,
+    pub(crate) input: usize,
     /// Outputs.
-    pub output: usize,
+    pub(crate) output: usize,
 }
 
 /// A trained model and everything `predict` applies around it.
-pub struct Exported<'a> {
+pub(crate) struct Exported<'a> {
     /// The fitted preprocessing.
-    pub pre: &'a Preprocessor,
+    pub(crate) pre: &'a Preprocessor,
     /// The dense layers, input first.
-    pub layers: Vec<Layer>,
+    pub(crate) layers: Vec<Layer>,
     /// Between layers.
-    pub activation: Activation,
+    pub(crate) activation: Activation,
     /// Fixes the head.
-    pub loss: Loss,
+    pub(crate) loss: Loss,
     /// Class 1 above this probability.
-    pub threshold: f64,
+    pub(crate) threshold: f64,
 }
 
 fn host(t: Tensor<2>) -> Vec<f32> {
@@ -51,7 +51,7 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 
 impl<'a> Exported<'a> {
     /// Reads the layers of `model` back to the host.
-    pub fn new(model: &Mlp, pre: &'a Preprocessor, loss: Loss, threshold: f64) -> Self {
+    pub(crate) fn new(model: &Mlp, pre: &'a Preprocessor, loss: Loss, threshold: f64) -> Self {
         let layers = model
             .layers
             .iter()
@@ -100,7 +100,7 @@ impl<'a> Exported<'a> {
     }
 
     /// Key-value metadata common to both formats.
-    pub fn metadata(&self) -> Vec<(String, String)> {
+    pub(crate) fn metadata(&self) -> Vec<(String, String)> {
         let mut m = vec![
             ("burnfit.version".into(), env!("CARGO_PKG_VERSION").into()),
             ("burnfit.inputs".into(), self.inputs_json().to_string()),
@@ -129,7 +129,7 @@ impl<'a> Exported<'a> {
     /// The weights as safetensors: PyTorch's `nn.Sequential` names (`0.weight` `[out, in]`,
     /// `0.bias`, then `2.…` past the activation), with the preprocessing, the layer list and the
     /// threshold in the metadata.
-    pub fn safetensors(&self) -> Result<Vec<u8>> {
+    pub(crate) fn safetensors(&self) -> Result<Vec<u8>> {
         let mut names = Vec::new();
         let mut data: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
         let mut sequential = Vec::new();

@@ -24,7 +24,7 @@ use crate::data::preprocess::FeatureSpec;
 use crate::data::Preprocessor;
 
 /// The operator set the graph is written for.
-pub const OPSET: i64 = 17;
+pub(crate) const OPSET: i64 = 17;
 
 /// A graph under construction: nodes, constants, and fresh value names.
 #[derive(Default)]
@@ -139,7 +139,7 @@ fn value_info(name: &str, elem: DataType, dims: &[Option<i64>]) -> ValueInfoProt
 }
 
 /// The ONNX model's bytes.
-pub fn model(e: &Exported) -> Vec<u8> {
+pub(crate) fn model(e: &Exported) -> Vec<u8> {
     let mut b = Builder::default();
     let pre: &Preprocessor = e.pre;
     let columns = pre.features.len() as i64;

@@ -6,19 +6,23 @@
 
 /// One bin of a reliability diagram.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CalibrationBin {
+pub(crate) struct CalibrationBin {
     /// Mean predicted probability of the rows in the bin.
-    pub predicted: f64,
+    pub(crate) predicted: f64,
     /// Fraction of them that are positive.
-    pub observed: f64,
+    pub(crate) observed: f64,
     /// Rows in the bin.
-    pub count: usize,
+    pub(crate) count: usize,
 }
 
 /// The reliability diagram: `bins` equal-width probability bins over `[0, 1]`, the empty ones
 /// left out (scikit-learn's `calibration_curve(strategy="uniform")`: a probability on an inner
 /// edge belongs to the bin below it).
-pub fn calibration(probabilities: &[f64], labels: &[f64], bins: usize) -> Vec<CalibrationBin> {
+pub(crate) fn calibration(
+    probabilities: &[f64],
+    labels: &[f64],
+    bins: usize,
+) -> Vec<CalibrationBin> {
     let mut sum_p = vec![0.0; bins];
     let mut sum_y = vec![0.0; bins];
     let mut count = vec![0usize; bins];
@@ -54,7 +58,12 @@ fn bin_of(v: f64, lo: f64, hi: f64, bins: usize) -> usize {
 }
 
 /// Counts of `values` in `bins` equal bins over `[lo, hi]`.
-pub fn histogram(values: impl IntoIterator<Item = f64>, lo: f64, hi: f64, bins: usize) -> Vec<u64> {
+pub(crate) fn histogram(
+    values: impl IntoIterator<Item = f64>,
+    lo: f64,
+    hi: f64,
+    bins: usize,
+) -> Vec<u64> {
     let mut counts = vec![0; bins];
     for v in values {
         counts[bin_of(v, lo, hi, bins)] += 1;

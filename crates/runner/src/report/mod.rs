@@ -8,37 +8,25 @@
 //! precision-recall ones come from [`crate::ranking`]), [`svg`] (every chart, also
 //! `curves.svg`), and [`page`] (the HTML, one module per page).
 
-pub mod curves;
-pub mod page;
-pub mod read;
-pub mod record;
-pub mod svg;
+pub(crate) mod curves;
+pub(crate) mod page;
+pub(crate) mod read;
+pub(crate) mod record;
+pub(crate) mod svg;
 
 use std::collections::BTreeMap;
 
-pub use read::runs_in;
-pub use record::{ExplainAbout, RunRecord, Spread};
+pub(crate) use read::runs_in;
+pub(crate) use record::{ExplainAbout, RunRecord, Spread};
 
-/// Every dotted key of a TOML table with its value as TOML text: `train.lr = 0.001`.
-pub fn flatten(table: &toml::Table) -> BTreeMap<String, String> {
-    fn walk(prefix: &str, t: &toml::Table, out: &mut BTreeMap<String, String>) {
-        for (k, v) in t {
-            let key = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            match v {
-                toml::Value::Table(inner) => walk(&key, inner, out),
-                other => {
-                    out.insert(key, other.to_string());
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk("", table, &mut out);
-    out
+/// Every dotted key of a TOML table with its value as TOML text: `train.lr = 0.001` (empty
+/// sections left out: they hold no value to compare).
+pub(crate) fn flatten(table: &toml::Table) -> BTreeMap<String, String> {
+    crate::config::rules::leaves(table)
+        .into_iter()
+        .filter(|(_, v)| !matches!(v, toml::Value::Table(_)))
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

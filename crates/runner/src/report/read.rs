@@ -23,7 +23,7 @@ use crate::run::{
 
 /// Why a run folder could not be read. Every variant names the folder or file.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The path is not a folder.
     #[error("{} is not a folder", .0.display())]
     NotAFolder(PathBuf),
@@ -101,13 +101,13 @@ fn malformed(
 impl RunRecord {
     /// Reads the run folder `dir`; a folder that is not a run is an error naming what is
     /// missing, and so is any file of it that is unreadable or inconsistent.
-    pub fn load(dir: &Path) -> Result<Self> {
+    pub(crate) fn load(dir: &Path) -> Result<Self> {
         Self::load_with(dir, true)
     }
 
     /// [`load`](Self::load) without `outputs.csv` (one row per evaluated row): what a listing
     /// or a comparison of many runs needs.
-    pub fn load_brief(dir: &Path) -> Result<Self> {
+    pub(crate) fn load_brief(dir: &Path) -> Result<Self> {
         Self::load_with(dir, false)
     }
 
@@ -174,7 +174,7 @@ impl RunRecord {
 }
 
 /// The run folders directly inside `dir`, oldest name first (names sort by start time).
-pub fn runs_in(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn runs_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Unlisted {
         dir: dir.to_path_buf(),
         source,

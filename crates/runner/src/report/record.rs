@@ -11,86 +11,86 @@ use crate::run::{fingerprint::Fingerprint, ModelFile, StatusFile, Summary};
 
 /// Everything a report shows of one run, read from its folder.
 #[derive(Debug, Clone)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     /// The folder.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The folder's name (the config name and its start time).
-    pub name: String,
+    pub(crate) name: String,
     /// `config.toml` as written.
-    pub config_text: String,
+    pub(crate) config_text: String,
     /// The same, parsed.
-    pub config: toml::Table,
+    pub(crate) config: toml::Table,
     /// `model.json`.
-    pub model: ModelFile,
+    pub(crate) model: ModelFile,
     /// `summary.json`, for a finished run.
-    pub summary: Option<Summary>,
+    pub(crate) summary: Option<Summary>,
     /// `history.csv`, when any epoch finished.
-    pub history: Vec<EpochRow>,
+    pub(crate) history: Vec<EpochRow>,
     /// `outputs.csv`, for a finished run.
-    pub outputs: Option<Outputs>,
+    pub(crate) outputs: Option<Outputs>,
     /// `explain/importance.csv`, after `burnfit explain`.
-    pub importance: Option<ImportanceRecord>,
+    pub(crate) importance: Option<ImportanceRecord>,
     /// `data.json`.
-    pub files: Vec<Fingerprint>,
+    pub(crate) files: Vec<Fingerprint>,
     /// `status.json`, if the run got as far as writing one.
-    pub status: Option<StatusFile>,
+    pub(crate) status: Option<StatusFile>,
 }
 
 /// The evaluated split's rows, as `outputs.csv` holds them.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     /// Targets (0/1 for a classifier).
-    pub target: Vec<f64>,
+    pub(crate) target: Vec<f64>,
     /// Raw network outputs (logits for a classifier, predictions for regression).
-    pub output: Vec<f64>,
+    pub(crate) output: Vec<f64>,
     /// Probabilities (a classifier's, one per row; empty for regression).
-    pub probability: Vec<f64>,
+    pub(crate) probability: Vec<f64>,
 }
 
 /// One column's permutation importance, as `explain/importance.csv` holds it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ColumnImportance {
+pub(crate) struct ColumnImportance {
     /// The column.
-    pub column: String,
+    pub(crate) column: String,
     /// Mean drop of the metric when it is shuffled.
-    pub mean: f64,
+    pub(crate) mean: f64,
     /// Sample standard deviation of the drop over the shuffles.
-    pub sd: f64,
+    pub(crate) sd: f64,
 }
 
 /// Permutation importance as `explain` left it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImportanceRecord {
+pub(crate) struct ImportanceRecord {
     /// The columns, most important first.
-    pub columns: Vec<ColumnImportance>,
+    pub(crate) columns: Vec<ColumnImportance>,
     /// What it was computed on (`explain/explain.json`), when recorded.
-    pub about: Option<ExplainAbout>,
+    pub(crate) about: Option<ExplainAbout>,
 }
 
 /// What `explain` measured its importances on (`explain/explain.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExplainAbout {
+pub(crate) struct ExplainAbout {
     /// The labelled CSV.
-    pub data: PathBuf,
+    pub(crate) data: PathBuf,
     /// Its usable rows.
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// The metric whose drop is measured.
-    pub metric: String,
+    pub(crate) metric: String,
     /// Its value before shuffling.
-    pub baseline: f64,
+    pub(crate) baseline: f64,
     /// Shuffles per column.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
 }
 
 impl RunRecord {
     /// The loss, which fixes the task.
-    pub fn loss(&self) -> Loss {
+    pub(crate) fn loss(&self) -> Loss {
         self.model.loss
     }
 
     /// How the run ended, in one word: `finished` (with why the epochs stopped), `interrupted`,
     /// `diverged`, or `incomplete` (still running, or killed before it could say).
-    pub fn state(&self) -> String {
+    pub(crate) fn state(&self) -> String {
         match (&self.summary, &self.status) {
             (Some(s), _) => match s.stopped {
                 Stop::Completed => "finished".into(),
@@ -104,7 +104,7 @@ impl RunRecord {
     }
 
     /// When the run ended (or last said how it stood), if known.
-    pub fn when(&self) -> String {
+    pub(crate) fn when(&self) -> String {
         self.summary
             .as_ref()
             .map(|s| s.finished.clone())
@@ -114,7 +114,7 @@ impl RunRecord {
     }
 
     /// The data in a few words: the training file's name, or the synthetic set's shape.
-    pub fn data_words(&self) -> String {
+    pub(crate) fn data_words(&self) -> String {
         let data = self.config.get("data").and_then(|d| d.as_table());
         let source = data
             .and_then(|d| d.get("source"))
@@ -143,13 +143,13 @@ impl RunRecord {
     }
 
     /// A final metric, from the evaluation in `summary.json`.
-    pub fn metric(&self, name: &str) -> Option<f64> {
+    pub(crate) fn metric(&self, name: &str) -> Option<f64> {
         let base = crate::metrics::Metric::parse(name)?.base;
         self.summary.as_ref()?.evaluation.get(base).copied()
     }
 
     /// The decision threshold the run's class predictions used.
-    pub fn threshold(&self) -> f64 {
+    pub(crate) fn threshold(&self) -> f64 {
         self.summary
             .as_ref()
             .map_or(crate::threshold::DEFAULT, |s| s.threshold)
@@ -157,7 +157,7 @@ impl RunRecord {
 
     /// The rows the final evaluation was on: `validation` or `test` (`validation` for a run
     /// that has not finished).
-    pub fn evaluated_on(&self) -> &str {
+    pub(crate) fn evaluated_on(&self) -> &str {
         self.summary
             .as_ref()
             .map_or("validation", |s| s.evaluated_on.as_str())
@@ -166,18 +166,18 @@ impl RunRecord {
 
 /// Mean, sample standard deviation and per-fold values of one metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Spread {
+pub(crate) struct Spread {
     /// Mean over the folds where it is defined.
-    pub mean: f64,
+    pub(crate) mean: f64,
     /// Sample standard deviation (n − 1); 0 for one value.
-    pub sd: f64,
+    pub(crate) sd: f64,
     /// Each fold's value, fold 1 first (`null`: undefined on that fold).
-    pub folds: Vec<f64>,
+    pub(crate) folds: Vec<f64>,
 }
 
 impl Spread {
     /// The spread of `values`, leaving out undefined (NaN) ones.
-    pub fn of(values: Vec<f64>) -> Self {
+    pub(crate) fn of(values: Vec<f64>) -> Self {
         let (mean, sd) = crate::metrics::mean_sd(&values);
         Self {
             mean,

@@ -14,11 +14,11 @@ use crate::history::EpochRow;
 /// the epoch's figures as if it had run through. Saved as `[loss, wrong]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "(f64, f64)", into = "(f64, f64)")]
-pub struct Partial {
+pub(crate) struct Partial {
     /// The loss times the rows, summed over the steps done.
-    pub loss: f64,
+    pub(crate) loss: f64,
     /// Wrong predictions so far (classifiers).
-    pub wrong: f64,
+    pub(crate) wrong: f64,
 }
 
 impl From<(f64, f64)> for Partial {
@@ -37,11 +37,11 @@ impl From<Partial> for (f64, f64) {
 /// `[epoch, value]`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(from = "(usize, f64)", into = "(usize, f64)")]
-pub struct Best {
+pub(crate) struct Best {
     /// The epoch, 1-based.
-    pub epoch: usize,
+    pub(crate) epoch: usize,
     /// Its value.
-    pub value: f64,
+    pub(crate) value: f64,
 }
 
 impl From<(usize, f64)> for Best {
@@ -58,54 +58,54 @@ impl From<Best> for (usize, f64) {
 
 /// Where training stopped inside the run, saved with each checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckpointState {
+pub(crate) struct CheckpointState {
     /// Epochs fully done.
-    pub epoch: usize,
+    pub(crate) epoch: usize,
     /// Steps done in the epoch after those (non-zero only for an interrupted run).
-    pub step: usize,
+    pub(crate) step: usize,
     /// Running sums of the interrupted epoch.
-    pub partial: Partial,
+    pub(crate) partial: Partial,
     /// Every epoch's metrics so far.
-    pub history: Vec<EpochRow>,
+    pub(crate) history: Vec<EpochRow>,
     /// Early stopping's best.
-    pub best: Option<Best>,
+    pub(crate) best: Option<Best>,
     /// Epochs without improvement.
-    pub wait: usize,
+    pub(crate) wait: usize,
     /// CRC32 of `model.bpk`.
-    pub model_crc: u32,
+    pub(crate) model_crc: u32,
     /// CRC32 of `optim.bpk`.
-    pub optim_crc: u32,
+    pub(crate) optim_crc: u32,
     /// CRC32 of `best.bpk`, early stopping's best weights, when the checkpoint holds them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub best_crc: Option<u32>,
+    pub(crate) best_crc: Option<u32>,
     /// A private run's noise source (its secret key and steps drawn), so a resume continues
     /// the noise exactly. As sensitive as the training data: whoever holds it and the
     /// intermediate models can remove the noise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise: Option<burnfit_model::NoiseState>,
+    pub(crate) noise: Option<burnfit_model::NoiseState>,
     /// A private run's rows taken so far in the interrupted epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seen: Option<usize>,
+    pub(crate) seen: Option<usize>,
 }
 
 /// A checkpoint read back and verified.
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     /// Its folder.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The loop state.
-    pub state: CheckpointState,
+    pub(crate) state: CheckpointState,
     /// The weights (burnpack bytes).
-    pub model: Vec<u8>,
+    pub(crate) model: Vec<u8>,
     /// The optimizer state (burnpack bytes).
-    pub optim: Vec<u8>,
+    pub(crate) optim: Vec<u8>,
     /// Early stopping's best weights (burnpack bytes), when kept.
-    pub best: Option<Vec<u8>>,
+    pub(crate) best: Option<Vec<u8>>,
 }
 
 impl RunDir {
     /// Saves a checkpoint (with early stopping's best weights when given), then keeps only the
     /// two newest.
-    pub fn save_checkpoint(
+    pub(crate) fn save_checkpoint(
         &self,
         mut state: CheckpointState,
         model: &[u8],
@@ -174,7 +174,7 @@ impl RunDir {
 
     /// The newest checkpoint whose files are complete and match their checksums; damaged ones
     /// are reported in `skipped` and passed over.
-    pub fn latest_checkpoint(&self, skipped: &mut Vec<String>) -> Option<Checkpoint> {
+    pub(crate) fn latest_checkpoint(&self, skipped: &mut Vec<String>) -> Option<Checkpoint> {
         // Each file at most what the run's network can take (the optimizer's state holds up
         // to two moments a parameter): a planted 5 GB file is passed over by its size.
         let params = self.model_file().map_or(0, |m| m.network.num_params());

@@ -10,15 +10,15 @@ use serde::{Deserialize, Serialize};
 
 /// One data file as it was when the run started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fingerprint {
+pub(crate) struct Fingerprint {
     /// The config key that names it (`data.path`, `data.validation_path`, `data.test_path`).
-    pub key: String,
+    pub(crate) key: String,
     /// The file, as resolved.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its size in bytes.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// CRC32 of its contents.
-    pub crc32: u32,
+    pub(crate) crc32: u32,
 }
 
 /// Size and CRC32 of `path`, read in 1 MB blocks.
@@ -39,7 +39,7 @@ fn measure(path: &Path) -> Result<(u64, u32)> {
 }
 
 /// Refuses to go on when a file differs from what the run recorded.
-pub fn verify(recorded: &[Fingerprint], run: &Path) -> Result<()> {
+pub(crate) fn verify(recorded: &[Fingerprint], run: &Path) -> Result<()> {
     for f in recorded {
         let now = measure(&f.path)
             .with_context(|| format!("cannot resume {}: its {} is gone", run.display(), f.key))?;
@@ -64,7 +64,7 @@ pub fn verify(recorded: &[Fingerprint], run: &Path) -> Result<()> {
 /// checks before continuing, so that finished folds or trials on the old data and new ones on
 /// the new are never reported together. A folder without a readable `data.json` (not started,
 /// synthetic data) has nothing to compare. Each file is read once, however many runs name it.
-pub fn changed(runs: &[(String, PathBuf)]) -> Vec<(String, String)> {
+pub(crate) fn changed(runs: &[(String, PathBuf)]) -> Vec<(String, String)> {
     let mut now: std::collections::HashMap<PathBuf, Option<(u64, u32)>> = Default::default();
     let mut out = Vec::new();
     for (label, dir) in runs {
@@ -100,7 +100,7 @@ pub fn changed(runs: &[(String, PathBuf)]) -> Vec<(String, String)> {
 
 /// `Err` naming every run of `runs` whose data changed ([`changed`]), for a cv or sweep
 /// continued in `parent`; `what` names the runs (`folds`, `trials`).
-pub fn refuse_changed(parent: &Path, what: &str, runs: &[(String, PathBuf)]) -> Result<()> {
+pub(crate) fn refuse_changed(parent: &Path, what: &str, runs: &[(String, PathBuf)]) -> Result<()> {
     let changed = changed(runs);
     if changed.is_empty() {
         return Ok(());

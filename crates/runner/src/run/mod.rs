@@ -25,50 +25,50 @@
 //! parts: [`checkpoint`] (checksummed checkpoints), [`weights`] (burnpack bytes), [`summary`]
 //! (the typed `summary.json`).
 
-pub mod checkpoint;
-pub mod fingerprint;
-pub mod summary;
-pub mod weights;
+pub(crate) mod checkpoint;
+pub(crate) mod fingerprint;
+pub(crate) mod summary;
+pub(crate) mod weights;
 
-pub use checkpoint::{Best, Checkpoint, CheckpointState, Partial};
-pub use summary::{PrivacySummary, Summary};
+pub(crate) use checkpoint::{Best, Checkpoint, CheckpointState, Partial};
+pub(crate) use summary::{PrivacySummary, Summary};
 
 /// The resolved config.
-pub const CONFIG: &str = "config.toml";
+pub(crate) const CONFIG: &str = "config.toml";
 /// Network shape and loss ([`ModelFile`]).
-pub const MODEL_JSON: &str = "model.json";
+pub(crate) const MODEL_JSON: &str = "model.json";
 /// The fitted preprocessing.
-pub const PREPROCESS: &str = "preprocess.json";
+pub(crate) const PREPROCESS: &str = "preprocess.json";
 /// Final weights.
-pub const WEIGHTS: &str = "model.bpk";
+pub(crate) const WEIGHTS: &str = "model.bpk";
 /// One row per epoch.
-pub const HISTORY: &str = "history.csv";
+pub(crate) const HISTORY: &str = "history.csv";
 /// The run's outcome ([`Summary`]).
-pub const SUMMARY: &str = "summary.json";
+pub(crate) const SUMMARY: &str = "summary.json";
 /// Energy and carbon, CodeCarbon's columns.
-pub const EMISSIONS: &str = "emissions.csv";
+pub(crate) const EMISSIONS: &str = "emissions.csv";
 /// The learning-curve chart.
-pub const CURVES: &str = "curves.svg";
+pub(crate) const CURVES: &str = "curves.svg";
 /// The evaluated split's outputs, so the report can draw its curves without the data.
-pub const OUTPUTS: &str = "outputs.csv";
+pub(crate) const OUTPUTS: &str = "outputs.csv";
 /// How the run ended ([`StatusFile`]).
-pub const STATUS: &str = "status.json";
+pub(crate) const STATUS: &str = "status.json";
 /// The run's report page.
-pub const REPORT: &str = "report.html";
+pub(crate) const REPORT: &str = "report.html";
 /// The data files' sizes and checksums ([`fingerprint`]).
-pub const DATA: &str = "data.json";
+pub(crate) const DATA: &str = "data.json";
 /// The checkpoint folder.
-pub const CHECKPOINTS: &str = "checkpoints";
+pub(crate) const CHECKPOINTS: &str = "checkpoints";
 /// `burnfit explain`'s folder.
-pub const EXPLAIN: &str = "explain";
+pub(crate) const EXPLAIN: &str = "explain";
 /// Inside `explain/` (or explain's `--out`): each input column's importance.
-pub const IMPORTANCE: &str = "importance.csv";
+pub(crate) const IMPORTANCE: &str = "importance.csv";
 /// Inside `explain/`: the importances' chart.
-pub const IMPORTANCE_SVG: &str = "importance.svg";
+pub(crate) const IMPORTANCE_SVG: &str = "importance.svg";
 /// Inside `explain/`: gradient × input for the `--rows` asked for.
-pub const ATTRIBUTIONS: &str = "attributions.csv";
+pub(crate) const ATTRIBUTIONS: &str = "attributions.csv";
 /// Inside `explain/`: what the importances were measured on.
-pub const EXPLAIN_ABOUT: &str = "explain.json";
+pub(crate) const EXPLAIN_ABOUT: &str = "explain.json";
 
 /// Every file a run writes in its folder, by name.
 const FILES: [&str; 12] = [
@@ -89,17 +89,17 @@ use crate::lock::{is_empty_but_lock, FolderLock, Mode};
 
 /// Network shape and loss, saved as `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelFile {
+pub(crate) struct ModelFile {
     /// The network.
-    pub network: MlpConfig,
+    pub(crate) network: MlpConfig,
     /// The loss (fixes the output head).
-    pub loss: Loss,
+    pub(crate) loss: Loss,
     /// The names of the network's inputs, in order.
-    pub inputs: Vec<String>,
+    pub(crate) inputs: Vec<String>,
     /// The probability above which a row is class 1 (classifiers): `train.threshold`, or what
     /// its rule chose on the validation rows. Written when training ends.
     #[serde(default = "half")]
-    pub threshold: f64,
+    pub(crate) threshold: f64,
 }
 
 fn half() -> f64 {
@@ -109,7 +109,7 @@ fn half() -> f64 {
 /// How a run ended, the one word `status.json` records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     /// Every epoch it was to train (or early stopping, or its time budget, ended it).
     Finished,
     /// A stop signal ended it after a checkpoint: `--resume` continues it.
@@ -120,7 +120,7 @@ pub enum Status {
 
 impl Status {
     /// The word, as in the file.
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Status::Finished => "finished",
             Status::Interrupted => "interrupted",
@@ -132,19 +132,19 @@ impl Status {
 /// How a run ended, as `status.json` records it; a folder without one is a run still going, or
 /// one killed before it could say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusFile {
+pub(crate) struct StatusFile {
     /// How.
-    pub status: Status,
+    pub(crate) status: Status,
     /// When, RFC 3339 in UTC.
-    pub at: String,
+    pub(crate) at: String,
     /// What happened, for a run that did not finish.
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl StatusFile {
     /// A status dated now.
-    pub fn now(status: Status, message: impl Into<String>) -> Self {
+    pub(crate) fn now(status: Status, message: impl Into<String>) -> Self {
         Self {
             status,
             at: now_rfc3339(),
@@ -154,15 +154,15 @@ impl StatusFile {
 }
 
 /// The time now, RFC 3339 to the second, UTC.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-pub use crate::files::{write_atomic, write_atomic_with};
+pub(crate) use crate::files::{write_atomic, write_atomic_with};
 
 /// The most bytes a weights file of a network of `params` parameters may hold: four bytes a
 /// parameter (f32), twice over for any format overhead, and a megabyte of names.
-pub fn weights_limit(params: usize) -> u64 {
+pub(crate) fn weights_limit(params: usize) -> u64 {
     (params as u64).saturating_mul(8).saturating_add(1 << 20)
 }
 
@@ -178,7 +178,7 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
 /// Whether `dir` holds a run: its `config.toml`, with `model.json` or `checkpoints/` (what
 /// `train` writes as it starts). The one answer to "is this a run folder?" for the output rule,
 /// the listing of runs, and cv's and sweep's choice between starting and resuming.
-pub fn is_run_folder(dir: &Path) -> bool {
+pub(crate) fn is_run_folder(dir: &Path) -> bool {
     let regular = |name: &str| fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file());
     regular(CONFIG)
         && (regular(MODEL_JSON)
@@ -190,7 +190,7 @@ pub fn is_run_folder(dir: &Path) -> bool {
 /// `checkpoints/` or `explain/` (or a checkpoint in it) belongs. Checked once the lock is held,
 /// before any work: a planted `history.csv` link found after an hour of training would cost
 /// that hour, and one found by a read would be followed.
-pub fn check_entries(path: &Path) -> Result<()> {
+pub(crate) fn check_entries(path: &Path) -> Result<()> {
     let refuse = |p: &Path, what: &str, should: &str| -> Result<()> {
         bail!(
             "{} is {what}, not {should}; burnfit neither reads nor writes a run's files through anything it did not make. Remove it, or train into a new folder",
@@ -255,9 +255,9 @@ pub fn check_entries(path: &Path) -> Result<()> {
 /// A run folder. One made by [`RunDir::create`] or [`RunDir::hold`] holds the folder's lock
 /// (its clones share it) until the last of them is dropped: one writer per run folder.
 #[derive(Debug, Clone)]
-pub struct RunDir {
+pub(crate) struct RunDir {
     /// Its path.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The folder's lock, for a run this process writes; `None` for one it only reads. Never
     /// read: holding it is the point.
     _lock: Option<Arc<FolderLock>>,
@@ -266,7 +266,7 @@ pub struct RunDir {
 impl RunDir {
     /// Creates a new, empty run folder and takes its lock before anything is written in it. An
     /// existing non-empty folder is never reused silently.
-    pub fn create(path: PathBuf) -> Result<Self> {
+    pub(crate) fn create(path: PathBuf) -> Result<Self> {
         Self::check_free(&path)?;
         fs::create_dir_all(&path)
             .with_context(|| format!("cannot create run folder {}", path.display()))?;
@@ -285,7 +285,7 @@ impl RunDir {
 
     /// Takes the lock of an existing run folder to write in it (`--resume`, `report`'s page,
     /// `explain`'s folder); refused at once while another process writes it.
-    pub fn hold(path: &Path) -> Result<Self> {
+    pub(crate) fn hold(path: &Path) -> Result<Self> {
         if !path.is_dir() {
             bail!("run folder {} does not exist", path.display());
         }
@@ -299,7 +299,7 @@ impl RunDir {
 
     /// Fails when `path` holds anything (its lock file aside): a run never overwrites files
     /// silently. Checked before the data is loaded, so the user hears of it at once.
-    pub fn check_free(path: &Path) -> Result<()> {
+    pub(crate) fn check_free(path: &Path) -> Result<()> {
         if path.exists() {
             let empty = is_empty_but_lock(path).unwrap_or(false);
             if !empty {
@@ -314,7 +314,7 @@ impl RunDir {
     }
 
     /// Opens an existing run folder, checking that the files evaluate and predict need are there.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         if !path.is_dir() {
             bail!("run folder {} does not exist", path.display());
         }
@@ -333,7 +333,7 @@ impl RunDir {
     }
 
     /// The default folder for a run: `<dir>/<name>-<UTC timestamp>`.
-    pub fn default_path(dir: &Path, name: &str) -> PathBuf {
+    pub(crate) fn default_path(dir: &Path, name: &str) -> PathBuf {
         let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
             .to_string()
             .replace(['-', ':'], "")
@@ -350,17 +350,17 @@ impl RunDir {
     }
 
     /// `path/name`.
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
     /// Writes a file of the run atomically.
-    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
         write_atomic(&self.file(name), bytes)
     }
 
     /// Writes a JSON file of the run.
-    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+    pub(crate) fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         self.write(
             name,
             &serde_json::to_vec_pretty(value).expect("serializable"),
@@ -369,7 +369,7 @@ impl RunDir {
 
     /// Writes `summary.json`. Through a JSON value, whose maps sort their keys: the file reads
     /// the same whatever order the struct declares its fields in.
-    pub fn write_summary(&self, summary: &Summary) -> Result<()> {
+    pub(crate) fn write_summary(&self, summary: &Summary) -> Result<()> {
         let value = serde_json::to_value(summary).context("cannot encode summary.json")?;
         self.write_json(SUMMARY, &value)
     }
@@ -377,7 +377,12 @@ impl RunDir {
     /// Writes `outputs.csv`: each evaluated row's source row, target and raw output, and for
     /// a classifier its probability. Shortest round-trip numbers, so the report recomputes
     /// the run's own figures exactly.
-    pub fn write_outputs(&self, m: &crate::data::Matrix, raw: &[f32], loss: Loss) -> Result<()> {
+    pub(crate) fn write_outputs(
+        &self,
+        m: &crate::data::Matrix,
+        raw: &[f32],
+        loss: Loss,
+    ) -> Result<()> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let classifier = loss == Loss::Bce;
         let mut header = vec!["row", "target", "output"];
@@ -397,13 +402,13 @@ impl RunDir {
     }
 
     /// Writes `status.json`.
-    pub fn write_status(&self, status: &StatusFile) -> Result<()> {
+    pub(crate) fn write_status(&self, status: &StatusFile) -> Result<()> {
         self.write_json(STATUS, status)
     }
 
     /// Reads `model.json`. Its threshold, a probability, is checked: an edited file's `7.5`
     /// would otherwise make every row class 0 without a word.
-    pub fn model_file(&self) -> Result<ModelFile> {
+    pub(crate) fn model_file(&self) -> Result<ModelFile> {
         let path = self.file(MODEL_JSON);
         let m: ModelFile = read_json(&path)?;
         if !(m.threshold > 0.0 && m.threshold < 1.0) {
@@ -417,14 +422,14 @@ impl RunDir {
     }
 
     /// Reads `preprocess.json`.
-    pub fn preprocessor(&self) -> Result<Preprocessor> {
+    pub(crate) fn preprocessor(&self) -> Result<Preprocessor> {
         read_json(&self.file(PREPROCESS))
     }
 
     /// Reads the final weights: at most what the network of `model.json` can take (four bytes
     /// a parameter, twice over, and a megabyte of names), so a planted 10 GB file is refused
     /// by its size instead of read.
-    pub fn weights(&self) -> Result<Vec<u8>> {
+    pub(crate) fn weights(&self) -> Result<Vec<u8>> {
         let path = self.file(WEIGHTS);
         let limit = weights_limit(self.model_file()?.network.num_params());
         crate::files::read_own(&path, limit, "weights file of this network")

@@ -8,10 +8,10 @@ use crate::footprint::Footprint;
 use crate::history::Stop;
 
 /// Metric name to value; a non-finite value is written as `null`.
-pub type MetricMap = BTreeMap<String, f64>;
+pub(crate) type MetricMap = BTreeMap<String, f64>;
 
 /// The metrics as a [`MetricMap`].
-pub fn metric_map<'a>(m: impl IntoIterator<Item = (&'a str, f64)>) -> MetricMap {
+pub(crate) fn metric_map<'a>(m: impl IntoIterator<Item = (&'a str, f64)>) -> MetricMap {
     m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
@@ -21,88 +21,88 @@ pub fn metric_map<'a>(m: impl IntoIterator<Item = (&'a str, f64)>) -> MetricMap 
 ///
 /// [`RunDir::write_summary`]: super::RunDir::write_summary
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// When the run ended, RFC 3339 in UTC.
     #[serde(default)]
-    pub finished: String,
+    pub(crate) finished: String,
     /// Rows and class balance (or target range) of each split.
     #[serde(default)]
-    pub splits: Vec<SplitProfile>,
+    pub(crate) splits: Vec<SplitProfile>,
     /// `backend.kind` as resolved (`auto` names what it picked).
-    pub backend: String,
+    pub(crate) backend: String,
     /// The device, in words.
-    pub device: String,
+    pub(crate) device: String,
     /// Epochs in the history.
-    pub epochs_run: usize,
+    pub(crate) epochs_run: usize,
     /// Early stopping's best epoch, or the last.
-    pub best_epoch: usize,
+    pub(crate) best_epoch: usize,
     /// Why the loop ended.
-    pub stopped: Stop,
+    pub(crate) stopped: Stop,
     /// Every metric on the training rows, from the final model.
     #[serde(deserialize_with = "nullable")]
-    pub train_metrics: MetricMap,
+    pub(crate) train_metrics: MetricMap,
     /// The last epoch's history row.
     #[serde(deserialize_with = "nullable_option")]
-    pub final_epoch: Option<MetricMap>,
+    pub(crate) final_epoch: Option<MetricMap>,
     /// Which rows `evaluation` is on: `test` or `validation`.
-    pub evaluated_on: String,
+    pub(crate) evaluated_on: String,
     /// Every metric of the final model on those rows.
     #[serde(deserialize_with = "nullable")]
-    pub evaluation: MetricMap,
+    pub(crate) evaluation: MetricMap,
     /// The probability above which a row is predicted class 1 (accuracy, precision, recall and
     /// F1 depend on it).
     #[serde(default = "half")]
-    pub threshold: f64,
+    pub(crate) threshold: f64,
     /// `train.threshold` as written: the number, or the rule that chose `threshold`.
     #[serde(default)]
-    pub threshold_rule: String,
+    pub(crate) threshold_rule: String,
     /// The weights of class 0 and class 1 in the training loss (`train.class_weight`); absent:
     /// every row weighed 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class_weights: Option<[f64; 2]>,
+    pub(crate) class_weights: Option<[f64; 2]>,
     /// `backend.flush_denormals`: whether subnormals were flushed to zero.
-    pub flush_denormals: bool,
+    pub(crate) flush_denormals: bool,
     /// Keys the config set that could not act, each with why (empty: every key acted).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// What the data stage warned of (training and validation classes out of balance, an
     /// ordered split of a sorted file); absent in runs made before it was recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub data_warnings: Vec<String>,
+    pub(crate) data_warnings: Vec<String>,
     /// The network's parameters.
-    pub parameters: usize,
+    pub(crate) parameters: usize,
     /// Bytes of `model.bpk`.
-    pub model_bytes: usize,
+    pub(crate) model_bytes: usize,
     /// Seconds to load and prepare the data.
-    pub load_seconds: f64,
+    pub(crate) load_seconds: f64,
     /// Seconds in the training loop.
-    pub train_seconds: f64,
+    pub(crate) train_seconds: f64,
     /// Seconds for the whole command.
-    pub total_seconds: f64,
+    pub(crate) total_seconds: f64,
     /// Training samples per second of the loop.
-    pub samples_per_second: f64,
+    pub(crate) samples_per_second: f64,
     /// Energy, carbon, cost, FLOPs, memory.
-    pub footprint: Footprint,
+    pub(crate) footprint: Footprint,
     /// A private run's (ε, δ) and what gave them; absent for ordinary training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<PrivacySummary>,
+    pub(crate) privacy: Option<PrivacySummary>,
 }
 
 /// One split as the run saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SplitProfile {
+pub(crate) struct SplitProfile {
     /// `train`, `validation` or `test`.
-    pub name: String,
+    pub(crate) name: String,
     /// Rows in it.
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// Rows of class 1 (classification).
-    pub positives: Option<usize>,
+    pub(crate) positives: Option<usize>,
     /// Smallest, mean and largest target (regression).
-    pub target: Option<[f64; 3]>,
+    pub(crate) target: Option<[f64; 3]>,
 }
 
 impl SplitProfile {
     /// The profile of a split with these labels.
-    pub fn of(name: &str, labels: &[f32], classification: bool) -> Self {
+    pub(crate) fn of(name: &str, labels: &[f32], classification: bool) -> Self {
         let (positives, target) = if classification {
             (Some(labels.iter().filter(|&&y| y > 0.5).count()), None)
         } else {
@@ -146,24 +146,24 @@ fn nullable_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Metr
 
 /// What a private run records of its privacy in `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PrivacySummary {
+pub(crate) struct PrivacySummary {
     /// ε after the steps run.
-    pub epsilon: f64,
+    pub(crate) epsilon: f64,
     /// δ.
-    pub delta: f64,
+    pub(crate) delta: f64,
     /// σ.
-    pub noise_multiplier: f64,
+    pub(crate) noise_multiplier: f64,
     /// C.
-    pub max_grad_norm: f64,
+    pub(crate) max_grad_norm: f64,
     /// `poisson` or `shuffle`.
-    pub sampling: burnfit_privacy::Sampling,
+    pub(crate) sampling: burnfit_privacy::Sampling,
     /// The RDP order whose bound gave ε.
-    pub order: f64,
+    pub(crate) order: f64,
     /// Set when that order is at an end of the list: ε is valid but may be loose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_edge: Option<burnfit_privacy::OrderEdge>,
+    pub(crate) order_edge: Option<burnfit_privacy::OrderEdge>,
     /// Private steps run.
-    pub steps: u64,
+    pub(crate) steps: u64,
     /// What the numbers cover, in words.
-    pub covers: String,
+    pub(crate) covers: String,
 }

@@ -8,7 +8,7 @@ use burn::tensor::{Bytes, Device};
 use burnfit_model::{Mlp, MlpConfig};
 
 /// Serializes a module's weights to burnpack bytes.
-pub fn to_bytes(model: &Mlp) -> Result<Vec<u8>> {
+pub(crate) fn to_bytes(model: &Mlp) -> Result<Vec<u8>> {
     let bytes = model
         .clone()
         .into_record()
@@ -19,7 +19,12 @@ pub fn to_bytes(model: &Mlp) -> Result<Vec<u8>> {
 
 /// Builds `config` on `device` and loads burnpack `bytes` into it; a corrupt or mismatched
 /// file is an error, not a panic.
-pub fn from_bytes(config: &MlpConfig, bytes: Vec<u8>, device: &Device, what: &str) -> Result<Mlp> {
+pub(crate) fn from_bytes(
+    config: &MlpConfig,
+    bytes: Vec<u8>,
+    device: &Device,
+    what: &str,
+) -> Result<Mlp> {
     let model = config.init(device, 0)?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| anyhow!("{what} is not a valid burnpack file: {e}"))?;

@@ -9,10 +9,10 @@ use crate::data::Matrix;
 use crate::metrics::{self, Metrics};
 
 /// Rows per forward pass when evaluating on a GPU.
-pub const EVAL_CHUNK: usize = 8192;
+pub(crate) const EVAL_CHUNK: usize = 8192;
 
 /// Rows per forward pass when evaluating on flex, where the chunks run in parallel.
-pub const CPU_EVAL_CHUNK: usize = 2048;
+pub(crate) const CPU_EVAL_CHUNK: usize = 2048;
 
 /// Raw network outputs for every row of `m`, computed in chunks on the plain device, on
 /// rayon's pool (`threads::on_pool`).
@@ -21,7 +21,7 @@ pub const CPU_EVAL_CHUNK: usize = 2048;
 /// work as well as the products: the seed's validation at batch 1024 (20,000 rows) took 8–14 →
 /// 6–7 ms an epoch on a 2-core AMD EPYC. A GPU takes larger chunks one after another from one
 /// thread. A row's output does not depend on the chunk it is in.
-pub fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
+pub(crate) fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
     crate::threads::on_pool(|| {
         if *device == Device::flex() {
             let chunks: Vec<usize> = (0..m.rows).step_by(CPU_EVAL_CHUNK).collect();
@@ -51,7 +51,7 @@ fn chunk(model: &Mlp, m: &Matrix, lo: usize, hi: usize, device: &Device) -> Vec<
 
 /// What `predict` writes for every row of `m`: the raw outputs through the loss's head
 /// (`Loss::activate_value`), probabilities for BCE and values for MSE, in f64.
-pub fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Vec<f64> {
+pub(crate) fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Vec<f64> {
     outputs(model, m, device)
         .into_iter()
         .map(|z| loss.activate_value(f64::from(z)))
@@ -59,6 +59,12 @@ pub fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Vec<
 }
 
 /// Every metric of `loss` for `model` on `m`, class 1 above `threshold`.
-pub fn evaluate(model: &Mlp, m: &Matrix, loss: Loss, threshold: f64, device: &Device) -> Metrics {
+pub(crate) fn evaluate(
+    model: &Mlp,
+    m: &Matrix,
+    loss: Loss,
+    threshold: f64,
+    device: &Device,
+) -> Metrics {
     metrics::compute(loss, &outputs(model, m, device), &m.y, threshold)
 }

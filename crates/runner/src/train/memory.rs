@@ -8,7 +8,10 @@ use crate::config::Config;
 /// Refuses a network whose training would need more memory than the machine has free, with
 /// both numbers: what `train` (and `--dry-run`) checks before the run folder exists, and
 /// `parity` before it builds the network.
-pub fn check_memory(config: &Config, network: &MlpConfig) -> Result<(), crate::resources::TooBig> {
+pub(crate) fn check_memory(
+    config: &Config,
+    network: &MlpConfig,
+) -> Result<(), crate::resources::TooBig> {
     let batch = config.train.batch_size.get();
     // Weights, gradients and Adam's two moments, with a host copy during the update: five
     // copies of the parameters; a batch's activations and their gradients, four copies per

@@ -28,15 +28,15 @@ use burnfit_model::MlpOptimizer;
 use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
 
 use crate::run::PrivacySummary;
-pub use infer::{evaluate, outputs, predictions, CPU_EVAL_CHUNK, EVAL_CHUNK};
-pub use memory::check_memory;
-pub use private::Plan as PrivacyPlan;
-pub use step::{epoch_order, learning_rate, read_scalar, step_on, READ_EVERY};
+pub(crate) use infer::{evaluate, outputs, predictions, CPU_EVAL_CHUNK, EVAL_CHUNK};
+pub(crate) use memory::check_memory;
+pub(crate) use private::Plan as PrivacyPlan;
+pub(crate) use step::{epoch_order, learning_rate, read_scalar, step_on, READ_EVERY};
 
 use crate::config::{setting_error, Config};
 use crate::data::Matrix;
 use crate::history::EpochRow;
-pub use crate::history::Stop;
+pub(crate) use crate::history::Stop;
 use crate::metrics::{self, Metric, Split};
 use crate::run::weights::{from_bytes, to_bytes};
 use crate::run::{Best, Checkpoint, CheckpointState, Partial, RunDir, CHECKPOINTS};
@@ -45,98 +45,98 @@ use step::Tally;
 use stopping::Stopper;
 
 /// What training produced.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The final (or restored best) model, on the plain device.
-    pub model: Mlp,
+    pub(crate) model: Mlp,
     /// Every epoch.
-    pub history: Vec<EpochRow>,
+    pub(crate) history: Vec<EpochRow>,
     /// Best epoch by the monitored metric (or the last).
-    pub best_epoch: usize,
+    pub(crate) best_epoch: usize,
     /// Why it stopped.
-    pub stop: Stop,
+    pub(crate) stop: Stop,
     /// Seconds in the loop.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
     /// Training samples processed in this process.
-    pub samples: u64,
+    pub(crate) samples: u64,
     /// A private run's privacy spent over all its steps (resumed ones included).
-    pub privacy: Option<PrivacySummary>,
+    pub(crate) privacy: Option<PrivacySummary>,
 }
 
 /// A non-finite loss: the run cannot go on.
 #[derive(Debug, thiserror::Error)]
 #[error("training diverged at epoch {epoch}, step {step}: the loss became {value}; {kept}\nhint: lower train.lr or set train.grad_clip")]
-pub struct Diverged {
+pub(crate) struct Diverged {
     /// 1-based epoch.
-    pub epoch: usize,
+    pub(crate) epoch: usize,
     /// 1-based step within it.
-    pub step: usize,
+    pub(crate) step: usize,
     /// The value read.
-    pub value: f32,
+    pub(crate) value: f32,
     /// What the run folder keeps, in words: the newest good checkpoint, or that there is none.
-    pub kept: String,
+    pub(crate) kept: String,
     /// The epochs that finished before it, for `history.csv`.
-    pub history: Vec<EpochRow>,
+    pub(crate) history: Vec<EpochRow>,
 }
 
 /// What a training run is given.
-pub struct Job<'a> {
+pub(crate) struct Job<'a> {
     /// The resolved config.
-    pub config: &'a Config,
+    pub(crate) config: &'a Config,
     /// The network's shape.
-    pub network: &'a MlpConfig,
+    pub(crate) network: &'a MlpConfig,
     /// Training rows.
-    pub train: &'a Matrix,
+    pub(crate) train: &'a Matrix,
     /// Validation rows (may be empty).
-    pub valid: &'a Matrix,
+    pub(crate) valid: &'a Matrix,
     /// The plain device; training runs on its autodiff form.
-    pub device: &'a Device,
+    pub(crate) device: &'a Device,
     /// How the optimizer updates (host loop on CPUs, tensor ops on GPUs).
-    pub update: UpdatePath,
+    pub(crate) update: UpdatePath,
     /// Where checkpoints go.
-    pub run: &'a RunDir,
+    pub(crate) run: &'a RunDir,
     /// The number of a stop signal (Ctrl-C, SIGTERM, SIGHUP) once one came: checkpoint and stop.
-    pub interrupt: &'a AtomicUsize,
+    pub(crate) interrupt: &'a AtomicUsize,
     /// Each training row's weight in the loss (`train.class_weight`); `None`: all 1.
-    pub weights: Option<&'a [f32]>,
+    pub(crate) weights: Option<&'a [f32]>,
     /// Start from these weights (`--init-from`, safetensors) instead of seeded ones.
-    pub init_from: Option<&'a std::path::Path>,
+    pub(crate) init_from: Option<&'a std::path::Path>,
     /// Batches of more rows run as parts of at most this many, in parallel
     /// ([`step_on`]); `None`: one pass a batch.
-    pub part_rows: Option<usize>,
+    pub(crate) part_rows: Option<usize>,
     /// `[privacy]`, settled: every step is a DP-SGD step.
-    pub privacy: Option<&'a PrivacyPlan>,
+    pub(crate) privacy: Option<&'a PrivacyPlan>,
 }
 
 /// Everything the loop carries from step to step, and what a checkpoint saves of it.
-pub struct TrainState {
+pub(crate) struct TrainState {
     /// The model, on the autodiff device.
-    pub model: Mlp,
+    pub(crate) model: Mlp,
     /// The optimizer and its state.
-    pub optim: MlpOptimizer,
+    pub(crate) optim: MlpOptimizer,
     /// Epochs fully done.
-    pub epoch: usize,
+    pub(crate) epoch: usize,
     /// Steps done in the current epoch (non-zero only after an interrupted run).
-    pub step: usize,
+    pub(crate) step: usize,
     /// The current epoch's running sums at `step`: loss × rows, and wrong predictions.
-    pub partial: Partial,
+    pub(crate) partial: Partial,
     /// Every finished epoch.
-    pub history: Vec<EpochRow>,
+    pub(crate) history: Vec<EpochRow>,
     /// Early stopping's best (epoch, value).
-    pub best: Option<Best>,
+    pub(crate) best: Option<Best>,
     /// Epochs without improvement.
-    pub wait: usize,
+    pub(crate) wait: usize,
     /// Early stopping's best weights, when they are to be restored.
-    pub best_weights: Option<Vec<u8>>,
+    pub(crate) best_weights: Option<Vec<u8>>,
     /// A private run's DP-SGD step, with its noise source.
-    pub dp: Option<burnfit_model::DpSgd>,
+    pub(crate) dp: Option<burnfit_model::DpSgd>,
     /// Training rows the current epoch's steps have taken so far (a private run's batches
     /// vary in size under Poisson sampling).
-    pub seen: usize,
+    pub(crate) seen: usize,
 }
 
 impl TrainState {
     /// A fresh start: seeded weights, a new optimizer.
-    pub fn new(job: &Job, ad: &Device) -> Result<Self> {
+    pub(crate) fn new(job: &Job, ad: &Device) -> Result<Self> {
         let mut model =
             (job.network.init(ad, job.config.seed)).map_err(|e| setting_error("model", e))?;
         if let Some(path) = job.init_from {
@@ -158,7 +158,7 @@ impl TrainState {
     }
 
     /// Where checkpoint `c` left off.
-    pub fn from_checkpoint(job: &Job, ad: &Device, c: Checkpoint) -> Result<Self> {
+    pub(crate) fn from_checkpoint(job: &Job, ad: &Device, c: Checkpoint) -> Result<Self> {
         let optim = optimizer(job)?
             .with_bytes(Bytes::from_bytes_vec(c.optim))
             .map_err(|e| anyhow::anyhow!("checkpoint optimizer state is not valid: {e}"))?;
@@ -191,7 +191,7 @@ impl TrainState {
     }
 
     /// Saves the state as the run's newest checkpoint.
-    pub fn checkpoint(&self, run: &RunDir) -> Result<()> {
+    pub(crate) fn checkpoint(&self, run: &RunDir) -> Result<()> {
         let state = CheckpointState {
             epoch: self.epoch,
             step: self.step,
@@ -232,7 +232,7 @@ enum Steps {
 }
 
 /// Trains on `job.train`, validating on `job.valid` each epoch, from `resume` if given.
-pub fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
+pub(crate) fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
     let t = &job.config.train;
     let (n, batch) = (job.train.rows, t.batch_size.get());
     // The command checks this before it makes the run folder; a caller that did not is told.

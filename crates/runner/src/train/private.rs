@@ -18,24 +18,24 @@ use crate::run::PrivacySummary;
 
 /// A private run's settings, settled before training from `[privacy]` and the data.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// σ and C.
-    pub settings: PrivacySettings,
+    pub(crate) settings: PrivacySettings,
     /// δ.
-    pub delta: f64,
+    pub(crate) delta: f64,
     /// n, B and the sampling.
-    pub schedule: Schedule,
+    pub(crate) schedule: Schedule,
     /// The target σ was searched for, when one was given.
-    pub target: Option<f64>,
+    pub(crate) target: Option<f64>,
     /// `privacy.noise_seed`, when given.
-    pub noise_seed: Option<u64>,
+    pub(crate) noise_seed: Option<u64>,
 }
 
 impl Plan {
     /// Settles `[privacy]` for `rows` training rows in batches of `batch` over `epochs`: δ (the
     /// default below 1/n, or the user's, checked against 1/n) and σ (given, or the smallest
     /// that reaches `target_epsilon` after the planned epochs).
-    pub fn settle(
+    pub(crate) fn settle(
         config: &PrivacyConfig,
         rows: usize,
         batch: usize,
@@ -89,12 +89,12 @@ impl Plan {
     }
 
     /// Steps in one epoch.
-    pub fn steps_per_epoch(&self) -> usize {
+    pub(crate) fn steps_per_epoch(&self) -> usize {
         usize::try_from(self.schedule.steps_per_epoch()).unwrap_or(usize::MAX)
     }
 
     /// The privacy spent after `steps` steps.
-    pub fn spent(&self, steps: u64) -> Result<Spent> {
+    pub(crate) fn spent(&self, steps: u64) -> Result<Spent> {
         self.schedule
             .epsilon(self.settings.noise_multiplier, steps, self.delta)
             .context("the privacy accountant")
@@ -102,7 +102,7 @@ impl Plan {
 
     /// The DP-SGD step of a new run (a fresh secret key, or `noise_seed`'s) or of a resumed
     /// one (its checkpoint's noise state).
-    pub fn dp_sgd(&self, resumed: Option<&NoiseState>) -> Result<DpSgd> {
+    pub(crate) fn dp_sgd(&self, resumed: Option<&NoiseState>) -> Result<DpSgd> {
         let noise = match (resumed, self.noise_seed) {
             (Some(state), _) => NoiseSource::from_state(state),
             (None, Some(seed)) => {
@@ -121,7 +121,7 @@ impl Plan {
     }
 
     /// What the plan is, in one line for the log.
-    pub fn words(&self) -> String {
+    pub(crate) fn words(&self) -> String {
         let sigma = match self.target {
             Some(t) => format!(
                 "σ = {:.4} (the smallest reaching ε = {t} after the planned epochs)",
@@ -148,7 +148,7 @@ impl Plan {
 }
 
 /// The privacy `plan` spent after `steps` steps, as `summary.json` records it.
-pub fn summary(plan: &Plan, steps: u64) -> Result<PrivacySummary> {
+pub(crate) fn summary(plan: &Plan, steps: u64) -> Result<PrivacySummary> {
     let spent = plan.spent(steps)?;
     Ok(PrivacySummary {
         epsilon: spent.epsilon,
@@ -164,13 +164,14 @@ pub fn summary(plan: &Plan, steps: u64) -> Result<PrivacySummary> {
 }
 
 /// What a private run's (ε, δ) covers and what it does not.
-pub const COVERS: &str = "every model the training steps produced, for any one training row \
+pub(crate) const COVERS: &str =
+    "every model the training steps produced, for any one training row \
     (add or remove one row; for shuffled batches, zero one out). Not covered: the \
     normalisation statistics and category levels fitted on the training rows, the validation \
     metrics and early stopping on them, and the threshold a rule picks on the validation rows";
 
 /// The ε line appended to an epoch's log line.
-pub fn epsilon_words(spent: &Spent) -> String {
+pub(crate) fn epsilon_words(spent: &Spent) -> String {
     let edge = if spent.edge.is_some() {
         " (at the end of the orders tried: a valid bound, possibly loose)"
     } else {
@@ -186,7 +187,13 @@ pub fn epsilon_words(spent: &Spent) -> String {
 /// independently with probability `q`, drawn from a ChaCha20 stream keyed by the run's secret
 /// noise key (so the batches are as unpredictable as the noise, the same on every backend,
 /// and a resumed run draws the same ones).
-pub fn poisson_rows(noise: &NoiseState, epoch: usize, step: usize, n: usize, q: f64) -> Vec<usize> {
+pub(crate) fn poisson_rows(
+    noise: &NoiseState,
+    epoch: usize,
+    step: usize,
+    n: usize,
+    q: f64,
+) -> Vec<usize> {
     // Another key than the noise's: the two streams must not overlap.
     let mut key = noise.key;
     for b in &mut key {
@@ -200,7 +207,7 @@ pub fn poisson_rows(noise: &NoiseState, epoch: usize, step: usize, n: usize, q: 
 /// One private step on rows `rows` of `m`: DP-SGD's gradients, then the optimizer. Returns
 /// the updated model, and the batch's summed loss and wrong predictions (read to the host:
 /// a private step's batch size varies, so its sums are taken as they come).
-pub fn step(
+pub(crate) fn step(
     model: Mlp,
     optim: &mut MlpOptimizer,
     dp: &mut DpSgd,

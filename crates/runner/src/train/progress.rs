@@ -9,7 +9,7 @@ pub(super) struct Progress(Option<ProgressBar>);
 
 impl Progress {
     /// A bar for epoch `epoch` (0-based) of `epochs`, `steps` long, starting at `first`.
-    pub fn start(epoch: usize, epochs: usize, steps: usize, first: usize) -> Self {
+    pub(crate) fn start(epoch: usize, epochs: usize, steps: usize, first: usize) -> Self {
         if !std::io::stderr().is_terminal() {
             return Self(None);
         }
@@ -26,7 +26,7 @@ impl Progress {
     }
 
     /// After a read of the device: the position and the running loss.
-    pub fn read(&self, done: usize, loss: f64) {
+    pub(crate) fn read(&self, done: usize, loss: f64) {
         if let Some(b) = &self.0 {
             b.set_position(done as u64);
             b.set_message(format!("loss {loss:.4}"));
@@ -34,21 +34,21 @@ impl Progress {
     }
 
     /// One more step.
-    pub fn inc(&self) {
+    pub(crate) fn inc(&self) {
         if let Some(b) = &self.0 {
             b.inc(1);
         }
     }
 
     /// The epoch ended early (interrupted or diverged): leave the bar where it stopped.
-    pub fn abandon(&self) {
+    pub(crate) fn abandon(&self) {
         if let Some(b) = &self.0 {
             b.abandon();
         }
     }
 
     /// The epoch ran to its end.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }

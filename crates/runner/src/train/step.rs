@@ -14,10 +14,10 @@ use crate::config::{Config, LrSchedule};
 use crate::data::Matrix;
 
 /// Steps between reads of the losses and outputs (progress display and divergence check).
-pub const READ_EVERY: usize = 200;
+pub(crate) const READ_EVERY: usize = 200;
 
 /// The learning rate for `epoch` (0-based) and `step`, from the schedule.
-pub fn learning_rate(
+pub(crate) fn learning_rate(
     config: &Config,
     base: f64,
     epoch: usize,
@@ -39,7 +39,7 @@ pub fn learning_rate(
 /// The order in which epoch `epoch` (0-based) visits the `n` training rows. It depends only on
 /// the seed and the epoch, so a resumed run, and every backend of a parity check, sees the same
 /// batches.
-pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
+pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     if config.train.shuffle {
         order.shuffle(&mut StdRng::seed_from_u64(
@@ -58,7 +58,7 @@ pub fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
 /// [`Mlp::replica`], and the parts' gradients are added in order (a CPU's cores then share
 /// the element-wise work too, not only the matrix products: docs/DESIGN.md). The parts depend on
 /// the batch alone, never on the number of threads, so a run gives the same bits on any pool.
-pub fn step_on(
+pub(crate) fn step_on(
     model: Mlp,
     optim: &mut burnfit_model::MlpOptimizer,
     (loss_fn, weights): (Loss, Option<&[f32]>),
@@ -152,7 +152,7 @@ fn pass(
 }
 
 /// Reads a one-element tensor back to the host (a device sync).
-pub fn read_scalar(t: &Tensor<1>) -> f32 {
+pub(crate) fn read_scalar(t: &Tensor<1>) -> f32 {
     host(t.clone().into_data())[0]
 }
 
@@ -166,25 +166,25 @@ pub(crate) fn host(data: TensorData) -> Vec<f32> {
 /// An epoch's running sums, and the steps not yet read from the device.
 pub(super) struct Tally {
     /// Σ loss × rows.
-    pub loss: f64,
+    pub(crate) loss: f64,
     /// Wrong predictions (BCE).
-    pub wrong: f64,
+    pub(crate) wrong: f64,
     /// The 0-based step of `losses[0]`.
-    pub first: usize,
+    pub(crate) first: usize,
     /// Each unread step's mean loss, `[1]`.
-    pub losses: Vec<Tensor<1>>,
+    pub(crate) losses: Vec<Tensor<1>>,
     /// Each unread step's raw outputs, `[rows, 1]` (BCE only, for the wrong-prediction count).
-    pub outputs: Vec<Tensor<2>>,
+    pub(crate) outputs: Vec<Tensor<2>>,
     /// The logit of the decision threshold: a row is predicted class 1 above it.
-    pub cut: f32,
+    pub(crate) cut: f32,
     /// The rows the epoch's steps took, when not every training row once (a private run's
     /// Poisson samples).
-    pub seen: Option<usize>,
+    pub(crate) seen: Option<usize>,
 }
 
 impl Tally {
     /// Sums that start from `partial` (an interrupted epoch's) at step `first`.
-    pub fn new(partial: crate::run::Partial, first: usize) -> Self {
+    pub(crate) fn new(partial: crate::run::Partial, first: usize) -> Self {
         Self {
             loss: partial.loss,
             wrong: partial.wrong,
@@ -199,7 +199,7 @@ impl Tally {
     /// Reads the unread steps (one concatenation and one sync each for losses and outputs) into
     /// the sums; `ybuf` holds the epoch's labels in step order. A non-finite loss is returned
     /// with its 0-based step.
-    pub fn read(&mut self, batch: usize, ybuf: &[f32]) -> Result<(), (usize, f32)> {
+    pub(crate) fn read(&mut self, batch: usize, ybuf: &[f32]) -> Result<(), (usize, f32)> {
         if self.losses.is_empty() {
             return Ok(());
         }

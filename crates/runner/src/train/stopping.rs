@@ -12,9 +12,9 @@ use crate::run::Best;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Verdict {
     /// The monitored metric improved: this epoch is the best so far.
-    pub improved: bool,
+    pub(crate) improved: bool,
     /// Stop after this epoch, and why.
-    pub stop: Option<Stop>,
+    pub(crate) stop: Option<Stop>,
 }
 
 /// Early stopping's memory: the best (epoch, value) and the epochs since it.
@@ -23,15 +23,15 @@ pub(super) struct Stopper<'a> {
     /// `train.max_time`, seconds.
     max_time: Option<f64>,
     /// The best epoch (1-based) and its value.
-    pub best: Option<Best>,
+    pub(crate) best: Option<Best>,
     /// Epochs without improvement.
-    pub wait: usize,
+    pub(crate) wait: usize,
 }
 
 impl<'a> Stopper<'a> {
     /// A stopper for `rule` (none: no early stopping) and a time budget of `max_time`
     /// seconds (none: no budget), resuming from `best` and `wait`.
-    pub fn new(
+    pub(crate) fn new(
         rule: Option<&'a EarlyStopping>,
         max_time: Option<f64>,
         best: Option<Best>,
@@ -46,12 +46,12 @@ impl<'a> Stopper<'a> {
     }
 
     /// Whether the best weights are kept and restored at the end.
-    pub fn restores_best(&self) -> bool {
+    pub(crate) fn restores_best(&self) -> bool {
         self.rule.is_some_and(|r| r.restore_best)
     }
 
     /// Judges a finished epoch, `elapsed` seconds into training.
-    pub fn observe(&mut self, row: &EpochRow, elapsed: f64) -> Verdict {
+    pub(crate) fn observe(&mut self, row: &EpochRow, elapsed: f64) -> Verdict {
         let mut verdict = Verdict {
             improved: false,
             stop: None,

@@ -8,11 +8,11 @@ use crate::data::DataError;
 /// The header and the fields a record is read through.
 pub(super) struct Fields {
     /// Header names, trimmed.
-    pub header: Vec<String>,
+    pub(crate) header: Vec<String>,
     /// The label's field, if the file has one.
-    pub label: Option<usize>,
+    pub(crate) label: Option<usize>,
     /// The features' fields, in selection order.
-    pub features: Vec<usize>,
+    pub(crate) features: Vec<usize>,
 }
 
 /// Checks the header's names: present, named, unique, and not one column that holds another

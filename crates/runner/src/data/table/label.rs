@@ -9,7 +9,7 @@ use crate::data::DataError;
 /// `preprocess.json`, and applied unchanged to every later file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum LabelMap {
+pub(crate) enum LabelMap {
     /// Two classes; `positive` is 1.
     Binary {
         /// Class 1.
@@ -23,7 +23,7 @@ pub enum LabelMap {
 
 /// What the loader is told about the label column.
 #[derive(Debug, Clone, PartialEq)]
-pub enum LabelRule {
+pub(crate) enum LabelRule {
     /// Learn the two classes from this file; `positive` names class 1 if given.
     InferBinary {
         /// `data.positive`.

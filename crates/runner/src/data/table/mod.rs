@@ -22,15 +22,15 @@ use super::DataError;
 use columns::ColumnBuilder;
 use label::LabelBuilder;
 pub(crate) use label::{canonical_label, infer_positive};
-pub use label::{LabelMap, LabelRule};
+pub(crate) use label::{LabelMap, LabelRule};
 pub(crate) use text::{categorical_line, text_columns, toml_list};
 
 /// A categorical code for a missing cell.
-pub const MISSING_CODE: u32 = u32::MAX;
+pub(crate) const MISSING_CODE: u32 = u32::MAX;
 
 /// One feature column.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Column {
+pub(crate) enum Column {
     /// Numbers; NaN marks a missing cell.
     Numeric {
         /// Header name.
@@ -51,14 +51,14 @@ pub enum Column {
 
 impl Column {
     /// The header name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Column::Numeric { name, .. } | Column::Categorical { name, .. } => name,
         }
     }
 
     /// Whether row `i` is missing.
-    pub fn is_missing(&self, i: usize) -> bool {
+    pub(crate) fn is_missing(&self, i: usize) -> bool {
         match self {
             Column::Numeric { values, .. } => values[i].is_nan(),
             Column::Categorical { codes, .. } => codes[i] == MISSING_CODE,
@@ -68,7 +68,7 @@ impl Column {
 
 /// Which columns are features.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// Exactly these, in this order.
     Only(Vec<String>),
     /// Every column but the label and these.
@@ -77,7 +77,7 @@ pub enum Selection {
 
 /// What a command needs of the label column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelColumn {
+pub(crate) enum LabelColumn {
     /// Training and evaluation: a file without it is an error.
     Required,
     /// Never read (predict, inspect): its cells cannot make an error.
@@ -86,54 +86,54 @@ pub enum LabelColumn {
 
 /// What to read from a file.
 #[derive(Debug, Clone)]
-pub struct LoadSpec {
+pub(crate) struct LoadSpec {
     /// The label column.
-    pub label: String,
+    pub(crate) label: String,
     /// Whether the label column must be there, may be, or is not read at all.
-    pub label_column: LabelColumn,
+    pub(crate) label_column: LabelColumn,
     /// How labels map to numbers.
-    pub label_rule: LabelRule,
+    pub(crate) label_rule: LabelRule,
     /// Feature columns.
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Feature columns to read as text.
-    pub categorical: Vec<String>,
+    pub(crate) categorical: Vec<String>,
 }
 
 /// A loaded file: feature columns in file (or selection) order, labels, and row numbers.
 #[derive(Debug, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     /// Where it came from (file path or `synthetic`), for messages.
-    pub origin: String,
+    pub(crate) origin: String,
     /// The header, for messages.
-    pub header: Vec<String>,
+    pub(crate) header: Vec<String>,
     /// Feature columns.
-    pub columns: Vec<Column>,
+    pub(crate) columns: Vec<Column>,
     /// The label column's name.
-    pub label_name: String,
+    pub(crate) label_name: String,
     /// 0/1 or numbers, NaN where missing; `None` if the file had no label column.
-    pub labels: Option<Vec<f32>>,
+    pub(crate) labels: Option<Vec<f32>>,
     /// The label mapping learned or applied; `None` only when a file without a label column
     /// was read with a mapping still to learn.
-    pub label_map: Option<LabelMap>,
+    pub(crate) label_map: Option<LabelMap>,
     /// Each row's number in the source, 1-based with the header as row 1.
-    pub rows: Vec<u64>,
+    pub(crate) rows: Vec<u64>,
     /// The file's size and CRC32, as read (a table read from a file).
-    pub checksum: Option<(u64, u32)>,
+    pub(crate) checksum: Option<(u64, u32)>,
 }
 
 impl Table {
     /// Number of rows.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// The feature column called `name`.
-    pub fn column(&self, name: &str) -> Option<&Column> {
+    pub(crate) fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name() == name)
     }
 
     /// Rows with no missing feature and a present label.
-    pub fn complete_rows(&self) -> Vec<usize> {
+    pub(crate) fn complete_rows(&self) -> Vec<usize> {
         // Column by column (the storage order), not row by row across every column.
         let mut keep = self.label_mask();
         for column in &self.columns {
@@ -154,7 +154,7 @@ impl Table {
     }
 
     /// Rows with a present label (features may be missing).
-    pub fn labelled_rows(&self) -> Vec<usize> {
+    pub(crate) fn labelled_rows(&self) -> Vec<usize> {
         kept(&self.label_mask())
     }
 
@@ -167,7 +167,7 @@ impl Table {
     }
 
     /// Reads `path` according to `spec`, after checking that its columns fit in memory.
-    pub fn from_csv(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
+    pub(crate) fn from_csv(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
         if path.is_dir() {
             return Err(DataError::Io {
                 path: path.to_path_buf(),
@@ -215,7 +215,7 @@ impl Table {
     }
 
     /// Reads CSV from any reader; `origin` names it in messages.
-    pub fn from_reader<R: std::io::Read + Send>(
+    pub(crate) fn from_reader<R: std::io::Read + Send>(
         reader: R,
         origin: &str,
         spec: &LoadSpec,
@@ -300,7 +300,7 @@ impl<R: std::io::Read> std::io::Read for Checksummed<R> {
 /// sparse file holds (`/dev/zero` reports 0 bytes), and the CSV reader grows its buffer for a
 /// line until the line ends: without a bound, a file with no line breaks ends in the
 /// allocator's abort. 64 MB is a header of millions of columns.
-pub const LINE_LIMIT: u64 = 64_000_000;
+pub(crate) const LINE_LIMIT: u64 = 64_000_000;
 
 /// A reader that fails once [`LINE_LIMIT`] bytes pass without a line break, or once more than
 /// `most` bytes have come in all (a stream, whose size could not be checked before reading).

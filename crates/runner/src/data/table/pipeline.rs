@@ -24,15 +24,15 @@ type Recycled = (Vec<csv::ByteRecord>, Vec<f32>);
 /// What the calling thread builds from the records, in file order.
 pub(super) struct Sink<'a> {
     /// One per feature, in `fields.features` order.
-    pub builders: Vec<ColumnBuilder>,
+    pub(crate) builders: Vec<ColumnBuilder>,
     /// The label column's cells.
-    pub labels: LabelBuilder,
+    pub(crate) labels: LabelBuilder,
     /// Each row's line in the source.
-    pub rows: Vec<u64>,
+    pub(crate) rows: Vec<u64>,
     /// Where each column's cells are.
-    pub fields: &'a Fields,
+    pub(crate) fields: &'a Fields,
     /// `data.label`, for messages.
-    pub label_name: &'a str,
+    pub(crate) label_name: &'a str,
 }
 
 /// A csv error as the loader reports it: the row, and the problem in the user's words.

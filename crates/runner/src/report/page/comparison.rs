@@ -13,7 +13,7 @@ use crate::report::record::RunRecord;
 use crate::report::svg::{charts, DrawError};
 
 /// The page comparing several runs.
-pub fn compare(runs: &[RunRecord]) -> Result<String, DrawError> {
+pub(crate) fn compare(runs: &[RunRecord]) -> Result<String, DrawError> {
     let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     let body = html! {
         (runs_table(runs))

@@ -11,7 +11,7 @@ use crate::report::record::{RunRecord, Spread};
 use crate::report::svg::DrawError;
 
 /// The page of a cross-validation whose folds are `runs`, with each metric's `spread`.
-pub fn cross_validation(
+pub(crate) fn cross_validation(
     runs: &[RunRecord],
     spread: &BTreeMap<String, Spread>,
 ) -> Result<String, DrawError> {

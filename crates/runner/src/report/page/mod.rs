@@ -12,10 +12,10 @@ mod cv;
 mod run;
 mod sweep;
 
-pub use comparison::compare;
-pub use cv::cross_validation;
-pub use run::single;
-pub use sweep::sweep;
+pub(crate) use comparison::compare;
+pub(crate) use cv::cross_validation;
+pub(crate) use run::single;
+pub(crate) use sweep::sweep;
 
 use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
 

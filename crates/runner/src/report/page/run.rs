@@ -13,7 +13,7 @@ use crate::report::svg::{charts, DrawError};
 use crate::run::Summary;
 
 /// The page of one run.
-pub fn single(run: &RunRecord) -> Result<String, DrawError> {
+pub(crate) fn single(run: &RunRecord) -> Result<String, DrawError> {
     let task = match run.loss() {
         Loss::Bce => "binary classification",
         Loss::Mse => "regression",

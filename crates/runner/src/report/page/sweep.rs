@@ -7,7 +7,7 @@ use crate::report::record::RunRecord;
 use crate::report::svg::DrawError;
 
 /// The page of a sweep's `trials`, ranked best first by `metric`.
-pub fn sweep(trials: &[RunRecord], metric: &str) -> Result<String, DrawError> {
+pub(crate) fn sweep(trials: &[RunRecord], metric: &str) -> Result<String, DrawError> {
     let names: Vec<&str> = trials.iter().map(|r| r.name.as_str()).collect();
     let body = maud::html! {
         (runs_table(trials))

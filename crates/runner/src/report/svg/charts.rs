@@ -21,10 +21,10 @@ const MAX_SCATTER: usize = 2000;
 const MAX_CURVE: usize = 2000;
 
 /// Bins of the calibration chart.
-pub const CALIBRATION_BINS: usize = 10;
+pub(crate) const CALIBRATION_BINS: usize = 10;
 
 /// What a metric measures, with its unit, for an axis title.
-pub fn describe(base: &str, loss: Loss) -> String {
+pub(crate) fn describe(base: &str, loss: Loss) -> String {
     match (base, loss) {
         ("loss", Loss::Bce) => "binary cross-entropy".into(),
         ("loss", Loss::Mse) => "mean squared error (target units²)".into(),
@@ -37,7 +37,7 @@ pub fn describe(base: &str, loss: Loss) -> String {
 }
 
 /// The chart of one metric per epoch: training (dashed) and validation, where recorded.
-pub fn learning(history: &[EpochRow], metric: Metric, loss: Loss) -> Chart {
+pub(crate) fn learning(history: &[EpochRow], metric: Metric, loss: Loss) -> Chart {
     let base = metric.base;
     let names: Vec<&str> = history
         .first()
@@ -75,7 +75,7 @@ pub fn learning(history: &[EpochRow], metric: Metric, loss: Loss) -> Chart {
 }
 
 /// The learning rate at each epoch's start.
-pub fn learning_rate(history: &[EpochRow]) -> Chart {
+pub(crate) fn learning_rate(history: &[EpochRow]) -> Chart {
     Chart::new(
         "learning rate per epoch",
         Axis::whole("epoch"),
@@ -90,7 +90,7 @@ pub fn learning_rate(history: &[EpochRow]) -> Chart {
 }
 
 /// `curves.svg`: the loss and the main metric per epoch, side by side.
-pub fn curves_svg(history: &[EpochRow], loss: Loss) -> Result<Svg, DrawError> {
+pub(crate) fn curves_svg(history: &[EpochRow], loss: Loss) -> Result<Svg, DrawError> {
     panels(&[
         learning(history, Metric::new("loss", Split::Training), loss),
         learning(
@@ -103,7 +103,7 @@ pub fn curves_svg(history: &[EpochRow], loss: Loss) -> Result<Svg, DrawError> {
 
 /// The ROC curve of the ranked outputs, titled with its AUC (the rank AUC `summary.json`
 /// holds); `None` when a class is absent.
-pub fn roc(ranking: &Ranking<f64>) -> Option<Chart> {
+pub(crate) fn roc(ranking: &Ranking<f64>) -> Option<Chart> {
     let points = ranking.roc()?;
     let auc = ranking.auc();
     Some(Chart::new(
@@ -129,7 +129,7 @@ pub fn roc(ranking: &Ranking<f64>) -> Option<Chart> {
 
 /// The precision-recall curve of the ranked outputs, titled with its average precision, over
 /// the no-skill line at the share of positive rows; `None` without a positive row.
-pub fn precision_recall(ranking: &Ranking<f64>) -> Option<Chart> {
+pub(crate) fn precision_recall(ranking: &Ranking<f64>) -> Option<Chart> {
     let points = ranking.precision_recall()?;
     let ap = ranking.average_precision();
     let prevalence = ranking.positives() as f64 / ranking.rows().max(1) as f64;
@@ -155,7 +155,7 @@ pub fn precision_recall(ranking: &Ranking<f64>) -> Option<Chart> {
 }
 
 /// The reliability diagram, titled with the Brier score.
-pub fn calibration(o: &Outputs) -> Chart {
+pub(crate) fn calibration(o: &Outputs) -> Chart {
     let bins = curves::calibration(&o.probability, &o.target, CALIBRATION_BINS);
     let brier = metrics::brier(o.probability.iter().copied().zip(o.target.iter().copied()));
     Chart::new(
@@ -180,7 +180,7 @@ pub fn calibration(o: &Outputs) -> Chart {
 }
 
 /// Histograms of the predicted probability, one per actual class.
-pub fn probability_by_class(o: &Outputs) -> Chart {
+pub(crate) fn probability_by_class(o: &Outputs) -> Chart {
     let n_bins = 20;
     let width = 1.0 / n_bins as f64;
     let mut series = Vec::new();
@@ -218,7 +218,7 @@ pub fn probability_by_class(o: &Outputs) -> Chart {
 
 /// The rows a scatter plot of `n` rows draws (every `step`th, so that at most
 /// [`MAX_SCATTER`] are), and `step`.
-pub fn thinned(n: usize) -> (Vec<usize>, usize) {
+pub(crate) fn thinned(n: usize) -> (Vec<usize>, usize) {
     let step = n.div_ceil(MAX_SCATTER).max(1);
     ((0..n).step_by(step).collect(), step)
 }
@@ -233,7 +233,7 @@ fn range<'a>(values: impl IntoIterator<Item = &'a f64>) -> (f64, f64) {
 }
 
 /// Predicted against actual, over the line of perfect prediction, for the rows `drawn`.
-pub fn predicted_actual(o: &Outputs, drawn: &[usize]) -> Chart {
+pub(crate) fn predicted_actual(o: &Outputs, drawn: &[usize]) -> Chart {
     let (lo, hi) = range(o.target.iter().chain(&o.output));
     let pairs: Vec<(f64, f64)> = drawn.iter().map(|&i| (o.target[i], o.output[i])).collect();
     Chart::new(
@@ -258,7 +258,7 @@ fn residual_values(o: &Outputs) -> Vec<f64> {
 }
 
 /// Residuals against predicted, around zero, for the rows `drawn`.
-pub fn residuals(o: &Outputs, drawn: &[usize]) -> Chart {
+pub(crate) fn residuals(o: &Outputs, drawn: &[usize]) -> Chart {
     let residuals = residual_values(o);
     let (lo, hi) = range(&o.output);
     Chart::new(
@@ -279,7 +279,7 @@ pub fn residuals(o: &Outputs, drawn: &[usize]) -> Chart {
 
 /// The distribution of the residuals in 30 bins; `None` when they do not spread (no rows,
 /// or every one the same).
-pub fn residual_histogram(o: &Outputs) -> Option<Chart> {
+pub(crate) fn residual_histogram(o: &Outputs) -> Option<Chart> {
     let residuals = residual_values(o);
     let (lo, hi) = range(&residuals);
     if !(lo.is_finite() && hi > lo) {
@@ -310,7 +310,7 @@ pub fn residual_histogram(o: &Outputs) -> Option<Chart> {
 
 /// Permutation importance of `columns` (most important first) as bars with ±sd whiskers,
 /// under `title`.
-pub fn importance(
+pub(crate) fn importance(
     title: &str,
     metric: &str,
     columns: &[ColumnImportance],
@@ -325,7 +325,7 @@ pub fn importance(
 /// One validation metric per epoch for several runs, one line each; the loss adds each run's
 /// training loss, dashed. The y axis says what the metric measures when every run has the
 /// same loss.
-pub fn overlaid(runs: &[RunRecord], metric: Metric) -> Chart {
+pub(crate) fn overlaid(runs: &[RunRecord], metric: Metric) -> Chart {
     let base = metric.base;
     let mut series = Vec::new();
     for (k, r) in runs.iter().enumerate() {

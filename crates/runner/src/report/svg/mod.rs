@@ -3,26 +3,26 @@
 //! builds the report's charts from a run's records. The HTML pages only place the drawn
 //! [`Svg`]s; `train` writes [`curves_svg`] without any page.
 
-pub mod charts;
-pub mod plot;
+pub(crate) mod charts;
+pub(crate) mod plot;
 
-pub use charts::curves_svg;
-pub use plot::{bars_with_errors, Chart};
+pub(crate) use charts::curves_svg;
+pub(crate) use plot::{bars_with_errors, Chart};
 
 /// A drawn chart: an SVG document this program generated, in which every text is escaped by
 /// the drawing backend ([`plot`]). The one kind of markup the report's pages insert as is; the
 /// only way to make one is to draw it here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Svg(String);
+pub(crate) struct Svg(String);
 
 impl Svg {
     /// The document's text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The document's text, owned.
-    pub fn into_string(self) -> String {
+    pub(crate) fn into_string(self) -> String {
         self.0
     }
 }
@@ -31,4 +31,4 @@ impl Svg {
 /// fail to write), but it says which.
 #[derive(Debug, thiserror::Error)]
 #[error("drawing a chart: {0}")]
-pub struct DrawError(String);
+pub(crate) struct DrawError(String);

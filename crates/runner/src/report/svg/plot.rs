@@ -37,7 +37,7 @@ const LEGEND_WIDTH: u32 = 190;
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Mark {
+pub(crate) enum Mark {
     /// A solid line through the points.
     Line,
     /// A dashed line: references (chance, perfect calibration) and training-split curves.
@@ -51,20 +51,25 @@ pub enum Mark {
 
 /// One named series.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(crate) struct Series {
     /// The legend's text.
-    pub name: String,
+    pub(crate) name: String,
     /// The points, `(x, y)`; non-finite ones are left out.
-    pub points: Vec<(f64, f64)>,
+    pub(crate) points: Vec<(f64, f64)>,
     /// How to draw them.
-    pub mark: Mark,
+    pub(crate) mark: Mark,
     /// Index into the palette (a reference line uses grey whatever the index).
-    pub color: usize,
+    pub(crate) color: usize,
 }
 
 impl Series {
     /// A series in the `color`th palette colour.
-    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, mark: Mark, color: usize) -> Self {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        points: Vec<(f64, f64)>,
+        mark: Mark,
+        color: usize,
+    ) -> Self {
         Self {
             name: name.into(),
             points,
@@ -76,18 +81,18 @@ impl Series {
 
 /// One axis.
 #[derive(Debug, Clone, Default)]
-pub struct Axis {
+pub(crate) struct Axis {
     /// Its title, with the unit where there is one.
-    pub label: String,
+    pub(crate) label: String,
     /// A fixed range; `None` fits the data.
-    pub range: Option<(f64, f64)>,
+    pub(crate) range: Option<(f64, f64)>,
     /// Whole-number ticks (epochs).
-    pub integer: bool,
+    pub(crate) integer: bool,
 }
 
 impl Axis {
     /// An axis that fits the data.
-    pub fn fit(label: impl Into<String>) -> Self {
+    pub(crate) fn fit(label: impl Into<String>) -> Self {
         Self {
             label: label.into(),
             ..Self::default()
@@ -95,7 +100,7 @@ impl Axis {
     }
 
     /// An axis over `[lo, hi]`.
-    pub fn over(label: impl Into<String>, lo: f64, hi: f64) -> Self {
+    pub(crate) fn over(label: impl Into<String>, lo: f64, hi: f64) -> Self {
         Self {
             label: label.into(),
             range: Some((lo, hi)),
@@ -104,7 +109,7 @@ impl Axis {
     }
 
     /// An axis of whole numbers (epochs).
-    pub fn whole(label: impl Into<String>) -> Self {
+    pub(crate) fn whole(label: impl Into<String>) -> Self {
         Self {
             label: label.into(),
             range: None,
@@ -115,22 +120,22 @@ impl Axis {
 
 /// A chart: title, axes, series and size in pixels.
 #[derive(Debug, Clone)]
-pub struct Chart {
+pub(crate) struct Chart {
     /// Drawn above the plot.
-    pub title: String,
+    pub(crate) title: String,
     /// The horizontal axis.
-    pub x: Axis,
+    pub(crate) x: Axis,
     /// The vertical axis.
-    pub y: Axis,
+    pub(crate) y: Axis,
     /// What is drawn, in order (later series on top).
-    pub series: Vec<Series>,
+    pub(crate) series: Vec<Series>,
     /// Width and height in pixels, legend included.
-    pub size: (u32, u32),
+    pub(crate) size: (u32, u32),
 }
 
 impl Chart {
     /// A chart of the usual size.
-    pub fn new(title: impl Into<String>, x: Axis, y: Axis, series: Vec<Series>) -> Self {
+    pub(crate) fn new(title: impl Into<String>, x: Axis, y: Axis, series: Vec<Series>) -> Self {
         Self {
             title: title.into(),
             x,
@@ -141,14 +146,14 @@ impl Chart {
     }
 
     /// Whether any series has a finite point to draw.
-    pub fn has_data(&self) -> bool {
+    pub(crate) fn has_data(&self) -> bool {
         self.series
             .iter()
             .any(|s| s.points.iter().any(|p| p.0.is_finite() && p.1.is_finite()))
     }
 
     /// The chart as a standalone SVG document.
-    pub fn svg(&self) -> Result<Svg> {
+    pub(crate) fn svg(&self) -> Result<Svg> {
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, self.size).into_drawing_area();
@@ -161,7 +166,7 @@ impl Chart {
 
     /// Draws the chart into `area` (a whole SVG, or one panel of one).
     // Long, but one straight pass: ranges, mesh, one arm per kind of mark, legend.
-    pub fn draw(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
+    pub(crate) fn draw(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
         let (width, _) = area.dim_in_pixel();
         let (plot, legend) = area.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
         let (x0, x1) = self
@@ -253,7 +258,7 @@ impl Chart {
 }
 
 /// Several charts side by side in one SVG, each `chart.size` wide (`curves.svg`).
-pub fn panels(charts: &[Chart]) -> Result<Svg> {
+pub(crate) fn panels(charts: &[Chart]) -> Result<Svg> {
     let width = charts.iter().map(|c| c.size.0).sum::<u32>().max(1);
     let height = charts.iter().map(|c| c.size.1).max().unwrap_or(1);
     let mut out = String::new();
@@ -273,7 +278,11 @@ pub fn panels(charts: &[Chart]) -> Result<Svg> {
 
 /// A horizontal bar chart with ±`error` whiskers: one bar per `(label, value, error)`, the
 /// first at the top (permutation importance).
-pub fn bars_with_errors(title: &str, x_label: &str, bars: &[(String, f64, f64)]) -> Result<Svg> {
+pub(crate) fn bars_with_errors(
+    title: &str,
+    x_label: &str,
+    bars: &[(String, f64, f64)],
+) -> Result<Svg> {
     let height = 90 + 24 * bars.len().max(1) as u32;
     let mut out = String::new();
     {
@@ -379,7 +388,7 @@ fn series_color(s: &Series) -> RGBColor {
 }
 
 /// The palette index that draws a series as a grey reference line.
-pub const REFERENCE: usize = usize::MAX;
+pub(crate) const REFERENCE: usize = usize::MAX;
 
 /// A range that holds `values` with a little room; from zero when `from_zero` (bars).
 fn fit(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
