@@ -41,7 +41,7 @@ fn structs() -> BTreeMap<String, Vec<Field>> {
             doc.push(d.trim().to_string());
         } else if t.starts_with("#[") {
             // Attributes sit between a field's doc and the field.
-        } else if let (Some(s), Some(field)) = (&current, t.strip_prefix("pub ")) {
+        } else if let (Some(s), Some(field)) = (&current, t.strip_prefix("pub(crate) ")) {
             if let Some((name, ty)) = field.split_once(": ") {
                 out.get_mut(s).expect("entered").push(Field {
                     name: name.to_string(),
