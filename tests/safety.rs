@@ -1462,3 +1462,64 @@ fn a_sweep_is_ranked_and_continued_only_as_itself_from_any_folder() {
         ],
     );
 }
+
+#[test]
+fn a_run_folder_moved_or_deleted_while_it_trains_stops_its_writer() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path();
+    let long = SMALL
+        .replace("epochs = 3", "epochs = 400")
+        .replace("batch_size = 64", "batch_size = 8");
+    let long = write(d, "long.toml", &long);
+    let run = d.join("run");
+    let mut child = spawn(d)
+        .args(["train", "--config", long.to_str().unwrap(), "--out", "run"])
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !run
+        .join("checkpoints")
+        .read_dir()
+        .is_ok_and(|mut e| e.next().is_some())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoint came"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    fs::rename(&run, d.join("moved")).unwrap();
+    // Another folder now holds the name: the first writer must not write into it.
+    fs::create_dir(&run).unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the writer went on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    // Stopped by the check before a write, or (when the move came in the middle of one) by
+    // the write itself failing: either way with an error, and nothing in the new folder.
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("was moved, deleted or replaced") || err.contains("No such file"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(&run).unwrap().count(),
+        0,
+        "it wrote into the new folder"
+    );
+}

@@ -103,6 +103,30 @@ fn open_lock_file(folder: &Path) -> Result<(File, bool)> {
 }
 
 impl FolderLock {
+    /// `Err` when the folder's path no longer names the folder this lock holds: it was moved,
+    /// deleted or replaced while we wrote it. Writes by path would then land in another folder
+    /// (one another process may hold) or recreate half a folder, so the writer stops instead.
+    pub(crate) fn still_at(&self, folder: &Path) -> Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let held = self
+                ._folder
+                .metadata()
+                .context("cannot read the locked folder")?;
+            let now = fs::symlink_metadata(folder).ok();
+            if now.is_none_or(|m| !m.is_dir() || m.dev() != held.dev() || m.ino() != held.ino()) {
+                anyhow::bail!(
+                    "{} was moved, deleted or replaced while this run wrote it; stopping rather than writing into whatever holds its name now",
+                    folder.display()
+                );
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = folder;
+        Ok(())
+    }
+
     /// Takes `folder`'s lock, or fails at once with [`Busy`] when another process holds it in a
     /// way that excludes `mode`. An exclusive holder records its pid and the time.
     pub(crate) fn acquire(folder: &Path, mode: Mode) -> Result<Self> {

@@ -112,6 +112,7 @@ impl RunDir {
         optim: &[u8],
         best: Option<&[u8]>,
     ) -> Result<()> {
+        self.still_here()?;
         state.model_crc = crc32fast::hash(model);
         state.optim_crc = crc32fast::hash(optim);
         state.best_crc = best.map(crc32fast::hash);

@@ -349,6 +349,14 @@ impl RunDir {
         path
     }
 
+    /// `Err` when a held run folder was moved, deleted or replaced since its lock was taken
+    /// ([`FolderLock::still_at`]); a folder only read is not checked.
+    pub(crate) fn still_here(&self) -> Result<()> {
+        self._lock
+            .as_ref()
+            .map_or(Ok(()), |l| l.still_at(&self.path))
+    }
+
     /// `path/name`.
     pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
@@ -356,6 +364,7 @@ impl RunDir {
 
     /// Writes a file of the run atomically.
     pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.still_here()?;
         write_atomic(&self.file(name), bytes)
     }
 
