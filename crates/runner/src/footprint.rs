@@ -133,6 +133,10 @@ fn read_u64(path: &Path) -> Option<u64> {
     std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
 }
 
+/// The most average power a measurement may show (all RAPL zones of a machine together): well
+/// above any server's CPU packages, far below what a lying counter gives.
+const MAX_WATTS: f64 = 5_000.0;
+
 /// This process's CPU seconds (user + system), from `/proc/self/stat`; `None` off Linux.
 pub(crate) fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -215,6 +219,11 @@ impl Meter {
             .rapl
             .as_ref()
             .and_then(|(rapl, start)| rapl.read().map(|end| rapl.joules_between(start, &end)));
+        // A counter that wrapped more than once between two reads, or whose range file lies,
+        // gives a figure no CPU draws: it is not reported as a measurement.
+        let implausible =
+            measured.filter(|&j| !(j.is_finite() && j >= 0.0 && j <= MAX_WATTS * wall.max(1.0)));
+        let measured = measured.filter(|_| implausible.is_none());
         let tdp = config.cpu_tdp_watts.map_or(DEFAULT_TDP_WATTS, |w| w.0);
         let (cpu_joules, method) = match measured {
             Some(j) => (j, "measured (RAPL)".to_string()),
@@ -224,9 +233,16 @@ impl Meter {
                 (
                     tdp * utilisation * wall,
                     format!(
-                        "estimated (TDP {tdp} W{} x CPU utilisation {:.0}%; no readable RAPL counter)",
+                        "estimated (TDP {tdp} W{} x CPU utilisation {:.0}%; {})",
                         if config.cpu_tdp_watts.is_some() { "" } else { ", CodeCarbon's default" },
-                        utilisation * 100.0
+                        utilisation * 100.0,
+                        match implausible {
+                            Some(j) => format!(
+                                "the RAPL counters gave {:.0} W on average, more than any CPU draws, so they were not used",
+                                j / wall.max(1.0)
+                            ),
+                            None => "no readable RAPL counter".to_string(),
+                        }
                     ),
                 )
             }
@@ -492,5 +508,28 @@ mod tests {
         assert_eq!(f.energy_method, "measured (RAPL)");
         // 600,000,000 µJ = 600 J.
         assert!((f.cpu_energy_kwh - 600.0 / 3.6e6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_counter_that_shows_more_power_than_any_cpu_draws_is_not_a_measurement() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        zone(tmp.path(), "intel-rapl:0", 0, u64::MAX);
+        let meter = Meter::start(tmp.path());
+        // 10^9 J within a second: a lying counter, not a CPU.
+        zone(tmp.path(), "intel-rapl:0", 1_000_000_000_000_000, u64::MAX);
+        let f = meter.finish(
+            &FootprintConfig::default(),
+            &MlpConfig::new(100),
+            1000,
+            0,
+            0,
+        );
+        assert!(
+            f.energy_method.starts_with("estimated")
+                && f.energy_method.contains("more than any CPU draws"),
+            "{}",
+            f.energy_method
+        );
+        assert!(f.cpu_energy_kwh < 1.0, "{f:?}");
     }
 }
