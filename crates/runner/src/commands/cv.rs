@@ -167,9 +167,28 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(crate::stop::exit_code(signal)));
     }
+    conclude(
+        a.folds,
+        a.stratify || probe.data.split.stratify,
+        &parent,
+        &planned,
+        &ended,
+    )
+}
+
+/// After every fold has run: refuses a cross-validation with folds that did not finish, and
+/// otherwise writes `cv.json` (each metric's mean ± sd over the folds) and the report, then
+/// prints the table.
+fn conclude(
+    folds: usize,
+    stratified: bool,
+    parent: &Path,
+    planned: &[Planned],
+    ended: &[Ended],
+) -> Result<ExitCode> {
     let failed: Vec<String> = planned
         .iter()
-        .zip(&ended)
+        .zip(ended)
         .filter(|(_, e)| !matches!(e, Ended::Finished | Ended::AlreadyDone))
         .map(|(p, e)| match e {
             Ended::HeldElsewhere(holder) => format!(
@@ -187,7 +206,7 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         bail!(
             "{} of {} folds did not finish: {}; fix the cause and run the same command with --out {} to continue",
             failed.len(),
-            a.folds,
+            folds,
             failed.join(", "),
             parent.display()
         );
@@ -216,8 +235,8 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         spread.insert("epsilon".into(), Spread::of(eps));
     }
     let result = serde_json::json!({
-        "folds": a.folds,
-        "stratified": a.stratify || probe.data.split.stratify,
+        "folds": folds,
+        "stratified": stratified,
         // Each fold's final evaluation is on the test file when the config names one.
         "evaluated_on": if summaries[0].evaluated_on == "test" {
             "the test file (data.test_path), by each fold's model"
@@ -241,7 +260,7 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let html = page::cross_validation(&records, &spread)?;
     write_atomic(&parent.join(crate::run::REPORT), html.as_bytes())?;
-    print_table(&spread, a.folds)?;
+    print_table(&spread, folds)?;
     say!(
         "wrote {} and {}",
         parent.join(RESULT).display(),

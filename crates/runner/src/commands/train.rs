@@ -81,38 +81,7 @@ pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode
     let network = config.model.mlp(data.pre.width());
     preflight(&config, &data, &network)?;
     let class_weights = config.train.class_weight.weights(&data.train.y);
-    // A row's weight in the loss: its class's (train.class_weight) times its own
-    // (data.weight), as Keras multiplies class_weight and sample_weight.
-    let row_weights: Option<Vec<f32>> = match (class_weights, &data.weights) {
-        (None, None) => None,
-        (cw, rows) => Some(
-            data.train
-                .y
-                .iter()
-                .enumerate()
-                .map(|(i, &y)| {
-                    let c = cw.map_or(1.0, |w| w[usize::from(y > 0.5)] as f32);
-                    c * rows.as_ref().map_or(1.0, |r| r[i])
-                })
-                .collect(),
-        ),
-    };
-    // A class weight times a row's weight is a product of two f32s, which can overflow even
-    // when each is finite: refused here, naming both, rather than blamed on the learning rate.
-    if let Some(i) = row_weights
-        .as_ref()
-        .and_then(|w| w.iter().position(|v| !v.is_finite()))
-    {
-        bail!(
-            "row {}: its weight in the loss is not a finite 32-bit float (train.class_weight times data.weight{}); lower train.class_weight or rescale the weight column",
-            data.train.source_rows[i],
-            config
-                .data
-                .weight
-                .as_ref()
-                .map_or(String::new(), |c| format!(" `{c}`"))
-        );
-    }
+    let row_weights = row_weights(&config, &data, class_weights)?;
     if let Some(path) = args.init_from {
         // Checked before the run folder exists: a file of the wrong shapes costs nothing.
         let device = burn::tensor::Device::flex();
@@ -280,6 +249,46 @@ fn resolve(args: &TrainArgs) -> Result<(Config, PathBuf)> {
             Ok((config, path))
         }
     }
+}
+
+/// Each training row's weight in the loss: its class's (`train.class_weight`) times its own
+/// (`data.weight`), as Keras multiplies class_weight and sample_weight; `None`: all 1.
+fn row_weights(
+    config: &Config,
+    data: &Prepared,
+    class_weights: Option<[f64; 2]>,
+) -> Result<Option<Vec<f32>>> {
+    let row_weights: Option<Vec<f32>> = match (class_weights, &data.weights) {
+        (None, None) => None,
+        (cw, rows) => Some(
+            data.train
+                .y
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| {
+                    let c = cw.map_or(1.0, |w| w[usize::from(y > 0.5)] as f32);
+                    c * rows.as_ref().map_or(1.0, |r| r[i])
+                })
+                .collect(),
+        ),
+    };
+    // A class weight times a row's weight is a product of two f32s, which can overflow even
+    // when each is finite: refused here, naming both, rather than blamed on the learning rate.
+    if let Some(i) = row_weights
+        .as_ref()
+        .and_then(|w| w.iter().position(|v| !v.is_finite()))
+    {
+        bail!(
+            "row {}: its weight in the loss is not a finite 32-bit float (train.class_weight times data.weight{}); lower train.class_weight or rescale the weight column",
+            data.train.source_rows[i],
+            config
+                .data
+                .weight
+                .as_ref()
+                .map_or(String::new(), |c| format!(" `{c}`"))
+        );
+    }
+    Ok(row_weights)
 }
 
 /// Opens the run folder: a new one (created and locked here) gets the config, the network
