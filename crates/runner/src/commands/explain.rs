@@ -11,7 +11,6 @@ use crate::data::Matrix;
 use crate::explain::{self, Importance};
 use crate::metrics;
 use crate::output::{self, Replace};
-use crate::run::weights::from_bytes;
 use crate::run::{self as rundir, write_atomic, RunDir};
 
 /// The arguments of `burnfit explain`.
@@ -230,7 +229,7 @@ fn attributions(
     stdout: &mut impl Write,
 ) -> Result<()> {
     let ad = l.device.clone().autodiff();
-    let model_ad = from_bytes(&l.model_file.network, l.run.weights()?, &ad, "model.bpk")?;
+    let model_ad = l.run.load_model(&l.model_file.network, &ad)?;
     let attr = explain::gradient_x_input(&model_ad, m, index, &ad);
     let names = l.pre.input_names();
     let mut w = csv::Writer::from_writer(Vec::new());

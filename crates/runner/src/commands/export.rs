@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::export::{onnx, Exported};
 use crate::output::{self, Replace};
-use crate::run::{self as rundir, weights::from_bytes, write_atomic, RunDir};
+use crate::run::{self as rundir, write_atomic, RunDir};
 
 /// The two formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,12 +34,7 @@ pub(crate) fn export(dir: &Path, format: Format, out: &Path, force: Replace) -> 
     let model_file = run.model_file()?;
     let pre = run.preprocessor()?;
     let device = burn::tensor::Device::flex();
-    let model = from_bytes(
-        &model_file.network,
-        run.weights()?,
-        &device,
-        &run.file(rundir::WEIGHTS).display().to_string(),
-    )?;
+    let model = run.load_model(&model_file.network, &device)?;
     let e = Exported::new(&model, &pre, model_file.loss, model_file.threshold);
     let bytes = match format {
         Format::Onnx => onnx::model(&e),

@@ -9,7 +9,6 @@ use crate::backend;
 use crate::config::Config;
 use crate::data::Table;
 use crate::pipeline;
-use crate::run::weights::from_bytes;
 use crate::run::{self as rundir, ModelFile, RunDir};
 
 /// A trained model ready to run, with what it needs.
@@ -44,12 +43,7 @@ pub(super) fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loa
     crate::threads::init_all(config.backend.flush_denormals);
     let selected = backend::select(&config.backend)?;
     backend::announce(&selected);
-    let model = from_bytes(
-        &model_file.network,
-        run.weights()?,
-        &selected.device,
-        &run.file(rundir::WEIGHTS).display().to_string(),
-    )?;
+    let model = run.load_model(&model_file.network, &selected.device)?;
     Ok(Loaded {
         run,
         model_file,

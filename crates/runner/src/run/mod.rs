@@ -435,13 +435,21 @@ impl RunDir {
         read_json(&self.file(PREPROCESS))
     }
 
-    /// Reads the final weights: at most what the network of `model.json` can take (four bytes
-    /// a parameter, twice over, and a megabyte of names), so a planted 10 GB file is refused
-    /// by its size instead of read.
-    pub(crate) fn weights(&self) -> Result<Vec<u8>> {
+    /// The final model (`model.bpk`) of `network` on `device`. The file is read only when it
+    /// holds at most what the network's weights can take (four bytes a parameter, twice over,
+    /// and a megabyte of names), so a planted 10 GB file is refused by its size.
+    pub(crate) fn load_model(
+        &self,
+        network: &burnfit_model::MlpConfig,
+        device: &burn::tensor::Device,
+    ) -> Result<burnfit_model::Mlp> {
         let path = self.file(WEIGHTS);
-        let limit = weights_limit(self.model_file()?.network.num_params());
-        crate::files::read_own(&path, limit, "weights file of this network")
-            .with_context(|| format!("cannot read {}", path.display()))
+        let bytes = crate::files::read_own(
+            &path,
+            weights_limit(network.num_params()),
+            "weights file of this network",
+        )
+        .with_context(|| format!("cannot read {}", path.display()))?;
+        weights::from_bytes(network, bytes, device, &path.display().to_string())
     }
 }

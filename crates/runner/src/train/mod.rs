@@ -324,14 +324,7 @@ fn run_steps(
     // Each step's loss and outputs stay on the device until READ_EVERY steps have run: one
     // read (a sync) then adds them to the epoch's sums here, instead of a sync, or a chain of
     // small device ops, per step.
-    let mut tally = Tally::new(
-        if first > 0 {
-            state.partial
-        } else {
-            Partial::default()
-        },
-        first,
-    );
+    let mut tally = epoch_tally(&state);
     tally.cut = logit(t.threshold.during_training()) as f32;
     let bar = Progress::start(epoch, t.epochs.get(), steps, first);
     let base = t.optimizer_settings().lr();
@@ -366,16 +359,7 @@ fn run_steps(
             bar.inc();
         }
         if interrupted {
-            (state.step, state.partial) = (
-                done,
-                Partial {
-                    loss: tally.loss,
-                    wrong: tally.wrong,
-                },
-            );
-            state.checkpoint(job.run)?;
-            bar.abandon();
-            return Ok((state, Steps::Interrupted));
+            return stop_mid_epoch(job, state, &tally, done, bar);
         }
     }
     bar.finish();
@@ -396,14 +380,7 @@ fn run_private_steps(
     let steps = plan.steps_per_epoch();
     let order = epoch_order(job.config, n, epoch);
     let first = state.step;
-    let mut tally = Tally::new(
-        if first > 0 {
-            state.partial
-        } else {
-            Partial::default()
-        },
-        first,
-    );
+    let mut tally = epoch_tally(&state);
     if first == 0 {
         state.seen = 0;
     }
@@ -444,21 +421,46 @@ fn run_private_steps(
         let done = step + 1;
         bar.read(done, tally.loss / state.seen.max(1) as f64);
         if job.interrupt.load(Ordering::SeqCst) != 0 && done < steps {
-            (state.step, state.partial) = (
-                done,
-                Partial {
-                    loss: tally.loss,
-                    wrong: tally.wrong,
-                },
-            );
-            state.checkpoint(job.run)?;
-            bar.abandon();
-            return Ok((state, Steps::Interrupted));
+            return stop_mid_epoch(job, state, &tally, done, bar);
         }
     }
     bar.finish();
     tally.seen = Some(state.seen);
     Ok((state, Steps::Done(tally)))
+}
+
+/// The running sums an epoch's steps start from: an interrupted epoch's, or nothing.
+fn epoch_tally(state: &TrainState) -> Tally {
+    let first = state.step;
+    Tally::new(
+        if first > 0 {
+            state.partial
+        } else {
+            Partial::default()
+        },
+        first,
+    )
+}
+
+/// What a stop signal asks in the middle of an epoch: a checkpoint after `done` steps, with
+/// the sums so far, and the loop's end.
+fn stop_mid_epoch(
+    job: &Job,
+    mut state: TrainState,
+    tally: &Tally,
+    done: usize,
+    bar: Progress,
+) -> Result<(TrainState, Steps)> {
+    (state.step, state.partial) = (
+        done,
+        Partial {
+            loss: tally.loss,
+            wrong: tally.wrong,
+        },
+    );
+    state.checkpoint(job.run)?;
+    bar.abandon();
+    Ok((state, Steps::Interrupted))
 }
 
 /// `ln(t / (1 − t))`: the raw output at which the probability is `t` (0 for 0.5, exactly).

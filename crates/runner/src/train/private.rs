@@ -201,7 +201,24 @@ pub(crate) fn poisson_rows(
     }
     let mut rng = ChaCha20Rng::from_seed(key);
     rng.set_stream(((epoch as u64) << 32) ^ step as u64);
-    (0..n).filter(|_| rng.random::<f64>() < q).collect()
+    if q >= 1.0 {
+        return (0..n).collect();
+    }
+    // The gaps between chosen rows are geometric: one draw per chosen row (about B a step)
+    // instead of one per training row, the same Bernoulli(q) choice of each row.
+    let log_stay = (-q).ln_1p();
+    let mut rows = Vec::with_capacity((q * n as f64 * 1.2) as usize + 8);
+    let mut next = 0usize;
+    loop {
+        let u: f64 = rng.random();
+        // ln(1 − u) ≤ 0 for u in [0, 1); the cast saturates for a gap past every row.
+        next = next.saturating_add(((-u).ln_1p() / log_stay).floor() as usize);
+        if next >= n {
+            return rows;
+        }
+        rows.push(next);
+        next += 1;
+    }
 }
 
 /// One private step on rows `rows` of `m`: DP-SGD's gradients, then the optimizer. Returns
@@ -234,4 +251,51 @@ pub(crate) fn step(
     };
     let model = optim.step(lr, model, out.grads);
     Ok((model, loss, wrong))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row joins with probability q: batch sizes average q·n, every row is chosen about
+    /// equally often, the same (epoch, step) gives the same batch, and q = 1 takes every row.
+    #[test]
+    fn poisson_batches_take_each_row_with_probability_q() {
+        let noise = NoiseState {
+            key: [7; 32],
+            steps: 0,
+        };
+        let (n, q, steps) = (1000, 0.05, 2000);
+        let mut hits = vec![0u32; n];
+        let mut total = 0usize;
+        for step in 0..steps {
+            let rows = poisson_rows(&noise, 0, step, n, q);
+            assert!(rows.windows(2).all(|w| w[0] < w[1]) && rows.iter().all(|&r| r < n));
+            total += rows.len();
+            for r in rows {
+                hits[r] += 1;
+            }
+        }
+        let mean = total as f64 / steps as f64;
+        // q·n = 50, with a standard error of sqrt(50·0.95/2000) ≈ 0.15.
+        assert!((mean - 50.0).abs() < 1.0, "{mean}");
+        // Each row's count is Binomial(2000, 0.05): mean 100, sd about 9.7.
+        assert!(
+            hits.iter().all(|&h| (40..=160).contains(&h)),
+            "{:?}",
+            hits.iter().max()
+        );
+        assert_eq!(
+            poisson_rows(&noise, 3, 9, n, q),
+            poisson_rows(&noise, 3, 9, n, q)
+        );
+        assert_ne!(
+            poisson_rows(&noise, 3, 9, n, q),
+            poisson_rows(&noise, 3, 10, n, q)
+        );
+        assert_eq!(
+            poisson_rows(&noise, 0, 0, 10, 1.0),
+            (0..10).collect::<Vec<_>>()
+        );
+    }
 }
