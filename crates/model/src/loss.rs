@@ -42,24 +42,10 @@ impl Loss {
         targets: Tensor<2>,
         weights: Tensor<2>,
     ) -> Result<Tensor<1>, ModelError> {
-        let name = match self {
-            Loss::Bce => "binary cross-entropy",
-            Loss::Mse => "mean squared error",
-        };
+        let name = self.words();
         check_shapes(name, &outputs, &targets)?;
         check_shapes(name, &outputs, &weights)?;
-        let per_row = match self {
-            Loss::Bce => {
-                let negatives = targets.neg().add_scalar(1.0);
-                let log_p = burn::tensor::activation::log_sigmoid(outputs.clone());
-                negatives * outputs - log_p
-            }
-            Loss::Mse => {
-                let diff = outputs - targets;
-                diff.clone() * diff
-            }
-        };
-        Ok((per_row * weights).mean())
+        Ok((self.elements(outputs, targets) * weights).mean())
     }
 
     /// Each row's own loss, before the batch mean: the mean over the row's outputs of the
@@ -70,12 +56,25 @@ impl Loss {
     /// - outputs, targets: `[batch, outputs]` (equal)
     /// - result: `[batch, 1]`
     pub fn per_row(self, outputs: Tensor<2>, targets: Tensor<2>) -> Result<Tensor<2>, ModelError> {
-        let name = match self {
+        let name = self.words();
+        check_shapes(name, &outputs, &targets)?;
+        Ok(self.elements(outputs, targets).mean_dim(1))
+    }
+
+    /// The loss in words, for shape errors.
+    fn words(self) -> &'static str {
+        match self {
             Loss::Bce => "binary cross-entropy",
             Loss::Mse => "mean squared error",
-        };
-        check_shapes(name, &outputs, &targets)?;
-        let elements = match self {
+        }
+    }
+
+    /// The element-wise loss of every output, what [`compute_weighted`](Self::compute_weighted)
+    /// and [`per_row`](Self::per_row) average (and [`compute`](Self::compute) through
+    /// [`bce_with_logits`] and [`mse`]): BCE on logits in the stable form
+    /// `(1 − y)·z − log σ(z)`, or the squared error. Shapes are the caller's to check.
+    fn elements(self, outputs: Tensor<2>, targets: Tensor<2>) -> Tensor<2> {
+        match self {
             Loss::Bce => {
                 let negatives = targets.neg().add_scalar(1.0);
                 let log_p = burn::tensor::activation::log_sigmoid(outputs.clone());
@@ -85,8 +84,7 @@ impl Loss {
                 let diff = outputs - targets;
                 diff.clone() * diff
             }
-        };
-        Ok(elements.mean_dim(1))
+        }
     }
 
     /// Turns raw outputs into what the user sees: a probability for BCE, the value for MSE.
