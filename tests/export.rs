@@ -356,3 +356,105 @@ fn a_safetensors_export_round_trips_through_init_from() {
         &["never overwritten"],
     );
 }
+
+/// The raw lines of `check_export.py` or of `predict --out -` (header dropped), as numbers:
+/// a k-class row is k probabilities, then the class (an index for ONNX, a name for predict).
+fn lines(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn a_k_class_export_gives_predicts_probabilities_and_class_in_onnxruntime_and_numpy() {
+    let Some(python) = python_or_skip("a_k_class_export_gives_predicts_probabilities") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Carseats: a 3-class text label (`ShelveLoc`), two Yes/No categorical columns.
+    let csv = data("carseats.csv");
+    write(
+        dir,
+        "shelf.toml",
+        &format!(
+            "seed = 3\n[data]\npath = {:?}\nlabel = \"ShelveLoc\"\ncategorical = [\"Urban\", \"US\"]\nnormalize = \"zscore\"\n[train]\nloss = \"cross_entropy\"\nepochs = 20\nbatch_size = 16\n",
+            csv.display().to_string()
+        ),
+    );
+    train(dir, &["--config", "shelf.toml", "--out", "shelf"]);
+    let out = burnfit(dir)
+        .args(["predict", "--model", "shelf", "--data"])
+        .arg(&csv)
+        .args(["--out", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "row,class,probability_Bad,probability_Good,probability_Medium"
+    );
+    // predict's rows: row, class name, 3 probabilities.
+    let want: Vec<(Vec<f64>, String)> = lines(&text)[1..]
+        .iter()
+        .map(|c| {
+            (
+                c[2..].iter().map(|v| v.parse().unwrap()).collect(),
+                c[1].clone(),
+            )
+        })
+        .collect();
+    let names = ["Bad", "Good", "Medium"];
+    let onnx = export(dir, "shelf", "onnx", "shelf.onnx");
+    let st = export(dir, "shelf", "safetensors", "shelf.safetensors");
+    for (kind, file) in [("onnx", &onnx), ("numpy", &st)] {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_export.py");
+        let o = StdCommand::new(&python)
+            .arg(script)
+            .args([kind.as_ref(), file.as_os_str(), csv.as_os_str()])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got = lines(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(got.len(), want.len(), "{kind}: rows");
+        let mut classes_seen = std::collections::BTreeSet::new();
+        for (i, (g, (p, class))) in got.iter().zip(&want).enumerate() {
+            for j in 0..3 {
+                let v: f64 = g[j].parse().unwrap();
+                assert!(
+                    (v - p[j]).abs() < 1e-5,
+                    "{kind} row {i}: {v} vs predict's {}",
+                    p[j]
+                );
+            }
+            if kind == "onnx" {
+                let c: usize = g[3].parse().unwrap();
+                assert_eq!(names[c], class, "{kind} row {i}");
+            }
+            classes_seen.insert(class.clone());
+        }
+        assert!(
+            classes_seen.len() >= 2,
+            "a model that predicts one class tests little"
+        );
+    }
+    // The class names travel in the ONNX metadata.
+    let o = StdCommand::new(&python)
+        .args([
+            "-c",
+            "import onnxruntime as o,sys; print(o.InferenceSession(sys.argv[1]).get_modelmeta().custom_metadata_map['burnfit.classes'])",
+        ])
+        .arg(&onnx)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        r#"["Bad","Good","Medium"]"#
+    );
+}

@@ -723,3 +723,93 @@ fn an_edited_run_folder_is_an_error_naming_the_file_not_a_panic() {
     let out = burnfit(dir).args(["report", "run"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A k-class run's page in the browser, with the binary report's checks, plus the per-class
+/// table and the k×k confusion matrix counted from `outputs.csv`; one class is named by a
+/// payload, which stays text.
+#[test]
+fn a_k_class_report_shows_the_confusion_matrix_and_per_class_table() {
+    let Some(browser) = browser_or_skip("a_k_class_report_shows_the_confusion_matrix") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Carseats' ShelveLoc, `Good` renamed to a payload.
+    let text = fs::read_to_string(common::data("carseats.csv"))
+        .unwrap()
+        .replace(
+            ",Good,",
+            &format!(",\"{}\",", PAYLOADS[1].replace('"', "\"\"")),
+        );
+    write(dir, "shelf.csv", &text);
+    write(
+        dir,
+        "shelf.toml",
+        "seed = 4\n[data]\npath = \"shelf.csv\"\nlabel = \"ShelveLoc\"\ncategorical = [\"Urban\", \"US\"]\nnormalize = \"zscore\"\n[train]\nloss = \"cross_entropy\"\nepochs = 15\nbatch_size = 16\n",
+    );
+    train(dir, &["--config", "shelf.toml", "--out", "run"]);
+    let page = dir.join("run/report.html");
+    assert_nothing_injected(&browser, &page);
+    let v = browser.visit(
+        &page,
+        &format!(
+            "const probe = (() => {{ {PROBE} }})();
+probe.conf = [...document.querySelectorAll('figure[data-chart=confusion] tr')]
+  .map(r => [...r.querySelectorAll('td b')].map(b => Number(b.textContent)));
+probe.perClass = [...document.querySelectorAll('#per-class tr')].slice(1)
+  .map(r => [r.querySelector('th').textContent, ...[...r.querySelectorAll('td')].map(d => Number(d.textContent))]);
+return probe;"
+        ),
+    );
+    assert_clean("k-class run", &v);
+    let s = summary(dir, "run");
+    assert_metrics(
+        "k-class run",
+        &v,
+        &s,
+        None,
+        &["evaluation", "train_metrics"],
+    );
+    assert_charts("k-class run", &v, &["confusion"]);
+    // The matrix: 3 × 3 counts adding up to the validation rows; its diagonal over the total is
+    // the run's accuracy.
+    let conf: Vec<Vec<f64>> = v.probe["conf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_f64().unwrap())
+                .collect()
+        })
+        .filter(|r: &Vec<f64>| !r.is_empty())
+        .collect();
+    assert_eq!(conf.len(), 3, "{conf:?}");
+    let total: f64 = conf.iter().flatten().sum();
+    let diagonal: f64 = (0..3).map(|i| conf[i][i]).sum();
+    assert_eq!(total, 80.0, "{conf:?}");
+    let accuracy = s["evaluation"]["accuracy"].as_f64().unwrap();
+    assert!(
+        (diagonal / total - accuracy).abs() < 1e-9,
+        "{conf:?} vs {accuracy}"
+    );
+    // The per-class table: each class by name (the payload as text), its support its row sum.
+    let per_class = v.probe["perClass"].as_array().unwrap();
+    let names: Vec<&str> = per_class.iter().map(|r| r[0].as_str().unwrap()).collect();
+    let model: Value =
+        serde_json::from_slice(&fs::read(dir.join("run/model.json")).unwrap()).unwrap();
+    let classes: Vec<&str> = model["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(names, classes);
+    assert!(names.contains(&PAYLOADS[1]), "{names:?}");
+    for (i, row) in per_class.iter().enumerate() {
+        let support = row[4].as_f64().unwrap();
+        assert_eq!(support, conf[i].iter().sum::<f64>(), "{row}");
+    }
+}

@@ -1,5 +1,6 @@
 """Runs a burnfit export the way a deployment would, on the raw rows of a CSV, and prints one
-line per row: the probability and (ONNX only) the class, or the prediction for regression.
+line per row: the probability and (ONNX only) the class, or the prediction for regression, or
+for a k-class softmax the k probabilities and (ONNX only) the class index.
 
     python check_export.py onnx MODEL.onnx DATA.csv
     python check_export.py numpy MODEL.safetensors DATA.csv
@@ -44,6 +45,9 @@ def run_onnx(model, data):
     x = raw_matrix(json.loads(meta["burnfit.inputs"]), data)
     names = [o.name for o in session.get_outputs()]
     out = dict(zip(names, session.run(None, {"features": x})))
+    if "probabilities" in out:
+        p = out["probabilities"].astype(np.float64)
+        return [(*row, c) for row, c in zip(p, out["class"][:, 0])]
     if "probability" in out:
         return list(zip(out["probability"][:, 0].astype(np.float64), out["class"][:, 0]))
     return list(zip(out["prediction"][:, 0].astype(np.float64)))
@@ -81,6 +85,10 @@ def run_numpy(model, data):
         h = h @ weights[f"{k}.weight"].T + weights[f"{k}.bias"]
         if n < len(layers) - 1:
             h = act(h)
+    if meta["burnfit.loss"] == "cross_entropy":
+        z = h.astype(np.float64)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return [tuple(row) for row in e / e.sum(axis=1, keepdims=True)]
     z = h[:, 0].astype(np.float64)
     values = 1 / (1 + np.exp(-z)) if meta["burnfit.loss"] == "bce" else z
     return [(v,) for v in values]
@@ -90,4 +98,5 @@ if __name__ == "__main__":
     kind, model, data = sys.argv[1:4]
     values = run_onnx(model, data) if kind == "onnx" else run_numpy(model, data)
     for row in values:
-        print(",".join(repr(float(row[0])) if k == 0 else str(int(v)) for k, v in enumerate(row)))
+        print(",".join(repr(float(v)) if isinstance(v, (float, np.floating)) else str(int(v))
+                       for v in row))

@@ -11,7 +11,7 @@ pub mod optim;
 pub mod private;
 
 pub use error::ModelError;
-pub use loss::{bce_with_logits, mse, Loss};
+pub use loss::{bce_with_logits, mse, softmax_cross_entropy, Loss};
 pub use mlp::{Activation, Init, Mlp, MlpConfig};
 pub use optim::{AdamSettings, MlpOptimizer, OptimizerSettings, SgdSettings, UpdatePath};
 pub use private::{

@@ -122,6 +122,12 @@ impl MlpConfig {
         self
     }
 
+    /// Sets the number of outputs: k for a k-class softmax, k labels or k targets.
+    pub fn with_output(mut self, output: usize) -> Self {
+        self.output = output;
+        self
+    }
+
     /// Sets the weight initialisation.
     pub fn with_init(mut self, init: Init) -> Self {
         self.init = init;
@@ -314,6 +320,11 @@ impl Mlp {
     /// - output: `[batch, output]`
     pub fn predict(&self, input: Tensor<2>, loss: crate::Loss) -> Tensor<2> {
         loss.activate(self.forward(input))
+    }
+
+    /// The number of outputs the last layer gives (k for a k-class softmax).
+    pub fn output_width(&self) -> usize {
+        self.layers[self.layers.len() - 1].weight.val().dims()[1]
     }
 
     /// The number of input features the first layer takes.

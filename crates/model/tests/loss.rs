@@ -1,11 +1,13 @@
-//! Both losses against the seed's formulas, evaluated independently in f64, and their gradients
+//! The losses against the seed's formulas (and cross-entropy against PyTorch's), evaluated independently in f64, and their gradients
 //! against central finite differences.
 
 mod common;
 
 use burn::module::Param;
 use burn::tensor::Tensor;
-use burnfit_model::{bce_with_logits, mse, Activation, Loss, MlpConfig, ModelError};
+use burnfit_model::{
+    bce_with_logits, mse, softmax_cross_entropy, Activation, Loss, MlpConfig, ModelError,
+};
 use common::{assert_close, cpu_devices, scalar, tensor2, to_vec};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -133,7 +135,7 @@ fn bce_gradient_wrt_logits_is_sigmoid_minus_label_over_n() {
 }
 
 /// Backprop through the whole network against `(J(θ + h) − J(θ − h)) / 2h` for every weight
-/// of the first layer, for both losses. tanh keeps J smooth so the difference quotient is exact
+/// of the first layer, for every loss. tanh keeps J smooth so the difference quotient is exact
 /// to O(h²).
 #[test]
 fn network_gradients_match_central_finite_differences() {
@@ -143,7 +145,15 @@ fn network_gradients_match_central_finite_differences() {
     let config = MlpConfig::new(3)
         .with_hidden(vec![4, 3])
         .with_activation(Activation::Tanh);
-    for loss in [Loss::Bce, Loss::Mse] {
+    // Cross-entropy over a 3-wide head, one class per row.
+    let classes: Vec<f32> = (0..8)
+        .flat_map(|r| (0..3).map(move |j| f32::from(u8::from(j == r % 3))))
+        .collect();
+    for loss in [Loss::Bce, Loss::Mse, Loss::CrossEntropy] {
+        let (config, y, width) = match loss {
+            Loss::CrossEntropy => (config.clone().with_output(3), &classes, 3),
+            _ => (config.clone(), &y, 1),
+        };
         for (name, device) in cpu_devices() {
             let ad = device.clone().autodiff();
             let mlp = config.init(&ad, 9).unwrap();
@@ -153,13 +163,16 @@ fn network_gradients_match_central_finite_differences() {
                 scalar(
                     loss.compute(
                         m.forward(tensor2(&x, 8, 3, &device)),
-                        tensor2(&y, 8, 1, &device),
+                        tensor2(y, 8, width, &device),
                     )
                     .unwrap(),
                 )
             };
             let grads = loss
-                .compute(mlp.forward(tensor2(&x, 8, 3, &ad)), tensor2(&y, 8, 1, &ad))
+                .compute(
+                    mlp.forward(tensor2(&x, 8, 3, &ad)),
+                    tensor2(y, 8, width, &ad),
+                )
                 .unwrap()
                 .backward();
             let analytic: Vec<f64> = to_vec(mlp.layers[0].weight.val().grad(&grads).unwrap())
@@ -257,6 +270,7 @@ fn per_row_losses_are_each_rows_own_and_average_to_the_batch_loss() {
                                 .sum::<f64>()
                                 / 3.0
                         }
+                        Loss::CrossEntropy => unreachable!("not in this loop"),
                     }
                 })
                 .collect();
@@ -272,5 +286,136 @@ fn per_row_losses_are_each_rows_own_and_average_to_the_batch_loss() {
                 .per_row(tensor2(&z, 8, 3, &device), tensor2(&y[..21], 7, 3, &device))
                 .is_err());
         }
+    }
+}
+
+/// Four rows of three logits (the last with |z| = 50, where `softmax` underflows to 0 in f32)
+/// and their classes.
+const CE_LOGITS: [f32; 12] = [
+    2.0, 1.0, 0.1, 0.5, 2.5, -1.0, -3.0, 0.0, 3.0, 50.0, -50.0, 0.0,
+];
+const CE_CLASSES: [usize; 4] = [0, 2, 2, 1];
+
+/// One-hot rows for `classes`, smoothed as Keras's `label_smoothing` does:
+/// `(1 − ε)·onehot + ε/k`.
+fn one_hot(classes: &[usize], k: usize, smoothing: f32) -> Vec<f32> {
+    classes
+        .iter()
+        .flat_map(|&c| {
+            (0..k).map(move |j| {
+                (1.0 - smoothing) * f32::from(u8::from(j == c)) + smoothing / k as f32
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn cross_entropy_equals_pytorch_on_fixed_logits() {
+    // PyTorch 2, float64:
+    //   z = torch.tensor([[2,1,.1],[.5,2.5,-1],[-3,0,3],[50,-50,0]], dtype=torch.float64)
+    //   y = torch.tensor([0,2,2,1])
+    //   F.cross_entropy(z, y, reduction='none')  # the rows
+    //   F.cross_entropy(z, y), F.cross_entropy(z, y, label_smoothing=0.1)
+    let rows = [
+        0.41703001627783354,
+        3.6531782071222882,
+        0.05094576352299849,
+        100.0,
+    ];
+    let (plain, smoothed) = (26.03028849673078, 24.83778849673078);
+    for (name, device) in cpu_devices() {
+        let z = || tensor2(&CE_LOGITS, 4, 3, &device);
+        let y = |s| tensor2(&one_hot(&CE_CLASSES, 3, s), 4, 3, &device);
+        let got = scalar(Loss::CrossEntropy.compute(z(), y(0.0)).unwrap());
+        assert!(got.is_finite(), "{name}: {got}");
+        assert_close(&[got], &[plain], 1e-6, 1e-6, name);
+        let got = scalar(softmax_cross_entropy(z(), y(0.1)).unwrap());
+        assert_close(&[got], &[smoothed], 1e-6, 1e-6, &format!("{name} smoothed"));
+        let got: Vec<f64> = to_vec(Loss::CrossEntropy.per_row(z(), y(0.0)).unwrap())
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        assert_close(&got, &rows, 1e-5, 1e-6, &format!("{name} rows"));
+        // Per-row weights: Σ wᵢ·lᵢ / n.
+        let w = [1.0f32, 0.5, 2.0, 0.0];
+        let want = rows
+            .iter()
+            .zip(&w)
+            .map(|(l, &w)| l * f64::from(w))
+            .sum::<f64>()
+            / 4.0;
+        let got = Loss::CrossEntropy
+            .compute_weighted(z(), y(0.0), tensor2(&w, 4, 1, &device))
+            .unwrap();
+        assert_close(
+            &[scalar(got)],
+            &[want],
+            1e-5,
+            1e-6,
+            &format!("{name} weighted"),
+        );
+        assert!(Loss::CrossEntropy
+            .compute_weighted(z(), y(0.0), tensor2(&w[..3], 3, 1, &device))
+            .is_err());
+    }
+}
+
+#[test]
+fn softmax_rows_are_probabilities_on_the_device_and_the_host() {
+    // PyTorch: F.softmax(z, 1) for the logits above.
+    let want = [
+        0.6590011388859679,
+        0.24243297070471392,
+        0.09856589040931818,
+        0.11611453467414115,
+        0.8579768106084571,
+        0.025908654717401523,
+        0.0023556330807966803,
+        0.04731415522182404,
+        0.9503302116973793,
+        1.0,
+        3.720075976020836e-44,
+        1.9287498479639178e-22,
+    ];
+    for (name, device) in cpu_devices() {
+        let got: Vec<f64> = to_vec(Loss::CrossEntropy.activate(tensor2(&CE_LOGITS, 4, 3, &device)))
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        assert_close(&got, &want, 1e-5, 1e-7, name);
+    }
+    let mut host: Vec<f64> = CE_LOGITS.iter().map(|&z| f64::from(z)).collect();
+    for row in host.chunks_mut(3) {
+        Loss::CrossEntropy.activate_row(row);
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    // The logits are f32 (0.1 is not exact), PyTorch's f64: agreement to f32 rounding.
+    assert_close(&host, &want, 1e-8, 1e-300, "host");
+    assert_eq!(Loss::CrossEntropy.head(), "softmax");
+}
+
+#[test]
+fn cross_entropy_gradient_wrt_logits_is_softmax_minus_target_over_n() {
+    for (name, device) in cpu_devices() {
+        let ad = device.clone().autodiff();
+        let logits = tensor2(&CE_LOGITS, 4, 3, &ad).require_grad();
+        let targets = one_hot(&CE_CLASSES, 3, 0.1);
+        let grads = Loss::CrossEntropy
+            .compute(logits.clone(), tensor2(&targets, 4, 3, &ad))
+            .unwrap()
+            .backward();
+        let g: Vec<f64> = to_vec(logits.grad(&grads).unwrap())
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let mut p: Vec<f64> = CE_LOGITS.iter().map(|&z| f64::from(z)).collect();
+        p.chunks_mut(3)
+            .for_each(|r| Loss::CrossEntropy.activate_row(r));
+        let want: Vec<f64> = p
+            .iter()
+            .zip(&targets)
+            .map(|(p, &y)| (p - f64::from(y)) / 4.0)
+            .collect();
+        assert_close(&g, &want, 1e-5, 1e-7, name);
     }
 }

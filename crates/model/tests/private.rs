@@ -28,7 +28,8 @@ fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
-/// `rows` rows of `width` features and `outputs` targets (0/1 for BCE, real for MSE), varied
+/// `rows` rows of `width` features and `outputs` targets (0/1 for BCE, real for MSE, one-hot
+/// for cross-entropy), varied
 /// enough that rows' gradients differ by orders of magnitude.
 fn batch(rows: usize, width: usize, outputs: usize, loss: Loss) -> (Vec<f32>, Vec<f32>) {
     let x = (0..rows * width)
@@ -38,6 +39,8 @@ fn batch(rows: usize, width: usize, outputs: usize, loss: Loss) -> (Vec<f32>, Ve
         .map(|i| match loss {
             Loss::Bce => (i % 3 == 0) as u8 as f32,
             Loss::Mse => (i as f32 * 1.37).cos() * 3.0,
+            // One-hot: row r is class r mod k.
+            Loss::CrossEntropy => (i % outputs == (i / outputs) % outputs) as u8 as f32,
         })
         .collect();
     (x, y)
@@ -70,6 +73,7 @@ fn ghost_norms_equal_the_norms_of_per_row_gradients() {
             (Loss::Mse, 1, Activation::Tanh),
             (Loss::Mse, 2, Activation::Gelu),
             (Loss::Bce, 3, Activation::Sigmoid),
+            (Loss::CrossEntropy, 3, Activation::Relu),
         ] {
             let (rows, width) = (9, 4);
             let mlp = network(width, outputs, activation, &device);

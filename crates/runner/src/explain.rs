@@ -137,7 +137,8 @@ pub(crate) fn permutation_importance(
 }
 
 /// Gradient × input of the raw output for each of `rows` (indices into `m`), one value per
-/// network input. `model` must live on an autodiff device.
+/// network input; for a k-class softmax, of the predicted class's logit (the first largest).
+/// `model` must live on an autodiff device.
 pub(crate) fn gradient_x_input(
     model: &Mlp,
     m: &Matrix,
@@ -147,8 +148,22 @@ pub(crate) fn gradient_x_input(
     let x_host = m.gather(rows);
     let x = Tensor::<2>::from_data(TensorData::new(x_host.clone(), [rows.len(), m.width]), ad)
         .require_grad();
+    let mut out = model.forward(x.clone()); // [rows, k]
+    let k = model.output_width();
+    if k > 1 {
+        // Only the predicted class's logit: a one-hot mask, a constant of the graph.
+        let z = crate::train::host(out.clone().inner().into_data());
+        let mut mask = vec![0f32; rows.len() * k];
+        for (i, c) in crate::metrics::classes::predicted(&z, k)
+            .into_iter()
+            .enumerate()
+        {
+            mask[i * k + c] = 1.0;
+        }
+        out = out * Tensor::<2>::from_data(TensorData::new(mask, [rows.len(), k]), ad);
+    }
     // Rows are independent, so the gradient of the sum is each row's own gradient.
-    let grads = model.forward(x.clone()).sum().backward();
+    let grads = out.sum().backward();
     let g = x
         .grad(&grads)
         .expect("the input requires a gradient")

@@ -10,7 +10,7 @@
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use burn::tensor::Device;
-use burnfit_model::Mlp;
+use burnfit_model::{Mlp, MlpConfig};
 use serde::Serialize;
 
 use crate::backend::{self, Selected};
@@ -163,16 +163,15 @@ fn nan_max(a: f64, b: f64) -> f64 {
 /// Runs `steps` training steps of `config` on `device` from `initial` burnpack weights, with the
 /// update path and batch parts `train` uses on that backend.
 fn run_steps(
-    config: &Config,
+    (config, mlp_config): (&Config, &MlpConfig),
     train_m: &Matrix,
     initial: &[u8],
     selected: &Selected,
     steps: usize,
 ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
     let t = &config.train;
-    let mlp_config = config.model.mlp(train_m.width);
     let ad = selected.device.clone().autodiff();
-    let mut model = from_bytes(&mlp_config, initial.to_vec(), &ad, "initial weights")?;
+    let mut model = from_bytes(mlp_config, initial.to_vec(), &ad, "initial weights")?;
     let settings = t.optimizer_settings();
     let mut optim = settings
         .build(t.grad_clip.map(|c| c.0), selected.update_path())
@@ -215,7 +214,10 @@ pub(crate) fn run(
         bail!("--backends: name at least two backends to compare, e.g. `flex,ndarray`");
     }
     let data = pipeline::prepare(config).context("cannot prepare the data")?;
-    let mlp_config = config.model.mlp(data.pre.width());
+    let mlp_config = config
+        .model
+        .mlp(data.pre.width())
+        .with_output(data.pre.labels.outputs());
     mlp_config
         .validate()
         .map_err(|e| setting_error("model", e))?;
@@ -227,7 +229,13 @@ pub(crate) fn run(
     for (name, bc) in backends {
         let selected = backend::select(bc).with_context(|| format!("--backends: {name}"))?;
         say!("parity: {steps} steps on {}", selected.description);
-        let (losses, w) = run_steps(config, &data.train, &initial, &selected, steps)?;
+        let (losses, w) = run_steps(
+            (config, &mlp_config),
+            &data.train,
+            &initial,
+            &selected,
+            steps,
+        )?;
         let (weight_rel_diff, loss_rel_diff) = match &reference {
             // The reference against itself: zero, unless something in it is not finite.
             None => (rel_diff(&w, &w), 0.0),

@@ -47,6 +47,7 @@ fn load_spec(config: &Config) -> LoadSpec {
                 positive: d.positive.clone(),
             },
             Loss::Mse => LabelRule::Known(LabelMap::Regression),
+            Loss::CrossEntropy => LabelRule::InferClasses,
         },
         // The weight column is read with the features, then taken out before anything is
         // fitted (`take_weights`).
@@ -114,6 +115,41 @@ fn note_unseen(unseen: &[crate::data::preprocess::Unseen], origin: &str, notes: 
     }
 }
 
+/// A note for each class of a softmax that the training or validation rows lack: a class the
+/// training rows lack is never learnt; one the validation rows lack leaves its one-vs-rest AUC
+/// undefined.
+fn note_missing_classes(
+    classes: &[String],
+    labels: &[f32],
+    (train, valid): (&[usize], &[usize]),
+    origin: &str,
+    notes: &mut Vec<String>,
+) {
+    for (split, rows) in [("training", train), ("validation", valid)] {
+        if rows.is_empty() {
+            continue;
+        }
+        let mut seen = vec![false; classes.len()];
+        for &r in rows {
+            if let Some(s) = seen.get_mut(labels[r] as usize) {
+                *s = true;
+            }
+        }
+        let missing: Vec<String> = classes
+            .iter()
+            .zip(&seen)
+            .filter(|(_, &s)| !s)
+            .map(|(c, _)| format!("`{c}`"))
+            .collect();
+        if !missing.is_empty() {
+            notes.push(format!(
+                "{origin}: the {split} split has no rows of class {}; data.split.stratify = true keeps every class on each side",
+                missing.join(", ")
+            ));
+        }
+    }
+}
+
 /// Both classes must be in the training rows (an error with the counts otherwise); a
 /// validation split without one of them is a note, since some metrics are then undefined.
 fn check_classes(
@@ -126,6 +162,10 @@ fn check_classes(
     let Some(labels) = table.labels.as_deref() else {
         return Ok(());
     };
+    if let Some(LabelMap::Classes { classes }) = &table.label_map {
+        note_missing_classes(classes, labels, (train, valid), &table.origin, notes);
+        return Ok(());
+    }
     let (positive, negative) = match &table.label_map {
         Some(LabelMap::Binary { positive, negative }) => (
             positive.clone(),

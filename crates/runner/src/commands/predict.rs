@@ -91,8 +91,9 @@ pub(crate) fn predict(
 }
 
 /// The predictions as CSV: the data row (counted from 1, the header not counted), the `--keep`
-/// columns, then `probability,class` with the class as the label's own value (`Yes`/`No`), or
-/// `prediction` for a regression.
+/// columns, then `probability,class` with the class as the label's own value (`Yes`/`No`),
+/// `class` and `probability_<class>` for each class of a softmax (`values` then holds k per
+/// row), or `prediction` for a regression.
 fn predictions_csv(
     labels: &crate::data::LabelMap,
     rows: &[usize],
@@ -105,17 +106,31 @@ fn predictions_csv(
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = vec!["row"];
     header.extend(keep.iter().map(String::as_str));
+    let probability_columns: Vec<String>;
     match labels {
         LabelMap::Binary { .. } => header.extend(["probability", "class"]),
         LabelMap::Regression => header.push("prediction"),
+        LabelMap::Classes { classes } => {
+            probability_columns = classes.iter().map(|c| format!("probability_{c}")).collect();
+            header.push("class");
+            header.extend(probability_columns.iter().map(String::as_str));
+        }
     }
     w.write_record(&header)?;
+    let width = labels.outputs();
     let mut record: Vec<String> = Vec::with_capacity(header.len());
-    for (&r, &v) in rows.iter().zip(values) {
+    for (&r, row) in rows.iter().zip(values.chunks(width)) {
         record.clear();
         record.push((r + 1).to_string());
         record.extend(kept.iter().map(|column| column[r].clone()));
+        let v = row[0];
         match labels {
+            LabelMap::Classes { classes } => {
+                // The first of the largest probabilities, as `evaluate` counts it.
+                let best = (0..width).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+                record.push(classes[best].clone());
+                record.extend(row.iter().map(|p| format!("{p:.6}")));
+            }
             LabelMap::Binary { positive, negative } => {
                 record.push(format!("{v:.6}"));
                 record.push(if v > threshold {

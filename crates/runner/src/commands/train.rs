@@ -10,7 +10,7 @@ use burnfit_model::{Loss, MlpConfig};
 
 use super::final_line;
 use crate::backend::{self, Selected};
-use crate::config::Config;
+use crate::config::{ClassWeight, Config};
 use crate::metrics;
 use crate::pipeline::{self, Prepared};
 use crate::run::fingerprint::{self, Fingerprint};
@@ -78,10 +78,16 @@ pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode
         data.seconds
     );
     crate::threads::init_pool(config.backend.flush_denormals);
-    let network = config.model.mlp(data.pre.width());
+    let network = config
+        .model
+        .mlp(data.pre.width())
+        .with_output(data.pre.labels.outputs());
     preflight(&config, &data, &network)?;
-    let class_weights = config.train.class_weight.weights(&data.train.y);
-    let row_weights = row_weights(&config, &data, class_weights)?;
+    let class_weights = config
+        .train
+        .class_weight
+        .weights(&data.train.y, data.pre.labels.outputs().max(2));
+    let row_weights = row_weights(&config, &data, class_weights.as_deref())?;
     if let Some(path) = args.init_from {
         // Checked before the run folder exists: a file of the wrong shapes costs nothing.
         let device = burn::tensor::Device::flex();
@@ -120,8 +126,11 @@ pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode
     if config.sweep.is_some() {
         say!("note: [sweep] is read by `burnfit sweep`; `burnfit train` trains this config as written, without it");
     }
-    if let Some([w0, w1]) = class_weights {
-        say!("class weights in the loss: class 0 {w0:.4}, class 1 {w1:.4}");
+    if let Some(w) = &class_weights {
+        say!(
+            "class weights in the loss: {}",
+            crate::run::class_weight_words(w, &data.pre.labels.class_names())
+        );
     }
     if let Some(name) = &config.data.weight {
         say!(
@@ -256,7 +265,7 @@ fn resolve(args: &TrainArgs) -> Result<(Config, PathBuf)> {
 fn row_weights(
     config: &Config,
     data: &Prepared,
-    class_weights: Option<[f64; 2]>,
+    class_weights: Option<&[f64]>,
 ) -> Result<Option<Vec<f32>>> {
     let row_weights: Option<Vec<f32>> = match (class_weights, &data.weights) {
         (None, None) => None,
@@ -266,7 +275,7 @@ fn row_weights(
                 .iter()
                 .enumerate()
                 .map(|(i, &y)| {
-                    let c = cw.map_or(1.0, |w| w[usize::from(y > 0.5)] as f32);
+                    let c = cw.map_or(1.0, |w| w[ClassWeight::class_of(y)] as f32);
                     c * rows.as_ref().map_or(1.0, |r| r[i])
                 })
                 .collect(),
@@ -314,6 +323,7 @@ fn start(
             loss: config.train.loss,
             inputs: data.pre.input_names(),
             threshold: config.train.threshold.during_training(),
+            classes: data.pre.labels.class_names(),
         };
         run.write(rundir::CONFIG, config.to_toml().as_bytes())?;
         run.write_json(rundir::DATA, &data.files)?;
@@ -366,7 +376,7 @@ fn report_stop(outcome: &Outcome) {
 /// A run whose loop has ended (not interrupted), and what its files are made from.
 struct Trained<'a> {
     /// The weights of class 0 and 1 in the loss, when `train.class_weight` set them.
-    class_weights: Option<[f64; 2]>,
+    class_weights: Option<Vec<f64>>,
     config: &'a Config,
     selected: &'a Selected,
     data: &'a Prepared,
@@ -461,20 +471,20 @@ impl Trained<'_> {
         run.write(rundir::EMISSIONS, &footprint.emissions_csv(&run_id)?)?;
         let samples_per_second = outcome.samples as f64 / outcome.seconds.max(1e-9);
         let block = footprint.block();
-        let classifier = loss == Loss::Bce;
+        let map = &data.pre.labels;
         let mut splits = vec![
-            SplitProfile::of("train", &data.train.y, classifier),
-            SplitProfile::of("validation", &data.valid.y, classifier),
+            SplitProfile::of("train", &data.train.y, map),
+            SplitProfile::of("validation", &data.valid.y, map),
         ];
         if let Some(t) = &data.test {
-            splits.push(SplitProfile::of("test", &t.y, classifier));
+            splits.push(SplitProfile::of("test", &t.y, map));
         }
         run.write_summary(&Summary {
             finished: rundir::now_rfc3339(),
             splits,
             threshold,
             threshold_rule: config.train.threshold.to_string(),
-            class_weights: self.class_weights,
+            class_weights: self.class_weights.clone(),
             backend: self.selected.kind.to_string(),
             device: self.selected.description.clone(),
             epochs_run: outcome.history.len(),

@@ -12,27 +12,43 @@ pub(crate) enum ClassWeight {
     /// Every row counts once.
     #[default]
     None,
-    /// `n / (2 · count of the class)` on the training split (Keras's and scikit-learn's
-    /// `"balanced"`), so each class weighs the same in the loss.
+    /// `n / (k · count of the class)` for k classes on the training split (Keras's and
+    /// scikit-learn's `"balanced"`), so each class weighs the same in the loss.
     Balanced,
     /// The weights of class 0 and class 1.
     Explicit([f64; 2]),
 }
 
 impl ClassWeight {
-    /// The weights of class 0 and class 1 for training labels `labels` (`None` for
-    /// [`ClassWeight::None`]). A class with no row gets weight 1: it never meets the loss.
-    pub(crate) fn weights(self, labels: &[f32]) -> Option<[f64; 2]> {
+    /// The weight of each of `k` classes (0/1 labels: k = 2; a softmax's class indices) for
+    /// training labels `labels` (`None` for [`ClassWeight::None`]). A class with no row gets
+    /// weight 1: it never meets the loss.
+    pub(crate) fn weights(self, labels: &[f32], k: usize) -> Option<Vec<f64>> {
         match self {
             ClassWeight::None => None,
-            ClassWeight::Explicit(w) => Some(w),
+            ClassWeight::Explicit(w) => Some(w.to_vec()),
             ClassWeight::Balanced => {
                 let n = labels.len() as f64;
-                let positives = labels.iter().filter(|&&y| y > 0.5).count() as f64;
-                let per = |count: f64| if count > 0.0 { n / (2.0 * count) } else { 1.0 };
-                Some([per(n - positives), per(positives)])
+                let mut counts = vec![0usize; k];
+                for &y in labels {
+                    counts[usize::from(y > 0.5).max(y as usize)] += 1;
+                }
+                let per = |count: usize| {
+                    if count > 0 {
+                        n / (k as f64 * count as f64)
+                    } else {
+                        1.0
+                    }
+                };
+                Some(counts.into_iter().map(per).collect())
             }
         }
+    }
+
+    /// The class of a training label, as [`weights`](Self::weights) indexes it: 0/1 by the
+    /// side of 0.5, or a softmax's class index.
+    pub(crate) fn class_of(label: f32) -> usize {
+        usize::from(label > 0.5).max(label as usize)
     }
 }
 
@@ -225,12 +241,23 @@ mod tests {
         // 2 positives of 10: class 0 weighs 10 / (2·8) = 0.625, class 1 10 / (2·2) = 2.5.
         let mut labels = vec![0.0f32; 8];
         labels.extend([1.0, 1.0]);
-        assert_eq!(ClassWeight::Balanced.weights(&labels), Some([0.625, 2.5]));
-        // The weighted classes then weigh the same: 8 · 0.625 = 2 · 2.5 = 5 = n / 2.
-        assert_eq!(ClassWeight::None.weights(&labels), None);
         assert_eq!(
-            ClassWeight::Explicit([1.0, 9.0]).weights(&labels),
-            Some([1.0, 9.0])
+            ClassWeight::Balanced.weights(&labels, 2),
+            Some(vec![0.625, 2.5])
+        );
+        // The weighted classes then weigh the same: 8 · 0.625 = 2 · 2.5 = 5 = n / 2.
+        assert_eq!(ClassWeight::None.weights(&labels, 2), None);
+        assert_eq!(
+            ClassWeight::Explicit([1.0, 9.0]).weights(&labels, 2),
+            Some(vec![1.0, 9.0])
+        );
+        // k classes (indices): 6 rows of 0, 3 of 1, 1 of 2, none of 3: n / (4 · count), and 1
+        // for the class no row has.
+        let mut labels = vec![0.0f32; 6];
+        labels.extend([1.0, 1.0, 1.0, 2.0]);
+        assert_eq!(
+            ClassWeight::Balanced.weights(&labels, 4),
+            Some(vec![10.0 / 24.0, 10.0 / 12.0, 2.5, 1.0])
         );
     }
 

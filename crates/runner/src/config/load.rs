@@ -388,7 +388,7 @@ impl Config {
     fn choose_defaults(&mut self, written: &Written) {
         let d = &mut self.data;
         if !written.has("data.split.stratify") {
-            d.split.stratify = self.train.loss == burnfit_model::Loss::Bce
+            d.split.stratify = self.train.loss != burnfit_model::Loss::Mse
                 && d.split.shuffle
                 && d.validation_path.is_none();
         }

@@ -179,6 +179,17 @@ pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
             );
         }
     }
+    if t.loss == Loss::CrossEntropy {
+        add(
+            "train.threshold",
+            "train.loss is \"cross_entropy\": the class of the largest probability is predicted"
+                .into(),
+        );
+        add(
+            "data.positive",
+            "train.loss is \"cross_entropy\": every class has an output of its own, none is \"positive\"".into(),
+        );
+    }
     if t.loss == Loss::Mse && d.source == Source::Csv {
         add(
             "data.positive",

@@ -3,7 +3,7 @@
 use burnfit_model::Loss;
 
 use super::rules::{self, Written};
-use super::{Config, ConfigError, LrSchedule, Source, Task};
+use super::{ClassWeight, Config, ConfigError, LrSchedule, Source, Task};
 
 impl Config {
     /// Checks that involve several keys.
@@ -150,6 +150,20 @@ impl Config {
                 }
             }
         }
+        if t.loss == Loss::CrossEntropy {
+            if written.has("train.threshold") {
+                return Err(fail(
+                    "train.threshold",
+                    "is for one yes/no label (train.loss = \"bce\"); a softmax over classes (\"cross_entropy\") predicts the class of the largest probability. Remove it".into(),
+                ));
+            }
+            if let ClassWeight::Explicit(_) = t.class_weight {
+                return Err(fail(
+                    "train.class_weight",
+                    "[weight of class 0, weight of class 1] is for two classes; with train.loss = \"cross_entropy\" set \"balanced\" (n / (k · count) for each of the k classes) or \"none\"".into(),
+                ));
+            }
+        }
         let lr = t.optimizer_settings().lr();
         if t.lr_schedule == LrSchedule::Cosine && t.lr_min.0 > lr {
             return Err(fail(
@@ -219,7 +233,7 @@ impl Config {
                         "is {:?} but the synthetic task is {:?}; use loss = \"{}\"",
                         self.train.loss,
                         s.task,
-                        if want == Loss::Bce { "bce" } else { "mse" }
+                        want.key()
                     ),
                 ));
             }
@@ -227,7 +241,8 @@ impl Config {
         if self.train.loss == Loss::Mse && d.split.stratify {
             return Err(fail(
                 "data.split.stratify",
-                "needs a binary label (loss = \"bce\")".into(),
+                "needs classes (loss = \"bce\" or \"cross_entropy\"); a numeric target has none"
+                    .into(),
             ));
         }
         if let Some(p) = &self.privacy {

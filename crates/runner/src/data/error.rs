@@ -155,6 +155,42 @@ pub(crate) enum DataError {
         /// The two values seen before.
         seen: String,
     },
+    /// A class the trained model's classes do not include.
+    #[error("{path}: row {row}, column `{column}`: class `{value}` is not one the model was trained on ({classes})")]
+    UnknownClass {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The label column.
+        column: String,
+        /// The value.
+        value: String,
+        /// The trained classes, listed.
+        classes: String,
+    },
+    /// A softmax label column holding fractional numbers.
+    #[error("{path}: column `{column}` holds `{value}`, a number with a fraction: cross-entropy needs classes (text or whole numbers); for a numeric target set train.loss = \"mse\"")]
+    NotClasses {
+        /// The file.
+        path: String,
+        /// The label column.
+        column: String,
+        /// The first fractional value.
+        value: String,
+    },
+    /// A class column with more distinct values than a softmax head is made for.
+    #[error("{path}: row {row}, column `{column}`: more than {max} distinct classes; is it an identifier or a number? (a numeric target trains with train.loss = \"mse\")")]
+    TooManyClasses {
+        /// The file.
+        path: String,
+        /// The row of the first class over the limit.
+        row: u64,
+        /// The label column.
+        column: String,
+        /// The limit.
+        max: usize,
+    },
     /// A label value that the trained model's label mapping does not know.
     #[error("{path}: row {row}, column `{column}`: label `{value}` is neither the positive class `{positive}` nor the negative {negative}")]
     UnknownLabel {

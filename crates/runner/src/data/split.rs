@@ -33,7 +33,7 @@ pub(crate) fn folds_of(
     let mut fold = vec![0; rows.len()];
     if let (true, Some(labels)) = (rule.stratify, labels) {
         let mut dealt = 0;
-        for class in [0.0f32, 1.0] {
+        for class in classes_of(rows, labels) {
             let mut members: Vec<usize> = (0..rows.len())
                 .filter(|&i| labels[rows[i]] == class)
                 .collect();
@@ -57,6 +57,19 @@ pub(crate) fn folds_of(
     fold
 }
 
+/// The distinct labels of `rows`, in ascending order: 0 then 1, or class 0, 1, … k − 1 (an
+/// absent class draws nothing from the shuffle, so skipping it changes no other class's deal).
+fn classes_of(rows: &[usize], labels: &[f32]) -> Vec<f32> {
+    let mut classes: Vec<f32> = rows
+        .iter()
+        .map(|&r| labels[r])
+        .filter(|v| !v.is_nan())
+        .collect();
+    classes.sort_unstable_by(f32::total_cmp);
+    classes.dedup();
+    classes
+}
+
 /// How many of `n` rows train: `round(n · train)`, kept within `[1, n − 1]` so both parts are
 /// non-empty (10 rows at 0.8 give 8 and 2).
 pub(crate) fn train_count(n: usize, train: f64) -> usize {
@@ -65,7 +78,7 @@ pub(crate) fn train_count(n: usize, train: f64) -> usize {
 
 /// Splits `rows` (indices into a table) into `(train, validation)`.
 ///
-/// `labels` (0/1 per table row) is needed only when `rule.stratify` is set. Both parts keep
+/// `labels` (a class per table row: 0/1, or 0..k) is needed only when `rule.stratify` is set. Both parts keep
 /// ascending row order, so an unshuffled training loop still sees the file's order.
 pub(crate) fn split(
     rows: &[usize],
@@ -88,7 +101,7 @@ pub(crate) fn split(
     if let (true, Some(labels)) = (rule.stratify, labels) {
         let mut train = Vec::new();
         let mut valid = Vec::new();
-        for class in [0.0f32, 1.0] {
+        for class in classes_of(rows, labels) {
             let mut members: Vec<usize> = rows
                 .iter()
                 .copied()

@@ -108,13 +108,7 @@ impl<'a> Exported<'a> {
                 "burnfit.preprocess".into(),
                 serde_json::to_string(self.pre).expect("preprocessing encodes"),
             ),
-            (
-                "burnfit.loss".into(),
-                match self.loss {
-                    Loss::Bce => "bce".into(),
-                    Loss::Mse => "mse".into(),
-                },
-            ),
+            ("burnfit.loss".into(), self.loss.key().into()),
             (
                 "burnfit.activation".into(),
                 format!("{:?}", self.activation).to_lowercase(),
@@ -122,6 +116,12 @@ impl<'a> Exported<'a> {
         ];
         if self.loss == Loss::Bce {
             m.push(("burnfit.threshold".into(), self.threshold.to_string()));
+        }
+        if let crate::data::LabelMap::Classes { classes } = &self.pre.labels {
+            m.push((
+                "burnfit.classes".into(),
+                serde_json::to_string(classes).expect("strings encode"),
+            ));
         }
         m
     }

@@ -249,6 +249,7 @@ pub(crate) fn model(e: &Exported) -> Vec<u8> {
             b.node_to("Identity", &[&h], vec![], "prediction");
             vec![value_info("prediction", DataType::FLOAT, &[None, Some(1)])]
         }
+        Loss::CrossEntropy => softmax_head(&mut b, &h, e.layers[last].output as i64),
     };
     let graph = GraphProto {
         name: "burnfit".into(),
@@ -282,6 +283,32 @@ pub(crate) fn model(e: &Exported) -> Vec<u8> {
         ..Default::default()
     };
     model.write_to_bytes().expect("an ONNX model encodes")
+}
+
+/// A k-class head's outputs: `logits` `[N, k]`, `probabilities` (softmax in f64, as `predict`
+/// computes them, cast to float) and `class` `[N, 1]`, the index in metadata `burnfit.classes`
+/// of the first largest logit (`ArgMax` keeps the first; `predict` names the same class).
+fn softmax_head(b: &mut Builder, h: &str, k: i64) -> Vec<ValueInfoProto> {
+    b.node_to("Identity", &[h], vec![], "logits");
+    let z64 = b.cast(h, DataType::DOUBLE);
+    let p64 = b.node("Softmax", &[&z64], vec![int_attr("axis", 1)]);
+    b.node_to(
+        "Cast",
+        &[&p64],
+        vec![int_attr("to", DataType::FLOAT as i64)],
+        "probabilities",
+    );
+    b.node_to(
+        "ArgMax",
+        &[h],
+        vec![int_attr("axis", 1), int_attr("keepdims", 1)],
+        "class",
+    );
+    vec![
+        value_info("probabilities", DataType::FLOAT, &[None, Some(k)]),
+        value_info("class", DataType::INT64, &[None, Some(1)]),
+        value_info("logits", DataType::FLOAT, &[None, Some(k)]),
+    ]
 }
 
 fn activation(b: &mut Builder, h: &str, a: Activation) -> String {

@@ -140,6 +140,9 @@ impl RunRecord {
             None => Vec::new(),
         };
         let outputs = match optional(&dir.join(rundir::OUTPUTS))? {
+            Some(path) if with_outputs && model.loss == Loss::CrossEntropy => Some(
+                read_class_outputs(&path, model.network.output, summary.as_ref())?,
+            ),
             Some(path) if with_outputs => Some(read_outputs(&path, model.loss, summary.as_ref())?),
             _ => None,
         };
@@ -403,7 +406,10 @@ fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Ou
             ),
         ));
     }
-    let mut out = Outputs::default();
+    let mut out = Outputs {
+        width: 1,
+        ..Outputs::default()
+    };
     for (i, record) in r.records().enumerate() {
         let record = record.map_err(|e| malformed(path, "CSV", e))?;
         let line = i + 2;
@@ -447,6 +453,61 @@ fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Ou
                     split
                         .positives
                         .map_or(String::new(), |p| format!(" ({p} positive)"))
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `outputs.csv` of a k-class softmax: a class index in `0..k` and k raw outputs per row, as
+/// many rows as `summary.json` says the evaluated split has.
+fn read_class_outputs(path: &Path, k: usize, summary: Option<&Summary>) -> Result<Outputs> {
+    let (mut r, header) = csv_with_header(path, outputs_limit(summary).saturating_mul(k as u64))?;
+    let mut expected = vec!["row".to_string(), "target".into()];
+    expected.extend((0..k).map(|j| format!("output_{j}")));
+    if header != expected {
+        return Err(inconsistent(
+            path,
+            format!(
+                "its header is not {} (what a {k}-class run writes)",
+                expected.join(",")
+            ),
+        ));
+    }
+    let mut out = Outputs {
+        width: k,
+        ..Outputs::default()
+    };
+    for (i, record) in r.records().enumerate() {
+        let record = record.map_err(|e| malformed(path, "CSV", e))?;
+        let line = i + 2;
+        let num = |j: usize| number(path, line, &expected[j], record.get(j).unwrap_or(""));
+        let target = num(1)?;
+        if !(target >= 0.0 && target < k as f64 && target.fract() == 0.0) {
+            return Err(inconsistent(
+                path,
+                format!(
+                    "line {line}: a {k}-class run's target is a class index 0 to {}, not {target}",
+                    k - 1
+                ),
+            ));
+        }
+        out.target.push(target);
+        for j in 0..k {
+            out.output.push(num(j + 2)?);
+        }
+    }
+    let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
+    if let Some(split) = split {
+        if out.target.len() != split.rows {
+            return Err(inconsistent(
+                path,
+                format!(
+                    "it has {} rows, but summary.json says the {} split has {} rows",
+                    out.target.len(),
+                    split.name,
+                    split.rows
                 ),
             ));
         }

@@ -39,10 +39,13 @@ pub(crate) struct RunRecord {
 /// The evaluated split's rows, as `outputs.csv` holds them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Outputs {
-    /// Targets (0/1 for a classifier).
+    /// Targets (0/1 for a classifier, the class index for a k-class softmax).
     pub(crate) target: Vec<f64>,
-    /// Raw network outputs (logits for a classifier, predictions for regression).
+    /// Raw network outputs (logits for a classifier, predictions for regression), `width`
+    /// per row.
     pub(crate) output: Vec<f64>,
+    /// Outputs per row: k for a k-class softmax, else 1.
+    pub(crate) width: usize,
     /// Probabilities (a classifier's, one per row; empty for regression).
     pub(crate) probability: Vec<f64>,
 }

@@ -31,7 +31,7 @@ pub(crate) mod summary;
 pub(crate) mod weights;
 
 pub(crate) use checkpoint::{Best, Checkpoint, CheckpointState, Partial};
-pub(crate) use summary::{PrivacySummary, Summary};
+pub(crate) use summary::{class_weight_words, PrivacySummary, Summary};
 
 /// The resolved config.
 pub(crate) const CONFIG: &str = "config.toml";
@@ -100,6 +100,9 @@ pub(crate) struct ModelFile {
     /// its rule chose on the validation rows. Written when training ends.
     #[serde(default = "half")]
     pub(crate) threshold: f64,
+    /// A k-class softmax's class names in output order (absent for one output).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) classes: Vec<String>,
 }
 
 fn half() -> f64 {
@@ -384,8 +387,9 @@ impl RunDir {
     }
 
     /// Writes `outputs.csv`: each evaluated row's source row, target and raw output, and for
-    /// a classifier its probability. Shortest round-trip numbers, so the report recomputes
-    /// the run's own figures exactly.
+    /// a classifier its probability; for a k-class softmax the class index and the k raw
+    /// outputs `output_0`…. Shortest round-trip numbers, so the report recomputes the run's own
+    /// figures exactly.
     pub(crate) fn write_outputs(
         &self,
         m: &crate::data::Matrix,
@@ -393,6 +397,19 @@ impl RunDir {
         loss: Loss,
     ) -> Result<()> {
         let mut w = csv::Writer::from_writer(Vec::new());
+        if loss == Loss::CrossEntropy {
+            let k = raw.len().checked_div(m.rows).unwrap_or(1);
+            let mut header = vec!["row".to_string(), "target".into()];
+            header.extend((0..k).map(|j| format!("output_{j}")));
+            w.write_record(&header)?;
+            for ((row, y), z) in m.source_rows.iter().zip(&m.y).zip(raw.chunks(k)) {
+                let mut record = vec![row.to_string(), y.to_string()];
+                record.extend(z.iter().map(ToString::to_string));
+                w.write_record(&record)?;
+            }
+            let bytes = w.into_inner().map_err(|e| e.into_error())?;
+            return self.write(OUTPUTS, &bytes);
+        }
         let classifier = loss == Loss::Bce;
         let mut header = vec!["row", "target", "output"];
         if classifier {

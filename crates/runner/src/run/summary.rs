@@ -59,7 +59,7 @@ pub(crate) struct Summary {
     /// The weights of class 0 and class 1 in the training loss (`train.class_weight`); absent:
     /// every row weighed 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) class_weights: Option<[f64; 2]>,
+    pub(crate) class_weights: Option<Vec<f64>>,
     /// `backend.flush_denormals`: whether subnormals were flushed to zero.
     pub(crate) flush_denormals: bool,
     /// Keys the config set that could not act, each with why (empty: every key acted).
@@ -87,6 +87,20 @@ pub(crate) struct Summary {
     pub(crate) privacy: Option<PrivacySummary>,
 }
 
+/// Class weights in words, as the log and the report give them: `class 0 0.7500, class 1
+/// 1.5000`, or each class by its name when the run has names (a softmax's).
+pub(crate) fn class_weight_words(weights: &[f64], names: &[String]) -> String {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(j, w)| match names.get(j) {
+            Some(name) => format!("{name} {w:.4}"),
+            None => format!("class {j} {w:.4}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One split as the run saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SplitProfile {
@@ -98,12 +112,29 @@ pub(crate) struct SplitProfile {
     pub(crate) positives: Option<usize>,
     /// Smallest, mean and largest target (regression).
     pub(crate) target: Option<[f64; 3]>,
+    /// Rows of each class, in class order (a k-class softmax).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) classes: Option<Vec<usize>>,
 }
 
 impl SplitProfile {
-    /// The profile of a split with these labels.
-    pub(crate) fn of(name: &str, labels: &[f32], classification: bool) -> Self {
-        let (positives, target) = if classification {
+    /// The profile of a split with these labels, mapped by `map`.
+    pub(crate) fn of(name: &str, labels: &[f32], map: &crate::data::LabelMap) -> Self {
+        use crate::data::LabelMap;
+        if let LabelMap::Classes { classes } = map {
+            let mut counts = vec![0; classes.len()];
+            for &y in labels {
+                counts[y as usize] += 1;
+            }
+            return Self {
+                name: name.to_string(),
+                rows: labels.len(),
+                positives: None,
+                target: None,
+                classes: Some(counts),
+            };
+        }
+        let (positives, target) = if matches!(map, LabelMap::Binary { .. }) {
             (Some(labels.iter().filter(|&&y| y > 0.5).count()), None)
         } else {
             let (lo, hi, sum) = labels.iter().fold(
@@ -117,6 +148,7 @@ impl SplitProfile {
             rows: labels.len(),
             positives,
             target,
+            classes: None,
         }
     }
 }

@@ -50,12 +50,16 @@ fn chunk(model: &Mlp, m: &Matrix, lo: usize, hi: usize, device: &Device) -> Vec<
 }
 
 /// What `predict` writes for every row of `m`: the raw outputs through the loss's head
-/// (`Loss::activate_value`), probabilities for BCE and values for MSE, in f64.
+/// (`Loss::activate_row`), in f64, row-major: a probability for BCE, the value for MSE, k class
+/// probabilities for cross-entropy.
 pub(crate) fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Vec<f64> {
-    outputs(model, m, device)
+    let mut out: Vec<f64> = outputs(model, m, device)
         .into_iter()
-        .map(|z| loss.activate_value(f64::from(z)))
-        .collect()
+        .map(f64::from)
+        .collect();
+    out.chunks_mut(model.output_width())
+        .for_each(|row| loss.activate_row(row));
+    out
 }
 
 /// Every metric of `loss` for `model` on `m`, class 1 above `threshold`.

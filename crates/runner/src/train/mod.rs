@@ -31,7 +31,7 @@ use crate::run::PrivacySummary;
 pub(crate) use infer::{evaluate, outputs, predictions, CPU_EVAL_CHUNK, EVAL_CHUNK};
 pub(crate) use memory::check_memory;
 pub(crate) use private::Plan as PrivacyPlan;
-pub(crate) use step::{epoch_order, learning_rate, read_scalar, step_on, READ_EVERY};
+pub(crate) use step::{epoch_order, host, learning_rate, read_scalar, step_on, READ_EVERY};
 
 use crate::config::{setting_error, Config};
 use crate::data::Matrix;
@@ -326,6 +326,7 @@ fn run_steps(
     // small device ops, per step.
     let mut tally = epoch_tally(&state);
     tally.cut = logit(t.threshold.during_training()) as f32;
+    tally.width = state.model.output_width();
     let bar = Progress::start(epoch, t.epochs.get(), steps, first);
     let base = t.optimizer_settings().lr();
     for step in first..steps {
@@ -343,7 +344,7 @@ fn run_steps(
         )?;
         state.model = next;
         tally.losses.push(loss);
-        if t.loss == Loss::Bce {
+        if t.loss != Loss::Mse {
             tally.outputs.push(out);
         }
         *samples += (hi - lo) as u64;
@@ -476,7 +477,7 @@ fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
     let n = tally.seen.unwrap_or(job.train.rows).max(1);
     let train_loss = tally.loss / n as f64;
     let second = match t.loss {
-        Loss::Bce => 1.0 - tally.wrong / n as f64,
+        Loss::Bce | Loss::CrossEntropy => 1.0 - tally.wrong / n as f64,
         Loss::Mse => train_loss.sqrt(),
     };
     let val = if job.valid.rows > 0 {

@@ -235,17 +235,14 @@ pub(crate) fn step(
 ) -> Result<(Mlp, f64, f64)> {
     let x = Tensor::<2>::from_data(TensorData::new(m.gather(rows), [rows.len(), m.width]), ad);
     let ys: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
-    let y = Tensor::<2>::from_data(TensorData::new(ys.clone(), [rows.len(), 1]), ad);
+    let y = super::step::targets(m, rows, loss_fn, model.output_width(), ad);
     let out = dp
         .gradients(&model, loss_fn, x, y)
         .map_err(|e| crate::config::setting_error("privacy", e))?;
     let loss = f64::from(super::read_scalar(&out.loss)) * rows.len() as f64;
-    let wrong = if loss_fn == Loss::Bce && !rows.is_empty() {
+    let wrong = if loss_fn != Loss::Mse && !rows.is_empty() {
         let z = super::step::host(out.outputs.into_data());
-        z.iter()
-            .zip(&ys)
-            .filter(|(&z, &y)| (z > cut) != (y > 0.5))
-            .count() as f64
+        super::step::wrong(&z, model.output_width(), &ys, cut) as f64
     } else {
         0.0
     };

@@ -127,10 +127,9 @@ fn pass(
     let width = m.width;
     // Gathered straight into the buffer the tensor takes over: one copy of each row.
     let x = m.gather(rows);
-    let y: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
     let x = Tensor::<2>::from_data(TensorData::new(x, [rows.len(), width]), ad);
-    let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), ad);
-    let out = model.forward(x); // [rows, 1]
+    let y = targets(m, rows, loss_fn, model.output_width(), ad);
+    let out = model.forward(x); // [rows, outputs]
     let mut loss = match weights {
         // Each training row's weight (`train.class_weight`), gathered like its label.
         Some(w) => {
@@ -151,6 +150,45 @@ fn pass(
     Ok((grads, out.inner(), detached))
 }
 
+/// The targets of rows `rows` of `m` as the loss takes them: `[rows, 1]`, or for a k-class
+/// softmax each row's class as a one-hot row of `[rows, k]` (built here, so the matrix keeps
+/// one number per row whatever k is).
+pub(crate) fn targets(
+    m: &Matrix,
+    rows: &[usize],
+    loss: Loss,
+    k: usize,
+    device: &Device,
+) -> Tensor<2> {
+    if loss == Loss::CrossEntropy {
+        let mut y = vec![0f32; rows.len() * k];
+        for (i, &r) in rows.iter().enumerate() {
+            y[i * k + m.y[r] as usize] = 1.0;
+        }
+        return Tensor::<2>::from_data(TensorData::new(y, [rows.len(), k]), device);
+    }
+    let y: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
+    Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), device)
+}
+
+/// Rows of `outputs` (`width` raw outputs each) whose prediction is not `targets`' label: the
+/// other side of the threshold's logit `cut` (one output), or another class than the first
+/// largest output (a softmax).
+pub(crate) fn wrong(outputs: &[f32], width: usize, targets: &[f32], cut: f32) -> usize {
+    if width == 1 {
+        return outputs
+            .iter()
+            .zip(targets)
+            .filter(|(&z, &y)| (z > cut) != (y > 0.5))
+            .count();
+    }
+    crate::metrics::classes::predicted(outputs, width)
+        .into_iter()
+        .zip(targets)
+        .filter(|(p, &y)| *p != y as usize)
+        .count()
+}
+
 /// Reads a one-element tensor back to the host (a device sync).
 pub(crate) fn read_scalar(t: &Tensor<1>) -> f32 {
     host(t.clone().into_data())[0]
@@ -167,14 +205,17 @@ pub(crate) fn host(data: TensorData) -> Vec<f32> {
 pub(super) struct Tally {
     /// Σ loss × rows.
     pub(crate) loss: f64,
-    /// Wrong predictions (BCE).
+    /// Wrong predictions (BCE and cross-entropy).
     pub(crate) wrong: f64,
     /// The 0-based step of `losses[0]`.
     pub(crate) first: usize,
     /// Each unread step's mean loss, `[1]`.
     pub(crate) losses: Vec<Tensor<1>>,
-    /// Each unread step's raw outputs, `[rows, 1]` (BCE only, for the wrong-prediction count).
+    /// Each unread step's raw outputs, `[rows, width]` (classifiers only, for the
+    /// wrong-prediction count).
     pub(crate) outputs: Vec<Tensor<2>>,
+    /// Outputs per row.
+    pub(crate) width: usize,
     /// The logit of the decision threshold: a row is predicted class 1 above it.
     pub(crate) cut: f32,
     /// The rows the epoch's steps took, when not every training row once (a private run's
@@ -192,6 +233,7 @@ impl Tally {
             losses: Vec::with_capacity(READ_EVERY),
             outputs: Vec::with_capacity(READ_EVERY),
             cut: 0.0,
+            width: 1,
             seen: None,
         }
     }
@@ -215,14 +257,8 @@ impl Tally {
         }
         if !self.outputs.is_empty() {
             let z = host(Tensor::cat(std::mem::take(&mut self.outputs), 0).into_data());
-            let y = &ybuf[self.first * batch..self.first * batch + z.len()];
-            // Wrong: the logit's side of the threshold's logit differs from the label.
-            let cut = self.cut;
-            self.wrong += z
-                .iter()
-                .zip(y)
-                .filter(|(&z, &y)| (z > cut) != (y > 0.5))
-                .count() as f64;
+            let y = &ybuf[self.first * batch..self.first * batch + z.len() / self.width];
+            self.wrong += wrong(&z, self.width, y, self.cut) as f64;
         }
         self.first += count;
         Ok(())

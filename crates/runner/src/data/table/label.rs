@@ -1,4 +1,5 @@
-//! Label resolution: how a label column's cells become classes 0 and 1, or numbers.
+//! Label resolution: how a label column's cells become classes 0 and 1, class numbers
+//! 0..k, or numbers.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +18,37 @@ pub(crate) enum LabelMap {
         /// Class 0 (absent if training never saw it).
         negative: Option<String>,
     },
+    /// One of k classes (softmax cross-entropy); a row's label is its class's index here.
+    Classes {
+        /// The class names in index order: numbers in numeric order, otherwise text in byte
+        /// order (scikit-learn's `LabelEncoder` order), fixed when training reads its file.
+        classes: Vec<String>,
+    },
     /// A number.
     Regression,
 }
+
+impl LabelMap {
+    /// The network's number of outputs for this label: one per class of a softmax, else one.
+    pub(crate) fn outputs(&self) -> usize {
+        match self {
+            LabelMap::Classes { classes } => classes.len(),
+            LabelMap::Binary { .. } | LabelMap::Regression => 1,
+        }
+    }
+
+    /// A softmax's class names in output order; empty for one output.
+    pub(crate) fn class_names(&self) -> Vec<String> {
+        match self {
+            LabelMap::Classes { classes } => classes.clone(),
+            LabelMap::Binary { .. } | LabelMap::Regression => Vec::new(),
+        }
+    }
+}
+
+/// The most classes a softmax label may have: beyond it the column is almost surely an
+/// identifier or a number, and the head would be wider than the network.
+pub(crate) const MAX_CLASSES: usize = 1000;
 
 /// What the loader is told about the label column.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +58,8 @@ pub(crate) enum LabelRule {
         /// `data.positive`.
         positive: Option<String>,
     },
+    /// Learn the classes (two or more) from this file, for a softmax.
+    InferClasses,
     /// Apply a known mapping (a trained model's, or numbers for regression).
     Known(LabelMap),
 }
@@ -104,18 +135,43 @@ impl LabelBuilder {
             self.values.push(v);
             return Ok(());
         }
+        if let LabelRule::Known(LabelMap::Classes { classes }) = &self.rule {
+            let Some(code) = classes.iter().position(|c| *c == value) else {
+                return Err(DataError::UnknownClass {
+                    path: origin.to_string(),
+                    row,
+                    column: column.to_string(),
+                    value,
+                    classes: listing(classes, MAX_LISTED),
+                });
+            };
+            self.values.push(code as f32);
+            return Ok(());
+        }
+        let limit = match self.rule {
+            LabelRule::InferClasses => MAX_CLASSES,
+            _ => 2,
+        };
         let code = match self.classes.iter().position(|c| *c == value) {
             Some(c) => c,
-            None if self.classes.len() < 2 => {
+            None if self.classes.len() >= MAX_CLASSES => {
+                return Err(DataError::TooManyClasses {
+                    path: origin.to_string(),
+                    row,
+                    column: column.to_string(),
+                    max: MAX_CLASSES,
+                });
+            }
+            None if self.classes.len() < limit => {
                 self.classes.push(value);
                 self.classes.len() - 1
             }
             None => {
                 let numeric = |v: &str| v.trim().parse::<f64>().is_ok_and(f64::is_finite);
                 let hint = if numeric(&value) && self.classes.iter().all(|c| numeric(c)) {
-                    "; the values are numbers: for a numeric target set train.loss = \"mse\""
+                    "; the values are numbers: for a numeric target set train.loss = \"mse\", for one of several classes train.loss = \"cross_entropy\""
                 } else {
-                    ""
+                    "; for one of several classes set train.loss = \"cross_entropy\""
                 };
                 return Err(DataError::ThirdLabel {
                     hint: hint.to_string(),
@@ -131,7 +187,7 @@ impl LabelBuilder {
         Ok(())
     }
 
-    /// Maps class codes to 0/1 once all classes are known.
+    /// Maps class codes to 0/1, or to the sorted classes' indices, once all classes are known.
     pub(super) fn finish(
         self,
         origin: &str,
@@ -139,6 +195,7 @@ impl LabelBuilder {
     ) -> Result<(Vec<f32>, LabelMap), DataError> {
         let (positive, negative) = match &self.rule {
             LabelRule::Known(map) => return Ok((self.values, map.clone())),
+            LabelRule::InferClasses => return self.finish_classes(origin, column),
             LabelRule::InferBinary { .. } if self.classes.len() == 1 => {
                 let rows = self.values.iter().filter(|v| !v.is_nan()).count();
                 return Err(DataError::OneClass {
@@ -198,6 +255,81 @@ impl LabelBuilder {
             .collect();
         Ok((values, LabelMap::Binary { positive, negative }))
     }
+}
+
+impl LabelBuilder {
+    /// Softmax classes: sorted (see [`LabelMap::Classes`]), each row's first-seen code
+    /// renumbered to its class's index.
+    fn finish_classes(self, origin: &str, column: &str) -> Result<(Vec<f32>, LabelMap), DataError> {
+        if self.classes.len() < 2 {
+            let rows = self.values.iter().filter(|v| !v.is_nan()).count();
+            let detail = match self.classes.first() {
+                Some(c) => {
+                    format!("column `{column}` holds one value, `{c}`, in all {rows} labelled rows")
+                }
+                None => format!("column `{column}` has no labelled rows"),
+            };
+            return Err(DataError::OneClass {
+                path: origin.to_string(),
+                detail,
+                hint: String::new(),
+            });
+        }
+        let mut order: Vec<usize> = (0..self.classes.len()).collect();
+        let numbers: Option<Vec<f64>> =
+            self.classes.iter().map(|c| c.parse::<f64>().ok()).collect();
+        // `canonical_label` wrote whole numbers without a fraction: one left with a fraction
+        // is a measurement, not a class.
+        if let Some(c) = self
+            .classes
+            .iter()
+            .find(|c| c.contains('.') && c.parse::<f64>().is_ok())
+        {
+            return Err(DataError::NotClasses {
+                path: origin.to_string(),
+                column: column.to_string(),
+                value: c.clone(),
+            });
+        }
+        match &numbers {
+            Some(v) => order.sort_by(|&a, &b| v[a].total_cmp(&v[b])),
+            None => order.sort_by(|&a, &b| self.classes[a].cmp(&self.classes[b])),
+        }
+        let mut index = vec![0f32; order.len()];
+        for (i, &code) in order.iter().enumerate() {
+            index[code] = i as f32;
+        }
+        let values = self
+            .values
+            .into_iter()
+            .map(|code| {
+                if code.is_nan() {
+                    code
+                } else {
+                    index[code as usize]
+                }
+            })
+            .collect();
+        let classes = order.iter().map(|&c| self.classes[c].clone()).collect();
+        Ok((values, LabelMap::Classes { classes }))
+    }
+}
+
+/// How many class names an error lists before `…`.
+const MAX_LISTED: usize = 12;
+
+/// ``"`a`, `b`, `c`"``, at most `max` names then how many more.
+fn listing(classes: &[String], max: usize) -> String {
+    let mut out = classes
+        .iter()
+        .take(max)
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if classes.len() > max {
+        out.push_str(&format!(" and {} more", classes.len() - max));
+    }
+    out
 }
 
 /// Picks class 1 when the values say so themselves: `1` of 0/1, `true`, or a common positive

@@ -264,7 +264,7 @@ impl Table {
             }
             None => match &spec.label_rule {
                 LabelRule::Known(map) => (None, Some(map.clone())),
-                LabelRule::InferBinary { .. } => (None, None),
+                LabelRule::InferBinary { .. } | LabelRule::InferClasses => (None, None),
             },
         };
         Ok(Table {

@@ -156,3 +156,44 @@ fn real_braincancer_data_with_categoricals_and_an_na() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn classes_are_numbered_in_numeric_or_byte_order_and_refused_when_they_are_measurements() {
+    let classes = |csv: &str| {
+        let mut s = spec();
+        s.label_rule = LabelRule::InferClasses;
+        Table::from_reader(csv.as_bytes(), "t.csv", &s)
+    };
+    // Whole numbers in numeric order (10 after 9, not after 1), `2.0` the same class as `2`.
+    let t = classes("a,y\n1,10\n2,9\n3,2.0\n4,2\n5,\n").unwrap();
+    assert_eq!(
+        t.label_map,
+        Some(LabelMap::Classes {
+            classes: vec!["2".into(), "9".into(), "10".into()]
+        })
+    );
+    let labels = t.labels.unwrap();
+    assert_eq!(&labels[..4], &[2.0, 1.0, 0.0, 0.0]);
+    assert!(labels[4].is_nan(), "a missing label stays missing");
+    // Text in byte order.
+    let t = classes("a,y\n1,virginica\n2,setosa\n3,versicolor\n").unwrap();
+    assert_eq!(t.labels.unwrap(), vec![2.0, 0.0, 1.0]);
+    // A fraction is a measurement: refused, naming the value and what to write.
+    let err = classes("a,y\n1,1\n2,2.5\n").unwrap_err().to_string();
+    assert!(err.contains("`2.5`") && err.contains("mse"), "{err}");
+    // One class only.
+    let err = classes("a,y\n1,a\n2,a\n").unwrap_err().to_string();
+    assert!(err.contains("one value"), "{err}");
+    // A known mapping refuses a class it does not have, naming the row.
+    let mut s = spec();
+    s.label_rule = LabelRule::Known(LabelMap::Classes {
+        classes: vec!["a".into(), "b".into(), "c".into()],
+    });
+    let err = Table::from_reader("x,y\n1,b\n2,d\n".as_bytes(), "t.csv", &s)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("row 3") && err.contains("`d`") && err.contains("`a`, `b`, `c`"),
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@
 //! things inserted as they are, the drawn charts ([`Svg`]) and the style sheet, are the
 //! program's own and marked so below.
 
+mod classes;
 mod comparison;
 mod cv;
 mod run;

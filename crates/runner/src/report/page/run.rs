@@ -17,6 +17,7 @@ pub(crate) fn single(run: &RunRecord) -> Result<String, DrawError> {
     let task = match run.loss() {
         Loss::Bce => "binary classification",
         Loss::Mse => "regression",
+        Loss::CrossEntropy => "multi-class classification",
     };
     let body = html! {
         (identity(run))
@@ -25,6 +26,7 @@ pub(crate) fn single(run: &RunRecord) -> Result<String, DrawError> {
         @match run.loss() {
             Loss::Bce => (classifier(run)?),
             Loss::Mse => (regression(run)?),
+            Loss::CrossEntropy => (super::classes::section(run)?),
         }
         (importance(run)?)
         @if let Some(s) = &run.summary {
@@ -67,17 +69,14 @@ fn identity_rows(run: &RunRecord) -> Vec<(String, String)> {
     let net = &run.model.network;
     let mut shape: Vec<String> = vec![net.input.to_string()];
     shape.extend(net.hidden.iter().map(ToString::to_string));
-    shape.push("1".into());
+    shape.push(net.output.to_string());
     rows.push((
         "network".into(),
         format!(
             "{} dense ({}), {} loss",
             shape.join("-"),
             format!("{:?}", net.activation).to_lowercase(),
-            match run.loss() {
-                Loss::Bce => "binary cross-entropy",
-                Loss::Mse => "mean squared error",
-            }
+            run.loss().words()
         ),
     ));
     rows.push(("data".into(), run.data_words()));
@@ -105,6 +104,21 @@ fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
     for p in &s.splits {
         // The reader checked that a split's positives are among its rows.
         let what = match (p.positives, p.target) {
+            _ if p.classes.is_some() => {
+                let counts = p.classes.as_deref().unwrap_or_default();
+                let names = &run.model.classes;
+                let each: Vec<String> = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(j, n)| {
+                        let name = names
+                            .get(j)
+                            .map_or_else(|| format!("class {j}"), Clone::clone);
+                        format!("{name} {n}")
+                    })
+                    .collect();
+                format!("{} rows: {}", p.rows, each.join(", "))
+            }
             (Some(pos), _) => format!(
                 "{} rows: {pos} positive ({:.1} %), {} negative",
                 p.rows,
@@ -133,10 +147,11 @@ fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
         ));
         rows.push((
             "class weights".into(),
-            match s.class_weights {
-                Some([w0, w1]) => {
-                    format!("class 0 {w0:.4}, class 1 {w1:.4} in the training loss")
-                }
+            match &s.class_weights {
+                Some(w) => format!(
+                    "{} in the training loss",
+                    crate::run::class_weight_words(w, &run.model.classes)
+                ),
                 None => "none: every row weighs 1".into(),
             },
         ));
@@ -294,7 +309,7 @@ fn learning_curves(run: &RunRecord) -> Result<Markup, DrawError> {
 }
 
 /// The section a run without `outputs.csv` shows instead of its charts.
-fn no_outputs(id: &str, heading: &str) -> Markup {
+pub(super) fn no_outputs(id: &str, heading: &str) -> Markup {
     html! {
         section id=(id) {
             h2 { (heading) }

@@ -8,6 +8,8 @@ use burnfit_model::Loss;
 
 use crate::ranking::Ranking;
 
+pub(crate) mod classes;
+
 /// Metric values in a fixed order (the order of `history.csv`'s columns).
 pub(crate) type Metrics = Vec<(&'static str, f64)>;
 
@@ -42,7 +44,7 @@ pub(crate) struct Metric {
 
 /// Every base name any loss's runs record: [`base_names`] of every loss.
 fn all_bases() -> impl Iterator<Item = &'static str> {
-    [Loss::Bce, Loss::Mse]
+    [Loss::Bce, Loss::Mse, Loss::CrossEntropy]
         .into_iter()
         .flat_map(|l| base_names(l).iter().copied())
 }
@@ -89,7 +91,8 @@ impl Metric {
     /// Which way it is better.
     pub(crate) fn direction(&self) -> Direction {
         match self.base {
-            "accuracy" | "auc" | "avg_precision" | "precision" | "recall" | "f1" | "r2" => {
+            "accuracy" | "auc" | "avg_precision" | "precision" | "recall" | "f1" | "r2"
+            | "top2_accuracy" | "macro_f1" | "weighted_f1" | "macro_precision" | "macro_recall" => {
                 Direction::Higher
             }
             _ => Direction::Lower,
@@ -127,13 +130,14 @@ pub(crate) fn base_names(loss: Loss) -> &'static [&'static str] {
             "f1",
         ],
         Loss::Mse => &["loss", "rmse", "mae", "r2"],
+        Loss::CrossEntropy => classes::NAMES,
     }
 }
 
 /// The metrics tracked on the training split while it trains (cheap running sums on the device).
 pub(crate) fn train_names(loss: Loss) -> &'static [&'static str] {
     match loss {
-        Loss::Bce => &["loss", "accuracy"],
+        Loss::Bce | Loss::CrossEntropy => &["loss", "accuracy"],
         Loss::Mse => &["loss", "rmse"],
     }
 }
@@ -163,7 +167,7 @@ pub(crate) fn higher_is_better(name: &str) -> bool {
 /// The headline metric besides the loss (for the plot and the final line).
 pub(crate) fn main_metric(loss: Loss) -> &'static str {
     match loss {
-        Loss::Bce => "accuracy",
+        Loss::Bce | Loss::CrossEntropy => "accuracy",
         Loss::Mse => "rmse",
     }
 }
@@ -214,9 +218,14 @@ pub(crate) fn depends_on_threshold(name: &str) -> bool {
     Metric::parse(name).is_some_and(|m| m.depends_on_threshold())
 }
 
-/// All metrics of `loss` for raw network outputs (`logits` for BCE, values for MSE); a row is
-/// class 1 when its probability is above `threshold` (BCE only).
+/// All metrics of `loss` for raw network outputs (`logits` for BCE and cross-entropy, values for
+/// MSE); a row is class 1 when its probability is above `threshold` (BCE only). Cross-entropy's
+/// outputs are `[rows, k]` row-major and its targets class indices.
 pub(crate) fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> Metrics {
+    if loss == Loss::CrossEntropy {
+        let k = outputs.len().checked_div(targets.len()).unwrap_or(1);
+        return classes::compute(outputs, targets, k);
+    }
     assert_eq!(outputs.len(), targets.len(), "one output per target");
     let n = outputs.len().max(1) as f64;
     let pairs = || {
@@ -254,6 +263,7 @@ pub(crate) fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f
                 ("f1", f1),
             ]
         }
+        Loss::CrossEntropy => unreachable!("computed above"),
         Loss::Mse => {
             let mse = pairs().map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n;
             let mae = pairs().map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
