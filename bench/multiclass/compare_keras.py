@@ -3,7 +3,8 @@
 
 The same network (input -> 128 ReLU -> 64 ReLU -> k softmax, Glorot-uniform weights, zero
 biases), the same optimiser (Adam, lr 1e-3, eps 1e-7), batch 32, the same number of epochs,
-on the same stratified 80/20 split (seed 0) of tables that ship with scikit-learn, z-scored
+on the same stratified 80/20 split (seed 0) of tables that ship with scikit-learn (and ISLR's
+Carseats, `ShelveLoc`, from tests/data), z-scored
 with the training rows' mean and population sd in both tools. Test accuracy and macro F1 on
 the held-out 20 %, for seeds 1, 2, 3 in each tool.
 
@@ -35,14 +36,29 @@ from sklearn.model_selection import train_test_split
 BATCH = 32
 LR = 1e-3
 HIDDEN = (128, 64)
-EPOCHS = {"iris": 100, "wine": 100, "digits": 50}
+EPOCHS = {"iris": 100, "wine": 100, "digits": 50, "carseats": 100}
 LOADERS = {"iris": load_iris, "wine": load_wine, "digits": load_digits}
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def load_carseats():
+    """ISLR's Carseats (tests/data), `ShelveLoc` (Bad/Good/Medium) as the label; its Yes/No
+    columns as 0/1, so both tools see the same numeric inputs."""
+    df = pd.read_csv(ROOT / "tests" / "data" / "carseats.csv")
+    y = df.pop("ShelveLoc")
+    for c in ("Urban", "US"):
+        df[c] = (df[c] == "Yes").astype(int)
+    names = sorted(y.unique())
+    return df.to_numpy(np.float64), y.map({n: i for i, n in enumerate(names)}).to_numpy(), names
 
 
 def write_table(name: str, folder: Path) -> tuple[Path, Path, list[str]]:
-    d = LOADERS[name]()
-    X, y = d.data, d.target
-    names = [str(n) for n in d.target_names]
+    if name == "carseats":
+        X, y, names = load_carseats()
+    else:
+        d = LOADERS[name]()
+        X, y = d.data, d.target
+        names = [str(n) for n in d.target_names]
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     # Class names as text, so burnfit's class order (text in byte order) is checked too.
     df["label"] = [f"c{names[i]}" for i in y]
@@ -112,7 +128,7 @@ def ms(xs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--burnfit", required=True)
-    ap.add_argument("--tables", nargs="+", default=["wine", "digits"])
+    ap.add_argument("--tables", nargs="+", default=["iris", "wine", "digits", "carseats"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--work", default="/tmp/burnfit-mcbench")
     a = ap.parse_args()
@@ -133,8 +149,9 @@ def main():
     print("| table | rows × features, classes | epochs | tool | test accuracy | test macro F1 |")
     print("|---|---|---|---|---|---|")
     for table in a.tables:
-        d = LOADERS[table]()
-        shape = f"{d.data.shape[0]} × {d.data.shape[1]}, {len(d.target_names)}"
+        X, _, names = load_carseats() if table == "carseats" else (
+            LOADERS[table]().data, None, LOADERS[table]().target_names)
+        shape = f"{X.shape[0]} × {X.shape[1]}, {len(names)}"
         for tool in ("keras", "burnfit"):
             rs = [results[f"{table}/{tool}/{s}"] for s in a.seeds]
             print(f"| {table} | {shape} | {EPOCHS[table]} | {tool} | "

@@ -135,10 +135,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             task,
             class_sep,
             label_noise,
+            classes,
             seed,
             out,
             force,
         } => {
+            if classes.is_some() && task != config::Task::Multiclass {
+                anyhow::bail!("--classes is for --task multiclass");
+            }
             // Every flag left out takes the config's default for the same key.
             let d = config::SyntheticConfig::default();
             let synthetic = config::SyntheticConfig {
@@ -148,6 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 informative: informative.unwrap_or(d.informative.min(features)),
                 class_sep: class_sep.unwrap_or(d.class_sep),
                 label_noise: label_noise.unwrap_or(d.label_noise),
+                classes: classes.unwrap_or(d.classes),
                 seed: None,
             };
             let seed = seed.unwrap_or(config::Config::default().seed);

@@ -25,6 +25,13 @@ pub(crate) fn synth(
     // between two of them.
     let spec = SyntheticSpec::from_config(config, seed);
     let (rows, features) = (spec.rows, spec.features);
+    let max = crate::data::table::MAX_CLASSES;
+    if config.task == crate::config::Task::Multiclass && !(2..=max).contains(&spec.classes) {
+        bail!(
+            "--classes must be between 2 and {max}, got {}",
+            spec.classes
+        );
+    }
     if spec.informative > features {
         bail!(
             "--informative must be between 1 and --features ({features}), got {}",

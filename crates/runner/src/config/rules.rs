@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use burnfit_model::Loss;
 
-use super::{Config, LrSchedule, Missing, Optimizer, Source};
+use super::{Config, LrSchedule, Missing, Optimizer, Source, Task};
 
 /// The keys written in a config file's text and in `--set` overrides, dotted (`train.lr`),
 /// each with where it was written (the file, or `--set KEY=VALUE`), so an error about a key
@@ -164,6 +164,12 @@ pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
             }
         }
         Source::Csv => add("data.synthetic", "data.source is \"csv\"".into()),
+    }
+    if d.synthetic.task != Task::Multiclass {
+        add(
+            "data.synthetic.classes",
+            "data.synthetic.task is not \"multiclass\"".into(),
+        );
     }
     if d.split.folds.is_some() && d.validation_path.is_none() {
         add(

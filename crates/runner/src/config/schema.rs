@@ -175,6 +175,9 @@ pub(crate) enum Task {
     Binary,
     /// A linear target plus Gaussian noise.
     Regression,
+    /// `classes` classes (`data.synthetic.classes`, `synth --classes`), two clusters each, as
+    /// the binary task has.
+    Multiclass,
 }
 
 /// `[data]`.
@@ -261,6 +264,8 @@ pub(crate) struct SyntheticConfig {
     pub(crate) class_sep: Positive32,
     /// Share of labels replaced by a coin flip.
     pub(crate) label_noise: UnitInterval,
+    /// Classes of the multiclass task (2 to 1000).
+    pub(crate) classes: NonZeroUsize,
     /// The generator's seed (default: the run's `seed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) seed: Option<u64>,
@@ -559,6 +564,7 @@ impl Default for SyntheticConfig {
             informative: nz(10),
             class_sep: Positive32(1.0),
             label_noise: UnitInterval(0.01),
+            classes: nz(3),
             seed: None,
         }
     }

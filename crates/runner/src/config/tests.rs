@@ -140,6 +140,9 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
             c.data.validation_path.is_none() && !c.data.split.stratify
         }),
         ("data.synthetic", |c| c.data.source == Source::Synthetic),
+        ("data.synthetic.classes", |c| {
+            c.data.source == Source::Synthetic && c.data.synthetic.task == Task::Multiclass
+        }),
         ("model.hidden", always),
         ("model.activation", always),
         ("model.init", always),
@@ -167,7 +170,7 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         }),
         ("train.max_time", always),
         ("train.early_stopping", always),
-        ("train.class_weight", |c| c.train.loss == Loss::Bce),
+        ("train.class_weight", |c| c.train.loss != Loss::Mse),
         ("train.threshold", |c| c.train.loss == Loss::Bce),
         ("backend.kind", always),
         ("backend.device", |c| {
@@ -209,7 +212,11 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
             })
     };
     for source in [Source::Csv, Source::Synthetic] {
-        for (loss, optimizer) in [(Loss::Bce, Optimizer::Adam), (Loss::Mse, Optimizer::Sgd)] {
+        for (loss, optimizer) in [
+            (Loss::Bce, Optimizer::Adam),
+            (Loss::Mse, Optimizer::Sgd),
+            (Loss::CrossEntropy, Optimizer::Adam),
+        ] {
             for schedule in [LrSchedule::Constant, LrSchedule::Step, LrSchedule::Cosine] {
                 for (missing, kind) in [
                     (Missing::Drop, BackendKind::Flex),
@@ -219,6 +226,9 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
                         let mut c = Config::default();
                         c.data.source = source;
                         c.train.loss = loss;
+                        if loss == Loss::CrossEntropy {
+                            c.data.synthetic.task = Task::Multiclass;
+                        }
                         c.train.optimizer = optimizer;
                         c.train.lr_schedule = schedule;
                         c.data.missing = missing;

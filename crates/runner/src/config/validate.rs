@@ -221,10 +221,21 @@ impl Config {
                 ),
             ));
         }
+        let max = crate::data::table::MAX_CLASSES;
+        if s.task == Task::Multiclass && !(2..=max).contains(&s.classes.get()) {
+            return Err(fail(
+                "data.synthetic.classes",
+                format!(
+                    "is {} but a k-class task needs 2 to {max} classes",
+                    s.classes
+                ),
+            ));
+        }
         if d.source == Source::Synthetic {
             let want = match s.task {
                 Task::Binary => Loss::Bce,
                 Task::Regression => Loss::Mse,
+                Task::Multiclass => Loss::CrossEntropy,
             };
             if want != self.train.loss {
                 return Err(fail(

@@ -1,10 +1,11 @@
-//! The built-in data: a binary set in the spirit of scikit-learn's `make_classification`, and a
-//! linear regression set, both from a seed.
+//! The built-in data: a binary or k-class set in the spirit of scikit-learn's
+//! `make_classification`, and a linear regression set, all from a seed.
 //!
-//! Binary: two clusters per class, centred on distinct vertices of a hypercube of side
-//! `2 · class_sep` in the informative subspace, each cluster a Gaussian stretched by its own random
-//! linear map; the other features are pure N(0, 1) noise; then `label_noise` of the labels are
-//! replaced by a coin flip. The informative features are the first `informative` columns
+//! Classes: two clusters per class, centred on distinct vertices of a hypercube of side
+//! `2 · class_sep` in the informative subspace (vertices repeat only when the subspace has fewer
+//! than 2 · classes of them), each cluster a Gaussian stretched by its own random linear map; the
+//! other features are pure N(0, 1) noise; then `label_noise` of the labels are replaced by a
+//! fair draw of a class (a coin flip for two). The informative features are the first `informative` columns
 //! (`f0`, `f1`, ...) so a reader can check what the model should rely on.
 
 use std::io::Write;
@@ -21,8 +22,10 @@ use crate::config::{SyntheticConfig, Task};
 /// defaults them).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SyntheticSpec {
-    /// Binary or regression.
+    /// Binary, k classes or regression.
     pub(crate) task: Task,
+    /// Classes of the k-class task (2 for binary).
+    pub(crate) classes: usize,
     /// Rows.
     pub(crate) rows: usize,
     /// Feature columns.
@@ -42,6 +45,10 @@ impl SyntheticSpec {
     pub(crate) fn from_config(c: &SyntheticConfig, seed: u64) -> Self {
         Self {
             task: c.task,
+            classes: match c.task {
+                Task::Multiclass => c.classes.get(),
+                Task::Binary | Task::Regression => 2,
+            },
             rows: c.rows.get(),
             features: c.features.get(),
             informative: c.informative.get(),
@@ -93,9 +100,11 @@ pub(crate) fn generate_rows<E>(
     );
     let mut row = vec![0f32; f];
     match spec.task {
-        Task::Binary => {
-            // Four distinct hypercube vertices: clusters 0, 1 are class 0; 2, 3 are class 1.
-            let clusters = 4usize;
+        Task::Binary | Task::Multiclass => {
+            // Distinct hypercube vertices, two per class: clusters 0, 1 are class 0; 2, 3 are
+            // class 1; and so on.
+            let clusters = 2 * spec.classes;
+            let distinct = k >= 64 || (1usize << k) >= clusters;
             let mut vertices: Vec<Vec<f64>> = Vec::new();
             while vertices.len() < clusters {
                 let v: Vec<f64> = (0..k)
@@ -107,7 +116,7 @@ pub(crate) fn generate_rows<E>(
                         }
                     })
                     .collect();
-                if !vertices.contains(&v) || k < 2 {
+                if !vertices.contains(&v) || k < 2 || !distinct {
                     vertices.push(v);
                 }
             }
@@ -129,9 +138,17 @@ pub(crate) fn generate_rows<E>(
                 for v in row[k..].iter_mut() {
                     *v = normal(&mut rng) as f32;
                 }
-                let mut y = if c >= 2 { 1.0 } else { 0.0 };
+                let mut y = (c / 2) as f32;
                 if rng.random_bool(spec.label_noise) {
-                    y = if rng.random_bool(0.5) { 1.0 } else { 0.0 };
+                    y = if spec.classes == 2 {
+                        if rng.random_bool(0.5) {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    } else {
+                        rng.random_range(0..spec.classes) as f32
+                    };
                 }
                 emit(&row, y)?;
             }
@@ -168,6 +185,9 @@ pub(crate) fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::R
         }
         match spec.task {
             Task::Binary => line.push_str(if y == 1.0 { "1" } else { "0" }),
+            Task::Multiclass => {
+                let _ = write!(line, "{}", y as usize);
+            }
             Task::Regression => {
                 let _ = write!(line, "{y}");
             }
@@ -180,7 +200,7 @@ pub(crate) fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::R
 /// Bytes of memory that [`generate_rows`] needs for `spec` beyond one row.
 pub(crate) fn stream_bytes(spec: &SyntheticSpec) -> u64 {
     match spec.task {
-        Task::Binary => (spec.rows as u64).saturating_mul(8),
+        Task::Binary | Task::Multiclass => (spec.rows as u64).saturating_mul(8),
         Task::Regression => 0,
     }
 }
@@ -227,6 +247,9 @@ pub(crate) fn generate_table(spec: &SyntheticSpec) -> Table {
                 negative: Some("0".into()),
             },
             Task::Regression => LabelMap::Regression,
+            Task::Multiclass => LabelMap::Classes {
+                classes: (0..spec.classes).map(|c| c.to_string()).collect(),
+            },
         }),
         rows: (2..n as u64 + 2).collect(),
         checksum: None,
@@ -240,6 +263,7 @@ mod tests {
     fn spec(seed: u64) -> SyntheticSpec {
         SyntheticSpec {
             task: Task::Binary,
+            classes: 2,
             rows: 500,
             features: 6,
             informative: 3,
@@ -304,14 +328,49 @@ mod tests {
 }
 
 #[cfg(test)]
+mod multiclass_tests {
+    use super::*;
+
+    /// k classes of balanced size (two clusters each, a shuffled assignment), labels 0..k; with
+    /// fewer informative features than 2k vertices need (2 features, 4 vertices, 10 clusters)
+    /// vertices repeat instead of the search never ending.
+    #[test]
+    fn k_classes_come_balanced_and_any_informative_width_works() {
+        for informative in [2, 6] {
+            let spec = SyntheticSpec {
+                task: Task::Multiclass,
+                classes: 5,
+                rows: 1000,
+                features: 8,
+                informative,
+                class_sep: 1.0,
+                label_noise: 0.0,
+                seed: 3,
+            };
+            let g = generate(&spec);
+            let mut counts = [0usize; 5];
+            for &y in &g.y {
+                counts[y as usize] += 1;
+            }
+            assert_eq!(counts, [200; 5], "informative {informative}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod table_tests {
     use super::*;
 
     #[test]
     fn the_table_holds_the_generated_rows_column_by_column() {
-        for task in [Task::Binary, Task::Regression] {
+        for (task, classes) in [
+            (Task::Binary, 2),
+            (Task::Regression, 2),
+            (Task::Multiclass, 5),
+        ] {
             let spec = SyntheticSpec {
                 task,
+                classes,
                 rows: 50,
                 features: 4,
                 informative: 2,

@@ -22,7 +22,7 @@ use super::DataError;
 use columns::ColumnBuilder;
 use label::LabelBuilder;
 pub(crate) use label::{canonical_label, infer_positive};
-pub(crate) use label::{LabelMap, LabelRule};
+pub(crate) use label::{LabelMap, LabelRule, MAX_CLASSES};
 pub(crate) use text::{categorical_line, text_columns, toml_list};
 
 /// A categorical code for a missing cell.
