@@ -152,7 +152,7 @@ pub(super) fn write_data(t: &mut String, args: &InitArgs, out: &Path, c: &Choice
         let _ = writeln!(
             t,
             "{}  # text: one-hot encoded, vocabulary from the training rows",
-            categorical_line(&categorical)
+            categorical_line(categorical)
         );
     }
     for (name, share) in leaks {
