@@ -309,8 +309,7 @@ fn flex_name() -> String {
 }
 
 /// Resolves `[backend]` to a working device.
-// Long, but flat: one short arm per backend kind, each behind its cargo feature; split up, the
-// arms would only pass the same four values around.
+// Long because flat: one short arm per backend kind, each behind its own cargo feature.
 pub(crate) fn select(config: &BackendConfig) -> Result<Selected, BackendError> {
     let cpu = |kind: BackendKind, device: Device, what: &str| Selected {
         device,

@@ -310,34 +310,7 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, DataError> {
     ) {
         warnings.extend(sorted_by_label(&table.origin, labels, &rows));
     }
-    let (train_rows, valid_rows) = if d.validation_path.is_some() {
-        (rows, Vec::new())
-    } else {
-        if rows.len() < 2 {
-            return Err(DataError::TooFewRows {
-                path: table.origin.clone(),
-                rows: rows.len(),
-            });
-        }
-        let rule = SplitRule {
-            train: d.split.train.0,
-            shuffle: d.split.shuffle,
-            stratify: d.split.stratify,
-            seed: config.seed,
-            fold: d
-                .split
-                .fold
-                .zip(d.split.folds)
-                .map(|(i, k)| (i.get() - 1, k.get())),
-        };
-        split(&rows, table.labels.as_deref(), rule)
-    };
-    if train_rows.is_empty() || (d.validation_path.is_none() && valid_rows.is_empty()) {
-        return Err(DataError::TooFewRows {
-            path: table.origin.clone(),
-            rows: train_rows.len() + valid_rows.len(),
-        });
-    }
+    let (train_rows, valid_rows) = split_rows(config, &table, rows)?;
     if config.train.loss == Loss::Bce {
         check_classes(
             &table,
@@ -388,6 +361,45 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, DataError> {
         seconds: start.elapsed().as_secs_f64(),
         weights,
     })
+}
+
+/// The usable rows split into training and validation rows (all of them train when
+/// `data.validation_path` names the validation rows); too few rows for either is an error.
+fn split_rows(
+    config: &Config,
+    table: &Table,
+    rows: Vec<usize>,
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    let d = &config.data;
+    let (train_rows, valid_rows) = if d.validation_path.is_some() {
+        (rows, Vec::new())
+    } else {
+        if rows.len() < 2 {
+            return Err(DataError::TooFewRows {
+                path: table.origin.clone(),
+                rows: rows.len(),
+            });
+        }
+        let rule = SplitRule {
+            train: d.split.train.0,
+            shuffle: d.split.shuffle,
+            stratify: d.split.stratify,
+            seed: config.seed,
+            fold: d
+                .split
+                .fold
+                .zip(d.split.folds)
+                .map(|(i, k)| (i.get() - 1, k.get())),
+        };
+        split(&rows, table.labels.as_deref(), rule)
+    };
+    if train_rows.is_empty() || (d.validation_path.is_none() && valid_rows.is_empty()) {
+        return Err(DataError::TooFewRows {
+            path: table.origin.clone(),
+            rows: train_rows.len() + valid_rows.len(),
+        });
+    }
+    Ok((train_rows, valid_rows))
 }
 
 /// Takes the `data.weight` column out of `table`: its values, NaN where missing.

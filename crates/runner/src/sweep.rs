@@ -143,67 +143,12 @@ pub(crate) fn goal(spec: &SweepConfig) -> Goal {
 /// no `[sweep.random]`). Sample *r* of a combination is drawn from `random.seed` and *r* alone,
 /// so adding a grid value leaves the other trials' samples as they were.
 pub(crate) fn expand(spec: &SweepConfig) -> Result<Vec<Trial>, SweepError> {
-    let mut axes: Vec<(String, Vec<String>)> = Vec::new();
-    for (key, values) in &spec.grid {
-        let bad = |message: &str| SweepError::Bad {
-            key: format!("grid.\"{key}\""),
-            message: message.to_string(),
-        };
-        // A trial's run never reads [sweep]: varying its keys would make identical trials.
-        if key == "sweep" || key.starts_with("sweep.") {
-            return Err(bad(
-                "is a key of the sweep itself, which a trial never reads; vary the keys of the run (train.lr, model.hidden, …)",
-            ));
-        }
-        let list = values
-            .as_array()
-            .ok_or_else(|| bad("must be a list of the values to try"))?;
-        if list.is_empty() {
-            return Err(bad("lists no value"));
-        }
-        axes.push((key.clone(), list.iter().map(ToString::to_string).collect()));
-    }
-    let (samples, seed, dists) = match &spec.random {
-        None => (1, 0, Vec::new()),
-        Some(r) => {
-            let trials = match r.get("trials") {
-                Some(t) => t
-                    .as_integer()
-                    .filter(|&t| t >= 1)
-                    .ok_or_else(|| SweepError::Bad {
-                        key: "random.trials".into(),
-                        message: format!("must be a whole number >= 1, got {t}"),
-                    })? as usize,
-                None => {
-                    return Err(SweepError::Bad {
-                        key: "random.trials".into(),
-                        message: "is missing: how many samples to draw".into(),
-                    })
-                }
-            };
-            let seed = match r.get("seed") {
-                Some(s) => s.as_integer().ok_or_else(|| SweepError::Bad {
-                    key: "random.seed".into(),
-                    message: format!("must be a whole number, got {s}"),
-                })? as u64,
-                None => 0,
-            };
-            let dists = r
-                .iter()
-                .filter(|(k, _)| *k != "trials" && *k != "seed")
-                .map(|(k, v)| {
-                    if k == "sweep" || k.starts_with("sweep.") {
-                        return Err(SweepError::Bad {
-                            key: format!("random.\"{k}\""),
-                            message: "is a key of the sweep itself, which a trial never reads; vary the keys of the run".into(),
-                        });
-                    }
-                    Ok((k.clone(), Dist::parse(k, v)?))
-                })
-                .collect::<Result<Vec<_>, SweepError>>()?;
-            (trials, seed, dists)
-        }
-    };
+    let axes = grid_axes(spec)?;
+    let Random {
+        samples,
+        seed,
+        dists,
+    } = random_keys(spec)?;
     if axes.is_empty() && dists.is_empty() {
         return Err(SweepError::Empty);
     }
@@ -243,6 +188,95 @@ pub(crate) fn expand(spec: &SweepConfig) -> Result<Vec<Trial>, SweepError> {
         }
     }
     Ok(trials)
+}
+
+/// `[sweep.grid]`'s keys, each with its values as TOML text, in the order written.
+fn grid_axes(spec: &SweepConfig) -> Result<Vec<(String, Vec<String>)>, SweepError> {
+    let mut axes: Vec<(String, Vec<String>)> = Vec::new();
+    for (key, values) in &spec.grid {
+        let bad = |message: &str| SweepError::Bad {
+            key: format!("grid.\"{key}\""),
+            message: message.to_string(),
+        };
+        // A trial's run never reads [sweep]: varying its keys would make identical trials.
+        if key == "sweep" || key.starts_with("sweep.") {
+            return Err(bad(
+                "is a key of the sweep itself, which a trial never reads; vary the keys of the run (train.lr, model.hidden, …)",
+            ));
+        }
+        let list = values
+            .as_array()
+            .ok_or_else(|| bad("must be a list of the values to try"))?;
+        if list.is_empty() {
+            return Err(bad("lists no value"));
+        }
+        axes.push((key.clone(), list.iter().map(ToString::to_string).collect()));
+    }
+    Ok(axes)
+}
+
+/// `[sweep.random]` as [`expand`] draws from it.
+struct Random {
+    /// Samples per grid combination.
+    samples: usize,
+    /// Their seed.
+    seed: u64,
+    /// Each random key's distribution.
+    dists: Vec<(String, Dist)>,
+}
+
+/// `[sweep.random]`'s samples, seed and distributions; one sample of nothing when there is no
+/// `[sweep.random]`.
+fn random_keys(spec: &SweepConfig) -> Result<Random, SweepError> {
+    Ok(match &spec.random {
+        None => Random {
+            samples: 1,
+            seed: 0,
+            dists: Vec::new(),
+        },
+        Some(r) => {
+            let trials = match r.get("trials") {
+                Some(t) => t
+                    .as_integer()
+                    .filter(|&t| t >= 1)
+                    .ok_or_else(|| SweepError::Bad {
+                        key: "random.trials".into(),
+                        message: format!("must be a whole number >= 1, got {t}"),
+                    })? as usize,
+                None => {
+                    return Err(SweepError::Bad {
+                        key: "random.trials".into(),
+                        message: "is missing: how many samples to draw".into(),
+                    })
+                }
+            };
+            let seed = match r.get("seed") {
+                Some(s) => s.as_integer().ok_or_else(|| SweepError::Bad {
+                    key: "random.seed".into(),
+                    message: format!("must be a whole number, got {s}"),
+                })? as u64,
+                None => 0,
+            };
+            let dists = r
+                .iter()
+                .filter(|(k, _)| *k != "trials" && *k != "seed")
+                .map(|(k, v)| {
+                    if k == "sweep" || k.starts_with("sweep.") {
+                        return Err(SweepError::Bad {
+                            key: format!("random.\"{k}\""),
+                            message: "is a key of the sweep itself, which a trial never reads; vary the keys of the run".into(),
+                        });
+                    }
+                    Ok((k.clone(), Dist::parse(k, v)?))
+                })
+                .collect::<Result<Vec<_>, SweepError>>()?;
+            Random {
+                samples: trials,
+                seed,
+                dists,
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::lock::{FolderLock, Mode};
 use crate::metrics;
 use crate::report::{page, RunRecord, Spread};
-use crate::run::{read_json, write_atomic, RunDir};
+use crate::run::{read_json, write_atomic, RunDir, Summary};
 
 /// The arguments of `burnfit cv`.
 pub(crate) struct CvArgs<'a> {
@@ -59,42 +59,12 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     if a.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    // The user's `--set`s, then the keys cv sets for its own flags, each called by the flag in
-    // an error.
-    let mut said: Vec<(String, String)> = a
-        .sets
-        .iter()
-        .map(|s| (s.clone(), format!("--set {s}")))
-        .collect();
-    said.push((
-        format!("data.split.folds={}", a.folds),
-        format!("--folds {}", a.folds),
-    ));
-    if a.stratify {
-        said.push(("data.split.stratify=true".into(), "--stratify".into()));
-    }
-    if let Some(s) = a.seed {
-        said.push((format!("seed={s}"), format!("--seed {s}")));
-    }
+    let said = said(a);
     let sets: Vec<String> = said.iter().map(|(s, _)| s.clone()).collect();
     // Every fold's config checked before any starts: the errors of `train`, once.
-    said.push((
-        "data.split.fold=1".into(),
-        format!("fold 1 of --folds {}", a.folds),
-    ));
-    let probe = Config::load_with(a.config, &said)?;
+    let probe = Config::load_with(a.config, &fold_said(&said, 1, a.folds))?;
     super::report_warnings(&probe);
-    // The data read once here: its errors said once, not by every fold, and a fold count the
-    // rows cannot fill refused before any fold starts.
-    let data = crate::pipeline::prepare(&probe)?;
-    let rows = data.train.rows + data.valid.rows;
-    if a.folds > rows {
-        bail!(
-            "--folds {}: the data has {rows} usable rows, and every fold needs at least one to validate on",
-            a.folds
-        );
-    }
-    drop(data);
+    check_rows(&probe, a.folds)?;
     let parent = a.out.clone().unwrap_or_else(|| {
         RunDir::default_path(
             &probe.output.dir,
@@ -109,7 +79,7 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
                 .or_else(|_| std::path::absolute(p))
                 .unwrap_or_else(|_| p.to_path_buf())
         }),
-        sets: sets.clone(),
+        sets,
         folds: a.folds,
     };
     let _lock = prepare_parent(&parent, &plan)?;
@@ -126,34 +96,13 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
         a.jobs,
         pool::threads_per_job(a.jobs)
     );
-    let planned: Vec<Planned> = (1..=a.folds)
-        .map(|i| {
-            let mut args: Vec<OsString> = Vec::new();
-            if let Some(c) = &plan.config {
-                // The path as it is, not as text: a folder name that is not UTF-8 still works.
-                args.extend([OsString::from("--config"), c.clone().into_os_string()]);
-            }
-            for s in sets
-                .iter()
-                .chain(std::iter::once(&format!("data.split.fold={i}")))
-            {
-                args.extend([OsString::from("--set"), OsString::from(s)]);
-            }
-            Planned {
-                label: format!("fold {i}/{}", a.folds),
-                dir: parent.join(format!("fold-{i}")),
-                args,
-            }
-        })
-        .collect();
+    let planned = commands(&plan, &parent);
     pool::check_dirs(&planned)?;
     let expected = (1..=a.folds).zip(&planned).map(|(i, p)| {
-        let mut fold_said = said[..said.len() - 1].to_vec();
-        fold_said.push((
-            format!("data.split.fold={i}"),
-            format!("fold {i} of --folds {}", a.folds),
-        ));
-        Ok((p, Config::load_with(a.config, &fold_said)?))
+        Ok((
+            p,
+            Config::load_with(a.config, &fold_said(&said, i, a.folds))?,
+        ))
     });
     pool::refuse_other_configs("continue the cross-validation", "folds", expected)?;
     // The children are stopped by the signal the parent passes on, and wait for it.
@@ -176,6 +125,75 @@ pub(crate) fn cv(a: &CvArgs, interrupt: &AtomicUsize) -> Result<ExitCode> {
     )
 }
 
+/// The user's `--set`s, then the keys cv sets for its own flags, each called by the flag in
+/// an error: what every fold shares.
+fn said(a: &CvArgs) -> Vec<(String, String)> {
+    let mut said: Vec<(String, String)> = a
+        .sets
+        .iter()
+        .map(|s| (s.clone(), format!("--set {s}")))
+        .collect();
+    said.push((
+        format!("data.split.folds={}", a.folds),
+        format!("--folds {}", a.folds),
+    ));
+    if a.stratify {
+        said.push(("data.split.stratify=true".into(), "--stratify".into()));
+    }
+    if let Some(s) = a.seed {
+        said.push((format!("seed={s}"), format!("--seed {s}")));
+    }
+    said
+}
+
+/// What fold `i` of `folds` is told: what every fold shares, and its own fold number.
+fn fold_said(shared: &[(String, String)], i: usize, folds: usize) -> Vec<(String, String)> {
+    let mut said = shared.to_vec();
+    said.push((
+        format!("data.split.fold={i}"),
+        format!("fold {i} of --folds {folds}"),
+    ));
+    said
+}
+
+/// The data read once here: its errors said once, not by every fold, and a fold count the
+/// rows cannot fill refused before any fold starts.
+fn check_rows(probe: &Config, folds: usize) -> Result<()> {
+    let data = crate::pipeline::prepare(probe)?;
+    let rows = data.train.rows + data.valid.rows;
+    if folds > rows {
+        bail!(
+            "--folds {folds}: the data has {rows} usable rows, and every fold needs at least one to validate on"
+        );
+    }
+    Ok(())
+}
+
+/// Each fold as a `train` of the plan's config with its `--set`s and its fold number.
+fn commands(plan: &Plan, parent: &Path) -> Vec<Planned> {
+    (1..=plan.folds)
+        .map(|i| {
+            let mut args: Vec<OsString> = Vec::new();
+            if let Some(c) = &plan.config {
+                // The path as it is, not as text: a folder name that is not UTF-8 still works.
+                args.extend([OsString::from("--config"), c.clone().into_os_string()]);
+            }
+            for s in plan
+                .sets
+                .iter()
+                .chain(std::iter::once(&format!("data.split.fold={i}")))
+            {
+                args.extend([OsString::from("--set"), OsString::from(s)]);
+            }
+            Planned {
+                label: format!("fold {i}/{}", plan.folds),
+                dir: parent.join(format!("fold-{i}")),
+                args,
+            }
+        })
+        .collect()
+}
+
 /// After every fold has run: refuses a cross-validation with folds that did not finish, and
 /// otherwise writes `cv.json` (each metric's mean ± sd over the folds) and the report, then
 /// prints the table.
@@ -186,54 +204,12 @@ fn conclude(
     planned: &[Planned],
     ended: &[Ended],
 ) -> Result<ExitCode> {
-    let failed: Vec<String> = planned
-        .iter()
-        .zip(ended)
-        .filter(|(_, e)| !matches!(e, Ended::Finished | Ended::AlreadyDone))
-        .map(|(p, e)| match e {
-            Ended::HeldElsewhere(holder) => format!(
-                "{} (being written by another burnfit process, {holder})",
-                p.label
-            ),
-            _ => format!(
-                "{} ({e:?}, log {})",
-                p.label,
-                pool::log_path(&p.dir).display()
-            ),
-        })
-        .collect();
-    if !failed.is_empty() {
-        bail!(
-            "{} of {} folds did not finish: {}; fix the cause and run the same command with --out {} to continue",
-            failed.len(),
-            folds,
-            failed.join(", "),
-            parent.display()
-        );
-    }
+    refuse_unfinished(folds, parent, planned, ended)?;
     let summaries = planned
         .iter()
         .map(|p| pool::summary(&p.dir))
         .collect::<Result<Vec<_>>>()?;
-    let names: Vec<String> = summaries[0].evaluation.keys().cloned().collect();
-    let mut spread: BTreeMap<String, Spread> = names
-        .iter()
-        .map(|n| {
-            let values = summaries
-                .iter()
-                .map(|s| s.evaluation.get(n).copied().unwrap_or(f64::NAN))
-                .collect();
-            (n.clone(), Spread::of(values))
-        })
-        .collect();
-    // Private folds: each fold's ε beside its metrics (each fold is its own private run).
-    if summaries.iter().any(|s| s.privacy.is_some()) {
-        let eps = summaries
-            .iter()
-            .map(|s| s.privacy.as_ref().map_or(f64::NAN, |p| p.epsilon))
-            .collect();
-        spread.insert("epsilon".into(), Spread::of(eps));
-    }
+    let spread = spread(&summaries);
     let result = serde_json::json!({
         "folds": folds,
         "stratified": stratified,
@@ -267,6 +243,65 @@ fn conclude(
         parent.join(crate::run::REPORT).display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error naming every fold that did not finish, and why.
+fn refuse_unfinished(
+    folds: usize,
+    parent: &Path,
+    planned: &[Planned],
+    ended: &[Ended],
+) -> Result<()> {
+    let failed: Vec<String> = planned
+        .iter()
+        .zip(ended)
+        .filter(|(_, e)| !matches!(e, Ended::Finished | Ended::AlreadyDone))
+        .map(|(p, e)| match e {
+            Ended::HeldElsewhere(holder) => format!(
+                "{} (being written by another burnfit process, {holder})",
+                p.label
+            ),
+            _ => format!(
+                "{} ({e:?}, log {})",
+                p.label,
+                pool::log_path(&p.dir).display()
+            ),
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} folds did not finish: {}; fix the cause and run the same command with --out {} to continue",
+            failed.len(),
+            folds,
+            failed.join(", "),
+            parent.display()
+        );
+    }
+    Ok(())
+}
+
+/// Each metric's values over the folds, with their mean and standard deviation.
+fn spread(summaries: &[Summary]) -> BTreeMap<String, Spread> {
+    let names: Vec<String> = summaries[0].evaluation.keys().cloned().collect();
+    let mut spread: BTreeMap<String, Spread> = names
+        .iter()
+        .map(|n| {
+            let values = summaries
+                .iter()
+                .map(|s| s.evaluation.get(n).copied().unwrap_or(f64::NAN))
+                .collect();
+            (n.clone(), Spread::of(values))
+        })
+        .collect();
+    // Private folds: each fold's ε beside its metrics (each fold is its own private run).
+    if summaries.iter().any(|s| s.privacy.is_some()) {
+        let eps = summaries
+            .iter()
+            .map(|s| s.privacy.as_ref().map_or(f64::NAN, |p| p.epsilon))
+            .collect();
+        spread.insert("epsilon".into(), Spread::of(eps));
+    }
+    spread
 }
 
 /// Creates the parent folder, or checks that an existing one holds this same plan; either way

@@ -1,7 +1,7 @@
 //! `burnfit explain`: permutation importance per column, and gradient × input for chosen rows.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -51,63 +51,9 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         );
     }
     let l = load_run(a.dir, a.backend)?;
-    let own = l.run.file(rundir::EXPLAIN);
-    let out_dir = a.out.map_or_else(|| own.clone(), Path::to_path_buf);
-    // The run's own explain/ holds what explain wrote before: it is refreshed. Anywhere else,
-    // the output rule of every command applies to each file. Both decided before any work.
-    // Compared as absolute paths, links resolved where they exist (neither folder need exist
-    // yet: two paths that cannot be resolved are not the same folder).
-    let resolved = |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).ok();
-    let is_own = a.out.is_none() || resolved(&out_dir) == resolved(&own);
-    let _held = if is_own {
-        // Writing into the run folder: not while another process writes it, and a read-only
-        // run fails here, before the shuffles.
-        Some(RunDir::hold(&l.run.path)?)
-    } else {
-        // `--out` is a folder of files: something else under that name is refused here, before
-        // the shuffles, not by the folder's creation after them.
-        if let Ok(meta) = std::fs::symlink_metadata(&out_dir) {
-            if !meta.is_dir() {
-                bail!(
-                    "--out {} is {}, not a folder; explain writes a folder of files (importance.csv, importance.svg, attributions.csv): name a new or existing folder",
-                    out_dir.display(),
-                    if meta.file_type().is_symlink() { "a symbolic link" } else if meta.is_file() { "a file" } else { "a device, FIFO or socket" }
-                );
-            }
-        }
-        // Another run's folder (or its explain/) is that run's to write: importances computed
-        // from this run there would be read by its report as its own.
-        if let Some(run) = output::enclosing_run(&out_dir.join(rundir::IMPORTANCE)) {
-            bail!(
-                "--out {} lies in the run folder {}; a run's files are written only by commands on that run, even with --force: name a folder outside any run (or leave out --out to write {})",
-                out_dir.display(),
-                run.display(),
-                own.display()
-            );
-        }
-        let mut names = vec![rundir::IMPORTANCE, rundir::IMPORTANCE_SVG];
-        if !a.rows.is_empty() {
-            names.push(rundir::ATTRIBUTIONS);
-        }
-        // A folder that does not exist yet is made when the files are written; its parent
-        // must exist, as for any output.
-        if out_dir.is_dir() {
-            for name in names {
-                output::check(&out_dir.join(name), &[a.data], a.force)?;
-            }
-        } else {
-            output::check(&out_dir, &[a.data], a.force)?;
-        }
-        None
-    };
+    let dest = Destination::settle(a, &l.run)?;
     let loss = l.model_file.loss;
-    let metric = a.metric.unwrap_or(metrics::main_metric(loss));
-    if !metrics::base_names(loss).contains(&metric) {
-        bail!(
-            "--metric {metric} is not a metric of this model; choose from {}",
-            metrics::base_names(loss).join(", ")
-        );
-    }
+    let metric = chosen_metric(a.metric, loss)?;
     let m = labelled_matrix(&l, a.data)?;
     // `--rows` checked before the shuffles, not after them.
     let index = rows_index(a, &m)?;
@@ -129,34 +75,7 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         },
         &l.device,
     );
-    if is_own {
-        crate::files::own_dir(&out_dir)?;
-    } else {
-        std::fs::create_dir_all(&out_dir)
-            .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    }
-    write_atomic(
-        &out_dir.join(rundir::IMPORTANCE),
-        &importance_csv(&importances, a.repeats)?,
-    )?;
-    write_atomic(
-        &out_dir.join(rundir::IMPORTANCE_SVG),
-        explain::importance_svg(&importances, metric, a.top)?.as_bytes(),
-    )?;
-    if is_own {
-        // What the report needs to say where the importances come from.
-        let about = crate::report::ExplainAbout {
-            data: std::path::absolute(a.data).unwrap_or_else(|_| a.data.to_path_buf()),
-            rows: m.rows,
-            metric: metric.to_string(),
-            baseline,
-            repeats: a.repeats,
-        };
-        write_atomic(
-            &out_dir.join(rundir::EXPLAIN_ABOUT),
-            &serde_json::to_vec_pretty(&about)?,
-        )?;
-    }
+    dest.write_importances(a, &importances, metric, m.rows, baseline)?;
     // What stdout gets is gathered and printed after every file is written: a reader that
     // stops early (`| head`) leaves the output folder complete.
     let mut stdout: Vec<u8> = Vec::new();
@@ -167,9 +86,9 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     )?;
     print_ranking(&mut stdout, &importances, a.top)?;
     if !a.rows.is_empty() {
-        attributions(a, &l, &m, &index, &out_dir, &mut stdout)?;
+        attributions(a, &l, &m, &index, &dest.dir, &mut stdout)?;
     }
-    if is_own {
+    if dest.own {
         match super::report::refresh(&l.run.path) {
             Ok(path) => say!("report refreshed: {}", path.display()),
             Err(e) => say!("warning: report.html not refreshed: {e:#}"),
@@ -182,10 +101,133 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         } else {
             ", attributions.csv"
         },
-        out_dir.display()
+        dest.dir.display()
     );
     std::io::stdout().write_all(&stdout)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The metric importances are measured on: `--metric`, else the loss's main one.
+fn chosen_metric(asked: Option<&str>, loss: burnfit_model::Loss) -> Result<&str> {
+    let metric = asked.unwrap_or(metrics::main_metric(loss));
+    if !metrics::base_names(loss).contains(&metric) {
+        bail!(
+            "--metric {metric} is not a metric of this model; choose from {}",
+            metrics::base_names(loss).join(", ")
+        );
+    }
+    Ok(metric)
+}
+
+/// Where explain writes: the run's own `explain/`, or `--out`.
+struct Destination {
+    /// The folder.
+    dir: PathBuf,
+    /// Whether it is the run's own `explain/` (then the report is refreshed).
+    own: bool,
+    /// The run folder's lock while writing into it.
+    _held: Option<RunDir>,
+}
+
+impl Destination {
+    /// The run's own explain/ holds what explain wrote before: it is refreshed. Anywhere else,
+    /// the output rule of every command applies to each file. Both decided before any work.
+    fn settle(a: &ExplainArgs, run: &RunDir) -> Result<Self> {
+        let own = run.file(rundir::EXPLAIN);
+        let out_dir = a.out.map_or_else(|| own.clone(), Path::to_path_buf);
+        // Compared as absolute paths, links resolved where they exist (neither folder need exist
+        // yet: two paths that cannot be resolved are not the same folder).
+        let resolved = |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).ok();
+        let is_own = a.out.is_none() || resolved(&out_dir) == resolved(&own);
+        let held = if is_own {
+            // Writing into the run folder: not while another process writes it, and a read-only
+            // run fails here, before the shuffles.
+            Some(RunDir::hold(&run.path)?)
+        } else {
+            // `--out` is a folder of files: something else under that name is refused here, before
+            // the shuffles, not by the folder's creation after them.
+            if let Ok(meta) = std::fs::symlink_metadata(&out_dir) {
+                if !meta.is_dir() {
+                    bail!(
+                        "--out {} is {}, not a folder; explain writes a folder of files (importance.csv, importance.svg, attributions.csv): name a new or existing folder",
+                        out_dir.display(),
+                        if meta.file_type().is_symlink() { "a symbolic link" } else if meta.is_file() { "a file" } else { "a device, FIFO or socket" }
+                    );
+                }
+            }
+            // Another run's folder (or its explain/) is that run's to write: importances computed
+            // from this run there would be read by its report as its own.
+            if let Some(run) = output::enclosing_run(&out_dir.join(rundir::IMPORTANCE)) {
+                bail!(
+                    "--out {} lies in the run folder {}; a run's files are written only by commands on that run, even with --force: name a folder outside any run (or leave out --out to write {})",
+                    out_dir.display(),
+                    run.display(),
+                    own.display()
+                );
+            }
+            let mut names = vec![rundir::IMPORTANCE, rundir::IMPORTANCE_SVG];
+            if !a.rows.is_empty() {
+                names.push(rundir::ATTRIBUTIONS);
+            }
+            // A folder that does not exist yet is made when the files are written; its parent
+            // must exist, as for any output.
+            if out_dir.is_dir() {
+                for name in names {
+                    output::check(&out_dir.join(name), &[a.data], a.force)?;
+                }
+            } else {
+                output::check(&out_dir, &[a.data], a.force)?;
+            }
+            None
+        };
+        Ok(Self {
+            dir: out_dir,
+            own: is_own,
+            _held: held,
+        })
+    }
+
+    /// Writes `importance.csv`, `importance.svg` and, into the run's own folder, what the
+    /// report needs to say where the importances come from.
+    fn write_importances(
+        &self,
+        a: &ExplainArgs,
+        importances: &[Importance],
+        metric: &str,
+        rows: usize,
+        baseline: f64,
+    ) -> Result<()> {
+        let out_dir = &self.dir;
+        if self.own {
+            crate::files::own_dir(out_dir)?;
+        } else {
+            std::fs::create_dir_all(out_dir)
+                .with_context(|| format!("cannot create {}", out_dir.display()))?;
+        }
+        write_atomic(
+            &out_dir.join(rundir::IMPORTANCE),
+            &importance_csv(importances, a.repeats)?,
+        )?;
+        write_atomic(
+            &out_dir.join(rundir::IMPORTANCE_SVG),
+            explain::importance_svg(importances, metric, a.top)?.as_bytes(),
+        )?;
+        if self.own {
+            // What the report needs to say where the importances come from.
+            let about = crate::report::ExplainAbout {
+                data: std::path::absolute(a.data).unwrap_or_else(|_| a.data.to_path_buf()),
+                rows,
+                metric: metric.to_string(),
+                baseline,
+                repeats: a.repeats,
+            };
+            write_atomic(
+                &out_dir.join(rundir::EXPLAIN_ABOUT),
+                &serde_json::to_vec_pretty(&about)?,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The `top` columns by importance, one line each.

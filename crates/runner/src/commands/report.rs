@@ -71,6 +71,25 @@ pub(crate) fn report(dirs: &[PathBuf], out: Option<&Path>, force: Replace) -> Re
 
 /// `burnfit runs`: one line per run folder in `dir`.
 pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
+    let mut records = load_runs(dir)?;
+    if records.is_empty() {
+        say!("no run folders in {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let columns = ["loss", "accuracy", "auc", "f1", "rmse", "r2"];
+    let shown: Vec<&str> = columns
+        .into_iter()
+        .filter(|c| records.iter().any(|r| r.metric(c).is_some()))
+        .collect();
+    if let Some(key) = sort {
+        sort_runs(&mut records, key, &columns, &shown)?;
+    }
+    print_runs(&records, &shown)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The run folders in `dir`, read briefly; one that cannot be read is skipped with a warning.
+fn load_runs(dir: &Path) -> Result<Vec<RunRecord>> {
     let mut records = Vec::new();
     for path in report::runs_in(dir)? {
         match RunRecord::load_brief(&path) {
@@ -82,36 +101,37 @@ pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
             ),
         }
     }
-    if records.is_empty() {
-        say!("no run folders in {}", dir.display());
-        return Ok(ExitCode::SUCCESS);
+    Ok(records)
+}
+
+/// `--sort KEY`: best first by the metric `KEY` names; runs without it (unfinished, other
+/// task) last.
+fn sort_runs(records: &mut [RunRecord], key: &str, columns: &[&str], shown: &[&str]) -> Result<()> {
+    let base = crate::metrics::Metric::parse(key).map_or(key, |m| m.base);
+    if !columns.contains(&base) && !records.iter().any(|r| r.metric(base).is_some()) {
+        bail!(
+            "--sort {key}: no run has this metric; choose from {}",
+            shown.join(", ")
+        );
     }
-    let columns = ["loss", "accuracy", "auc", "f1", "rmse", "r2"];
-    let shown: Vec<&str> = columns
-        .into_iter()
-        .filter(|c| records.iter().any(|r| r.metric(c).is_some()))
-        .collect();
-    if let Some(key) = sort {
-        let base = crate::metrics::Metric::parse(key).map_or(key, |m| m.base);
-        if !columns.contains(&base) && !records.iter().any(|r| r.metric(base).is_some()) {
-            bail!(
-                "--sort {key}: no run has this metric; choose from {}",
-                shown.join(", ")
-            );
+    let higher = metrics::higher_is_better(base);
+    // Best first; runs without the metric (unfinished, other task) last.
+    records.sort_by(|a, b| {
+        let (x, y) = (a.metric(base), b.metric(base));
+        match (x.filter(|v| v.is_finite()), y.filter(|v| v.is_finite())) {
+            (Some(x), Some(y)) if higher => y.total_cmp(&x),
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
         }
-        let higher = metrics::higher_is_better(base);
-        // Best first; runs without the metric (unfinished, other task) last.
-        records.sort_by(|a, b| {
-            let (x, y) = (a.metric(base), b.metric(base));
-            match (x.filter(|v| v.is_finite()), y.filter(|v| v.is_finite())) {
-                (Some(x), Some(y)) if higher => y.total_cmp(&x),
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            }
-        });
-    }
+    });
+    Ok(())
+}
+
+/// The table of runs on stdout: name, end, status, data, epochs, the metrics any run has, and
+/// ε when any run is private.
+fn print_runs(records: &[RunRecord], shown: &[&str]) -> Result<()> {
     let name_w = records
         .iter()
         .map(|r| r.name.chars().count())
@@ -130,7 +150,7 @@ pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
         "{:<name_w$}  {:<20}  {:<22}  {:<data_w$}  {:>6}",
         "run", "ended", "status", "data", "epochs"
     )?;
-    for c in &shown {
+    for c in shown {
         write!(out, "  {c:>8}")?;
     }
     // A private run's ε, when any run listed is one: the privacy spent beside the figures.
@@ -141,7 +161,7 @@ pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
         write!(out, "  {:>8}", "epsilon")?;
     }
     writeln!(out)?;
-    for r in &records {
+    for r in records {
         let epochs = r.history.len().to_string();
         write!(
             out,
@@ -153,7 +173,7 @@ pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
             r.state(),
             crate::term::defang(&r.data_words())
         )?;
-        for c in &shown {
+        for c in shown {
             let v = r.metric(c).map_or("-".to_string(), metrics::show);
             write!(out, "  {v:>8}")?;
         }
@@ -167,5 +187,5 @@ pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
         }
         writeln!(out)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -257,6 +257,96 @@ fn set_path(
     Ok(())
 }
 
+/// The config's text, what errors call it, and the folder its relative paths are relative to:
+/// the file's, or the built-in seed's.
+fn read_text(
+    path: Option<&Path>,
+    users_file: bool,
+) -> Result<(String, String, PathBuf), ConfigError> {
+    Ok(match path {
+        Some(p) => (
+            // A run folder's config is burnfit's own file: never read through a link
+            // planted in its place. The user's `--config` may be a link they made.
+            if users_file {
+                crate::files::read_limited(p, crate::files::CONFIG_LIMIT, "config file")
+            } else {
+                crate::files::read_own(p, crate::files::CONFIG_LIMIT, "config file")
+            }
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "it is not UTF-8 text (byte {} of the file)",
+                            e.utf8_error().valid_up_to() + 1
+                        ),
+                    )
+                })
+            })
+            .map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            p.display().to_string(),
+            p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ),
+        None => (
+            SEED_CONFIG.to_string(),
+            "built-in seed config".to_string(),
+            PathBuf::new(),
+        ),
+    })
+}
+
+/// Applies `--set` (and burnfit's own) overrides in order, each checked as it is applied so an
+/// error names the one at fault; each key is recorded as written by what set it.
+fn apply_overrides(
+    config: &mut Config,
+    overrides: &[(String, String)],
+    written: &mut Written,
+) -> Result<(), ConfigError> {
+    if overrides.is_empty() {
+        return Ok(());
+    }
+    let mut table = toml::Table::try_from(&*config).expect("a config serializes");
+    for (arg, said) in overrides {
+        let (key, value) = parse_override(arg, said)?;
+        set_path(&mut table, &key, value, said)?;
+        written.add(&key, said);
+        if key == ["data", "path"] && !written.has("data.source") {
+            // A file named on the command line is the data, whatever the file (or the
+            // seed) said; a source written by the user is still a contradiction.
+            let source = ["data".to_string(), "source".to_string()];
+            set_path(&mut table, &source, "csv".into(), said)?;
+        }
+        let origin = said.clone();
+        *config =
+            serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+                ConfigError::Invalid {
+                    origin: origin.clone(),
+                    key: e.path().to_string(),
+                    message: did_you_mean(e.inner().to_string().trim_end()),
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// Absolute paths, so the resolved config saved in a run folder works from anywhere.
+fn make_absolute(config: &mut Config) {
+    for p in data_paths(config) {
+        if p.as_os_str().is_empty() {
+            continue;
+        }
+        if let Ok(abs) = std::path::absolute(&*p) {
+            *p = abs;
+        }
+    }
+    if let Ok(abs) = std::path::absolute(&config.output.dir) {
+        config.output.dir = abs;
+    }
+}
+
 impl Config {
     /// Reads `path` (or the built-in seed when `None`), applies `--set` overrides, and validates.
     ///
@@ -284,44 +374,15 @@ impl Config {
         Self::load_as(Some(path), &said_as_set(overrides), false)
     }
 
+    /// Reads the file (or the seed), applies the overrides, resolves every path and checks
+    /// the whole; `users_file`: the user wrote it (its keys are reported when they cannot act,
+    /// and its defaults chosen), else it is a run folder's own resolved config.
     fn load_as(
         path: Option<&Path>,
         overrides: &[(String, String)],
         users_file: bool,
     ) -> Result<Self, ConfigError> {
-        let (text, origin, base) = match path {
-            Some(p) => (
-                // A run folder's config is burnfit's own file: never read through a link
-                // planted in its place. The user's `--config` may be a link they made.
-                if users_file {
-                    crate::files::read_limited(p, crate::files::CONFIG_LIMIT, "config file")
-                } else {
-                    crate::files::read_own(p, crate::files::CONFIG_LIMIT, "config file")
-                }
-                .and_then(|bytes| {
-                    String::from_utf8(bytes).map_err(|e| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            format!(
-                                "it is not UTF-8 text (byte {} of the file)",
-                                e.utf8_error().valid_up_to() + 1
-                            ),
-                        )
-                    })
-                })
-                .map_err(|source| ConfigError::Read {
-                    path: p.to_path_buf(),
-                    source,
-                })?,
-                p.display().to_string(),
-                p.parent().map(Path::to_path_buf).unwrap_or_default(),
-            ),
-            None => (
-                SEED_CONFIG.to_string(),
-                "built-in seed config".to_string(),
-                PathBuf::new(),
-            ),
-        };
+        let (text, origin, base) = read_text(path, users_file)?;
         // First pass on the text itself, so file errors carry line and column.
         let mut config: Config = parse_text(&text, &origin)?;
         // The built-in seed's keys are not the user's: a user who points it at a CSV with
@@ -339,39 +400,8 @@ impl Config {
             resolve_against(&base, p);
         }
         check_utf8_paths(&config, &origin)?;
-        if !overrides.is_empty() {
-            let mut table = toml::Table::try_from(&config).expect("a config serializes");
-            for (arg, said) in overrides {
-                let (key, value) = parse_override(arg, said)?;
-                set_path(&mut table, &key, value, said)?;
-                written.add(&key, said);
-                if key == ["data", "path"] && !written.has("data.source") {
-                    // A file named on the command line is the data, whatever the file (or the
-                    // seed) said; a source written by the user is still a contradiction.
-                    let source = ["data".to_string(), "source".to_string()];
-                    set_path(&mut table, &source, "csv".into(), said)?;
-                }
-                let origin = said.clone();
-                config = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
-                    .map_err(|e| ConfigError::Invalid {
-                        origin: origin.clone(),
-                        key: e.path().to_string(),
-                        message: did_you_mean(e.inner().to_string().trim_end()),
-                    })?;
-            }
-        }
-        // Absolute paths, so the resolved config saved in a run folder works from anywhere.
-        for p in data_paths(&mut config) {
-            if p.as_os_str().is_empty() {
-                continue;
-            }
-            if let Ok(abs) = std::path::absolute(&*p) {
-                *p = abs;
-            }
-        }
-        if let Ok(abs) = std::path::absolute(&config.output.dir) {
-            config.output.dir = abs;
-        }
+        apply_overrides(&mut config, overrides, &mut written)?;
+        make_absolute(&mut config);
         // Again: made absolute, a path takes on the working folder's name.
         check_utf8_paths(&config, &origin)?;
         config.settle(&origin, &written, Some(&text))?;

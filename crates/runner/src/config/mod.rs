@@ -1,5 +1,6 @@
-//! The config: the TOML schema with every key's default ([`schema`]), reading a file and
-//! `--set` overrides ([`load`]), and the checks that involve several keys ([`validate`]).
+//! The config: the TOML schema ([`schema`]) with every key's default ([`defaults`]), reading a
+//! file and `--set` overrides ([`load`]), and the checks that involve several keys
+//! ([`validate`]).
 //!
 //! Values are validated while they are deserialized (newtypes with `try_from`), so a bad value is
 //! reported by `toml` with the file's line and column, and `serde_path_to_error` names the dotted
@@ -7,6 +8,7 @@
 //! a [`Config`] as already valid.
 
 mod classes;
+mod defaults;
 pub(crate) mod docs;
 mod load;
 pub(crate) mod rules;

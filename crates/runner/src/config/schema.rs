@@ -1,4 +1,5 @@
-//! The sections of the config: every key, its meaning and its default.
+//! The sections of the config: every key and its meaning (the defaults are in
+//! [`super::defaults`]).
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -51,7 +52,7 @@ pub(crate) struct Config {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SweepConfig {
     /// What ranks the trials: a metric as `history.csv` names it (`val_auc`, `val_loss`).
-    #[serde(default = "default_sweep_metric")]
+    #[serde(default = "super::defaults::default_sweep_metric")]
     pub(crate) metric: String,
     /// `"max"` or `"min"` (default: what is better for the metric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +87,7 @@ pub(crate) struct PrivacyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) target_epsilon: Option<Positive>,
     /// C: every row's gradient (all parameters together) is scaled down to at most this norm.
-    #[serde(default = "default_max_grad_norm")]
+    #[serde(default = "super::defaults::default_max_grad_norm")]
     pub(crate) max_grad_norm: Positive32,
     /// δ (default: the largest power of ten below 1/n of the training rows; an error at or
     /// above 1/n).
@@ -95,25 +96,13 @@ pub(crate) struct PrivacyConfig {
     /// `"poisson"` (each row joins each step's batch with probability batch_size / n, so batch
     /// sizes vary: the sampling the accountant's amplification assumes) or `"shuffle"` (the
     /// usual fixed-size batches; ε then has no amplification by subsampling).
-    #[serde(default = "default_sampling")]
+    #[serde(default = "super::defaults::default_sampling")]
     pub(crate) sampling: burnfit_privacy::Sampling,
     /// Seeds the noise instead of a fresh secret key from the operating system, to reproduce a
     /// run. Anyone who knows it can remove the noise: the guarantee holds only while it stays
     /// secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) noise_seed: Option<u64>,
-}
-
-fn default_max_grad_norm() -> Positive32 {
-    Positive32(1.0)
-}
-
-fn default_sampling() -> burnfit_privacy::Sampling {
-    burnfit_privacy::Sampling::Poisson
-}
-
-fn default_sweep_metric() -> String {
-    "val_loss".into()
 }
 
 /// Which way a sweep's metric is better.
@@ -489,169 +478,4 @@ pub(crate) struct FootprintConfig {
     pub(crate) cpu_tdp_watts: Option<Positive>,
     /// Where the RAPL counters live.
     pub(crate) rapl_path: PathBuf,
-}
-
-// The defaults, one place each. The network's and the optimizers' come from the model crate;
-// serde fills every key a file leaves out from these (`#[serde(default)]` on each section).
-
-/// A non-zero constant.
-const fn nz(n: usize) -> NonZeroUsize {
-    match NonZeroUsize::new(n) {
-        Some(n) => n,
-        None => panic!("zero"),
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            seed: 42,
-            strict: false,
-            data: DataConfig::default(),
-            model: ModelConfig::default(),
-            train: TrainConfig::default(),
-            backend: BackendConfig::default(),
-            output: OutputConfig::default(),
-            footprint: FootprintConfig::default(),
-            sweep: None,
-            privacy: None,
-            warnings: Vec::new(),
-        }
-    }
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        Self {
-            source: Source::default(),
-            path: None,
-            label: "label".into(),
-            positive: None,
-            features: None,
-            exclude: Vec::new(),
-            categorical: Vec::new(),
-            weight: None,
-            max_levels: nz(1000),
-            missing: Missing::default(),
-            fill_value: Finite(0.0),
-            normalize: Normalize::default(),
-            validation_path: None,
-            test_path: None,
-            split: SplitConfig::default(),
-            synthetic: SyntheticConfig::default(),
-        }
-    }
-}
-
-impl Default for SplitConfig {
-    fn default() -> Self {
-        Self {
-            train: Fraction(0.8),
-            shuffle: true,
-            stratify: false,
-            folds: None,
-            fold: None,
-        }
-    }
-}
-
-impl Default for SyntheticConfig {
-    fn default() -> Self {
-        Self {
-            task: Task::default(),
-            rows: nz(100_000),
-            features: nz(100),
-            informative: nz(10),
-            class_sep: Positive32(1.0),
-            label_noise: UnitInterval(0.01),
-            classes: nz(3),
-            seed: None,
-        }
-    }
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        let net = MlpConfig::new(1);
-        Self {
-            hidden: net
-                .hidden
-                .into_iter()
-                .filter_map(NonZeroUsize::new)
-                .collect(),
-            activation: net.activation,
-            init: net.init,
-        }
-    }
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        let (adam, sgd) = (AdamSettings::keras(), SgdSettings::keras());
-        Self {
-            loss: Loss::Bce,
-            epochs: nz(10),
-            batch_size: nz(32),
-            shuffle: true,
-            optimizer: Optimizer::default(),
-            lr: None,
-            momentum: UnitInterval(sgd.momentum),
-            beta1: UnitInterval(adam.beta1),
-            beta2: UnitInterval(adam.beta2),
-            epsilon: Positive32(adam.epsilon),
-            weight_decay: NonNegative32(adam.weight_decay),
-            grad_clip: None,
-            lr_schedule: LrSchedule::default(),
-            lr_step_every: NonZeroUsize::MIN,
-            lr_gamma: Positive32(0.1),
-            lr_min: NonNegative32(0.0),
-            max_time: None,
-            early_stopping: None,
-            class_weight: ClassWeight::None,
-            threshold: Threshold::default(),
-        }
-    }
-}
-
-impl Default for EarlyStopping {
-    fn default() -> Self {
-        Self {
-            monitor: "val_loss".into(),
-            patience: 3,
-            min_delta: NonNegative(0.0),
-            restore_best: true,
-            max_time: None,
-        }
-    }
-}
-
-impl Default for BackendConfig {
-    fn default() -> Self {
-        Self {
-            kind: BackendKind::default(),
-            device: "default".into(),
-            flush_denormals: true,
-        }
-    }
-}
-
-impl Default for OutputConfig {
-    fn default() -> Self {
-        Self {
-            dir: PathBuf::from("runs"),
-        }
-    }
-}
-
-impl Default for FootprintConfig {
-    fn default() -> Self {
-        Self {
-            grid_gco2_per_kwh: NonNegative(475.0),
-            pue: Positive(1.0),
-            price_per_kwh: NonNegative(0.15),
-            currency: "USD".into(),
-            cpu_tdp_watts: None,
-            rapl_path: PathBuf::from("/sys/class/powercap"),
-        }
-    }
 }

@@ -99,93 +99,101 @@ fn named_like_an_id(name: &str) -> bool {
         || n.ends_with(" id")
 }
 
+/// A column's profile, by its kind.
 fn of_column(c: &Column) -> ColumnProfile {
     match c {
-        Column::Numeric { name, values } => {
-            let present: Vec<f64> = values
-                .iter()
-                .filter(|v| !v.is_nan())
-                .map(|&v| f64::from(v))
-                .collect();
-            let missing = values.len() - present.len();
-            let integers = present.iter().all(|v| v.fract() == 0.0);
-            let mut sorted = present.clone();
-            sorted.sort_by(f64::total_cmp);
-            sorted.dedup();
-            let distinct = sorted.len();
-            let stats = (!present.is_empty()).then(|| {
-                let mean = present.iter().sum::<f64>() / present.len() as f64;
-                [sorted[0], mean, sorted[distinct - 1]]
-            });
-            let counting_up = present.windows(2).all(|w| w[1] > w[0]);
-            let kind = if distinct <= 1 {
-                Kind::Constant
-            } else if integers
-                && distinct == present.len()
-                && present.len() >= IDENTIFIER_ROWS
-                && (counting_up || named_like_an_id(name))
-            {
-                Kind::Identifier
-            } else {
-                Kind::Numeric
-            };
-            let values = (distinct <= FEW).then(|| {
-                let mut counts: Vec<(String, usize)> = sorted
-                    .iter()
-                    .map(|&v| {
-                        let n = present.iter().filter(|&&p| p == v).count();
-                        ((v as f32).to_string(), n)
-                    })
-                    .collect();
-                counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-                counts
-            });
-            ColumnProfile {
-                name: name.clone(),
-                kind,
-                missing,
-                stats,
-                distinct,
-                values,
-                integers,
-            }
-        }
+        Column::Numeric { name, values } => of_numeric(name, values),
         Column::Categorical {
             name,
             codes,
             levels,
-        } => {
-            let mut counts = vec![0usize; levels.len()];
-            let mut missing = 0;
-            for &code in codes {
-                match counts.get_mut(code as usize) {
-                    Some(n) if code != MISSING_CODE => *n += 1,
-                    _ => missing += 1,
-                }
-            }
-            let present = codes.len() - missing;
-            let kind = if levels.len() <= 1 {
-                Kind::Constant
-            } else if levels.len() == present && present >= IDENTIFIER_ROWS {
-                Kind::Identifier
-            } else {
-                Kind::Text
-            };
-            let values = (levels.len() <= FEW).then(|| {
-                let mut v: Vec<(String, usize)> = levels.iter().cloned().zip(counts).collect();
-                v.sort_by_key(|c| std::cmp::Reverse(c.1));
-                v
-            });
-            ColumnProfile {
-                name: name.clone(),
-                kind,
-                missing,
-                stats: None,
-                distinct: levels.len(),
-                values,
-                integers: false,
-            }
+        } => of_text(name, codes, levels),
+    }
+}
+
+/// A numeric column: constant, an identifier (distinct whole numbers counting up, or named
+/// like one), or a number.
+fn of_numeric(name: &str, values: &[f32]) -> ColumnProfile {
+    let present: Vec<f64> = values
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|&v| f64::from(v))
+        .collect();
+    let missing = values.len() - present.len();
+    let integers = present.iter().all(|v| v.fract() == 0.0);
+    let mut sorted = present.clone();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let distinct = sorted.len();
+    let stats = (!present.is_empty()).then(|| {
+        let mean = present.iter().sum::<f64>() / present.len() as f64;
+        [sorted[0], mean, sorted[distinct - 1]]
+    });
+    let counting_up = present.windows(2).all(|w| w[1] > w[0]);
+    let kind = if distinct <= 1 {
+        Kind::Constant
+    } else if integers
+        && distinct == present.len()
+        && present.len() >= IDENTIFIER_ROWS
+        && (counting_up || named_like_an_id(name))
+    {
+        Kind::Identifier
+    } else {
+        Kind::Numeric
+    };
+    let values = (distinct <= FEW).then(|| {
+        let mut counts: Vec<(String, usize)> = sorted
+            .iter()
+            .map(|&v| {
+                let n = present.iter().filter(|&&p| p == v).count();
+                ((v as f32).to_string(), n)
+            })
+            .collect();
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        counts
+    });
+    ColumnProfile {
+        name: name.to_string(),
+        kind,
+        missing,
+        stats,
+        distinct,
+        values,
+        integers,
+    }
+}
+
+/// A text column: constant, an identifier (every value distinct), or text.
+fn of_text(name: &str, codes: &[u32], levels: &[String]) -> ColumnProfile {
+    let mut counts = vec![0usize; levels.len()];
+    let mut missing = 0;
+    for &code in codes {
+        match counts.get_mut(code as usize) {
+            Some(n) if code != MISSING_CODE => *n += 1,
+            _ => missing += 1,
         }
+    }
+    let present = codes.len() - missing;
+    let kind = if levels.len() <= 1 {
+        Kind::Constant
+    } else if levels.len() == present && present >= IDENTIFIER_ROWS {
+        Kind::Identifier
+    } else {
+        Kind::Text
+    };
+    let values = (levels.len() <= FEW).then(|| {
+        let mut v: Vec<(String, usize)> = levels.iter().cloned().zip(counts).collect();
+        v.sort_by_key(|c| std::cmp::Reverse(c.1));
+        v
+    });
+    ColumnProfile {
+        name: name.to_string(),
+        kind,
+        missing,
+        stats: None,
+        distinct: levels.len(),
+        values,
+        integers: false,
     }
 }
 

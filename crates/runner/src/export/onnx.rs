@@ -138,10 +138,51 @@ fn value_info(name: &str, elem: DataType, dims: &[Option<i64>]) -> ValueInfoProt
     }
 }
 
-/// The ONNX model's bytes.
+/// The ONNX model's bytes: the preprocessing, the dense layers and the head, node by node in
+/// that order, then the model around the graph.
 pub(crate) fn model(e: &Exported) -> Vec<u8> {
     let mut b = Builder::default();
-    let pre: &Preprocessor = e.pre;
+    let columns = e.pre.features.len() as i64;
+    let prepared = preprocessing(&mut b, e.pre);
+    let h = dense(&mut b, e, &prepared);
+    let outputs = head(&mut b, e, &h);
+    let graph = GraphProto {
+        name: "burnfit".into(),
+        node: b.nodes,
+        initializer: b.initializers,
+        input: vec![value_info("features", DataType::FLOAT, &[None, Some(columns)])],
+        output: outputs,
+        doc_string: "Input `features`: float32 [batch, columns] in the order of metadata `burnfit.inputs`; numeric columns raw (NaN = missing), categorical columns as the index of the value among that column's `levels` (-1 = missing or unseen).".into(),
+        ..Default::default()
+    };
+    let meta = e
+        .metadata()
+        .into_iter()
+        .map(|(key, value)| StringStringEntryProto {
+            key,
+            value,
+            ..Default::default()
+        })
+        .collect();
+    let model = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+            ..Default::default()
+        }],
+        producer_name: "burnfit".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: MessageField::some(graph),
+        metadata_props: meta,
+        ..Default::default()
+    };
+    model.write_to_bytes().expect("an ONNX model encodes")
+}
+
+/// The preprocessing as nodes: each column filled, shifted and scaled as `preprocess.json`
+/// says, categorical columns one-hot; returns the name of the network's input, `[batch, width]`.
+fn preprocessing(b: &mut Builder, pre: &Preprocessor) -> String {
     let columns = pre.features.len() as i64;
     // Per-column fill, shift and scale; categorical columns pass through with NaN as -1.
     let (mut fill, mut shift, mut scale) = (Vec::new(), Vec::new(), Vec::new());
@@ -192,7 +233,13 @@ pub(crate) fn model(e: &Exported) -> Vec<u8> {
         }
     }
     let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-    let mut h = b.node("Concat", &refs, vec![int_attr("axis", 1)]);
+    b.node("Concat", &refs, vec![int_attr("axis", 1)])
+}
+
+/// The dense layers on `input`, each but the last followed by the activation; returns the
+/// name of the network's output.
+fn dense(b: &mut Builder, e: &Exported, input: &str) -> String {
+    let mut h = input.to_string();
     let last = e.layers.len() - 1;
     for (
         i,
@@ -213,13 +260,19 @@ pub(crate) fn model(e: &Exported) -> Vec<u8> {
         let product = b.node("MatMul", &[&h, &w], vec![]);
         h = b.node("Add", &[&product, &bias], vec![]);
         if i < last {
-            h = activation(&mut b, &h, e.activation);
+            h = activation(b, &h, e.activation);
         }
     }
-    let outputs = match e.loss {
+    h
+}
+
+/// The outputs: a classifier's probability, class and logit, a k-class softmax's probabilities,
+/// class and logits, or a regression's prediction.
+fn head(b: &mut Builder, e: &Exported, h: &str) -> Vec<ValueInfoProto> {
+    match e.loss {
         Loss::Bce => {
-            b.node_to("Identity", &[&h], vec![], "logit");
-            let z64 = b.cast(&h, DataType::DOUBLE);
+            b.node_to("Identity", &[h], vec![], "logit");
+            let z64 = b.cast(h, DataType::DOUBLE);
             let p64 = b.node("Sigmoid", &[&z64], vec![]);
             b.nodes.push(NodeProto {
                 op_type: "Cast".into(),
@@ -246,43 +299,11 @@ pub(crate) fn model(e: &Exported) -> Vec<u8> {
             ]
         }
         Loss::Mse => {
-            b.node_to("Identity", &[&h], vec![], "prediction");
+            b.node_to("Identity", &[h], vec![], "prediction");
             vec![value_info("prediction", DataType::FLOAT, &[None, Some(1)])]
         }
-        Loss::CrossEntropy => softmax_head(&mut b, &h, e.layers[last].output as i64),
-    };
-    let graph = GraphProto {
-        name: "burnfit".into(),
-        node: b.nodes,
-        initializer: b.initializers,
-        input: vec![value_info("features", DataType::FLOAT, &[None, Some(columns)])],
-        output: outputs,
-        doc_string: "Input `features`: float32 [batch, columns] in the order of metadata `burnfit.inputs`; numeric columns raw (NaN = missing), categorical columns as the index of the value among that column's `levels` (-1 = missing or unseen).".into(),
-        ..Default::default()
-    };
-    let meta = e
-        .metadata()
-        .into_iter()
-        .map(|(key, value)| StringStringEntryProto {
-            key,
-            value,
-            ..Default::default()
-        })
-        .collect();
-    let model = ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: OPSET,
-            ..Default::default()
-        }],
-        producer_name: "burnfit".into(),
-        producer_version: env!("CARGO_PKG_VERSION").into(),
-        graph: MessageField::some(graph),
-        metadata_props: meta,
-        ..Default::default()
-    };
-    model.write_to_bytes().expect("an ONNX model encodes")
+        Loss::CrossEntropy => softmax_head(b, h, e.layers[e.layers.len() - 1].output as i64),
+    }
 }
 
 /// A k-class head's outputs: `logits` `[N, k]`, `probabilities` (softmax in f64, as `predict`

@@ -1,0 +1,266 @@
+//! The end of a trained run: its weights, curves, final evaluation (and the threshold chosen
+//! on the validation rows), footprint, summary and status, and the seed's closing line.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use burnfit_model::{Loss, MlpConfig};
+
+use crate::backend::Selected;
+use crate::commands::final_line;
+use crate::config::Config;
+use crate::metrics;
+use crate::pipeline::Prepared;
+use crate::run::summary::{metric_map, SplitProfile};
+use crate::run::weights::to_bytes;
+use crate::run::{self as rundir, RunDir, Status, StatusFile, Summary};
+use crate::train::{self, Outcome, Stop};
+
+/// Says why the loop ended before its last epoch, if it did.
+fn report_stop(outcome: &Outcome) {
+    match outcome.stop {
+        Stop::EarlyStopped => say!(
+            "early stopping after epoch {}; best epoch {}",
+            outcome.history.len(),
+            outcome.best_epoch
+        ),
+        Stop::TimeBudget => say!("time budget reached after epoch {}", outcome.history.len()),
+        Stop::Completed | Stop::Interrupted => {}
+    }
+}
+
+/// A run whose loop has ended (not interrupted), and what its files are made from.
+pub(super) struct Trained<'a> {
+    /// The weights of class 0 and 1 in the loss, when `train.class_weight` set them.
+    pub(super) class_weights: Option<Vec<f64>>,
+    pub(super) config: &'a Config,
+    pub(super) selected: &'a Selected,
+    pub(super) data: &'a Prepared,
+    pub(super) network: &'a MlpConfig,
+    pub(super) run: &'a RunDir,
+}
+
+impl Trained<'_> {
+    /// The decision threshold: `train.threshold`'s number, or its rule's pick on the
+    /// validation rows (then saved in `model.json` for evaluate and predict).
+    /// `eval_outputs` are the final model's raw outputs on the evaluated rows: the validation
+    /// rows themselves unless there is a test file, then they are computed here.
+    fn threshold(&self, model: &burnfit_model::Mlp, eval_outputs: &[f32]) -> Result<f64> {
+        let t = self.config.train.threshold;
+        let crate::config::Threshold::Chosen(rule) = t else {
+            return Ok(t.during_training());
+        };
+        let valid = &self.data.valid;
+        let own;
+        let raw = if self.data.test.is_none() {
+            eval_outputs
+        } else {
+            own = train::outputs(model, valid, &self.selected.device);
+            &own
+        };
+        let p: Vec<f64> = raw
+            .iter()
+            .map(|&z| Loss::Bce.activate_value(f64::from(z)))
+            .collect();
+        let y: Vec<f64> = valid.y.iter().map(|&v| f64::from(v)).collect();
+        let chosen = match crate::threshold::choose(rule, &p, &y) {
+            Some(c) => {
+                say!(
+                    "threshold: {c:.4}, chosen by train.threshold = \"{t}\" on the {} validation rows",
+                    valid.rows
+                );
+                c
+            }
+            None => {
+                say!(
+                    "warning: train.threshold = \"{t}\" found no threshold on the {} validation rows (one class, or no threshold meets the target); keeping 0.5",
+                    valid.rows
+                );
+                0.5
+            }
+        };
+        let mut model_file = self.run.model_file()?;
+        model_file.threshold = chosen;
+        self.run.write_json(rundir::MODEL_JSON, &model_file)?;
+        Ok(chosen)
+    }
+
+    /// Writes the weights, the curves, the final evaluation, the footprint and the summary.
+    pub(super) fn write(
+        &self,
+        outcome: &Outcome,
+        meter: crate::footprint::Meter,
+        total: Instant,
+    ) -> Result<ExitCode> {
+        let (config, data, run) = (self.config, self.data, self.run);
+        let loss = config.train.loss;
+        let weights = to_bytes(&outcome.model)?;
+        run.write(rundir::WEIGHTS, &weights)?;
+        let curves = crate::report::svg::curves_svg(&outcome.history, loss)?;
+        run.write(rundir::CURVES, curves.as_str().as_bytes())?;
+        report_stop(outcome);
+        let eval = self.evaluate(outcome)?;
+        // Forward-only rows: validation every epoch, then the two final evaluations.
+        let evaluated =
+            (data.valid.rows * outcome.history.len() + eval.rows + data.train.rows) as u64;
+        let footprint = meter.finish(
+            &config.footprint,
+            self.network,
+            weights.len() as u64,
+            outcome.samples,
+            evaluated,
+        );
+        let run_id = run
+            .path
+            .file_name()
+            .map_or_else(|| "run".to_string(), |n| n.to_string_lossy().into_owned());
+        run.write(rundir::EMISSIONS, &footprint.emissions_csv(&run_id)?)?;
+        let samples_per_second = outcome.samples as f64 / outcome.seconds.max(1e-9);
+        let block = footprint.block();
+        run.write_summary(&self.summary(
+            outcome,
+            &eval,
+            footprint,
+            weights.len(),
+            samples_per_second,
+            total,
+        ))?;
+        say!(
+            "trained {} epochs in {:.2}s ({samples_per_second:.0} samples/s); evaluating on the {} rows",
+            outcome.history.len(),
+            outcome.seconds,
+            eval.name,
+        );
+        say_part!("{block}");
+        if let Some(p) = &outcome.privacy {
+            say_privacy(p);
+        }
+        run.write_status(&StatusFile::now(Status::Finished, ""))?;
+        if config.privacy.is_some() {
+            remove_checkpoints(run);
+        }
+        super::refresh_report(run);
+        outln!("{}", final_line(&eval.metrics, loss))?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The final model on the test rows when there are some, else on the validation rows (its
+    /// outputs written to the run folder), and on the training rows.
+    fn evaluate(&self, outcome: &Outcome) -> Result<Evaluation> {
+        let (data, loss) = (self.data, self.config.train.loss);
+        let (eval_name, eval_set) = match &data.test {
+            Some(t) => ("test", t),
+            None => ("validation", &data.valid),
+        };
+        let device = &self.selected.device;
+        let outputs = train::outputs(&outcome.model, eval_set, device);
+        let threshold = self.threshold(&outcome.model, &outputs)?;
+        let final_metrics = metrics::compute(loss, &outputs, &eval_set.y, threshold);
+        self.run.write_outputs(eval_set, &outputs, loss)?;
+        crate::commands::warn_undefined(&final_metrics, &format!("the {eval_name} rows"));
+        let train_metrics = train::evaluate(&outcome.model, &data.train, loss, threshold, device);
+        Ok(Evaluation {
+            name: eval_name,
+            rows: eval_set.rows,
+            threshold,
+            metrics: final_metrics,
+            train_metrics,
+        })
+    }
+
+    /// `summary.json`'s record of the finished run.
+    fn summary(
+        &self,
+        outcome: &Outcome,
+        eval: &Evaluation,
+        footprint: crate::footprint::Footprint,
+        model_bytes: usize,
+        samples_per_second: f64,
+        total: Instant,
+    ) -> Summary {
+        let (config, data) = (self.config, self.data);
+        let map = &data.pre.labels;
+        let mut splits = vec![
+            SplitProfile::of("train", &data.train.y, map),
+            SplitProfile::of("validation", &data.valid.y, map),
+        ];
+        if let Some(t) = &data.test {
+            splits.push(SplitProfile::of("test", &t.y, map));
+        }
+        Summary {
+            finished: rundir::now_rfc3339(),
+            splits,
+            threshold: eval.threshold,
+            threshold_rule: config.train.threshold.to_string(),
+            class_weights: self.class_weights.clone(),
+            backend: self.selected.kind.to_string(),
+            device: self.selected.description.clone(),
+            epochs_run: outcome.history.len(),
+            best_epoch: outcome.best_epoch,
+            stopped: outcome.stop,
+            train_metrics: metric_map(eval.train_metrics.iter().copied()),
+            final_epoch: outcome
+                .history
+                .last()
+                .map(|r| metric_map(r.metrics.iter().map(|(k, v)| (k.as_str(), *v)))),
+            evaluated_on: eval.name.to_string(),
+            evaluation: metric_map(eval.metrics.iter().copied()),
+            flush_denormals: config.backend.flush_denormals,
+            warnings: config.warnings.clone(),
+            data_warnings: data.warnings.clone(),
+            parameters: self.network.num_params(),
+            model_bytes,
+            load_seconds: data.seconds,
+            train_seconds: outcome.seconds,
+            total_seconds: total.elapsed().as_secs_f64(),
+            samples_per_second,
+            footprint,
+            privacy: outcome.privacy.clone(),
+        }
+    }
+}
+
+/// The final evaluation of a trained model.
+struct Evaluation {
+    /// The rows evaluated: `test` or `validation`.
+    name: &'static str,
+    /// How many.
+    rows: usize,
+    /// The decision threshold the class metrics used.
+    threshold: f64,
+    /// The metrics on those rows.
+    metrics: metrics::Metrics,
+    /// The same metrics on the training rows.
+    train_metrics: metrics::Metrics,
+}
+
+/// Says a private run's guarantee, in full.
+fn say_privacy(p: &crate::run::summary::PrivacySummary) {
+    say!(
+        "privacy: (ε = {:.4}, δ = {:e})-differentially private after {} steps (σ = {}, C = {}, {} sampling, RDP order {}); covers {}",
+        p.epsilon,
+        p.delta,
+        p.steps,
+        p.noise_multiplier,
+        p.max_grad_norm,
+        match p.sampling {
+            burnfit_privacy::Sampling::Poisson => "Poisson",
+            burnfit_privacy::Sampling::Shuffle => "shuffled-batch",
+        },
+        p.order,
+        p.covers
+    );
+}
+
+/// Removes a finished private run's checkpoints: they hold its secret noise key, with which the
+/// noise could be taken out of the intermediate models, and a finished run needs neither.
+fn remove_checkpoints(run: &RunDir) {
+    let checkpoints = run.file(rundir::CHECKPOINTS);
+    if let Err(e) = std::fs::remove_dir_all(&checkpoints) {
+        say!(
+            "warning: {} not removed ({e}); it holds the run's secret noise key: remove it",
+            checkpoints.display()
+        );
+    }
+}
