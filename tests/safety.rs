@@ -1227,7 +1227,7 @@ fn cv_errors_name_the_flag_the_user_typed_never_a_set_they_did_not() {
             "2",
             "--stratify",
         ],
-        &["--stratify:", "binary label"],
+        &["--stratify:", "needs classes"],
     );
     assert!(!err.contains("--set"), "{err}");
 }
