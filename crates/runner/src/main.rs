@@ -11,6 +11,7 @@
 mod term;
 
 mod backend;
+mod calibrate;
 mod cli;
 mod commands;
 mod config;

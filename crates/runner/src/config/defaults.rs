@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use burnfit_model::{AdamSettings, Loss, MlpConfig, SgdSettings};
 
 use super::{
-    BackendConfig, BackendKind, ClassWeight, Config, DataConfig, EarlyStopping, Finite,
+    BackendConfig, BackendKind, Calibrate, ClassWeight, Config, DataConfig, EarlyStopping, Finite,
     FootprintConfig, Fraction, LrSchedule, Missing, ModelConfig, NonNegative, NonNegative32,
     Normalize, Optimizer, OutputConfig, Positive, Positive32, Source, SplitConfig, SyntheticConfig,
     Task, Threshold, TrainConfig, UnitInterval,
@@ -145,6 +145,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             class_weight: ClassWeight::None,
             threshold: Threshold::default(),
+            calibrate: Calibrate::None,
         }
     }
 }

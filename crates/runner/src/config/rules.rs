@@ -178,7 +178,7 @@ pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
         );
     }
     if t.loss == Loss::Mse {
-        for key in ["train.class_weight", "train.threshold"] {
+        for key in ["train.class_weight", "train.threshold", "train.calibrate"] {
             add(
                 key,
                 "train.loss is \"mse\": a regression has no classes".into(),

@@ -126,6 +126,18 @@ pub(crate) enum Source {
     Synthetic,
 }
 
+/// `train.calibrate`: what is done to a classifier's probabilities after training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Calibrate {
+    /// The probabilities as trained.
+    #[default]
+    None,
+    /// One temperature fitted on the validation rows' log loss, folded into the last layer
+    /// (`calibrate.rs`).
+    Temperature,
+}
+
 /// What to do with empty cells, `NA` and `NaN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -358,6 +370,9 @@ pub(crate) struct TrainConfig {
     /// The probability above which a row is class 1 (BCE): a number, or a rule applied to
     /// the validation rows after training (`"f1"`, `"youden"`, `"precision>=0.9"`, ...).
     pub(crate) threshold: Threshold,
+    /// Calibration of a classifier's probabilities after training: `"none"` or
+    /// `"temperature"`.
+    pub(crate) calibrate: Calibrate,
 }
 
 impl TrainConfig {

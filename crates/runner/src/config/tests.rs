@@ -172,6 +172,7 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         ("train.early_stopping", always),
         ("train.class_weight", |c| c.train.loss != Loss::Mse),
         ("train.threshold", |c| c.train.loss == Loss::Bce),
+        ("train.calibrate", |c| c.train.loss != Loss::Mse),
         ("backend.kind", always),
         ("backend.device", |c| {
             !matches!(c.backend.kind, BackendKind::Flex | BackendKind::Ndarray)

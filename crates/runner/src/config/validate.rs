@@ -141,7 +141,7 @@ impl Config {
         }
         let t = &self.train;
         if t.loss == Loss::Mse {
-            for key in ["train.class_weight", "train.threshold"] {
+            for key in ["train.class_weight", "train.threshold", "train.calibrate"] {
                 if written.has(key) {
                     return Err(fail(
                         key,

@@ -31,7 +31,7 @@ pub(crate) mod summary;
 pub(crate) mod weights;
 
 pub(crate) use checkpoint::{Best, Checkpoint, CheckpointState, Partial};
-pub(crate) use summary::{class_weight_words, PrivacySummary, Summary};
+pub(crate) use summary::{class_weight_words, CalibrationSummary, PrivacySummary, Summary};
 
 /// The resolved config.
 pub(crate) const CONFIG: &str = "config.toml";
@@ -103,6 +103,10 @@ pub(crate) struct ModelFile {
     /// A k-class softmax's class names in output order (absent for one output).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) classes: Vec<String>,
+    /// The temperature `train.calibrate` fitted, already folded into `model.bpk`'s last layer
+    /// (nothing is to be applied on top of it); absent without calibration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) temperature: Option<f64>,
 }
 
 fn half() -> f64 {

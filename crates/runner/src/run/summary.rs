@@ -85,6 +85,26 @@ pub(crate) struct Summary {
     /// A private run's (ε, δ) and what gave them; absent for ordinary training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) privacy: Option<PrivacySummary>,
+    /// The temperature fitted by `train.calibrate`, and what it did; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) calibration: Option<CalibrationSummary>,
+}
+
+/// `train.calibrate = "temperature"`'s fit on the validation rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CalibrationSummary {
+    /// T: the trained logits were divided by it (folded into the last layer of `model.bpk`).
+    pub(crate) temperature: f64,
+    /// The validation rows it was fitted on.
+    pub(crate) rows: usize,
+    /// Their log loss before and after.
+    pub(crate) log_loss_before: f64,
+    /// After.
+    pub(crate) log_loss_after: f64,
+    /// Their expected calibration error (top label, 15 bins) before and after.
+    pub(crate) ece_before: f64,
+    /// After.
+    pub(crate) ece_after: f64,
 }
 
 /// Class weights in words, as the log and the report give them: `class 0 0.7500, class 1

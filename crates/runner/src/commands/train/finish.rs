@@ -9,12 +9,13 @@ use burnfit_model::{Loss, MlpConfig};
 
 use crate::backend::Selected;
 use crate::commands::final_line;
-use crate::config::Config;
+use crate::calibrate;
+use crate::config::{Calibrate, Config};
 use crate::metrics;
 use crate::pipeline::Prepared;
 use crate::run::summary::{metric_map, SplitProfile};
 use crate::run::weights::to_bytes;
-use crate::run::{self as rundir, RunDir, Status, StatusFile, Summary};
+use crate::run::{self as rundir, CalibrationSummary, RunDir, Status, StatusFile, Summary};
 use crate::train::{self, Outcome, Stop};
 
 /// Says why the loop ended before its last epoch, if it did.
@@ -86,15 +87,51 @@ impl Trained<'_> {
         Ok(chosen)
     }
 
+    /// `train.calibrate = "temperature"`: T fitted on the validation rows and folded into the
+    /// final model's last layer, so the weights written and every later evaluation carry it;
+    /// `model.json` records T.
+    fn calibrate(&self, outcome: &mut Outcome) -> Result<Option<CalibrationSummary>> {
+        let loss = self.config.train.loss;
+        if self.config.train.calibrate != Calibrate::Temperature || loss == Loss::Mse {
+            return Ok(None);
+        }
+        let valid = &self.data.valid;
+        let raw = train::outputs(&outcome.model, valid, &self.selected.device);
+        let t = calibrate::fit_temperature(&raw, &valid.y, loss);
+        let fit = CalibrationSummary {
+            temperature: t,
+            rows: valid.rows,
+            log_loss_before: calibrate::log_loss(&raw, &valid.y, loss, 1.0),
+            log_loss_after: calibrate::log_loss(&raw, &valid.y, loss, t),
+            ece_before: calibrate::expected_calibration_error(&raw, &valid.y, loss, 1.0),
+            ece_after: calibrate::expected_calibration_error(&raw, &valid.y, loss, t),
+        };
+        outcome.model = calibrate::fold_into_head(outcome.model.clone(), t);
+        let mut model_file = self.run.model_file()?;
+        model_file.temperature = Some(t);
+        self.run.write_json(rundir::MODEL_JSON, &model_file)?;
+        say!(
+            "calibration: temperature {t:.4} on the {} validation rows; log loss {:.4} -> {:.4}, expected calibration error {:.4} -> {:.4}",
+            valid.rows,
+            fit.log_loss_before,
+            fit.log_loss_after,
+            fit.ece_before,
+            fit.ece_after
+        );
+        Ok(Some(fit))
+    }
+
     /// Writes the weights, the curves, the final evaluation, the footprint and the summary.
     pub(super) fn write(
         &self,
-        outcome: &Outcome,
+        mut outcome: Outcome,
         meter: crate::footprint::Meter,
         total: Instant,
     ) -> Result<ExitCode> {
         let (config, data, run) = (self.config, self.data, self.run);
         let loss = config.train.loss;
+        let calibration = self.calibrate(&mut outcome)?;
+        let outcome = &outcome;
         let weights = to_bytes(&outcome.model)?;
         run.write(rundir::WEIGHTS, &weights)?;
         let curves = crate::report::svg::curves_svg(&outcome.history, loss)?;
@@ -118,14 +155,16 @@ impl Trained<'_> {
         run.write(rundir::EMISSIONS, &footprint.emissions_csv(&run_id)?)?;
         let samples_per_second = outcome.samples as f64 / outcome.seconds.max(1e-9);
         let block = footprint.block();
-        run.write_summary(&self.summary(
+        let mut summary = self.summary(
             outcome,
             &eval,
             footprint,
             weights.len(),
             samples_per_second,
             total,
-        ))?;
+        );
+        summary.calibration = calibration;
+        run.write_summary(&summary)?;
         say!(
             "trained {} epochs in {:.2}s ({samples_per_second:.0} samples/s); evaluating on the {} rows",
             outcome.history.len(),
@@ -217,6 +256,7 @@ impl Trained<'_> {
             samples_per_second,
             footprint,
             privacy: outcome.privacy.clone(),
+            calibration: None,
         }
     }
 }

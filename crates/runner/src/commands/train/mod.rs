@@ -108,7 +108,7 @@ pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode
         network: &network,
         run: &run,
     };
-    crate::threads::on_pool(|| ended.write(&outcome, meter, total))
+    crate::threads::on_pool(|| ended.write(outcome, meter, total))
 }
 
 /// Whether a resumed run is finished already, said if so. A finished run has its summary:
@@ -363,6 +363,7 @@ fn start(
             inputs: data.pre.input_names(),
             threshold: config.train.threshold.during_training(),
             classes: data.pre.labels.class_names(),
+            temperature: None,
         };
         run.write(rundir::CONFIG, config.to_toml().as_bytes())?;
         run.write_json(rundir::DATA, &data.files)?;
