@@ -43,32 +43,8 @@ pub(crate) fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> 
     }
     for (layer, k) in model.layers.iter_mut().zip(linear) {
         let [input, output] = layer.weight.val().dims();
-        let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-            let t = st
-                .tensor(name)
-                .map_err(|_| anyhow::anyhow!("{}: no tensor {name}", path.display()))?;
-            if t.dtype() != Dtype::F32 {
-                bail!(
-                    "{}: {name} is {:?}; float32 weights are needed",
-                    path.display(),
-                    t.dtype()
-                );
-            }
-            if t.shape() != shape {
-                bail!(
-                    "{}: {name} has shape {:?}, the config's network needs {:?}",
-                    path.display(),
-                    t.shape(),
-                    shape
-                );
-            }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect())
-        };
-        let w = read(&format!("{k}.weight"), &[output, input])?;
-        let b = read(&format!("{k}.bias"), &[output])?;
+        let w = read_f32(&st, path, &format!("{k}.weight"), &[output, input])?;
+        let b = read_f32(&st, path, &format!("{k}.bias"), &[output])?;
         // Said here, naming the tensor, instead of as a divergence at step 1.
         for (name, values) in [(format!("{k}.weight"), &w), (format!("{k}.bias"), &b)] {
             if let Some(i) = values.iter().position(|v| !v.is_finite()) {
@@ -79,12 +55,7 @@ pub(crate) fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> 
                 );
             }
         }
-        let mut burn_w = vec![0f32; w.len()];
-        for r in 0..output {
-            for c in 0..input {
-                burn_w[c * output + r] = w[r * input + c];
-            }
-        }
+        let burn_w = transposed(&w, output, input);
         layer.weight = Param::from_tensor(Tensor::<2>::from_data(
             TensorData::new(burn_w, [input, output]),
             device,
@@ -95,4 +66,41 @@ pub(crate) fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> 
         )));
     }
     Ok(())
+}
+
+/// Tensor `name` of the file as f32 values, refused unless it is float32 of `shape`.
+fn read_f32(st: &SafeTensors, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+    let t = st
+        .tensor(name)
+        .map_err(|_| anyhow::anyhow!("{}: no tensor {name}", path.display()))?;
+    if t.dtype() != Dtype::F32 {
+        bail!(
+            "{}: {name} is {:?}; float32 weights are needed",
+            path.display(),
+            t.dtype()
+        );
+    }
+    if t.shape() != shape {
+        bail!(
+            "{}: {name} has shape {:?}, the config's network needs {:?}",
+            path.display(),
+            t.shape(),
+            shape
+        );
+    }
+    Ok(t.data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// PyTorch's `[out, in]` weight, row-major, as Burn's `[in, out]`.
+fn transposed(w: &[f32], output: usize, input: usize) -> Vec<f32> {
+    let mut burn_w = vec![0f32; w.len()];
+    for r in 0..output {
+        for c in 0..input {
+            burn_w[c * output + r] = w[r * input + c];
+        }
+    }
+    burn_w
 }

@@ -149,6 +149,7 @@ const CSV_KEYS: [&str; 8] = [
 
 /// Every key that cannot act in `c`, with why. A key listed here is left out of the resolved
 /// config; written by the user, it is a warning (or, for another source's keys, an error).
+// Long because flat: one short rule per setting that leaves other keys without effect.
 pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
     let (d, t) = (&c.data, &c.train);
     let mut out: Vec<(&'static str, String)> = Vec::new();

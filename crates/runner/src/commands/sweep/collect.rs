@@ -235,6 +235,8 @@ fn write_best(root: &Path, plan: &Plan, best: &Row) -> Result<String> {
     Ok(config)
 }
 
+/// Writes `sweep.csv`: one row per trial in trial order, with its varied keys, status, ranked
+/// metric, every evaluation metric, ε when any trial is private, and seconds.
 fn write_csv(root: &Path, plan: &Plan, rows: &[Row]) -> Result<()> {
     let keys: Vec<String> = plan
         .trials
@@ -287,6 +289,7 @@ fn write_csv(root: &Path, plan: &Plan, rows: &[Row]) -> Result<()> {
     write_atomic(&root.join("sweep.csv"), &bytes)
 }
 
+/// The ranking on stdout, best first.
 fn print_ranking(plan: &Plan, rows: &[Row]) -> std::io::Result<()> {
     let keys: Vec<&str> = plan
         .trials

@@ -68,6 +68,7 @@ struct Plan {
 const PLAN: &str = "sweep.json";
 const BASE: &str = "base.toml";
 
+/// Trial `i`'s run folder.
 fn trial_dir(root: &Path, i: usize) -> PathBuf {
     root.join(format!("trial-{i:04}"))
 }
@@ -389,6 +390,7 @@ fn settle_plan(root: &Path, plan: &Plan, base_toml: &str, shared: bool) -> Resul
     )
 }
 
+/// The goal in words, for the sweep's first line.
 fn goal_word(g: Goal) -> &'static str {
     match g {
         Goal::Max => "higher is better",
