@@ -400,3 +400,107 @@ fn mistakes_with_classes_say_what_to_write_instead() {
     let resolved = fs::read_to_string(dir.join("pos/config.toml")).unwrap();
     assert!(!resolved.contains("positive"), "{resolved}");
 }
+
+/// `train.calibrate = "temperature"` on an overfitted k-class run (100 epochs of 300 rows):
+/// T > 1, the validation log loss and calibration error fall, no prediction changes, and
+/// evaluate and predict give the calibrated probabilities from the weights alone.
+#[test]
+fn temperature_calibration_keeps_the_predictions_and_fixes_the_confidence() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    setup(dir, 100, "");
+    train(dir, &["--config", "shelf.toml", "--out", "raw"]);
+    let out = train(
+        dir,
+        &[
+            "--config",
+            "shelf.toml",
+            "--set",
+            "train.calibrate=\"temperature\"",
+            "--out",
+            "cal",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("calibration: temperature"),
+        "{}",
+        stderr(&out)
+    );
+    let (raw, cal) = (summary(dir, "raw"), summary(dir, "cal"));
+    let c = &cal["calibration"];
+    let t = c["temperature"].as_f64().unwrap();
+    assert!(t > 1.0, "an overfitted model is overconfident: {c}");
+    assert!(
+        c["log_loss_after"].as_f64() < c["log_loss_before"].as_f64(),
+        "{c}"
+    );
+    assert!(c["ece_after"].as_f64() < c["ece_before"].as_f64(), "{c}");
+    // The uncalibrated run is the same run before the fold: its loss is `before`.
+    let before = metric(&raw, "evaluation", "loss");
+    assert!((before - c["log_loss_before"].as_f64().unwrap()).abs() < 1e-6);
+    assert!(
+        (metric(&cal, "evaluation", "loss") - c["log_loss_after"].as_f64().unwrap()).abs() < 1e-5
+    );
+    for m in ["accuracy", "macro_f1"] {
+        assert_eq!(
+            metric(&cal, "evaluation", m),
+            metric(&raw, "evaluation", m),
+            "{m}"
+        );
+    }
+    let model: Value =
+        serde_json::from_slice(&fs::read(dir.join("cal/model.json")).unwrap()).unwrap();
+    assert_eq!(model["temperature"].as_f64(), Some(t));
+    // predict: the same classes, the calibrated run's probabilities less extreme.
+    let predict = |run: &str| {
+        let p = burnfit(dir)
+            .args([
+                "predict",
+                "--model",
+                run,
+                "--data",
+                "valid.csv",
+                "--out",
+                "-",
+            ])
+            .output()
+            .unwrap();
+        assert!(p.status.success(), "{}", stderr(&p));
+        stdout(&p)
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                let top = c[2..]
+                    .iter()
+                    .map(|v| v.parse::<f64>().unwrap())
+                    .fold(0.0, f64::max);
+                (c[1].to_string(), top)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (p_raw, p_cal) = (predict("raw"), predict("cal"));
+    for ((class_raw, top_raw), (class_cal, top_cal)) in p_raw.iter().zip(&p_cal) {
+        assert_eq!(class_raw, class_cal);
+        assert!(top_cal <= &(top_raw + 1e-6), "{top_cal} vs {top_raw}");
+    }
+    // A regression has no probabilities to calibrate.
+    fails(
+        dir,
+        "calibrate a regression",
+        &[
+            "train",
+            "--config",
+            "shelf.toml",
+            "--set",
+            "train.loss=\"mse\"",
+            "--set",
+            "data.label=\"Sales\"",
+            "--set",
+            "data.categorical=[\"ShelveLoc\", \"Urban\", \"US\"]",
+            "--set",
+            "train.calibrate=\"temperature\"",
+        ],
+        &["train.calibrate", "mse"],
+    );
+}

@@ -23,6 +23,7 @@ fn main() {
     rayon::scope(|_| run());
 }
 
+// Long because it is one measurement, set up and timed in order, as its output reads.
 fn run() {
     let args: Vec<usize> = std::env::args()
         .skip(1)

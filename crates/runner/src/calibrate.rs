@@ -7,7 +7,6 @@
 //! bias divided by T), so every command that reads the model, the ONNX and safetensors exports
 //! included, gives the calibrated probabilities without knowing about it.
 
-use burn::module::Param;
 use burn::tensor::Tensor;
 use burnfit_model::{Loss, Mlp};
 
@@ -111,8 +110,7 @@ pub(crate) fn expected_calibration_error(
 pub(crate) fn fold_into_head(mut model: Mlp, t: f64) -> Mlp {
     let last = model.layers.len() - 1;
     let layer = &mut model.layers[last];
-    let scale = |p: &Param<Tensor<2>>| p.clone().map(|w| w.div_scalar(t));
-    layer.weight = scale(&layer.weight);
+    layer.weight = layer.weight.clone().map(|w: Tensor<2>| w.div_scalar(t));
     layer.bias = layer
         .bias
         .as_ref()

@@ -9,6 +9,7 @@
 //! `curves.svg`), and [`page`] (the HTML, one module per page).
 
 pub(crate) mod curves;
+mod outputs;
 pub(crate) mod page;
 pub(crate) mod read;
 pub(crate) mod record;

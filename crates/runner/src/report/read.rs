@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use burnfit_model::Loss;
 use serde::de::DeserializeOwned;
 
-use super::record::{ColumnImportance, ExplainAbout, ImportanceRecord, Outputs, RunRecord};
+use super::record::{ColumnImportance, ExplainAbout, ImportanceRecord, RunRecord};
 use crate::files::{read_own, CONFIG_LIMIT, JSON_LIMIT};
 use crate::history::EpochRow;
 use crate::run::{
@@ -77,16 +77,16 @@ pub(crate) enum ReadError {
     },
 }
 
-type Result<T> = std::result::Result<T, ReadError>;
+pub(super) type Result<T> = std::result::Result<T, ReadError>;
 
-fn inconsistent(path: &Path, why: impl Into<String>) -> ReadError {
+pub(super) fn inconsistent(path: &Path, why: impl Into<String>) -> ReadError {
     ReadError::Inconsistent {
         path: path.to_path_buf(),
         why: why.into(),
     }
 }
 
-fn malformed(
+pub(super) fn malformed(
     path: &Path,
     what: &'static str,
     source: impl std::error::Error + Send + Sync + 'static,
@@ -141,9 +141,13 @@ impl RunRecord {
         };
         let outputs = match optional(&dir.join(rundir::OUTPUTS))? {
             Some(path) if with_outputs && model.loss == Loss::CrossEntropy => Some(
-                read_class_outputs(&path, model.network.output, summary.as_ref())?,
+                super::outputs::read_class_outputs(&path, model.network.output, summary.as_ref())?,
             ),
-            Some(path) if with_outputs => Some(read_outputs(&path, model.loss, summary.as_ref())?),
+            Some(path) if with_outputs => Some(super::outputs::read_outputs(
+                &path,
+                model.loss,
+                summary.as_ref(),
+            )?),
             _ => None,
         };
         let explain = dir.join(rundir::EXPLAIN);
@@ -291,24 +295,12 @@ fn check_summary(path: &Path, s: &Summary) -> Result<()> {
 /// hundred bytes each. A planted 5 GB sparse file is refused by its size, not read.
 const SMALL_CSV_LIMIT: u64 = 64_000_000;
 
-/// The most `outputs.csv` may hold: a row per evaluated row (a few numbers, under 128 bytes
-/// written the way burnfit writes them), as many rows as `summary.json` says were evaluated;
-/// without a summary, a small file. Never more than a quarter of the memory available.
-fn outputs_limit(summary: Option<&Summary>) -> u64 {
-    let rows = summary.map_or(0, |s| {
-        s.splits
-            .iter()
-            .find(|p| p.name == s.evaluated_on)
-            .map_or(0, |p| p.rows as u64)
-    });
-    rows.saturating_mul(128)
-        .saturating_add(1 << 20)
-        .min(crate::resources::available() / 4)
-}
-
 /// A CSV reader over `path` (a regular file of at most `limit` bytes, never read through a
 /// link) and its header.
-fn csv_with_header(path: &Path, limit: u64) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
+pub(super) fn csv_with_header(
+    path: &Path,
+    limit: u64,
+) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
     let unreadable = |source| ReadError::Unreadable {
         path: path.to_path_buf(),
         source,
@@ -334,7 +326,7 @@ fn csv_with_header(path: &Path, limit: u64) -> Result<(csv::Reader<std::fs::File
 }
 
 /// A cell of one of the run's CSVs as a number, or an error naming the file, line and column.
-fn number(path: &Path, line: usize, column: &str, cell: &str) -> Result<f64> {
+pub(super) fn number(path: &Path, line: usize, column: &str, cell: &str) -> Result<f64> {
     cell.parse().map_err(|_| {
         inconsistent(
             path,
@@ -379,140 +371,6 @@ fn read_history(path: &Path) -> Result<Vec<EpochRow>> {
         });
     }
     Ok(rows)
-}
-
-/// `outputs.csv`, checked against the run: a classifier's rows have a 0/1 target and a
-/// probability, and there are as many rows (and positives) as `summary.json` says the
-/// evaluated split has.
-fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Outputs> {
-    let (mut r, header) = csv_with_header(path, outputs_limit(summary))?;
-    let classifier = loss == Loss::Bce;
-    let expected: &[&str] = if classifier {
-        &["row", "target", "output", "probability"]
-    } else {
-        &["row", "target", "output"]
-    };
-    if header != expected {
-        return Err(inconsistent(
-            path,
-            format!(
-                "its header is not {} (what a {} run writes)",
-                expected.join(","),
-                if classifier {
-                    "classifier"
-                } else {
-                    "regression"
-                }
-            ),
-        ));
-    }
-    let mut out = Outputs {
-        width: 1,
-        ..Outputs::default()
-    };
-    for (i, record) in r.records().enumerate() {
-        let record = record.map_err(|e| malformed(path, "CSV", e))?;
-        let line = i + 2;
-        let num = |k: usize| number(path, line, expected[k], record.get(k).unwrap_or(""));
-        let (target, output) = (num(1)?, num(2)?);
-        if classifier {
-            let p = num(3)?;
-            if target != 0.0 && target != 1.0 {
-                return Err(inconsistent(
-                    path,
-                    format!("line {line}: a classifier's target is 0 or 1, not {target}"),
-                ));
-            }
-            // NaN is what a NaN output gives; anything else must be a probability.
-            if !(p.is_nan() || (0.0..=1.0).contains(&p)) {
-                return Err(inconsistent(
-                    path,
-                    format!("line {line}: probability {p} is not in [0, 1]"),
-                ));
-            }
-            out.probability.push(p);
-        }
-        out.target.push(target);
-        out.output.push(output);
-    }
-    let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
-    if let Some(split) = split {
-        let positives = out.target.iter().filter(|&&y| y > 0.5).count();
-        if out.target.len() != split.rows
-            || split
-                .positives
-                .is_some_and(|p| classifier && p != positives)
-        {
-            return Err(inconsistent(
-                path,
-                format!(
-                    "it has {} rows ({positives} positive), but summary.json says the {} split has {} rows{}",
-                    out.target.len(),
-                    split.name,
-                    split.rows,
-                    split
-                        .positives
-                        .map_or(String::new(), |p| format!(" ({p} positive)"))
-                ),
-            ));
-        }
-    }
-    Ok(out)
-}
-
-/// `outputs.csv` of a k-class softmax: a class index in `0..k` and k raw outputs per row, as
-/// many rows as `summary.json` says the evaluated split has.
-fn read_class_outputs(path: &Path, k: usize, summary: Option<&Summary>) -> Result<Outputs> {
-    let (mut r, header) = csv_with_header(path, outputs_limit(summary).saturating_mul(k as u64))?;
-    let mut expected = vec!["row".to_string(), "target".into()];
-    expected.extend((0..k).map(|j| format!("output_{j}")));
-    if header != expected {
-        return Err(inconsistent(
-            path,
-            format!(
-                "its header is not {} (what a {k}-class run writes)",
-                expected.join(",")
-            ),
-        ));
-    }
-    let mut out = Outputs {
-        width: k,
-        ..Outputs::default()
-    };
-    for (i, record) in r.records().enumerate() {
-        let record = record.map_err(|e| malformed(path, "CSV", e))?;
-        let line = i + 2;
-        let num = |j: usize| number(path, line, &expected[j], record.get(j).unwrap_or(""));
-        let target = num(1)?;
-        if !(target >= 0.0 && target < k as f64 && target.fract() == 0.0) {
-            return Err(inconsistent(
-                path,
-                format!(
-                    "line {line}: a {k}-class run's target is a class index 0 to {}, not {target}",
-                    k - 1
-                ),
-            ));
-        }
-        out.target.push(target);
-        for j in 0..k {
-            out.output.push(num(j + 2)?);
-        }
-    }
-    let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
-    if let Some(split) = split {
-        if out.target.len() != split.rows {
-            return Err(inconsistent(
-                path,
-                format!(
-                    "it has {} rows, but summary.json says the {} split has {} rows",
-                    out.target.len(),
-                    split.name,
-                    split.rows
-                ),
-            ));
-        }
-    }
-    Ok(out)
 }
 
 fn read_importance(path: &Path) -> Result<Vec<ColumnImportance>> {

@@ -8,8 +8,8 @@ use anyhow::Result;
 use burnfit_model::{Loss, MlpConfig};
 
 use crate::backend::Selected;
-use crate::commands::final_line;
 use crate::calibrate;
+use crate::commands::final_line;
 use crate::config::{Calibrate, Config};
 use crate::metrics;
 use crate::pipeline::Prepared;

@@ -80,7 +80,11 @@ pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode
     // with nothing to save, it ended the process at once (`crate::stop`).
     let _graceful = crate::stop::Graceful::enter();
     let (run, checkpoint) = start(&args, resumed, run_path, &config, &network, &data)?;
-    say_notes(&config, class_weights.as_deref(), &data.pre.labels.class_names());
+    say_notes(
+        &config,
+        class_weights.as_deref(),
+        &data.pre.labels.class_names(),
+    );
     let job = Job {
         config: &config,
         network: &network,

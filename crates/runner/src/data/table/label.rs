@@ -64,6 +64,46 @@ pub(crate) enum LabelRule {
     Known(LabelMap),
 }
 
+/// A label cell as the errors name it: its canonical value, source row, file and column.
+type Cell<'a> = (String, u64, &'a str, &'a str);
+
+/// The code of a label under a known mapping (a trained model's): 1 or 0 for the positive or
+/// negative class, a softmax class's index; a value the mapping lacks is an error naming the
+/// row. (Regression labels are numbers, parsed before this.)
+fn known_code(map: &LabelMap, (value, row, origin, column): Cell<'_>) -> Result<f32, DataError> {
+    match map {
+        LabelMap::Binary { positive, negative } => {
+            if value == *positive {
+                Ok(1.0)
+            } else if negative.as_ref() == Some(&value) {
+                Ok(0.0)
+            } else {
+                Err(DataError::UnknownLabel {
+                    path: origin.to_string(),
+                    row,
+                    column: column.to_string(),
+                    value,
+                    positive: positive.clone(),
+                    negative: negative
+                        .as_ref()
+                        .map_or("(none was seen in training)".into(), |n| format!("`{n}`")),
+                })
+            }
+        }
+        LabelMap::Classes { classes } => match classes.iter().position(|c| *c == value) {
+            Some(code) => Ok(code as f32),
+            None => Err(DataError::UnknownClass {
+                path: origin.to_string(),
+                row,
+                column: column.to_string(),
+                value,
+                classes: listing(classes, MAX_LISTED),
+            }),
+        },
+        LabelMap::Regression => unreachable!("a number is parsed, not looked up"),
+    }
+}
+
 /// Writes a label token in one canonical form, so `1`, `1.0` and ` 1 ` are one class, and
 /// `TRUE`/`true` another.
 pub(crate) fn canonical_label(b: &[u8]) -> String {
@@ -115,39 +155,19 @@ impl LabelBuilder {
             return Ok(());
         }
         let value = canonical_label(utf8(cell, row, column, origin)?.as_bytes());
-        if let LabelRule::Known(LabelMap::Binary { positive, negative }) = &self.rule {
-            let v = if value == *positive {
-                1.0
-            } else if negative.as_ref() == Some(&value) {
-                0.0
-            } else {
-                return Err(DataError::UnknownLabel {
-                    path: origin.to_string(),
-                    row,
-                    column: column.to_string(),
-                    value,
-                    positive: positive.clone(),
-                    negative: negative
-                        .as_ref()
-                        .map_or("(none was seen in training)".into(), |n| format!("`{n}`")),
-                });
-            };
-            self.values.push(v);
-            return Ok(());
-        }
-        if let LabelRule::Known(LabelMap::Classes { classes }) = &self.rule {
-            let Some(code) = classes.iter().position(|c| *c == value) else {
-                return Err(DataError::UnknownClass {
-                    path: origin.to_string(),
-                    row,
-                    column: column.to_string(),
-                    value,
-                    classes: listing(classes, MAX_LISTED),
-                });
-            };
-            self.values.push(code as f32);
-            return Ok(());
-        }
+        let at = |value| (value, row, origin, column);
+        let v = match &self.rule {
+            LabelRule::Known(map) => known_code(map, at(value))?,
+            LabelRule::InferBinary { .. } | LabelRule::InferClasses => self.learn(at(value))?,
+        };
+        self.values.push(v);
+        Ok(())
+    }
+
+    /// The code of a label while its classes are still being learnt: the index of its class
+    /// in order of first appearance, a new class while there is room (two for a binary label,
+    /// [`MAX_CLASSES`] for a softmax), else an error that says what to write instead.
+    fn learn(&mut self, (value, row, origin, column): Cell<'_>) -> Result<f32, DataError> {
         let limit = match self.rule {
             LabelRule::InferClasses => MAX_CLASSES,
             _ => 2,
@@ -183,8 +203,7 @@ impl LabelBuilder {
                 });
             }
         };
-        self.values.push(code as f32);
-        Ok(())
+        Ok(code as f32)
     }
 
     /// Maps class codes to 0/1, or to the sorted classes' indices, once all classes are known.

@@ -97,44 +97,14 @@ fn identity_rows(run: &RunRecord) -> Vec<(String, String)> {
     rows
 }
 
-/// The rows of the "Run" table that `summary.json` gives: the splits, the decision threshold
-/// and class weights of a classifier, and what the run warned of.
+/// The rows of the "Run" table that `summary.json` gives: the splits, the decision threshold,
+/// class weights and calibration of a classifier, what the run warned of, and its privacy.
 fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = Vec::new();
-    for p in &s.splits {
-        // The reader checked that a split's positives are among its rows.
-        let what = match (p.positives, p.target) {
-            _ if p.classes.is_some() => {
-                let counts = p.classes.as_deref().unwrap_or_default();
-                let names = &run.model.classes;
-                let each: Vec<String> = counts
-                    .iter()
-                    .enumerate()
-                    .map(|(j, n)| {
-                        let name = names
-                            .get(j)
-                            .map_or_else(|| format!("class {j}"), Clone::clone);
-                        format!("{name} {n}")
-                    })
-                    .collect();
-                format!("{} rows: {}", p.rows, each.join(", "))
-            }
-            (Some(pos), _) => format!(
-                "{} rows: {pos} positive ({:.1} %), {} negative",
-                p.rows,
-                100.0 * pos as f64 / p.rows.max(1) as f64,
-                p.rows.saturating_sub(pos)
-            ),
-            (None, Some([lo, mean, hi])) => {
-                format!(
-                    "{} rows: target from {lo:.4} to {hi:.4}, mean {mean:.4}",
-                    p.rows
-                )
-            }
-            _ => format!("{} rows", p.rows),
-        };
-        rows.push((format!("{} split", p.name), what));
-    }
+    let mut rows: Vec<(String, String)> = s
+        .splits
+        .iter()
+        .map(|p| (format!("{} split", p.name), split_words(run, p)))
+        .collect();
     if run.loss() == Loss::Bce {
         let how = match s.threshold_rule.as_str() {
             "" => String::new(),
@@ -145,6 +115,8 @@ fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
             "decision threshold".into(),
             format!("{}{how}", show_threshold(s.threshold)),
         ));
+    }
+    if run.loss() != Loss::Mse {
         rows.push((
             "class weights".into(),
             match &s.class_weights {
@@ -156,6 +128,15 @@ fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
             },
         ));
     }
+    if let Some(c) = &s.calibration {
+        rows.push((
+            "calibration".into(),
+            format!(
+                "temperature {:.4} fitted on the {} validation rows (folded into the model's last layer): log loss {:.4} → {:.4}, expected calibration error {:.4} → {:.4}",
+                c.temperature, c.rows, c.log_loss_before, c.log_loss_after, c.ece_before, c.ece_after
+            ),
+        ));
+    }
     if !s.warnings.is_empty() {
         rows.push(("config warnings".into(), s.warnings.join("; ")));
     }
@@ -163,25 +144,59 @@ fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
         rows.push(("data warnings".into(), s.data_warnings.join("; ")));
     }
     if let Some(p) = &s.privacy {
-        rows.push((
-            "privacy".into(),
-            format!(
-                "(ε = {:.4}, δ = {:e})-differentially private (DP-SGD: σ = {}, C = {}, {} sampling, {} steps, RDP order {}). For any one training row, anything computed from the trained model is at most e^ε times more (or less) likely with the row than without it, except with probability δ; smaller ε is stronger. Covers {}",
-                p.epsilon,
-                p.delta,
-                p.noise_multiplier,
-                p.max_grad_norm,
-                match p.sampling {
-                    burnfit_privacy::Sampling::Poisson => "Poisson",
-                    burnfit_privacy::Sampling::Shuffle => "shuffled-batch",
-                },
-                p.steps,
-                p.order,
-                p.covers
-            ),
-        ));
+        rows.push(("privacy".into(), privacy_words(p)));
     }
     rows
+}
+
+/// A split in words: its rows of each class, its positives, or its target's range.
+fn split_words(run: &RunRecord, p: &crate::run::summary::SplitProfile) -> String {
+    if let Some(counts) = &p.classes {
+        let names = &run.model.classes;
+        let each: Vec<String> = counts
+            .iter()
+            .enumerate()
+            .map(|(j, n)| match names.get(j) {
+                Some(name) => format!("{name} {n}"),
+                None => format!("class {j} {n}"),
+            })
+            .collect();
+        return format!("{} rows: {}", p.rows, each.join(", "));
+    }
+    // The reader checked that a split's positives are among its rows.
+    match (p.positives, p.target) {
+        (Some(pos), _) => format!(
+            "{} rows: {pos} positive ({:.1} %), {} negative",
+            p.rows,
+            100.0 * pos as f64 / p.rows.max(1) as f64,
+            p.rows.saturating_sub(pos)
+        ),
+        (None, Some([lo, mean, hi])) => {
+            format!(
+                "{} rows: target from {lo:.4} to {hi:.4}, mean {mean:.4}",
+                p.rows
+            )
+        }
+        _ => format!("{} rows", p.rows),
+    }
+}
+
+/// A private run's guarantee and what gave it, in words.
+fn privacy_words(p: &crate::run::PrivacySummary) -> String {
+    format!(
+        "(ε = {:.4}, δ = {:e})-differentially private (DP-SGD: σ = {}, C = {}, {} sampling, {} steps, RDP order {}). For any one training row, anything computed from the trained model is at most e^ε times more (or less) likely with the row than without it, except with probability δ; smaller ε is stronger. Covers {}",
+        p.epsilon,
+        p.delta,
+        p.noise_multiplier,
+        p.max_grad_norm,
+        match p.sampling {
+            burnfit_privacy::Sampling::Poisson => "Poisson",
+            burnfit_privacy::Sampling::Shuffle => "shuffled-batch",
+        },
+        p.steps,
+        p.order,
+        p.covers
+    )
 }
 
 fn identity(run: &RunRecord) -> Markup {

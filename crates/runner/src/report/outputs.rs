@@ -1,0 +1,163 @@
+//! `outputs.csv`, the evaluated split's rows as the run computed them: read and checked
+//! against the run's task and `summary.json` (a hand-edited file is an error naming it).
+
+use std::path::Path;
+
+use burnfit_model::Loss;
+
+use super::read::{csv_with_header, inconsistent, malformed, number, Result};
+use super::record::Outputs;
+use crate::run::Summary;
+
+/// The most `outputs.csv` may hold: a row per evaluated row (a few numbers, under 128 bytes
+/// written the way burnfit writes them), as many rows as `summary.json` says were evaluated;
+/// without a summary, a small file. Never more than a quarter of the memory available.
+fn outputs_limit(summary: Option<&Summary>) -> u64 {
+    let rows = summary.map_or(0, |s| {
+        s.splits
+            .iter()
+            .find(|p| p.name == s.evaluated_on)
+            .map_or(0, |p| p.rows as u64)
+    });
+    rows.saturating_mul(128)
+        .saturating_add(1 << 20)
+        .min(crate::resources::available() / 4)
+}
+
+/// `outputs.csv`, checked against the run: a classifier's rows have a 0/1 target and a
+/// probability, and there are as many rows (and positives) as `summary.json` says the
+/// evaluated split has.
+pub(super) fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Outputs> {
+    let (mut r, header) = csv_with_header(path, outputs_limit(summary))?;
+    let classifier = loss == Loss::Bce;
+    let expected: &[&str] = if classifier {
+        &["row", "target", "output", "probability"]
+    } else {
+        &["row", "target", "output"]
+    };
+    if header != expected {
+        return Err(inconsistent(
+            path,
+            format!(
+                "its header is not {} (what a {} run writes)",
+                expected.join(","),
+                if classifier {
+                    "classifier"
+                } else {
+                    "regression"
+                }
+            ),
+        ));
+    }
+    let mut out = Outputs {
+        width: 1,
+        ..Outputs::default()
+    };
+    for (i, record) in r.records().enumerate() {
+        let record = record.map_err(|e| malformed(path, "CSV", e))?;
+        let line = i + 2;
+        let num = |k: usize| number(path, line, expected[k], record.get(k).unwrap_or(""));
+        let (target, output) = (num(1)?, num(2)?);
+        if classifier {
+            let p = num(3)?;
+            if target != 0.0 && target != 1.0 {
+                return Err(inconsistent(
+                    path,
+                    format!("line {line}: a classifier's target is 0 or 1, not {target}"),
+                ));
+            }
+            // NaN is what a NaN output gives; anything else must be a probability.
+            if !(p.is_nan() || (0.0..=1.0).contains(&p)) {
+                return Err(inconsistent(
+                    path,
+                    format!("line {line}: probability {p} is not in [0, 1]"),
+                ));
+            }
+            out.probability.push(p);
+        }
+        out.target.push(target);
+        out.output.push(output);
+    }
+    let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
+    if let Some(split) = split {
+        let positives = out.target.iter().filter(|&&y| y > 0.5).count();
+        if out.target.len() != split.rows
+            || split
+                .positives
+                .is_some_and(|p| classifier && p != positives)
+        {
+            return Err(inconsistent(
+                path,
+                format!(
+                    "it has {} rows ({positives} positive), but summary.json says the {} split has {} rows{}",
+                    out.target.len(),
+                    split.name,
+                    split.rows,
+                    split
+                        .positives
+                        .map_or(String::new(), |p| format!(" ({p} positive)"))
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `outputs.csv` of a k-class softmax: a class index in `0..k` and k raw outputs per row, as
+/// many rows as `summary.json` says the evaluated split has.
+pub(super) fn read_class_outputs(
+    path: &Path,
+    k: usize,
+    summary: Option<&Summary>,
+) -> Result<Outputs> {
+    let (mut r, header) = csv_with_header(path, outputs_limit(summary).saturating_mul(k as u64))?;
+    let mut expected = vec!["row".to_string(), "target".into()];
+    expected.extend((0..k).map(|j| format!("output_{j}")));
+    if header != expected {
+        return Err(inconsistent(
+            path,
+            format!(
+                "its header is not {} (what a {k}-class run writes)",
+                expected.join(",")
+            ),
+        ));
+    }
+    let mut out = Outputs {
+        width: k,
+        ..Outputs::default()
+    };
+    for (i, record) in r.records().enumerate() {
+        let record = record.map_err(|e| malformed(path, "CSV", e))?;
+        let line = i + 2;
+        let num = |j: usize| number(path, line, &expected[j], record.get(j).unwrap_or(""));
+        let target = num(1)?;
+        if !(target >= 0.0 && target < k as f64 && target.fract() == 0.0) {
+            return Err(inconsistent(
+                path,
+                format!(
+                    "line {line}: a {k}-class run's target is a class index 0 to {}, not {target}",
+                    k - 1
+                ),
+            ));
+        }
+        out.target.push(target);
+        for j in 0..k {
+            out.output.push(num(j + 2)?);
+        }
+    }
+    let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
+    if let Some(split) = split {
+        if out.target.len() != split.rows {
+            return Err(inconsistent(
+                path,
+                format!(
+                    "it has {} rows, but summary.json says the {} split has {} rows",
+                    out.target.len(),
+                    split.name,
+                    split.rows
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
