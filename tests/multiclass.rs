@@ -504,3 +504,89 @@ fn temperature_calibration_keeps_the_predictions_and_fixes_the_confidence() {
         &["train.calibrate", "mse"],
     );
 }
+
+/// `burnfit init` on a k-class text label writes a softmax config that trains; on a few whole
+/// numbers it asks which they are; `--loss cross_entropy` on measurements is refused.
+#[test]
+fn init_writes_a_softmax_config_for_a_text_label_with_several_classes() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let csv = data("carseats.csv");
+    let out = burnfit(dir)
+        .arg("init")
+        .arg(&csv)
+        .args(["--label", "ShelveLoc", "--out", "shelf.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = fs::read_to_string(dir.join("shelf.toml")).unwrap();
+    assert!(text.contains("loss = \"cross_entropy\""), "{text}");
+    assert!(text.contains("3 classes"), "{text}");
+    assert!(text.contains("stratify = true"), "{text}");
+    assert!(!text.contains("positive ="), "{text}");
+    train(
+        dir,
+        &[
+            "--config",
+            "shelf.toml",
+            "--set",
+            "train.epochs=2",
+            "--out",
+            "run",
+        ],
+    );
+    assert_eq!(
+        summary(dir, "run")["splits"][0]["classes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Whole numbers 0..3: classes or a count? init asks, naming both answers.
+    let mut digits = String::from("a,b,y\n");
+    for i in 0..40 {
+        digits.push_str(&format!("{},{},{}\n", i, (i * 7) % 11, i % 4));
+    }
+    write(dir, "four.csv", &digits);
+    fails(
+        dir,
+        "init on four whole numbers",
+        &["init", "four.csv", "--label", "y", "--out", "-"],
+        &["`y`", "--loss cross_entropy", "--loss mse"],
+    );
+    let out = burnfit(dir)
+        .args([
+            "init",
+            "four.csv",
+            "--label",
+            "y",
+            "--loss",
+            "cross_entropy",
+            "--out",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("loss = \"cross_entropy\""),
+        "{}",
+        stdout(&out)
+    );
+    fails(
+        dir,
+        "init --loss cross_entropy on a measurement",
+        &[
+            "init",
+            csv.to_str().unwrap(),
+            "--label",
+            "Sales",
+            "--loss",
+            "cross_entropy",
+            "--out",
+            "-",
+        ],
+        &["--loss cross_entropy", "`Sales`", "--loss mse"],
+    );
+}

@@ -25,6 +25,9 @@ pub(crate) enum InitLoss {
     Bce,
     /// A number, mean squared error.
     Mse,
+    /// One of k classes, a softmax with categorical cross-entropy.
+    #[value(name = "cross_entropy")]
+    CrossEntropy,
 }
 
 /// What `burnfit init` was asked.
@@ -103,23 +106,36 @@ fn choose_label(args: &InitArgs, label: &ColumnProfile, rows: usize) -> Result<L
             why: format!("a number ({} distinct values; --loss mse)", label.distinct),
         });
     }
+    if args.loss == Some(InitLoss::CrossEntropy) || (!numeric && label.distinct <= profile::FEW) {
+        if label.distinct == 2 && args.loss.is_none() {
+            return two_classes(args, label);
+        }
+        return Ok(LabelChoice {
+            loss: InitLoss::CrossEntropy,
+            positive: None,
+            why: format!(
+                "{} classes{}, a softmax over them",
+                label.distinct,
+                label
+                    .values
+                    .as_ref()
+                    .map(|v| format!(": {}", listing(v)))
+                    .unwrap_or_default()
+            ),
+        });
+    }
     if label.distinct == 2 {
         return two_classes(args, label);
     }
     if !numeric {
         bail!(
-            "column `{name}` holds {} distinct text values{}; burnfit trains a two-class label (binary cross-entropy) or a number (MSE). Choose a column with two values, or one of numbers",
+            "column `{name}` holds {} distinct text values; is it an identifier or free text? If they are classes, run init again with --loss cross_entropy",
             label.distinct,
-            label
-                .values
-                .as_ref()
-                .map(|v| format!(" ({})", listing(v)))
-                .unwrap_or_default()
         );
     }
     if label.integers && label.distinct <= profile::FEW && args.loss.is_none() {
         bail!(
-            "column `{name}` holds {} distinct whole numbers ({}): they could be classes or a quantity. If it is a quantity, run init again with --loss mse; burnfit trains two classes or a number, so classes would need a column with two values",
+            "column `{name}` holds {} distinct whole numbers ({}): they could be classes or a quantity. Run init again with --loss cross_entropy for classes, or --loss mse for a quantity",
             label.distinct,
             listing(label.values.as_deref().unwrap_or_default())
         );
@@ -166,8 +182,11 @@ fn refuse_unusable(args: &InitArgs, label: &ColumnProfile, rows: usize) -> Resul
             "--loss mse: column `{name}` holds text, not numbers; a regression needs a numeric label"
         ),
         Some(InitLoss::Bce) if label.distinct != 2 => bail!(
-            "--loss bce: column `{name}` has {} distinct values; binary cross-entropy needs exactly two",
+            "--loss bce: column `{name}` has {} distinct values; binary cross-entropy needs exactly two (--loss cross_entropy trains k classes)",
             label.distinct
+        ),
+        Some(InitLoss::CrossEntropy) if numeric && !label.integers => bail!(
+            "--loss cross_entropy: column `{name}` holds numbers with fractions, a quantity rather than classes; --loss mse trains it"
         ),
         _ => {}
     }

@@ -186,23 +186,23 @@ pub(super) fn write_data(t: &mut String, args: &InitArgs, out: &Path, c: &Choice
 /// Scaling, `[data.split]`, the network, `[train]` and `[backend]`.
 pub(super) fn write_training(t: &mut String, c: &Choices) {
     let (batch, train_rows) = (c.batch, c.train_rows);
-    let bce = c.choice.loss == InitLoss::Bce;
+    let classes = c.choice.loss != InitLoss::Mse;
     t.push_str("normalize = \"zscore\"           # (x - mean) / sd per column, fitted on the training rows\n\n[data.split]\n");
     t.push_str(
         "train = 0.8                    # 80 % of the rows train, 20 % validate every epoch\n",
     );
-    if bce {
+    if classes {
         t.push_str("stratify = true                # shuffled with the seed, each part keeping the file's share of each class\n");
     } else {
         t.push_str("shuffle = true                 # rows shuffled with the seed first (a file sorted by its label splits badly unshuffled)\n");
     }
     t.push('\n');
     t.push_str(SEED_TRAINING);
-    if bce {
-        t.push_str("loss = \"bce\"                   # binary cross-entropy, sigmoid output\n");
-    } else {
-        t.push_str("loss = \"mse\"                   # mean squared error, linear output\n");
-    }
+    t.push_str(match c.choice.loss {
+        InitLoss::Bce => "loss = \"bce\"                   # binary cross-entropy, sigmoid output\n",
+        InitLoss::Mse => "loss = \"mse\"                   # mean squared error, linear output\n",
+        InitLoss::CrossEntropy => "loss = \"cross_entropy\"         # categorical cross-entropy, a softmax over the classes\n",
+    });
     t.push_str("epochs = 10\n");
     let _ = writeln!(
         t,
