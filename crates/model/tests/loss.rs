@@ -361,6 +361,22 @@ fn cross_entropy_equals_pytorch_on_fixed_logits() {
 }
 
 #[test]
+fn cross_entropy_stays_finite_where_exp_overflows_f32() {
+    // e^500 is far past f32's 3.4e38: the row maximum is subtracted before exp.
+    let z = [500.0f32, 0.0, -500.0, -500.0, 500.0, 0.0];
+    let y = one_hot(&[2, 1], 3, 0.0);
+    for (name, device) in cpu_devices() {
+        let got = scalar(
+            Loss::CrossEntropy
+                .compute(tensor2(&z, 2, 3, &device), tensor2(&y, 2, 3, &device))
+                .unwrap(),
+        );
+        // Row 1 costs 1000 (its class is 1000 below the top), row 2 nothing: a mean of 500.
+        assert_close(&[got], &[500.0], 1e-6, 1e-3, name);
+    }
+}
+
+#[test]
 fn softmax_rows_are_probabilities_on_the_device_and_the_host() {
     // PyTorch: F.softmax(z, 1) for the logits above.
     let want = [
