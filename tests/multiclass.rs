@@ -38,6 +38,21 @@ fn setup(dir: &Path, epochs: usize, extra: &str) {
     );
 }
 
+/// The rows of each class in split `split` of a run's summary.
+fn class_counts(s: &Value, split: &str) -> Vec<u64> {
+    let splits = s["splits"].as_array().unwrap();
+    let p = splits
+        .iter()
+        .find(|p| p["name"] == split)
+        .unwrap_or_else(|| panic!("no split {split} in {s}"));
+    p["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
 fn metric(s: &Value, section: &str, name: &str) -> f64 {
     s[section][name]
         .as_f64()
@@ -84,14 +99,7 @@ fn a_three_class_label_trains_evaluates_predicts_and_explains() {
     let pre = fs::read_to_string(dir.join("run/preprocess.json")).unwrap();
     assert!(pre.contains("\"classes\""), "{pre}");
     // Each split's rows of each class.
-    let splits = s["splits"].as_array().unwrap();
-    let valid = splits.iter().find(|p| p["name"] == "validation").unwrap();
-    let counts: Vec<u64> = valid["classes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let counts = class_counts(&s, "validation");
     assert_eq!(counts.len(), 3);
     assert_eq!(counts.iter().sum::<u64>(), 100);
 
@@ -207,18 +215,9 @@ fn balanced_class_weights_are_n_over_k_times_each_count() {
     setup(dir, 2, "class_weight = \"balanced\"\n");
     let out = train(dir, &["--config", "shelf.toml", "--out", "run"]);
     let s = summary(dir, "run");
-    let train_split = s["splits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "train")
-        .unwrap()
-        .clone();
-    let counts: Vec<f64> = train_split["classes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
+    let counts: Vec<f64> = class_counts(&s, "train")
+        .into_iter()
+        .map(|c| c as f64)
         .collect();
     let n: f64 = counts.iter().sum();
     let weights: Vec<f64> = s["class_weights"]
@@ -266,20 +265,7 @@ fn cv_stratifies_k_classes_and_sweep_ranks_by_a_k_class_metric() {
     let mut totals = vec![0u64; 3];
     let mut folds = Vec::new();
     for fold in 1..=3 {
-        let s = summary(dir, &format!("cv/fold-{fold}"));
-        let valid = s["splits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "validation")
-            .unwrap()
-            .clone();
-        let counts: Vec<u64> = valid["classes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
+        let counts = class_counts(&summary(dir, &format!("cv/fold-{fold}")), "validation");
         for (t, c) in totals.iter_mut().zip(&counts) {
             *t += c;
         }
@@ -535,13 +521,7 @@ fn init_writes_a_softmax_config_for_a_text_label_with_several_classes() {
             "run",
         ],
     );
-    assert_eq!(
-        summary(dir, "run")["splits"][0]["classes"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(class_counts(&summary(dir, "run"), "train").len(), 3);
 
     // Whole numbers 0..3: classes or a count? init asks, naming both answers.
     let mut digits = String::from("a,b,y\n");

@@ -1,5 +1,5 @@
-//! The losses against the seed's formulas (and cross-entropy against PyTorch's), evaluated independently in f64, and their gradients
-//! against central finite differences.
+//! The losses against the seed's formulas (and cross-entropy against PyTorch's), evaluated
+//! independently in f64, and their gradients against central finite differences.
 
 mod common;
 

@@ -213,18 +213,24 @@ impl<T: Score> Iterator for Steps<'_, T> {
     }
 }
 
+/// Ten labelled scores with ties (three at 0.4, across both classes) whose curves and areas
+/// the ranking and report tests compare with scikit-learn 1.9's, each test naming the call.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Reference values from scikit-learn 1.9 on these arrays:
+pub(crate) mod fixture {
     //   y = [0,0,1,1,0,1,1,0,1,0], s = [.1,.4,.35,.8,.4,.9,.65,.2,.4,.7]
-    const Y: [f64; 10] = [0., 0., 1., 1., 0., 1., 1., 0., 1., 0.];
-    const S: [f64; 10] = [0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.65, 0.2, 0.4, 0.7];
+    pub(crate) const Y: [f64; 10] = [0., 0., 1., 1., 0., 1., 1., 0., 1., 0.];
+    pub(crate) const S: [f64; 10] = [0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.65, 0.2, 0.4, 0.7];
 
-    fn close(a: f64, b: f64) -> bool {
+    /// Equal to the reference's printed digits.
+    pub(crate) fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{close, S, Y};
+    use super::*;
 
     #[test]
     fn roc_and_auc_match_scikit_learn() {

@@ -74,14 +74,7 @@ pub(crate) fn histogram(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // y = [0,0,1,1,0,1,1,0,1,0], s = [.1,.4,.35,.8,.4,.9,.65,.2,.4,.7]
-    const Y: [f64; 10] = [0., 0., 1., 1., 0., 1., 1., 0., 1., 0.];
-    const S: [f64; 10] = [0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.65, 0.2, 0.4, 0.7];
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-12
-    }
+    use crate::ranking::fixture::{close, S, Y};
 
     #[test]
     fn calibration_matches_scikit_learn() {

@@ -75,10 +75,11 @@ impl Trained<'_> {
             }
             None => {
                 say!(
-                    "warning: train.threshold = \"{t}\" found no threshold on the {} validation rows (one class, or no threshold meets the target); keeping 0.5",
-                    valid.rows
+                    "warning: train.threshold = \"{t}\" found no threshold on the {} validation rows (one class, or no threshold meets the target); keeping {}",
+                    valid.rows,
+                    crate::threshold::DEFAULT
                 );
-                0.5
+                crate::threshold::DEFAULT
             }
         };
         let mut model_file = self.run.model_file()?;
