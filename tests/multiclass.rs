@@ -368,6 +368,62 @@ fn mistakes_with_classes_say_what_to_write_instead() {
         ],
         &["train.class_weight", "balanced"],
     );
+    // label_smoothing is a softmax's: on a binary run it is a warning.
+    let out = train(
+        dir,
+        &[
+            "--config",
+            "shelf.toml",
+            "--set",
+            "train.label_smoothing=0.1",
+            "--set",
+            "train.epochs=1",
+            "--out",
+            "smooth",
+        ],
+    );
+    let resolved = fs::read_to_string(dir.join("smooth/config.toml")).unwrap();
+    assert!(resolved.contains("label_smoothing = 0.1"), "{resolved}");
+    assert!(
+        !stderr(&out).contains("label_smoothing"),
+        "{}",
+        stderr(&out)
+    );
+    fs::write(
+        dir.join("two.csv"),
+        fs::read_to_string(dir.join("train.csv"))
+            .unwrap()
+            .replace(",Medium,", ",Good,"),
+    )
+    .unwrap();
+    let out = burnfit(dir)
+        .args([
+            "train",
+            "--config",
+            "shelf.toml",
+            "--set",
+            "train.loss=\"bce\"",
+            "--set",
+            "data.path=\"two.csv\"",
+            "--set",
+            "data.validation_path=\"two.csv\"",
+            "--set",
+            "data.positive=\"Good\"",
+            "--set",
+            "train.label_smoothing=0.1",
+            "--set",
+            "train.epochs=1",
+            "--out",
+            "bin",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("train.label_smoothing"),
+        "{}",
+        stderr(&out)
+    );
     // data.positive cannot act either: a warning, and left out of the resolved config.
     let out = train(
         dir,

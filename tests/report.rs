@@ -770,7 +770,11 @@ return probe;"
         None,
         &["evaluation", "train_metrics"],
     );
-    assert_charts("k-class run", &v, &["confusion"]);
+    assert_charts(
+        "k-class run",
+        &v,
+        &["confusion", "ovr-roc", "top-label-calibration"],
+    );
     // The matrix: 3 × 3 counts adding up to the validation rows; its diagonal over the total is
     // the run's accuracy.
     let conf: Vec<Vec<f64>> = v.probe["conf"]

@@ -190,7 +190,10 @@ fn run_steps(
         let (next, _, loss) = step_on(
             model,
             &mut optim,
-            (t.loss, None),
+            train::Objective {
+                smoothing: t.label_smoothing.0 as f32,
+                ..train::Objective::plain(t.loss)
+            },
             lr,
             (train_m, rows),
             &ad,

@@ -146,6 +146,7 @@ impl Default for TrainConfig {
             class_weight: ClassWeight::None,
             threshold: Threshold::default(),
             calibrate: Calibrate::None,
+            label_smoothing: UnitInterval(0.0),
         }
     }
 }

@@ -186,6 +186,12 @@ pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
             );
         }
     }
+    if t.loss != Loss::CrossEntropy {
+        add(
+            "train.label_smoothing",
+            "it smooths a softmax's one-hot targets (train.loss = \"cross_entropy\")".into(),
+        );
+    }
     if t.loss == Loss::CrossEntropy {
         add(
             "train.threshold",

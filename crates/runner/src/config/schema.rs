@@ -373,6 +373,9 @@ pub(crate) struct TrainConfig {
     /// Calibration of a classifier's probabilities after training: `"none"` or
     /// `"temperature"`.
     pub(crate) calibrate: Calibrate,
+    /// Label smoothing ε of a softmax's targets, `(1 − ε)·onehot + ε/k` (Keras's
+    /// `label_smoothing`), in [0, 1).
+    pub(crate) label_smoothing: UnitInterval,
 }
 
 impl TrainConfig {

@@ -173,6 +173,9 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         ("train.class_weight", |c| c.train.loss != Loss::Mse),
         ("train.threshold", |c| c.train.loss == Loss::Bce),
         ("train.calibrate", |c| c.train.loss != Loss::Mse),
+        ("train.label_smoothing", |c| {
+            c.train.loss == Loss::CrossEntropy
+        }),
         ("backend.kind", always),
         ("backend.device", |c| {
             !matches!(c.backend.kind, BackendKind::Flex | BackendKind::Ndarray)

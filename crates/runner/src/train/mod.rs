@@ -31,7 +31,9 @@ use crate::run::PrivacySummary;
 pub(crate) use infer::{evaluate, outputs, predictions, CPU_EVAL_CHUNK, EVAL_CHUNK};
 pub(crate) use memory::check_memory;
 pub(crate) use private::Plan as PrivacyPlan;
-pub(crate) use step::{epoch_order, host, learning_rate, read_scalar, step_on, READ_EVERY};
+pub(crate) use step::{
+    epoch_order, host, learning_rate, read_scalar, step_on, Objective, READ_EVERY,
+};
 
 use crate::config::{setting_error, Config};
 use crate::data::Matrix;
@@ -336,7 +338,11 @@ fn run_steps(
         let (next, out, loss) = step_on(
             state.model,
             &mut state.optim,
-            (t.loss, job.weights),
+            Objective {
+                loss: t.loss,
+                weights: job.weights,
+                smoothing: t.label_smoothing.0 as f32,
+            },
             lr,
             rows,
             ad,
@@ -406,7 +412,13 @@ fn run_private_steps(
             state.model,
             &mut state.optim,
             dp,
-            (t.loss, cut),
+            (
+                Objective {
+                    smoothing: t.label_smoothing.0 as f32,
+                    ..Objective::plain(t.loss)
+                },
+                cut,
+            ),
             lr,
             (job.train, &rows),
             ad,

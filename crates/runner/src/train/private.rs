@@ -228,14 +228,15 @@ pub(crate) fn step(
     model: Mlp,
     optim: &mut MlpOptimizer,
     dp: &mut DpSgd,
-    (loss_fn, cut): (Loss, f32),
+    (objective, cut): (super::Objective<'_>, f32),
     lr: f64,
     (m, rows): (&Matrix, &[usize]),
     ad: &Device,
 ) -> Result<(Mlp, f64, f64)> {
     let x = Tensor::<2>::from_data(TensorData::new(m.gather(rows), [rows.len(), m.width]), ad);
     let ys: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
-    let y = super::step::targets(m, rows, loss_fn, model.output_width(), ad);
+    let loss_fn = objective.loss;
+    let y = super::step::targets(m, rows, objective, model.output_width(), ad);
     let out = dp
         .gradients(&model, loss_fn, x, y)
         .map_err(|e| crate::config::setting_error("privacy", e))?;

@@ -49,6 +49,30 @@ pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize>
     order
 }
 
+/// What a step minimises: the loss, each training row's weight in it (`train.class_weight`
+/// times `data.weight`; `None`: all 1), and a softmax's label smoothing
+/// (`train.label_smoothing`; 0 for the other losses).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Objective<'a> {
+    /// The loss.
+    pub(crate) loss: Loss,
+    /// Each training row's weight, indexed like the rows of the training matrix.
+    pub(crate) weights: Option<&'a [f32]>,
+    /// ε: a one-hot target becomes `(1 − ε)·onehot + ε/k`.
+    pub(crate) smoothing: f32,
+}
+
+impl Objective<'_> {
+    /// The plain loss: no weights, no smoothing.
+    pub(crate) fn plain(loss: Loss) -> Self {
+        Objective {
+            loss,
+            weights: None,
+            smoothing: 0.0,
+        }
+    }
+}
+
 /// One optimization step on rows `rows` of `m` at learning rate `lr`, each row's loss weighted
 /// by `weights[row]` (`train.class_weight`, `data.weight`) when given. Returns the updated model
 /// and, off the autodiff graph (on the inner device), the batch's outputs and its mean loss.
@@ -61,7 +85,7 @@ pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize>
 pub(crate) fn step_on(
     model: Mlp,
     optim: &mut burnfit_model::MlpOptimizer,
-    (loss_fn, weights): (Loss, Option<&[f32]>),
+    objective: Objective<'_>,
     lr: f64,
     (m, rows): (&Matrix, &[usize]),
     ad: &Device,
@@ -69,7 +93,7 @@ pub(crate) fn step_on(
 ) -> Result<(Mlp, Tensor<2>, Tensor<1>)> {
     let parts = part_rows.map_or(1, |p| rows.len().div_ceil(p.max(1)));
     if parts <= 1 {
-        let (grads, out, loss) = pass(&model, (loss_fn, weights), (m, rows), ad, None)?;
+        let (grads, out, loss) = pass(&model, objective, (m, rows), ad, None)?;
         let model = optim.step(lr, model, grads);
         return Ok((model, out, loss));
     }
@@ -89,7 +113,7 @@ pub(crate) fn step_on(
                 let scale = (hi - lo) as f64 / n as f64;
                 pass(
                     &model.replica(),
-                    (loss_fn, weights),
+                    objective,
                     (m, &rows[lo..hi]),
                     ad,
                     Some(scale),
@@ -119,7 +143,7 @@ pub(crate) fn step_on(
 /// (their share of its rows, so the parts' losses and gradients add up to the batch's).
 fn pass(
     model: &Mlp,
-    (loss_fn, weights): (Loss, Option<&[f32]>),
+    objective: Objective<'_>,
     (m, rows): (&Matrix, &[usize]),
     ad: &Device,
     scale: Option<f64>,
@@ -128,7 +152,8 @@ fn pass(
     // Gathered straight into the buffer the tensor takes over: one copy of each row.
     let x = m.gather(rows);
     let x = Tensor::<2>::from_data(TensorData::new(x, [rows.len(), width]), ad);
-    let y = targets(m, rows, loss_fn, model.output_width(), ad);
+    let (loss_fn, weights) = (objective.loss, objective.weights);
+    let y = targets(m, rows, objective, model.output_width(), ad);
     let out = model.forward(x); // [rows, outputs]
     let mut loss = match weights {
         // Each training row's weight (`train.class_weight`), gathered like its label.
@@ -151,19 +176,21 @@ fn pass(
 }
 
 /// The targets of rows `rows` of `m` as the loss takes them: `[rows, 1]`, or for a k-class
-/// softmax each row's class as a one-hot row of `[rows, k]` (built here, so the matrix keeps
-/// one number per row whatever k is).
+/// softmax each row's class as a one-hot row of `[rows, k]`, smoothed by the objective's ε
+/// (built here, so the matrix keeps one number per row whatever k is).
 pub(crate) fn targets(
     m: &Matrix,
     rows: &[usize],
-    loss: Loss,
+    objective: Objective<'_>,
     k: usize,
     device: &Device,
 ) -> Tensor<2> {
-    if loss == Loss::CrossEntropy {
-        let mut y = vec![0f32; rows.len() * k];
+    if objective.loss == Loss::CrossEntropy {
+        let eps = objective.smoothing;
+        let (off, on) = (eps / k as f32, 1.0 - eps + eps / k as f32);
+        let mut y = vec![off; rows.len() * k];
         for (i, &r) in rows.iter().enumerate() {
-            y[i * k + m.y[r] as usize] = 1.0;
+            y[i * k + m.y[r] as usize] = on;
         }
         return Tensor::<2>::from_data(TensorData::new(y, [rows.len(), k]), device);
     }
@@ -312,7 +339,10 @@ mod tests {
                 let (next, out, loss) = step_on(
                     model,
                     &mut optim,
-                    (Loss::Bce, w),
+                    Objective {
+                        weights: w,
+                        ..Objective::plain(Loss::Bce)
+                    },
                     settings.lr(),
                     (&m, rows),
                     &ad,
@@ -333,6 +363,45 @@ mod tests {
 
     /// With plain gradient descent the update is the gradient itself, so a part's loss share
     /// that was off would show; Adam is the host path the CPU backends train with.
+    #[test]
+    fn softmax_targets_are_one_hot_rows_smoothed_by_epsilon() {
+        // Rows 0 and 3 of a 3-class matrix (classes 1 and 2), ε = 0.3: off 0.1, on 0.8.
+        let mut m = matrix();
+        m.y = vec![0.0, 1.0, 2.0, 2.0, 0.0, 1.0, 2.0, 0.0];
+        let objective = Objective {
+            smoothing: 0.3,
+            ..Objective::plain(Loss::CrossEntropy)
+        };
+        let y = host(targets(&m, &[1, 3], objective, 3, &Device::flex()).into_data());
+        let want = [0.1, 0.8, 0.1, 0.1, 0.1, 0.8];
+        for (g, w) in y.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{y:?}");
+        }
+        // No smoothing: one-hot; one output: the label itself.
+        let y = host(
+            targets(
+                &m,
+                &[2],
+                Objective::plain(Loss::CrossEntropy),
+                3,
+                &Device::flex(),
+            )
+            .into_data(),
+        );
+        assert_eq!(y, [0.0, 0.0, 1.0]);
+        let y = host(
+            targets(
+                &matrix(),
+                &[0, 1],
+                Objective::plain(Loss::Bce),
+                1,
+                &Device::flex(),
+            )
+            .into_data(),
+        );
+        assert_eq!(y, [1.0, 0.0]);
+    }
+
     #[test]
     fn a_batch_in_parts_trains_like_the_whole_batch_and_the_same_on_any_pool() {
         use burnfit_model::{AdamSettings, OptimizerSettings, SgdSettings};

@@ -3,9 +3,11 @@
 
 use maud::{html, Markup};
 
-use crate::metrics::classes::{predicted, ClassScores, ConfusionMatrix};
+use super::figure;
+use crate::metrics::classes::{predicted, probabilities, ClassScores, ConfusionMatrix};
+use crate::ranking::Ranking;
 use crate::report::record::RunRecord;
-use crate::report::svg::DrawError;
+use crate::report::svg::{charts, DrawError};
 
 /// The section, or a note when the run did not finish.
 pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
@@ -24,9 +26,40 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
         .collect();
     let logits: Vec<f32> = o.output.iter().map(|&z| z as f32).collect();
     let targets: Vec<f32> = o.target.iter().map(|&y| y as f32).collect();
-    let matrix = ConfusionMatrix::count(&predicted(&logits, k), &targets, k);
+    let pred = predicted(&logits, k);
+    let matrix = ConfusionMatrix::count(&pred, &targets, k);
     let scores = matrix.per_class();
     let split = run.evaluated_on();
+    let note = format!("final model on the {split} rows ({})", o.target.len());
+    // Each class against the rest, ranked by its probability (as the run's AUC is).
+    let p = probabilities(&logits, k);
+    let rankings: Vec<(String, Ranking<f64>)> = names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let scores: Vec<f64> = p.chunks(k).map(|row| row[c]).collect();
+            let labels: Vec<f64> = o
+                .target
+                .iter()
+                .map(|&t| f64::from(u8::from(t as usize == c)))
+                .collect();
+            (name.clone(), Ranking::of(&scores, &labels))
+        })
+        .collect();
+    let roc = charts::one_vs_rest_roc(&rankings)
+        .map(|c| figure("ovr-roc", &note, &c))
+        .transpose()?;
+    let confidence: Vec<f64> = p.chunks(k).zip(&pred).map(|(row, &c)| row[c]).collect();
+    let correct: Vec<f64> = pred
+        .iter()
+        .zip(&o.target)
+        .map(|(&c, &t)| f64::from(u8::from(c == t as usize)))
+        .collect();
+    let reliability = figure(
+        "top-label-calibration",
+        &note,
+        &charts::top_label_reliability(&confidence, &correct),
+    )?;
     Ok(html! {
         section #classes {
             h2 { "Classes" }
@@ -35,7 +68,11 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
                 "; a row's predicted class is the one with the largest probability."
             }
             (per_class_table(&names, &scores))
-            (confusion_matrix(&names, &matrix))
+            div.grid {
+                (confusion_matrix(&names, &matrix))
+                @if let Some(f) = roc { (f) }
+                (reliability)
+            }
         }
     })
 }

@@ -223,13 +223,20 @@ fn metrics_table(run: &RunRecord) -> Markup {
     };
     let names = metrics::base_names(run.loss());
     let threshold = show_threshold(run.threshold());
+    // Only a binary classifier's class metrics depend on a threshold; a softmax predicts the
+    // class of the largest probability.
+    let at_threshold = |n: &str| run.loss() == Loss::Bce && metrics::depends_on_threshold(n);
+    let how = match run.loss() {
+        Loss::Bce => format!("Accuracy, precision, recall and F1 are at the decision threshold {threshold}; loss, AUC, average precision and Brier score do not depend on it."),
+        Loss::CrossEntropy => "Each row's predicted class is the one with the largest probability; top-2 accuracy counts a row right when its class is among the two largest.".into(),
+        Loss::Mse => String::new(),
+    };
     html! {
         section #metrics {
             h2 { "Final metrics" }
             p.note {
                 "The final model on the " (s.evaluated_on) " rows (" (rows_of(run, &s.evaluated_on))
-                ") and on the training rows. Accuracy, precision, recall and F1 are at the decision threshold "
-                (threshold) "; loss, AUC, average precision and Brier score do not depend on it."
+                ") and on the training rows. " (how)
             }
             table {
                 tr {
@@ -237,7 +244,7 @@ fn metrics_table(run: &RunRecord) -> Markup {
                     @for n in names {
                         th.num {
                             (n)
-                            @if metrics::depends_on_threshold(n) { " @" (threshold) }
+                            @if at_threshold(n) { " @" (threshold) }
                         }
                     }
                 }

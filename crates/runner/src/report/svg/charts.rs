@@ -179,6 +179,71 @@ pub(crate) fn calibration(o: &Outputs) -> Chart {
     )
 }
 
+/// A k-class run's ROC curve of each class against the rest (its probability as the score),
+/// titled with their macro mean AUC; `None` when no class has rows of both kinds.
+pub(crate) fn one_vs_rest_roc(classes: &[(String, Ranking<f64>)]) -> Option<Chart> {
+    let mut series = vec![Series::new(
+        "chance",
+        vec![(0.0, 0.0), (1.0, 1.0)],
+        Mark::Dashed,
+        REFERENCE,
+    )];
+    let mut aucs = Vec::new();
+    for (j, (name, ranking)) in classes.iter().enumerate() {
+        let Some(points) = ranking.roc() else {
+            continue;
+        };
+        let auc = ranking.auc();
+        aucs.push(auc);
+        series.push(Series::new(
+            format!("{name} (AUC {auc:.4})"),
+            thin_curve(points),
+            Mark::Line,
+            j,
+        ));
+    }
+    let (mean, _) = metrics::mean_sd(&aucs);
+    (!aucs.is_empty()).then(|| {
+        Chart::new(
+            format!("One-vs-rest ROC curves, macro AUC {mean:.4}"),
+            Axis::over("false positive rate", 0.0, 1.0),
+            Axis::over("true positive rate (recall)", 0.0, 1.0),
+            series,
+        )
+    })
+}
+
+/// A k-class run's reliability diagram of the top label: rows binned by the probability of
+/// their predicted class, against how often that class is right; titled with the expected
+/// calibration error over the same bins.
+pub(crate) fn top_label_reliability(confidence: &[f64], correct: &[f64]) -> Chart {
+    let bins = curves::calibration(confidence, correct, CALIBRATION_BINS);
+    let n = confidence.len().max(1) as f64;
+    let ece: f64 = bins
+        .iter()
+        .map(|b| b.count as f64 / n * (b.observed - b.predicted).abs())
+        .sum();
+    Chart::new(
+        format!("Top-label calibration, expected calibration error {ece:.4}"),
+        Axis::over("probability of the predicted class", 0.0, 1.0),
+        Axis::over("fraction right", 0.0, 1.0),
+        vec![
+            Series::new(
+                "perfectly calibrated",
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                Mark::Dashed,
+                REFERENCE,
+            ),
+            Series::new(
+                format!("model ({CALIBRATION_BINS} bins)"),
+                bins.iter().map(|b| (b.predicted, b.observed)).collect(),
+                Mark::Line,
+                0,
+            ),
+        ],
+    )
+}
+
 /// Histograms of the predicted probability, one per actual class.
 pub(crate) fn probability_by_class(o: &Outputs) -> Chart {
     let n_bins = 20;
