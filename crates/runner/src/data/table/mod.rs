@@ -13,6 +13,7 @@ mod cells;
 mod columns;
 mod header;
 mod label;
+pub(crate) mod parquet;
 mod pipeline;
 mod text;
 
@@ -166,13 +167,17 @@ impl Table {
         }
     }
 
-    /// Reads `path` according to `spec`, after checking that its columns fit in memory.
+    /// Reads `path` (CSV, or Parquet by its name or its first bytes: [`parquet`]) according
+    /// to `spec`, after checking that its columns fit in memory.
     pub(crate) fn from_csv(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
         if path.is_dir() {
             return Err(DataError::Io {
                 path: path.to_path_buf(),
                 source: std::io::Error::other("it is a folder, not a CSV file"),
             });
+        }
+        if parquet::is_parquet(path) {
+            return Self::from_parquet(path, spec);
         }
         // Every cell takes at least two bytes of the file (a digit and a comma) and four as an
         // f32 in a column: at most twice the file's size.
@@ -211,6 +216,22 @@ impl Table {
         )
         .map_err(|e| text::every_text_column(path, spec, e))?;
         table.checksum = Some((file.bytes, file.hasher.finalize()));
+        Ok(table)
+    }
+
+    /// Reads a Parquet file through the CSV loader ([`parquet::ParquetText`]), after checking
+    /// that its columns fit in memory; the checksum is the file's own bytes.
+    fn from_parquet(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
+        let text = parquet::ParquetText::open(path)?;
+        crate::resources::check(
+            &format!("reading {}", path.display()),
+            text.cells().saturating_mul(4),
+            Some("its cells as f32 columns, 4 bytes each".into()),
+            "use a smaller file, or data.features to read fewer columns",
+        )?;
+        let mut table = Self::from_reader(text, &path.display().to_string(), spec)
+            .map_err(|e| text::every_text_column(path, spec, e))?;
+        table.checksum = Some(parquet::checksum(path)?);
         Ok(table)
     }
 
@@ -347,19 +368,25 @@ impl<R: std::io::Read> std::io::Read for LineLimit<R> {
 /// `path` opened for a second read (the `--keep` columns, the scan for every text column): bounded
 /// by [`LINE_LIMIT`] like the first, since the file may have changed in between, and the first
 /// read may have stopped before a line that never ends.
-pub(crate) fn open_bounded(path: &Path) -> std::io::Result<impl std::io::Read> {
+/// A Parquet file is read again as the same CSV text the first read saw.
+pub(crate) fn open_bounded(path: &Path) -> std::io::Result<Box<dyn std::io::Read + Send>> {
     // A stream cannot be read twice, and opening a FIFO would wait for a writer that is gone.
     if !std::fs::metadata(path)?.is_file() {
         return Err(std::io::Error::other(
             "it is not a regular file (a FIFO or a device can be read only once); save it to a file first",
         ));
     }
-    Ok(LineLimit {
+    if parquet::is_parquet(path) {
+        return Ok(Box::new(
+            parquet::ParquetText::open(path).map_err(std::io::Error::other)?,
+        ));
+    }
+    Ok(Box::new(LineLimit {
         inner: std::fs::File::open(path)?,
         run: 0,
         read: 0,
         most: u64::MAX,
-    })
+    }))
 }
 
 /// The indices of the `true` entries.

@@ -1,0 +1,258 @@
+//! Parquet as a data source, with files written by pyarrow (the writer behind pandas): the
+//! same config on a CSV and on its Parquet copy trains to the same bytes, every command reads
+//! Parquet, and what the loader cannot read is an error naming the file and the column.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use common::{burnfit, data, fails, stderr, stdout, train, write};
+use tempfile::TempDir;
+
+/// A Python with pyarrow: `BURNFIT_PYTHON`, else `python3` if it has it. Without one the test
+/// is skipped with the reason, unless `BURNFIT_REQUIRE_PYTHON` is set (`.ci/run` sets both).
+fn pyarrow_or_skip(test: &str) -> Option<PathBuf> {
+    let candidate =
+        std::env::var_os("BURNFIT_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
+    let ok = StdCommand::new(&candidate)
+        .args(["-c", "import pyarrow.parquet"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    if std::env::var_os("BURNFIT_REQUIRE_PYTHON").is_some() {
+        panic!(
+            "BURNFIT_REQUIRE_PYTHON is set but {} cannot import pyarrow",
+            candidate.display()
+        );
+    }
+    eprintln!(
+        "skipping {test}: no Python with pyarrow (pip install pyarrow in a venv and set BURNFIT_PYTHON; set BURNFIT_REQUIRE_PYTHON=1 to make this a failure)"
+    );
+    None
+}
+
+/// Runs `code` with `args` in the Python, asserting success.
+fn python(py: &Path, code: &str, args: &[&Path]) {
+    let out = StdCommand::new(py)
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `csv` as Parquet at `out`, read and written by pyarrow with its defaults (Snappy; `NA` and
+/// empty cells as nulls), or with `compression`.
+fn to_parquet(py: &Path, csv: &Path, out: &Path, compression: &str) {
+    python(
+        py,
+        &format!(
+            "import sys, pyarrow.csv as c, pyarrow.parquet as p; p.write_table(c.read_csv(sys.argv[1]), sys.argv[2], compression={compression:?})"
+        ),
+        &[csv, out],
+    );
+}
+
+fn config(dir: &Path, name: &str, path: &Path, rest: &str) -> String {
+    write(
+        dir,
+        name,
+        &format!(
+            "seed = 3\n[data]\npath = {:?}\n{rest}",
+            path.display().to_string()
+        ),
+    );
+    name.to_string()
+}
+
+#[test]
+fn a_parquet_copy_trains_to_the_same_bytes_as_its_csv_and_every_command_reads_it() {
+    let Some(py) = pyarrow_or_skip("a_parquet_copy_trains_to_the_same_bytes") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Braincancer: text categories, a missing cell written `NA` (a null in Parquet), a 0/1
+    // label stored as integers.
+    let csv = data("braincancer.csv");
+    let pq = dir.join("brain.parquet");
+    to_parquet(&py, &csv, &pq, "snappy");
+    let rest = "label = \"status\"\ncategorical = [\"sex\", \"diagnosis\", \"loc\", \"stereo\"]\nmissing = \"mean\"\n[train]\nepochs = 5\nbatch_size = 8\n";
+    let a = config(dir, "a.toml", &csv, rest);
+    let b = config(dir, "b.toml", &pq, rest);
+    let line_a = stdout(&train(dir, &["--config", &a, "--out", "csv"]));
+    let line_b = stdout(&train(dir, &["--config", &b, "--out", "pq"]));
+    assert_eq!(line_a, line_b);
+    for file in ["history.csv", "model.bpk", "preprocess.json", "outputs.csv"] {
+        assert_eq!(
+            fs::read(dir.join("csv").join(file)).unwrap(),
+            fs::read(dir.join("pq").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    // The run records the Parquet file's own size and checksum.
+    let data_json = fs::read_to_string(dir.join("pq/data.json")).unwrap();
+    assert!(
+        data_json.contains(&fs::metadata(&pq).unwrap().len().to_string()),
+        "{data_json}"
+    );
+
+    // A synthetic table of the seed's kind, compressed with Zstandard (polars' default).
+    let synth = burnfit(dir)
+        .args([
+            "synth",
+            "--rows",
+            "3000",
+            "--features",
+            "20",
+            "--seed",
+            "5",
+            "--out",
+            "syn.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(synth.status.success(), "{}", stderr(&synth));
+    let syn_pq = dir.join("syn.parquet");
+    to_parquet(&py, &dir.join("syn.csv"), &syn_pq, "zstd");
+    let rest = "label = \"label\"\nnormalize = \"l2\"\n[data.split]\nshuffle = false\n[train]\nepochs = 3\n";
+    let c = config(dir, "c.toml", &dir.join("syn.csv"), rest);
+    let d = config(dir, "d.toml", &syn_pq, rest);
+    let line_c = stdout(&train(dir, &["--config", &c, "--out", "syn-csv"]));
+    let line_d = stdout(&train(dir, &["--config", &d, "--out", "syn-pq"]));
+    assert_eq!(line_c, line_d);
+    assert_eq!(
+        fs::read(dir.join("syn-csv/model.bpk")).unwrap(),
+        fs::read(dir.join("syn-pq/model.bpk")).unwrap()
+    );
+
+    // evaluate, predict (with --keep), inspect and explain read it too.
+    let e = burnfit(dir)
+        .args(["evaluate", "--model", "pq", "--data"])
+        .arg(&pq)
+        .output()
+        .unwrap();
+    let e_csv = burnfit(dir)
+        .args(["evaluate", "--model", "pq", "--data"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert_eq!(stdout(&e), stdout(&e_csv));
+    let p = burnfit(dir)
+        .args([
+            "predict", "--model", "pq", "--keep", "sex", "--out", "-", "--data",
+        ])
+        .arg(&pq)
+        .output()
+        .unwrap();
+    let p_csv = burnfit(dir)
+        .args([
+            "predict", "--model", "pq", "--keep", "sex", "--out", "-", "--data",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", stderr(&p));
+    assert_eq!(stdout(&p), stdout(&p_csv));
+    let i = burnfit(dir)
+        .args(["inspect", "--data"])
+        .arg(&pq)
+        .output()
+        .unwrap();
+    assert!(i.status.success(), "{}", stderr(&i));
+    assert!(stdout(&i).contains("diagnosis"), "{}", stdout(&i));
+    let x = burnfit(dir)
+        .args(["explain", "--model", "pq", "--repeats", "2", "--data"])
+        .arg(&pq)
+        .output()
+        .unwrap();
+    assert!(x.status.success(), "{}", stderr(&x));
+}
+
+#[test]
+fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
+    let Some(py) = pyarrow_or_skip("what_parquet_cannot_give_is_an_error") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let write_table = |name: &str, columns: &str| {
+        let out = dir.join(name);
+        python(
+            &py,
+            &format!("import sys, datetime, pyarrow as pa, pyarrow.parquet as p; p.write_table(pa.table({{{columns}}}), sys.argv[1])"),
+            &[&out],
+        );
+        out
+    };
+    write_table(
+        "nested.parquet",
+        "'x': [1.0, 2.0], 'tags': [[1, 2], [3]], 'y': [0, 1]",
+    );
+    write_table(
+        "when.parquet",
+        "'x': [1.0, 2.0], 'when': [datetime.datetime(2026, 1, 1), datetime.datetime(2026, 1, 2)], 'y': [0, 1]",
+    );
+    let good = write_table(
+        "good.parquet",
+        "'x': [1.0, 2.0, 3.0, 4.0], 'y': [0, 1, 0, 1]",
+    );
+    let rest = "label = \"y\"\n[train]\nepochs = 1\n";
+    let n = config(dir, "n.toml", &dir.join("nested.parquet"), rest);
+    fails(
+        dir,
+        "a list column",
+        &["train", "--config", &n],
+        &["nested.parquet", "`tags`"],
+    );
+    let w = config(dir, "w.toml", &dir.join("when.parquet"), rest);
+    fails(
+        dir,
+        "a timestamp column",
+        &["train", "--config", &w],
+        &["when.parquet", "`when`", "timestamp"],
+    );
+    // A codec left out of the build.
+    let gz = dir.join("gz.parquet");
+    python(
+        &py,
+        "import sys, pyarrow as pa, pyarrow.parquet as p; p.write_table(pa.table({'x': [1.0, 2.0], 'y': [0, 1]}), sys.argv[1], compression='gzip')",
+        &[&gz],
+    );
+    let g = config(dir, "g.toml", &gz, rest);
+    fails(
+        dir,
+        "gzip",
+        &["train", "--config", &g],
+        &["gz.parquet", "`x`", "gzip", "Snappy"],
+    );
+    // Truncated: the footer is gone.
+    let bytes = fs::read(&good).unwrap();
+    fs::write(dir.join("cut.parquet"), &bytes[..bytes.len() / 2]).unwrap();
+    let t = config(dir, "t.toml", &dir.join("cut.parquet"), rest);
+    fails(
+        dir,
+        "a truncated file",
+        &["train", "--config", &t],
+        &["cut.parquet", "Parquet"],
+    );
+    // A CSV named .parquet.
+    fs::write(dir.join("fake.parquet"), "x,y\n1,0\n2,1\n").unwrap();
+    let f = config(dir, "f.toml", &dir.join("fake.parquet"), rest);
+    fails(
+        dir,
+        "a CSV named .parquet",
+        &["train", "--config", &f],
+        &["fake.parquet", "Parquet"],
+    );
+}
