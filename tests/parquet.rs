@@ -201,13 +201,13 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
     );
     write_table(
         "when.parquet",
-        "'x': [1.0, 2.0], 'when': [datetime.datetime(2026, 1, 1), datetime.datetime(2026, 1, 2)], 'y': [0, 1]",
+        "'x': [1.0, 2.0, 3.0, 4.0], 'when': [datetime.datetime(2026, 1, d) for d in range(1, 5)], 'y': [0, 1, 0, 1]",
     );
     let good = write_table(
         "good.parquet",
         "'x': [1.0, 2.0, 3.0, 4.0], 'y': [0, 1, 0, 1]",
     );
-    let rest = "label = \"y\"\n[train]\nepochs = 1\n";
+    let rest = "label = \"y\"\n[train]\nepochs = 1\nbatch_size = 2\n";
     let n = config(dir, "n.toml", &dir.join("nested.parquet"), rest);
     fails(
         dir,
@@ -222,6 +222,18 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
         &["train", "--config", &w],
         &["when.parquet", "`when`", "timestamp"],
     );
+    // Set aside by data.exclude or left out of data.features, the same column is never
+    // decoded, and the run trains.
+    let when = dir.join("when.parquet");
+    let x = config(
+        dir,
+        "x.toml",
+        &when,
+        &format!("exclude = [\"when\"]\n{rest}"),
+    );
+    train(dir, &["--config", &x, "--out", "excluded"]);
+    let o = config(dir, "o.toml", &when, &format!("features = [\"x\"]\n{rest}"));
+    train(dir, &["--config", &o, "--out", "only"]);
     // A codec left out of the build.
     let gz = dir.join("gz.parquet");
     python(

@@ -222,7 +222,16 @@ impl Table {
     /// Reads a Parquet file through the CSV loader ([`parquet::ParquetText`]), after checking
     /// that its columns fit in memory; the checksum is the file's own bytes.
     fn from_parquet(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
-        let text = parquet::ParquetText::open(path)?;
+        // Decoded: the label and the features the selection can take (a column it sets aside is
+        // never decoded, so its type cannot stop the run).
+        let wanted = |name: &str| {
+            name == spec.label
+                || match &spec.selection {
+                    Selection::Only(names) => names.iter().any(|n| n == name),
+                    Selection::AllExcept(excluded) => !excluded.iter().any(|n| n == name),
+                }
+        };
+        let text = parquet::ParquetText::open_wanting(path, &wanted)?;
         crate::resources::check(
             &format!("reading {}", path.display()),
             text.cells().saturating_mul(4),

@@ -54,6 +54,8 @@ pub(crate) struct ParquetText {
     rows: RowIter<'static>,
     /// The column names, for errors.
     names: Vec<String>,
+    /// Whether each column is decoded (the others are written as empty cells).
+    keep: Vec<bool>,
     /// 1-based data row of the next row read (as a CSV's row 2 is its first data row).
     row: u64,
     /// Text not yet handed out, from `at`.
@@ -73,8 +75,21 @@ pub(crate) struct ParquetText {
 const ROWS_PER_REFILL: usize = 4096;
 
 impl ParquetText {
-    /// Opens `path`, checks every column is one the loader can take, and writes the header.
+    /// Opens `path` with every column decoded (a second read: `--keep`, the text scan).
     pub(crate) fn open(path: &Path) -> Result<Self, DataError> {
+        Self::open_wanting(path, &|_| true)
+    }
+
+    /// Opens `path`, checks that every column `wanted` names is one the loader can take, and
+    /// writes the header (every column's name). Only the wanted columns are decoded; the others
+    /// come through as empty cells, so the loader still sees the file's whole header (and its
+    /// checks of `data.exclude` and `data.features` name the file's real columns), while a
+    /// column the config sets aside (a timestamp in `data.exclude`) costs nothing and is never
+    /// refused.
+    pub(crate) fn open_wanting(
+        path: &Path,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Self, DataError> {
         let file = File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
@@ -82,7 +97,15 @@ impl ParquetText {
         let reader = SerializedFileReader::new(file).map_err(|e| unreadable(path, e))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let mut names = Vec::new();
+        let mut decoded = Vec::new();
+        let mut keep = Vec::new();
         for field in schema.root_schema().get_fields() {
+            names.push(field.name().to_string());
+            keep.push(wanted(field.name()));
+            if !wanted(field.name()) {
+                continue;
+            }
+            decoded.push(field.clone());
             if field.is_group() {
                 return Err(unsupported(
                     path,
@@ -90,10 +113,12 @@ impl ParquetText {
                     "a nested column (a list, map or struct)",
                 ));
             }
-            names.push(field.name().to_string());
         }
         for group in reader.metadata().row_groups() {
             for chunk in group.columns() {
+                if !wanted(chunk.column_descr().path().parts()[0].as_str()) {
+                    continue;
+                }
                 let codec = chunk.compression();
                 if !matches!(
                     codec,
@@ -111,13 +136,22 @@ impl ParquetText {
             }
         }
         for column in schema.columns() {
-            if column.max_rep_level() > 0 {
+            if wanted(column.path().parts()[0].as_str()) && column.max_rep_level() > 0 {
                 return Err(unsupported(path, column.name(), "a repeated (list) column"));
             }
         }
         let cells = (reader.metadata().file_metadata().num_rows().max(0) as u64)
             .saturating_mul(names.len() as u64);
-        let rows = RowIter::from_file_into(Box::new(reader));
+        let mut rows = RowIter::from_file_into(Box::new(reader));
+        if decoded.len() < names.len() {
+            let projection = parquet::schema::types::Type::group_type_builder("schema")
+                .with_fields(decoded)
+                .build()
+                .map_err(|e| unreadable(path, e))?;
+            rows = rows
+                .project(Some(projection))
+                .map_err(|e| unreadable(path, e))?;
+        }
         let mut writer = writer(Vec::new());
         writer
             .write_record(&names)
@@ -125,6 +159,7 @@ impl ParquetText {
         let mut me = Self {
             rows,
             names,
+            keep,
             row: 2,
             buffer: Vec::new(),
             at: 0,
@@ -164,7 +199,18 @@ impl ParquetText {
             };
             let row = row.map_err(|e| unreadable(&self.path, format!("row {}: {e}", self.row)))?;
             record.clear();
-            for (name, field) in row.get_column_iter() {
+            let mut fields = row.get_column_iter();
+            for &keep in &self.keep {
+                if !keep {
+                    record.push(String::new());
+                    continue;
+                }
+                let Some((name, field)) = fields.next() else {
+                    return Err(unreadable(
+                        &self.path,
+                        "a row has fewer columns than the schema",
+                    ));
+                };
                 record.push(cell(field).ok_or_else(|| {
                     unsupported(&self.path, name, &format!("{} values", kind(field)))
                 })?);
