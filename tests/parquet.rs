@@ -258,6 +258,30 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
         &["train", "--config", &t],
         &["cut.parquet", "Parquet"],
     );
+    // Bytes flipped inside the footer, where the reader would panic: an error, never a panic,
+    // whatever the damage.
+    let mut state: u64 = 11;
+    let good_bytes = fs::read(&good).unwrap();
+    for i in 0..24 {
+        let mut b = good_bytes.clone();
+        for _ in 0..8 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let at = 4 + (state >> 33) as usize % (b.len() - 12);
+            b[at] = (state >> 24) as u8;
+        }
+        let name = format!("damaged{i}.parquet");
+        fs::write(dir.join(&name), b).unwrap();
+        let c = config(dir, &format!("d{i}.toml"), &dir.join(&name), rest);
+        let out = burnfit(dir)
+            .args(["train", "--config", &c, "--out", &format!("d{i}")])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{name}: {err}");
+    }
     // A CSV named .parquet.
     fs::write(dir.join("fake.parquet"), "x,y\n1,0\n2,1\n").unwrap();
     let f = config(dir, "f.toml", &dir.join("fake.parquet"), rest);

@@ -8,9 +8,12 @@
 //! pandas/pyarrow, Spark, DuckDB and polars, or not at all. Nested columns (lists, maps,
 //! structs), dates, times, timestamps, decimals and binary columns are refused by name.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::Read;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::Once;
 
 use parquet::basic::Compression;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -90,6 +93,11 @@ impl ParquetText {
         path: &Path,
         wanted: &dyn Fn(&str) -> bool,
     ) -> Result<Self, DataError> {
+        contained(path, || Self::open_inner(path, wanted))
+    }
+
+    /// [`open_wanting`](Self::open_wanting), outside the panic guard.
+    fn open_inner(path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Self, DataError> {
         let file = File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
@@ -189,8 +197,14 @@ impl ParquetText {
         Ok(())
     }
 
-    /// Converts the next rows into text.
+    /// Converts the next rows into text (inside the panic guard).
     fn refill(&mut self) -> Result<(), DataError> {
+        let path = self.path.clone();
+        contained(&path, || self.refill_inner())
+    }
+
+    /// [`refill`](Self::refill), outside the panic guard.
+    fn refill_inner(&mut self) -> Result<(), DataError> {
         let mut record: Vec<String> = Vec::with_capacity(self.names.len());
         for _ in 0..ROWS_PER_REFILL {
             let Some(row) = self.rows.next() else {
@@ -241,6 +255,37 @@ impl Read for ParquetText {
         self.at += n;
         Ok(n)
     }
+}
+
+thread_local! {
+    /// Set while this thread runs the Parquet reader inside [`contained`].
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a call into the Parquet reader, turning a panic into an error naming the file.
+/// The reader unwraps some values it decodes, so a damaged file (bytes flipped inside its
+/// footer) can make it panic instead of returning an error; burnfit's rule is that no input
+/// panics. The panic's message is not printed: the panic hook stays quiet on this thread while
+/// `f` runs.
+fn contained<T>(path: &Path, f: impl FnOnce() -> Result<T, DataError>) -> Result<T, DataError> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result.unwrap_or_else(|_| {
+        Err(unreadable(
+            path,
+            "the reader failed inside it; the file is damaged (rewrite it from its source)",
+        ))
+    })
 }
 
 /// A codec as people name it.
