@@ -11,29 +11,9 @@ use std::process::Command as StdCommand;
 use common::{burnfit, data, stderr, stdout, train, write};
 use tempfile::TempDir;
 
-/// A Python with onnxruntime, safetensors and numpy: `BURNFIT_PYTHON`, else `python3` if it has
-/// them. Without one the test is skipped with the reason, unless `BURNFIT_REQUIRE_PYTHON` is set
-/// (`.ci/run` makes a venv and sets both).
+/// A Python with onnxruntime, safetensors and numpy (`common::python_or_skip`).
 fn python_or_skip(test: &str) -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("BURNFIT_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
-    let ok = StdCommand::new(&candidate)
-        .args(["-c", "import onnxruntime, safetensors, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(candidate);
-    }
-    if std::env::var_os("BURNFIT_REQUIRE_PYTHON").is_some() {
-        panic!(
-            "BURNFIT_REQUIRE_PYTHON is set but {} cannot import onnxruntime, safetensors and numpy",
-            candidate.display()
-        );
-    }
-    eprintln!(
-        "skipping {test}: no Python with onnxruntime, safetensors and numpy (pip install them in a venv and set BURNFIT_PYTHON; set BURNFIT_REQUIRE_PYTHON=1 to make this a failure)"
-    );
-    None
+    common::python_or_skip(test, "onnxruntime, safetensors, numpy")
 }
 
 /// The script's lines: `value[,class]` per row.

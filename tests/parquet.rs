@@ -11,28 +11,9 @@ use std::process::Command as StdCommand;
 use common::{burnfit, data, fails, stderr, stdout, train, write};
 use tempfile::TempDir;
 
-/// A Python with pyarrow: `BURNFIT_PYTHON`, else `python3` if it has it. Without one the test
-/// is skipped with the reason, unless `BURNFIT_REQUIRE_PYTHON` is set (`.ci/run` sets both).
+/// A Python with pyarrow (`common::python_or_skip`).
 fn pyarrow_or_skip(test: &str) -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("BURNFIT_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
-    let ok = StdCommand::new(&candidate)
-        .args(["-c", "import pyarrow.parquet"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(candidate);
-    }
-    if std::env::var_os("BURNFIT_REQUIRE_PYTHON").is_some() {
-        panic!(
-            "BURNFIT_REQUIRE_PYTHON is set but {} cannot import pyarrow",
-            candidate.display()
-        );
-    }
-    eprintln!(
-        "skipping {test}: no Python with pyarrow (pip install pyarrow in a venv and set BURNFIT_PYTHON; set BURNFIT_REQUIRE_PYTHON=1 to make this a failure)"
-    );
-    None
+    common::python_or_skip(test, "pyarrow.parquet")
 }
 
 /// Runs `code` with `args` in the Python, asserting success.
@@ -282,6 +263,20 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
         assert!(!err.contains("panicked"), "{name}: {err}");
         assert!(matches!(out.status.code(), Some(0 | 1)), "{name}: {err}");
     }
+    // A FIFO named .parquet is refused at once, never opened (which would wait for a writer).
+    let fifo = dir.join("pipe.parquet");
+    assert!(StdCommand::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let q = config(dir, "q.toml", &fifo, rest);
+    fails(
+        dir,
+        "a FIFO named .parquet",
+        &["train", "--config", &q],
+        &["pipe.parquet", "regular file"],
+    );
     // A CSV named .parquet.
     fs::write(dir.join("fake.parquet"), "x,y\n1,0\n2,1\n").unwrap();
     let f = config(dir, "f.toml", &dir.join("fake.parquet"), rest);

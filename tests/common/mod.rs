@@ -98,6 +98,31 @@ pub fn wgpu_or_skip(test: &str) -> bool {
     false
 }
 
+/// A Python that can `import {modules}`: `BURNFIT_PYTHON`, else `python3` if it can. Without
+/// one the test is skipped with the reason printed, unless `BURNFIT_REQUIRE_PYTHON` is set
+/// (`.ci/run` makes a venv and sets both), in which case it fails.
+pub fn python_or_skip(test: &str, modules: &str) -> Option<PathBuf> {
+    let candidate =
+        std::env::var_os("BURNFIT_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    if std::env::var_os("BURNFIT_REQUIRE_PYTHON").is_some() {
+        panic!(
+            "BURNFIT_REQUIRE_PYTHON is set but {} cannot import {modules}",
+            candidate.display()
+        );
+    }
+    eprintln!(
+        "skipping {test}: no Python that can import {modules} (pip install them in a venv and set BURNFIT_PYTHON; set BURNFIT_REQUIRE_PYTHON=1 to make this a failure)"
+    );
+    None
+}
+
 /// Asserts that `args` (run in `dir`) fails with exit code 1, an `error:` line that contains
 /// each of `expect`, no panic and no backtrace, and at most `max_lines` lines of stderr.
 pub fn fails(dir: &Path, case: &str, args: &[&str], expect: &[&str]) -> String {

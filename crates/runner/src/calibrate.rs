@@ -14,8 +14,9 @@ use burnfit_model::{Loss, Mlp};
 /// between about 1 and 4), narrow enough that a degenerate fit stays a finite number.
 const T_RANGE: (f64, f64) = (0.05, 20.0);
 
-/// Bins of the expected calibration error (Guo et al.'s 15, equal width in confidence).
-const ECE_BINS: usize = 15;
+/// Bins of the expected calibration error (Guo et al.'s 15, equal width in confidence), in
+/// `summary.json` and in the report's top-label chart alike.
+pub(crate) const ECE_BINS: usize = 15;
 
 /// The mean log loss of `logits / t` (`[rows, k]` row-major; one column for BCE, whose targets
 /// are 0/1; k for cross-entropy, whose targets are class indices).
@@ -72,38 +73,43 @@ pub(crate) fn fit_temperature(logits: &[f32], targets: &[f32], loss: Loss) -> f6
     2.0 / (a + b)
 }
 
-/// Expected calibration error of the top label: rows binned by the probability of their
-/// predicted class (15 equal-width bins), then the row-weighted mean of |accuracy − mean
-/// confidence| over the bins. Logits as in [`log_loss`], divided by `t`.
+/// Each row's top label: the probability of its predicted class (for one sigmoid, the larger
+/// of p and 1 − p) and whether that class is right (1) or not (0). Logits as in [`log_loss`],
+/// divided by `t`.
+pub(crate) fn top_label(
+    logits: &[f32],
+    targets: &[f32],
+    loss: Loss,
+    t: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let k = logits.len().checked_div(targets.len()).unwrap_or(1).max(1);
+    logits
+        .chunks(k)
+        .zip(targets)
+        .map(|(z, &y)| {
+            let (confidence, correct) = if loss == Loss::CrossEntropy {
+                let mut p: Vec<f64> = z.iter().map(|&v| f64::from(v) / t).collect();
+                Loss::CrossEntropy.activate_row(&mut p);
+                let best = crate::metrics::classes::argmax(&p);
+                (p[best], best == y as usize)
+            } else {
+                let p = Loss::Bce.activate_value(f64::from(z[0]) / t);
+                (p.max(1.0 - p), (p > 0.5) == (y > 0.5))
+            };
+            (confidence, f64::from(u8::from(correct)))
+        })
+        .unzip()
+}
+
+/// Expected calibration error of the top label ([`top_label`], [`ECE_BINS`] equal-width bins).
 pub(crate) fn expected_calibration_error(
     logits: &[f32],
     targets: &[f32],
     loss: Loss,
     t: f64,
 ) -> f64 {
-    let k = logits.len().checked_div(targets.len()).unwrap_or(1).max(1);
-    let mut bins = [(0usize, 0f64, 0f64); ECE_BINS]; // rows, Σ confidence, Σ correct
-    for (z, &y) in logits.chunks(k).zip(targets) {
-        let (confidence, correct) = if loss == Loss::CrossEntropy {
-            let mut p: Vec<f64> = z.iter().map(|&v| f64::from(v) / t).collect();
-            Loss::CrossEntropy.activate_row(&mut p);
-            let best = (0..k).fold(0, |b, j| if p[j] > p[b] { j } else { b });
-            (p[best], best == y as usize)
-        } else {
-            let p = Loss::Bce.activate_value(f64::from(z[0]) / t);
-            let predicted_one = p > 0.5;
-            (p.max(1.0 - p), predicted_one == (y > 0.5))
-        };
-        let bin = ((confidence * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
-        bins[bin].0 += 1;
-        bins[bin].1 += confidence;
-        bins[bin].2 += f64::from(u8::from(correct));
-    }
-    let n = targets.len().max(1) as f64;
-    bins.iter()
-        .filter(|b| b.0 > 0)
-        .map(|&(_, conf, right)| (right - conf).abs() / n)
-        .sum()
+    let (confidence, correct) = top_label(logits, targets, loss, t);
+    crate::report::curves::expected_calibration_error(&confidence, &correct, ECE_BINS)
 }
 
 /// `model` with its last layer divided by `t`: its logits are the old ones over `t`.

@@ -127,7 +127,7 @@ fn predictions_csv(
         match labels {
             LabelMap::Classes { classes } => {
                 // The first of the largest probabilities, as `evaluate` counts it.
-                let best = (0..width).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+                let best = crate::metrics::classes::argmax(row);
                 record.push(classes[best].clone());
                 record.extend(row.iter().map(|p| format!("{p:.6}")));
             }

@@ -32,10 +32,12 @@ pub(crate) fn predicted(outputs: &[f32], k: usize) -> Vec<usize> {
     outputs.chunks(k).map(argmax).collect()
 }
 
-fn argmax(row: &[f32]) -> usize {
+/// The index of the first largest value of `row` (numpy's `argmax`): a softmax's predicted
+/// class, from its logits or its probabilities alike.
+pub(crate) fn argmax<T: PartialOrd>(row: &[T]) -> usize {
     let mut best = 0;
-    for (j, &v) in row.iter().enumerate() {
-        if v > row[best] {
+    for (j, v) in row.iter().enumerate() {
+        if *v > row[best] {
             best = j;
         }
     }

@@ -44,6 +44,21 @@ pub(crate) fn calibration(
         .collect()
 }
 
+/// Expected calibration error: the row-weighted mean over [`calibration`]'s bins of
+/// |fraction positive − mean probability| (Guo et al., 2017, for the top label's confidence and
+/// whether it was right); 0 for no rows.
+pub(crate) fn expected_calibration_error(
+    probabilities: &[f64],
+    labels: &[f64],
+    bins: usize,
+) -> f64 {
+    let n = probabilities.len().max(1) as f64;
+    calibration(probabilities, labels, bins)
+        .iter()
+        .map(|b| b.count as f64 / n * (b.observed - b.predicted).abs())
+        .sum()
+}
+
 /// The bin of `v` among `bins` equal bins over `[lo, hi]`; values outside go to the end bins.
 fn bin_of(v: f64, lo: f64, hi: f64, bins: usize) -> usize {
     if hi <= lo {

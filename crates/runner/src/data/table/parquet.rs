@@ -98,6 +98,14 @@ impl ParquetText {
 
     /// [`open_wanting`](Self::open_wanting), outside the panic guard.
     fn open_inner(path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Self, DataError> {
+        // Parquet is read from its end (the footer), so only a regular file will do; opening a
+        // FIFO named `.parquet` would also wait for a writer that may never come.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) && path.exists() {
+            return Err(unreadable(
+                path,
+                "it is not a regular file (a Parquet file is read from its end); save it to a file first",
+            ));
+        }
         let file = File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,

@@ -49,12 +49,8 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
     let roc = charts::one_vs_rest_roc(&rankings)
         .map(|c| figure("ovr-roc", &note, &c))
         .transpose()?;
-    let confidence: Vec<f64> = p.chunks(k).zip(&pred).map(|(row, &c)| row[c]).collect();
-    let correct: Vec<f64> = pred
-        .iter()
-        .zip(&o.target)
-        .map(|(&c, &t)| f64::from(u8::from(c == t as usize)))
-        .collect();
+    let (confidence, correct) =
+        crate::calibrate::top_label(&logits, &targets, burnfit_model::Loss::CrossEntropy, 1.0);
     let reliability = figure(
         "top-label-calibration",
         &note,

@@ -156,12 +156,28 @@ pub(crate) fn precision_recall(ranking: &Ranking<f64>) -> Option<Chart> {
 
 /// The reliability diagram, titled with the Brier score.
 pub(crate) fn calibration(o: &Outputs) -> Chart {
-    let bins = curves::calibration(&o.probability, &o.target, CALIBRATION_BINS);
     let brier = metrics::brier(o.probability.iter().copied().zip(o.target.iter().copied()));
-    Chart::new(
+    reliability(
         format!("Calibration, Brier score {brier:.4}"),
-        Axis::over("mean predicted probability", 0.0, 1.0),
-        Axis::over("fraction positive", 0.0, 1.0),
+        ("mean predicted probability", "fraction positive"),
+        (&o.probability, &o.target),
+        CALIBRATION_BINS,
+    )
+}
+
+/// A reliability diagram of `probabilities` against 0/1 `labels` in `bins` equal bins, over
+/// the diagonal of perfect calibration.
+fn reliability(
+    title: String,
+    (x, y): (&str, &str),
+    (probabilities, labels): (&[f64], &[f64]),
+    bins: usize,
+) -> Chart {
+    let points = curves::calibration(probabilities, labels, bins);
+    Chart::new(
+        title,
+        Axis::over(x, 0.0, 1.0),
+        Axis::over(y, 0.0, 1.0),
         vec![
             Series::new(
                 "perfectly calibrated",
@@ -170,8 +186,8 @@ pub(crate) fn calibration(o: &Outputs) -> Chart {
                 REFERENCE,
             ),
             Series::new(
-                format!("model ({CALIBRATION_BINS} bins)"),
-                bins.iter().map(|b| (b.predicted, b.observed)).collect(),
+                format!("model ({bins} bins)"),
+                points.iter().map(|b| (b.predicted, b.observed)).collect(),
                 Mark::Line,
                 0,
             ),
@@ -213,34 +229,16 @@ pub(crate) fn one_vs_rest_roc(classes: &[(String, Ranking<f64>)]) -> Option<Char
     })
 }
 
-/// A k-class run's reliability diagram of the top label: rows binned by the probability of
-/// their predicted class, against how often that class is right; titled with the expected
-/// calibration error over the same bins.
+/// A k-class run's reliability diagram of the top label (`calibrate::top_label`), titled with
+/// its expected calibration error over the same bins as `summary.json`'s.
 pub(crate) fn top_label_reliability(confidence: &[f64], correct: &[f64]) -> Chart {
-    let bins = curves::calibration(confidence, correct, CALIBRATION_BINS);
-    let n = confidence.len().max(1) as f64;
-    let ece: f64 = bins
-        .iter()
-        .map(|b| b.count as f64 / n * (b.observed - b.predicted).abs())
-        .sum();
-    Chart::new(
+    let bins = crate::calibrate::ECE_BINS;
+    let ece = curves::expected_calibration_error(confidence, correct, bins);
+    reliability(
         format!("Top-label calibration, expected calibration error {ece:.4}"),
-        Axis::over("probability of the predicted class", 0.0, 1.0),
-        Axis::over("fraction right", 0.0, 1.0),
-        vec![
-            Series::new(
-                "perfectly calibrated",
-                vec![(0.0, 0.0), (1.0, 1.0)],
-                Mark::Dashed,
-                REFERENCE,
-            ),
-            Series::new(
-                format!("model ({CALIBRATION_BINS} bins)"),
-                bins.iter().map(|b| (b.predicted, b.observed)).collect(),
-                Mark::Line,
-                0,
-            ),
-        ],
+        ("probability of the predicted class", "fraction right"),
+        (confidence, correct),
+        bins,
     )
 }
 
