@@ -438,3 +438,125 @@ fn a_k_class_export_gives_predicts_probabilities_and_class_in_onnxruntime_and_nu
         r#"["Bad","Good","Medium"]"#
     );
 }
+
+/// Several yes/no labels (each at its own threshold) and several numeric targets: the ONNX
+/// export's `probability` and `class` `[N, k]`, or `prediction` `[N, k]`, and numpy over the
+/// safetensors weights give what `predict` writes.
+#[test]
+fn exports_of_several_labels_give_predicts_columns_in_onnxruntime_and_numpy() {
+    let Some(python) = python_or_skip("exports_of_several_labels_give_predicts_columns") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let csv = data("carseats.csv");
+    for (run, labels, loss, extra) in [
+        ("tags", "[\"Urban\", \"US\"]", "bce", "threshold = \"f1\"\n"),
+        ("targets", "[\"Sales\", \"CompPrice\"]", "mse", ""),
+    ] {
+        write(
+            dir,
+            &format!("{run}.toml"),
+            &format!(
+                "seed = 3\n[data]\npath = {:?}\nlabel = {labels}\ncategorical = [\"ShelveLoc\"{}]\nnormalize = \"zscore\"\n[train]\nloss = \"{loss}\"\nepochs = 10\nbatch_size = 16\n{extra}",
+                csv.display().to_string(),
+                if loss == "mse" { ", \"Urban\", \"US\"" } else { "" }
+            ),
+        );
+        train(dir, &["--config", &format!("{run}.toml"), "--out", run]);
+        let out = burnfit(dir)
+            .args(["predict", "--model", run, "--data"])
+            .arg(&csv)
+            .args(["--out", "-"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let model: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join(run).join("model.json")).unwrap()).unwrap();
+        let thresholds: Vec<f64> = model["thresholds"]
+            .as_array()
+            .map(|t| t.iter().map(|v| v.as_f64().unwrap()).collect())
+            .unwrap_or_default();
+        // predict's columns: probability and class per label, or a prediction per target.
+        let want: Vec<Vec<f64>> = lines(&stdout(&out))[1..]
+            .iter()
+            .map(|c| c[1..].iter().map(|v| v.parse().unwrap()).collect())
+            .collect();
+        for (kind, format, file) in [
+            ("onnx", "onnx", format!("{run}.onnx")),
+            ("numpy", "safetensors", format!("{run}.safetensors")),
+        ] {
+            let model = export(dir, run, format, &file);
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_export.py");
+            let o = StdCommand::new(&python)
+                .arg(script)
+                .args([kind.as_ref(), model.as_os_str(), csv.as_os_str()])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{run} {kind}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let got = lines(&String::from_utf8_lossy(&o.stdout));
+            assert_eq!(got.len(), want.len(), "{run} {kind}: rows");
+            let mut ones = 0.0;
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                let g: Vec<f64> = g.iter().map(|v| v.parse().unwrap()).collect();
+                // predict: p_a, class_a, p_b, class_b; the script: p_a, p_b, class_a, class_b.
+                let (values, classes): (Vec<f64>, Vec<f64>) = if loss == "bce" {
+                    (
+                        (0..2).map(|j| w[2 * j]).collect(),
+                        (0..2).map(|j| w[2 * j + 1]).collect(),
+                    )
+                } else {
+                    (w.clone(), Vec::new())
+                };
+                for (j, want) in values.iter().enumerate() {
+                    let tolerance = if loss == "bce" {
+                        1e-5
+                    } else {
+                        1e-4 * want.abs().max(1.0)
+                    };
+                    assert!(
+                        (g[j] - want).abs() < tolerance,
+                        "{run} {kind} row {i} output {j}: {} vs predict's {want}",
+                        g[j]
+                    );
+                }
+                if kind == "onnx" && loss == "bce" {
+                    for j in 0..2 {
+                        // A class may differ only where the probability sits on its threshold.
+                        assert!(
+                            g[2 + j] == classes[j] || (values[j] - thresholds[j]).abs() < 1e-5,
+                            "{run} {kind} row {i} label {j}: class {} vs {}",
+                            g[2 + j],
+                            classes[j]
+                        );
+                    }
+                    ones += classes.iter().sum::<f64>();
+                }
+            }
+            if kind == "onnx" && loss == "bce" {
+                assert!(
+                    ones > 0.0 && ones < 2.0 * want.len() as f64,
+                    "every class the same"
+                );
+            }
+        }
+    }
+    // The label names and each label's threshold travel in the metadata.
+    let o = StdCommand::new(&python)
+        .args([
+            "-c",
+            "import onnxruntime as o,sys; m=o.InferenceSession(sys.argv[1]).get_modelmeta().custom_metadata_map; print(m['burnfit.labels']); print(len(__import__('json').loads(m['burnfit.thresholds'])))",
+        ])
+        .arg(dir.join("tags.onnx"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "[\"Urban\",\"US\"]\n2"
+    );
+}

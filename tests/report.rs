@@ -817,3 +817,88 @@ return probe;"
         assert_eq!(support, conf[i].iter().sum::<f64>(), "{row}");
     }
 }
+
+/// Runs of several label columns in the browser, with the binary report's checks: the
+/// per-label table shows `summary.json`'s figures, each yes/no label has its ROC curve and each
+/// target its predicted-against-actual chart; a label column named by a payload stays text.
+#[test]
+fn reports_of_several_labels_show_the_per_label_table_and_charts() {
+    let Some(browser) = browser_or_skip("reports_of_several_labels_show_the_per_label_table")
+    else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Carseats with `US` renamed to a payload.
+    let text = fs::read_to_string(common::data("carseats.csv")).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    let hostile = PAYLOADS[1].replace('"', "\"\"");
+    let header = format!(
+        "{},\"{hostile}\"",
+        header
+            .strip_suffix(",US")
+            .expect("Carseats' last column is US")
+    );
+    write(dir, "tags.csv", &format!("{header}\n{rest}"));
+    let label = serde_json::to_string(PAYLOADS[1]).unwrap();
+    for (run, config) in [
+        (
+            "tags",
+            format!("seed = 4\n[data]\npath = \"tags.csv\"\nlabel = [\"Urban\", {label}]\ncategorical = [\"ShelveLoc\"]\nnormalize = \"zscore\"\n[train]\nloss = \"bce\"\nepochs = 10\nbatch_size = 16\nthreshold = \"f1\"\n"),
+        ),
+        (
+            "targets",
+            format!("seed = 4\n[data]\npath = \"tags.csv\"\nlabel = [\"Sales\", \"CompPrice\"]\ncategorical = [\"ShelveLoc\", \"Urban\", {label}]\nnormalize = \"zscore\"\n[train]\nloss = \"mse\"\nepochs = 10\nbatch_size = 16\n"),
+        ),
+    ] {
+        write(dir, &format!("{run}.toml"), &config);
+        train(dir, &["--config", &format!("{run}.toml"), "--out", run]);
+        let page = dir.join(run).join("report.html");
+        assert_nothing_injected(&browser, &page);
+        let v = browser.visit(
+            &page,
+            &format!(
+                "const probe = (() => {{ {PROBE} }})();
+probe.labels = [...document.querySelectorAll('#per-label tr')].slice(1)
+  .map(r => r.querySelector('th').textContent);
+return probe;"
+            ),
+        );
+        assert_clean(run, &v);
+        let s = summary(dir, run);
+        assert_metrics(run, &v, &s, None, &["evaluation", "train_metrics"]);
+        let per = s["per_label"].as_array().unwrap();
+        let shown: Vec<&str> = v.probe["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let names: Vec<&str> = per.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(shown, names, "{run}");
+        // Every cell of the per-label table is summary.json's value.
+        let cells = v.probe["metrics"].as_array().unwrap();
+        for p in per {
+            for (k, want) in p["metrics"].as_object().unwrap() {
+                let key = format!("per_label.{}.{k}", p["name"].as_str().unwrap());
+                let cell = cells
+                    .iter()
+                    .find(|c| c["key"] == key.as_str())
+                    .unwrap_or_else(|| panic!("{run}: no cell {key}"));
+                match want.as_f64() {
+                    Some(w) => {
+                        let got: f64 = cell["value"].as_str().unwrap().parse().unwrap();
+                        assert_eq!(got, w, "{run}: {key}");
+                    }
+                    None => assert_eq!(cell["value"], "null", "{run}: {key}"),
+                }
+            }
+        }
+        if run == "tags" {
+            assert!(names.contains(&PAYLOADS[1]), "{names:?}");
+            assert_charts(run, &v, &["label-roc"]);
+        } else {
+            assert_charts(run, &v, &["target-0", "target-1"]);
+        }
+    }
+}

@@ -1,6 +1,8 @@
 """Runs a burnfit export the way a deployment would, on the raw rows of a CSV, and prints one
 line per row: the probability and (ONNX only) the class, or the prediction for regression, or
-for a k-class softmax the k probabilities and (ONNX only) the class index.
+for a k-class softmax the k probabilities and (ONNX only) the class index; for several label
+columns, each label's probability then (ONNX only) each label's 0/1 class, or each target's
+prediction.
 
     python check_export.py onnx MODEL.onnx DATA.csv
     python check_export.py numpy MODEL.safetensors DATA.csv
@@ -49,8 +51,11 @@ def run_onnx(model, data):
         p = out["probabilities"].astype(np.float64)
         return [(*row, c) for row, c in zip(p, out["class"][:, 0])]
     if "probability" in out:
-        return list(zip(out["probability"][:, 0].astype(np.float64), out["class"][:, 0]))
-    return list(zip(out["prediction"][:, 0].astype(np.float64)))
+        # One probability and one 0/1 class per label: each label's probabilities, then its
+        # classes.
+        p = out["probability"].astype(np.float64)
+        return [(*pr, *cr) for pr, cr in zip(p, out["class"])]
+    return [tuple(row) for row in out["prediction"].astype(np.float64)]
 
 
 def run_numpy(model, data):
@@ -89,9 +94,9 @@ def run_numpy(model, data):
         z = h.astype(np.float64)
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return [tuple(row) for row in e / e.sum(axis=1, keepdims=True)]
-    z = h[:, 0].astype(np.float64)
+    z = h.astype(np.float64)
     values = 1 / (1 + np.exp(-z)) if meta["burnfit.loss"] == "bce" else z
-    return [(v,) for v in values]
+    return [tuple(row) for row in values]
 
 
 if __name__ == "__main__":

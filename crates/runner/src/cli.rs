@@ -172,12 +172,17 @@ pub(crate) enum Command {
         /// every feature when there are fewer].
         #[arg(long)]
         informative: Option<NonZeroUsize>,
-        /// Binary classification, k classes (`--classes`) or regression.
+        /// Binary classification, k classes (`--classes`), several yes/no labels (`--labels`)
+        /// or regression.
         #[arg(long, value_enum, default_value_t = Task::Binary)]
         task: Task,
         /// Classes of `--task multiclass`, 2 to 1000 [default: `data.synthetic.classes`'s 3].
         #[arg(long)]
         classes: Option<NonZeroUsize>,
+        /// Label columns of `--task multilabel`, 2 to 1000 [default: `data.synthetic.labels`'s
+        /// 3].
+        #[arg(long)]
+        labels: Option<NonZeroUsize>,
         /// Distance between class clusters, > 0 [default: `data.synthetic.class_sep`'s].
         #[arg(long)]
         class_sep: Option<Positive32>,

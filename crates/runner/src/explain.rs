@@ -14,7 +14,9 @@
 use std::ops::Range;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use burnfit_model::{Loss, Mlp};
+use burnfit_model::Mlp;
+
+use crate::head::Head;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -59,11 +61,11 @@ pub(crate) fn column_groups(pre: &Preprocessor) -> Vec<(String, Range<usize>)> {
 fn score(
     model: &Mlp,
     m: &Matrix,
-    (loss, threshold): (Loss, f64),
+    (head, thresholds): (Head, &[f64]),
     metric: &str,
     device: &Device,
 ) -> f64 {
-    train::evaluate(model, m, loss, threshold, device)
+    train::evaluate(model, m, head, thresholds, device)
         .into_iter()
         .find(|(k, _)| *k == metric)
         .map_or(f64::NAN, |(_, v)| v)
@@ -78,17 +80,18 @@ pub(crate) struct Shuffles {
     pub(crate) seed: u64,
 }
 
-/// Permutation importance of every column of `groups` for `metric` (a metric of `loss`),
-/// sorted most important first. Returns the baseline score too.
+/// Permutation importance of every column of `groups` for `metric` (a metric of `head`'s
+/// runs, at these decision thresholds), sorted most important first. Returns the baseline
+/// score too.
 pub(crate) fn permutation_importance(
     model: &Mlp,
     m: &Matrix,
     groups: &[(String, Range<usize>)],
-    (loss, metric, threshold): (Loss, &str, f64),
+    (head, metric, thresholds): (Head, &str, &[f64]),
     Shuffles { repeats, seed }: Shuffles,
     device: &Device,
 ) -> (f64, Vec<Importance>) {
-    let baseline = score(model, m, (loss, threshold), metric, device);
+    let baseline = score(model, m, (head, thresholds), metric, device);
     let sign = if metrics::higher_is_better(metric) {
         1.0
     } else {
@@ -113,7 +116,7 @@ pub(crate) fn permutation_importance(
                             shuffled.x[i * m.width + c] = m.x[src * m.width + c];
                         }
                     }
-                    let s = score(model, &shuffled, (loss, threshold), metric, device);
+                    let s = score(model, &shuffled, (head, thresholds), metric, device);
                     sign * (baseline - s)
                 })
                 .collect();
@@ -136,13 +139,15 @@ pub(crate) fn permutation_importance(
     (baseline, out)
 }
 
-/// Gradient × input of the raw output for each of `rows` (indices into `m`), one value per
-/// network input; for a k-class softmax, of the predicted class's logit (the first largest).
-/// `model` must live on an autodiff device.
+/// Gradient × input of one raw output for each of `rows` (indices into `m`), one value per
+/// network input: of output `output` when given (one of several labels or targets), else of
+/// the one output, or for a k-class softmax of the predicted class's logit (the first
+/// largest). `model` must live on an autodiff device.
 pub(crate) fn gradient_x_input(
     model: &Mlp,
     m: &Matrix,
     rows: &[usize],
+    output: Option<usize>,
     ad: &Device,
 ) -> Vec<Vec<f32>> {
     let x_host = m.gather(rows);
@@ -151,13 +156,17 @@ pub(crate) fn gradient_x_input(
     let mut out = model.forward(x.clone()); // [rows, k]
     let k = model.output_width();
     if k > 1 {
-        // Only the predicted class's logit: a one-hot mask, a constant of the graph.
-        let z = crate::train::host(out.clone().inner().into_data());
+        // Only the chosen output, or the predicted class's logit: a one-hot mask, a constant
+        // of the graph.
+        let chosen = match output {
+            Some(j) => vec![j; rows.len()],
+            None => {
+                let z = crate::train::host(out.clone().inner().into_data());
+                crate::metrics::classes::predicted(&z, k)
+            }
+        };
         let mut mask = vec![0f32; rows.len() * k];
-        for (i, c) in crate::metrics::classes::predicted(&z, k)
-            .into_iter()
-            .enumerate()
-        {
+        for (i, c) in chosen.into_iter().enumerate() {
             mask[i * k + c] = 1.0;
         }
         out = out * Tensor::<2>::from_data(TensorData::new(mask, [rows.len(), k]), ad);
@@ -237,6 +246,7 @@ mod tests {
         Matrix {
             x,
             y,
+            y_width: 1,
             rows,
             width: 3,
             source_rows: (2..rows as u64 + 2).collect(),
@@ -256,7 +266,7 @@ mod tests {
             &model,
             &matrix(),
             &groups,
-            (Loss::Bce, "accuracy", 0.5),
+            (Head::Binary, "accuracy", &[0.5]),
             Shuffles {
                 repeats: 4,
                 seed: 1,
@@ -276,7 +286,7 @@ mod tests {
         let ad = Device::flex().autodiff();
         let model = linear_model(&ad);
         let m = matrix();
-        let attr = gradient_x_input(&model, &m, &[0, 5], &ad);
+        let attr = gradient_x_input(&model, &m, &[0, 5], None, &ad);
         for (k, &r) in [0usize, 5].iter().enumerate() {
             let x = &m.x[r * 3..r * 3 + 3];
             let want = [3.0 * x[0], -x[1], 0.0];

@@ -20,6 +20,7 @@ mod explain;
 mod export;
 mod files;
 mod footprint;
+mod head;
 mod history;
 mod init_from;
 mod lock;
@@ -137,12 +138,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             class_sep,
             label_noise,
             classes,
+            labels,
             seed,
             out,
             force,
         } => {
             if classes.is_some() && task != config::Task::Multiclass {
                 anyhow::bail!("--classes is for --task multiclass");
+            }
+            if labels.is_some() && task != config::Task::Multilabel {
+                anyhow::bail!("--labels is for --task multilabel");
             }
             // Every flag left out takes the config's default for the same key.
             let d = config::SyntheticConfig::default();
@@ -154,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 class_sep: class_sep.unwrap_or(d.class_sep),
                 label_noise: label_noise.unwrap_or(d.label_noise),
                 classes: classes.unwrap_or(d.classes),
+                labels: labels.unwrap_or(d.labels),
                 seed: None,
             };
             let seed = seed.unwrap_or(config::Config::default().seed);

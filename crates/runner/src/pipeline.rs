@@ -2,14 +2,13 @@
 
 use std::time::Instant;
 
-use burnfit_model::Loss;
-
 use crate::config::{Config, Missing, Source};
 use crate::data::split::{split, SplitRule};
 use crate::data::synthetic::{generate_table, SyntheticSpec};
 use crate::data::{
     DataError, LabelMap, LabelRule, LoadSpec, Matrix, Preprocessor, Selection, Table,
 };
+use crate::head::Head;
 use crate::resources;
 use crate::run::fingerprint::Fingerprint;
 
@@ -39,16 +38,23 @@ pub(crate) struct Prepared {
 
 fn load_spec(config: &Config) -> LoadSpec {
     let d = &config.data;
+    let labels = config.label_columns();
     LoadSpec {
-        label: d.label.clone(),
         label_column: crate::data::LabelColumn::Required,
-        label_rule: match config.train.loss {
-            Loss::Bce => LabelRule::InferBinary {
+        label_rule: match config.head() {
+            Head::Binary => LabelRule::InferBinary {
                 positive: d.positive.clone(),
             },
-            Loss::Mse => LabelRule::Known(LabelMap::Regression),
-            Loss::CrossEntropy => LabelRule::InferClasses,
+            Head::Regression => LabelRule::Known(LabelMap::Regression),
+            Head::Classes => LabelRule::InferClasses,
+            Head::Labels => LabelRule::Known(LabelMap::Labels {
+                names: labels.clone(),
+            }),
+            Head::Targets => LabelRule::Known(LabelMap::Targets {
+                names: labels.clone(),
+            }),
         },
+        labels,
         // The weight column is read with the features, then taken out before anything is
         // fitted (`take_weights`).
         selection: match &d.features {
@@ -150,6 +156,33 @@ fn note_missing_classes(
     }
 }
 
+/// A note for each of several yes/no labels that the training rows hold on one side only: it is
+/// learnt as never (or always) true, and its AUC is undefined.
+fn note_one_sided_labels(
+    names: &[String],
+    labels: &[f32],
+    train: &[usize],
+    origin: &str,
+    notes: &mut Vec<String>,
+) {
+    let k = names.len();
+    for (j, name) in names.iter().enumerate() {
+        let ones = train.iter().filter(|&&r| labels[r * k + j] > 0.5).count();
+        if ones == 0 || ones == train.len() {
+            notes.push(format!(
+                "{origin}: label `{name}` is {} in all {} training rows; the model learns it as {}",
+                u8::from(ones > 0),
+                train.len(),
+                if ones > 0 {
+                    "always true"
+                } else {
+                    "never true"
+                }
+            ));
+        }
+    }
+}
+
 /// Both classes must be in the training rows (an error with the counts otherwise); a
 /// validation split without one of them is a note, since some metrics are then undefined.
 fn check_classes(
@@ -164,6 +197,10 @@ fn check_classes(
     };
     if let Some(LabelMap::Classes { classes }) = &table.label_map {
         note_missing_classes(classes, labels, (train, valid), &table.origin, notes);
+        return Ok(());
+    }
+    if let Some(LabelMap::Labels { names }) = &table.label_map {
+        note_one_sided_labels(names, labels, train, &table.origin, notes);
         return Ok(());
     }
     let (positive, negative) = match &table.label_map {
@@ -302,16 +339,14 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, DataError> {
     let rows = usable_rows(&table, d.missing, &mut notes)?;
     let mut warnings = Vec::new();
     let ordered = !(d.split.shuffle || d.split.stratify || d.split.folds.is_some());
-    if let (Loss::Bce, Some(labels), true, None) = (
-        config.train.loss,
-        table.labels.as_deref(),
-        ordered,
-        &d.validation_path,
-    ) {
+    let head = config.head();
+    if let (Head::Binary, Some(labels), true, None) =
+        (head, table.labels.as_deref(), ordered, &d.validation_path)
+    {
         warnings.extend(sorted_by_label(&table.origin, labels, &rows));
     }
     let (train_rows, valid_rows) = split_rows(config, &table, rows)?;
-    if config.train.loss == Loss::Bce {
+    if head.is_classifier() {
         check_classes(
             &table,
             &train_rows,
@@ -319,7 +354,7 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, DataError> {
             d.split.stratify,
             &mut notes,
         )?;
-        if let Some(labels) = table.labels.as_deref() {
+        if let (Some(labels), Head::Binary) = (table.labels.as_deref(), head) {
             warnings.extend(balance(labels, &train_rows, &valid_rows));
         }
     }
@@ -391,7 +426,12 @@ fn split_rows(
                 .zip(d.split.folds)
                 .map(|(i, k)| (i.get() - 1, k.get())),
         };
-        split(&rows, table.labels.as_deref(), rule)
+        // Stratified by one class column; several label columns are split by a shuffle.
+        let classes = table
+            .labels
+            .as_deref()
+            .filter(|_| table.label_names.len() == 1);
+        split(&rows, classes, rule)
     };
     if train_rows.is_empty() || (d.validation_path.is_none() && valid_rows.is_empty()) {
         return Err(DataError::TooFewRows {

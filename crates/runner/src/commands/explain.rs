@@ -52,8 +52,8 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     }
     let l = load_run(a.dir, a.backend)?;
     let dest = Destination::settle(a, &l.run)?;
-    let loss = l.model_file.loss;
-    let metric = chosen_metric(a.metric, loss)?;
+    let head = l.model_file.head();
+    let metric = chosen_metric(a.metric, head)?;
     let m = labelled_matrix(&l, a.data)?;
     // `--rows` checked before the shuffles, not after them.
     let index = rows_index(a, &m)?;
@@ -68,7 +68,7 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         &l.model,
         &m,
         &groups,
-        (loss, metric, l.model_file.threshold),
+        (head, metric, &l.model_file.thresholds()),
         explain::Shuffles {
             repeats: a.repeats,
             seed: a.seed,
@@ -107,13 +107,13 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The metric importances are measured on: `--metric`, else the loss's main one.
-fn chosen_metric(asked: Option<&str>, loss: burnfit_model::Loss) -> Result<&str> {
-    let metric = asked.unwrap_or(metrics::main_metric(loss));
-    if !metrics::base_names(loss).contains(&metric) {
+/// The metric importances are measured on: `--metric`, else the head's main one.
+fn chosen_metric(asked: Option<&str>, head: crate::head::Head) -> Result<&str> {
+    let metric = asked.unwrap_or(metrics::main_metric(head));
+    if !metrics::base_names(head).contains(&metric) {
         bail!(
             "--metric {metric} is not a metric of this model; choose from {}",
-            metrics::base_names(loss).join(", ")
+            metrics::base_names(head).join(", ")
         );
     }
     Ok(metric)
@@ -272,24 +272,42 @@ fn attributions(
 ) -> Result<()> {
     let ad = l.device.clone().autodiff();
     let model_ad = l.run.load_model(&l.model_file.network, &ad)?;
-    let attr = explain::gradient_x_input(&model_ad, m, index, &ad);
     let names = l.pre.input_names();
+    // Several labels or targets: one attribution of each per row, in a `label` column.
+    let labels = &l.model_file.labels;
+    let outputs: Vec<Option<usize>> = if labels.is_empty() {
+        vec![None]
+    } else {
+        (0..labels.len()).map(Some).collect()
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(std::iter::once("row".to_string()).chain(names.iter().cloned()))?;
-    for (r, values) in a.rows.iter().zip(&attr) {
-        w.write_record(std::iter::once(r.to_string()).chain(values.iter().map(|v| v.to_string())))?;
-        let mut ranked: Vec<(usize, f32)> = values.iter().copied().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-        let top: Vec<String> = ranked
-            .iter()
-            .take(a.top.min(5))
-            .map(|(j, v)| format!("{} {v:+.4}", names[*j]))
-            .collect();
-        writeln!(
-            stdout,
-            "row {r}: gradient x input, largest: {}",
-            top.join(", ")
-        )?;
+    let mut header = vec!["row".to_string()];
+    if !labels.is_empty() {
+        header.push("label".into());
+    }
+    w.write_record(header.into_iter().chain(names.iter().cloned()))?;
+    for output in outputs {
+        let attr = explain::gradient_x_input(&model_ad, m, index, output, &ad);
+        let label = output.map(|j| labels[j].clone());
+        for (r, values) in a.rows.iter().zip(&attr) {
+            let lead = std::iter::once(r.to_string()).chain(label.clone());
+            w.write_record(lead.chain(values.iter().map(|v| v.to_string())))?;
+            let mut ranked: Vec<(usize, f32)> = values.iter().copied().enumerate().collect();
+            ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            let top: Vec<String> = ranked
+                .iter()
+                .take(a.top.min(5))
+                .map(|(j, v)| format!("{} {v:+.4}", names[*j]))
+                .collect();
+            let of = label
+                .as_ref()
+                .map_or(String::new(), |n| format!(" of `{n}`"));
+            writeln!(
+                stdout,
+                "row {r}: gradient x input{of}, largest: {}",
+                top.join(", ")
+            )?;
+        }
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     write_atomic(&out_dir.join(rundir::ATTRIBUTIONS), &bytes)

@@ -35,7 +35,7 @@ pub(crate) fn export(dir: &Path, format: Format, out: &Path, force: Replace) -> 
     let pre = run.preprocessor()?;
     let device = burn::tensor::Device::flex();
     let model = run.load_model(&model_file.network, &device)?;
-    let e = Exported::new(&model, &pre, model_file.loss, model_file.threshold);
+    let e = Exported::new(&model, &pre, &model_file);
     let bytes = match format {
         Format::Onnx => onnx::model(&e),
         Format::Safetensors => e.safetensors()?,

@@ -23,7 +23,6 @@ pub(crate) use predict::{predict, PredictOptions};
 pub(crate) use tools::{inspect, parity, synth};
 pub(crate) use train::{train, TrainArgs};
 
-use burnfit_model::Loss;
 use serde_json::json;
 
 use crate::config::Config;
@@ -60,13 +59,13 @@ fn metrics_json(m: &Metrics) -> serde_json::Value {
 }
 
 /// The seed's closing line: `Loss: 0.1234 Accuracy: 0.9600`.
-fn final_line(m: &Metrics, loss: Loss) -> String {
+fn final_line(m: &Metrics, head: crate::head::Head) -> String {
     let get = |k: &str| {
         m.iter()
             .find(|(n, _)| *n == k)
             .map_or(f64::NAN, |(_, v)| *v)
     };
-    let main = metrics::main_metric(loss);
+    let main = metrics::main_metric(head);
     let mut name = main.to_string();
     name[..1].make_ascii_uppercase();
     format!(

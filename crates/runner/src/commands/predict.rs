@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use burnfit_model::Loss;
 
 use super::loaded::load_run;
 use crate::data::{Column, Table};
@@ -61,22 +60,34 @@ pub(crate) fn predict(
     for u in unseen {
         say!("warning: column `{}` value `{}` ({} rows) was not seen in training; encoded as all zeros", u.column, u.value, u.count);
     }
-    let loss = l.model_file.loss;
-    if options.threshold.is_some() && loss == Loss::Mse {
+    let head = l.model_file.head();
+    if options.threshold.is_some() && !head.has_threshold() {
         anyhow::bail!(
-            "--threshold is for classifiers; this model is a regression (train.loss = \"mse\")"
+            "--threshold is for yes/no labels; this model is a {} (train.loss = \"{}\")",
+            head.words(),
+            head.loss().key()
         );
     }
-    let threshold = options.threshold.unwrap_or(l.model_file.threshold);
-    if loss == Loss::Bce {
-        say!("class 1 where the probability is above {threshold}");
+    // `--threshold` is every label's; else each label's own.
+    let thresholds = options
+        .threshold
+        .map_or_else(|| l.model_file.thresholds(), |t| vec![t]);
+    match (head, &thresholds[..]) {
+        (crate::head::Head::Binary, [t]) => say!("class 1 where the probability is above {t}"),
+        (crate::head::Head::Labels, [t]) => {
+            say!("each label 1 where its probability is above {t}")
+        }
+        (crate::head::Head::Labels, _) => {
+            say!("each label 1 where its probability is above its own threshold (model.json)")
+        }
+        _ => {}
     }
-    let values = predictions(&l.model, &m, loss, &l.device);
+    let values = predictions(&l.model, &m, head, &l.device);
     let bytes = predictions_csv(
         &l.pre.labels,
         &rows,
         &values,
-        threshold,
+        &thresholds,
         options.keep,
         &kept,
     )
@@ -93,28 +104,51 @@ pub(crate) fn predict(
 /// The predictions as CSV: the data row (counted from 1, the header not counted), the `--keep`
 /// columns, then `probability,class` with the class as the label's own value (`Yes`/`No`),
 /// `class` and `probability_<class>` for each class of a softmax (`values` then holds k per
-/// row), or `prediction` for a regression.
+/// row), `prediction` for a regression; for several label columns, `probability_<label>` and
+/// `class_<label>` (1 or 0) for each yes/no label, or `prediction_<target>` for each target.
 fn predictions_csv(
     labels: &crate::data::LabelMap,
     rows: &[usize],
     values: &[f64],
-    threshold: f64,
+    thresholds: &[f64],
     keep: &[String],
     kept: &[Vec<String>],
 ) -> Result<Vec<u8>> {
+    let threshold = |j: usize| thresholds.get(j).copied().unwrap_or(thresholds[0]);
     use crate::data::LabelMap;
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = vec!["row"];
     header.extend(keep.iter().map(String::as_str));
-    let probability_columns: Vec<String>;
+    let named: Vec<String>;
     match labels {
         LabelMap::Binary { .. } => header.extend(["probability", "class"]),
         LabelMap::Regression => header.push("prediction"),
         LabelMap::Classes { classes } => {
-            probability_columns = classes.iter().map(|c| format!("probability_{c}")).collect();
+            named = classes.iter().map(|c| format!("probability_{c}")).collect();
             header.push("class");
-            header.extend(probability_columns.iter().map(String::as_str));
+            header.extend(named.iter().map(String::as_str));
         }
+        LabelMap::Labels { names } => {
+            named = names
+                .iter()
+                .flat_map(|n| [format!("probability_{n}"), format!("class_{n}")])
+                .collect();
+            header.extend(named.iter().map(String::as_str));
+        }
+        LabelMap::Targets { names } => {
+            named = names.iter().map(|n| format!("prediction_{n}")).collect();
+            header.extend(named.iter().map(String::as_str));
+        }
+    }
+    if let Some(dup) = header
+        .iter()
+        .enumerate()
+        .find(|(i, h)| header[..*i].contains(h))
+    {
+        anyhow::bail!(
+            "the output would have two columns named `{}` (a --keep column and a prediction); keep it under another name",
+            dup.1
+        );
     }
     w.write_record(&header)?;
     let width = labels.outputs();
@@ -133,7 +167,7 @@ fn predictions_csv(
             }
             LabelMap::Binary { positive, negative } => {
                 record.push(format!("{v:.6}"));
-                record.push(if v > threshold {
+                record.push(if v > threshold(0) {
                     positive.clone()
                 } else {
                     // A model whose training rows never held class 0 has no name for it.
@@ -144,6 +178,15 @@ fn predictions_csv(
             }
             // The network's f32 output, written as it was computed.
             LabelMap::Regression => record.push((v as f32).to_string()),
+            LabelMap::Labels { .. } => {
+                for (j, p) in row.iter().enumerate() {
+                    record.push(format!("{p:.6}"));
+                    record.push(u8::from(*p > threshold(j)).to_string());
+                }
+            }
+            LabelMap::Targets { .. } => {
+                record.extend(row.iter().map(|v| (*v as f32).to_string()));
+            }
         }
         w.write_record(&record)?;
     }

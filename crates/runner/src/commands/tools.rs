@@ -32,6 +32,9 @@ pub(crate) fn synth(
             spec.classes
         );
     }
+    if config.task == crate::config::Task::Multilabel && !(2..=max).contains(&spec.labels) {
+        bail!("--labels must be between 2 and {max}, got {}", spec.labels);
+    }
     if spec.informative > features {
         bail!(
             "--informative must be between 1 and --features ({features}), got {}",
@@ -50,10 +53,13 @@ pub(crate) fn synth(
         synthetic::write_csv(&spec, &mut std::io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }
-    // About 11 bytes a value (`-0.12345678,`), a label and a newline per row.
+    // About 11 bytes a value (`-0.12345678,`), a label (two bytes each of several) and a
+    // newline per row.
     let file = resources::product(&[
         rows as u64,
-        resources::product(&[features as u64, 11]).saturating_add(3),
+        resources::product(&[features as u64, 11])
+            .saturating_add(resources::product(&[spec.labels as u64, 2]))
+            .saturating_add(1),
     ]);
     resources::check_disk(out, file, hint)?;
     write_atomic_with(out, |w| Ok(synthetic::write_csv(&spec, w)?))?;

@@ -10,9 +10,9 @@ use burnfit_model::{AdamSettings, Loss, MlpConfig, SgdSettings};
 
 use super::{
     BackendConfig, BackendKind, Calibrate, ClassWeight, Config, DataConfig, EarlyStopping, Finite,
-    FootprintConfig, Fraction, LrSchedule, Missing, ModelConfig, NonNegative, NonNegative32,
-    Normalize, Optimizer, OutputConfig, Positive, Positive32, Source, SplitConfig, SyntheticConfig,
-    Task, Threshold, TrainConfig, UnitInterval,
+    FootprintConfig, Fraction, LabelColumns, LrSchedule, Missing, ModelConfig, NonNegative,
+    NonNegative32, Normalize, Optimizer, OutputConfig, Positive, Positive32, Source, SplitConfig,
+    SyntheticConfig, Task, Threshold, TrainConfig, UnitInterval,
 };
 
 /// `privacy.max_grad_norm`'s default (serde's, since `[privacy]` is optional as a whole).
@@ -61,7 +61,7 @@ impl Default for DataConfig {
         Self {
             source: Source::default(),
             path: None,
-            label: "label".into(),
+            label: LabelColumns::one("label"),
             positive: None,
             features: None,
             exclude: Vec::new(),
@@ -101,6 +101,7 @@ impl Default for SyntheticConfig {
             class_sep: Positive32(1.0),
             label_noise: UnitInterval(0.01),
             classes: nz(3),
+            labels: nz(3),
             seed: None,
         }
     }

@@ -91,6 +91,7 @@ fn words(ty: &str) -> String {
         "String" => "text".into(),
         "PathBuf" => "path (relative to the config file)".into(),
         "Vec<String>" => "list of column names".into(),
+        "LabelColumns" => "column name, or list of column names".into(),
         "Vec<NonZeroUsize>" => "list of integers >= 1".into(),
         "toml::Table" => "table of dotted key = values".into(),
         "ClassWeight" => "\"none\" | \"balanced\" | [w0, w1]".into(),

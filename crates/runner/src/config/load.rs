@@ -416,9 +416,11 @@ impl Config {
     /// must not change): a class label's shuffled split is stratified unless the user said.
     /// Called after the warnings, which speak only of what the user wrote.
     fn choose_defaults(&mut self, written: &Written) {
+        let head = self.head();
         let d = &mut self.data;
         if !written.has("data.split.stratify") {
-            d.split.stratify = self.train.loss != burnfit_model::Loss::Mse
+            d.split.stratify = head != crate::head::Head::Regression
+                && !head.is_several()
                 && d.split.shuffle
                 && d.validation_path.is_none();
         }

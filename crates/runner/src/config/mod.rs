@@ -10,6 +10,7 @@
 mod classes;
 mod defaults;
 pub(crate) mod docs;
+mod label;
 mod load;
 pub(crate) mod rules;
 mod schema;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use classes::{ClassWeight, Threshold, ThresholdRule};
+pub(crate) use label::LabelColumns;
 pub(crate) use load::closest;
 pub(crate) use schema::*;
 
@@ -154,6 +156,34 @@ checked_f64!(
     /// Any finite number (fill constants).
     Finite, |_| true, "finite"
 );
+
+impl Config {
+    /// What the network predicts: fixed by the loss and the label columns (the generator's,
+    /// for synthetic data).
+    pub(crate) fn head(&self) -> crate::head::Head {
+        let columns = match self.data.source {
+            Source::Csv => self.data.label.len(),
+            Source::Synthetic => match self.data.synthetic.task {
+                Task::Multilabel => self.data.synthetic.labels.get(),
+                Task::Binary | Task::Regression | Task::Multiclass => 1,
+            },
+        };
+        crate::head::Head::new(self.train.loss, columns)
+    }
+
+    /// The label columns as the loader reads them: `data.label`, or the generator's names.
+    pub(crate) fn label_columns(&self) -> Vec<String> {
+        match self.data.source {
+            Source::Csv => self.data.label.names().to_vec(),
+            Source::Synthetic => crate::data::synthetic::label_names(
+                &crate::data::synthetic::SyntheticSpec::from_config(
+                    &self.data.synthetic,
+                    self.seed,
+                ),
+            ),
+        }
+    }
+}
 
 /// A model-crate setting error in the config's words: the model names its own field (`lr`),
 /// the config file knows its section (`train.lr`).

@@ -172,6 +172,12 @@ pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
             "data.synthetic.task is not \"multiclass\"".into(),
         );
     }
+    if d.synthetic.task != Task::Multilabel {
+        add(
+            "data.synthetic.labels",
+            "data.synthetic.task is not \"multilabel\"".into(),
+        );
+    }
     if d.split.folds.is_some() && d.validation_path.is_none() {
         add(
             "data.split.train",
@@ -201,6 +207,12 @@ pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
         add(
             "data.positive",
             "train.loss is \"cross_entropy\": every class has an output of its own, none is \"positive\"".into(),
+        );
+    }
+    if d.label.is_several() && d.source == Source::Csv && t.loss == Loss::Bce {
+        add(
+            "data.positive",
+            "data.label lists several columns, each read as 0/1 or true/false".into(),
         );
     }
     if t.loss == Loss::Mse && d.source == Source::Csv {

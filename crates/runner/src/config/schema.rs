@@ -11,8 +11,8 @@ use burnfit_model::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClassWeight, Finite, Fraction, NonNegative, NonNegative32, Positive, Positive32, Threshold,
-    UnitInterval,
+    ClassWeight, Finite, Fraction, LabelColumns, NonNegative, NonNegative32, Positive, Positive32,
+    Threshold, UnitInterval,
 };
 
 /// The whole run: data, model, training, backend and output.
@@ -179,6 +179,9 @@ pub(crate) enum Task {
     /// `classes` classes (`data.synthetic.classes`, `synth --classes`), two clusters each, as
     /// the binary task has.
     Multiclass,
+    /// `labels` yes/no label columns (`data.synthetic.labels`, `synth --labels`), each a noisy
+    /// cut of its own direction of the informative features.
+    Multilabel,
 }
 
 /// `[data]`.
@@ -190,8 +193,9 @@ pub(crate) struct DataConfig {
     /// The CSV file (relative paths are relative to the config file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) path: Option<PathBuf>,
-    /// The label column's name.
-    pub(crate) label: String,
+    /// The label column's name, or a list of columns: several 0/1 labels with `"bce"`
+    /// (multi-label, one sigmoid each) or several numeric targets with `"mse"` (multi-output).
+    pub(crate) label: LabelColumns,
     /// The label value that means class 1, for string labels (e.g. `"Yes"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) positive: Option<String>,
@@ -253,7 +257,7 @@ pub(crate) struct SplitConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct SyntheticConfig {
-    /// Binary classification or regression.
+    /// Binary, multiclass or multilabel classification, or regression.
     pub(crate) task: Task,
     /// Number of rows.
     pub(crate) rows: NonZeroUsize,
@@ -267,6 +271,8 @@ pub(crate) struct SyntheticConfig {
     pub(crate) label_noise: UnitInterval,
     /// Classes of the multiclass task (2 to 1000).
     pub(crate) classes: NonZeroUsize,
+    /// Label columns of the multilabel task (2 to 1000), `label_1`….
+    pub(crate) labels: NonZeroUsize,
     /// The generator's seed (default: the run's `seed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) seed: Option<u64>,

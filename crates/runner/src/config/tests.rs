@@ -119,7 +119,7 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         ("data.path", csv),
         ("data.label", csv),
         ("data.positive", |c| {
-            c.data.source == Source::Csv && c.train.loss == Loss::Bce
+            c.data.source == Source::Csv && c.train.loss == Loss::Bce && !c.data.label.is_several()
         }),
         ("data.features", csv),
         ("data.exclude", csv),
@@ -142,6 +142,9 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         ("data.synthetic", |c| c.data.source == Source::Synthetic),
         ("data.synthetic.classes", |c| {
             c.data.source == Source::Synthetic && c.data.synthetic.task == Task::Multiclass
+        }),
+        ("data.synthetic.labels", |c| {
+            c.data.source == Source::Synthetic && c.data.synthetic.task == Task::Multilabel
         }),
         ("model.hidden", always),
         ("model.activation", always),

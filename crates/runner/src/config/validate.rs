@@ -123,7 +123,7 @@ impl Config {
                     "is empty; name the column of row weights".into(),
                 ));
             }
-            if *w == d.label {
+            if d.label.contains(w) {
                 return Err(fail(
                     "data.weight",
                     format!("names the label column `{w}`; the weights need a column of their own"),
@@ -186,15 +186,13 @@ impl Config {
                 "data.source is \"csv\" but no data.path is given".into(),
             ));
         }
-        if d.label.trim().is_empty() {
-            return Err(fail("data.label", "must name the label column".into()));
-        }
+        self.check_labels(&fail)?;
         for (key, list) in [
             ("data.exclude", &d.exclude),
             ("data.categorical", &d.categorical),
         ] {
-            if list.contains(&d.label) {
-                return Err(fail(key, format!("lists the label column `{}`", d.label)));
+            if let Some(l) = list.iter().find(|c| d.label.contains(c)) {
+                return Err(fail(key, format!("lists the label column `{l}`")));
             }
         }
         if let Some(f) = &d.features {
@@ -204,10 +202,10 @@ impl Config {
                     "is empty; omit it to use every column".into(),
                 ));
             }
-            if f.contains(&d.label) {
+            if let Some(l) = f.iter().find(|c| d.label.contains(c)) {
                 return Err(fail(
                     "data.features",
-                    format!("lists the label column `{}`", d.label),
+                    format!("lists the label column `{l}`"),
                 ));
             }
         }
@@ -231,9 +229,18 @@ impl Config {
                 ),
             ));
         }
+        if s.task == Task::Multilabel && !(2..=max).contains(&s.labels.get()) {
+            return Err(fail(
+                "data.synthetic.labels",
+                format!(
+                    "is {} but a multi-label task needs 2 to {max} label columns",
+                    s.labels
+                ),
+            ));
+        }
         if d.source == Source::Synthetic {
             let want = match s.task {
-                Task::Binary => Loss::Bce,
+                Task::Binary | Task::Multilabel => Loss::Bce,
                 Task::Regression => Loss::Mse,
                 Task::Multiclass => Loss::CrossEntropy,
             };
@@ -292,28 +299,81 @@ impl Config {
         // Checked with the config, not after every trial has run: a sweep ranked by a metric
         // its runs never record would be an hour's work with no answer.
         if let Some(sweep) = &self.sweep {
-            if !crate::metrics::is_known_metric(&sweep.metric, self.train.loss) {
+            if !crate::metrics::is_known_metric(&sweep.metric, self.head()) {
                 return Err(fail(
                     "sweep.metric",
                     format!(
                         "`{}` is not a metric of this run; choose one of {}",
                         sweep.metric,
-                        crate::metrics::metric_names(self.train.loss, true).join(", ")
+                        crate::metrics::metric_names(self.head(), true).join(", ")
                     ),
                 ));
             }
         }
         if let Some(es) = &self.train.early_stopping {
-            if !crate::metrics::is_known_metric(&es.monitor, self.train.loss) {
+            if !crate::metrics::is_known_metric(&es.monitor, self.head()) {
                 return Err(fail(
                     "train.early_stopping.monitor",
                     format!(
                         "`{}` is not a metric of this run; choose one of {}",
                         es.monitor,
-                        crate::metrics::metric_names(self.train.loss, true).join(", ")
+                        crate::metrics::metric_names(self.head(), true).join(", ")
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// `data.label`: named, each column once, and one column for a softmax; several columns
+    /// are several 0/1 labels (`"bce"`) or several numbers (`"mse"`), split by a shuffle.
+    fn check_labels(&self, fail: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        let d = &self.data;
+        let names = d.label.names();
+        if names.is_empty() || names.iter().any(|n| n.trim().is_empty()) {
+            return Err(fail(
+                "data.label",
+                "must name the label column (or list the label columns)".into(),
+            ));
+        }
+        if let Some((i, n)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(fail(
+                "data.label",
+                format!(
+                    "lists `{n}` twice (as entries {} and {})",
+                    names[..i].iter().position(|m| m == n).unwrap_or(0) + 1,
+                    i + 1
+                ),
+            ));
+        }
+        if d.source == Source::Csv && d.label.is_several() && self.train.loss == Loss::CrossEntropy
+        {
+            return Err(fail(
+                "data.label",
+                format!(
+                    "lists {} columns, but train.loss = \"cross_entropy\" predicts one of k classes of one column; for several yes/no columns set train.loss = \"bce\" (one sigmoid each), for several numeric targets train.loss = \"mse\"",
+                    names.len()
+                ),
+            ));
+        }
+        if !self.head().is_several() {
+            return Ok(());
+        }
+        if d.split.stratify {
+            return Err(fail(
+                "data.split.stratify",
+                "keeps one class column's shares equal; with several label columns the rows are split by a plain shuffle (remove the key)".into(),
+            ));
+        }
+        if self.train.class_weight != ClassWeight::None {
+            return Err(fail(
+                "train.class_weight",
+                "weighs the classes of one label column; with several label columns give rows their weights with data.weight".into(),
+            ));
         }
         Ok(())
     }

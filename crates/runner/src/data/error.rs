@@ -169,6 +169,30 @@ pub(crate) enum DataError {
         /// The trained classes, listed.
         classes: String,
     },
+    /// A numeric target's cell that is not a number.
+    #[error("{path}: row {row}, column `{column}`: `{value}` is not a number; a numeric target (train.loss = \"mse\") needs a number in every labelled row (for yes/no labels set train.loss = \"bce\", for one of several classes \"cross_entropy\")")]
+    NotATarget {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The label column.
+        column: String,
+        /// The value.
+        value: String,
+    },
+    /// A cell of one of several label columns (multi-label) that is not yes or no.
+    #[error("{path}: row {row}, column `{column}`: `{value}` is not a yes/no label; with several label columns and train.loss = \"bce\" each column holds 0/1, true/false or yes/no (for several numeric targets set train.loss = \"mse\"; for one of several classes, one label column and train.loss = \"cross_entropy\")")]
+    NotYesNo {
+        /// The file.
+        path: String,
+        /// The row.
+        row: u64,
+        /// The label column.
+        column: String,
+        /// The value.
+        value: String,
+    },
     /// A softmax label column holding fractional numbers.
     #[error("{path}: column `{column}` holds `{value}`, a number with a fraction: cross-entropy needs classes (text or whole numbers); for a numeric target set train.loss = \"mse\"")]
     NotClasses {

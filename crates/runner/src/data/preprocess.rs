@@ -8,7 +8,7 @@ use super::table::{
     Column, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table, MISSING_CODE,
 };
 use super::DataError;
-use crate::config::{Missing, Normalize};
+use crate::config::{LabelColumns, Missing, Normalize};
 
 /// One source column's transformation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,8 +46,8 @@ impl FeatureSpec {
 /// `preprocess.json` in the run folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Preprocessor {
-    /// The label column.
-    pub(crate) label: String,
+    /// The label column, or columns.
+    pub(crate) label: LabelColumns,
     /// Its mapping.
     pub(crate) labels: LabelMap,
     /// Source columns, in input order.
@@ -63,8 +63,12 @@ pub(crate) struct Preprocessor {
 pub(crate) struct Matrix {
     /// `rows × width`, row-major.
     pub(crate) x: Vec<f32>,
-    /// One label per row (empty when the source had no label column).
+    /// `y_width` label values per row, row-major (empty when the source had no label
+    /// column).
     pub(crate) y: Vec<f32>,
+    /// Label values per row: one (a 0/1 label, a class index, a number), or one per label
+    /// column of several.
+    pub(crate) y_width: usize,
     /// Number of rows.
     pub(crate) rows: usize,
     /// Number of input columns (after one-hot).
@@ -83,6 +87,21 @@ impl Matrix {
             x.extend_from_slice(&self.x[r * w..(r + 1) * w]);
         }
         x
+    }
+
+    /// The labels of rows `rows`, in that order, `y_width` each.
+    pub(crate) fn gather_y(&self, rows: &[usize]) -> Vec<f32> {
+        let w = self.y_width;
+        let mut y = Vec::with_capacity(rows.len() * w);
+        for &r in rows {
+            y.extend_from_slice(&self.y[r * w..(r + 1) * w]);
+        }
+        y
+    }
+
+    /// Row `r`'s labels.
+    pub(crate) fn labels_of(&self, r: usize) -> &[f32] {
+        &self.y[r * self.y_width..(r + 1) * self.y_width]
     }
 }
 
@@ -225,7 +244,7 @@ impl Preprocessor {
             .clone()
             .ok_or_else(|| DataError::MissingColumn {
                 path: table.origin.clone(),
-                column: table.label_name.clone(),
+                column: table.label_names.join(", "),
                 role: "data.label".into(),
                 available: table.header.join(", "),
             })?;
@@ -266,7 +285,7 @@ impl Preprocessor {
             })
             .collect();
         Ok(Preprocessor {
-            label: table.label_name.clone(),
+            label: LabelColumns::many(table.label_names.clone()),
             labels,
             features,
             missing,
@@ -320,7 +339,7 @@ impl Preprocessor {
     /// What to read from a new file so that [`transform`](Self::transform) can apply.
     pub(crate) fn load_spec(&self, label_column: LabelColumn) -> LoadSpec {
         LoadSpec {
-            label: self.label.clone(),
+            labels: self.label.names().to_vec(),
             label_column,
             label_rule: LabelRule::Known(self.labels.clone()),
             selection: Selection::Only(
@@ -365,16 +384,24 @@ impl Preprocessor {
                 source.fill(out, block, width, *offset);
             }
         });
+        let y_width = self.labels.width();
         let y = table
             .labels
             .as_ref()
-            .map(|l| rows.iter().map(|&r| l[r]).collect())
+            .map(|l| {
+                let mut y = Vec::with_capacity(n * y_width);
+                for &r in rows {
+                    y.extend_from_slice(&l[r * y_width..(r + 1) * y_width]);
+                }
+                y
+            })
             .unwrap_or_default();
         let source_rows = rows.iter().map(|&r| table.rows[r]).collect();
         Ok((
             Matrix {
                 x,
                 y,
+                y_width,
                 rows: n,
                 width,
                 source_rows,
@@ -474,7 +501,7 @@ mod tests {
             csv.as_bytes(),
             "fixture.csv",
             &LoadSpec {
-                label: "y".into(),
+                labels: vec!["y".into()],
                 label_column: crate::data::LabelColumn::Required,
                 label_rule: LabelRule::InferBinary { positive: None },
                 selection: Selection::AllExcept(vec![]),

@@ -68,7 +68,7 @@ pub(crate) fn profile(
 ) -> Result<(Table, Vec<ColumnProfile>), DataError> {
     let mut spec = LoadSpec {
         // No label: every column is read as a feature, as the file is.
-        label: String::new(),
+        labels: Vec::new(),
         label_column: LabelColumn::Ignored,
         label_rule: LabelRule::Known(LabelMap::Regression),
         selection: Selection::AllExcept(Vec::new()),

@@ -1,5 +1,5 @@
 //! The built-in data: a binary or k-class set in the spirit of scikit-learn's
-//! `make_classification`, and a linear regression set, all from a seed.
+//! `make_classification`, a multi-label set, and a linear regression set, all from a seed.
 //!
 //! Classes: two clusters per class, centred on distinct vertices of a hypercube of side
 //! `2 · class_sep` in the informative subspace (vertices repeat only when the subspace has fewer
@@ -7,6 +7,10 @@
 //! other features are pure N(0, 1) noise; then `label_noise` of the labels are replaced by a
 //! fair draw of a class (a coin flip for two). The informative features are the first `informative` columns
 //! (`f0`, `f1`, ...) so a reader can check what the model should rely on.
+//!
+//! Multi-label: N(0, 1) features; label `j` is 1 where a random direction of the informative
+//! features, plus Gaussian noise, passes a random cut (each label true for 20 to 50 % of the
+//! rows), then `label_noise` of its values are replaced by a coin flip.
 
 use std::io::Write;
 
@@ -26,6 +30,8 @@ pub(crate) struct SyntheticSpec {
     pub(crate) task: Task,
     /// Classes of the k-class task (2 for binary).
     pub(crate) classes: usize,
+    /// Label columns of the multi-label task (1 for every other task).
+    pub(crate) labels: usize,
     /// Rows.
     pub(crate) rows: usize,
     /// Feature columns.
@@ -47,7 +53,11 @@ impl SyntheticSpec {
             task: c.task,
             classes: match c.task {
                 Task::Multiclass => c.classes.get(),
-                Task::Binary | Task::Regression => 2,
+                Task::Binary | Task::Regression | Task::Multilabel => 2,
+            },
+            labels: match c.task {
+                Task::Multilabel => c.labels.get(),
+                Task::Binary | Task::Regression | Task::Multiclass => 1,
             },
             rows: c.rows.get(),
             features: c.features.get(),
@@ -64,7 +74,7 @@ impl SyntheticSpec {
 pub(crate) struct Generated {
     /// `rows × features`, row-major.
     pub(crate) x: Vec<f32>,
-    /// One label per row.
+    /// `rows × labels` labels, row-major (one per row but for multi-label).
     pub(crate) y: Vec<f32>,
 }
 
@@ -77,20 +87,20 @@ fn normal(rng: &mut StdRng) -> f64 {
 pub(crate) fn generate(spec: &SyntheticSpec) -> Generated {
     let mut x = Vec::with_capacity(spec.rows * spec.features);
     let mut y = Vec::with_capacity(spec.rows);
-    let _ = generate_rows(spec, |row, label| {
+    let _ = generate_rows(spec, |row, labels| {
         x.extend_from_slice(row);
-        y.push(label);
+        y.extend_from_slice(labels);
         Ok::<(), std::convert::Infallible>(())
     });
     Generated { x, y }
 }
 
-/// Generates the data one row at a time into `emit` (features, label), so a large set can be
+/// Generates the data one row at a time into `emit` (features, labels), so a large set can be
 /// written without holding it: memory is one row, plus 8 bytes a row for the binary task's
 /// shuffled cluster assignment. The same spec always gives the same rows as [`generate`].
 pub(crate) fn generate_rows<E>(
     spec: &SyntheticSpec,
-    mut emit: impl FnMut(&[f32], f32) -> Result<(), E>,
+    mut emit: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let (n, f, k) = (
@@ -150,7 +160,36 @@ pub(crate) fn generate_rows<E>(
                         rng.random_range(0..spec.classes) as f32
                     };
                 }
-                emit(&row, y)?;
+                emit(&row, &[y])?;
+            }
+        }
+        Task::Multilabel => {
+            let labels = spec.labels;
+            let directions: Vec<Vec<f64>> = (0..labels)
+                .map(|_| (0..k).map(|_| normal(&mut rng)).collect())
+                .collect();
+            // A cut at the 50th to 80th percentile of w·x ~ N(0, ‖w‖²) (noise included).
+            let cuts: Vec<f64> = directions
+                .iter()
+                .map(|w| {
+                    let sd = (w.iter().map(|v| v * v).sum::<f64>() + 0.25).sqrt();
+                    rng.random_range(0.0..0.84) * sd
+                })
+                .collect();
+            let mut y = vec![0f32; labels];
+            for _ in 0..n {
+                for v in row.iter_mut() {
+                    *v = normal(&mut rng) as f32;
+                }
+                for ((yj, w), cut) in y.iter_mut().zip(&directions).zip(&cuts) {
+                    let score: f64 =
+                        (0..k).map(|l| row[l] as f64 * w[l]).sum::<f64>() + 0.5 * normal(&mut rng);
+                    *yj = f32::from(u8::from(score > *cut));
+                    if rng.random_bool(spec.label_noise) {
+                        *yj = f32::from(u8::from(rng.random_bool(0.5)));
+                    }
+                }
+                emit(&row, &y)?;
             }
         }
         Task::Regression => {
@@ -160,19 +199,22 @@ pub(crate) fn generate_rows<E>(
                     *v = normal(&mut rng) as f32;
                 }
                 let signal: f64 = (0..k).map(|j| row[j] as f64 * w[j]).sum();
-                emit(&row, (signal + 0.1 * normal(&mut rng)) as f32)?;
+                emit(&row, &[(signal + 0.1 * normal(&mut rng)) as f32])?;
             }
         }
     }
     Ok(())
 }
 
-/// Writes the data as CSV (header `f0,...,label`) straight from [`generate_rows`].
+/// Writes the data as CSV (header `f0,...,label`, or `...,label_1,...,label_L` for
+/// multi-label) straight from [`generate_rows`].
 pub(crate) fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{},label", feature_names(spec.features).join(","))?;
+    let mut header = feature_names(spec.features);
+    header.extend(label_names(spec));
+    writeln!(out, "{}", header.join(","))?;
     let mut line = String::new();
     let mut written = 0_u64;
-    generate_rows(spec, |row, y| {
+    generate_rows(spec, |row, labels| {
         use std::fmt::Write as _;
         // A long write stops at a stop signal; its temporary is then removed.
         written += 1;
@@ -184,12 +226,13 @@ pub(crate) fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::R
             let _ = write!(line, "{v},");
         }
         match spec.task {
-            Task::Binary => line.push_str(if y == 1.0 { "1" } else { "0" }),
-            Task::Multiclass => {
-                let _ = write!(line, "{}", y as usize);
+            Task::Binary | Task::Multiclass | Task::Multilabel => {
+                let classes: Vec<String> =
+                    labels.iter().map(|&y| (y as usize).to_string()).collect();
+                line.push_str(&classes.join(","));
             }
             Task::Regression => {
-                let _ = write!(line, "{y}");
+                let _ = write!(line, "{}", labels[0]);
             }
         }
         line.push('\n');
@@ -201,7 +244,15 @@ pub(crate) fn write_csv(spec: &SyntheticSpec, out: &mut dyn Write) -> std::io::R
 pub(crate) fn stream_bytes(spec: &SyntheticSpec) -> u64 {
     match spec.task {
         Task::Binary | Task::Multiclass => (spec.rows as u64).saturating_mul(8),
-        Task::Regression => 0,
+        Task::Regression | Task::Multilabel => 0,
+    }
+}
+
+/// The label columns' names: `label`, or `label_1`…`label_L` for multi-label.
+pub(crate) fn label_names(spec: &SyntheticSpec) -> Vec<String> {
+    match spec.task {
+        Task::Multilabel => (1..=spec.labels).map(|j| format!("label_{j}")).collect(),
+        Task::Binary | Task::Multiclass | Task::Regression => vec!["label".into()],
     }
 }
 
@@ -210,18 +261,18 @@ pub(crate) fn feature_names(features: usize) -> Vec<String> {
     (0..features).map(|j| format!("f{j}")).collect()
 }
 
-/// Generates the data straight into a [`Table`] (features `f0..`, label `label`), rows
+/// Generates the data straight into a [`Table`] (features `f0..`, labels [`label_names`]), rows
 /// numbered as the CSV that [`write_csv`] would write: the columns fill as the rows come, so no
 /// row-major copy of the set is held on the way.
 pub(crate) fn generate_table(spec: &SyntheticSpec) -> Table {
     let (n, features) = (spec.rows, spec.features);
     let mut values: Vec<Vec<f32>> = (0..features).map(|_| Vec::with_capacity(n)).collect();
-    let mut labels = Vec::with_capacity(n);
+    let mut labels = Vec::with_capacity(n * spec.labels);
     let _ = generate_rows(spec, |row, label| {
         for (column, &v) in values.iter_mut().zip(row) {
             column.push(v);
         }
-        labels.push(label);
+        labels.extend_from_slice(label);
         Ok::<(), std::convert::Infallible>(())
     });
     let names = feature_names(features);
@@ -234,12 +285,12 @@ pub(crate) fn generate_table(spec: &SyntheticSpec) -> Table {
         })
         .collect();
     let mut header = names;
-    header.push("label".into());
+    header.extend(label_names(spec));
     Table {
         origin: "synthetic data".into(),
         header,
         columns,
-        label_name: "label".into(),
+        label_names: label_names(spec),
         labels: Some(labels),
         label_map: Some(match spec.task {
             Task::Binary => LabelMap::Binary {
@@ -249,6 +300,9 @@ pub(crate) fn generate_table(spec: &SyntheticSpec) -> Table {
             Task::Regression => LabelMap::Regression,
             Task::Multiclass => LabelMap::Classes {
                 classes: (0..spec.classes).map(|c| c.to_string()).collect(),
+            },
+            Task::Multilabel => LabelMap::Labels {
+                names: label_names(spec),
             },
         }),
         rows: (2..n as u64 + 2).collect(),
@@ -264,6 +318,7 @@ mod tests {
         SyntheticSpec {
             task: Task::Binary,
             classes: 2,
+            labels: 1,
             rows: 500,
             features: 6,
             informative: 3,
@@ -295,7 +350,7 @@ mod tests {
             &bytes[..],
             "synthetic.csv",
             &crate::data::LoadSpec {
-                label: "label".into(),
+                labels: vec!["label".into()],
                 label_column: crate::data::LabelColumn::Required,
                 label_rule: crate::data::LabelRule::InferBinary { positive: None },
                 selection: crate::data::Selection::AllExcept(vec![]),
@@ -340,6 +395,7 @@ mod multiclass_tests {
             let spec = SyntheticSpec {
                 task: Task::Multiclass,
                 classes: 5,
+                labels: 1,
                 rows: 1000,
                 features: 8,
                 informative,
@@ -363,14 +419,16 @@ mod table_tests {
 
     #[test]
     fn the_table_holds_the_generated_rows_column_by_column() {
-        for (task, classes) in [
-            (Task::Binary, 2),
-            (Task::Regression, 2),
-            (Task::Multiclass, 5),
+        for (task, classes, labels) in [
+            (Task::Binary, 2, 1),
+            (Task::Regression, 2, 1),
+            (Task::Multiclass, 5, 1),
+            (Task::Multilabel, 2, 3),
         ] {
             let spec = SyntheticSpec {
                 task,
                 classes,
+                labels,
                 rows: 50,
                 features: 4,
                 informative: 2,
@@ -389,5 +447,40 @@ mod table_tests {
                 assert_eq!(values, &want, "{task:?} column {j}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod multilabel_tests {
+    use super::*;
+
+    /// Every label is 0 or 1 and neither value is rare (the cuts sit between the 50th and the
+    /// 80th percentile); the labels differ from each other; the CSV names them `label_1`….
+    #[test]
+    fn labels_are_zero_or_one_and_each_has_both_values() {
+        let spec = SyntheticSpec {
+            task: Task::Multilabel,
+            classes: 2,
+            labels: 4,
+            rows: 2000,
+            features: 8,
+            informative: 5,
+            class_sep: 1.0,
+            label_noise: 0.01,
+            seed: 9,
+        };
+        let g = generate(&spec);
+        assert_eq!(g.y.len(), 2000 * 4);
+        assert!(g.y.iter().all(|&v| v == 0.0 || v == 1.0));
+        for j in 0..4 {
+            let ones = (0..2000).filter(|i| g.y[i * 4 + j] == 1.0).count();
+            assert!((300..1100).contains(&ones), "label {j}: {ones} of 2000");
+        }
+        let column = |j: usize| (0..2000).map(|i| g.y[i * 4 + j]).collect::<Vec<_>>();
+        assert_ne!(column(0), column(1));
+        let mut out = Vec::new();
+        write_csv(&spec, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("f0,f1,f2,f3,f4,f5,f6,f7,label_1,label_2,label_3,label_4\n"));
     }
 }

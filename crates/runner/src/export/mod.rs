@@ -38,8 +38,11 @@ pub(crate) struct Exported<'a> {
     pub(crate) activation: Activation,
     /// Fixes the head.
     pub(crate) loss: Loss,
-    /// Class 1 above this probability.
-    pub(crate) threshold: f64,
+    /// A label is 1 above its probability here: one for every label, or one per label.
+    pub(crate) thresholds: Vec<f64>,
+    /// The label columns of several (multi-label or multi-output), in output order; empty for
+    /// one label column.
+    pub(crate) labels: Vec<String>,
 }
 
 fn host(t: Tensor<2>) -> Vec<f32> {
@@ -50,8 +53,8 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 }
 
 impl<'a> Exported<'a> {
-    /// Reads the layers of `model` back to the host.
-    pub(crate) fn new(model: &Mlp, pre: &'a Preprocessor, loss: Loss, threshold: f64) -> Self {
+    /// Reads the layers of `model` back to the host; `file` gives the head and the thresholds.
+    pub(crate) fn new(model: &Mlp, pre: &'a Preprocessor, file: &crate::run::ModelFile) -> Self {
         let layers = model
             .layers
             .iter()
@@ -78,8 +81,9 @@ impl<'a> Exported<'a> {
             pre,
             layers,
             activation: model.activation,
-            loss,
-            threshold,
+            loss: file.loss,
+            thresholds: file.thresholds(),
+            labels: file.labels.clone(),
         }
     }
 
@@ -115,7 +119,19 @@ impl<'a> Exported<'a> {
             ),
         ];
         if self.loss == Loss::Bce {
-            m.push(("burnfit.threshold".into(), self.threshold.to_string()));
+            m.push(("burnfit.threshold".into(), self.thresholds[0].to_string()));
+        }
+        if self.thresholds.len() > 1 {
+            m.push((
+                "burnfit.thresholds".into(),
+                serde_json::to_string(&self.thresholds).expect("numbers encode"),
+            ));
+        }
+        if !self.labels.is_empty() {
+            m.push((
+                "burnfit.labels".into(),
+                serde_json::to_string(&self.labels).expect("strings encode"),
+            ));
         }
         if let crate::data::LabelMap::Classes { classes } = &self.pre.labels {
             m.push((

@@ -267,8 +267,10 @@ fn dense(b: &mut Builder, e: &Exported, input: &str) -> String {
 }
 
 /// The outputs: a classifier's probability, class and logit, a k-class softmax's probabilities,
-/// class and logits, or a regression's prediction.
+/// class and logits, or a regression's prediction; each `[N, k]` for k label columns (a
+/// label's class 1 above its own threshold).
 fn head(b: &mut Builder, e: &Exported, h: &str) -> Vec<ValueInfoProto> {
+    let k = e.layers[e.layers.len() - 1].output as i64;
     match e.loss {
         Loss::Bce => {
             b.node_to("Identity", &[h], vec![], "logit");
@@ -282,7 +284,11 @@ fn head(b: &mut Builder, e: &Exported, h: &str) -> Vec<ValueInfoProto> {
                 attribute: vec![int_attr("to", DataType::FLOAT as i64)],
                 ..Default::default()
             });
-            let t = b.f64s("threshold", &[], vec![e.threshold]);
+            // One threshold for all, or one per label (broadcast along the last axis).
+            let t = match &e.thresholds[..] {
+                [one] => b.f64s("threshold", &[], vec![*one]),
+                many => b.f64s("threshold", &[k], many.to_vec()),
+            };
             let above = b.node("Greater", &[&p64, &t], vec![]);
             b.nodes.push(NodeProto {
                 op_type: "Cast".into(),
@@ -293,16 +299,16 @@ fn head(b: &mut Builder, e: &Exported, h: &str) -> Vec<ValueInfoProto> {
                 ..Default::default()
             });
             vec![
-                value_info("probability", DataType::FLOAT, &[None, Some(1)]),
-                value_info("class", DataType::INT64, &[None, Some(1)]),
-                value_info("logit", DataType::FLOAT, &[None, Some(1)]),
+                value_info("probability", DataType::FLOAT, &[None, Some(k)]),
+                value_info("class", DataType::INT64, &[None, Some(k)]),
+                value_info("logit", DataType::FLOAT, &[None, Some(k)]),
             ]
         }
         Loss::Mse => {
             b.node_to("Identity", &[h], vec![], "prediction");
-            vec![value_info("prediction", DataType::FLOAT, &[None, Some(1)])]
+            vec![value_info("prediction", DataType::FLOAT, &[None, Some(k)])]
         }
-        Loss::CrossEntropy => softmax_head(b, h, e.layers[e.layers.len() - 1].output as i64),
+        Loss::CrossEntropy => softmax_head(b, h, k),
     }
 }
 

@@ -6,9 +6,12 @@
 
 use burnfit_model::Loss;
 
+use crate::head::Head;
 use crate::ranking::Ranking;
 
 pub(crate) mod classes;
+pub(crate) mod labels;
+pub(crate) mod targets;
 
 /// Metric values in a fixed order (the order of `history.csv`'s columns).
 pub(crate) type Metrics = Vec<(&'static str, f64)>;
@@ -42,11 +45,17 @@ pub(crate) struct Metric {
     pub(crate) split: Split,
 }
 
-/// Every base name any loss's runs record: [`base_names`] of every loss.
+/// Every base name any run records: [`base_names`] of every head.
 fn all_bases() -> impl Iterator<Item = &'static str> {
-    [Loss::Bce, Loss::Mse, Loss::CrossEntropy]
-        .into_iter()
-        .flat_map(|l| base_names(l).iter().copied())
+    [
+        Head::Binary,
+        Head::Regression,
+        Head::Classes,
+        Head::Labels,
+        Head::Targets,
+    ]
+    .into_iter()
+    .flat_map(|h| base_names(h).iter().copied())
 }
 
 impl Metric {
@@ -92,9 +101,8 @@ impl Metric {
     pub(crate) fn direction(&self) -> Direction {
         match self.base {
             "accuracy" | "auc" | "avg_precision" | "precision" | "recall" | "f1" | "r2"
-            | "top2_accuracy" | "macro_f1" | "weighted_f1" | "macro_precision" | "macro_recall" => {
-                Direction::Higher
-            }
+            | "top2_accuracy" | "macro_f1" | "weighted_f1" | "macro_precision" | "macro_recall"
+            | "subset_accuracy" | "micro_f1" | "macro_auc" => Direction::Higher,
             _ => Direction::Lower,
         }
     }
@@ -104,9 +112,22 @@ impl Metric {
         self.direction() == Direction::Higher
     }
 
-    /// Whether it depends on the decision threshold (a class prediction, not a probability).
-    pub(crate) fn depends_on_threshold(&self) -> bool {
-        matches!(self.base, "accuracy" | "precision" | "recall" | "f1")
+    /// Whether it depends on the decision threshold of a `head` run (a class prediction, not
+    /// a probability).
+    pub(crate) fn depends_on_threshold(&self, head: Head) -> bool {
+        match head {
+            Head::Binary => matches!(self.base, "accuracy" | "precision" | "recall" | "f1"),
+            Head::Labels => matches!(
+                self.base,
+                "hamming_loss"
+                    | "subset_accuracy"
+                    | "micro_f1"
+                    | "macro_f1"
+                    | "macro_precision"
+                    | "macro_recall"
+            ),
+            Head::Regression | Head::Classes | Head::Targets => false,
+        }
     }
 }
 
@@ -116,10 +137,10 @@ impl std::fmt::Display for Metric {
     }
 }
 
-/// The metrics of a run with this loss, without prefix.
-pub(crate) fn base_names(loss: Loss) -> &'static [&'static str] {
-    match loss {
-        Loss::Bce => &[
+/// The metrics of a run with this head, without prefix.
+pub(crate) fn base_names(head: Head) -> &'static [&'static str] {
+    match head {
+        Head::Binary => &[
             "loss",
             "accuracy",
             "auc",
@@ -129,25 +150,30 @@ pub(crate) fn base_names(loss: Loss) -> &'static [&'static str] {
             "recall",
             "f1",
         ],
-        Loss::Mse => &["loss", "rmse", "mae", "r2"],
-        Loss::CrossEntropy => classes::NAMES,
+        Head::Regression => &["loss", "rmse", "mae", "r2"],
+        Head::Classes => classes::NAMES,
+        Head::Labels => labels::NAMES,
+        Head::Targets => targets::NAMES,
     }
 }
 
-/// The metrics tracked on the training split while it trains (cheap running sums on the device).
-pub(crate) fn train_names(loss: Loss) -> &'static [&'static str] {
-    match loss {
-        Loss::Bce | Loss::CrossEntropy => &["loss", "accuracy"],
-        Loss::Mse => &["loss", "rmse"],
+/// The metrics tracked on the training split while it trains (cheap running sums on the
+/// device): the loss, and the share of wrong predictions as the head counts them, or the
+/// loss's root.
+pub(crate) fn train_names(head: Head) -> &'static [&'static str] {
+    match head {
+        Head::Binary | Head::Classes => &["loss", "accuracy"],
+        Head::Labels => &["loss", "hamming_loss"],
+        Head::Regression | Head::Targets => &["loss", "rmse"],
     }
 }
 
 /// Every name a history row can hold: training ones, then validation ones when `with_val`.
-pub(crate) fn metric_names(loss: Loss, with_val: bool) -> Vec<String> {
-    let train = train_names(loss)
+pub(crate) fn metric_names(head: Head, with_val: bool) -> Vec<String> {
+    let train = train_names(head)
         .iter()
         .map(|b| Metric::new(b, Split::Training));
-    let val = base_names(loss)
+    let val = base_names(head)
         .iter()
         .filter(|_| with_val)
         .map(|b| Metric::new(b, Split::Validation));
@@ -155,8 +181,8 @@ pub(crate) fn metric_names(loss: Loss, with_val: bool) -> Vec<String> {
 }
 
 /// Whether `name` is a metric early stopping can watch.
-pub(crate) fn is_known_metric(name: &str, loss: Loss) -> bool {
-    metric_names(loss, true).iter().any(|n| n == name)
+pub(crate) fn is_known_metric(name: &str, head: Head) -> bool {
+    metric_names(head, true).iter().any(|n| n == name)
 }
 
 /// Whether a larger value of the metric named `name` is better (lower for an unknown name).
@@ -164,12 +190,10 @@ pub(crate) fn higher_is_better(name: &str) -> bool {
     Metric::parse(name).is_some_and(|m| m.higher_is_better())
 }
 
-/// The headline metric besides the loss (for the plot and the final line).
-pub(crate) fn main_metric(loss: Loss) -> &'static str {
-    match loss {
-        Loss::Bce | Loss::CrossEntropy => "accuracy",
-        Loss::Mse => "rmse",
-    }
+/// The headline metric besides the loss (for the plot and the final line): the second of
+/// [`train_names`], so the plot has it for both splits.
+pub(crate) fn main_metric(head: Head) -> &'static str {
+    train_names(head)[1]
 }
 
 /// The metrics that are undefined on the data they were computed on (NaN: one class, a
@@ -213,19 +237,32 @@ fn bce(z: f64, y: f64) -> f64 {
     z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
 }
 
-/// Whether the metric named `name` depends on the decision threshold.
-pub(crate) fn depends_on_threshold(name: &str) -> bool {
-    Metric::parse(name).is_some_and(|m| m.depends_on_threshold())
+/// Whether the metric named `name` depends on the decision threshold of a `head` run.
+pub(crate) fn depends_on_threshold(name: &str, head: Head) -> bool {
+    Metric::parse(name).is_some_and(|m| m.depends_on_threshold(head))
 }
 
-/// All metrics of `loss` for raw network outputs (`logits` for BCE and cross-entropy, values for
-/// MSE); a row is class 1 when its probability is above `threshold` (BCE only). Cross-entropy's
-/// outputs are `[rows, k]` row-major and its targets class indices.
-pub(crate) fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f64) -> Metrics {
-    if loss == Loss::CrossEntropy {
-        let k = outputs.len().checked_div(targets.len()).unwrap_or(1);
-        return classes::compute(outputs, targets, k);
+/// All metrics of `head` for raw network outputs (logits for the classifiers, values for
+/// regression), row-major `[rows, width]`; `targets` are one value per row (a 0/1 label, a
+/// class index, a number) or, for several label columns, one per output. A label is 1 when
+/// its probability is above its threshold: `thresholds` holds one for all, or one per label.
+pub(crate) fn compute(
+    head: Head,
+    (outputs, width): (&[f32], usize),
+    targets: &[f32],
+    thresholds: &[f64],
+) -> Metrics {
+    match head {
+        Head::Classes => return classes::compute(outputs, targets, width),
+        Head::Labels => return labels::compute(outputs, targets, width, thresholds),
+        Head::Targets => return targets::compute(outputs, targets, width),
+        Head::Binary | Head::Regression => {}
     }
+    let loss = head.loss();
+    let threshold = thresholds
+        .first()
+        .copied()
+        .unwrap_or(crate::threshold::DEFAULT);
     assert_eq!(outputs.len(), targets.len(), "one output per target");
     let n = outputs.len().max(1) as f64;
     let pairs = || {
@@ -263,7 +300,7 @@ pub(crate) fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f
                 ("f1", f1),
             ]
         }
-        Loss::CrossEntropy => unreachable!("computed above"),
+        Loss::CrossEntropy => unreachable!("computed by classes::compute"),
         Loss::Mse => {
             let mse = pairs().map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n;
             let mae = pairs().map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
@@ -285,6 +322,44 @@ pub(crate) fn compute(loss: Loss, outputs: &[f32], targets: &[f32], threshold: f
                 ("r2", r2),
             ]
         }
+    }
+}
+
+/// Each of several label columns' own scores on these rows (outputs `[rows, width]`, targets
+/// one per output), named by `names`: support, precision, recall, F1, AUC and threshold of a
+/// yes/no label; RMSE, MAE and R² of a numeric target. Empty for one label column.
+pub(crate) fn per_label(
+    head: Head,
+    names: &[String],
+    (outputs, width): (&[f32], usize),
+    targets: &[f32],
+    thresholds: &[f64],
+) -> Vec<(String, Metrics)> {
+    match head {
+        Head::Labels => labels::per_label(outputs, targets, width, thresholds)
+            .iter()
+            .zip(names)
+            .map(|(s, name)| {
+                let scores = vec![
+                    ("support", s.support as f64),
+                    ("precision", s.precision),
+                    ("recall", s.recall),
+                    ("f1", s.f1),
+                    ("auc", s.auc),
+                    ("threshold", s.threshold),
+                ];
+                (name.clone(), scores)
+            })
+            .collect(),
+        Head::Targets => targets::per_target(outputs, targets, width)
+            .iter()
+            .zip(names)
+            .map(|(s, name)| {
+                let scores = vec![("rmse", s.rmse), ("mae", s.mae), ("r2", s.r2)];
+                (name.clone(), scores)
+            })
+            .collect(),
+        Head::Binary | Head::Regression | Head::Classes => Vec::new(),
     }
 }
 
@@ -343,7 +418,7 @@ mod tests {
         // tp 2, fp 1, tn 1, fn 1 -> accuracy 3/5, precision 2/3, recall 2/3, f1 2/3
         let z = [2.0, 0.5, -1.0, -0.2, 3.0];
         let y = [1.0, 0.0, 0.0, 1.0, 1.0];
-        let m = compute(Loss::Bce, &z, &y, 0.5);
+        let m = compute(Head::Binary, (&z, 1), &y, &[0.5]);
         assert!((get(&m, "accuracy") - 0.6).abs() < 1e-12);
         assert!((get(&m, "precision") - 2.0 / 3.0).abs() < 1e-12);
         assert!((get(&m, "f1") - 2.0 / 3.0).abs() < 1e-12);
@@ -355,7 +430,7 @@ mod tests {
     fn regression_metrics_match_a_hand_count() {
         let p = [1.0, 2.0, 3.0];
         let y = [1.0, 3.0, 5.0];
-        let m = compute(Loss::Mse, &p, &y, 0.5);
+        let m = compute(Head::Regression, (&p, 1), &y, &[0.5]);
         // errors 0, 1, 2: mse 5/3, mae 1; ss_tot = 8 -> r2 = 1 - 5/8
         assert!((get(&m, "loss") - 5.0 / 3.0).abs() < 1e-12);
         assert!((get(&m, "mae") - 1.0).abs() < 1e-12);
@@ -365,12 +440,17 @@ mod tests {
     #[test]
     fn metrics_undefined_on_their_rows_are_nan_not_a_number() {
         // One class only: nothing to rank (AUC), no actual positive (recall).
-        let m = compute(Loss::Bce, &[-1.0, 2.0, -3.0], &[0.0, 0.0, 0.0], 0.5);
+        let m = compute(
+            Head::Binary,
+            (&[-1.0, 2.0, -3.0], 1),
+            &[0.0, 0.0, 0.0],
+            &[0.5],
+        );
         assert!(get(&m, "auc").is_nan() && get(&m, "recall").is_nan());
         assert_eq!(get(&m, "precision"), 0.0, "one predicted positive, wrong");
         assert_eq!(undefined(&m), ["auc", "avg_precision", "recall", "f1"]);
         // A constant target: no variance for R² to explain.
-        let m = compute(Loss::Mse, &[1.0, 2.0], &[3.0, 3.0], 0.5);
+        let m = compute(Head::Regression, (&[1.0, 2.0], 1), &[3.0, 3.0], &[0.5]);
         assert!(get(&m, "r2").is_nan());
         assert_eq!(show(f64::NAN), "n/a");
     }
@@ -380,7 +460,7 @@ mod tests {
         // Probabilities σ(z): 0.88, 0.62, 0.27, 0.45, 0.95 against labels 1,0,0,1,1.
         let z = [2.0, 0.5, -1.0, -0.2, 3.0];
         let y = [1.0, 0.0, 0.0, 1.0, 1.0];
-        let at = |t| compute(Loss::Bce, &z, &y, t);
+        let at = |t| compute(Head::Binary, (&z, 1), &y, &[t]);
         // At 0.4 the 0.45 row becomes a true positive: recall 3/3, precision 3/4.
         assert!((get(&at(0.4), "recall") - 1.0).abs() < 1e-12);
         assert!((get(&at(0.4), "precision") - 0.75).abs() < 1e-12);
@@ -408,7 +488,7 @@ mod tests {
         let labels: Vec<f32> = (0..500).map(|i| ((i * 13) % 7 < 3) as u8 as f32).collect();
         let s: Vec<f64> = scores.iter().map(|&v| v.into()).collect();
         let y: Vec<f64> = labels.iter().map(|&v| v.into()).collect();
-        let m = compute(Loss::Bce, &scores, &labels, 0.5);
+        let m = compute(Head::Binary, (&scores, 1), &labels, &[0.5]);
         let saved = Ranking::of(&s, &y);
         assert_eq!(get(&m, "auc"), saved.auc());
         assert_eq!(get(&m, "avg_precision"), saved.average_precision());
@@ -439,12 +519,18 @@ mod tests {
 
     #[test]
     fn metric_names_read_back_to_the_same_metric_and_every_base_is_known() {
-        for loss in [Loss::Bce, Loss::Mse] {
-            for name in metric_names(loss, true) {
+        for head in [
+            Head::Binary,
+            Head::Regression,
+            Head::Classes,
+            Head::Labels,
+            Head::Targets,
+        ] {
+            for name in metric_names(head, true) {
                 let m = Metric::parse(&name).unwrap();
                 assert_eq!(m.name(), name);
             }
-            for b in base_names(loss) {
+            for b in base_names(head) {
                 assert!(all_bases().any(|a| a == *b));
             }
         }

@@ -161,3 +161,64 @@ pub(super) fn read_class_outputs(
     }
     Ok(out)
 }
+
+/// `outputs.csv` of several label columns: `target_j` and raw `output_j` for each of the k
+/// columns, a yes/no label's target 0 or 1, as many rows as `summary.json` says the evaluated
+/// split has.
+pub(super) fn read_several_outputs(
+    path: &Path,
+    model: &crate::run::ModelFile,
+    summary: Option<&Summary>,
+) -> Result<Outputs> {
+    let k = model.labels.len();
+    let yes_no = model.loss == Loss::Bce;
+    let limit = outputs_limit(summary).saturating_mul(2 * k as u64);
+    let (mut r, header) = csv_with_header(path, limit)?;
+    let mut expected = vec!["row".to_string()];
+    expected.extend((0..k).map(|j| format!("target_{j}")));
+    expected.extend((0..k).map(|j| format!("output_{j}")));
+    if header != expected {
+        return Err(inconsistent(
+            path,
+            format!(
+                "its header is not {} (what a run of {k} label columns writes)",
+                expected.join(",")
+            ),
+        ));
+    }
+    let mut out = Outputs {
+        width: k,
+        ..Outputs::default()
+    };
+    let mut rows = 0;
+    for (i, record) in r.records().enumerate() {
+        let record = record.map_err(|e| malformed(path, "CSV", e))?;
+        let line = i + 2;
+        let num = |j: usize| number(path, line, &expected[j], record.get(j).unwrap_or(""));
+        for j in 0..k {
+            let target = num(1 + j)?;
+            if yes_no && target != 0.0 && target != 1.0 {
+                return Err(inconsistent(
+                    path,
+                    format!("line {line}: a yes/no label's target is 0 or 1, not {target}"),
+                ));
+            }
+            out.target.push(target);
+        }
+        for j in 0..k {
+            out.output.push(num(1 + k + j)?);
+        }
+        rows += 1;
+    }
+    let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
+    if let Some(split) = split.filter(|s| s.rows != rows) {
+        return Err(inconsistent(
+            path,
+            format!(
+                "it has {rows} rows, but summary.json says the {} split has {} rows",
+                split.name, split.rows
+            ),
+        ));
+    }
+    Ok(out)
+}

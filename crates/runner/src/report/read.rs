@@ -140,6 +140,9 @@ impl RunRecord {
             None => Vec::new(),
         };
         let outputs = match optional(&dir.join(rundir::OUTPUTS))? {
+            Some(path) if with_outputs && model.head().is_several() => Some(
+                super::outputs::read_several_outputs(&path, &model, summary.as_ref())?,
+            ),
             Some(path) if with_outputs && model.loss == Loss::CrossEntropy => Some(
                 super::outputs::read_class_outputs(&path, model.network.output, summary.as_ref())?,
             ),
@@ -277,7 +280,8 @@ fn check_summary(path: &Path, s: &Summary) -> Result<()> {
         ));
     }
     for p in &s.splits {
-        if let Some(pos) = p.positives.filter(|&pos| pos > p.rows) {
+        let most = p.label_positives.iter().flatten().copied().max();
+        if let Some(pos) = p.positives.or(most).filter(|&pos| pos > p.rows) {
             return Err(inconsistent(
                 path,
                 format!(

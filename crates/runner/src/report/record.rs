@@ -91,6 +91,11 @@ impl RunRecord {
         self.model.loss
     }
 
+    /// What the outputs mean.
+    pub(crate) fn head(&self) -> crate::head::Head {
+        self.model.head()
+    }
+
     /// How the run ended, in one word: `finished` (with why the epochs stopped), `interrupted`,
     /// `diverged`, or `incomplete` (still running, or killed before it could say).
     pub(crate) fn state(&self) -> String {

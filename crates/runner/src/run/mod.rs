@@ -107,10 +107,34 @@ pub(crate) struct ModelFile {
     /// (nothing is to be applied on top of it); absent without calibration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) temperature: Option<f64>,
+    /// The label columns of several (multi-label or multi-output), in output order; absent for
+    /// one label column.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) labels: Vec<String>,
+    /// Each label's threshold, when `train.threshold`'s rule chose one per label of a
+    /// multi-label run on the validation rows; absent otherwise (`threshold` is every label's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) thresholds: Vec<f64>,
 }
 
 fn half() -> f64 {
     crate::threshold::DEFAULT
+}
+
+impl ModelFile {
+    /// What the outputs mean.
+    pub(crate) fn head(&self) -> crate::head::Head {
+        crate::head::Head::new(self.loss, self.labels.len().max(1))
+    }
+
+    /// The decision thresholds: one per label when chosen per label, else the one threshold.
+    pub(crate) fn thresholds(&self) -> Vec<f64> {
+        if self.thresholds.is_empty() {
+            vec![self.threshold]
+        } else {
+            self.thresholds.clone()
+        }
+    }
 }
 
 /// How a run ended, the one word `status.json` records.
@@ -392,15 +416,32 @@ impl RunDir {
 
     /// Writes `outputs.csv`: each evaluated row's source row, target and raw output, and for
     /// a classifier its probability; for a k-class softmax the class index and the k raw
-    /// outputs `output_0`…. Shortest round-trip numbers, so the report recomputes the run's own
+    /// outputs `output_0`…; for k label columns their values `target_0`… and the k raw outputs
+    /// `output_0`…. Shortest round-trip numbers, so the report recomputes the run's own
     /// figures exactly.
     pub(crate) fn write_outputs(
         &self,
         m: &crate::data::Matrix,
         raw: &[f32],
-        loss: Loss,
+        head: crate::head::Head,
     ) -> Result<()> {
+        let loss = head.loss();
         let mut w = csv::Writer::from_writer(Vec::new());
+        if head.is_several() {
+            let k = m.y_width;
+            let mut header = vec!["row".to_string()];
+            header.extend((0..k).map(|j| format!("target_{j}")));
+            header.extend((0..k).map(|j| format!("output_{j}")));
+            w.write_record(&header)?;
+            for ((row, y), z) in m.source_rows.iter().zip(m.y.chunks(k)).zip(raw.chunks(k)) {
+                let mut record = vec![row.to_string()];
+                record.extend(y.iter().map(ToString::to_string));
+                record.extend(z.iter().map(ToString::to_string));
+                w.write_record(&record)?;
+            }
+            let bytes = w.into_inner().map_err(|e| e.into_error())?;
+            return self.write(OUTPUTS, &bytes);
+        }
         if loss == Loss::CrossEntropy {
             let k = raw.len().checked_div(m.rows).unwrap_or(1);
             let mut header = vec!["row".to_string(), "target".into()];
@@ -441,11 +482,28 @@ impl RunDir {
     pub(crate) fn model_file(&self) -> Result<ModelFile> {
         let path = self.file(MODEL_JSON);
         let m: ModelFile = read_json(&path)?;
-        if !(m.threshold > 0.0 && m.threshold < 1.0) {
+        for t in std::iter::once(&m.threshold).chain(&m.thresholds) {
+            if !(*t > 0.0 && *t < 1.0) {
+                bail!(
+                    "{}: threshold {t} is not a probability strictly between 0 and 1; was the file edited? Set it back (0.5 unless train.threshold chose another)",
+                    path.display(),
+                );
+            }
+        }
+        if !m.thresholds.is_empty() && m.thresholds.len() != m.labels.len() {
             bail!(
-                "{}: threshold {} is not a probability strictly between 0 and 1; was the file edited? Set it back (0.5 unless train.threshold chose another)",
+                "{}: {} thresholds for {} labels; was the file edited?",
                 path.display(),
-                m.threshold
+                m.thresholds.len(),
+                m.labels.len()
+            );
+        }
+        if m.labels.len() > 1 && m.network.output != m.labels.len() {
+            bail!(
+                "{}: {} label columns but the network has {} outputs; was the file edited?",
+                path.display(),
+                m.labels.len(),
+                m.network.output
             );
         }
         Ok(m)

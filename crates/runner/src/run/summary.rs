@@ -88,6 +88,14 @@ pub(crate) struct Summary {
     /// The temperature fitted by `train.calibrate`, and what it did; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) calibration: Option<CalibrationSummary>,
+    /// Each label's (or target's) scores on the evaluated rows, for several label columns;
+    /// absent for one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) per_label: Vec<LabelRow>,
+    /// Each label's decision threshold, for several yes/no labels (`threshold` is the first's
+    /// or, without a per-label rule, every label's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) thresholds: Vec<f64>,
 }
 
 /// `train.calibrate = "temperature"`'s fit on the validation rows.
@@ -135,41 +143,80 @@ pub(crate) struct SplitProfile {
     /// Rows of each class, in class order (a k-class softmax).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) classes: Option<Vec<usize>>,
+    /// Rows where each label is 1, in label order (several yes/no labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) label_positives: Option<Vec<usize>>,
+    /// Smallest, mean and largest of each target, in target order (several numeric targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) targets: Option<Vec<[f64; 3]>>,
+}
+
+/// One label's (or target's) scores on the evaluated rows, in `summary.json`'s per-label table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LabelRow {
+    /// The label column.
+    pub(crate) name: String,
+    /// Its scores: support, precision, recall, f1, auc and threshold for a yes/no label;
+    /// rmse, mae and r2 for a numeric target.
+    #[serde(deserialize_with = "nullable")]
+    pub(crate) metrics: MetricMap,
+}
+
+/// Smallest, mean and largest of `values`.
+fn range(values: impl Iterator<Item = f32>) -> [f64; 3] {
+    let (lo, hi, sum, n) = values.fold(
+        (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize),
+        |(lo, hi, sum, n), y| {
+            (
+                lo.min(y.into()),
+                hi.max(y.into()),
+                sum + f64::from(y),
+                n + 1,
+            )
+        },
+    );
+    [lo, sum / n.max(1) as f64, hi]
 }
 
 impl SplitProfile {
-    /// The profile of a split with these labels, mapped by `map`.
+    /// The profile of a split with these labels (`map.width()` a row), mapped by `map`.
     pub(crate) fn of(name: &str, labels: &[f32], map: &crate::data::LabelMap) -> Self {
         use crate::data::LabelMap;
-        if let LabelMap::Classes { classes } = map {
-            let mut counts = vec![0; classes.len()];
-            for &y in labels {
-                counts[y as usize] += 1;
-            }
-            return Self {
-                name: name.to_string(),
-                rows: labels.len(),
-                positives: None,
-                target: None,
-                classes: Some(counts),
-            };
-        }
-        let (positives, target) = if matches!(map, LabelMap::Binary { .. }) {
-            (Some(labels.iter().filter(|&&y| y > 0.5).count()), None)
-        } else {
-            let (lo, hi, sum) = labels.iter().fold(
-                (f64::INFINITY, f64::NEG_INFINITY, 0.0),
-                |(lo, hi, sum), &y| (lo.min(y.into()), hi.max(y.into()), sum + f64::from(y)),
-            );
-            (None, Some([lo, sum / labels.len().max(1) as f64, hi]))
-        };
-        Self {
+        let k = map.width();
+        let mut profile = Self {
             name: name.to_string(),
-            rows: labels.len(),
-            positives,
-            target,
+            rows: labels.len() / k,
+            positives: None,
+            target: None,
             classes: None,
+            label_positives: None,
+            targets: None,
+        };
+        let column = |j: usize| labels.iter().skip(j).step_by(k).copied();
+        match map {
+            LabelMap::Classes { classes } => {
+                let mut counts = vec![0; classes.len()];
+                for &y in labels {
+                    counts[y as usize] += 1;
+                }
+                profile.classes = Some(counts);
+            }
+            LabelMap::Binary { .. } => {
+                profile.positives = Some(labels.iter().filter(|&&y| y > 0.5).count());
+            }
+            LabelMap::Regression => profile.target = Some(range(labels.iter().copied())),
+            LabelMap::Labels { .. } => {
+                profile.label_positives = Some(
+                    (0..k)
+                        .map(|j| column(j).filter(|&y| y > 0.5).count())
+                        .collect(),
+                );
+            }
+            LabelMap::Targets { .. } => {
+                profile.targets = Some((0..k).map(|j| range(column(j))).collect());
+            }
         }
+        profile
     }
 }
 

@@ -1,11 +1,12 @@
 //! Batched inference on the plain (non-autodiff) device: raw outputs and every metric.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use burnfit_model::{Loss, Mlp};
+use burnfit_model::Mlp;
 use rayon::prelude::*;
 
 use super::step::host;
 use crate::data::Matrix;
+use crate::head::Head;
 use crate::metrics::{self, Metrics};
 
 /// Rows per forward pass when evaluating on a GPU.
@@ -46,13 +47,14 @@ fn chunk(model: &Mlp, m: &Matrix, lo: usize, hi: usize, device: &Device) -> Vec<
         TensorData::new(m.x[lo * m.width..hi * m.width].to_vec(), [hi - lo, m.width]),
         device,
     );
-    host(model.forward(x).into_data()) // [rows, 1]
+    host(model.forward(x).into_data()) // [rows, outputs]
 }
 
 /// What `predict` writes for every row of `m`: the raw outputs through the loss's head
-/// (`Loss::activate_row`), in f64, row-major: a probability for BCE, the value for MSE, k class
-/// probabilities for cross-entropy.
-pub(crate) fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) -> Vec<f64> {
+/// (`Loss::activate_row`), in f64, row-major: a probability per label for BCE, the values for
+/// MSE, k class probabilities for cross-entropy.
+pub(crate) fn predictions(model: &Mlp, m: &Matrix, head: Head, device: &Device) -> Vec<f64> {
+    let loss = head.loss();
     let mut out: Vec<f64> = outputs(model, m, device)
         .into_iter()
         .map(f64::from)
@@ -62,13 +64,15 @@ pub(crate) fn predictions(model: &Mlp, m: &Matrix, loss: Loss, device: &Device) 
     out
 }
 
-/// Every metric of `loss` for `model` on `m`, class 1 above `threshold`.
+/// Every metric of `head` for `model` on `m`, a label 1 above its threshold (`thresholds`:
+/// one for all labels, or one each).
 pub(crate) fn evaluate(
     model: &Mlp,
     m: &Matrix,
-    loss: Loss,
-    threshold: f64,
+    head: Head,
+    thresholds: &[f64],
     device: &Device,
 ) -> Metrics {
-    metrics::compute(loss, &outputs(model, m, device), &m.y, threshold)
+    let width = model.output_width();
+    metrics::compute(head, (&outputs(model, m, device), width), &m.y, thresholds)
 }

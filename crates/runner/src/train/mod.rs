@@ -37,6 +37,7 @@ pub(crate) use step::{
 
 use crate::config::{setting_error, Config};
 use crate::data::Matrix;
+use crate::head::Head;
 use crate::history::EpochRow;
 pub(crate) use crate::history::Stop;
 use crate::metrics::{self, Metric, Split};
@@ -256,7 +257,7 @@ pub(crate) fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
     // The epoch's labels in step order, which the tally reads back. The inputs are gathered one
     // batch at a time by `step_on` (a full copy of the training matrix per epoch would double
     // its memory).
-    let mut ybuf = vec![0f32; n];
+    let mut ybuf = vec![0f32; n * job.train.y_width];
     let epochs = t.epochs.get();
     while state.epoch < epochs {
         let epoch_start = Instant::now();
@@ -319,8 +320,9 @@ fn run_steps(
     let (n, batch, epoch) = (job.train.rows, t.batch_size.get(), state.epoch);
     let steps = n.div_ceil(batch);
     let order = epoch_order(job.config, n, epoch);
+    let yw = job.train.y_width;
     for (i, &r) in order.iter().enumerate() {
-        ybuf[i] = job.train.y[r];
+        ybuf[i * yw..(i + 1) * yw].copy_from_slice(job.train.labels_of(r));
     }
     let first = state.step;
     // Each step's loss and outputs stay on the device until READ_EVERY steps have run: one
@@ -329,6 +331,7 @@ fn run_steps(
     let mut tally = epoch_tally(&state);
     tally.cut = logit(t.threshold.during_training()) as f32;
     tally.width = state.model.output_width();
+    tally.y_width = yw;
     let bar = Progress::start(epoch, t.epochs.get(), steps, first);
     let base = t.optimizer_settings().lr();
     for step in first..steps {
@@ -488,16 +491,19 @@ fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
     // samples.
     let n = tally.seen.unwrap_or(job.train.rows).max(1);
     let train_loss = tally.loss / n as f64;
-    let second = match t.loss {
-        Loss::Bce | Loss::CrossEntropy => 1.0 - tally.wrong / n as f64,
-        Loss::Mse => train_loss.sqrt(),
+    let head = job.config.head();
+    let second = match head {
+        Head::Binary | Head::Classes => 1.0 - tally.wrong / n as f64,
+        // Wrong labels of all the epoch's labels.
+        Head::Labels => tally.wrong / (n * job.train.y_width) as f64,
+        Head::Regression | Head::Targets => train_loss.sqrt(),
     };
     let val = if job.valid.rows > 0 {
         evaluate(
             &state.model.valid(),
             job.valid,
-            t.loss,
-            t.threshold.during_training(),
+            head,
+            &[t.threshold.during_training()],
             job.device,
         )
     } else {
@@ -515,7 +521,7 @@ fn end_epoch(job: &Job, state: &TrainState, tally: Tally) -> Result<EpochRow> {
         ),
         metrics: vec![
             ("loss".into(), train_loss),
-            (metrics::train_names(t.loss)[1].into(), second),
+            (metrics::train_names(head)[1].into(), second),
         ],
     };
     row.metrics.extend(

@@ -234,7 +234,7 @@ pub(crate) fn step(
     ad: &Device,
 ) -> Result<(Mlp, f64, f64)> {
     let x = Tensor::<2>::from_data(TensorData::new(m.gather(rows), [rows.len(), m.width]), ad);
-    let ys: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
+    let ys = m.gather_y(rows);
     let loss_fn = objective.loss;
     let y = super::step::targets(m, rows, objective, model.output_width(), ad);
     let out = dp

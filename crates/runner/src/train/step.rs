@@ -175,9 +175,10 @@ fn pass(
     Ok((grads, out.inner(), detached))
 }
 
-/// The targets of rows `rows` of `m` as the loss takes them: `[rows, 1]`, or for a k-class
-/// softmax each row's class as a one-hot row of `[rows, k]`, smoothed by the objective's ε
-/// (built here, so the matrix keeps one number per row whatever k is).
+/// The targets of rows `rows` of `m` as the loss takes them: `[rows, 1]`, `[rows, k]` for k
+/// label columns, or for a k-class softmax each row's class as a one-hot row of `[rows, k]`,
+/// smoothed by the objective's ε (built here, so the matrix keeps one number per row whatever
+/// k is).
 pub(crate) fn targets(
     m: &Matrix,
     rows: &[usize],
@@ -194,15 +195,17 @@ pub(crate) fn targets(
         }
         return Tensor::<2>::from_data(TensorData::new(y, [rows.len(), k]), device);
     }
-    let y: Vec<f32> = rows.iter().map(|&r| m.y[r]).collect();
-    Tensor::<2>::from_data(TensorData::new(y, [rows.len(), 1]), device)
+    Tensor::<2>::from_data(
+        TensorData::new(m.gather_y(rows), [rows.len(), m.y_width]),
+        device,
+    )
 }
 
-/// Rows of `outputs` (`width` raw outputs each) whose prediction is not `targets`' label: the
-/// other side of the threshold's logit `cut` (one output), or another class than the first
-/// largest output (a softmax).
+/// Wrong predictions in `outputs` (`width` raw outputs a row) against `targets`: labels on the
+/// other side of the threshold's logit `cut` (one target per output: one label, or several),
+/// or rows whose first largest output is not their class (a softmax, one target a row).
 pub(crate) fn wrong(outputs: &[f32], width: usize, targets: &[f32], cut: f32) -> usize {
-    if width == 1 {
+    if outputs.len() == targets.len() {
         return outputs
             .iter()
             .zip(targets)
@@ -243,6 +246,8 @@ pub(super) struct Tally {
     pub(crate) outputs: Vec<Tensor<2>>,
     /// Outputs per row.
     pub(crate) width: usize,
+    /// Label values per row (one, or one per label column of several).
+    pub(crate) y_width: usize,
     /// The logit of the decision threshold: a row is predicted class 1 above it.
     pub(crate) cut: f32,
     /// The rows the epoch's steps took, when not every training row once (a private run's
@@ -261,6 +266,7 @@ impl Tally {
             outputs: Vec::with_capacity(READ_EVERY),
             cut: 0.0,
             width: 1,
+            y_width: 1,
             seen: None,
         }
     }
@@ -279,12 +285,13 @@ impl Tally {
             if !l.is_finite() {
                 return Err((step, l));
             }
-            let rows = batch.min(ybuf.len() - step * batch);
+            let rows = batch.min(ybuf.len() / self.y_width - step * batch);
             self.loss += l as f64 * rows as f64;
         }
         if !self.outputs.is_empty() {
             let z = host(Tensor::cat(std::mem::take(&mut self.outputs), 0).into_data());
-            let y = &ybuf[self.first * batch..self.first * batch + z.len() / self.width];
+            let (yw, rows) = (self.y_width, z.len() / self.width);
+            let y = &ybuf[self.first * batch * yw..(self.first * batch + rows) * yw];
             self.wrong += wrong(&z, self.width, y, self.cut) as f64;
         }
         self.first += count;
@@ -307,6 +314,7 @@ mod tests {
                 .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.4)
                 .collect(),
             y: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0],
+            y_width: 1,
             rows: 8,
             width: 3,
             source_rows: (1..=8).collect(),

@@ -13,7 +13,7 @@ use crate::commands::final_line;
 use crate::config::{Calibrate, Config};
 use crate::metrics;
 use crate::pipeline::Prepared;
-use crate::run::summary::{metric_map, SplitProfile};
+use crate::run::summary::{metric_map, LabelRow, SplitProfile};
 use crate::run::weights::to_bytes;
 use crate::run::{self as rundir, CalibrationSummary, RunDir, Status, StatusFile, Summary};
 use crate::train::{self, Outcome, Stop};
@@ -43,14 +43,14 @@ pub(super) struct Trained<'a> {
 }
 
 impl Trained<'_> {
-    /// The decision threshold: `train.threshold`'s number, or its rule's pick on the
-    /// validation rows (then saved in `model.json` for evaluate and predict).
-    /// `eval_outputs` are the final model's raw outputs on the evaluated rows: the validation
-    /// rows themselves unless there is a test file, then they are computed here.
-    fn threshold(&self, model: &burnfit_model::Mlp, eval_outputs: &[f32]) -> Result<f64> {
+    /// The decision thresholds: `train.threshold`'s number, or its rule's pick on the
+    /// validation rows, one per label of several (then saved in `model.json` for evaluate and
+    /// predict). `eval_outputs` are the final model's raw outputs on the evaluated rows: the
+    /// validation rows themselves unless there is a test file, then they are computed here.
+    fn thresholds(&self, model: &burnfit_model::Mlp, eval_outputs: &[f32]) -> Result<Vec<f64>> {
         let t = self.config.train.threshold;
         let crate::config::Threshold::Chosen(rule) = t else {
-            return Ok(t.during_training());
+            return Ok(vec![t.during_training()]);
         };
         let valid = &self.data.valid;
         let own;
@@ -60,30 +60,50 @@ impl Trained<'_> {
             own = train::outputs(model, valid, &self.selected.device);
             &own
         };
-        let p: Vec<f64> = raw
-            .iter()
-            .map(|&z| Loss::Bce.activate_value(f64::from(z)))
-            .collect();
-        let y: Vec<f64> = valid.y.iter().map(|&v| f64::from(v)).collect();
-        let chosen = match crate::threshold::choose(rule, &p, &y) {
-            Some(c) => {
-                say!(
-                    "threshold: {c:.4}, chosen by train.threshold = \"{t}\" on the {} validation rows",
-                    valid.rows
-                );
-                c
-            }
-            None => {
-                say!(
-                    "warning: train.threshold = \"{t}\" found no threshold on the {} validation rows (one class, or no threshold meets the target); keeping {}",
-                    valid.rows,
+        // The rule applies to each label on its own: its probabilities against its 0/1s.
+        let names = self.data.pre.labels.column_names();
+        let k = valid.y_width;
+        let mut chosen = Vec::with_capacity(k);
+        for j in 0..k {
+            let p: Vec<f64> = raw
+                .iter()
+                .skip(j)
+                .step_by(k)
+                .map(|&z| Loss::Bce.activate_value(f64::from(z)))
+                .collect();
+            let y: Vec<f64> = valid
+                .y
+                .iter()
+                .skip(j)
+                .step_by(k)
+                .map(|&v| f64::from(v))
+                .collect();
+            let of = names
+                .get(j)
+                .map_or(String::new(), |n| format!(" of label `{n}`"));
+            chosen.push(match crate::threshold::choose(rule, &p, &y) {
+                Some(c) => {
+                    say!(
+                        "threshold{of}: {c:.4}, chosen by train.threshold = \"{t}\" on the {} validation rows",
+                        valid.rows
+                    );
+                    c
+                }
+                None => {
+                    say!(
+                        "warning: train.threshold = \"{t}\" found no threshold{of} on the {} validation rows (one class, or no threshold meets the target); keeping {}",
+                        valid.rows,
+                        crate::threshold::DEFAULT
+                    );
                     crate::threshold::DEFAULT
-                );
-                crate::threshold::DEFAULT
-            }
-        };
+                }
+            });
+        }
         let mut model_file = self.run.model_file()?;
-        model_file.threshold = chosen;
+        model_file.threshold = chosen[0];
+        if k > 1 {
+            model_file.thresholds = chosen.clone();
+        }
         self.run.write_json(rundir::MODEL_JSON, &model_file)?;
         Ok(chosen)
     }
@@ -130,12 +150,12 @@ impl Trained<'_> {
         total: Instant,
     ) -> Result<ExitCode> {
         let (config, data, run) = (self.config, self.data, self.run);
-        let loss = config.train.loss;
+        let head = config.head();
         let calibration = self.calibrate(&mut outcome)?;
         let outcome = &outcome;
         let weights = to_bytes(&outcome.model)?;
         run.write(rundir::WEIGHTS, &weights)?;
-        let curves = crate::report::svg::curves_svg(&outcome.history, loss)?;
+        let curves = crate::report::svg::curves_svg(&outcome.history, head)?;
         run.write(rundir::CURVES, curves.as_str().as_bytes())?;
         report_stop(outcome);
         let eval = self.evaluate(outcome)?;
@@ -181,31 +201,46 @@ impl Trained<'_> {
             remove_checkpoints(run);
         }
         super::refresh_report(run);
-        outln!("{}", final_line(&eval.metrics, loss))?;
+        outln!("{}", final_line(&eval.metrics, head))?;
         Ok(ExitCode::SUCCESS)
     }
 
     /// The final model on the test rows when there are some, else on the validation rows (its
     /// outputs written to the run folder), and on the training rows.
     fn evaluate(&self, outcome: &Outcome) -> Result<Evaluation> {
-        let (data, loss) = (self.data, self.config.train.loss);
+        let (data, head) = (self.data, self.config.head());
         let (eval_name, eval_set) = match &data.test {
             Some(t) => ("test", t),
             None => ("validation", &data.valid),
         };
         let device = &self.selected.device;
         let outputs = train::outputs(&outcome.model, eval_set, device);
-        let threshold = self.threshold(&outcome.model, &outputs)?;
-        let final_metrics = metrics::compute(loss, &outputs, &eval_set.y, threshold);
-        self.run.write_outputs(eval_set, &outputs, loss)?;
+        let thresholds = self.thresholds(&outcome.model, &outputs)?;
+        let width = outcome.model.output_width();
+        let final_metrics = metrics::compute(head, (&outputs, width), &eval_set.y, &thresholds);
+        self.run.write_outputs(eval_set, &outputs, head)?;
         crate::commands::warn_undefined(&final_metrics, &format!("the {eval_name} rows"));
-        let train_metrics = train::evaluate(&outcome.model, &data.train, loss, threshold, device);
+        let train_metrics = train::evaluate(&outcome.model, &data.train, head, &thresholds, device);
+        let per_label = metrics::per_label(
+            head,
+            &data.pre.labels.column_names(),
+            (&outputs, width),
+            &eval_set.y,
+            &thresholds,
+        )
+        .into_iter()
+        .map(|(name, m)| LabelRow {
+            name,
+            metrics: metric_map(m),
+        })
+        .collect();
         Ok(Evaluation {
             name: eval_name,
             rows: eval_set.rows,
-            threshold,
+            thresholds,
             metrics: final_metrics,
             train_metrics,
+            per_label,
         })
     }
 
@@ -231,7 +266,13 @@ impl Trained<'_> {
         Summary {
             finished: rundir::now_rfc3339(),
             splits,
-            threshold: eval.threshold,
+            threshold: eval.thresholds[0],
+            thresholds: if eval.thresholds.len() > 1 {
+                eval.thresholds.clone()
+            } else {
+                Vec::new()
+            },
+            per_label: eval.per_label.clone(),
             threshold_rule: config.train.threshold.to_string(),
             class_weights: self.class_weights.clone(),
             backend: self.selected.kind.to_string(),
@@ -268,12 +309,14 @@ struct Evaluation {
     name: &'static str,
     /// How many.
     rows: usize,
-    /// The decision threshold the class metrics used.
-    threshold: f64,
+    /// The decision thresholds the class metrics used: one, or one per label.
+    thresholds: Vec<f64>,
     /// The metrics on those rows.
     metrics: metrics::Metrics,
     /// The same metrics on the training rows.
     train_metrics: metrics::Metrics,
+    /// Each label's (or target's) scores on the evaluated rows, for several label columns.
+    per_label: Vec<LabelRow>,
 }
 
 /// Says a private run's guarantee, in full.

@@ -312,12 +312,11 @@ fn row_weights(
 ) -> Result<Option<Vec<f32>>> {
     let row_weights: Option<Vec<f32>> = match (class_weights, &data.weights) {
         (None, None) => None,
+        // Class weights come with one label column (the config refuses them with several).
         (cw, rows) => Some(
-            data.train
-                .y
-                .iter()
-                .enumerate()
-                .map(|(i, &y)| {
+            (0..data.train.rows)
+                .map(|i| {
+                    let y = data.train.labels_of(i)[0];
                     let c = cw.map_or(1.0, |w| w[ClassWeight::class_of(y)] as f32);
                     c * rows.as_ref().map_or(1.0, |r| r[i])
                 })
@@ -368,6 +367,8 @@ fn start(
             threshold: config.train.threshold.during_training(),
             classes: data.pre.labels.class_names(),
             temperature: None,
+            labels: data.pre.labels.column_names(),
+            thresholds: Vec::new(),
         };
         run.write(rundir::CONFIG, config.to_toml().as_bytes())?;
         run.write_json(rundir::DATA, &data.files)?;

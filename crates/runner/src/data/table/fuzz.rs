@@ -34,7 +34,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), numeric in any::<bool>()) {
         let spec = LoadSpec {
-            label: "y".into(),
+            labels: vec!["y".into()],
             label_column: crate::data::LabelColumn::Required,
             label_rule: if numeric { LabelRule::Known(LabelMap::Regression) } else { LabelRule::InferBinary { positive: None } },
             selection: Selection::AllExcept(vec![]),
@@ -50,7 +50,7 @@ proptest! {
     #[test]
     fn csv_shaped_text_never_panics(body in "[a-cy0-9,.\"\\r\\n NA\u{feff}-]{0,300}") {
         let spec = LoadSpec {
-            label: "y".into(),
+            labels: vec!["y".into()],
             label_column: crate::data::LabelColumn::Required,
             label_rule: LabelRule::InferBinary { positive: None },
             selection: Selection::AllExcept(vec![]),

@@ -9,8 +9,8 @@ use crate::data::DataError;
 pub(super) struct Fields {
     /// Header names, trimmed.
     pub(crate) header: Vec<String>,
-    /// The label's field, if the file has one.
-    pub(crate) label: Option<usize>,
+    /// The label columns' fields, in `data.label` order (none when they are not read).
+    pub(crate) labels: Vec<usize>,
     /// The features' fields, in selection order.
     pub(crate) features: Vec<usize>,
 }
@@ -69,13 +69,19 @@ pub(super) fn resolve(
         role: role.to_string(),
         available: header.join(", "),
     };
-    let label = match spec.label_column {
-        LabelColumn::Ignored => None,
-        _ => header.iter().position(|h| *h == spec.label),
+    let labels = match spec.label_column {
+        LabelColumn::Ignored => Vec::new(),
+        LabelColumn::Required => spec
+            .labels
+            .iter()
+            .map(|l| {
+                header
+                    .iter()
+                    .position(|h| h == l)
+                    .ok_or_else(|| missing_column(l, "data.label"))
+            })
+            .collect::<Result<_, _>>()?,
     };
-    if label.is_none() && spec.label_column == LabelColumn::Required {
-        return Err(missing_column(&spec.label, "data.label"));
-    }
     let features: Vec<usize> = match &spec.selection {
         Selection::Only(names) => names
             .iter()
@@ -90,9 +96,9 @@ pub(super) fn resolve(
             if let Some(e) = excluded.iter().find(|e| !header.contains(e)) {
                 return Err(missing_column(e, "listed in data.exclude"));
             }
-            // The label is never a feature, even when it is not read.
+            // A label is never a feature, even when it is not read.
             (0..header.len())
-                .filter(|&i| header[i] != spec.label && !excluded.contains(&header[i]))
+                .filter(|&i| !spec.labels.contains(&header[i]) && !excluded.contains(&header[i]))
                 .collect()
         }
     };
@@ -105,7 +111,7 @@ pub(super) fn resolve(
     }
     Ok(Fields {
         header,
-        label,
+        labels,
         features,
     })
 }

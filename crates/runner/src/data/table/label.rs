@@ -26,14 +26,36 @@ pub(crate) enum LabelMap {
     },
     /// A number.
     Regression,
+    /// Several yes/no label columns (multi-label), one sigmoid each: a row's labels are 0/1,
+    /// read from `0`/`1`, `true`/`false` or `yes`/`no` (any case).
+    Labels {
+        /// The label columns, in output order.
+        names: Vec<String>,
+    },
+    /// Several numeric target columns (multi-output regression), one linear output each.
+    Targets {
+        /// The target columns, in output order.
+        names: Vec<String>,
+    },
 }
 
 impl LabelMap {
-    /// The network's number of outputs for this label: one per class of a softmax, else one.
+    /// The network's number of outputs for this label: one per class of a softmax, one per
+    /// column of several, else one.
     pub(crate) fn outputs(&self) -> usize {
         match self {
             LabelMap::Classes { classes } => classes.len(),
+            LabelMap::Labels { names } | LabelMap::Targets { names } => names.len(),
             LabelMap::Binary { .. } | LabelMap::Regression => 1,
+        }
+    }
+
+    /// Label values per row: one per column of several, else one (a 0/1 label, a class
+    /// index, a number).
+    pub(crate) fn width(&self) -> usize {
+        match self {
+            LabelMap::Labels { names } | LabelMap::Targets { names } => names.len(),
+            LabelMap::Binary { .. } | LabelMap::Regression | LabelMap::Classes { .. } => 1,
         }
     }
 
@@ -41,8 +63,27 @@ impl LabelMap {
     pub(crate) fn class_names(&self) -> Vec<String> {
         match self {
             LabelMap::Classes { classes } => classes.clone(),
-            LabelMap::Binary { .. } | LabelMap::Regression => Vec::new(),
+            _ => Vec::new(),
         }
+    }
+
+    /// The label columns of several, in output order; empty for one column.
+    pub(crate) fn column_names(&self) -> Vec<String> {
+        match self {
+            LabelMap::Labels { names } | LabelMap::Targets { names } => names.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The rule each of `columns` label columns is read with: the map itself for one column;
+    /// for several, each column's own reading (yes/no, or a number).
+    pub(crate) fn column_rules(&self, columns: usize) -> Vec<LabelRule> {
+        let each = match self {
+            LabelMap::Labels { .. } => LabelRule::YesNo,
+            LabelMap::Targets { .. } => LabelRule::Known(LabelMap::Regression),
+            one => return vec![LabelRule::Known(one.clone())],
+        };
+        vec![each; columns]
     }
 }
 
@@ -62,6 +103,8 @@ pub(crate) enum LabelRule {
     InferClasses,
     /// Apply a known mapping (a trained model's, or numbers for regression).
     Known(LabelMap),
+    /// One of several yes/no label columns: each cell 0/1, true/false or yes/no.
+    YesNo,
 }
 
 /// A label cell as the errors name it: its canonical value, source row, file and column.
@@ -100,7 +143,24 @@ fn known_code(map: &LabelMap, (value, row, origin, column): Cell<'_>) -> Result<
                 classes: listing(classes, MAX_LISTED),
             }),
         },
-        LabelMap::Regression => unreachable!("a number is parsed, not looked up"),
+        LabelMap::Regression | LabelMap::Targets { .. } => {
+            unreachable!("a number is parsed, not looked up")
+        }
+        LabelMap::Labels { .. } => unreachable!("each column is read with LabelRule::YesNo"),
+    }
+}
+
+/// A yes/no label cell's 0 or 1 (see [`LabelRule::YesNo`]).
+fn yes_no((value, row, origin, column): Cell<'_>) -> Result<f32, DataError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" => Ok(1.0),
+        "0" | "false" | "no" | "n" => Ok(0.0),
+        _ => Err(DataError::NotYesNo {
+            path: origin.to_string(),
+            row,
+            column: column.to_string(),
+            value,
+        }),
     }
 }
 
@@ -147,7 +207,22 @@ impl LabelBuilder {
     ) -> Result<(), DataError> {
         let cell = trim(cell);
         if let LabelRule::Known(LabelMap::Regression) = self.rule {
-            self.values.push(parse_number(cell, row, column, origin)?);
+            // In the label's words: no hint to make the column categorical.
+            let v = parse_number(cell, row, column, origin).map_err(|e| match e {
+                DataError::NotNumeric {
+                    path,
+                    row,
+                    column,
+                    value,
+                } => DataError::NotATarget {
+                    path,
+                    row,
+                    column,
+                    value,
+                },
+                other => other,
+            })?;
+            self.values.push(v);
             return Ok(());
         }
         if is_missing(cell) {
@@ -157,6 +232,7 @@ impl LabelBuilder {
         let value = canonical_label(utf8(cell, row, column, origin)?.as_bytes());
         let at = |value| (value, row, origin, column);
         let v = match &self.rule {
+            LabelRule::YesNo => yes_no(at(value))?,
             LabelRule::Known(map) => known_code(map, at(value))?,
             LabelRule::InferBinary { .. } | LabelRule::InferClasses => self.learn(at(value))?,
         };
@@ -214,6 +290,8 @@ impl LabelBuilder {
     ) -> Result<(Vec<f32>, LabelMap), DataError> {
         let (positive, negative) = match &self.rule {
             LabelRule::Known(map) => return Ok((self.values, map.clone())),
+            // The table's map names every column; this one column's is not used.
+            LabelRule::YesNo => return Ok((self.values, LabelMap::Regression)),
             LabelRule::InferClasses => return self.finish_classes(origin, column),
             LabelRule::InferBinary { .. } if self.classes.len() == 1 => {
                 let rows = self.values.iter().filter(|v| !v.is_nan()).count();

@@ -76,10 +76,10 @@ pub(crate) enum Selection {
     AllExcept(Vec<String>),
 }
 
-/// What a command needs of the label column.
+/// What a command needs of the label columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LabelColumn {
-    /// Training and evaluation: a file without it is an error.
+    /// Training and evaluation: a file without one of them is an error.
     Required,
     /// Never read (predict, inspect): its cells cannot make an error.
     Ignored,
@@ -88,11 +88,12 @@ pub(crate) enum LabelColumn {
 /// What to read from a file.
 #[derive(Debug, Clone)]
 pub(crate) struct LoadSpec {
-    /// The label column.
-    pub(crate) label: String,
-    /// Whether the label column must be there, may be, or is not read at all.
+    /// The label columns (one, or several for multi-label and multi-output).
+    pub(crate) labels: Vec<String>,
+    /// Whether the label columns must be there, or are not read at all.
     pub(crate) label_column: LabelColumn,
-    /// How labels map to numbers.
+    /// How labels map to numbers (for several columns, a known [`LabelMap::Labels`] or
+    /// [`LabelMap::Targets`]).
     pub(crate) label_rule: LabelRule,
     /// Feature columns.
     pub(crate) selection: Selection,
@@ -109,9 +110,10 @@ pub(crate) struct Table {
     pub(crate) header: Vec<String>,
     /// Feature columns.
     pub(crate) columns: Vec<Column>,
-    /// The label column's name.
-    pub(crate) label_name: String,
-    /// 0/1 or numbers, NaN where missing; `None` if the file had no label column.
+    /// The label columns' names.
+    pub(crate) label_names: Vec<String>,
+    /// 0/1, class indices or numbers, NaN where missing, `label_names.len()` per row
+    /// (row-major); `None` if the file had no label column.
     pub(crate) labels: Option<Vec<f32>>,
     /// The label mapping learned or applied; `None` only when a file without a label column
     /// was read with a mapping still to learn.
@@ -159,10 +161,13 @@ impl Table {
         kept(&self.label_mask())
     }
 
-    /// Whether each row has a label (all true without a label column).
+    /// Whether each row has every label (all true without a label column).
     fn label_mask(&self) -> Vec<bool> {
         match &self.labels {
-            Some(l) => l.iter().map(|v| !v.is_nan()).collect(),
+            Some(l) => l
+                .chunks(self.label_names.len().max(1))
+                .map(|row| row.iter().all(|v| !v.is_nan()))
+                .collect(),
             None => vec![true; self.len()],
         }
     }
@@ -225,7 +230,7 @@ impl Table {
         // Decoded: the label and the features the selection can take (a column it sets aside is
         // never decoded, so its type cannot stop the run).
         let wanted = |name: &str| {
-            name == spec.label
+            spec.labels.iter().any(|l| l == name)
                 || match &spec.selection {
                     Selection::Only(names) => names.iter().any(|n| n == name),
                     Selection::AllExcept(excluded) => !excluded.iter().any(|n| n == name),
@@ -270,10 +275,13 @@ impl Table {
                     ColumnBuilder::new(name.clone(), spec.categorical.contains(name))
                 })
                 .collect(),
-            labels: LabelBuilder::new(spec.label_rule.clone()),
+            labels: column_rules(spec)
+                .into_iter()
+                .map(LabelBuilder::new)
+                .collect(),
             rows: Vec::new(),
             fields: &fields,
-            label_name: &spec.label,
+            label_names: &spec.labels,
         };
         pipeline::read(rdr, origin, &mut sink)?;
         let pipeline::Sink {
@@ -287,21 +295,20 @@ impl Table {
                 path: origin.to_string(),
             });
         }
-        let (labels, label_map) = match fields.label {
-            Some(_) => {
-                let (values, map) = labels.finish(origin, &spec.label)?;
-                (Some(values), Some(map))
-            }
-            None => match &spec.label_rule {
+        let (labels, label_map) = if fields.labels.is_empty() {
+            match &spec.label_rule {
                 LabelRule::Known(map) => (None, Some(map.clone())),
-                LabelRule::InferBinary { .. } | LabelRule::InferClasses => (None, None),
-            },
+                _ => (None, None),
+            }
+        } else {
+            let (values, map) = finish_labels(labels, origin, spec)?;
+            (Some(values), Some(map))
         };
         Ok(Table {
             origin: origin.to_string(),
             header: fields.header,
             columns: builders.into_iter().map(ColumnBuilder::finish).collect(),
-            label_name: spec.label.clone(),
+            label_names: spec.labels.clone(),
             labels,
             label_map,
             rows,
@@ -396,6 +403,43 @@ pub(crate) fn open_bounded(path: &Path) -> std::io::Result<Box<dyn std::io::Read
         read: 0,
         most: u64::MAX,
     }))
+}
+
+/// The rule each label column is read with, in `spec.labels` order.
+fn column_rules(spec: &LoadSpec) -> Vec<LabelRule> {
+    match &spec.label_rule {
+        LabelRule::Known(map) => map.column_rules(spec.labels.len()),
+        rule => vec![rule.clone(); spec.labels.len()],
+    }
+}
+
+/// The label columns' values, row-major, and the table's label mapping: one column's own, or
+/// for several the spec's known one.
+fn finish_labels(
+    builders: Vec<LabelBuilder>,
+    origin: &str,
+    spec: &LoadSpec,
+) -> Result<(Vec<f32>, LabelMap), DataError> {
+    let mut columns = Vec::with_capacity(builders.len());
+    let mut map = None;
+    for (b, name) in builders.into_iter().zip(&spec.labels) {
+        let (values, m) = b.finish(origin, name)?;
+        columns.push(values);
+        map = Some(m);
+    }
+    if let [one] = &mut columns[..] {
+        let map = map.expect("one column");
+        return Ok((std::mem::take(one), map));
+    }
+    let LabelRule::Known(map) = &spec.label_rule else {
+        unreachable!("several label columns are read with a known mapping")
+    };
+    let rows = columns.first().map_or(0, Vec::len);
+    let mut values = Vec::with_capacity(rows * columns.len());
+    for r in 0..rows {
+        values.extend(columns.iter().map(|c| c[r]));
+    }
+    Ok((values, map.clone()))
 }
 
 /// The indices of the `true` entries.

@@ -25,14 +25,14 @@ type Recycled = (Vec<csv::ByteRecord>, Vec<f32>);
 pub(super) struct Sink<'a> {
     /// One per feature, in `fields.features` order.
     pub(crate) builders: Vec<ColumnBuilder>,
-    /// The label column's cells.
-    pub(crate) labels: LabelBuilder,
+    /// Each label column's cells, in `fields.labels` order.
+    pub(crate) labels: Vec<LabelBuilder>,
     /// Each row's line in the source.
     pub(crate) rows: Vec<u64>,
     /// Where each column's cells are.
     pub(crate) fields: &'a Fields,
-    /// `data.label`, for messages.
-    pub(crate) label_name: &'a str,
+    /// `data.label`'s columns, for messages.
+    pub(crate) label_names: &'a [String],
 }
 
 /// A csv error as the loader reports it: the row, and the problem in the user's words.
@@ -256,9 +256,13 @@ impl Sink<'_> {
         for (b, &i) in self.builders.iter_mut().zip(&self.fields.features) {
             b.push_text(&record[i], row, origin)?;
         }
-        if let Some(li) = self.fields.label {
-            self.labels
-                .push(&record[li], row, origin, self.label_name)?;
+        for ((b, &li), name) in self
+            .labels
+            .iter_mut()
+            .zip(&self.fields.labels)
+            .zip(self.label_names)
+        {
+            b.push(&record[li], row, origin, name)?;
         }
         self.rows.push(row);
         Ok(())

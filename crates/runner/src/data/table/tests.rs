@@ -4,7 +4,7 @@ use super::*;
 
 fn spec() -> LoadSpec {
     LoadSpec {
-        label: "y".into(),
+        labels: vec!["y".into()],
         label_column: crate::data::LabelColumn::Required,
         label_rule: LabelRule::InferBinary { positive: None },
         selection: Selection::AllExcept(vec![]),
@@ -139,7 +139,7 @@ fn string_labels_infer_yes_as_positive_or_ask_for_it() {
 fn real_braincancer_data_with_categoricals_and_an_na() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/braincancer.csv");
     let spec = LoadSpec {
-        label: "status".into(),
+        labels: vec!["status".into()],
         label_column: crate::data::LabelColumn::Required,
         label_rule: LabelRule::InferBinary { positive: None },
         selection: Selection::AllExcept(vec!["time".into()]),

@@ -33,7 +33,7 @@ pub(crate) fn compare(runs: &[RunRecord]) -> Result<String, DrawError> {
 pub(super) fn runs_table(runs: &[RunRecord]) -> Markup {
     let mut names: Vec<&str> = Vec::new();
     for r in runs {
-        for n in metrics::base_names(r.loss()) {
+        for n in metrics::base_names(r.head()) {
             if !names.contains(n) {
                 names.push(n);
             }
@@ -42,7 +42,7 @@ pub(super) fn runs_table(runs: &[RunRecord]) -> Markup {
     // Best among the runs of the same loss only: a cross-entropy and a squared error do not
     // compare. One peer alone is nobody's best.
     let is_best = |r: &RunRecord, n: &str, v: f64| -> bool {
-        let peers = || runs.iter().filter(|o| o.loss() == r.loss());
+        let peers = || runs.iter().filter(|o| o.head() == r.head());
         let values = peers()
             .filter_map(|o| o.metric(n))
             .filter(|v| v.is_finite());

@@ -10,6 +10,7 @@
 mod classes;
 mod comparison;
 mod cv;
+mod labels;
 mod run;
 mod sweep;
 

@@ -2,10 +2,10 @@
 //! curves, the classifier's or the regression's charts, permutation importance, the footprint
 //! and the resolved config.
 
-use burnfit_model::Loss;
 use maud::{html, Markup};
 
 use super::{document, drawn_figure, figure, show_threshold, value_cell};
+use crate::head::Head;
 use crate::metrics::{self, Confusion, Metric, Split};
 use crate::ranking::Ranking;
 use crate::report::record::RunRecord;
@@ -14,19 +14,16 @@ use crate::run::Summary;
 
 /// The page of one run.
 pub(crate) fn single(run: &RunRecord) -> Result<String, DrawError> {
-    let task = match run.loss() {
-        Loss::Bce => "binary classification",
-        Loss::Mse => "regression",
-        Loss::CrossEntropy => "multi-class classification",
-    };
+    let task = run.head().words();
     let body = html! {
         (identity(run))
         (metrics_table(run))
         (learning_curves(run)?)
-        @match run.loss() {
-            Loss::Bce => (classifier(run)?),
-            Loss::Mse => (regression(run)?),
-            Loss::CrossEntropy => (super::classes::section(run)?),
+        @match run.head() {
+            Head::Binary => (classifier(run)?),
+            Head::Regression => (regression(run)?),
+            Head::Classes => (super::classes::section(run)?),
+            Head::Labels | Head::Targets => (super::labels::section(run)?),
         }
         (importance(run)?)
         @if let Some(s) = &run.summary {
@@ -105,18 +102,27 @@ fn evaluation_rows(run: &RunRecord, s: &Summary) -> Vec<(String, String)> {
         .iter()
         .map(|p| (format!("{} split", p.name), split_words(run, p)))
         .collect();
-    if run.loss() == Loss::Bce {
+    if run.head().has_threshold() {
         let how = match s.threshold_rule.as_str() {
             "" => String::new(),
             rule if rule.parse::<f64>().is_ok() => " (train.threshold)".into(),
             rule => format!(" (chosen by train.threshold = \"{rule}\" on the validation rows)"),
         };
-        rows.push((
-            "decision threshold".into(),
-            format!("{}{how}", show_threshold(s.threshold)),
-        ));
+        let value = if s.thresholds.is_empty() {
+            show_threshold(s.threshold)
+        } else {
+            let each: Vec<String> = run
+                .model
+                .labels
+                .iter()
+                .zip(&s.thresholds)
+                .map(|(n, t)| format!("{n} {}", show_threshold(*t)))
+                .collect();
+            each.join(", ")
+        };
+        rows.push(("decision threshold".into(), format!("{value}{how}")));
     }
-    if run.loss() != Loss::Mse {
+    if run.head().is_classifier() {
         rows.push((
             "class weights".into(),
             match &s.class_weights {
@@ -162,6 +168,27 @@ fn split_words(run: &RunRecord, p: &crate::run::summary::SplitProfile) -> String
             })
             .collect();
         return format!("{} rows: {}", p.rows, each.join(", "));
+    }
+    let labels = &run.model.labels;
+    if let Some(ones) = &p.label_positives {
+        let each: Vec<String> = labels
+            .iter()
+            .zip(ones)
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect();
+        return format!(
+            "{} rows; rows where each label is 1: {}",
+            p.rows,
+            each.join(", ")
+        );
+    }
+    if let Some(ranges) = &p.targets {
+        let each: Vec<String> = labels
+            .iter()
+            .zip(ranges)
+            .map(|(n, [lo, mean, hi])| format!("{n} {lo:.4} to {hi:.4} (mean {mean:.4})"))
+            .collect();
+        return format!("{} rows; {}", p.rows, each.join(", "));
     }
     // The reader checked that a split's positives are among its rows.
     match (p.positives, p.target) {
@@ -221,15 +248,23 @@ fn metrics_table(run: &RunRecord) -> Markup {
             }
         };
     };
-    let names = metrics::base_names(run.loss());
-    let threshold = show_threshold(run.threshold());
-    // Only a binary classifier's class metrics depend on a threshold; a softmax predicts the
-    // class of the largest probability.
-    let at_threshold = |n: &str| run.loss() == Loss::Bce && metrics::depends_on_threshold(n);
-    let how = match run.loss() {
-        Loss::Bce => format!("Accuracy, precision, recall and F1 are at the decision threshold {threshold}; loss, AUC, average precision and Brier score do not depend on it."),
-        Loss::CrossEntropy => "Each row's predicted class is the one with the largest probability; top-2 accuracy counts a row right when its class is among the two largest.".into(),
-        Loss::Mse => String::new(),
+    let head = run.head();
+    let names = metrics::base_names(head);
+    let several = s.thresholds.len() > 1;
+    let threshold = if several {
+        "each label's threshold".to_string()
+    } else {
+        show_threshold(run.threshold())
+    };
+    // Only yes/no labels' class metrics depend on a threshold; a softmax predicts the class of
+    // the largest probability.
+    let at_threshold = |n: &str| metrics::depends_on_threshold(n, head);
+    let how = match head {
+        Head::Binary => format!("Accuracy, precision, recall and F1 are at the decision threshold {threshold}; loss, AUC, average precision and Brier score do not depend on it."),
+        Head::Classes => "Each row's predicted class is the one with the largest probability; top-2 accuracy counts a row right when its class is among the two largest.".into(),
+        Head::Labels => format!("Every label counts: the loss and Brier score are their means, Hamming loss the share of wrong labels, subset accuracy the share of rows with every label right, micro F1 pools the labels' counts and the macro scores average the labels'; the class metrics are at {threshold}."),
+        Head::Targets => "Every target counts: the loss is the mean squared error over the targets, RMSE its root, MAE the mean absolute error, R² the mean of the targets' own.".into(),
+        Head::Regression => String::new(),
     };
     html! {
         section #metrics {
@@ -301,7 +336,7 @@ fn learning_curves(run: &RunRecord) -> Result<Markup, DrawError> {
     let mut figures = Vec::new();
     for base in bases {
         let training = Metric::new(base, Split::Training);
-        let chart = charts::learning(&run.history, training, run.loss());
+        let chart = charts::learning(&run.history, training, run.head().loss());
         let note = if chart.series.len() == 2 {
             "training rows (dashed) and validation rows"
         } else if recorded.contains(&training) {

@@ -28,6 +28,7 @@ pub(crate) fn describe(base: &str, loss: Loss) -> String {
     match (base, loss) {
         ("loss", Loss::Bce) => "binary cross-entropy".into(),
         ("loss", Loss::Mse) => "mean squared error (target units²)".into(),
+        ("loss", Loss::CrossEntropy) => "softmax cross-entropy".into(),
         ("rmse", _) => "RMSE (target units)".into(),
         ("mae", _) => "MAE (target units)".into(),
         ("r2", _) => "R² (fraction of variance)".into(),
@@ -90,12 +91,13 @@ pub(crate) fn learning_rate(history: &[EpochRow]) -> Chart {
 }
 
 /// `curves.svg`: the loss and the main metric per epoch, side by side.
-pub(crate) fn curves_svg(history: &[EpochRow], loss: Loss) -> Result<Svg, DrawError> {
+pub(crate) fn curves_svg(history: &[EpochRow], head: crate::head::Head) -> Result<Svg, DrawError> {
+    let loss = head.loss();
     panels(&[
         learning(history, Metric::new("loss", Split::Training), loss),
         learning(
             history,
-            Metric::new(metrics::main_metric(loss), Split::Training),
+            Metric::new(metrics::main_metric(head), Split::Training),
             loss,
         ),
     ])
