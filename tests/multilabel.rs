@@ -364,6 +364,28 @@ fn two_numeric_targets_train_evaluate_predict_cv_and_sweep() {
         let f = summary(dir, &format!("cv/fold-{fold}"));
         assert_eq!(f["per_label"].as_array().unwrap().len(), 2);
     }
+    // explain: importance on the targets' RMSE; gradient × input of each target.
+    let x = burnfit(dir)
+        .args([
+            "explain",
+            "--model",
+            "run",
+            "--data",
+            "valid.csv",
+            "--rows",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(x.status.success(), "{}", stderr(&x));
+    assert!(stdout(&x).contains("rmse on 100 rows"), "{}", stdout(&x));
+    let attributions = fs::read_to_string(dir.join("run/explain/attributions.csv")).unwrap();
+    let rows: Vec<&str> = attributions.lines().collect();
+    assert_eq!(rows.len(), 3, "{attributions}");
+    assert!(
+        rows[1].starts_with("5,Sales,") && rows[2].starts_with("5,CompPrice,"),
+        "{attributions}"
+    );
     let mut sweep = fs::read_to_string(dir.join("whole.toml")).unwrap();
     sweep.push_str("[sweep]\nmetric = \"val_r2\"\n[sweep.grid]\n\"train.lr\" = [1e-3, 3e-3]\n");
     write(dir, "sweep.toml", &sweep);
@@ -437,6 +459,47 @@ fn a_synthetic_multi_label_set_trains_and_cv_and_sweep_read_its_metrics() {
     assert!(sw.status.success(), "{}", stderr(&sw));
     let table = fs::read_to_string(dir.join("sw/sweep.csv")).unwrap();
     assert!(table.contains("val_macro_auc"), "{table}");
+    // cv: each fold's own per-label table and the folds' mean ± sd of the multi-label metrics;
+    // --stratify cannot keep several columns' shares and says so, naming the flag.
+    let cv = burnfit(dir)
+        .args([
+            "cv",
+            "--config",
+            "tags.toml",
+            "--folds",
+            "3",
+            "--out",
+            "cv",
+            "--set",
+            "train.epochs=2",
+        ])
+        .output()
+        .unwrap();
+    assert!(cv.status.success(), "{}", stderr(&cv));
+    let report: Value = serde_json::from_slice(&fs::read(dir.join("cv/cv.json")).unwrap()).unwrap();
+    assert!(report.to_string().contains("hamming_loss"), "{report}");
+    let mut rows = 0;
+    for fold in 1..=3 {
+        let f = summary(dir, &format!("cv/fold-{fold}"));
+        assert_eq!(f["per_label"].as_array().unwrap().len(), 3);
+        rows += f["splits"][1]["rows"].as_u64().unwrap();
+    }
+    assert_eq!(rows, 3000, "the folds' validation rows partition the file");
+    fails(
+        dir,
+        "cv --stratify with several labels",
+        &[
+            "cv",
+            "--config",
+            "tags.toml",
+            "--folds",
+            "3",
+            "--stratify",
+            "--out",
+            "cv2",
+        ],
+        &["--stratify", "several label columns"],
+    );
 }
 
 #[test]

@@ -366,7 +366,7 @@ impl Config {
         if d.split.stratify {
             return Err(fail(
                 "data.split.stratify",
-                "keeps one class column's shares equal; with several label columns the rows are split by a plain shuffle (remove the key)".into(),
+                "keeps one class column's shares equal; with several label columns the rows are split by a plain shuffle (leave it out)".into(),
             ));
         }
         if self.train.class_weight != ClassWeight::None {
