@@ -262,6 +262,23 @@ fn preflight(config: &Config, data: &Prepared, network: &MlpConfig) -> Result<()
         .validate()
         .map_err(|e| crate::config::setting_error("model", e))?;
     crate::train::check_memory(config, network)?;
+    // The final evaluations hold every output of the largest evaluated split on the host: as
+    // f32, and as f64 probabilities for the metrics (a k-class head's k per row).
+    let evaluated = [Some(&data.train), Some(&data.valid), data.test.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|m| m.rows)
+        .max()
+        .unwrap_or(0);
+    crate::resources::check(
+        "the evaluation's outputs",
+        crate::resources::product(&[evaluated as u64, network.output as u64, 12]),
+        Some(format!(
+            "{evaluated} rows x {} outputs, as f32 and as f64 probabilities",
+            network.output
+        )),
+        "use fewer rows, or fewer classes or label columns",
+    )?;
     Ok(())
 }
 
