@@ -31,10 +31,125 @@ pub(crate) fn human(bytes: u64) -> String {
     }
 }
 
-/// The memory this process can still take: Linux's `MemAvailable`, or, where that cannot be
-/// read, `u64::MAX` (no refusal).
+/// The memory this process can still take: the least of Linux's `MemAvailable` and the room
+/// left under every memory cgroup limit that holds the process (a Slurm job's `--mem`, a
+/// container's limit), where the kernel would otherwise end the process long before the
+/// machine ran out; `u64::MAX` where none can be read (no refusal).
 pub(crate) fn available() -> u64 {
-    proc_kib("/proc/meminfo", "MemAvailable:").unwrap_or(u64::MAX)
+    let machine = proc_kib("/proc/meminfo", "MemAvailable:").unwrap_or(u64::MAX);
+    machine.min(cgroup::room().unwrap_or(u64::MAX))
+}
+
+/// Memory cgroup limits, v1 and v2, read the way the kernel applies them: a process is held by
+/// its own cgroup and each one above it, and the tightest of their limits is the one that
+/// ends it.
+mod cgroup {
+    use std::path::{Path, PathBuf};
+
+    /// The controller files of one cgroup version.
+    struct Files {
+        limit: &'static str,
+        usage: &'static str,
+        /// Page cache not in active use, which the kernel reclaims before it ends a process:
+        /// counted in the usage, but not as memory taken.
+        reclaimable: &'static str,
+    }
+
+    const V1: Files = Files {
+        limit: "memory.limit_in_bytes",
+        usage: "memory.usage_in_bytes",
+        reclaimable: "total_inactive_file",
+    };
+
+    const V2: Files = Files {
+        limit: "memory.max",
+        usage: "memory.current",
+        reclaimable: "inactive_file",
+    };
+
+    /// The least room (limit − usage not reclaimable) of the memory cgroups that hold this
+    /// process; `None` when there is none with a limit, or off Linux.
+    pub(super) fn room() -> Option<u64> {
+        let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let mut least: Option<u64> = None;
+        for line in membership.lines() {
+            // `ID:controllers:path`; v2 has no controllers.
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let (files, dir) = if controllers.is_empty() {
+                (&V2, hierarchy_dir(&mounts, "cgroup2", None, path))
+            } else if controllers.split(',').any(|c| c == "memory") {
+                (&V1, hierarchy_dir(&mounts, "cgroup", Some("memory"), path))
+            } else {
+                continue;
+            };
+            let Some((root, mut dir)) = dir else {
+                continue;
+            };
+            // This cgroup and each one above it, up to the hierarchy's root.
+            loop {
+                if let Some(room) = room_in(&dir, files) {
+                    least = Some(least.map_or(room, |l| l.min(room)));
+                }
+                if dir == root || !dir.pop() {
+                    break;
+                }
+            }
+        }
+        least
+    }
+
+    /// The folder of cgroup `path` in the hierarchy mounted with `fstype` (and, for v1, the
+    /// `controller` among its options), with the mount point: `/proc/self/mountinfo` lines read
+    /// `id parent dev root mountpoint options ... - fstype source superoptions`.
+    fn hierarchy_dir(
+        mounts: &str,
+        fstype: &str,
+        controller: Option<&str>,
+        path: &str,
+    ) -> Option<(PathBuf, PathBuf)> {
+        for line in mounts.lines() {
+            let Some((before, after)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mut after = after.split(' ');
+            let (kind, _, options) = (after.next()?, after.next()?, after.next().unwrap_or(""));
+            if kind != fstype || controller.is_some_and(|c| !options.split(',').any(|o| o == c)) {
+                continue;
+            }
+            let fields: Vec<&str> = before.split(' ').collect();
+            let (root, point) = (*fields.get(3)?, PathBuf::from(fields.get(4)?));
+            // A mount of a sub-tree (a container's view) shows paths below its own root.
+            let rest = path
+                .strip_prefix(root)
+                .unwrap_or(path)
+                .trim_start_matches('/');
+            let dir = point.join(rest);
+            return Some((point, dir));
+        }
+        None
+    }
+
+    /// The room under one cgroup's limit; `None` without a limit (`max`, or v1's huge number).
+    fn room_in(dir: &Path, files: &Files) -> Option<u64> {
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+        let limit: u64 = read(files.limit)?.trim().parse().ok()?;
+        // v1 writes "no limit" as the largest page-aligned i64.
+        if limit >= (1 << 62) {
+            return None;
+        }
+        let usage: u64 = read(files.usage)?.trim().parse().ok()?;
+        let reclaimable = read("memory.stat")
+            .and_then(|stat| {
+                stat.lines().find_map(|l| {
+                    let (key, value) = l.split_once(' ')?;
+                    (key == files.reclaimable).then(|| value.trim().parse::<u64>().ok())?
+                })
+            })
+            .unwrap_or(0);
+        Some(limit.saturating_sub(usage.saturating_sub(reclaimable)))
+    }
 }
 
 /// A `KEY: N kB` line of a Linux `/proc` file (`/proc/meminfo`, `/proc/self/status`), in

@@ -1,0 +1,144 @@
+//! Memory limits set from outside the process (a Slurm job's `--mem`, a container's limit):
+//! the estimates that refuse plans too big for memory read them, so a plan too big for the
+//! limit is refused with the numbers, where the kernel would otherwise end the process
+//! without a word. Run in a real memory cgroup made for the test (root only); without one the
+//! test says so and passes, and `BURNFIT_REQUIRE_CGROUP=1` (CI) makes that a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{stderr, stdout, write};
+use tempfile::TempDir;
+
+/// A memory cgroup below this process's own, limited to `bytes`, removed when dropped.
+struct Limited {
+    dir: PathBuf,
+}
+
+impl Drop for Limited {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// The folder of this process's memory cgroup (v1's memory hierarchy, or v2's unified one
+/// where it has the memory controller), from `/proc/self/cgroup` and `/proc/self/mountinfo`.
+fn own_memory_cgroup() -> Option<(PathBuf, &'static str)> {
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = |fstype: &str, option: Option<&str>| {
+        mounts.lines().find_map(|l| {
+            let (before, after) = l.split_once(" - ")?;
+            let mut after = after.split(' ');
+            let (kind, _, options) = (after.next()?, after.next()?, after.next()?);
+            let wanted =
+                kind == fstype && option.is_none_or(|o| options.split(',').any(|x| x == o));
+            let point = before.split(' ').nth(4)?;
+            wanted.then(|| PathBuf::from(point))
+        })
+    };
+    for line in membership.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let path = path.trim_start_matches('/');
+        if controllers.split(',').any(|c| c == "memory") {
+            return Some((
+                mount("cgroup", Some("memory"))?.join(path),
+                "memory.limit_in_bytes",
+            ));
+        }
+        if controllers.is_empty() {
+            let dir = mount("cgroup2", None)?.join(path);
+            let has_memory = std::fs::read_to_string(dir.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"));
+            if has_memory {
+                return Some((dir, "memory.max"));
+            }
+        }
+    }
+    None
+}
+
+/// A new memory cgroup limited to `bytes`, or a loud skip (a failure under
+/// `BURNFIT_REQUIRE_CGROUP=1`) where none can be made.
+fn limited_or_skip(test: &str, bytes: u64) -> Option<Limited> {
+    let made = own_memory_cgroup().and_then(|(parent, limit_file)| {
+        let dir = parent.join(format!("burnfit-test-{}-{test}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        let limited = Limited { dir };
+        std::fs::write(limited.dir.join(limit_file), bytes.to_string()).ok()?;
+        Some(limited)
+    });
+    if made.is_none() {
+        assert!(
+            std::env::var_os("BURNFIT_REQUIRE_CGROUP").is_none(),
+            "{test}: BURNFIT_REQUIRE_CGROUP is set but no memory cgroup could be made (root and a memory controller are needed)"
+        );
+        eprintln!("SKIPPED {test}: no memory cgroup can be made here (root and a memory controller are needed)");
+    }
+    made
+}
+
+/// `burnfit args…` in `dir`, inside cgroup `limited`.
+fn run_in(limited: &Limited, dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .current_dir(dir)
+        .arg("-c")
+        .arg("echo $$ > \"$0\" && exec \"$@\"")
+        .arg(limited.dir.join("cgroup.procs"))
+        .arg(env!("CARGO_BIN_EXE_burnfit"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_plan_too_big_for_a_cgroup_limit_is_refused_with_the_numbers() {
+    let Some(limited) = limited_or_skip("too_big", 300_000_000) else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // 2M × 100 synthetic rows: about 2.4 GB with the input matrix, far below the machine's
+    // free memory and far above the limit.
+    write(
+        dir,
+        "big.toml",
+        "[data]\nsource = \"synthetic\"\n[data.synthetic]\nrows = 2000000\nfeatures = 100\n[train]\nepochs = 1\n",
+    );
+    let out = run_in(
+        &limited,
+        dir,
+        &["train", "--config", "big.toml", "--out", "run"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("data.synthetic needs about 2.4 GB"), "{err}");
+    // What the limit leaves, not what the machine has free: under 300 MB.
+    let available = err
+        .split(" but ")
+        .nth(1)
+        .and_then(|rest| rest.split(" is available").next())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        available.ends_with(" MB") || available.ends_with(" bytes"),
+        "{available}"
+    );
+    assert!(!dir.join("run").exists(), "a refused run leaves no folder");
+
+    // A run that fits trains under the same limit: the limit is read, not feared.
+    write(
+        dir,
+        "small.toml",
+        "[data]\nsource = \"synthetic\"\n[data.synthetic]\nrows = 5000\nfeatures = 20\n[train]\nepochs = 1\n",
+    );
+    let out = run_in(
+        &limited,
+        dir,
+        &["train", "--config", "small.toml", "--out", "ok"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("Loss: "), "{}", stdout(&out));
+}
