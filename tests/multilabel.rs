@@ -577,3 +577,117 @@ fn mistakes_with_several_labels_say_what_to_write_instead() {
     );
     assert!(!err.contains("data.categorical"), "{err}");
 }
+
+/// What a review of several labels found: an edited run folder (labels swapped in
+/// `config.toml` before a resume, in `model.json`, a non-finite output) is refused naming the
+/// file; rows of a file with Windows line endings are named by their line; a list written as
+/// one name gets the list to write.
+#[test]
+fn edited_run_folders_and_windows_files_are_caught_with_several_labels() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    setup(dir, "[\"Urban\", \"US\"]", "bce", 2, "");
+    train(dir, &["--config", "run.toml", "--out", "run"]);
+    // An unfinished run (its summary gone) resumes from its last checkpoint as it was...
+    fs::copy(dir.join("run/config.toml"), dir.join("config.kept")).unwrap();
+    fs::remove_file(dir.join("run/summary.json")).unwrap();
+    let same = burnfit(dir)
+        .args(["train", "--resume", "run"])
+        .output()
+        .unwrap();
+    assert!(same.status.success(), "{}", stderr(&same));
+    // ...but not under a config.toml whose labels were swapped since.
+    fs::remove_file(dir.join("run/summary.json")).unwrap();
+    let config = fs::read_to_string(dir.join("run/config.toml")).unwrap();
+    let swapped = config.replacen("\"Urban\",\n    \"US\",", "\"US\",\n    \"Urban\",", 1);
+    assert_ne!(swapped, config, "{config}");
+    fs::write(dir.join("run/config.toml"), swapped).unwrap();
+    fails(
+        dir,
+        "resume under an edited config",
+        &["train", "--resume", "run"],
+        &["cannot resume", "config.toml", "edited"],
+    );
+    fs::copy(dir.join("config.kept"), dir.join("run/config.toml")).unwrap();
+
+    // model.json's labels must be preprocess.json's, in order.
+    let model = fs::read_to_string(dir.join("run/model.json")).unwrap();
+    let edited = model.replacen("\"Urban\"", "\"X\"", 1);
+    assert_ne!(edited, model);
+    fs::write(dir.join("run/model.json"), &edited).unwrap();
+    fails(
+        dir,
+        "labels edited in model.json",
+        &[
+            "predict",
+            "--model",
+            "run",
+            "--data",
+            "valid.csv",
+            "--out",
+            "-",
+        ],
+        &["model.json", "preprocess.json", "edited"],
+    );
+    fails(
+        dir,
+        "labels edited in model.json, exported",
+        &[
+            "export", "--model", "run", "--format", "onnx", "--out", "m.onnx",
+        ],
+        &["model.json", "preprocess.json"],
+    );
+    fs::write(dir.join("run/model.json"), &model).unwrap();
+
+    // A non-finite output in outputs.csv: the report refuses the file.
+    let outputs = fs::read_to_string(dir.join("run/outputs.csv")).unwrap();
+    let mut lines: Vec<String> = outputs.lines().map(String::from).collect();
+    let mut cells: Vec<&str> = lines[1].split(',').collect();
+    cells[3] = "nan";
+    lines[1] = cells.join(",");
+    fs::write(dir.join("run/outputs.csv"), lines.join("\n") + "\n").unwrap();
+    fails(
+        dir,
+        "a NaN output in outputs.csv",
+        &["report", "run"],
+        &["outputs.csv", "line 2", "output_0"],
+    );
+
+    // Windows line endings: the row named is the file's line.
+    let crlf = fs::read_to_string(dir.join("valid.csv"))
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 4 {
+                l.replacen(",Yes", ",Maybe", 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    assert!(crlf.contains("Maybe"), "line 5 has a Yes");
+    write(dir, "crlf.csv", &crlf);
+    fs::write(dir.join("run/outputs.csv"), outputs).unwrap();
+    fails(
+        dir,
+        "a bad label on line 5 of a CRLF file",
+        &["evaluate", "--model", "run", "--data", "crlf.csv"],
+        &["crlf.csv", "row 5,", "`Maybe`"],
+    );
+
+    // `--set data.label=Urban,US`: the list to write.
+    fails(
+        dir,
+        "two labels written as one name",
+        &[
+            "train",
+            "--config",
+            "run.toml",
+            "--set",
+            "data.label=Urban,US",
+        ],
+        &["`Urban,US`", "data.label = [\"Urban\", \"US\"]"],
+    );
+}

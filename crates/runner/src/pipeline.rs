@@ -83,13 +83,13 @@ pub(crate) fn usable_rows(
     }
     if rows.len() < table.len() {
         notes.push(format!(
-            "{}: dropped {} of {} rows with missing values (data.missing = \"{}\")",
+            "{}: dropped {} of {} rows with missing values ({})",
             table.origin,
             table.len() - rows.len(),
             table.len(),
             match missing {
-                Missing::Drop => "drop",
-                _ => "mean/constant; rows without a label",
+                Missing::Drop => "data.missing = \"drop\"",
+                _ => "a row without its label cannot train or be scored; data.missing fills features only",
             }
         ));
     }

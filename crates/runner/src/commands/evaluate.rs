@@ -40,7 +40,9 @@ pub(crate) fn evaluate(
         &m.y,
         &thresholds,
     );
-    warn_undefined(&metrics, &format!("{} ({} rows)", data.display(), m.rows));
+    let what = format!("{} ({} rows)", data.display(), m.rows);
+    warn_undefined(&metrics, &what);
+    super::warn_undefined_labels(&per_label, &what);
     if as_json {
         let mut v = json!({ "model": l.run.path, "data": data, "rows": m.rows, "metrics": metrics_json(&metrics) });
         if head.has_threshold() {
@@ -72,7 +74,10 @@ pub(crate) fn evaluate(
         for (name, m) in &per_label {
             let scores: Vec<String> = m
                 .iter()
-                .map(|(k, v)| format!("{k} {}", metrics::show(*v)))
+                .map(|(k, v)| match *k {
+                    "support" => format!("{k} {v}"),
+                    _ => format!("{k} {}", metrics::show(*v)),
+                })
                 .collect();
             say!("  {name}: {}", scores.join(", "));
         }

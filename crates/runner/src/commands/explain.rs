@@ -103,7 +103,9 @@ pub(crate) fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         },
         dest.dir.display()
     );
-    std::io::stdout().write_all(&stdout)?;
+    // Column and label names come from the user's file: control characters escaped.
+    let text = String::from_utf8_lossy(&stdout);
+    std::io::stdout().write_all(crate::term::defang(&text).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

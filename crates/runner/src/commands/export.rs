@@ -31,8 +31,7 @@ pub(crate) fn export(dir: &Path, format: Format, out: &Path, force: Replace) -> 
         anyhow::bail!("--out -: export writes a binary file; name it");
     }
     output::check(out, &refs, force)?;
-    let model_file = run.model_file()?;
-    let pre = run.preprocessor()?;
+    let (model_file, pre) = run.model_and_preprocessor()?;
     let device = burn::tensor::Device::flex();
     let model = run.load_model(&model_file.network, &device)?;
     let e = Exported::new(&model, &pre, &model_file);

@@ -23,8 +23,7 @@ pub(super) struct Loaded {
 /// Opens the run folder `dir` and loads its model on its backend (or `backend_override`).
 pub(super) fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loaded> {
     let run = RunDir::open(dir)?;
-    let model_file = run.model_file()?;
-    let pre = run.preprocessor()?;
+    let (model_file, pre) = run.model_and_preprocessor()?;
     if let Some(b) = backend_override {
         // Checked here, so the error names the flag the user typed, not a `--set`.
         let parsed: Result<crate::config::BackendKind, _> =

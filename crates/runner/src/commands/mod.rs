@@ -39,6 +39,21 @@ pub(crate) fn warn_undefined(m: &Metrics, what: &str) {
     }
 }
 
+/// Warns of each label (or target) of several whose own scores are undefined on `what`: a
+/// yes/no label with one value only (no AUC), a constant target (no R²). The means leave it
+/// out, which the user should know.
+pub(crate) fn warn_undefined_labels(per_label: &[(String, Metrics)], what: &str) {
+    for (name, m) in per_label {
+        let names = metrics::undefined(m);
+        if !names.is_empty() {
+            say!(
+                "warning: label `{name}`: {} undefined on {what} (one value only in these rows); reported as n/a, and left out of the macro mean",
+                names.join(", ")
+            );
+        }
+    }
+}
+
 /// Prints the config's warnings (keys that cannot act) as one block on stderr.
 pub(crate) fn report_warnings(config: &Config) {
     if config.warnings.is_empty() {

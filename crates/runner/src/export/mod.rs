@@ -118,7 +118,8 @@ impl<'a> Exported<'a> {
                 format!("{:?}", self.activation).to_lowercase(),
             ),
         ];
-        if self.loss == Loss::Bce {
+        // One threshold for every label; several are `burnfit.thresholds`, one per label.
+        if self.loss == Loss::Bce && self.thresholds.len() == 1 {
             m.push(("burnfit.threshold".into(), self.thresholds[0].to_string()));
         }
         if self.thresholds.len() > 1 {

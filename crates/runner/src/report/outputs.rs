@@ -206,7 +206,15 @@ pub(super) fn read_several_outputs(
             out.target.push(target);
         }
         for j in 0..k {
-            out.output.push(num(1 + k + j)?);
+            let output = num(1 + k + j)?;
+            // A finished run's outputs are finite: a NaN would have ended it as diverged.
+            if !output.is_finite() {
+                return Err(inconsistent(
+                    path,
+                    format!("line {line}: output_{j} is {output}, not a finite number"),
+                ));
+            }
+            out.output.push(output);
         }
         rows += 1;
     }

@@ -86,6 +86,11 @@ pub(crate) struct CheckpointState {
     /// A private run's rows taken so far in the interrupted epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) seen: Option<usize>,
+    /// CRC32 of the resolved config the run trains under (`Config::to_toml`): a resume under
+    /// an edited `config.toml` (other labels, another batch size) would continue another run
+    /// from this one's weights, and is refused. Absent in checkpoints made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) config_crc: Option<u32>,
 }
 
 /// A checkpoint read back and verified.
@@ -241,6 +246,7 @@ mod tests {
             best_crc: None,
             noise: None,
             seen: None,
+            config_crc: None,
         }
     }
 

@@ -514,6 +514,24 @@ impl RunDir {
         read_json(&self.file(PREPROCESS))
     }
 
+    /// `model.json` and `preprocess.json`, checked against each other: the label columns of
+    /// one are the other's, in the same order (an edited file would name outputs wrongly in
+    /// predict's columns and the exports' metadata).
+    pub(crate) fn model_and_preprocessor(&self) -> Result<(ModelFile, Preprocessor)> {
+        let (model, pre) = (self.model_file()?, self.preprocessor()?);
+        if model.labels != pre.labels.column_names() {
+            bail!(
+                "{} names the label columns [{}] but {} [{}]; was one of them edited? The run's outputs are in {}'s order",
+                self.file(MODEL_JSON).display(),
+                model.labels.join(", "),
+                self.file(PREPROCESS).display(),
+                pre.labels.column_names().join(", "),
+                PREPROCESS
+            );
+        }
+        Ok((model, pre))
+    }
+
     /// The final model (`model.bpk`) of `network` on `device`. The file is read only when it
     /// holds at most what the network's weights can take (four bytes a parameter, twice over,
     /// and a megabyte of names), so a planted 10 GB file is refused by its size.

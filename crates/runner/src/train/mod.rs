@@ -193,8 +193,8 @@ impl TrainState {
         })
     }
 
-    /// Saves the state as the run's newest checkpoint.
-    pub(crate) fn checkpoint(&self, run: &RunDir) -> Result<()> {
+    /// Saves the state as the run's newest checkpoint, made under `config`.
+    pub(crate) fn checkpoint(&self, run: &RunDir, config: &Config) -> Result<()> {
         let state = CheckpointState {
             epoch: self.epoch,
             step: self.step,
@@ -207,6 +207,7 @@ impl TrainState {
             best_crc: None,
             noise: self.dp.as_ref().map(burnfit_model::DpSgd::noise_state),
             seen: self.dp.as_ref().map(|_| self.seen),
+            config_crc: Some(config_crc(config)),
         };
         let optim = self
             .optim
@@ -216,6 +217,12 @@ impl TrainState {
         let best = self.best_weights.as_deref();
         run.save_checkpoint(state, &to_bytes(&self.model)?, &optim, best)
     }
+}
+
+/// CRC32 of `config` resolved (`Config::to_toml`), as checkpoints record it: the same for the
+/// file a run wrote and for that file read back, whatever its comments and spacing.
+pub(crate) fn config_crc(config: &Config) -> u32 {
+    crc32fast::hash(config.to_toml().as_bytes())
 }
 
 /// The optimizer `job` trains with, its state new.
@@ -288,7 +295,7 @@ pub(crate) fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
         }
         (state.epoch, state.step, state.partial) = (state.epoch + 1, 0, Partial::default());
         state
-            .checkpoint(job.run)
+            .checkpoint(job.run, job.config)
             .context("cannot write checkpoint")?;
         if job.interrupt.load(Ordering::SeqCst) != 0 && state.epoch < epochs {
             stop = Stop::Interrupted;
@@ -474,7 +481,7 @@ fn stop_mid_epoch(
             wrong: tally.wrong,
         },
     );
-    state.checkpoint(job.run)?;
+    state.checkpoint(job.run, job.config)?;
     bar.abandon();
     Ok((state, Steps::Interrupted))
 }

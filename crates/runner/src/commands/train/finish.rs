@@ -64,6 +64,9 @@ impl Trained<'_> {
         let names = self.data.pre.labels.column_names();
         let k = valid.y_width;
         let mut chosen = Vec::with_capacity(k);
+        // Each label's line up to a screenful; past it, one line and model.json for the rest.
+        const SAID: usize = 20;
+        let mut unmet = 0;
         for j in 0..k {
             let p: Vec<f64> = raw
                 .iter()
@@ -81,7 +84,9 @@ impl Trained<'_> {
             let of = names
                 .get(j)
                 .map_or(String::new(), |n| format!(" of label `{n}`"));
+            let quiet = j >= SAID;
             chosen.push(match crate::threshold::choose(rule, &p, &y) {
+                Some(c) if quiet => c,
                 Some(c) => {
                     say!(
                         "threshold{of}: {c:.4}, chosen by train.threshold = \"{t}\" on the {} validation rows",
@@ -90,14 +95,32 @@ impl Trained<'_> {
                     c
                 }
                 None => {
-                    say!(
-                        "warning: train.threshold = \"{t}\" found no threshold{of} on the {} validation rows (one class, or no threshold meets the target); keeping {}",
-                        valid.rows,
-                        crate::threshold::DEFAULT
-                    );
+                    unmet += usize::from(quiet);
+                    if !quiet {
+                        say!(
+                            "warning: train.threshold = \"{t}\" found no threshold{of} on the {} validation rows (one class, or no threshold meets the target); keeping {}",
+                            valid.rows,
+                            crate::threshold::DEFAULT
+                        );
+                    }
                     crate::threshold::DEFAULT
                 }
             });
+        }
+        if k > SAID {
+            say!(
+                "thresholds of the other {} labels chosen the same way (each in {}){}",
+                k - SAID,
+                rundir::MODEL_JSON,
+                if unmet > 0 {
+                    format!(
+                        "; {unmet} of them found none and keep {}",
+                        crate::threshold::DEFAULT
+                    )
+                } else {
+                    String::new()
+                }
+            );
         }
         let mut model_file = self.run.model_file()?;
         model_file.threshold = chosen[0];
@@ -227,13 +250,15 @@ impl Trained<'_> {
             (&outputs, width),
             &eval_set.y,
             &thresholds,
-        )
-        .into_iter()
-        .map(|(name, m)| LabelRow {
-            name,
-            metrics: metric_map(m),
-        })
-        .collect();
+        );
+        crate::commands::warn_undefined_labels(&per_label, &format!("the {eval_name} rows"));
+        let per_label = per_label
+            .into_iter()
+            .map(|(name, m)| LabelRow {
+                name,
+                metrics: metric_map(m),
+            })
+            .collect();
         Ok(Evaluation {
             name: eval_name,
             rows: eval_set.rows,

@@ -398,6 +398,15 @@ fn start(
     for s in skipped {
         say!("warning: skipping damaged checkpoint {s}");
     }
+    if let Some(want) = c.as_ref().and_then(|c| c.state.config_crc) {
+        if crate::train::config_crc(config) != want {
+            bail!(
+                "cannot resume {}: its {} is not the config the run trained under (it was edited since); a resumed run continues with the same labels, network and settings. Restore the file, or start a new run",
+                run.path.display(),
+                rundir::CONFIG
+            );
+        }
+    }
     match &c {
         Some(c) => say!(
             "resuming from {} (epoch {}, step {})",

@@ -55,6 +55,24 @@ fn check_names(header: &[String], origin: &str) -> Result<(), DataError> {
     Ok(())
 }
 
+/// `data.label` as the missing-column error names it, with the list to write when the name is
+/// several columns of the file written as one (`--set data.label=a,b`, or `[a,b]` unquoted).
+fn label_role(name: &str, header: &[String]) -> String {
+    let parts: Vec<&str> = name
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|p| p.trim().trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    if parts.len() > 1 && parts.iter().all(|p| header.iter().any(|h| h == p)) {
+        let list: Vec<String> = parts.iter().map(|p| format!("{p:?}")).collect();
+        return format!(
+            "data.label; for several label columns write a list: data.label = [{}]",
+            list.join(", ")
+        );
+    }
+    "data.label".into()
+}
+
 /// Checks the header (present, no duplicate names) and finds the fields `spec` asks for; every
 /// column it names must exist.
 pub(super) fn resolve(
@@ -78,7 +96,7 @@ pub(super) fn resolve(
                 header
                     .iter()
                     .position(|h| h == l)
-                    .ok_or_else(|| missing_column(l, "data.label"))
+                    .ok_or_else(|| missing_column(l, &label_role(l, &header)))
             })
             .collect::<Result<_, _>>()?,
     };

@@ -258,7 +258,7 @@ impl Table {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .buffer_capacity(1 << 20)
-            .from_reader(reader);
+            .from_reader(UnixLines::new(reader));
         let header: Vec<String> = rdr
             .headers()
             .map_err(|e| pipeline::malformed(e, origin))?
@@ -333,6 +333,63 @@ impl<R: std::io::Read> std::io::Read for Checksummed<R> {
     }
 }
 
+/// A reader that gives `\r\n` and a lone `\r` as `\n`. The csv reader takes either as a
+/// record's end but counts lines by `\n`, and a record after a `\r\n` starts on that `\n`:
+/// without this, every row of a file with Windows line endings (what Python's `csv` module
+/// writes) would be named one line early, and a file of lone `\r`s would be all "row 1".
+pub(crate) struct UnixLines<R> {
+    inner: R,
+    /// The last byte given was a `\r` (as `\n`): a `\n` next is its pair, and dropped.
+    after_cr: bool,
+}
+
+impl<R> UnixLines<R> {
+    /// `inner`, its line endings read as `\n`.
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            after_cr: false,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for UnixLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let start = usize::from(self.after_cr && buf[0] == b'\n');
+            // The common case, no `\r` at all: one fast scan, nothing moved.
+            if !buf[start..n].contains(&b'\r') {
+                if start == 1 {
+                    buf.copy_within(1..n, 0);
+                }
+                self.after_cr = false;
+                if n - start > 0 {
+                    return Ok(n - start);
+                }
+                continue;
+            }
+            let mut w = 0;
+            for i in start..n {
+                let b = buf[i];
+                if b == b'\n' && self.after_cr {
+                    self.after_cr = false;
+                    continue;
+                }
+                self.after_cr = b == b'\r';
+                buf[w] = if b == b'\r' { b'\n' } else { b };
+                w += 1;
+            }
+            if w > 0 {
+                return Ok(w);
+            }
+        }
+    }
+}
+
 /// The longest line a data file may have. The size check above cannot see what a device or a
 /// sparse file holds (`/dev/zero` reports 0 bytes), and the CSV reader grows its buffer for a
 /// line until the line ends: without a bound, a file with no line breaks ends in the
@@ -397,12 +454,12 @@ pub(crate) fn open_bounded(path: &Path) -> std::io::Result<Box<dyn std::io::Read
             parquet::ParquetText::open(path).map_err(std::io::Error::other)?,
         ));
     }
-    Ok(Box::new(LineLimit {
+    Ok(Box::new(UnixLines::new(LineLimit {
         inner: std::fs::File::open(path)?,
         run: 0,
         read: 0,
         most: u64::MAX,
-    }))
+    })))
 }
 
 /// The rule each label column is read with, in `spec.labels` order.

@@ -197,3 +197,48 @@ fn classes_are_numbered_in_numeric_or_byte_order_and_refused_when_they_are_measu
         "{err}"
     );
 }
+
+/// Row numbers are the file's lines whatever its line endings: `\n`, Windows' `\r\n` (Python's
+/// `csv` module's default), old Macs' lone `\r`, mixed, and a `\r\n` split across two reads.
+#[test]
+fn rows_are_named_by_their_line_whatever_the_line_endings() {
+    let bad_third = |text: String| {
+        Table::from_reader(text.as_bytes(), "t.csv", &spec())
+            .unwrap_err()
+            .to_string()
+    };
+    for ending in ["\n", "\r\n", "\r"] {
+        let text = ["a,y", "1,0", "x,1", "3,0"].join(ending) + ending;
+        let err = bad_third(text);
+        assert!(err.contains("row 3"), "{ending:?}: {err}");
+        let good = ["a,y", "1,0", "2,1", "3,0"].join(ending);
+        let t = Table::from_reader(good.as_bytes(), "t.csv", &spec()).unwrap();
+        assert_eq!(t.rows, [2, 3, 4], "{ending:?}");
+    }
+    let err = bad_third("a,y\r\n1,0\n2,1\r\nx,0\r\n".into());
+    assert!(err.contains("row 4"), "{err}");
+    // Reads that end between `\r` and `\n`, one byte at a time.
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let text = b"a,y\r\n1,0\r\n2,1\r\n";
+    let t = Table::from_reader(Trickle(text), "t.csv", &spec()).unwrap();
+    assert_eq!(t.rows, [2, 3]);
+    // A quoted cell's line break still counts as a line.
+    let t = Table::from_reader(
+        "a,c,y\r\n1,\"x\r\ny\",0\r\n2,z,1\r\n".as_bytes(),
+        "t.csv",
+        &LoadSpec {
+            categorical: vec!["c".into()],
+            ..spec()
+        },
+    )
+    .unwrap();
+    assert_eq!(t.rows, [2, 4]);
+}
