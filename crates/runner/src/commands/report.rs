@@ -76,7 +76,18 @@ pub(crate) fn runs(dir: &Path, sort: Option<&str>) -> Result<ExitCode> {
         say!("no run folders in {}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let columns = ["loss", "accuracy", "auc", "f1", "rmse", "r2"];
+    // The headline metrics of every kind of run; each shown when some run has it.
+    let columns = [
+        "loss",
+        "accuracy",
+        "auc",
+        "f1",
+        "macro_f1",
+        "hamming_loss",
+        "macro_auc",
+        "rmse",
+        "r2",
+    ];
     let shown: Vec<&str> = columns
         .into_iter()
         .filter(|c| records.iter().any(|r| r.metric(c).is_some()))
