@@ -677,6 +677,38 @@ fn edited_run_folders_and_windows_files_are_caught_with_several_labels() {
         &["crlf.csv", "row 5,", "`Maybe`"],
     );
 
+    // --init-from a file trained for the labels in another order: a warning naming both.
+    let out = burnfit(dir)
+        .args([
+            "export",
+            "--model",
+            "run",
+            "--format",
+            "safetensors",
+            "--out",
+            "w.safetensors",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let swapped = train(
+        dir,
+        &[
+            "--config",
+            "run.toml",
+            "--set",
+            "data.label=[\"US\", \"Urban\"]",
+            "--init-from",
+            "w.safetensors",
+            "--out",
+            "swapped",
+        ],
+    );
+    let log = stderr(&swapped);
+    assert!(
+        log.contains("trained for the label columns [Urban, US], this run's are [US, Urban]"),
+        "{log}"
+    );
     // `--set data.label=Urban,US`: the list to write.
     fails(
         dir,

@@ -68,6 +68,28 @@ pub(crate) fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> 
     Ok(())
 }
 
+/// The output names a burnfit export wrote into the file's metadata: its label columns
+/// (`burnfit.labels`, several) and its classes (`burnfit.classes`, a softmax); empty for a
+/// file from elsewhere or a head of one output.
+pub(crate) fn output_names(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let bytes = crate::files::read_limited(
+        path,
+        crate::resources::available(),
+        "weights file for this network",
+    )
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
+    let list = |key: &str| -> Vec<String> {
+        meta.metadata()
+            .as_ref()
+            .and_then(|m| m.get(key))
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default()
+    };
+    Ok((list("burnfit.labels"), list("burnfit.classes")))
+}
+
 /// Tensor `name` of the file as f32 values, refused unless it is float32 of `shape`.
 fn read_f32(st: &SafeTensors, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
     let t = st

@@ -68,7 +68,7 @@ pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode
         .weights(&data.train.y, data.pre.labels.outputs().max(2));
     let row_weights = row_weights(&config, &data, class_weights.as_deref())?;
     if let Some(path) = args.init_from {
-        probe_init_from(&config, &network, path)?;
+        probe_init_from(&config, &network, &data.pre.labels, path)?;
     }
     let privacy = settle_privacy(&config, &data)?;
     if args.dry_run {
@@ -149,13 +149,34 @@ fn prepare_data(config: &Config) -> Result<Prepared> {
 }
 
 /// Loads `--init-from`'s weights into a throwaway network, checked before the run folder
-/// exists: a file of the wrong shapes costs nothing.
-fn probe_init_from(config: &Config, network: &MlpConfig, path: &Path) -> Result<()> {
+/// exists: a file of the wrong shapes costs nothing. Outputs that the file's own metadata
+/// names otherwise than this run (labels or classes in another order, other ones) are a
+/// warning: the shapes fit, but each output starts from another one's weights.
+fn probe_init_from(
+    config: &Config,
+    network: &MlpConfig,
+    labels: &crate::data::LabelMap,
+    path: &Path,
+) -> Result<()> {
     let device = burn::tensor::Device::flex();
     let mut probe = network
         .init(&device, config.seed)
         .map_err(|e| crate::config::setting_error("model", e))?;
     crate::init_from::load(&mut probe, path, &device)?;
+    let (file_labels, file_classes) = crate::init_from::output_names(path)?;
+    for (what, file, run) in [
+        ("label columns", file_labels, labels.column_names()),
+        ("classes", file_classes, labels.class_names()),
+    ] {
+        if !file.is_empty() && file != run {
+            say!(
+                "warning: {} was trained for the {what} [{}], this run's are [{}]: each output starts from the weights of the file's output in the same place",
+                path.display(),
+                file.join(", "),
+                run.join(", ")
+            );
+        }
+    }
     say!("initial weights: {}", path.display());
     Ok(())
 }
