@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BURNFIT = ROOT / "target" / "release" / "burnfit"
+BURNFIT = Path(os.environ.get("BURNFIT_BIN", ROOT / "target" / "release" / "burnfit"))
 VENV = Path.home() / ".cache" / "burnfit-bench-venv"
 
 POLARS = r"""

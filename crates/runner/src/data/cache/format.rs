@@ -23,6 +23,7 @@
 
 use std::io::Write;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::table::MISSING_CODE;
@@ -306,41 +307,56 @@ pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i6
             expected.map_or("more".into(), |e| e.to_string())
         )));
     }
-    let mut payload = Payload {
-        bytes: &bytes[bytes.len() - h.payload_len..],
-        crc: crc32fast::Hasher::new(),
+    // The payload's sections front to back (their lengths were checked above), copied out
+    // and summed on every core, the sums then combined in file order.
+    let mut rest = &bytes[bytes.len() - h.payload_len..];
+    let mut cut = |n: usize| {
+        let (now, after) = rest.split_at(n.min(rest.len()));
+        rest = after;
+        now
     };
-    let source_rows: Vec<u64> = payload.take(rows);
+    let mut sections = vec![Section::Rows(cut(8 * rows))];
+    for c in &meta.columns {
+        sections.push(match c {
+            ColumnMeta::Numeric { .. } => Section::Floats(cut(4 * rows)),
+            ColumnMeta::Categorical { .. } => Section::Codes(cut(4 * rows)),
+        });
+    }
+    sections.extend(label_count.map(|n| Section::Floats(cut(4 * n))));
+    let copied: Vec<(Copied, crc32fast::Hasher)> =
+        sections.into_par_iter().map(Section::copy).collect();
+    let mut crc = crc32fast::Hasher::new();
+    for (_, h) in &copied {
+        crc.combine(h);
+    }
+    if crc.finalize() != h.payload_crc {
+        return Err(damaged("the payload's checksum does not match"));
+    }
+    let mut copied = copied.into_iter().map(|(c, _)| c);
+    let Some(Copied::Rows(source_rows)) = copied.next() else {
+        return Err(damaged("no rows"));
+    };
     let mut columns = Vec::with_capacity(meta.columns.len());
-    for c in meta.columns {
-        columns.push(match c {
-            ColumnMeta::Numeric { name } => Column::Numeric {
-                name,
-                values: payload.take(rows),
-            },
-            ColumnMeta::Categorical { name, levels } => {
-                let codes: Vec<u32> = payload.take(rows);
-                let bad = codes
-                    .iter()
-                    .find(|&&c| c != MISSING_CODE && c as usize >= levels.len());
-                if let Some(code) = bad {
-                    return Err(damaged(format!(
-                        "column `{name}` has code {code} for {} levels",
-                        levels.len()
-                    )));
-                }
+    for (c, values) in meta.columns.into_iter().zip(copied.by_ref()) {
+        columns.push(match (c, values) {
+            (ColumnMeta::Numeric { name }, Copied::Floats(values)) => {
+                Column::Numeric { name, values }
+            }
+            (ColumnMeta::Categorical { name, levels }, Copied::Codes(codes)) => {
+                check_codes(&name, &codes, levels.len())?;
                 Column::Categorical {
                     name,
                     codes,
                     levels,
                 }
             }
+            _ => return Err(damaged("a column's kind changed while it was read")),
         });
     }
-    let labels: Option<Vec<f32>> = label_count.map(|n| payload.take(n));
-    if payload.crc.finalize() != h.payload_crc {
-        return Err(damaged("the payload's checksum does not match"));
-    }
+    let labels: Option<Vec<f32>> = match copied.next() {
+        Some(Copied::Floats(l)) => Some(l),
+        _ => None,
+    };
     let json = |e: serde_json::Error| damaged(format!("unreadable label metadata: {e}"));
     let table = Table {
         origin: origin.to_string(),
@@ -355,24 +371,55 @@ pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i6
     Ok((table, meta.read_at_ns))
 }
 
-/// The payload, consumed front to back, with the checksum of what was taken.
-struct Payload<'b> {
-    bytes: &'b [u8],
-    crc: crc32fast::Hasher,
+/// `Err` when a categorical code is neither [`MISSING_CODE`] nor an index into the levels.
+fn check_codes(name: &str, codes: &[u32], levels: usize) -> Result<(), Unusable> {
+    match codes
+        .iter()
+        .find(|&&c| c != MISSING_CODE && c as usize >= levels)
+    {
+        Some(code) => Err(damaged(format!(
+            "column `{name}` has code {code} for {levels} levels"
+        ))),
+        None => Ok(()),
+    }
 }
 
-impl Payload<'_> {
-    /// The next `n` values (their lengths were checked against the payload's beforehand).
-    /// Copied first and summed from the copy, so what the checksum vouches for is what is kept
-    /// even if the mapped file were changed underneath.
-    fn take<T: bytemuck::Pod>(&mut self, n: usize) -> Vec<T> {
-        let len = (n * std::mem::size_of::<T>()).min(self.bytes.len());
-        let (now, rest) = self.bytes.split_at(len);
-        let mut out = vec![T::zeroed(); len / std::mem::size_of::<T>()];
-        bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(now);
-        self.crc.update(bytemuck::cast_slice(&out));
-        self.bytes = rest;
-        out
+/// One stretch of the payload, by what it holds.
+enum Section<'b> {
+    /// The source row numbers.
+    Rows(&'b [u8]),
+    /// A numeric column's values, or the labels.
+    Floats(&'b [u8]),
+    /// A categorical column's codes.
+    Codes(&'b [u8]),
+}
+
+/// A section, copied out.
+enum Copied {
+    Rows(Vec<u64>),
+    Floats(Vec<f32>),
+    Codes(Vec<u32>),
+}
+
+impl Section<'_> {
+    /// The section's values, and the checksum of its bytes. Copied first and summed from the
+    /// copy, so what the checksum vouches for is what is kept even if the mapped file were
+    /// changed underneath.
+    fn copy(self) -> (Copied, crc32fast::Hasher) {
+        fn out<T: bytemuck::Pod>(bytes: &[u8], crc: &mut crc32fast::Hasher) -> Vec<T> {
+            let mut v = vec![T::zeroed(); bytes.len() / std::mem::size_of::<T>()];
+            let whole = v.len() * std::mem::size_of::<T>();
+            bytemuck::cast_slice_mut::<T, u8>(&mut v).copy_from_slice(&bytes[..whole]);
+            crc.update(bytemuck::cast_slice(&v));
+            v
+        }
+        let mut crc = crc32fast::Hasher::new();
+        let copied = match self {
+            Section::Rows(b) => Copied::Rows(out(b, &mut crc)),
+            Section::Floats(b) => Copied::Floats(out(b, &mut crc)),
+            Section::Codes(b) => Copied::Codes(out(b, &mut crc)),
+        };
+        (copied, crc)
     }
 }
 

@@ -14,9 +14,11 @@
 //!
 //! The folder is shared by every process of the user (a sweep's `--jobs`, a job array's trials,
 //! cv's folds) and is treated as reachable by others ([`folder`]): entries are written through a
-//! temporary and renamed whole (`files::write_atomic_with`), opened without following links,
-//! and checked in full before use; a damaged entry is ignored and rewritten. Nothing about the
-//! cache ever fails a command: its problems are one-line notes on stderr.
+//! temporary and renamed whole (`files::write_atomic_unsynced_with`: no fsync, since an entry
+//! lost in a crash fails its checksum), opened without following links, and checked in full
+//! before use; a damaged entry is ignored and rewritten. Nothing about the cache ever fails a
+//! command: its problems are one-line notes on stderr. Reading an entry copies its sections out
+//! on every core (`format::decode`).
 
 mod folder;
 mod format;
@@ -282,7 +284,8 @@ impl Entry {
             );
             return;
         }
-        let written = crate::files::write_atomic_with(&self.file, |w| Ok(encoded.write_to(w)?));
+        let written =
+            crate::files::write_atomic_unsynced_with(&self.file, |w| Ok(encoded.write_to(w)?));
         if let Err(e) = written {
             say!("note: {}", self.io(e));
         }
