@@ -360,3 +360,39 @@ fn predictions_written_as_parquet_are_read_back_and_cached_like_any_parquet_file
     assert!(err.contains(HIT), "{err}");
     assert_eq!(again, pq);
 }
+
+#[test]
+fn processes_sharing_the_folder_write_and_read_whole_entries_only() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    synthetic(dir, "20000");
+    let folder = dir.join("xdg/burnfit");
+    // Four processes miss at once, each parses and renames its own temporary into place.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("burnfit"));
+            c.current_dir(dir)
+                .env("XDG_CACHE_HOME", dir.join("xdg"))
+                .args(["inspect", "--data", "s.csv"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outs {
+        assert!(o.status.success(), "{}", stderr(o));
+        assert_eq!(stdout(o), stdout(&outs[0]));
+    }
+    let names: Vec<String> = fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "one entry and no temporary left: {names:?}");
+    let (again, err) = run(dir, &["inspect", "--data", "s.csv"]);
+    assert!(err.contains(HIT), "{err}");
+    assert_eq!(again, stdout(&outs[0]));
+}

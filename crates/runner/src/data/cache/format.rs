@@ -296,43 +296,9 @@ pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i6
         }
         None => None,
     };
-    let expected = rows
-        .checked_mul(8 + 4 * meta.columns.len())
-        .and_then(|b| b.checked_add(4 * label_count.unwrap_or(0)));
-    if expected != Some(h.payload_len) {
-        return Err(damaged(format!(
-            "a payload of {} bytes, where {rows} rows of {} columns need {}",
-            h.payload_len,
-            meta.columns.len(),
-            expected.map_or("more".into(), |e| e.to_string())
-        )));
-    }
-    // The payload's sections front to back (their lengths were checked above), copied out
-    // and summed on every core, the sums then combined in file order.
-    let mut rest = &bytes[bytes.len() - h.payload_len..];
-    let mut cut = |n: usize| {
-        let (now, after) = rest.split_at(n.min(rest.len()));
-        rest = after;
-        now
-    };
-    let mut sections = vec![Section::Rows(cut(8 * rows))];
-    for c in &meta.columns {
-        sections.push(match c {
-            ColumnMeta::Numeric { .. } => Section::Floats(cut(4 * rows)),
-            ColumnMeta::Categorical { .. } => Section::Codes(cut(4 * rows)),
-        });
-    }
-    sections.extend(label_count.map(|n| Section::Floats(cut(4 * n))));
-    let copied: Vec<(Copied, crc32fast::Hasher)> =
-        sections.into_par_iter().map(Section::copy).collect();
-    let mut crc = crc32fast::Hasher::new();
-    for (_, h) in &copied {
-        crc.combine(h);
-    }
-    if crc.finalize() != h.payload_crc {
-        return Err(damaged("the payload's checksum does not match"));
-    }
-    let mut copied = copied.into_iter().map(|(c, _)| c);
+    let payload = &bytes[bytes.len() - h.payload_len..];
+    let copied = copy_payload(payload, h.payload_crc, rows, &meta.columns, label_count)?;
+    let mut copied = copied.into_iter();
     let Some(Copied::Rows(source_rows)) = copied.next() else {
         return Err(damaged("no rows"));
     };
@@ -369,6 +335,53 @@ pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i6
         checksum: Some(meta.checksum),
     };
     Ok((table, meta.read_at_ns))
+}
+
+/// The payload's sections front to back (rows, each column, the labels), copied out and
+/// checksummed on every core, the sums combined in file order and compared with `crc`; first,
+/// the payload's length against what the metadata's counts need.
+fn copy_payload(
+    payload: &[u8],
+    crc: u32,
+    rows: usize,
+    columns: &[ColumnMeta],
+    labels: Option<usize>,
+) -> Result<Vec<Copied>, Unusable> {
+    let expected = rows
+        .checked_mul(8 + 4 * columns.len())
+        .and_then(|b| b.checked_add(4 * labels.unwrap_or(0)));
+    if expected != Some(payload.len()) {
+        return Err(damaged(format!(
+            "a payload of {} bytes, where {rows} rows of {} columns need {}",
+            payload.len(),
+            columns.len(),
+            expected.map_or("more".into(), |e| e.to_string())
+        )));
+    }
+    let mut rest = payload;
+    let mut cut = |n: usize| {
+        let (now, after) = rest.split_at(n.min(rest.len()));
+        rest = after;
+        now
+    };
+    let mut sections = vec![Section::Rows(cut(8 * rows))];
+    for c in columns {
+        sections.push(match c {
+            ColumnMeta::Numeric { .. } => Section::Floats(cut(4 * rows)),
+            ColumnMeta::Categorical { .. } => Section::Codes(cut(4 * rows)),
+        });
+    }
+    sections.extend(labels.map(|n| Section::Floats(cut(4 * n))));
+    let copied: Vec<(Copied, crc32fast::Hasher)> =
+        sections.into_par_iter().map(Section::copy).collect();
+    let mut sum = crc32fast::Hasher::new();
+    for (_, h) in &copied {
+        sum.combine(h);
+    }
+    if sum.finalize() != crc {
+        return Err(damaged("the payload's checksum does not match"));
+    }
+    Ok(copied.into_iter().map(|(c, _)| c).collect())
 }
 
 /// `Err` when a categorical code is neither [`MISSING_CODE`] nor an index into the levels.
