@@ -79,7 +79,8 @@ def timed(cmd, env=None):
 
 def run_burnfit(csv, batch, epochs, backend, out_dir, seed, flush=True):
     run = Path(out_dir) / f"run-{time.monotonic_ns()}"
-    cmd = [str(BURNFIT), "train", "--set", "data.source=csv", "--set", f"data.path={csv}",
+    # --no-cache: every run parses its CSV, as every peer does (a cached load is bench/loading/).
+    cmd = [str(BURNFIT), "train", "--no-cache", "--set", "data.source=csv", "--set", f"data.path={csv}",
            "--set", f"train.batch_size={batch}", "--set", f"train.epochs={epochs}",
            "--set", f"backend.kind={backend}", "--set", f"seed={seed}",
            "--set", f"backend.flush_denormals={str(flush).lower()}", "--out", str(run)]
@@ -108,7 +109,7 @@ def run_peer(system, csv, batch, epochs, seed):
 def run_w3(system, csv, out_dir):
     """burnfit's load and preprocessing (`train --dry-run`), or pandas + numpy doing the same."""
     if system == "burnfit":
-        cmd = [str(BURNFIT), "train", "--dry-run", "--set", "data.source=csv", "--set",
+        cmd = [str(BURNFIT), "train", "--dry-run", "--no-cache", "--set", "data.source=csv", "--set",
                f"data.path={csv}", "--out", str(Path(out_dir) / "unused")]
     else:
         cmd = [str(PY), "preprocess_seed.py", str(csv)]

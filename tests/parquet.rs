@@ -287,3 +287,113 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
         &["fake.parquet", "Parquet"],
     );
 }
+
+/// Reads `argv[1]` (Parquet) with pyarrow and `argv[2]` (CSV) with Python's csv module, checks
+/// that they hold the same columns, rows and values (an empty cell is a null; numbers equal the
+/// CSV's text as parsed: doubles as f64, floats as f32), and prints each column's type.
+const SAME_AS_CSV: &str = r#"
+import csv, struct, sys
+import pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+with open(sys.argv[2], newline="") as f:
+    rows = list(csv.reader(f))
+header, body = rows[0], rows[1:]
+assert t.column_names == header, (t.column_names, header)
+assert t.num_rows == len(body), (t.num_rows, len(body))
+f32 = lambda x: struct.unpack("f", struct.pack("f", x))[0]
+for j, name in enumerate(header):
+    kind = str(t.schema.field(name).type)
+    print(f"{name}:{kind}")
+    for i, value in enumerate(t.column(name).to_pylist()):
+        cell = body[i][j]
+        if cell == "":
+            ok = value is None
+        elif kind == "int64":
+            ok = value == int(cell)
+        elif kind == "double":
+            ok = value == float(cell)
+        elif kind == "float":
+            ok = value == f32(float(cell))
+        else:
+            ok = value == cell
+        assert ok, (name, i, value, cell)
+"#;
+
+#[test]
+fn predictions_written_as_parquet_hold_the_csv_s_columns_and_values() {
+    let Some(py) = pyarrow_or_skip("predictions_written_as_parquet") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // An ID with empty cells (nulls in Parquet), a text label and a numeric target.
+    let mut text = String::from("id,x1,x2,y,t\n");
+    for i in 0..80 {
+        let id = if i % 9 == 4 {
+            String::new()
+        } else {
+            format!("{i:03}")
+        };
+        let (x1, x2) = ((i % 13) as f32 * 0.3, (i % 5) as f32 - 2.0);
+        let y = if x1 + x2 > 1.0 { "Yes" } else { "No" };
+        text.push_str(&format!("{id},{x1},{x2},{y},{}\n", x1 * 2.0 - x2));
+    }
+    write(dir, "d.csv", &text);
+    for (name, rest, expect) in [
+        (
+            "bin",
+            "label = \"y\"\nexclude = [\"id\", \"t\"]\n",
+            &[
+                "row:int64",
+                "id:string",
+                "probability:double",
+                "class:string",
+            ][..],
+        ),
+        (
+            "reg",
+            "label = \"t\"\nexclude = [\"id\", \"y\"]\n[train]\nloss = \"mse\"\n",
+            &["row:int64", "id:string", "prediction:float"][..],
+        ),
+    ] {
+        let toml = config(dir, &format!("{name}.toml"), &dir.join("d.csv"), rest);
+        train(
+            dir,
+            &["--config", &toml, "--out", name, "--set", "train.epochs=2"],
+        );
+        for out in ["p.csv", "p.parquet"] {
+            let p = burnfit(dir)
+                .args([
+                    "predict", "--model", name, "--data", "d.csv", "--keep", "id",
+                ])
+                .args(["--force", "--out", out])
+                .output()
+                .unwrap();
+            assert!(p.status.success(), "{}", stderr(&p));
+        }
+        let check = StdCommand::new(&py)
+            .arg("-c")
+            .arg(SAME_AS_CSV)
+            .arg(dir.join("p.parquet"))
+            .arg(dir.join("p.csv"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&check.stdout).into_owned();
+        assert!(
+            check.status.success(),
+            "{name}: {said}{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        assert_eq!(said.lines().collect::<Vec<_>>(), expect, "{name}");
+    }
+    // Standard output stays CSV; a Parquet name is never a stream.
+    let p = burnfit(dir)
+        .args(["predict", "--model", "bin", "--data", "d.csv", "--out", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&p).starts_with("row,probability,class\n"),
+        "{}",
+        stdout(&p)
+    );
+}

@@ -115,7 +115,7 @@ def burnfit(exe: str, work: Path, data: Path, loss: str, tag: str) -> dict:
         import shutil
         shutil.rmtree(out)
     t = time.perf_counter()
-    r = subprocess.run([exe, "train", "--config", str(cfg), "--out", str(out)],
+    r = subprocess.run([exe, "train", "--no-cache", "--config", str(cfg), "--out", str(out)],
                        capture_output=True, text=True)
     wall = time.perf_counter() - t
     if r.returncode != 0:

@@ -10,10 +10,15 @@ pub mod browser;
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-/// The built binary, run in `dir`.
+/// The built binary, run in `dir`. Its parsed-data cache is the test build's own folder under
+/// `target/tmp`, never the user's `~/.cache/burnfit` (tests/cache.rs gives each test its own).
 pub fn burnfit(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("burnfit").unwrap();
     cmd.current_dir(dir);
+    cmd.env(
+        "XDG_CACHE_HOME",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"),
+    );
     cmd
 }
 

@@ -15,6 +15,11 @@ pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Parse every data file afresh: read nothing from the parsed-data cache and write nothing
+    /// to it (for the commands that read data: train, evaluate, predict, inspect, init,
+    /// explain, cv, sweep, parity; `data.cache = false` does the same from a config).
+    #[arg(long, global = true)]
+    pub(crate) no_cache: bool,
 }
 
 /// The subcommands.
@@ -99,6 +104,10 @@ pub(crate) enum Command {
         /// Columns to read as text (one-hot at training time).
         #[arg(long, value_delimiter = ',')]
         categorical: Vec<String>,
+        /// Only read the file and print how long that took (times the loader, and the
+        /// parsed-data cache on a second run).
+        #[arg(long)]
+        load_only: bool,
     },
     /// Evaluate a trained model on a labelled CSV (Keras's `evaluate`).
     Evaluate {

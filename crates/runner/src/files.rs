@@ -105,6 +105,26 @@ pub(crate) fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
+    write_renamed(path, true, fill)
+}
+
+/// [`write_atomic_with`] without the fsync: for a file that is checked whole whenever it is read
+/// and may be lost (a parsed-data cache entry, which carries its own checksums): a crash before
+/// its bytes reach the disk leaves an entry that fails its check and is rewritten, and the
+/// fsync of a 400 MB entry costs seconds.
+pub(crate) fn write_atomic_unsynced_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    write_renamed(path, false, fill)
+}
+
+/// The temporary, the write, the flush (with `sync`, to the disk too) and the rename.
+fn write_renamed(
+    path: &Path,
+    sync: bool,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     refuse_unless_regular(path)?;
     // A stop signal while the temporary exists is stored, not obeyed at once: the process ends
     // after the temporary is renamed or removed, never with it left behind. A long `fill`
@@ -130,9 +150,11 @@ pub(crate) fn write_atomic_with(
         .into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("cannot write {shown}"))?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot flush {shown}"))?;
+    if sync {
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("cannot flush {shown}"))?;
+    }
     // The target may have changed while we wrote (a link planted meanwhile): checked again. A
     // rename replaces a link itself, never its target, so what remains is only the rule.
     refuse_unless_regular(path)?;

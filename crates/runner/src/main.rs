@@ -62,6 +62,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 // Long, but flat: one arm per subcommand, each unpacking its arguments for `commands`.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.no_cache {
+        data::cache::disable();
+    }
     if matches!(
         cli.command,
         Command::Synth { .. } | Command::Inspect { .. } | Command::Init { .. }
@@ -248,7 +251,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::report::report(&runs, out.as_deref(), output::Replace { force })
         }
         Command::Runs { dir, sort } => commands::report::runs(&dir, sort.as_deref()),
-        Command::Inspect { data, categorical } => commands::inspect(&data, &categorical),
+        Command::Inspect {
+            data,
+            categorical,
+            load_only: true,
+        } => commands::load_only(&data, &categorical),
+        Command::Inspect {
+            data, categorical, ..
+        } => commands::inspect(&data, &categorical),
         Command::Init {
             data,
             label,

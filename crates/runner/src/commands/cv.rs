@@ -159,6 +159,8 @@ fn fold_said(shared: &[(String, String)], i: usize, folds: usize) -> Vec<(String
 /// The data read once here: its errors said once, not by every fold, and a fold count the
 /// rows cannot fill refused before any fold starts.
 fn check_rows(probe: &Config, folds: usize) -> Result<()> {
+    // Read through the cache, whose entry every fold then maps instead of parsing.
+    crate::data::cache::configure(&probe.data);
     let data = crate::pipeline::prepare(probe)?;
     let rows = data.train.rows + data.valid.rows;
     if folds > rows {

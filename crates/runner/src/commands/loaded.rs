@@ -39,6 +39,8 @@ pub(super) fn load_run(dir: &Path, backend_override: Option<&str>) -> Result<Loa
         .into_iter()
         .collect();
     let config = Config::load_resolved(&run.file(rundir::CONFIG), &sets)?;
+    // The run's own cache settings, as training used them.
+    crate::data::cache::configure(&config.data);
     crate::threads::init_all(config.backend.flush_denormals);
     let selected = backend::select(&config.backend)?;
     backend::announce(&selected);

@@ -11,6 +11,7 @@ mod init;
 mod loaded;
 mod pool;
 mod predict;
+mod predict_parquet;
 pub(crate) mod report;
 pub(crate) mod sweep;
 mod tools;
@@ -20,7 +21,7 @@ pub(crate) use evaluate::evaluate;
 pub(crate) use explain::{explain, ExplainArgs};
 pub(crate) use init::{init, InitArgs, InitLoss};
 pub(crate) use predict::{predict, PredictOptions};
-pub(crate) use tools::{inspect, parity, synth};
+pub(crate) use tools::{inspect, load_only, parity, synth};
 pub(crate) use train::{train, TrainArgs};
 
 use serde_json::json;

@@ -217,6 +217,9 @@ pub(crate) fn refuse_other_configs<'a>(
 fn spawn(exe: &Path, p: &Planned, threads: usize) -> Result<Child> {
     let mut cmd = Command::new(exe);
     cmd.arg("train");
+    if crate::data::cache::disabled_by_flag() {
+        cmd.arg("--no-cache");
+    }
     if rundir::is_run_folder(&p.dir) {
         say!("{}: resuming {}", p.label, p.dir.display());
         cmd.arg("--resume").arg(&p.dir);

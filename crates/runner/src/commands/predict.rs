@@ -1,4 +1,5 @@
-//! `burnfit predict`: a trained run's predictions for the rows of a file, as CSV.
+//! `burnfit predict`: a trained run's predictions for the rows of a file, as CSV (or Parquet,
+//! [`super::predict_parquet`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -92,6 +93,16 @@ pub(crate) fn predict(
         &kept,
     )
     .with_context(|| format!("cannot write the predictions for {}", data.display()))?;
+    let bytes = if super::predict_parquet::wanted(out) {
+        super::predict_parquet::from_csv(&bytes, options.keep.len()).with_context(|| {
+            format!(
+                "cannot write the predictions as Parquet to {}",
+                out.display()
+            )
+        })?
+    } else {
+        bytes
+    };
     if out == Path::new("-") {
         std::io::stdout().write_all(&bytes)?;
     } else {

@@ -84,6 +84,7 @@ pub(crate) fn parity(
     }
     let config = Config::load(config_path, sets)?;
     super::report_warnings(&config);
+    crate::data::cache::configure(&config.data);
     crate::threads::init_all(config.backend.flush_denormals);
     let named = backends
         .iter()
@@ -122,6 +123,21 @@ pub(crate) fn parity(
                 .join(", ")
         )
     }
+}
+
+/// `burnfit inspect --load-only`: the file read as `inspect` reads it, and the time that took
+/// (the loader's and the parsed-data cache's timing path, bench/loading/).
+pub(crate) fn load_only(path: &Path, categorical: &[String]) -> Result<ExitCode> {
+    let start = Instant::now();
+    let table = crate::data::profile::read_all(path, categorical)?;
+    outln!(
+        "{}: {} rows x {} columns loaded in {:.3} s",
+        path.display(),
+        table.len(),
+        table.columns.len(),
+        start.elapsed().as_secs_f64()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `burnfit inspect`.

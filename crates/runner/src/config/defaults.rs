@@ -73,6 +73,8 @@ impl Default for DataConfig {
             normalize: Normalize::default(),
             validation_path: None,
             test_path: None,
+            cache: true,
+            cache_dir: None,
             split: SplitConfig::default(),
             synthetic: SyntheticConfig::default(),
         }

@@ -5,12 +5,17 @@ use std::path::{Path, PathBuf};
 use super::rules::{self, Written};
 use super::{Config, ConfigError, SEED_CONFIG};
 
-/// The data files a config names.
+/// The data files a config names, and the folder their parsed tables are cached in.
 fn data_paths(config: &mut Config) -> impl Iterator<Item = &mut PathBuf> {
     let d = &mut config.data;
-    [&mut d.path, &mut d.validation_path, &mut d.test_path]
-        .into_iter()
-        .flatten()
+    [
+        &mut d.path,
+        &mut d.validation_path,
+        &mut d.test_path,
+        &mut d.cache_dir,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// Refuses a path the resolved config cannot record: `config.toml` is text, and a path whose
@@ -23,6 +28,7 @@ fn check_utf8_paths(config: &Config, origin: &str) -> Result<(), ConfigError> {
         ("data.path", d.path.as_ref()),
         ("data.validation_path", d.validation_path.as_ref()),
         ("data.test_path", d.test_path.as_ref()),
+        ("data.cache_dir", d.cache_dir.as_ref()),
         ("output.dir", Some(&config.output.dir)),
         ("footprint.rapl_path", Some(&config.footprint.rapl_path)),
     ];

@@ -166,6 +166,18 @@ pub(crate) fn inert(c: &Config) -> Vec<(&'static str, String)> {
         }
         Source::Csv => add("data.synthetic", "data.source is \"csv\"".into()),
     }
+    // The cache acts wherever a file is read: the data file, or a validation or test file
+    // beside the generator's rows.
+    if d.source == Source::Synthetic && d.validation_path.is_none() && d.test_path.is_none() {
+        for key in ["data.cache", "data.cache_dir"] {
+            add(
+                key,
+                "no file is read: data.source is \"synthetic\" and no validation or test file is given".into(),
+            );
+        }
+    } else if !d.cache {
+        add("data.cache_dir", "data.cache is false".into());
+    }
     if d.synthetic.task != Task::Multiclass {
         add(
             "data.synthetic.classes",

@@ -224,6 +224,15 @@ pub(crate) struct DataConfig {
     /// A separate test CSV for the final evaluation (default: the validation rows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) test_path: Option<PathBuf>,
+    /// Keep each data file's parsed table in a cache folder, so the next read of the same file
+    /// with the same settings maps it instead of parsing (`--no-cache` turns it off for one
+    /// command).
+    pub(crate) cache: bool,
+    /// The parsed-data cache's folder (default: `$XDG_CACHE_HOME/burnfit`, else
+    /// `$HOME/.cache/burnfit`); made private (0700), and not used if it is a link or others can
+    /// write into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cache_dir: Option<PathBuf>,
     /// How rows are split into train and validation.
     pub(crate) split: SplitConfig,
     /// The built-in generator's settings.

@@ -112,6 +112,11 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
     type When = fn(&Config) -> bool;
     let always: When = |_| true;
     let csv: When = |c| c.data.source == Source::Csv;
+    fn reads_a_file(c: &Config) -> bool {
+        c.data.source == Source::Csv
+            || c.data.validation_path.is_some()
+            || c.data.test_path.is_some()
+    }
     let acts: &[(&str, When)] = &[
         ("seed", always),
         ("strict", always),
@@ -131,6 +136,8 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
         ("data.normalize", always),
         ("data.validation_path", always),
         ("data.test_path", always),
+        ("data.cache", reads_a_file),
+        ("data.cache_dir", |c| reads_a_file(c) && c.data.cache),
         ("data.split", |c| c.data.validation_path.is_none()),
         ("data.split.train", |c| {
             c.data.validation_path.is_none() && c.data.split.folds.is_none()
@@ -197,6 +204,7 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
             "data.features",
             "data.validation_path",
             "data.test_path",
+            "data.cache_dir",
             "data.synthetic.seed",
             "data.weight",
             "data.split.folds",
@@ -225,9 +233,9 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
             (Loss::CrossEntropy, Optimizer::Adam),
         ] {
             for schedule in [LrSchedule::Constant, LrSchedule::Step, LrSchedule::Cosine] {
-                for (missing, kind) in [
-                    (Missing::Drop, BackendKind::Flex),
-                    (Missing::Constant, BackendKind::Wgpu),
+                for (missing, kind, cache) in [
+                    (Missing::Drop, BackendKind::Flex, true),
+                    (Missing::Constant, BackendKind::Wgpu, false),
                 ] {
                     for (validation, stratify) in [(false, false), (false, true), (true, false)] {
                         let mut c = Config::default();
@@ -240,6 +248,7 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
                         c.train.lr_schedule = schedule;
                         c.data.missing = missing;
                         c.backend.kind = kind;
+                        c.data.cache = cache;
                         c.data.split.stratify = stratify;
                         c.data.validation_path = validation.then(|| "v.csv".into());
                         let reported = inert(&c);
@@ -251,7 +260,7 @@ fn every_key_either_acts_or_is_reported_in_every_context() {
                             assert_ne!(
                                 when(&c),
                                 is_reported,
-                                "`{key}` with {source:?} {loss:?} {optimizer:?} {schedule:?} {missing:?} {kind:?} validation={validation} stratify={stratify}: it {} and is {}reported",
+                                "`{key}` with {source:?} {loss:?} {optimizer:?} {schedule:?} {missing:?} {kind:?} cache={cache} validation={validation} stratify={stratify}: it {} and is {}reported",
                                 if when(&c) { "acts" } else { "does not act" },
                                 if is_reported { "" } else { "not " },
                             );

@@ -180,6 +180,15 @@ impl Config {
                 return Err(fail(key, "is empty; name a CSV file".into()));
             }
         }
+        if d.cache_dir
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(fail(
+                "data.cache_dir",
+                "is empty; name a folder, or leave the key out for the default".into(),
+            ));
+        }
         if d.source == Source::Csv && d.path.is_none() {
             return Err(fail(
                 "data.path",

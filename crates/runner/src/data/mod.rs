@@ -1,9 +1,11 @@
 //! From a CSV file or the built-in generator to normalized, split, row-major matrices.
 //!
-//! The stages, each in its own file: [`table`] streams a CSV into typed columns, [`synthetic`]
-//! generates one, [`split`] divides rows, and [`preprocess`] fits missing-value fills, one-hot
-//! vocabularies and scaling on the training rows and applies them to any table.
+//! The stages, each in its own file: [`table`] streams a CSV into typed columns, [`cache`] keeps
+//! them for the next read of the same file, [`synthetic`] generates one, [`split`] divides rows,
+//! and [`preprocess`] fits missing-value fills, one-hot vocabularies and scaling on the training
+//! rows and applies them to any table.
 
+pub(crate) mod cache;
 pub(crate) mod error;
 pub(crate) mod preprocess;
 pub(crate) mod profile;

@@ -66,6 +66,14 @@ pub(crate) fn profile(
     path: &Path,
     categorical: &[String],
 ) -> Result<(Table, Vec<ColumnProfile>), DataError> {
+    let table = read_all(path, categorical)?;
+    let profiles = table.columns.iter().map(of_column).collect();
+    Ok((table, profiles))
+}
+
+/// Every column of `path` as a feature, text columns read as categories (found in the file,
+/// besides the `categorical` ones the user named): what [`profile`] summarises.
+pub(crate) fn read_all(path: &Path, categorical: &[String]) -> Result<Table, DataError> {
     let mut spec = LoadSpec {
         // No label: every column is read as a feature, as the file is.
         labels: Vec::new(),
@@ -83,8 +91,7 @@ pub(crate) fn profile(
         }
         Err(e) => return Err(e),
     };
-    let profiles = table.columns.iter().map(of_column).collect();
-    Ok((table, profiles))
+    Ok(table)
 }
 
 /// Whether a column's name reads as a row identifier.

@@ -51,6 +51,7 @@ pub(crate) fn train(args: TrainArgs, interrupt: &AtomicUsize) -> Result<ExitCode
     }
     let (config, run_path) = resolve(&args)?;
     super::report_warnings(&config);
+    crate::data::cache::configure(&config.data);
     crate::threads::init(config.backend.flush_denormals);
     let meter = crate::footprint::Meter::start(&config.footprint.rapl_path);
     let selected = backend::select(&config.backend)?;

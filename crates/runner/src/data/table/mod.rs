@@ -173,8 +173,14 @@ impl Table {
     }
 
     /// Reads `path` (CSV, or Parquet by its name or its first bytes: [`parquet`]) according
-    /// to `spec`, after checking that its columns fit in memory.
+    /// to `spec`: from the parsed-data cache when it holds this file read this way
+    /// ([`crate::data::cache`]), else parsed (and then stored there).
     pub(crate) fn from_csv(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
+        crate::data::cache::load(path, spec, || Self::parse_file(path, spec))
+    }
+
+    /// Parses `path` according to `spec`, after checking that its columns fit in memory.
+    fn parse_file(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
         if path.is_dir() {
             return Err(DataError::Io {
                 path: path.to_path_buf(),

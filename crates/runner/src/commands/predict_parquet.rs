@@ -1,0 +1,243 @@
+//! `predict --out F.parquet`: the predictions CSV's own columns and cells, as Parquet.
+//!
+//! Made from the CSV text `predict` writes, so both files hold the same values: whatever the
+//! CSV's cells say, the Parquet file says with a type. The type of a column follows from its
+//! place and name: `row` is INT64, the `--keep` columns and `class…` are UTF8 text (an ID like
+//! `007` stays text), `prediction…` is FLOAT (the network's f32 output, which the CSV writes in
+//! full), every other column (`probability…`) DOUBLE; an empty cell is a null. Snappy, the
+//! compression pandas and pyarrow write by default. Written with the `parquet` crate's low-level
+//! column writers, so no Arrow is built (docs/DEPENDENCIES.md).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use parquet::basic::{Compression, LogicalType, Repetition, Type as Physical};
+use parquet::column::writer::ColumnWriter;
+use parquet::data_type::ByteArray;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+
+/// Whether predictions written to `out` are Parquet: its name ends in `.parquet` or `.pq`.
+pub(super) fn wanted(out: &Path) -> bool {
+    out.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
+}
+
+/// Rows per row group: large enough for readers to skim, small enough to build in memory.
+const GROUP_ROWS: usize = 1 << 20;
+
+/// One output column's cells, typed.
+enum Cells {
+    /// INT64.
+    Int(Vec<Option<i64>>),
+    /// FLOAT.
+    Float(Vec<Option<f32>>),
+    /// DOUBLE.
+    Double(Vec<Option<f64>>),
+    /// BYTE_ARRAY annotated UTF8.
+    Text(Vec<Option<String>>),
+}
+
+/// The CSV `csv` (a header, then rows; the `kept` columns right after `row`) as a Parquet file.
+pub(super) fn from_csv(csv: &[u8], kept: usize) -> Result<Vec<u8>> {
+    let mut rdr = csv::Reader::from_reader(csv);
+    let names: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
+    if let Some((i, name)) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+    {
+        bail!(
+            "the predictions would have two columns named `{name}` (columns {} and {}); a Parquet file needs distinct names: leave it out of --keep",
+            names.iter().position(|n| n == name).unwrap_or(0) + 1,
+            i + 1
+        );
+    }
+    let mut columns: Vec<Cells> = (0..names.len())
+        .map(|i| match (i, names[i].as_str()) {
+            (0, _) => Cells::Int(Vec::new()),
+            (i, _) if i <= kept => Cells::Text(Vec::new()),
+            (_, n) if n.starts_with("class") => Cells::Text(Vec::new()),
+            (_, n) if n.starts_with("prediction") => Cells::Float(Vec::new()),
+            _ => Cells::Double(Vec::new()),
+        })
+        .collect();
+    for (r, record) in rdr.records().enumerate() {
+        let record = record?;
+        for ((column, cell), name) in columns.iter_mut().zip(record.iter()).zip(&names) {
+            push(column, cell)
+                .with_context(|| format!("row {} of the predictions, column `{name}`", r + 1))?;
+        }
+    }
+    write(&names, columns)
+}
+
+/// Appends one cell, parsed for its column's type (empty: a null).
+fn push(column: &mut Cells, cell: &str) -> Result<()> {
+    let bad = |what: &str| anyhow::anyhow!("`{cell}` is not {what}");
+    match column {
+        Cells::Text(v) => v.push((!cell.is_empty()).then(|| cell.to_string())),
+        _ if cell.is_empty() => match column {
+            Cells::Int(v) => v.push(None),
+            Cells::Float(v) => v.push(None),
+            Cells::Double(v) => v.push(None),
+            Cells::Text(v) => v.push(None),
+        },
+        Cells::Int(v) => v.push(Some(cell.parse().map_err(|_| bad("a whole number"))?)),
+        Cells::Float(v) => v.push(Some(cell.parse().map_err(|_| bad("a number"))?)),
+        Cells::Double(v) => v.push(Some(cell.parse().map_err(|_| bad("a number"))?)),
+    }
+    Ok(())
+}
+
+/// The Parquet field for a column.
+fn field(name: &str, cells: &Cells) -> Result<Arc<Type>> {
+    let (physical, logical) = match cells {
+        Cells::Int(_) => (Physical::INT64, None),
+        Cells::Float(_) => (Physical::FLOAT, None),
+        Cells::Double(_) => (Physical::DOUBLE, None),
+        Cells::Text(_) => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
+    };
+    Ok(Arc::new(
+        Type::primitive_type_builder(name, physical)
+            .with_repetition(Repetition::OPTIONAL)
+            .with_logical_type(logical)
+            .build()?,
+    ))
+}
+
+/// Writes the columns as one Parquet file (row groups of [`GROUP_ROWS`]).
+fn write(names: &[String], columns: Vec<Cells>) -> Result<Vec<u8>> {
+    let fields = names
+        .iter()
+        .zip(&columns)
+        .map(|(n, c)| field(n, c))
+        .collect::<Result<Vec<_>>>()?;
+    let schema = Arc::new(
+        Type::group_type_builder("schema")
+            .with_fields(fields)
+            .build()?,
+    );
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("burnfit {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut writer = SerializedFileWriter::new(Vec::new(), schema, Arc::new(props))?;
+    let rows = columns.first().map_or(0, len);
+    let mut start = 0;
+    // At least one row group, even for no rows, so every reader sees the columns' types.
+    loop {
+        let end = (start + GROUP_ROWS).min(rows);
+        let mut group = writer.next_row_group()?;
+        for column in &columns {
+            let Some(mut w) = group.next_column()? else {
+                bail!("the Parquet writer has fewer columns than the schema");
+            };
+            write_column(w.untyped(), column, start..end)?;
+            w.close()?;
+        }
+        group.close()?;
+        start = end;
+        if start >= rows {
+            break;
+        }
+    }
+    Ok(writer.into_inner()?)
+}
+
+fn len(c: &Cells) -> usize {
+    match c {
+        Cells::Int(v) => v.len(),
+        Cells::Float(v) => v.len(),
+        Cells::Double(v) => v.len(),
+        Cells::Text(v) => v.len(),
+    }
+}
+
+/// Writes rows `range` of one column: its present values, and a definition level per row (1
+/// present, 0 null).
+fn write_column(
+    w: &mut ColumnWriter<'_>,
+    cells: &Cells,
+    range: std::ops::Range<usize>,
+) -> Result<()> {
+    fn split<T: Clone, U>(v: &[Option<T>], f: impl Fn(T) -> U) -> (Vec<U>, Vec<i16>) {
+        let levels = v.iter().map(|c| i16::from(c.is_some())).collect();
+        (v.iter().flatten().cloned().map(f).collect(), levels)
+    }
+    match (w, cells) {
+        (ColumnWriter::Int64ColumnWriter(w), Cells::Int(v)) => {
+            let (values, levels) = split(&v[range], |x| x);
+            w.write_batch(&values, Some(&levels), None)?;
+        }
+        (ColumnWriter::FloatColumnWriter(w), Cells::Float(v)) => {
+            let (values, levels) = split(&v[range], |x| x);
+            w.write_batch(&values, Some(&levels), None)?;
+        }
+        (ColumnWriter::DoubleColumnWriter(w), Cells::Double(v)) => {
+            let (values, levels) = split(&v[range], |x| x);
+            w.write_batch(&values, Some(&levels), None)?;
+        }
+        (ColumnWriter::ByteArrayColumnWriter(w), Cells::Text(v)) => {
+            let (values, levels) = split(&v[range], |s| ByteArray::from(s.into_bytes()));
+            w.write_batch(&values, Some(&levels), None)?;
+        }
+        _ => bail!("the Parquet writer's column type differs from the schema's"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+
+    /// A reader of `bytes` (through a file: the reader takes files or `bytes::Bytes`).
+    fn reader(bytes: &[u8]) -> SerializedFileReader<std::fs::File> {
+        let mut tmp = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut tmp, bytes).unwrap();
+        SerializedFileReader::new(tmp).unwrap()
+    }
+
+    #[test]
+    fn the_csv_s_cells_come_back_typed_with_nulls_for_empty_cells() {
+        let csv = b"row,id,probability,class\n1,007,0.250000,No\n3,,0.900000,Yes\n";
+        let bytes = from_csv(csv, 1).unwrap();
+        let rows: Vec<Vec<(String, Field)>> = reader(&bytes)
+            .get_row_iter(None)
+            .unwrap()
+            .map(|r| {
+                r.unwrap()
+                    .get_column_iter()
+                    .map(|(n, f)| (n.clone(), f.clone()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0][0], ("row".into(), Field::Long(1)));
+        assert_eq!(rows[0][1], ("id".into(), Field::Str("007".into())));
+        assert_eq!(rows[0][2], ("probability".into(), Field::Double(0.25)));
+        assert_eq!(rows[1][1], ("id".into(), Field::Null));
+        assert_eq!(rows[1][3], ("class".into(), Field::Str("Yes".into())));
+        let reg = from_csv(b"row,prediction\n1,0.1\n", 0).unwrap();
+        let row = reader(&reg)
+            .get_row_iter(None)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.get_column_iter().nth(1).unwrap().1, &Field::Float(0.1));
+    }
+
+    #[test]
+    fn a_kept_column_named_like_an_output_column_is_refused() {
+        let err = from_csv(b"row,row,prediction\n1,1,0.5\n", 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("two columns named `row`"), "{err}");
+    }
+}
