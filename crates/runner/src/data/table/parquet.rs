@@ -1,24 +1,28 @@
-//! Parquet as a data source. The file's rows are decoded one row group at a time and written
-//! as CSV text into the loader every CSV goes through, so a Parquet file and a CSV holding the
-//! same values give the same table: the same types, missing cells (Parquet's nulls), categories,
-//! labels, and errors naming the column and row. Memory is one row group's text at a time.
+//! Parquet as a data source. The file's columns are decoded a chunk of rows at a time, each
+//! column on its own thread (typed column readers, not the row-by-row record API), and
+//! written as CSV text into the loader every CSV goes through, so a Parquet file and a CSV
+//! holding the same values give the same table: the same types, missing cells (Parquet's
+//! nulls), categories, labels, and errors naming the column and row. Memory is one chunk's
+//! text at a time.
 //!
 //! Supported: booleans, integers of any width and sign, floats (16, 32 and 64 bits), strings
 //! (plain or dictionary-encoded), nulls; compressed with Snappy or Zstandard, the defaults of
 //! pandas/pyarrow, Spark, DuckDB and polars, or not at all. Nested columns (lists, maps,
-//! structs), dates, times, timestamps, decimals and binary columns are refused by name.
+//! structs), dates, times, timestamps, decimals and binary columns are refused by name when
+//! the file is opened.
 
 use std::cell::Cell;
 use std::fs::File;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
-use parquet::basic::Compression;
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::reader::RowIter;
-use parquet::record::Field;
+use parquet::basic::{Compression, ConvertedType, LogicalType, Type as Physical};
+use parquet::column::reader::ColumnReader;
+use parquet::file::reader::{ChunkReader, FileReader, Length, SerializedFileReader};
+use parquet::schema::types::ColumnDescriptor;
+use rayon::prelude::*;
 
 use crate::data::DataError;
 
@@ -44,6 +48,52 @@ pub(crate) fn is_parquet(path: &Path) -> bool {
         .is_ok_and(|()| &head == MAGIC)
 }
 
+/// The file as the Parquet reader reads it: every read positional (`pread`), so the columns
+/// decoded at once on several threads never move a shared file offset under each other (the
+/// reader's own `File` source clones the descriptor, whose offset all clones share).
+struct Positional(Arc<File>);
+
+/// A [`Read`] of [`Positional`] from an offset of its own.
+struct PositionalRead {
+    file: Arc<File>,
+    at: u64,
+}
+
+impl Read for PositionalRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl Length for Positional {
+    fn len(&self) -> u64 {
+        self.0.metadata().map_or(0, |m| m.len())
+    }
+}
+
+impl ChunkReader for Positional {
+    type T = PositionalRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(PositionalRead {
+            file: Arc::clone(&self.0),
+            at: start,
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; length];
+        self.0
+            .read_exact_at(&mut buf, start)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+        Ok(buf.into())
+    }
+}
+
 /// An error about the file as a whole, in the loader's words.
 fn unreadable(path: &Path, why: impl std::fmt::Display) -> DataError {
     DataError::Io {
@@ -52,15 +102,230 @@ fn unreadable(path: &Path, why: impl std::fmt::Display) -> DataError {
     }
 }
 
+/// How a column's values become text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decode {
+    Bool,
+    /// INT32, signed or (its bits) unsigned.
+    Int32 {
+        unsigned: bool,
+    },
+    /// INT64, signed or (its bits) unsigned.
+    Int64 {
+        unsigned: bool,
+    },
+    Float,
+    Double,
+    /// IEEE half precision in two little-endian bytes.
+    Float16,
+    /// UTF-8 text (strings, enums, JSON), written as it is.
+    Text,
+}
+
+/// How a column's values are decoded, or what it holds in words when the loader cannot take
+/// it: read from its physical type and its logical (or older converted) annotation, as
+/// Parquet writers set them.
+fn decode_of(c: &ColumnDescriptor) -> Result<Decode, &'static str> {
+    use ConvertedType as C;
+    use LogicalType as L;
+    let (logical, converted) = (c.logical_type_ref(), c.converted_type());
+    let decimal = matches!(logical, Some(L::Decimal { .. })) || converted == C::DECIMAL;
+    let time = matches!(logical, Some(L::Time { .. }))
+        || matches!(converted, C::TIME_MILLIS | C::TIME_MICROS);
+    let unsigned = matches!(
+        logical,
+        Some(L::Integer {
+            is_signed: false,
+            ..
+        })
+    ) || matches!(converted, C::UINT_8 | C::UINT_16 | C::UINT_32 | C::UINT_64);
+    Ok(match c.physical_type() {
+        Physical::BOOLEAN => Decode::Bool,
+        _ if decimal => return Err("decimal"),
+        _ if time => return Err("time-of-day"),
+        Physical::INT32 if matches!(logical, Some(L::Date)) || converted == C::DATE => {
+            return Err("date")
+        }
+        Physical::INT32 => Decode::Int32 { unsigned },
+        Physical::INT64
+            if matches!(logical, Some(L::Timestamp { .. }))
+                || matches!(converted, C::TIMESTAMP_MILLIS | C::TIMESTAMP_MICROS) =>
+        {
+            return Err("timestamp")
+        }
+        Physical::INT64 => Decode::Int64 { unsigned },
+        // Impala's and Spark's old timestamps.
+        Physical::INT96 => return Err("timestamp"),
+        Physical::FLOAT => Decode::Float,
+        Physical::DOUBLE => Decode::Double,
+        Physical::BYTE_ARRAY
+            if matches!(logical, Some(L::String | L::Enum | L::Json))
+                || matches!(converted, C::UTF8 | C::ENUM | C::JSON) =>
+        {
+            Decode::Text
+        }
+        Physical::FIXED_LEN_BYTE_ARRAY
+            if matches!(logical, Some(L::Float16)) && c.type_length() == 2 =>
+        {
+            Decode::Float16
+        }
+        Physical::BYTE_ARRAY | Physical::FIXED_LEN_BYTE_ARRAY => return Err("binary"),
+    })
+}
+
+/// A float's shortest round-trip digits (`ryu`'s, the same digits as Rust's own formatting), a
+/// whole number without the `.0` ryu adds, as a CSV written by Rust holds it: `1`, not `1.0`,
+/// so a number read as text (a categorical column, a label) reads as it does from the CSV.
+/// Parsed back, the digits give the same value.
+fn float_text(t: &mut Vec<u8>, digits: &str) {
+    t.extend_from_slice(digits.strip_suffix(".0").unwrap_or(digits).as_bytes());
+}
+
+/// A half-precision float's value.
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = if bits >> 15 == 1 { -1.0 } else { 1.0 };
+    let exponent = i32::from((bits >> 10) & 0x1f);
+    let fraction = f32::from(bits & 0x3ff);
+    match exponent {
+        0 => sign * fraction * 2f32.powi(-24),
+        0x1f if fraction == 0.0 => sign * f32::INFINITY,
+        0x1f => f32::NAN,
+        e => sign * (1.0 + fraction / 1024.0) * 2f32.powi(e - 15),
+    }
+}
+
+/// One decoded column: its reader in the current row group, and the text of the chunk of
+/// rows last read, one cell per row (`ends[i]` is where row `i`'s cell ends in `text`).
+struct Decoder {
+    /// Its leaf in the schema.
+    leaf: usize,
+    decode: Decode,
+    /// The definition level of a present value (0: the column cannot hold nulls).
+    max_def: i16,
+    /// Its reader in the current row group.
+    reader: Option<ColumnReader>,
+    def: Vec<i16>,
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Decoder {
+    /// Reads the next `n` rows' cells as text; fewer rows than the row group promised is an
+    /// error.
+    fn read(&mut self, n: usize) -> Result<(), String> {
+        let Decoder {
+            decode,
+            max_def,
+            reader,
+            def,
+            text,
+            ends,
+            ..
+        } = self;
+        let (decode, max_def) = (*decode, *max_def);
+        def.clear();
+        text.clear();
+        ends.clear();
+        let reader = reader
+            .as_mut()
+            .ok_or("a column read before its row group")?;
+        // One chunk of values, then each row's cell: its value's text, or empty for a null.
+        macro_rules! cells {
+            ($r:expr, $t:ty, $write:expr) => {{
+                let mut values: Vec<$t> = Vec::with_capacity(n);
+                let (rows, _, _) = $r
+                    .read_records(n, Some(&mut *def), None, &mut values)
+                    .map_err(|e| e.to_string())?;
+                if rows != n {
+                    return Err(format!("{rows} rows where the row group holds {n}"));
+                }
+                let mut next = values.iter();
+                for i in 0..n {
+                    if max_def == 0 || def[i] == max_def {
+                        let v = next.next().ok_or("fewer values than present cells")?;
+                        $write(&mut *text, v);
+                    }
+                    ends.push(text.len());
+                }
+            }};
+        }
+        // Numbers in their shortest round-trip form, as a CSV of them would hold them.
+        match (reader, decode) {
+            (ColumnReader::BoolColumnReader(r), _) => {
+                cells!(r, bool, |t: &mut Vec<u8>, v: &bool| {
+                    t.extend_from_slice(if *v { b"true" } else { b"false" })
+                })
+            }
+            (ColumnReader::Int32ColumnReader(r), Decode::Int32 { unsigned }) => {
+                let mut digits = itoa::Buffer::new();
+                cells!(r, i32, |t: &mut Vec<u8>, v: &i32| {
+                    let text = if unsigned {
+                        digits.format(*v as u32)
+                    } else {
+                        digits.format(*v)
+                    };
+                    t.extend_from_slice(text.as_bytes());
+                })
+            }
+            (ColumnReader::Int64ColumnReader(r), Decode::Int64 { unsigned }) => {
+                let mut digits = itoa::Buffer::new();
+                cells!(r, i64, |t: &mut Vec<u8>, v: &i64| {
+                    let text = if unsigned {
+                        digits.format(*v as u64)
+                    } else {
+                        digits.format(*v)
+                    };
+                    t.extend_from_slice(text.as_bytes());
+                })
+            }
+            (ColumnReader::FloatColumnReader(r), _) => {
+                let mut digits = ryu::Buffer::new();
+                cells!(r, f32, |t: &mut Vec<u8>, v: &f32| {
+                    float_text(t, digits.format(*v))
+                })
+            }
+            (ColumnReader::DoubleColumnReader(r), _) => {
+                let mut digits = ryu::Buffer::new();
+                cells!(r, f64, |t: &mut Vec<u8>, v: &f64| {
+                    float_text(t, digits.format(*v))
+                })
+            }
+            (ColumnReader::ByteArrayColumnReader(r), _) => cells!(
+                r,
+                parquet::data_type::ByteArray,
+                |t: &mut Vec<u8>, v: &parquet::data_type::ByteArray| t.extend_from_slice(v.data())
+            ),
+            (ColumnReader::FixedLenByteArrayColumnReader(r), _) => cells!(
+                r,
+                parquet::data_type::FixedLenByteArray,
+                |t: &mut Vec<u8>, v: &parquet::data_type::FixedLenByteArray| {
+                    let b = v.data();
+                    let half = u16::from_le_bytes([b[0], b[1]]);
+                    float_text(t, ryu::Buffer::new().format(f16_to_f32(half)));
+                }
+            ),
+            _ => return Err("a column whose values do not match its type".into()),
+        }
+        Ok(())
+    }
+
+    /// Row `i`'s cell of the chunk last read.
+    fn cell(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
 /// The file's columns as CSV text, header first: a [`Read`] that the CSV loader consumes.
 pub(crate) struct ParquetText {
-    rows: RowIter<'static>,
-    /// The column names, for errors.
-    names: Vec<String>,
-    /// Whether each column is decoded (the others are written as empty cells).
-    keep: Vec<bool>,
-    /// 1-based data row of the next row read (as a CSV's row 2 is its first data row).
-    row: u64,
+    file: Arc<SerializedFileReader<Positional>>,
+    /// For each column of the file, its decoder's index, or `None` when it is not decoded (an
+    /// empty cell).
+    columns: Vec<Option<usize>>,
+    decoders: Vec<Decoder>,
+    /// The next row group to open, and the rows of the current one not yet read.
+    group: usize,
+    left: usize,
     /// Text not yet handed out, from `at`.
     buffer: Vec<u8>,
     at: usize,
@@ -74,8 +339,9 @@ pub(crate) struct ParquetText {
     path: std::path::PathBuf,
 }
 
-/// Rows converted per refill: enough to amortise the writer, few enough to keep the text small.
-const ROWS_PER_REFILL: usize = 4096;
+/// Rows decoded per refill: enough to amortise the threads and the writer, few enough to keep
+/// the text small.
+const CHUNK_ROWS: usize = 16_384;
 
 impl ParquetText {
     /// Opens `path` with every column decoded (a second read: `--keep`, the text scan).
@@ -110,19 +376,13 @@ impl ParquetText {
             path: path.to_path_buf(),
             source,
         })?;
-        let reader = SerializedFileReader::new(file).map_err(|e| unreadable(path, e))?;
+        let reader = SerializedFileReader::new(Positional(Arc::new(file)))
+            .map_err(|e| unreadable(path, e))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let mut names = Vec::new();
-        let mut decoded = Vec::new();
-        let mut keep = Vec::new();
         for field in schema.root_schema().get_fields() {
             names.push(field.name().to_string());
-            keep.push(wanted(field.name()));
-            if !wanted(field.name()) {
-                continue;
-            }
-            decoded.push(field.clone());
-            if field.is_group() {
+            if wanted(field.name()) && field.is_group() {
                 return Err(unsupported(
                     path,
                     field.name(),
@@ -151,32 +411,45 @@ impl ParquetText {
                 }
             }
         }
-        for column in schema.columns() {
-            if wanted(column.path().parts()[0].as_str()) && column.max_rep_level() > 0 {
+        // With no nested column wanted, each wanted top-level column is one leaf, in order.
+        let mut columns = vec![None; names.len()];
+        let mut decoders = Vec::new();
+        for (leaf, column) in schema.columns().iter().enumerate() {
+            let name = column.path().parts()[0].as_str();
+            if !wanted(name) {
+                continue;
+            }
+            if column.max_rep_level() > 0 {
                 return Err(unsupported(path, column.name(), "a repeated (list) column"));
             }
+            let decode = decode_of(column)
+                .map_err(|what| unsupported(path, name, &format!("{what} values")))?;
+            let Some(at) = names.iter().position(|n| n == name) else {
+                return Err(unreadable(path, format!("no top-level column `{name}`")));
+            };
+            columns[at] = Some(decoders.len());
+            decoders.push(Decoder {
+                leaf,
+                decode,
+                max_def: column.max_def_level(),
+                reader: None,
+                def: Vec::new(),
+                text: Vec::new(),
+                ends: Vec::new(),
+            });
         }
         let cells = (reader.metadata().file_metadata().num_rows().max(0) as u64)
             .saturating_mul(names.len() as u64);
-        let mut rows = RowIter::from_file_into(Box::new(reader));
-        if decoded.len() < names.len() {
-            let projection = parquet::schema::types::Type::group_type_builder("schema")
-                .with_fields(decoded)
-                .build()
-                .map_err(|e| unreadable(path, e))?;
-            rows = rows
-                .project(Some(projection))
-                .map_err(|e| unreadable(path, e))?;
-        }
         let mut writer = writer(Vec::new());
         writer
             .write_record(&names)
             .map_err(|e| unreadable(path, e))?;
         let mut me = Self {
-            rows,
-            names,
-            keep,
-            row: 2,
+            file: Arc::new(reader),
+            columns,
+            decoders,
+            group: 0,
+            left: 0,
             buffer: Vec::new(),
             at: 0,
             writer,
@@ -211,37 +484,76 @@ impl ParquetText {
         contained(&path, || self.refill_inner())
     }
 
+    /// Opens the next row group with rows; `false` when there is none left.
+    fn next_group(&mut self) -> Result<bool, DataError> {
+        while self.left == 0 {
+            if self.group == self.file.num_row_groups() {
+                return Ok(false);
+            }
+            let g = self.group;
+            self.group += 1;
+            let group = self
+                .file
+                .get_row_group(g)
+                .map_err(|e| unreadable(&self.path, format!("row group {g}: {e}")))?;
+            self.left = usize::try_from(group.metadata().num_rows().max(0)).unwrap_or(0);
+            for d in &mut self.decoders {
+                d.reader = Some(
+                    group
+                        .get_column_reader(d.leaf)
+                        .map_err(|e| unreadable(&self.path, format!("row group {g}: {e}")))?,
+                );
+            }
+        }
+        Ok(true)
+    }
+
     /// [`refill`](Self::refill), outside the panic guard.
     fn refill_inner(&mut self) -> Result<(), DataError> {
-        let mut record: Vec<String> = Vec::with_capacity(self.names.len());
-        for _ in 0..ROWS_PER_REFILL {
-            let Some(row) = self.rows.next() else {
-                self.done = true;
-                break;
-            };
-            let row = row.map_err(|e| unreadable(&self.path, format!("row {}: {e}", self.row)))?;
-            record.clear();
-            let mut fields = row.get_column_iter();
-            for &keep in &self.keep {
-                if !keep {
-                    record.push(String::new());
-                    continue;
-                }
-                let Some((name, field)) = fields.next() else {
-                    return Err(unreadable(
-                        &self.path,
-                        "a row has fewer columns than the schema",
-                    ));
-                };
-                record.push(cell(field).ok_or_else(|| {
-                    unsupported(&self.path, name, &format!("{} values", kind(field)))
-                })?);
+        if !self.next_group()? {
+            self.done = true;
+            return self.flush();
+        }
+        let n = self.left.min(CHUNK_ROWS);
+        // Each column on a thread of its own: the decoding is most of the work.
+        let results: Vec<Result<(), String>> = self
+            .decoders
+            .par_iter_mut()
+            .map(|d| quietly(|| d.read(n)))
+            .collect();
+        let failed = results
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, r)| r.err().map(|e| (i, e)));
+        if let Some((i, e)) = failed {
+            let leaf = self.decoders[i].leaf;
+            let name = self
+                .file
+                .metadata()
+                .file_metadata()
+                .schema_descr()
+                .column(leaf);
+            return Err(unreadable(
+                &self.path,
+                format!(
+                    "row group {}, column `{}`: {e}",
+                    self.group - 1,
+                    name.name()
+                ),
+            ));
+        }
+        for i in 0..n {
+            for column in &self.columns {
+                let cell = column.map_or(&b""[..], |d| self.decoders[d].cell(i));
+                self.writer
+                    .write_field(cell)
+                    .map_err(|e| unreadable(&self.path, e))?;
             }
             self.writer
-                .write_record(&record)
+                .write_record(None::<&[u8]>)
                 .map_err(|e| unreadable(&self.path, e))?;
-            self.row += 1;
         }
+        self.left -= n;
         self.flush()
     }
 }
@@ -263,6 +575,20 @@ impl Read for ParquetText {
         self.at += n;
         Ok(n)
     }
+}
+
+/// Runs `f` on a decoding thread with the panic hook quiet there (see [`contained`]), and
+/// loud again afterwards, even if `f` panics.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(false));
+        }
+    }
+    let was = QUIET.with(|q| q.replace(true));
+    let _loud = (!was).then_some(Loud);
+    f()
 }
 
 thread_local! {
@@ -344,43 +670,5 @@ fn unsupported(path: &Path, column: &str, what: &str) -> DataError {
         source: std::io::Error::other(format!(
             "column `{column}` holds {what}, which burnfit does not read; convert it to numbers or text, or leave it out of the file"
         )),
-    }
-}
-
-/// A value as the CSV loader reads it: numbers in their shortest round-trip form (so a float
-/// parses back to the same f32 a CSV of it would give), text as it is, null as an empty cell;
-/// `None` for a type the loader does not take.
-fn cell(field: &Field) -> Option<String> {
-    Some(match field {
-        Field::Null => String::new(),
-        Field::Bool(b) => b.to_string(),
-        Field::Byte(v) => v.to_string(),
-        Field::Short(v) => v.to_string(),
-        Field::Int(v) => v.to_string(),
-        Field::Long(v) => v.to_string(),
-        Field::UByte(v) => v.to_string(),
-        Field::UShort(v) => v.to_string(),
-        Field::UInt(v) => v.to_string(),
-        Field::ULong(v) => v.to_string(),
-        Field::Float16(v) => f32::from(*v).to_string(),
-        Field::Float(v) => v.to_string(),
-        Field::Double(v) => v.to_string(),
-        Field::Str(s) => s.clone(),
-        _ => return None,
-    })
-}
-
-/// A value's type in words, for the error about it.
-fn kind(field: &Field) -> &'static str {
-    match field {
-        Field::Decimal(_) => "decimal",
-        Field::Bytes(_) => "binary",
-        Field::Date(_) => "date",
-        Field::TimeMillis(_) | Field::TimeMicros(_) => "time-of-day",
-        Field::TimestampMillis(_) | Field::TimestampMicros(_) => "timestamp",
-        Field::Group(_) => "nested (struct)",
-        Field::ListInternal(_) => "list",
-        Field::MapInternal(_) => "map",
-        _ => "other",
     }
 }
