@@ -142,3 +142,69 @@ fn a_plan_too_big_for_a_cgroup_limit_is_refused_with_the_numbers() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("Loss: "), "{}", stdout(&out));
 }
+
+/// A table whose columns and input matrix need more memory than the process may take trains
+/// anyway once it is in the parsed-data cache: its numeric columns stay in the mapped entry
+/// and its input matrix goes to a mapped file, both in the page cache, which the kernel empties
+/// under pressure; the run is the one an unlimited process makes, to the byte.
+#[test]
+fn a_cached_table_larger_than_the_memory_limit_trains_and_gives_the_same_model() {
+    let Some(limited) = limited_or_skip("larger_than_memory", 220_000_000) else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    let burnfit = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_burnfit"))
+            .current_dir(dir)
+            .env("XDG_CACHE_HOME", &cache)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        out
+    };
+    // 400,000 × 100: 160 MB of columns and 160 MB of input matrix, with Burn's own memory more
+    // than the 220 MB the cgroup allows.
+    burnfit(&[
+        "synth",
+        "--rows",
+        "400000",
+        "--features",
+        "100",
+        "--seed",
+        "5",
+        "--out",
+        "big.csv",
+    ]);
+    write(
+        dir,
+        "big.toml",
+        "[data]\npath = \"big.csv\"\nlabel = \"label\"\n[train]\nepochs = 1\nbatch_size = 256\n",
+    );
+    // Unlimited: parses, stores the cache entry, trains in memory.
+    burnfit(&["train", "--config", "big.toml", "--out", "free"]);
+    // Limited: from the cache, columns and matrix mapped.
+    let out = Command::new("sh")
+        .current_dir(dir)
+        .env("XDG_CACHE_HOME", &cache)
+        .arg("-c")
+        .arg("echo $$ > \"$0\" && exec \"$@\"")
+        .arg(limited.dir.join("cgroup.procs"))
+        .arg(env!("CARGO_BIN_EXE_burnfit"))
+        .args(["train", "--config", "big.toml", "--out", "limited"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("read from the parsed-data cache"), "{err}");
+    assert!(err.contains("kept in a mapped file"), "{err}");
+    for file in ["history.csv", "model.bpk"] {
+        assert_eq!(
+            std::fs::read(dir.join("free").join(file)).unwrap(),
+            std::fs::read(dir.join("limited").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}

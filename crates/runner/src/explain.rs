@@ -244,7 +244,7 @@ mod tests {
             y.push(if 3.0 * a - b > 0.0 { 1.0 } else { 0.0 });
         }
         Matrix {
-            x,
+            x: x.into(),
             y,
             y_width: 1,
             rows,

@@ -453,7 +453,7 @@ fn take_weights(table: &mut Table, name: &str) -> Result<(String, Vec<f32>), Dat
         });
     };
     match table.columns.remove(k) {
-        crate::data::Column::Numeric { name, values } => Ok((name, values)),
+        crate::data::Column::Numeric { name, values } => Ok((name, values.to_vec())),
         other => Err(DataError::Weight {
             path: table.origin.clone(),
             row: 1,

@@ -5,6 +5,7 @@
 //! and [`preprocess`] fits missing-value fills, one-hot vocabularies and scaling on the training
 //! rows and applies them to any table.
 
+pub(crate) mod buffer;
 pub(crate) mod cache;
 pub(crate) mod error;
 pub(crate) mod preprocess;

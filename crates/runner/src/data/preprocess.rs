@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::buffer::Buffer;
 use super::table::{
     Column, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table, MISSING_CODE,
 };
@@ -61,8 +62,9 @@ pub(crate) struct Preprocessor {
 /// Row-major network input with labels and source row numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Matrix {
-    /// `rows × width`, row-major.
-    pub(crate) x: Vec<f32>,
+    /// `rows × width`, row-major: in memory, or in a mapped file when larger than the memory
+    /// available.
+    pub(crate) x: crate::data::buffer::Buffer,
     /// `y_width` label values per row, row-major (empty when the source had no label
     /// column).
     pub(crate) y: Vec<f32>,
@@ -103,6 +105,33 @@ impl Matrix {
     pub(crate) fn labels_of(&self, r: usize) -> &[f32] {
         &self.y[r * self.y_width..(r + 1) * self.y_width]
     }
+}
+
+/// Room for `n` rows of `width` inputs: in memory, or (more than the memory available) in a
+/// mapped file in the parsed-data cache's private folder, where the page cache holds what the
+/// rows in use need; refused with the numbers when neither memory nor that folder's disk has
+/// room.
+fn matrix_buffer(origin: &str, n: usize, width: usize) -> Result<Buffer, DataError> {
+    // One f32 per row and input (one-hot widens): the largest allocation of the data stage.
+    let bytes = crate::resources::product(&[n as u64, width as u64, 4]);
+    let what = format!("the input matrix of {origin}");
+    let cause = Some(format!("{n} rows x {width} inputs as f32"));
+    let hint = "use fewer rows or columns, or fewer categorical levels (data.max_levels)";
+    // Half of what is free: the validation rows' matrix and the training loop come after.
+    if bytes <= crate::resources::available() / 2 {
+        return Ok(vec![0f32; n * width].into());
+    }
+    let Some(dir) = crate::data::cache::private_folder() else {
+        crate::resources::check(&what, bytes, cause, hint)?;
+        return Ok(vec![0f32; n * width].into());
+    };
+    crate::resources::check_disk(&dir, bytes, hint)?;
+    say!(
+        "note: {what} ({}) is larger than the memory available; it is kept in a mapped file in {}",
+        crate::resources::human(bytes),
+        dir.display()
+    );
+    Buffer::spilled(&dir, n * width).map_err(|source| DataError::Io { path: dir, source })
 }
 
 /// A value seen at transform time that the training split never had.
@@ -363,14 +392,7 @@ impl Preprocessor {
     ) -> Result<(Matrix, Vec<Unseen>), DataError> {
         let width = self.width();
         let n = rows.len();
-        // One f32 per row and input (one-hot widens): the largest allocation of the data stage.
-        crate::resources::check(
-            &format!("the input matrix of {}", table.origin),
-            crate::resources::product(&[n as u64, width as u64, 4]),
-            Some(format!("{n} rows x {width} inputs as f32")),
-            "use fewer rows or columns, or fewer categorical levels (data.max_levels)",
-        )?;
-        let mut x = vec![0f32; n * width];
+        let mut x = matrix_buffer(&table.origin, n, width)?;
         let (sources, unseen) = self.sources(table, rows)?;
         // Fill the row-major matrix in blocks of rows: a block's output stays in cache while
         // each column writes its slot, instead of one strided pass over the whole matrix per
@@ -543,10 +565,10 @@ mod tests {
             }
         );
         let (m, _) = p.transform(&t, &[2]).unwrap();
-        assert_eq!(m.x, vec![98.0]);
+        assert_eq!(m.x.to_vec(), vec![98.0]);
         let p = fit(&t, &[0, 1], Missing::Drop, Normalize::Minmax);
         let (m, _) = p.transform(&t, &[0, 1, 2]).unwrap();
-        assert_eq!(m.x, vec![0.0, 1.0, 49.5]);
+        assert_eq!(m.x.to_vec(), vec![0.0, 1.0, 49.5]);
     }
 
     #[test]
@@ -560,11 +582,11 @@ mod tests {
         let p = fit(&t, &[0, 1, 2], Missing::Mean, Normalize::None);
         let (m, _) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
         // column a over train rows: mean(1, 3) = 2; column b: mean(4) = 4.
-        assert_eq!(m.x, vec![1.0, 4.0, 2.0, 4.0, 3.0, 4.0, 5.0, 8.0]);
+        assert_eq!(m.x.to_vec(), vec![1.0, 4.0, 2.0, 4.0, 3.0, 4.0, 5.0, 8.0]);
         let p =
             Preprocessor::fit(&t, &[0, 1, 2], Missing::Constant, -1.0, Normalize::None).unwrap();
         let (m, _) = p.transform(&t, &[0]).unwrap();
-        assert_eq!(m.x, vec![1.0, -1.0]);
+        assert_eq!(m.x.to_vec(), vec![1.0, -1.0]);
     }
 
     #[test]
@@ -593,7 +615,10 @@ mod tests {
         let p = fit(&t, &[0, 1], Missing::Mean, Normalize::None);
         assert_eq!(p.input_names(), vec!["c=red", "c=blue", "a"]);
         let (m, unseen) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
-        assert_eq!(m.x, vec![1., 0., 1., 0., 1., 2., 0., 0., 3., 0., 0., 4.]);
+        assert_eq!(
+            m.x.to_vec(),
+            vec![1., 0., 1., 0., 1., 2., 0., 0., 3., 0., 0., 4.]
+        );
         assert_eq!(
             unseen,
             vec![Unseen {

@@ -281,7 +281,7 @@ pub(crate) fn generate_table(spec: &SyntheticSpec) -> Table {
         .zip(values)
         .map(|(name, values)| Column::Numeric {
             name: name.clone(),
-            values,
+            values: values.into(),
         })
         .collect();
     let mut header = names;
@@ -444,7 +444,7 @@ mod table_tests {
                     panic!("{c:?}")
                 };
                 let want: Vec<f32> = (0..50).map(|i| g.x[i * 4 + j]).collect();
-                assert_eq!(values, &want, "{task:?} column {j}");
+                assert_eq!(&values[..], &want[..], "{task:?} column {j}");
             }
         }
     }

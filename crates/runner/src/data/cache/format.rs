@@ -26,6 +26,9 @@ use std::io::Write;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use crate::data::buffer::Values;
 use crate::data::table::MISSING_CODE;
 use crate::data::{Column, Table};
 
@@ -277,9 +280,15 @@ fn meta(bytes: &[u8]) -> Result<Meta, Unusable> {
 }
 
 /// The table stored in `bytes` for `key`, read as `origin`, and when its file began to be read;
-/// every length checked before it is used and the payload's checksum computed over the values
-/// as copied.
-pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i64), Unusable> {
+/// every length checked before it is used and the payload's checksum computed over the values.
+/// With `owner`, the mapped file `bytes` is, the numeric columns stay in the map (the page
+/// cache) instead of being copied: a cached table needs no memory for them.
+pub(super) fn decode(
+    bytes: &[u8],
+    owner: Option<&Arc<memmap2::Mmap>>,
+    key: &Key,
+    origin: &str,
+) -> Result<(Table, i64), Unusable> {
     let h = head(bytes)?;
     let meta = meta(bytes)?;
     if meta.key != *key {
@@ -296,8 +305,36 @@ pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i6
         }
         None => None,
     };
-    let payload = &bytes[bytes.len() - h.payload_len..];
-    let copied = copy_payload(payload, h.payload_crc, rows, &meta.columns, label_count)?;
+    // What is copied out must fit in memory: the row numbers, the codes and the labels, and
+    // the numeric columns unless they stay mapped.
+    let numeric = meta
+        .columns
+        .iter()
+        .filter(|c| matches!(c, ColumnMeta::Numeric { .. }))
+        .count();
+    let copied_bytes = (h.payload_len as u64).saturating_sub(if owner.is_some() {
+        4 * (rows * numeric) as u64
+    } else {
+        0
+    });
+    if copied_bytes > crate::resources::available() {
+        return Err(damaged(format!(
+            "reading it needs {} of memory, and {} is available",
+            crate::resources::human(copied_bytes),
+            crate::resources::human(crate::resources::available())
+        )));
+    }
+    let start = bytes.len() - h.payload_len;
+    let payload = &bytes[start..];
+    let mapped = owner.map(|m| (m, start));
+    let copied = copy_payload(
+        payload,
+        mapped,
+        h.payload_crc,
+        rows,
+        &meta.columns,
+        label_count,
+    )?;
     let mut copied = copied.into_iter();
     let Some(Copied::Rows(source_rows)) = copied.next() else {
         return Err(damaged("no rows"));
@@ -305,7 +342,7 @@ pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i6
     let mut columns = Vec::with_capacity(meta.columns.len());
     for (c, values) in meta.columns.into_iter().zip(copied.by_ref()) {
         columns.push(match (c, values) {
-            (ColumnMeta::Numeric { name }, Copied::Floats(values)) => {
+            (ColumnMeta::Numeric { name }, Copied::Values(values)) => {
                 Column::Numeric { name, values }
             }
             (ColumnMeta::Categorical { name, levels }, Copied::Codes(codes)) => {
@@ -342,6 +379,7 @@ pub(super) fn decode(bytes: &[u8], key: &Key, origin: &str) -> Result<(Table, i6
 /// the payload's length against what the metadata's counts need.
 fn copy_payload(
     payload: &[u8],
+    mapped: Option<(&Arc<memmap2::Mmap>, usize)>,
     crc: u32,
     rows: usize,
     columns: &[ColumnMeta],
@@ -359,19 +397,24 @@ fn copy_payload(
         )));
     }
     let mut rest = payload;
+    let mut at = 0;
     let mut cut = |n: usize| {
         let (now, after) = rest.split_at(n.min(rest.len()));
         rest = after;
-        now
+        at += now.len();
+        (now, at - now.len())
     };
-    let mut sections = vec![Section::Rows(cut(8 * rows))];
+    let mut sections = vec![Section::Rows(cut(8 * rows).0)];
     for c in columns {
         sections.push(match c {
-            ColumnMeta::Numeric { .. } => Section::Floats(cut(4 * rows)),
-            ColumnMeta::Categorical { .. } => Section::Codes(cut(4 * rows)),
+            ColumnMeta::Numeric { .. } => {
+                let (bytes, offset) = cut(4 * rows);
+                Section::Numeric(bytes, mapped.map(|(map, start)| (map, start + offset)))
+            }
+            ColumnMeta::Categorical { .. } => Section::Codes(cut(4 * rows).0),
         });
     }
-    sections.extend(labels.map(|n| Section::Floats(cut(4 * n))));
+    sections.extend(labels.map(|n| Section::Floats(cut(4 * n).0)));
     let copied: Vec<(Copied, crc32fast::Hasher)> =
         sections.into_par_iter().map(Section::copy).collect();
     let mut sum = crc32fast::Hasher::new();
@@ -401,8 +444,10 @@ fn check_codes(name: &str, codes: &[u32], levels: usize) -> Result<(), Unusable>
 enum Section<'b> {
     /// The source row numbers.
     Rows(&'b [u8]),
-    /// A numeric column's values, or the labels.
+    /// The labels.
     Floats(&'b [u8]),
+    /// A numeric column's values, and where they are in the mapped file they may stay in.
+    Numeric(&'b [u8], Option<(&'b Arc<memmap2::Mmap>, usize)>),
     /// A categorical column's codes.
     Codes(&'b [u8]),
 }
@@ -412,12 +457,15 @@ enum Copied {
     Rows(Vec<u64>),
     Floats(Vec<f32>),
     Codes(Vec<u32>),
+    /// A numeric column, copied or left in the map.
+    Values(Values),
 }
 
 impl Section<'_> {
     /// The section's values, and the checksum of its bytes. Copied first and summed from the
     /// copy, so what the checksum vouches for is what is kept even if the mapped file were
-    /// changed underneath.
+    /// changed underneath; a numeric column left in the map is summed where it lies (an entry is
+    /// never written in place, and its folder is the user's alone: `super::map`).
     fn copy(self) -> (Copied, crc32fast::Hasher) {
         fn out<T: bytemuck::Pod>(bytes: &[u8], crc: &mut crc32fast::Hasher) -> Vec<T> {
             let mut v = vec![T::zeroed(); bytes.len() / std::mem::size_of::<T>()];
@@ -431,6 +479,17 @@ impl Section<'_> {
             Section::Rows(b) => Copied::Rows(out(b, &mut crc)),
             Section::Floats(b) => Copied::Floats(out(b, &mut crc)),
             Section::Codes(b) => Copied::Codes(out(b, &mut crc)),
+            // Left in the map when aligned there: summed where it lies.
+            Section::Numeric(b, Some((map, start))) => {
+                match Values::mapped(map, start, b.len() / 4) {
+                    Some(v) => {
+                        crc.update(b);
+                        Copied::Values(v)
+                    }
+                    None => Copied::Values(out(b, &mut crc).into()),
+                }
+            }
+            Section::Numeric(b, None) => Copied::Values(out::<f32>(b, &mut crc).into()),
         };
         (copied, crc)
     }
@@ -448,7 +507,7 @@ mod tests {
             columns: vec![
                 Column::Numeric {
                     name: "x".into(),
-                    values: vec![1.5, f32::NAN, -0.0],
+                    values: vec![1.5, f32::NAN, -0.0].into(),
                 },
                 Column::Categorical {
                     name: "c".into(),
@@ -501,14 +560,17 @@ mod tests {
         let t = table();
         let b = bytes(&t);
         assert_eq!(b.len() % 4, 0);
-        let (back, read_at) = decode(&b, &key(), "a.csv").unwrap();
+        let (back, read_at) = decode(&b, None, &key(), "a.csv").unwrap();
         assert!(same(&t, &back), "{back:?}");
         assert_eq!(read_at, 9);
-        let (elsewhere, _) = decode(&b, &key(), "./a.csv").unwrap();
+        let (elsewhere, _) = decode(&b, None, &key(), "./a.csv").unwrap();
         assert_eq!(elsewhere.origin, "./a.csv");
         let mut other = key();
         other.source.mtime_ns += 1;
-        assert_eq!(decode(&b, &other, "a.csv").unwrap_err(), Unusable::Stale);
+        assert_eq!(
+            decode(&b, None, &other, "a.csv").unwrap_err(),
+            Unusable::Stale
+        );
     }
 
     #[test]
@@ -516,18 +578,21 @@ mod tests {
         let b = bytes(&table());
         for len in 0..b.len() {
             assert!(
-                matches!(decode(&b[..len], &key(), "a"), Err(Unusable::Damaged(_))),
+                matches!(
+                    decode(&b[..len], None, &key(), "a"),
+                    Err(Unusable::Damaged(_))
+                ),
                 "truncated to {len}"
             );
         }
         let mut longer = b.clone();
         longer.push(0);
-        assert!(decode(&longer, &key(), "a").is_err());
+        assert!(decode(&longer, None, &key(), "a").is_err());
         for i in 0..b.len() {
             let mut bad = b.clone();
             bad[i] ^= 0x41;
             assert!(
-                matches!(decode(&bad, &key(), "a"), Err(Unusable::Damaged(_))),
+                matches!(decode(&bad, None, &key(), "a"), Err(Unusable::Damaged(_))),
                 "byte {i}"
             );
         }
@@ -539,7 +604,7 @@ mod tests {
         if let Column::Categorical { codes, .. } = &mut t.columns[1] {
             codes[0] = 2;
         }
-        let err = decode(&bytes(&t), &key(), "a").unwrap_err();
+        let err = decode(&bytes(&t), None, &key(), "a").unwrap_err();
         assert!(
             matches!(&err, Unusable::Damaged(w) if w.contains("code 2 for 2 levels")),
             "{err:?}"

@@ -114,6 +114,14 @@ pub(crate) enum CacheError {
     },
 }
 
+/// The cache's folder, checked as private (made so when absent), whether or not caching is on:
+/// the place for the large scratch files of a run (an input matrix larger than memory), which
+/// must not be in a shared folder. `None` when there is none usable.
+pub(crate) fn private_folder() -> Option<PathBuf> {
+    let dir = settings().dir.clone().or_else(folder::default_dir)?;
+    folder::ready(&dir).ok().map(|()| dir)
+}
+
 /// Reads `path` through the cache: an entry for this file and `spec` if there is a good one,
 /// else `parse()`, whose table is then stored. Any trouble with the cache itself is a note and
 /// the file is parsed; `parse`'s own errors are returned as they are.
@@ -213,26 +221,19 @@ impl Entry {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(io(e)),
             };
-        let size = file.metadata().map_err(io)?.len();
-        crate::resources::check(
-            &format!("reading the cache entry {}", self.file.display()),
-            size,
-            None,
-            "use --no-cache, or data.features to read fewer columns",
-        )
-        .map_err(|e| io(std::io::Error::other(e)))?;
-        let map = map(&file).map_err(io)?;
+        // What the entry needs of memory is checked in `format::decode`, which knows what is
+        // copied out and what stays in the map.
+        let map = std::sync::Arc::new(map(&file).map_err(io)?);
         let damaged = |why: String| CacheError::Damaged {
             file: self.file.clone(),
             why,
         };
-        let (table, stored_at) = match format::decode(&map, &self.key, &path.display().to_string())
-        {
-            Ok(t) => t,
-            Err(Unusable::Stale) => return Ok(None),
-            Err(Unusable::Damaged(why)) => return Err(damaged(why)),
-        };
-        drop(map);
+        let (table, stored_at) =
+            match format::decode(&map, Some(&map), &self.key, &path.display().to_string()) {
+                Ok(t) => t,
+                Err(Unusable::Stale) => return Ok(None),
+                Err(Unusable::Damaged(why)) => return Err(damaged(why)),
+            };
         if self.racy(stored_at) {
             // The file may have changed without changing its times: its bytes decide.
             let now = crate::data::table::parquet::checksum(path).ok();
@@ -311,12 +312,14 @@ fn room(needed: u64, free: u64) -> bool {
 fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: memmap2 marks mapping unsafe because the bytes may change while mapped if another
     // process writes the file. burnfit never writes an entry in place (a new entry is a new file
-    // renamed over the old name; the mapped old one lives on unchanged), the folder is this
-    // user's alone (`folder::check`), and every byte used is copied out and checked against the
-    // stored checksum after copying (`format::Payload::take`), so a change by the user's own
-    // hand yields a damaged entry, not a wrong table. Truncating the mapped file by hand would
-    // end the process with SIGBUS: the one hazard accepted, as for every mapped file.
-    unsafe { memmap2::MmapOptions::new().populate().map(file) }
+    // renamed over the old name; the mapped old one lives on unchanged), and the folder is this
+    // user's alone (`folder::check`). The row numbers, codes and labels are copied out and
+    // checked against the stored checksum after copying; the numeric columns stay in the map
+    // for the run (so a table read from the cache needs no memory of its own) and are checked
+    // where they lie, so only a change by the user's own hand during the run, to a file in a
+    // private folder, could change them after the check. Truncating the mapped file by hand
+    // would end the process with SIGBUS: the hazard accepted, as for every mapped file.
+    unsafe { memmap2::MmapOptions::new().map(file) }
 }
 
 /// The file system's identity of a file.

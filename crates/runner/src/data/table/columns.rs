@@ -89,7 +89,10 @@ impl ColumnBuilder {
 
     pub(super) fn finish(self) -> Column {
         match self {
-            ColumnBuilder::Numeric { name, values } => Column::Numeric { name, values },
+            ColumnBuilder::Numeric { name, values } => Column::Numeric {
+                name,
+                values: values.into(),
+            },
             ColumnBuilder::Categorical {
                 name,
                 codes,

@@ -36,8 +36,8 @@ pub(crate) enum Column {
     Numeric {
         /// Header name.
         name: String,
-        /// One value per row.
-        values: Vec<f32>,
+        /// One value per row: in memory, or mapped from the parsed-data cache.
+        values: crate::data::buffer::Values,
     },
     /// Text values, interned.
     Categorical {
@@ -142,7 +142,7 @@ impl Table {
         for column in &self.columns {
             match column {
                 Column::Numeric { values, .. } => {
-                    for (k, v) in keep.iter_mut().zip(values) {
+                    for (k, v) in keep.iter_mut().zip(values.iter()) {
                         *k &= !v.is_nan();
                     }
                 }

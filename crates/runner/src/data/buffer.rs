@@ -1,0 +1,179 @@
+//! The two large runs of f32 a run holds, a numeric column and the input matrix, in memory or
+//! in a memory-mapped file. A mapped one lives in the page cache, which the kernel fills as it
+//! is read and empties under memory pressure (writing a changed page back first), so a table
+//! read from the parsed-data cache, or an input matrix larger than the memory available, does
+//! not need memory of its own: what bounds the run is the disk.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+/// A numeric column's values: its own, or a stretch of a mapped parsed-data cache entry (read
+/// only; an entry is never written in place, `data::cache`).
+#[derive(Clone)]
+pub(crate) enum Values {
+    /// In memory.
+    Owned(Vec<f32>),
+    /// `len` f32 from byte `start` of `map` (4-aligned: checked where it is made).
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        start: usize,
+        len: usize,
+    },
+}
+
+impl Values {
+    /// `len` f32 from byte `start` of `map`; `None` when they are not 4-aligned in memory or
+    /// not inside the map.
+    pub(crate) fn mapped(map: &Arc<memmap2::Mmap>, start: usize, len: usize) -> Option<Self> {
+        let end = start.checked_add(len.checked_mul(4)?)?;
+        let aligned = (map.as_ptr() as usize + start).is_multiple_of(4);
+        (end <= map.len() && aligned).then(|| Values::Mapped {
+            map: Arc::clone(map),
+            start,
+            len,
+        })
+    }
+}
+
+impl Deref for Values {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match self {
+            Values::Owned(v) => v,
+            Values::Mapped { map, start, len } => {
+                bytemuck::cast_slice(&map[*start..*start + 4 * *len])
+            }
+        }
+    }
+}
+
+impl From<Vec<f32>> for Values {
+    fn from(v: Vec<f32>) -> Self {
+        Values::Owned(v)
+    }
+}
+
+impl FromIterator<f32> for Values {
+    fn from_iter<I: IntoIterator<Item = f32>>(iter: I) -> Self {
+        Values::Owned(iter.into_iter().collect())
+    }
+}
+
+impl PartialEq for Values {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Values {
+    /// The values, as a vector's: where they are kept is not what they are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// The input matrix's storage: a vector, or (larger than the memory available) a mapped file
+/// of its own, unnamed in a private folder and gone with the process.
+pub(crate) enum Buffer {
+    /// In memory.
+    Owned(Vec<f32>),
+    /// A mapped file of `len` f32.
+    Mapped { map: memmap2::MmapMut, len: usize },
+}
+
+impl Buffer {
+    /// `len` zeros in an unnamed file made in `dir` (a private folder: the parsed-data cache's),
+    /// mapped. The file is unlinked at once: nothing is left behind, whatever ends the process.
+    pub(crate) fn spilled(dir: &std::path::Path, len: usize) -> std::io::Result<Self> {
+        let file = tempfile::tempfile_in(dir)?;
+        let bytes = len
+            .checked_mul(4)
+            .ok_or_else(|| std::io::Error::other("too many values"))?;
+        file.set_len(bytes as u64)?;
+        // SAFETY: the file was made here, unnamed, and no other handle to it exists: nothing
+        // else can change or truncate it while it is mapped.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::MmapMut::map_mut(&file)? };
+        Ok(Buffer::Mapped { map, len })
+    }
+
+    /// Whether it lives in a mapped file.
+    #[cfg(test)]
+    fn is_spilled(&self) -> bool {
+        matches!(self, Buffer::Mapped { .. })
+    }
+}
+
+impl Deref for Buffer {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match self {
+            Buffer::Owned(v) => v,
+            Buffer::Mapped { map, len } => bytemuck::cast_slice(&map[..4 * *len]),
+        }
+    }
+}
+
+impl DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        match self {
+            Buffer::Owned(v) => v,
+            Buffer::Mapped { map, len } => bytemuck::cast_slice_mut(&mut map[..4 * *len]),
+        }
+    }
+}
+
+impl From<Vec<f32>> for Buffer {
+    fn from(v: Vec<f32>) -> Self {
+        Buffer::Owned(v)
+    }
+}
+
+impl FromIterator<f32> for Buffer {
+    fn from_iter<I: IntoIterator<Item = f32>>(iter: I) -> Self {
+        Buffer::Owned(iter.into_iter().collect())
+    }
+}
+
+impl Clone for Buffer {
+    /// A copy in memory (explain's shuffled copy of the rows it explains).
+    fn clone(&self) -> Self {
+        Buffer::Owned(self.to_vec())
+    }
+}
+
+impl PartialEq for Buffer {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Buffer {
+    /// The values, as a vector's: where they are kept is not what they are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spilled_buffer_reads_back_what_was_written_and_leaves_no_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut b = Buffer::spilled(dir.path(), 1000).unwrap();
+        assert!(b.is_spilled() && b.iter().all(|&v| v == 0.0));
+        for (i, v) in b.iter_mut().enumerate() {
+            *v = i as f32 * 0.5;
+        }
+        assert_eq!(b[999], 499.5);
+        assert_eq!(
+            b.clone(),
+            Buffer::from((0..1000).map(|i| i as f32 * 0.5).collect::<Vec<_>>())
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
+    }
+}
