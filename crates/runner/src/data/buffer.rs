@@ -98,6 +98,24 @@ impl Buffer {
         Ok(Buffer::Mapped { map, len })
     }
 
+    /// How many rows of `width` values to fill before [`write_back`](Self::write_back): all
+    /// of them in memory; in a mapped file, 64 MB at a time.
+    pub(crate) fn rows_per_part(&self, width: usize) -> usize {
+        match self {
+            Buffer::Owned(_) => usize::MAX,
+            Buffer::Mapped { .. } => ((64 << 20) / (4 * width.max(1))).max(1),
+        }
+    }
+
+    /// Writes values `start..start + len` back to the mapped file and waits for it, so their
+    /// pages are clean again (the kernel may then drop them under pressure); nothing in memory.
+    pub(crate) fn write_back(&self, start: usize, len: usize) -> std::io::Result<()> {
+        match self {
+            Buffer::Owned(_) => Ok(()),
+            Buffer::Mapped { map, .. } => map.flush_range(4 * start, 4 * len),
+        }
+    }
+
     /// Whether it lives in a mapped file.
     #[cfg(test)]
     fn is_spilled(&self) -> bool {

@@ -398,14 +398,27 @@ impl Preprocessor {
         // each column writes its slot, instead of one strided pass over the whole matrix per
         // column.
         const BLOCK: usize = 256;
-        let blocks = x
-            .par_chunks_mut(BLOCK * width.max(1))
-            .zip(rows.par_chunks(BLOCK));
-        blocks.for_each(|(out, block)| {
-            for (offset, source) in &sources {
-                source.fill(out, block, width, *offset);
-            }
-        });
+        // A mapped matrix is filled a part at a time, each written back to its file before the
+        // next: the kernel cannot drop a changed page until it is written, and a memory limit
+        // (a cgroup's) would otherwise fill with them.
+        let part = x.rows_per_part(width);
+        for (p, part_rows) in rows.chunks(part).enumerate() {
+            let lo = p * part * width;
+            let out = &mut x[lo..lo + part_rows.len() * width];
+            let blocks = out
+                .par_chunks_mut(BLOCK * width.max(1))
+                .zip(part_rows.par_chunks(BLOCK));
+            blocks.for_each(|(out, block)| {
+                for (offset, source) in &sources {
+                    source.fill(out, block, width, *offset);
+                }
+            });
+            x.write_back(lo, part_rows.len() * width)
+                .map_err(|source| DataError::Io {
+                    path: "the input matrix's mapped file".into(),
+                    source,
+                })?;
+        }
         let y_width = self.labels.width();
         let y = table
             .labels

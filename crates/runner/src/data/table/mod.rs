@@ -199,12 +199,14 @@ impl Table {
             Some(m) if m.is_file() => u64::MAX,
             _ => crate::resources::available() / 2,
         };
-        crate::resources::check(
-            &format!("reading {}", path.display()),
-            bytes.saturating_mul(2),
-            Some("its cells as f32 columns, at most twice the file's size".into()),
-            "use a smaller file, or data.features to read fewer columns",
-        )?;
+        let what = format!("reading {}", path.display());
+        let hint = "use a smaller file, or data.features to read fewer columns";
+        if crate::resources::check(&what, bytes.saturating_mul(2), None, hint).is_err() {
+            // The bound holds for any file but is twice what a file of longer numbers needs:
+            // past it, the file's own first rows say how many cells it has.
+            let (needed, cause) = sampled_need(path, bytes);
+            crate::resources::check(&what, needed, Some(cause), hint)?;
+        }
         let file = std::fs::File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
@@ -321,6 +323,37 @@ impl Table {
             checksum: None,
         })
     }
+}
+
+/// The memory a file of `bytes` bytes needs as columns, from its first 4 MB: the rows it holds
+/// at their mean length there, times its columns' 4 bytes each and a row number's 8, with half
+/// again to spare (later rows may be shorter); and how that was reckoned. Every cell takes at
+/// least two bytes (a digit and a comma), so it never exceeds twice the file.
+fn sampled_need(path: &Path, bytes: u64) -> (u64, String) {
+    use std::io::Read;
+    let hard = bytes.saturating_mul(2);
+    let mut sample = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(4 << 20).read_to_end(&mut sample))
+        .unwrap_or(0);
+    let lines = sample.iter().filter(|&&b| b == b'\n').count() as u64;
+    let columns = sample
+        .split(|&b| b == b'\n')
+        .next()
+        .map_or(1, |h| h.iter().filter(|&&b| b == b',').count() as u64 + 1);
+    if lines < 2 || read == 0 {
+        return (
+            hard,
+            "its cells as f32 columns, at most twice the file's size".into(),
+        );
+    }
+    let rows = bytes.saturating_mul(lines) / read as u64;
+    let needed = crate::resources::product(&[rows, columns.saturating_mul(4).saturating_add(8)]);
+    let needed = needed.saturating_add(needed / 2).min(hard);
+    (
+        needed,
+        format!("about {rows} rows x {columns} columns as f32, from its first lines, with half again to spare"),
+    )
 }
 
 /// A reader that counts and CRC32-sums the bytes it passes on.

@@ -242,3 +242,30 @@ fn rows_are_named_by_their_line_whatever_the_line_endings() {
     .unwrap();
     assert_eq!(t.rows, [2, 4]);
 }
+
+/// Past the bound that holds for any file (twice its size), a file's own first rows say what
+/// its columns need: rows of long numbers need far less than the bound, never more.
+#[test]
+fn a_files_first_rows_estimate_its_columns_within_the_hard_bound() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("long.csv");
+    let mut text = String::from("a,b,c\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("{}.123456789,{}.987654321,{}\n", i, i * 3, i % 2));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let bytes = text.len() as u64;
+    let (needed, cause) = super::sampled_need(&path, bytes);
+    // 10,001 lines of 3 columns: (3·4 + 8) bytes a row, with half again.
+    let rows = 10_001u64;
+    assert!(needed <= 2 * bytes, "{needed} vs {bytes}");
+    assert!(
+        needed >= rows * 20 && needed <= rows * 20 * 2,
+        "{needed}: {cause}"
+    );
+    assert!(cause.contains("3 columns"), "{cause}");
+    // Too little to sample: the hard bound.
+    let tiny = dir.path().join("tiny.csv");
+    std::fs::write(&tiny, "a,b\n").unwrap();
+    assert_eq!(super::sampled_need(&tiny, 4).0, 8);
+}
