@@ -81,10 +81,19 @@ fn limited_or_skip(test: &str, bytes: u64) -> Option<Limited> {
     made
 }
 
-/// `burnfit args…` in `dir`, inside cgroup `limited`.
-fn run_in(limited: &Limited, dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("sh")
-        .current_dir(dir)
+/// `burnfit args…` in `dir`, inside cgroup `limited`, with `XDG_CACHE_HOME` at `cache` when
+/// given.
+fn run_in(
+    limited: &Limited,
+    dir: &Path,
+    args: &[&str],
+    cache: Option<&Path>,
+) -> std::process::Output {
+    let mut sh = Command::new("sh");
+    if let Some(cache) = cache {
+        sh.env("XDG_CACHE_HOME", cache);
+    }
+    sh.current_dir(dir)
         .arg("-c")
         .arg("echo $$ > \"$0\" && exec \"$@\"")
         .arg(limited.dir.join("cgroup.procs"))
@@ -112,6 +121,7 @@ fn a_plan_too_big_for_a_cgroup_limit_is_refused_with_the_numbers() {
         &limited,
         dir,
         &["train", "--config", "big.toml", "--out", "run"],
+        None,
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -138,6 +148,7 @@ fn a_plan_too_big_for_a_cgroup_limit_is_refused_with_the_numbers() {
         &limited,
         dir,
         &["train", "--config", "small.toml", "--out", "ok"],
+        None,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("Loss: "), "{}", stdout(&out));
@@ -186,16 +197,12 @@ fn a_cached_table_larger_than_the_memory_limit_trains_and_gives_the_same_model()
     // Unlimited: parses, stores the cache entry, trains in memory.
     burnfit(&["train", "--config", "big.toml", "--out", "free"]);
     // Limited: from the cache, columns and matrix mapped.
-    let out = Command::new("sh")
-        .current_dir(dir)
-        .env("XDG_CACHE_HOME", &cache)
-        .arg("-c")
-        .arg("echo $$ > \"$0\" && exec \"$@\"")
-        .arg(limited.dir.join("cgroup.procs"))
-        .arg(env!("CARGO_BIN_EXE_burnfit"))
-        .args(["train", "--config", "big.toml", "--out", "limited"])
-        .output()
-        .unwrap();
+    let out = run_in(
+        &limited,
+        dir,
+        &["train", "--config", "big.toml", "--out", "limited"],
+        Some(&cache),
+    );
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("read from the parsed-data cache"), "{err}");

@@ -60,6 +60,24 @@ fn yes_no(dir: &Path, file: &str, column: &str) -> Vec<f64> {
         .collect()
 }
 
+/// What `predict` writes for `valid.csv` with model `run`.
+fn predicted(dir: &Path, run: &str) -> String {
+    let p = burnfit(dir)
+        .args([
+            "predict",
+            "--model",
+            run,
+            "--data",
+            "valid.csv",
+            "--out",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", stderr(&p));
+    stdout(&p)
+}
+
 fn evaluate(dir: &Path, run: &str, extra: &[&str]) -> Value {
     let mut args = vec!["evaluate", "--model", run, "--data", "valid.csv", "--json"];
     args.extend(extra);
@@ -162,20 +180,7 @@ fn two_yes_no_labels_train_evaluate_predict_and_explain() {
 
     // predict: a probability and a 0/1 class per label, the class 1 above its threshold; the
     // rows' classes give evaluate's subset accuracy.
-    let p = burnfit(dir)
-        .args([
-            "predict",
-            "--model",
-            "run",
-            "--data",
-            "valid.csv",
-            "--out",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(p.status.success(), "{}", stderr(&p));
-    let text = stdout(&p);
+    let text = predicted(dir, "run");
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -301,20 +306,7 @@ fn two_numeric_targets_train_evaluate_predict_cv_and_sweep() {
     );
 
     // predict: one prediction per target; their squared errors give the run's loss.
-    let p = burnfit(dir)
-        .args([
-            "predict",
-            "--model",
-            "run",
-            "--data",
-            "valid.csv",
-            "--out",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(p.status.success(), "{}", stderr(&p));
-    let text = stdout(&p);
+    let text = predicted(dir, "run");
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
