@@ -23,6 +23,7 @@ pub(crate) struct PredictOptions<'a> {
 }
 
 /// `burnfit predict`.
+// Long because flat: checks before any work, then load, transform, predict, write, in order.
 pub(crate) fn predict(
     dir: &Path,
     data: &Path,
@@ -117,6 +118,7 @@ pub(crate) fn predict(
 /// `class` and `probability_<class>` for each class of a softmax (`values` then holds k per
 /// row), `prediction` for a regression; for several label columns, `probability_<label>` and
 /// `class_<label>` (1 or 0) for each yes/no label, or `prediction_<target>` for each target.
+// Long because one arm per head for the header and again for each row.
 fn predictions_csv(
     labels: &crate::data::LabelMap,
     rows: &[usize],

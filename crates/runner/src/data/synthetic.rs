@@ -98,6 +98,7 @@ pub(crate) fn generate(spec: &SyntheticSpec) -> Generated {
 /// Generates the data one row at a time into `emit` (features, labels), so a large set can be
 /// written without holding it: memory is one row, plus 8 bytes a row for the binary task's
 /// shuffled cluster assignment. The same spec always gives the same rows as [`generate`].
+// Long because one arm per task, each its own generator (and the arms share the seeded stream).
 pub(crate) fn generate_rows<E>(
     spec: &SyntheticSpec,
     mut emit: impl FnMut(&[f32], &[f32]) -> Result<(), E>,

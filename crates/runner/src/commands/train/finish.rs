@@ -47,6 +47,7 @@ impl Trained<'_> {
     /// validation rows, one per label of several (then saved in `model.json` for evaluate and
     /// predict). `eval_outputs` are the final model's raw outputs on the evaluated rows: the
     /// validation rows themselves unless there is a test file, then they are computed here.
+    // Long because the per-label loop says each choice (up to a screenful) as it goes.
     fn thresholds(&self, model: &burnfit_model::Mlp, eval_outputs: &[f32]) -> Result<Vec<f64>> {
         let t = self.config.train.threshold;
         let crate::config::Threshold::Chosen(rule) = t else {

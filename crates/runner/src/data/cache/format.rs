@@ -283,6 +283,7 @@ fn meta(bytes: &[u8]) -> Result<Meta, Unusable> {
 /// every length checked before it is used and the payload's checksum computed over the values.
 /// With `owner`, the mapped file `bytes` is, the numeric columns stay in the map (the page
 /// cache) instead of being copied: a cached table needs no memory for them.
+// Long because one check after another on untrusted bytes, each before what it guards.
 pub(super) fn decode(
     bytes: &[u8],
     owner: Option<&Arc<memmap2::Mmap>>,

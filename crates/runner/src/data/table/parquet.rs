@@ -212,6 +212,7 @@ struct Decoder {
 impl Decoder {
     /// Reads the next `n` rows' cells as text; fewer rows than the row group promised is an
     /// error.
+    // Long because one arm per physical type, each a short formatter for the same macro.
     fn read(&mut self, n: usize) -> Result<(), String> {
         let Decoder {
             decode,
@@ -363,6 +364,7 @@ impl ParquetText {
     }
 
     /// [`open_wanting`](Self::open_wanting), outside the panic guard.
+    // Long because the checks of the file (regular, footer, nesting, codecs, types), in order.
     fn open_inner(path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Self, DataError> {
         // Parquet is read from its end (the footer), so only a regular file will do; opening a
         // FIFO named `.parquet` would also wait for a writer that may never come.

@@ -14,6 +14,7 @@ use crate::report::svg::{charts, DrawError};
 const MAX_TARGET_CHARTS: usize = 12;
 
 /// The section, or a note when the run did not finish.
+// Long because flat: the charts of either kind of head, then one template for the table and grid.
 pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
     let (Some(o), Some(s)) = (&run.outputs, &run.summary) else {
         return Ok(super::run::no_outputs("labels", "Labels"));
