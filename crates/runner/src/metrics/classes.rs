@@ -66,27 +66,34 @@ impl ConfusionMatrix {
         let k = self.counts.len();
         (0..k)
             .map(|c| {
-                let tp = self.counts[c][c] as f64;
                 let support: u64 = self.counts[c].iter().sum();
                 let predicted: u64 = self.counts.iter().map(|row| row[c]).sum();
-                // scikit-learn's zero_division default: a ratio over nothing counts as 0 (and
-                // warns); such a class still counts in a macro mean if it was predicted or true.
-                let ratio = |a: f64, b: u64| if b > 0 { a / b as f64 } else { 0.0 };
-                let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
-                let f1 = if precision + recall > 0.0 {
-                    2.0 * precision * recall / (precision + recall)
-                } else {
-                    0.0
-                };
-                ClassScores {
-                    precision,
-                    recall,
-                    f1,
-                    support,
-                    predicted,
-                }
+                ClassScores::of(self.counts[c][c], predicted, support)
             })
             .collect()
+    }
+}
+
+impl ClassScores {
+    /// The scores of a class (or a yes/no label) with `hits` rows right among `predicted`
+    /// predicted and `support` true. scikit-learn's zero_division default: a ratio over
+    /// nothing counts as 0 (and warns); such a class still counts in a macro mean if it was
+    /// predicted or true.
+    pub(crate) fn of(hits: u64, predicted: u64, support: u64) -> Self {
+        let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+        let (precision, recall) = (ratio(hits, predicted), ratio(hits, support));
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        ClassScores {
+            precision,
+            recall,
+            f1,
+            support,
+            predicted,
+        }
     }
 }
 

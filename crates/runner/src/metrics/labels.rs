@@ -5,6 +5,7 @@
 
 use crate::ranking::Ranking;
 
+use super::classes::ClassScores;
 use super::Metrics;
 
 /// The metrics of a multi-label run, without prefix, in `history.csv`'s order.
@@ -23,18 +24,10 @@ pub(crate) const NAMES: &[&str] = &[
 /// One label's scores, as the per-label table lists them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct LabelScores {
-    /// Rows where the label is 1.
-    pub(crate) support: u64,
-    /// Rows predicted 1.
-    pub(crate) predicted: u64,
+    /// Its class 1's precision, recall, F1, support and rows predicted, as a class's.
+    pub(crate) class: ClassScores,
     /// Rows that are 1 and predicted 1.
     pub(crate) hits: u64,
-    /// Of the rows predicted 1, the share that are (0 when none is predicted).
-    pub(crate) precision: f64,
-    /// Of the rows that are 1, the share predicted so (0 when none is).
-    pub(crate) recall: f64,
-    /// Their harmonic mean (0 when both are 0).
-    pub(crate) f1: f64,
     /// ROC AUC of the label's probability; NaN when the rows hold one value only.
     pub(crate) auc: f64,
     /// The threshold its predictions used.
@@ -75,16 +68,9 @@ pub(crate) fn per_label(
                     (false, false) => {}
                 }
             }
-            // scikit-learn's zero_division default: a ratio over nothing counts as 0.
-            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
-            let f1 = ratio(2 * tp, 2 * tp + fp + fn_);
             LabelScores {
-                support: tp + fn_,
-                predicted: tp + fp,
+                class: ClassScores::of(tp, tp + fp, tp + fn_),
                 hits: tp,
-                precision: ratio(tp, tp + fp),
-                recall: ratio(tp, tp + fn_),
-                f1,
                 auc: Ranking::of(&scores, &labels).auc(),
                 threshold: t,
             }
@@ -119,26 +105,19 @@ pub(crate) fn compute(outputs: &[f32], targets: &[f32], k: usize, thresholds: &[
     let labels = per_label(outputs, targets, k, thresholds);
     // Micro: the counts of every label pooled, 2·tp / (predicted + support).
     let (tp, pooled) = labels.iter().fold((0u64, 0u64), |(tp, pooled), s| {
-        (tp + s.hits, pooled + s.predicted + s.support)
+        (tp + s.hits, pooled + s.class.predicted + s.class.support)
     });
     let micro_f1 = if pooled > 0 {
         2.0 * tp as f64 / pooled as f64
     } else {
         0.0
     };
-    let mean = |get: fn(&LabelScores) -> f64| labels.iter().map(get).sum::<f64>() / k as f64;
+    let mean =
+        |get: fn(&ClassScores) -> f64| labels.iter().map(|s| get(&s.class)).sum::<f64>() / k as f64;
     // The labels whose AUC is defined (both values among the rows); scikit-learn raises on a
     // label with one value, this averages the others and is undefined only when none is.
-    let defined: Vec<f64> = labels
-        .iter()
-        .map(|s| s.auc)
-        .filter(|a| !a.is_nan())
-        .collect();
-    let macro_auc = if defined.is_empty() {
-        f64::NAN
-    } else {
-        defined.iter().sum::<f64>() / defined.len() as f64
-    };
+    let aucs: Vec<f64> = labels.iter().map(|s| s.auc).collect();
+    let (macro_auc, _) = super::mean_sd(&aucs);
     vec![
         ("loss", loss / cells),
         ("hamming_loss", wrong as f64 / cells),
@@ -222,7 +201,7 @@ mod tests {
         let one = per_label(&Z, &Y, 3, &[0.5]);
         let own = per_label(&Z, &Y, 3, &[0.5, 0.5, 0.9]);
         assert_eq!(one[..2], own[..2]);
-        assert!(own[2].recall < one[2].recall);
+        assert!(own[2].class.recall < one[2].class.recall);
         assert_eq!(own[2].threshold, 0.9);
         let m = compute(&Z, &Y, 3, &[0.5, 0.5, 0.9]);
         assert!(get(&m, "hamming_loss") > get(&compute(&Z, &Y, 3, &[0.5]), "hamming_loss"));

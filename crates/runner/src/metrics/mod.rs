@@ -255,8 +255,9 @@ pub(crate) fn compute(
     match head {
         Head::Classes => return classes::compute(outputs, targets, width),
         Head::Labels => return labels::compute(outputs, targets, width, thresholds),
-        Head::Targets => return targets::compute(outputs, targets, width),
-        Head::Binary | Head::Regression => {}
+        // One target is the case k = 1 of several.
+        Head::Targets | Head::Regression => return targets::compute(outputs, targets, width),
+        Head::Binary => {}
     }
     let loss = head.loss();
     let threshold = thresholds
@@ -300,28 +301,7 @@ pub(crate) fn compute(
                 ("f1", f1),
             ]
         }
-        Loss::CrossEntropy => unreachable!("computed by classes::compute"),
-        Loss::Mse => {
-            let mse = pairs().map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n;
-            let mae = pairs().map(|(p, y)| (p - y).abs()).sum::<f64>() / n;
-            let mean = targets.iter().map(|&t| t as f64).sum::<f64>() / n;
-            let ss_tot = targets
-                .iter()
-                .map(|&t| (t as f64 - mean).powi(2))
-                .sum::<f64>();
-            // A constant target has no variance to explain: R² is undefined, not 0.
-            let r2 = if ss_tot > 0.0 {
-                1.0 - mse * n / ss_tot
-            } else {
-                f64::NAN
-            };
-            vec![
-                ("loss", mse),
-                ("rmse", mse.sqrt()),
-                ("mae", mae),
-                ("r2", r2),
-            ]
-        }
+        Loss::CrossEntropy | Loss::Mse => unreachable!("computed by classes:: and targets::"),
     }
 }
 
@@ -341,10 +321,10 @@ pub(crate) fn per_label(
             .zip(names)
             .map(|(s, name)| {
                 let scores = vec![
-                    ("support", s.support as f64),
-                    ("precision", s.precision),
-                    ("recall", s.recall),
-                    ("f1", s.f1),
+                    ("support", s.class.support as f64),
+                    ("precision", s.class.precision),
+                    ("recall", s.class.recall),
+                    ("f1", s.class.f1),
                     ("auc", s.auc),
                     ("threshold", s.threshold),
                 ];

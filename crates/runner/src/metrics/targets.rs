@@ -61,16 +61,11 @@ pub(crate) fn compute(outputs: &[f32], targets: &[f32], k: usize) -> Metrics {
     };
     let mse = pairs().map(|(p, y)| (p - y).powi(2)).sum::<f64>() / cells;
     let mae = pairs().map(|(p, y)| (p - y).abs()).sum::<f64>() / cells;
-    let defined: Vec<f64> = per_target(outputs, targets, k)
+    let r2s: Vec<f64> = per_target(outputs, targets, k)
         .iter()
         .map(|s| s.r2)
-        .filter(|r| !r.is_nan())
         .collect();
-    let r2 = if defined.is_empty() {
-        f64::NAN
-    } else {
-        defined.iter().sum::<f64>() / defined.len() as f64
-    };
+    let (r2, _) = super::mean_sd(&r2s);
     vec![
         ("loss", mse),
         ("rmse", mse.sqrt()),

@@ -86,6 +86,17 @@ impl ChunkReader for Positional {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
         use std::os::unix::fs::FileExt;
+        // The length comes from the file's own footer: a damaged one may claim more than the
+        // file holds, which is refused before anything that size is allocated.
+        if start
+            .checked_add(length as u64)
+            .is_none_or(|end| end > self.len())
+        {
+            return Err(parquet::errors::ParquetError::General(format!(
+                "{length} bytes at {start} run past the file's end ({} bytes)",
+                self.len()
+            )));
+        }
         let mut buf = vec![0u8; length];
         self.0
             .read_exact_at(&mut buf, start)
