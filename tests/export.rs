@@ -18,7 +18,7 @@ fn python_or_skip(test: &str) -> Option<PathBuf> {
 
 /// The script's lines: `value[,class]` per row.
 fn consumer(python: &Path, kind: &str, model: &Path, csv: &Path) -> Vec<(f64, Option<u8>)> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_export.py");
+    let script = common::manifest_dir().join("../../tests/python/check_export.py");
     let out = StdCommand::new(python)
         .arg(script)
         .arg(kind)
@@ -152,7 +152,7 @@ fn onnx_and_safetensors_exports_reproduce_predict_on_raw_rows_with_categories_an
 
     // The seed run itself (its network, data and l2 scaling; one epoch of its ten), on fresh
     // rows of its generator.
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/seed.toml");
+    let seed = common::manifest_dir().join("../../configs/seed.toml");
     train(
         dir,
         &[
@@ -389,8 +389,7 @@ fn a_k_class_export_gives_predicts_probabilities_and_class_in_onnxruntime_and_nu
     let onnx = export(dir, "shelf", "onnx", "shelf.onnx");
     let st = export(dir, "shelf", "safetensors", "shelf.safetensors");
     for (kind, file) in [("onnx", &onnx), ("numpy", &st)] {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_export.py");
+        let script = common::manifest_dir().join("../../tests/python/check_export.py");
         let o = StdCommand::new(&python)
             .arg(script)
             .args([kind.as_ref(), file.as_os_str(), csv.as_os_str()])
@@ -487,8 +486,7 @@ fn exports_of_several_labels_give_predicts_columns_in_onnxruntime_and_numpy() {
             ("numpy", "safetensors", format!("{run}.safetensors")),
         ] {
             let model = export(dir, run, format, &file);
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_export.py");
+            let script = common::manifest_dir().join("../../tests/python/check_export.py");
             let o = StdCommand::new(&python)
                 .arg(script)
                 .args([kind.as_ref(), model.as_os_str(), csv.as_os_str()])

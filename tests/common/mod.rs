@@ -22,11 +22,17 @@ pub fn burnfit(dir: &Path) -> Command {
     cmd
 }
 
+/// The runner crate's folder, as cargo says when it runs the test (a test binary built from
+/// another clone of the repository, and reused from a shared target folder, would otherwise
+/// look for its files in that clone, which may be gone).
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// A fixture CSV under `tests/data`.
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
+    manifest_dir().join("../../tests/data").join(name)
 }
 
 /// A small, fast synthetic config (2,000 rows × 10 features, 3 epochs).

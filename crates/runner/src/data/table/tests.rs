@@ -137,7 +137,12 @@ fn string_labels_infer_yes_as_positive_or_ask_for_it() {
 
 #[test]
 fn real_braincancer_data_with_categoricals_and_an_na() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/braincancer.csv");
+    // Where cargo runs the test from, not where the binary was built (a shared target folder).
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        std::path::PathBuf::from,
+    );
+    let path = root.join("../../tests/data/braincancer.csv");
     let spec = LoadSpec {
         labels: vec!["status".into()],
         label_column: crate::data::LabelColumn::Required,
