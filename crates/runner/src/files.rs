@@ -143,13 +143,18 @@ fn write_renamed(
         )
     })?;
     let shown = tmp.path().display().to_string();
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let handle = tmp
+        .as_file()
+        .try_clone()
+        .with_context(|| format!("cannot write {shown}"))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, WriteBack::new(tmp, handle));
     fill(&mut w).with_context(|| format!("cannot write {shown}"))?;
     // Dropping the temporary on any error below removes it.
     let tmp = w
         .into_inner()
         .map_err(|e| e.into_error())
-        .with_context(|| format!("cannot write {shown}"))?;
+        .with_context(|| format!("cannot write {shown}"))?
+        .inner;
     if sync {
         tmp.as_file()
             .sync_all()
@@ -162,6 +167,51 @@ fn write_renamed(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot rename {shown} to {}", path.display()))?;
     Ok(())
+}
+
+/// A writer that hands what it wrote to the disk and waits for it every [`WRITE_BACK`] bytes.
+/// A memory cgroup (a Slurm job's `--mem`, a container's limit) counts the page cache's dirty
+/// pages against the job and cannot reclaim them before they are written: a file of gigabytes
+/// (a parsed-data cache entry, a column spilled while parsing) written at once would end the
+/// job. Files smaller than that never wait.
+pub(crate) struct WriteBack<W> {
+    /// Where the bytes go.
+    pub(crate) inner: W,
+    /// The same file, to sync.
+    file: fs::File,
+    /// Bytes written since the last sync.
+    dirty: u64,
+}
+
+/// How much a [`WriteBack`] writes between syncs.
+pub(crate) const WRITE_BACK: u64 = 64 << 20;
+
+impl<W> WriteBack<W> {
+    /// `inner`, synced through `file` (a handle to the same file).
+    pub(crate) fn new(inner: W, file: fs::File) -> Self {
+        Self {
+            inner,
+            file,
+            dirty: 0,
+        }
+    }
+}
+
+impl<W: Write> Write for WriteBack<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.dirty += n as u64;
+        if self.dirty >= WRITE_BACK {
+            self.inner.flush()?;
+            self.file.sync_data()?;
+            self.dirty = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A fresh folder `.NAME.<random>.tmp` inside `dir`, made exclusively (it cannot already

@@ -11,7 +11,7 @@ mod init;
 mod loaded;
 mod pool;
 mod predict;
-mod predict_parquet;
+pub(crate) mod predict_parquet;
 pub(crate) mod report;
 pub(crate) mod sweep;
 mod tools;

@@ -30,7 +30,7 @@ pub(super) fn wanted(out: &Path) -> bool {
 const GROUP_ROWS: usize = 1 << 20;
 
 /// One output column's cells, typed.
-enum Cells {
+pub(crate) enum Cells {
     /// INT64.
     Int(Vec<Option<i64>>),
     /// FLOAT.
@@ -110,7 +110,7 @@ fn field(name: &str, cells: &Cells) -> Result<Arc<Type>> {
 }
 
 /// Writes the columns as one Parquet file (row groups of [`GROUP_ROWS`]).
-fn write(names: &[String], columns: Vec<Cells>) -> Result<Vec<u8>> {
+pub(crate) fn write(names: &[String], columns: Vec<Cells>) -> Result<Vec<u8>> {
     let fields = names
         .iter()
         .zip(&columns)

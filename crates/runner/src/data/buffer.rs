@@ -73,6 +73,70 @@ impl std::fmt::Debug for Values {
     }
 }
 
+/// A numeric column growing while its file is parsed: in memory, or (a table larger than the
+/// memory available) appended to an unnamed file of its own in a private folder, written back
+/// as it goes ([`crate::files::WriteBack`]) and mapped once the parse ends, so a table of any
+/// size is parsed in the memory of its row numbers, labels and text columns.
+pub(crate) enum Growing {
+    /// In memory.
+    Memory(Vec<f32>),
+    /// In a file: what was written, and how many values.
+    File {
+        out: std::io::BufWriter<crate::files::WriteBack<std::fs::File>>,
+        len: usize,
+    },
+}
+
+impl Growing {
+    /// An empty column in an unnamed file made in `dir` (a private folder), one of `columns`
+    /// being parsed at once: their write buffers share 32 MB.
+    pub(crate) fn in_file(dir: &std::path::Path, columns: usize) -> std::io::Result<Self> {
+        let file = tempfile::tempfile_in(dir)?;
+        let handle = file.try_clone()?;
+        let capacity = ((32 << 20) / columns.max(1)).clamp(4 << 10, 1 << 20);
+        Ok(Growing::File {
+            out: std::io::BufWriter::with_capacity(
+                capacity,
+                crate::files::WriteBack::new(file, handle),
+            ),
+            len: 0,
+        })
+    }
+
+    /// Appends `values`.
+    pub(crate) fn extend(&mut self, values: &[f32]) -> std::io::Result<()> {
+        match self {
+            Growing::Memory(v) => v.extend_from_slice(values),
+            Growing::File { out, len } => {
+                std::io::Write::write_all(out, bytemuck::cast_slice(values))?;
+                *len += values.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// The column's values: the vector, or the file mapped.
+    pub(crate) fn finish(self) -> std::io::Result<Values> {
+        match self {
+            Growing::Memory(v) => Ok(v.into()),
+            Growing::File { out, len } => {
+                let file = out.into_inner().map_err(|e| e.into_error())?.inner;
+                if len == 0 {
+                    // An empty file cannot be mapped.
+                    return Ok(Vec::new().into());
+                }
+                // SAFETY: the file was made here, unnamed, and the only other handle to it
+                // (the write-back's) is gone: nothing else can change or truncate it while it
+                // is mapped.
+                #[allow(unsafe_code)]
+                let map = unsafe { memmap2::Mmap::map(&file)? };
+                Values::mapped(&Arc::new(map), 0, len)
+                    .ok_or_else(|| std::io::Error::other("a spilled column's map is too short"))
+            }
+        }
+    }
+}
+
 /// The input matrix's storage: a vector, or (larger than the memory available) a mapped file
 /// of its own, unnamed in a private folder and gone with the process.
 pub(crate) enum Buffer {
@@ -193,5 +257,22 @@ mod tests {
             Buffer::from((0..1000).map(|i| i as f32 * 0.5).collect::<Vec<_>>())
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
+    }
+
+    #[test]
+    fn a_column_grown_in_a_file_reads_back_whole_past_its_write_buffer() {
+        let dir = tempfile::TempDir::new().unwrap();
+        // 10,000 columns: the smallest write buffer, 4 KB, filled many times over.
+        let mut g = Growing::in_file(dir.path(), 10_000).unwrap();
+        let want: Vec<f32> = (0..100_000).map(|i| i as f32 - 0.25).collect();
+        for part in want.chunks(777) {
+            g.extend(part).unwrap();
+        }
+        let got = g.finish().unwrap();
+        assert!(matches!(got, Values::Mapped { .. }));
+        assert_eq!(&*got, &want[..]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
+        let empty = Growing::in_file(dir.path(), 1).unwrap().finish().unwrap();
+        assert!(empty.is_empty());
     }
 }

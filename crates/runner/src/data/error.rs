@@ -14,6 +14,16 @@ pub(crate) enum DataError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A column of a table larger than the memory available could not be kept in its file.
+    #[error("cannot keep the parsed columns of {origin} in {dir} (the table is larger than the memory available): {source}")]
+    Spill {
+        /// The file being read.
+        origin: String,
+        /// The private folder the columns go to.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The CSV is malformed at a row (e.g. a row with more or fewer fields than the header).
     #[error("{path}: row {row}: {message}")]
     Malformed {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::cells::{is_missing, trim, utf8};
 use super::{Column, MISSING_CODE};
+use crate::data::buffer::Growing;
 use crate::data::DataError;
 
 /// One feature column under construction.
@@ -12,8 +13,8 @@ pub(super) enum ColumnBuilder {
     Numeric {
         /// Header name.
         name: String,
-        /// One value per row so far.
-        values: Vec<f32>,
+        /// One value per row so far: in memory, or in a file of its own.
+        values: Growing,
     },
     /// Text, interned on the calling thread in file order, so codes follow first appearance.
     Categorical {
@@ -29,8 +30,16 @@ pub(super) enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    pub(super) fn new(name: String, categorical: bool) -> Self {
-        if categorical {
+    /// An empty column; a numeric one kept in a file of its own in `spill`'s folder when
+    /// given (with how many numeric columns share the parse), else in memory with room for
+    /// `rows`.
+    pub(super) fn new(
+        name: String,
+        categorical: bool,
+        spill: Option<(&std::path::Path, usize)>,
+        rows: usize,
+    ) -> std::io::Result<Self> {
+        Ok(if categorical {
             ColumnBuilder::Categorical {
                 name,
                 codes: Vec::new(),
@@ -38,11 +47,12 @@ impl ColumnBuilder {
                 index: HashMap::new(),
             }
         } else {
-            ColumnBuilder::Numeric {
-                name,
-                values: Vec::new(),
-            }
-        }
+            let values = match spill {
+                Some((dir, columns)) => Growing::in_file(dir, columns)?,
+                None => Growing::Memory(Vec::with_capacity(rows)),
+            };
+            ColumnBuilder::Numeric { name, values }
+        })
     }
 
     /// Interns a categorical cell of line `row`; numeric columns are filled by
@@ -77,9 +87,10 @@ impl ColumnBuilder {
     }
 
     /// Appends parsed numbers to a numeric column.
-    pub(super) fn extend(&mut self, parsed: &[f32]) {
-        if let ColumnBuilder::Numeric { values, .. } = self {
-            values.extend_from_slice(parsed);
+    pub(super) fn extend(&mut self, parsed: &[f32]) -> std::io::Result<()> {
+        match self {
+            ColumnBuilder::Numeric { values, .. } => values.extend(parsed),
+            ColumnBuilder::Categorical { .. } => Ok(()),
         }
     }
 
@@ -87,11 +98,11 @@ impl ColumnBuilder {
         matches!(self, ColumnBuilder::Numeric { .. })
     }
 
-    pub(super) fn finish(self) -> Column {
-        match self {
+    pub(super) fn finish(self) -> std::io::Result<Column> {
+        Ok(match self {
             ColumnBuilder::Numeric { name, values } => Column::Numeric {
                 name,
-                values: values.into(),
+                values: values.finish()?,
             },
             ColumnBuilder::Categorical {
                 name,
@@ -103,6 +114,6 @@ impl ColumnBuilder {
                 codes,
                 levels,
             },
-        }
+        })
     }
 }

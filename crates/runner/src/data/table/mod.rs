@@ -200,13 +200,14 @@ impl Table {
             _ => crate::resources::available() / 2,
         };
         let what = format!("reading {}", path.display());
-        let hint = "use a smaller file, or data.features to read fewer columns";
-        if crate::resources::check(&what, bytes.saturating_mul(2), None, hint).is_err() {
-            // The bound holds for any file but is twice what a file of longer numbers needs:
-            // past it, the file's own first rows say how many cells it has.
-            let (needed, cause) = sampled_need(path, bytes);
-            crate::resources::check(&what, needed, Some(cause), hint)?;
-        }
+        // Past the bound that holds for any file, the file's own first rows say how many rows
+        // and columns it has.
+        let home = if bytes.saturating_mul(2) <= crate::resources::available() / 2 {
+            None
+        } else {
+            let need = sampled_need(path, bytes, spec);
+            column_home(&what, &need)?
+        };
         let file = std::fs::File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
@@ -217,7 +218,7 @@ impl Table {
             hasher: crc32fast::Hasher::new(),
             bytes: 0,
         };
-        let mut table = Self::from_reader(
+        let mut table = Self::from_reader_into(
             LineLimit {
                 inner: &mut file,
                 run: 0,
@@ -226,42 +227,40 @@ impl Table {
             },
             &path.display().to_string(),
             spec,
+            home.as_deref(),
         )
         .map_err(|e| text::every_text_column(path, spec, e))?;
         table.checksum = Some((file.bytes, file.hasher.finalize()));
         Ok(table)
     }
 
-    /// Reads a Parquet file through the CSV loader ([`parquet::ParquetText`]), after checking
-    /// that its columns fit in memory; the checksum is the file's own bytes.
+    /// Reads a Parquet file ([`parquet::read_table`]) with its checksum: the file's own bytes
+    /// (taken as it was read, when it was read whole).
     fn from_parquet(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
-        // Decoded: the label and the features the selection can take (a column it sets aside is
-        // never decoded, so its type cannot stop the run).
-        let wanted = |name: &str| {
-            spec.labels.iter().any(|l| l == name)
-                || match &spec.selection {
-                    Selection::Only(names) => names.iter().any(|n| n == name),
-                    Selection::AllExcept(excluded) => !excluded.iter().any(|n| n == name),
-                }
-        };
-        let text = parquet::ParquetText::open_wanting(path, &wanted)?;
-        crate::resources::check(
-            &format!("reading {}", path.display()),
-            text.cells().saturating_mul(4),
-            Some("its cells as f32 columns, 4 bytes each".into()),
-            "use a smaller file, or data.features to read fewer columns",
-        )?;
-        let mut table = Self::from_reader(text, &path.display().to_string(), spec)
-            .map_err(|e| text::every_text_column(path, spec, e))?;
-        table.checksum = Some(parquet::checksum(path)?);
+        let mut table = parquet::read_table(path, spec)?;
+        if table.checksum.is_none() {
+            table.checksum = Some(parquet::checksum(path)?);
+        }
         Ok(table)
     }
 
     /// Reads CSV from any reader; `origin` names it in messages.
+    #[cfg(test)]
     pub(crate) fn from_reader<R: std::io::Read + Send>(
         reader: R,
         origin: &str,
         spec: &LoadSpec,
+    ) -> Result<Self, DataError> {
+        Self::from_reader_into(reader, origin, spec, None)
+    }
+
+    /// Reads CSV from any reader (`origin` names it in messages), its numeric columns kept in
+    /// files in `spill` (a private folder) when given.
+    fn from_reader_into<R: std::io::Read + Send>(
+        reader: R,
+        origin: &str,
+        spec: &LoadSpec,
+        spill: Option<&Path>,
     ) -> Result<Self, DataError> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -275,14 +274,7 @@ impl Table {
             .collect();
         let fields = header::resolve(header, origin, spec)?;
         let mut sink = pipeline::Sink {
-            builders: fields
-                .features
-                .iter()
-                .map(|&i| {
-                    let name = &fields.header[i];
-                    ColumnBuilder::new(name.clone(), spec.categorical.contains(name))
-                })
-                .collect(),
+            builders: builders(origin, spec, &fields, spill, 0)?,
             labels: column_rules(spec)
                 .into_iter()
                 .map(LabelBuilder::new)
@@ -290,6 +282,7 @@ impl Table {
             rows: Vec::new(),
             fields: &fields,
             label_names: &spec.labels,
+            spill,
         };
         pipeline::read(rdr, origin, &mut sink)?;
         let pipeline::Sink {
@@ -298,38 +291,137 @@ impl Table {
             rows,
             ..
         } = sink;
-        if rows.is_empty() {
-            return Err(DataError::NoRows {
-                path: origin.to_string(),
-            });
-        }
-        let (labels, label_map) = if fields.labels.is_empty() {
-            match &spec.label_rule {
-                LabelRule::Known(map) => (None, Some(map.clone())),
-                _ => (None, None),
-            }
-        } else {
-            let (values, map) = finish_labels(labels, origin, spec)?;
-            (Some(values), Some(map))
-        };
-        Ok(Table {
-            origin: origin.to_string(),
-            header: fields.header,
-            columns: builders.into_iter().map(ColumnBuilder::finish).collect(),
-            label_names: spec.labels.clone(),
-            labels,
-            label_map,
-            rows,
-            checksum: None,
-        })
+        assemble(origin, spec, fields, builders, labels, rows, spill)
     }
 }
 
-/// The memory a file of `bytes` bytes needs as columns, from its first 4 MB: the rows it holds
-/// at their mean length there, times its columns' 4 bytes each and a row number's 8, with half
-/// again to spare (later rows may be shorter); and how that was reckoned. Every cell takes at
-/// least two bytes (a digit and a comma), so it never exceeds twice the file.
-fn sampled_need(path: &Path, bytes: u64) -> (u64, String) {
+/// The table the builders made: an error when it has no rows or a label column's values
+/// cannot be mapped; numeric columns kept in files are mapped.
+fn assemble(
+    origin: &str,
+    spec: &LoadSpec,
+    fields: header::Fields,
+    builders: Vec<ColumnBuilder>,
+    labels: Vec<LabelBuilder>,
+    rows: Vec<u64>,
+    spill: Option<&Path>,
+) -> Result<Table, DataError> {
+    if rows.is_empty() {
+        return Err(DataError::NoRows {
+            path: origin.to_string(),
+        });
+    }
+    let (labels, label_map) = if fields.labels.is_empty() {
+        match &spec.label_rule {
+            LabelRule::Known(map) => (None, Some(map.clone())),
+            _ => (None, None),
+        }
+    } else {
+        let (values, map) = finish_labels(labels, origin, spec)?;
+        (Some(values), Some(map))
+    };
+    let columns = builders
+        .into_iter()
+        .map(|b| b.finish().map_err(|source| spilled(origin, spill, source)))
+        .collect::<Result<_, _>>()?;
+    Ok(Table {
+        origin: origin.to_string(),
+        header: fields.header,
+        columns,
+        label_names: spec.labels.clone(),
+        labels,
+        label_map,
+        rows,
+        checksum: None,
+    })
+}
+
+/// The builders of `fields`' feature columns, numeric ones in files in `spill` when given, else
+/// in memory with room for `rows` (reserved, not touched: the pages come with the values).
+fn builders(
+    origin: &str,
+    spec: &LoadSpec,
+    fields: &header::Fields,
+    spill: Option<&Path>,
+    rows: usize,
+) -> Result<Vec<ColumnBuilder>, DataError> {
+    let numeric = fields
+        .features
+        .iter()
+        .filter(|&&i| !spec.categorical.contains(&fields.header[i]))
+        .count();
+    fields
+        .features
+        .iter()
+        .map(|&i| {
+            let name = &fields.header[i];
+            ColumnBuilder::new(
+                name.clone(),
+                spec.categorical.contains(name),
+                spill.map(|dir| (dir, numeric)),
+                rows,
+            )
+            .map_err(|source| spilled(origin, spill, source))
+        })
+        .collect()
+}
+
+/// A failure to keep a column in its file in `spill`.
+fn spilled(origin: &str, spill: Option<&Path>, source: std::io::Error) -> DataError {
+    DataError::Spill {
+        origin: origin.to_string(),
+        dir: spill.unwrap_or(Path::new("")).to_path_buf(),
+        source,
+    }
+}
+
+/// What a file's table takes: its numeric columns (which can live in files), and the rest
+/// (row numbers, labels, text columns' codes), with how that was reckoned.
+struct Need {
+    numeric: u64,
+    rest: u64,
+    cause: String,
+}
+
+/// The bytes a row takes besides its numeric columns: its row number (8) and 4 for each label
+/// and text column.
+fn row_cost(spec: &LoadSpec) -> u64 {
+    8 + 4 * (spec.labels.len() + spec.categorical.len()) as u64
+}
+
+/// Where a file's numeric columns are kept while it is parsed: in memory (`None`) when the
+/// whole table takes at most half the memory available (the input matrix comes after); else
+/// in the parsed-data cache's private folder, when the disk has room, so that only the rest of
+/// the table takes memory. Refused with the numbers when neither holds.
+fn column_home(what: &str, need: &Need) -> Result<Option<std::path::PathBuf>, DataError> {
+    let hint = "use a smaller file, or data.features to read fewer columns";
+    let total = need.numeric.saturating_add(need.rest);
+    if total <= crate::resources::available() / 2 {
+        return Ok(None);
+    }
+    let Some(dir) = crate::data::cache::private_folder() else {
+        crate::resources::check(what, total, Some(need.cause.clone()), hint)?;
+        return Ok(None);
+    };
+    let cause = format!(
+        "{}; its numeric columns are kept on disk, the rest in memory",
+        need.cause
+    );
+    crate::resources::check(what, need.rest, Some(cause), hint)?;
+    crate::resources::check_disk(&dir, need.numeric, hint)?;
+    say!(
+        "note: {what}: its numeric columns (about {}) take more than half the memory available; they are kept in mapped files in {}",
+        crate::resources::human(need.numeric),
+        dir.display()
+    );
+    Ok(Some(dir))
+}
+
+/// What a CSV file of `bytes` bytes needs as columns, from its first 4 MB: the rows it holds at
+/// their mean length there, times its columns' 4 bytes each and a row's [`row_cost`], with
+/// half again to spare (later rows may be shorter). Every cell takes at least two bytes (a
+/// digit and a comma), so it never exceeds twice the file.
+fn sampled_need(path: &Path, bytes: u64, spec: &LoadSpec) -> Need {
     use std::io::Read;
     let hard = bytes.saturating_mul(2);
     let mut sample = Vec::new();
@@ -342,18 +434,21 @@ fn sampled_need(path: &Path, bytes: u64) -> (u64, String) {
         .next()
         .map_or(1, |h| h.iter().filter(|&&b| b == b',').count() as u64 + 1);
     if lines < 2 || read == 0 {
-        return (
-            hard,
-            "its cells as f32 columns, at most twice the file's size".into(),
-        );
+        return Need {
+            numeric: hard,
+            rest: 0,
+            cause: "its cells as f32 columns, at most twice the file's size".into(),
+        };
     }
     let rows = bytes.saturating_mul(lines) / read as u64;
-    let needed = crate::resources::product(&[rows, columns.saturating_mul(4).saturating_add(8)]);
-    let needed = needed.saturating_add(needed / 2).min(hard);
-    (
-        needed,
-        format!("about {rows} rows x {columns} columns as f32, from its first lines, with half again to spare"),
-    )
+    let spare = |b: u64| b.saturating_add(b / 2);
+    Need {
+        numeric: spare(crate::resources::product(&[rows, columns, 4])).min(hard),
+        rest: spare(rows.saturating_mul(row_cost(spec))),
+        cause: format!(
+            "about {rows} rows x {columns} columns as f32, from its first lines, with half again to spare"
+        ),
+    }
 }
 
 /// A reader that counts and CRC32-sums the bytes it passes on.

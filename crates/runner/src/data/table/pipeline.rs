@@ -33,6 +33,8 @@ pub(super) struct Sink<'a> {
     pub(crate) fields: &'a Fields,
     /// `data.label`'s columns, for messages.
     pub(crate) label_names: &'a [String],
+    /// The private folder numeric columns are kept in, for a table larger than memory.
+    pub(crate) spill: Option<&'a std::path::Path>,
 }
 
 /// A csv error as the loader reports it: the row, and the problem in the user's words.
@@ -241,7 +243,9 @@ fn reorder(
             }
             let n = records.len();
             for (k, c) in numeric.iter().enumerate() {
-                sink.builders[c.builder].extend(&parsed.values[k * n..(k + 1) * n]);
+                sink.builders[c.builder]
+                    .extend(&parsed.values[k * n..(k + 1) * n])
+                    .map_err(|source| super::spilled(origin, sink.spill, source))?;
             }
             let _ = empty_tx.send((records, parsed.values));
         }

@@ -260,17 +260,50 @@ fn a_files_first_rows_estimate_its_columns_within_the_hard_bound() {
     }
     std::fs::write(&path, &text).unwrap();
     let bytes = text.len() as u64;
-    let (needed, cause) = super::sampled_need(&path, bytes);
-    // 10,001 lines of 3 columns: (3·4 + 8) bytes a row, with half again.
+    let need = super::sampled_need(&path, bytes, &spec());
+    // 10,001 lines of 3 columns: 3·4 bytes a row of columns and 8 + 4 (a row number and the
+    // label) of the rest, each with half again.
     let rows = 10_001u64;
-    assert!(needed <= 2 * bytes, "{needed} vs {bytes}");
+    assert!(need.numeric <= 2 * bytes, "{} vs {bytes}", need.numeric);
+    let (numeric, rest, cause) = (need.numeric, need.rest, need.cause);
     assert!(
-        needed >= rows * 20 && needed <= rows * 20 * 2,
-        "{needed}: {cause}"
+        numeric >= rows * 12 && numeric <= rows * 12 * 2,
+        "{numeric}: {cause}"
+    );
+    assert!(
+        rest >= rows * 12 && rest <= rows * 12 * 2,
+        "{rest}: {cause}"
     );
     assert!(cause.contains("3 columns"), "{cause}");
     // Too little to sample: the hard bound.
     let tiny = dir.path().join("tiny.csv");
     std::fs::write(&tiny, "a,b\n").unwrap();
-    assert_eq!(super::sampled_need(&tiny, 4).0, 8);
+    assert_eq!(super::sampled_need(&tiny, 4, &spec()).numeric, 8);
+}
+
+/// A table larger than memory keeps its numeric columns in files while it is parsed: the
+/// same table as one parsed in memory, its numeric columns mapped, nothing left in the folder.
+#[test]
+fn a_table_parsed_into_files_equals_one_parsed_in_memory() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut text = String::from("a,c,b,y\n");
+    for i in 0..5000 {
+        let a = if i % 7 == 0 {
+            String::new()
+        } else {
+            format!("{i}.5")
+        };
+        text.push_str(&format!("{a},{},{},{}\n", ["p", "q"][i % 2], i * 3, i % 2));
+    }
+    let mut s = spec();
+    s.categorical = vec!["c".into()];
+    let memory = Table::from_reader(text.as_bytes(), "t.csv", &s).unwrap();
+    let spilled = Table::from_reader_into(text.as_bytes(), "t.csv", &s, Some(dir.path())).unwrap();
+    assert_eq!(format!("{memory:?}"), format!("{spilled:?}"));
+    for c in &spilled.columns {
+        if let Column::Numeric { values, .. } = c {
+            assert!(matches!(values, crate::data::buffer::Values::Mapped { .. }));
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -1,9 +1,11 @@
 //! Parquet as a data source. The file's columns are decoded a chunk of rows at a time, each
-//! column on its own thread (typed column readers, not the row-by-row record API), and
-//! written as CSV text into the loader every CSV goes through, so a Parquet file and a CSV
-//! holding the same values give the same table: the same types, missing cells (Parquet's
-//! nulls), categories, labels, and errors naming the column and row. Memory is one chunk's
-//! text at a time.
+//! column on its own thread (typed column readers, not the row-by-row record API). The
+//! numeric features go straight to f32 ([`direct`]); labels and text columns go through their
+//! cells' text, the same bytes a CSV of the file would hold, into the builders the CSV loader
+//! uses, so a Parquet file and a CSV holding the same values give the same table: the same
+//! types, missing cells (Parquet's nulls), categories, labels, and errors naming the column and
+//! row. [`text`] gives the whole file as CSV text, for the second reads that take the file's
+//! text (`--keep`, the scan for every text column).
 //!
 //! Supported: booleans, integers of any width and sign, floats (16, 32 and 64 bits), strings
 //! (plain or dictionary-encoded), nulls; compressed with Snappy or Zstandard, the defaults of
@@ -11,11 +13,17 @@
 //! structs), dates, times, timestamps, decimals and binary columns are refused by name when
 //! the file is opened.
 
+mod direct;
+mod text;
+
+pub(crate) use direct::read_table;
+pub(crate) use text::ParquetText;
+
 use std::cell::Cell;
 use std::fs::File;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 
 use parquet::basic::{Compression, ConvertedType, LogicalType, Type as Physical};
@@ -48,46 +56,99 @@ pub(crate) fn is_parquet(path: &Path) -> bool {
         .is_ok_and(|()| &head == MAGIC)
 }
 
-/// The file as the Parquet reader reads it: every read positional (`pread`), so the columns
-/// decoded at once on several threads never move a shared file offset under each other (the
-/// reader's own `File` source clones the descriptor, whose offset all clones share).
-struct Positional(Arc<File>);
-
-/// A [`Read`] of [`Positional`] from an offset of its own.
-struct PositionalRead {
-    file: Arc<File>,
-    at: u64,
+/// The file as the Parquet reader reads it: whole in memory when it is small beside the memory
+/// available (one sequential read, its checksum taken from those bytes, every column chunk a
+/// slice of them: no copy and no second read), else each chunk read positionally (`pread`), so
+/// the columns decoded at once on several threads never move a shared file offset under each
+/// other (the reader's own `File` source clones the descriptor, whose offset all clones share).
+enum Source {
+    Memory(bytes::Bytes),
+    File { file: Arc<File>, len: u64 },
 }
 
-impl Read for PositionalRead {
+impl Source {
+    /// `file` (of `len` bytes) read whole, with its CRC32, when it takes at most an eighth of
+    /// the memory available; else read as needed, and no checksum.
+    fn of(file: File, len: u64) -> std::io::Result<(Self, Option<(u64, u32)>)> {
+        if len > crate::resources::available() / 8 {
+            return Ok((
+                Source::File {
+                    file: Arc::new(file),
+                    len,
+                },
+                None,
+            ));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        // Bounded: a file that grew since its size was read is not read past that size.
+        file.take(len).read_to_end(&mut bytes)?;
+        let checksum = (bytes.len() as u64, crc32fast::hash(&bytes));
+        Ok((Source::Memory(bytes.into()), Some(checksum)))
+    }
+}
+
+/// A [`Read`] of a [`Source`] from an offset of its own.
+enum SourceRead {
+    Memory(bytes::buf::Reader<bytes::Bytes>),
+    File { file: Arc<File>, at: u64 },
+}
+
+impl Read for SourceRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        let n = self.file.read_at(buf, self.at)?;
-        self.at += n as u64;
-        Ok(n)
+        match self {
+            SourceRead::Memory(r) => r.read(buf),
+            SourceRead::File { file, at } => {
+                use std::os::unix::fs::FileExt;
+                let n = file.read_at(buf, *at)?;
+                *at += n as u64;
+                Ok(n)
+            }
+        }
     }
 }
 
-impl Length for Positional {
+impl Length for Source {
     fn len(&self) -> u64 {
-        self.0.metadata().map_or(0, |m| m.len())
+        match self {
+            Source::Memory(b) => b.len() as u64,
+            Source::File { len, .. } => *len,
+        }
     }
 }
 
-impl ChunkReader for Positional {
-    type T = PositionalRead;
+impl ChunkReader for Source {
+    type T = SourceRead;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(PositionalRead {
-            file: Arc::clone(&self.0),
-            at: start,
+        self.check(start, 0)?;
+        Ok(match self {
+            Source::Memory(b) => SourceRead::Memory(bytes::Buf::reader(b.slice(start as usize..))),
+            Source::File { file, .. } => SourceRead::File {
+                file: Arc::clone(file),
+                at: start,
+            },
         })
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
         use std::os::unix::fs::FileExt;
-        // The length comes from the file's own footer: a damaged one may claim more than the
-        // file holds, which is refused before anything that size is allocated.
+        self.check(start, length)?;
+        match self {
+            Source::Memory(b) => Ok(b.slice(start as usize..start as usize + length)),
+            Source::File { file, .. } => {
+                let mut buf = vec![0u8; length];
+                file.read_exact_at(&mut buf, start)
+                    .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+                Ok(buf.into())
+            }
+        }
+    }
+}
+
+impl Source {
+    /// The length comes from the file's own footer: a damaged one may claim more than the file
+    /// holds, which is refused before anything that size is allocated or sliced.
+    fn check(&self, start: u64, length: usize) -> parquet::errors::Result<()> {
         if start
             .checked_add(length as u64)
             .is_none_or(|end| end > self.len())
@@ -97,11 +158,7 @@ impl ChunkReader for Positional {
                 self.len()
             )));
         }
-        let mut buf = vec![0u8; length];
-        self.0
-            .read_exact_at(&mut buf, start)
-            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
-        Ok(buf.into())
+        Ok(())
     }
 }
 
@@ -205,8 +262,9 @@ fn f16_to_f32(bits: u16) -> f32 {
     }
 }
 
-/// One decoded column: its reader in the current row group, and the text of the chunk of
-/// rows last read, one cell per row (`ends[i]` is where row `i`'s cell ends in `text`).
+/// One decoded column: its reader in the current row group, and the chunk of rows last read:
+/// as numbers (a numeric feature of a number type), or as text, one cell per row (`ends[i]` is
+/// where row `i`'s cell ends in `text`).
 struct Decoder {
     /// Its leaf in the schema.
     leaf: usize,
@@ -216,13 +274,62 @@ struct Decoder {
     /// Its reader in the current row group.
     reader: Option<ColumnReader>,
     def: Vec<i16>,
+    /// Read to `numbers`, not to text.
+    numeric: bool,
     text: Vec<u8>,
     ends: Vec<usize>,
+    /// The chunk's values as f32, NaN where null (a numeric decoder).
+    numbers: Vec<f32>,
+    /// The chunk's first value that is no f32 (an infinity, a number past f32's range): its
+    /// row in the chunk and its text, which the CSV loader's number parser names in its error.
+    bad: Option<(usize, Vec<u8>)>,
+    /// The chunk's values as the reader gives them, kept from chunk to chunk so that their
+    /// memory is reused, not asked of the kernel (and zeroed by it) again.
+    raw: Raw,
+}
+
+/// A decoder's raw values, by physical type (one of them used).
+#[derive(Default)]
+struct Raw {
+    bools: Vec<bool>,
+    i32s: Vec<i32>,
+    i64s: Vec<i64>,
+    f32s: Vec<f32>,
+    f64s: Vec<f64>,
+    bytes: Vec<parquet::data_type::ByteArray>,
+    fixed: Vec<parquet::data_type::FixedLenByteArray>,
+}
+
+/// Whether a column of `decode` values can be read straight to numbers.
+fn is_number(decode: Decode) -> bool {
+    !matches!(decode, Decode::Bool | Decode::Text)
+}
+
+/// An f64 as the CSV loader reads its shortest digits (`ryu`'s): the nearest f32, or `None`
+/// past f32's range. `v as f32` rounds once, from the f64; the digits round once from a
+/// decimal that is within half an f64 step of it. The two differ only where the f64 lies
+/// exactly halfway between two f32s, or among f32's subnormals, and there the digits decide.
+#[inline]
+fn f64_cell(v: f64) -> Option<f32> {
+    if v.is_nan() {
+        return Some(f32::NAN);
+    }
+    let f = v as f32;
+    // Halfway: the 29 bits below an f32's 24-bit significand are exactly one half.
+    let halfway = v.to_bits() & 0x1fff_ffff == 0x1000_0000;
+    let subnormal = v != 0.0 && v.abs() < f64::from(f32::MIN_POSITIVE);
+    if halfway || subnormal {
+        let digits = ryu::Buffer::new().format(v).to_owned();
+        return fast_float2::parse::<f32, _>(digits.as_bytes())
+            .ok()
+            .filter(|x| x.is_finite());
+    }
+    f.is_finite().then_some(f)
 }
 
 impl Decoder {
-    /// Reads the next `n` rows' cells as text; fewer rows than the row group promised is an
-    /// error.
+    /// Reads the next `n` rows, to numbers or text; fewer rows than the row group promised is
+    /// an error.
     // Long because one arm per physical type, each a short formatter for the same macro.
     fn read(&mut self, n: usize) -> Result<(), String> {
         let Decoder {
@@ -230,90 +337,171 @@ impl Decoder {
             max_def,
             reader,
             def,
+            numeric,
             text,
             ends,
+            numbers,
+            bad,
+            raw,
             ..
         } = self;
-        let (decode, max_def) = (*decode, *max_def);
+        let (decode, max_def, numeric) = (*decode, *max_def, *numeric);
         def.clear();
         text.clear();
         ends.clear();
+        numbers.clear();
+        *bad = None;
         let reader = reader
             .as_mut()
             .ok_or("a column read before its row group")?;
-        // One chunk of values, then each row's cell: its value's text, or empty for a null.
+        // One chunk of values, then each row's number (NaN for a null), or its cell: its
+        // value's text, or empty for a null.
         macro_rules! cells {
-            ($r:expr, $t:ty, $write:expr) => {{
-                let mut values: Vec<$t> = Vec::with_capacity(n);
+            ($r:expr, $values:expr, $t:ty, $write:expr) => {
+                cells!($r, $values, $t, $write, |_: &$t| None::<f32>)
+            };
+            ($r:expr, $values:expr, $t:ty, $write:expr, $number:expr) => {{
+                let values: &mut Vec<$t> = $values;
+                values.clear();
                 let (rows, _, _) = $r
-                    .read_records(n, Some(&mut *def), None, &mut values)
+                    .read_records(n, Some(&mut *def), None, values)
                     .map_err(|e| e.to_string())?;
                 if rows != n {
                     return Err(format!("{rows} rows where the row group holds {n}"));
                 }
-                let mut next = values.iter();
-                for i in 0..n {
-                    if max_def == 0 || def[i] == max_def {
-                        let v = next.next().ok_or("fewer values than present cells")?;
-                        $write(&mut *text, v);
+                if numeric && max_def == 0 {
+                    // No nulls: one value a row.
+                    if values.len() != n {
+                        return Err("fewer values than rows".into());
                     }
-                    ends.push(text.len());
+                    numbers.extend(values.iter().map(|v| $number(v).unwrap_or(f32::INFINITY)));
+                } else {
+                    let mut next = values.iter();
+                    for i in 0..n {
+                        let present = max_def == 0 || def[i] == max_def;
+                        let v = if present {
+                            Some(next.next().ok_or("fewer values than present cells")?)
+                        } else {
+                            None
+                        };
+                        match (numeric, v) {
+                            (true, Some(v)) => numbers.push($number(v).unwrap_or(f32::INFINITY)),
+                            (true, None) => numbers.push(f32::NAN),
+                            (false, Some(v)) => $write(&mut *text, v),
+                            (false, None) => {}
+                        }
+                        if !numeric {
+                            ends.push(text.len());
+                        }
+                    }
+                }
+                // A value that is no f32 was marked infinite: its text, for the error.
+                if let Some(i) = numbers.iter().position(|x| x.is_infinite()) {
+                    let mut t = Vec::new();
+                    let mut next = values.iter();
+                    for j in 0..n {
+                        let present = max_def == 0 || def[j] == max_def;
+                        let v = if present { next.next() } else { None };
+                        if j == i {
+                            if let Some(v) = v {
+                                $write(&mut t, v);
+                            }
+                            break;
+                        }
+                    }
+                    *bad = Some((i, t));
                 }
             }};
         }
         // Numbers in their shortest round-trip form, as a CSV of them would hold them.
         match (reader, decode) {
             (ColumnReader::BoolColumnReader(r), _) => {
-                cells!(r, bool, |t: &mut Vec<u8>, v: &bool| {
+                cells!(r, &mut raw.bools, bool, |t: &mut Vec<u8>, v: &bool| {
                     t.extend_from_slice(if *v { b"true" } else { b"false" })
                 })
             }
             (ColumnReader::Int32ColumnReader(r), Decode::Int32 { unsigned }) => {
                 let mut digits = itoa::Buffer::new();
-                cells!(r, i32, |t: &mut Vec<u8>, v: &i32| {
-                    let text = if unsigned {
-                        digits.format(*v as u32)
+                cells!(
+                    r,
+                    &mut raw.i32s,
+                    i32,
+                    |t: &mut Vec<u8>, v: &i32| {
+                        let text = if unsigned {
+                            digits.format(*v as u32)
+                        } else {
+                            digits.format(*v)
+                        };
+                        t.extend_from_slice(text.as_bytes());
+                    },
+                    // An integer to the nearest f32, as its digits parse.
+                    |v: &i32| Some(if unsigned {
+                        *v as u32 as f32
                     } else {
-                        digits.format(*v)
-                    };
-                    t.extend_from_slice(text.as_bytes());
-                })
+                        *v as f32
+                    })
+                )
             }
             (ColumnReader::Int64ColumnReader(r), Decode::Int64 { unsigned }) => {
                 let mut digits = itoa::Buffer::new();
-                cells!(r, i64, |t: &mut Vec<u8>, v: &i64| {
-                    let text = if unsigned {
-                        digits.format(*v as u64)
+                cells!(
+                    r,
+                    &mut raw.i64s,
+                    i64,
+                    |t: &mut Vec<u8>, v: &i64| {
+                        let text = if unsigned {
+                            digits.format(*v as u64)
+                        } else {
+                            digits.format(*v)
+                        };
+                        t.extend_from_slice(text.as_bytes());
+                    },
+                    |v: &i64| Some(if unsigned {
+                        *v as u64 as f32
                     } else {
-                        digits.format(*v)
-                    };
-                    t.extend_from_slice(text.as_bytes());
-                })
+                        *v as f32
+                    })
+                )
             }
             (ColumnReader::FloatColumnReader(r), _) => {
                 let mut digits = ryu::Buffer::new();
-                cells!(r, f32, |t: &mut Vec<u8>, v: &f32| {
-                    float_text(t, digits.format(*v))
-                })
+                cells!(
+                    r,
+                    &mut raw.f32s,
+                    f32,
+                    |t: &mut Vec<u8>, v: &f32| float_text(t, digits.format(*v)),
+                    |v: &f32| (!v.is_infinite()).then_some(*v)
+                )
             }
             (ColumnReader::DoubleColumnReader(r), _) => {
                 let mut digits = ryu::Buffer::new();
-                cells!(r, f64, |t: &mut Vec<u8>, v: &f64| {
-                    float_text(t, digits.format(*v))
-                })
+                cells!(
+                    r,
+                    &mut raw.f64s,
+                    f64,
+                    |t: &mut Vec<u8>, v: &f64| float_text(t, digits.format(*v)),
+                    |v: &f64| f64_cell(*v)
+                )
             }
             (ColumnReader::ByteArrayColumnReader(r), _) => cells!(
                 r,
+                &mut raw.bytes,
                 parquet::data_type::ByteArray,
                 |t: &mut Vec<u8>, v: &parquet::data_type::ByteArray| t.extend_from_slice(v.data())
             ),
             (ColumnReader::FixedLenByteArrayColumnReader(r), _) => cells!(
                 r,
+                &mut raw.fixed,
                 parquet::data_type::FixedLenByteArray,
                 |t: &mut Vec<u8>, v: &parquet::data_type::FixedLenByteArray| {
                     let b = v.data();
                     let half = u16::from_le_bytes([b[0], b[1]]);
                     float_text(t, ryu::Buffer::new().format(f16_to_f32(half)));
+                },
+                |v: &parquet::data_type::FixedLenByteArray| {
+                    let b = v.data();
+                    let x = f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+                    (!x.is_infinite()).then_some(x)
                 }
             ),
             _ => return Err("a column whose values do not match its type".into()),
@@ -328,55 +516,49 @@ impl Decoder {
     }
 }
 
-/// The file's columns as CSV text, header first: a [`Read`] that the CSV loader consumes.
-pub(crate) struct ParquetText {
-    file: Arc<SerializedFileReader<Positional>>,
-    /// For each column of the file, its decoder's index, or `None` when it is not decoded (an
-    /// empty cell).
+/// Rows decoded per chunk: enough to amortise the threads, few enough to keep a chunk small.
+const CHUNK_ROWS: usize = 16_384;
+
+/// An open Parquet file, checked, and decoders for the columns wanted, read a chunk of rows at a
+/// time.
+struct Columns {
+    file: Arc<SerializedFileReader<Source>>,
+    /// Every top-level column's name, in the file's order.
+    names: Vec<String>,
+    /// For each column of the file, its decoder's index, or `None` when it is not decoded.
     columns: Vec<Option<usize>>,
     decoders: Vec<Decoder>,
     /// The next row group to open, and the rows of the current one not yet read.
     group: usize,
     left: usize,
-    /// Text not yet handed out, from `at`.
-    buffer: Vec<u8>,
-    at: usize,
-    /// Where the text goes through the csv crate's quoting.
-    writer: csv::Writer<Vec<u8>>,
-    /// Rows times columns, from the footer.
-    cells: u64,
-    /// Set once the rows are exhausted.
-    done: bool,
+    /// Rows, from the footer.
+    rows: u64,
+    /// The file's size and CRC32, when it was read whole.
+    checksum: Option<(u64, u32)>,
     /// The source, for errors.
-    path: std::path::PathBuf,
+    path: PathBuf,
 }
 
-/// Rows decoded per refill: enough to amortise the threads and the writer, few enough to keep
-/// the text small.
-const CHUNK_ROWS: usize = 16_384;
-
-impl ParquetText {
-    /// Opens `path` with every column decoded (a second read: `--keep`, the text scan).
-    pub(crate) fn open(path: &Path) -> Result<Self, DataError> {
-        Self::open_wanting(path, &|_| true)
-    }
-
-    /// Opens `path`, checks that every column `wanted` names is one the loader can take, and
-    /// writes the header (every column's name). Only the wanted columns are decoded; the others
-    /// come through as empty cells, so the loader still sees the file's whole header (and its
-    /// checks of `data.exclude` and `data.features` name the file's real columns), while a
-    /// column the config sets aside (a timestamp in `data.exclude`) costs nothing and is never
-    /// refused.
-    pub(crate) fn open_wanting(
+impl Columns {
+    /// Opens `path` and checks that every column `wanted` names is one the loader can take.
+    /// Only the wanted columns are decoded, those `numeric` names of a number type straight
+    /// to numbers; a column the config sets aside (a timestamp in `data.exclude`) costs
+    /// nothing and is never refused.
+    fn open(
         path: &Path,
         wanted: &dyn Fn(&str) -> bool,
+        numeric: &dyn Fn(&str) -> bool,
     ) -> Result<Self, DataError> {
-        contained(path, || Self::open_inner(path, wanted))
+        contained(path, || Self::open_inner(path, wanted, numeric))
     }
 
-    /// [`open_wanting`](Self::open_wanting), outside the panic guard.
+    /// [`open`](Self::open), outside the panic guard.
     // Long because the checks of the file (regular, footer, nesting, codecs, types), in order.
-    fn open_inner(path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Self, DataError> {
+    fn open_inner(
+        path: &Path,
+        wanted: &dyn Fn(&str) -> bool,
+        numeric: &dyn Fn(&str) -> bool,
+    ) -> Result<Self, DataError> {
         // Parquet is read from its end (the footer), so only a regular file will do; opening a
         // FIFO named `.parquet` would also wait for a writer that may never come.
         if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) && path.exists() {
@@ -389,8 +571,13 @@ impl ParquetText {
             path: path.to_path_buf(),
             source,
         })?;
-        let reader = SerializedFileReader::new(Positional(Arc::new(file)))
-            .map_err(|e| unreadable(path, e))?;
+        let io = |source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = file.metadata().map_err(io)?.len();
+        let (source, checksum) = Source::of(file, len).map_err(io)?;
+        let reader = SerializedFileReader::new(source).map_err(|e| unreadable(path, e))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let mut names = Vec::new();
         for field in schema.root_schema().get_fields() {
@@ -447,54 +634,26 @@ impl ParquetText {
                 max_def: column.max_def_level(),
                 reader: None,
                 def: Vec::new(),
+                numeric: numeric(name) && is_number(decode),
                 text: Vec::new(),
                 ends: Vec::new(),
+                numbers: Vec::new(),
+                bad: None,
+                raw: Raw::default(),
             });
         }
-        let cells = (reader.metadata().file_metadata().num_rows().max(0) as u64)
-            .saturating_mul(names.len() as u64);
-        let mut writer = writer(Vec::new());
-        writer
-            .write_record(&names)
-            .map_err(|e| unreadable(path, e))?;
-        let mut me = Self {
+        let rows = reader.metadata().file_metadata().num_rows().max(0) as u64;
+        Ok(Self {
             file: Arc::new(reader),
             columns,
+            names,
             decoders,
             group: 0,
             left: 0,
-            buffer: Vec::new(),
-            at: 0,
-            writer,
-            cells,
-            done: false,
+            rows,
+            checksum,
             path: path.to_path_buf(),
-        };
-        me.flush()?;
-        Ok(me)
-    }
-
-    /// The file's rows times its columns, as its footer says.
-    pub(crate) fn cells(&self) -> u64 {
-        self.cells
-    }
-
-    /// Moves the writer's text into the buffer.
-    fn flush(&mut self) -> Result<(), DataError> {
-        // The handed-out buffer goes back to a new writer, so refills reuse one allocation.
-        let spare = std::mem::take(&mut self.buffer);
-        let old = std::mem::replace(&mut self.writer, writer(spare));
-        self.buffer = old
-            .into_inner()
-            .map_err(|e| unreadable(&self.path, e.error()))?;
-        self.at = 0;
-        Ok(())
-    }
-
-    /// Converts the next rows into text (inside the panic guard).
-    fn refill(&mut self) -> Result<(), DataError> {
-        let path = self.path.clone();
-        contained(&path, || self.refill_inner())
+        })
     }
 
     /// Opens the next row group with rows; `false` when there is none left.
@@ -521,14 +680,19 @@ impl ParquetText {
         Ok(true)
     }
 
-    /// [`refill`](Self::refill), outside the panic guard.
-    fn refill_inner(&mut self) -> Result<(), DataError> {
+    /// Decodes the next chunk of rows, every column on a thread of its own (the decoding is
+    /// most of the work) inside the panic guard: how many rows, `None` after the last.
+    fn next_chunk(&mut self) -> Result<Option<usize>, DataError> {
+        let path = self.path.clone();
+        contained(&path, || self.next_chunk_inner())
+    }
+
+    /// [`next_chunk`](Self::next_chunk), outside the panic guard.
+    fn next_chunk_inner(&mut self) -> Result<Option<usize>, DataError> {
         if !self.next_group()? {
-            self.done = true;
-            return self.flush();
+            return Ok(None);
         }
         let n = self.left.min(CHUNK_ROWS);
-        // Each column on a thread of its own: the decoding is most of the work.
         let results: Vec<Result<(), String>> = self
             .decoders
             .par_iter_mut()
@@ -540,53 +704,18 @@ impl ParquetText {
             .find_map(|(i, r)| r.err().map(|e| (i, e)));
         if let Some((i, e)) = failed {
             let leaf = self.decoders[i].leaf;
-            let name = self
-                .file
-                .metadata()
-                .file_metadata()
-                .schema_descr()
-                .column(leaf);
+            let schema = self.file.metadata().file_metadata().schema_descr_ptr();
             return Err(unreadable(
                 &self.path,
                 format!(
                     "row group {}, column `{}`: {e}",
                     self.group - 1,
-                    name.name()
+                    schema.column(leaf).name()
                 ),
             ));
         }
-        for i in 0..n {
-            for column in &self.columns {
-                let cell = column.map_or(&b""[..], |d| self.decoders[d].cell(i));
-                self.writer
-                    .write_field(cell)
-                    .map_err(|e| unreadable(&self.path, e))?;
-            }
-            self.writer
-                .write_record(None::<&[u8]>)
-                .map_err(|e| unreadable(&self.path, e))?;
-        }
         self.left -= n;
-        self.flush()
-    }
-}
-
-impl Read for ParquetText {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.buffer.len() {
-            if self.done {
-                return Ok(0);
-            }
-            // The loader names the file itself: pass on only the cause.
-            self.refill().map_err(|e| match e {
-                DataError::Io { source, .. } => source,
-                other => std::io::Error::other(other.to_string()),
-            })?;
-        }
-        let n = buf.len().min(self.buffer.len() - self.at);
-        buf[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(Some(n))
     }
 }
 
@@ -646,12 +775,6 @@ fn codec_name(codec: Compression) -> &'static str {
         Compression::LZ4 | Compression::LZ4_RAW => "LZ4",
         Compression::ZSTD(_) => "Zstandard",
     }
-}
-
-/// A CSV writer into `buffer`, emptied first.
-fn writer(mut buffer: Vec<u8>) -> csv::Writer<Vec<u8>> {
-    buffer.clear();
-    csv::WriterBuilder::new().from_writer(buffer)
 }
 
 /// The file's size and CRC32, as a CSV's are taken while it streams in (`data.json`, and what

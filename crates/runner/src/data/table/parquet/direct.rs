@@ -1,0 +1,279 @@
+//! A Parquet file read into a [`Table`]: numeric features straight from their typed values to
+//! f32, with no text in between; labels and text columns through their cells' text, into the
+//! builders the CSV loader uses. Each value becomes the f32 that its shortest digits would
+//! give in a CSV ([`super::f64_cell`]), and each error is the CSV loader's for that cell, row
+//! numbers counted as a CSV of the file would have them (the header is row 1).
+
+use std::path::Path;
+
+use super::Columns;
+use crate::data::table::cells::parse_number;
+use crate::data::table::columns::ColumnBuilder;
+use crate::data::table::label::LabelBuilder;
+use crate::data::table::{
+    assemble, builders, column_home, column_rules, header, row_cost, spilled, Need,
+};
+use crate::data::{DataError, LoadSpec, Selection, Table};
+
+/// Reads `path` according to `spec`, after checking that its columns fit in memory (or, past
+/// that, on disk: `column_home`).
+// Long because one chunk's cells go, in file order, to the three kinds of builder.
+pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataError> {
+    let origin = path.display().to_string();
+    // Decoded: the labels and the features the selection can take (a column it sets aside is
+    // never decoded, so its type cannot stop the run).
+    let wanted = |name: &str| {
+        spec.labels.iter().any(|l| l == name)
+            || match &spec.selection {
+                Selection::Only(names) => names.iter().any(|n| n == name),
+                Selection::AllExcept(excluded) => !excluded.iter().any(|n| n == name),
+            }
+    };
+    let numeric = |name: &str| {
+        !spec.labels.iter().any(|l| l == name) && !spec.categorical.iter().any(|c| c == name)
+    };
+    let mut file = Columns::open(path, &wanted, &numeric)?;
+    let rows = file.rows;
+    let width = file.names.len() as u64;
+    let need = Need {
+        numeric: crate::resources::product(&[rows, width, 4]),
+        rest: rows.saturating_mul(row_cost(spec)),
+        cause: format!("{rows} rows x {width} columns as f32"),
+    };
+    let home = column_home(&format!("reading {origin}"), &need)?;
+    let spill = home.as_deref();
+    let header = file.names.iter().map(|h| h.trim().to_string()).collect();
+    let fields = header::resolve(header, &origin, spec)?;
+    let rows = usize::try_from(rows).unwrap_or(0);
+    let mut columns: Vec<ColumnBuilder> = builders(&origin, spec, &fields, spill, rows)?;
+    let mut labels: Vec<LabelBuilder> = column_rules(spec)
+        .into_iter()
+        .map(LabelBuilder::new)
+        .collect();
+    let mut row_numbers = Vec::new();
+    // Reserved, not touched: a table's pages are taken as its rows come.
+    row_numbers.reserve_exact(rows);
+    let decoder_of = |f: usize| file.columns[f].ok_or_else(|| not_decoded(path, &fields.header[f]));
+    let feature_decoders = fields
+        .features
+        .iter()
+        .map(|&f| decoder_of(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let label_decoders = fields
+        .labels
+        .iter()
+        .map(|&f| decoder_of(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut parsed: Vec<Vec<f32>> = vec![Vec::new(); fields.features.len()];
+    // The header is row 1.
+    let mut first = 2u64;
+    while let Some(n) = file.next_chunk()? {
+        // The first bad number, by row then by column, as the CSV loader finds it.
+        let mut bad: Option<(usize, DataError)> = None;
+        for (((b, &f), &d), out) in columns
+            .iter()
+            .zip(&fields.features)
+            .zip(&feature_decoders)
+            .zip(&mut parsed)
+        {
+            if !b.is_numeric() {
+                continue;
+            }
+            let name = &fields.header[f];
+            let d = &file.decoders[d];
+            let found = if d.numeric {
+                d.bad.as_ref().map(|(r, text)| {
+                    let e = parse_number(text, first + *r as u64, name, &origin).err();
+                    (*r, e.unwrap_or_else(|| not_decoded(path, name)))
+                })
+            } else {
+                // A text or yes/no column read as numbers: each cell's digits.
+                out.clear();
+                let mut found = None;
+                for r in 0..n {
+                    match parse_number(d.cell(r), first + r as u64, name, &origin) {
+                        Ok(v) => out.push(v),
+                        Err(e) => {
+                            found = Some((r, e));
+                            break;
+                        }
+                    }
+                }
+                found
+            };
+            if let Some((r, e)) = found {
+                if bad.as_ref().is_none_or(|(b, _)| r < *b) {
+                    bad = Some((r, e));
+                }
+            }
+        }
+        // Rows before a bad number are interned first: their label errors come first.
+        let good = bad.as_ref().map_or(n, |(r, _)| *r);
+        for r in 0..good {
+            let row = first + r as u64;
+            for (b, &d) in columns.iter_mut().zip(&feature_decoders) {
+                if !b.is_numeric() {
+                    b.push_text(file.decoders[d].cell(r), row, &origin)?;
+                }
+            }
+            for ((b, &d), name) in labels.iter_mut().zip(&label_decoders).zip(&spec.labels) {
+                b.push(file.decoders[d].cell(r), row, &origin, name)?;
+            }
+            row_numbers.push(row);
+        }
+        if let Some((_, e)) = bad {
+            return Err(e);
+        }
+        for ((b, &d), out) in columns.iter_mut().zip(&feature_decoders).zip(&parsed) {
+            if !b.is_numeric() {
+                continue;
+            }
+            let d = &file.decoders[d];
+            let values = if d.numeric { &d.numbers[..] } else { &out[..] };
+            b.extend(values)
+                .map_err(|source| spilled(&origin, spill, source))?;
+        }
+        first += n as u64;
+    }
+    let mut table = assemble(&origin, spec, fields, columns, labels, row_numbers, spill)?;
+    table.checksum = file.checksum;
+    Ok(table)
+}
+
+/// A column the header resolved that was not decoded: the selection and the decoders disagree.
+fn not_decoded(path: &Path, name: &str) -> DataError {
+    super::unreadable(path, format!("column `{name}` was not decoded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::predict_parquet::{write, Cells};
+    use crate::data::{Column, LabelColumn, LabelRule};
+
+    fn spec(categorical: &[&str]) -> LoadSpec {
+        LoadSpec {
+            labels: vec!["y".into()],
+            label_column: LabelColumn::Required,
+            label_rule: LabelRule::InferBinary { positive: None },
+            selection: Selection::AllExcept(vec![]),
+            categorical: categorical.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// The file's table read straight, and read as the CSV text of the same file.
+    fn both(path: &Path, spec: &LoadSpec) -> (Result<Table, DataError>, Result<Table, DataError>) {
+        let direct = read_table(path, spec);
+        let text = super::super::ParquetText::open(path)
+            .and_then(|t| Table::from_reader(t, &path.display().to_string(), spec));
+        (direct, text)
+    }
+
+    fn file(dir: &Path, columns: Vec<(&str, Cells)>) -> std::path::PathBuf {
+        let (names, cells): (Vec<String>, Vec<Cells>) =
+            columns.into_iter().map(|(n, c)| (n.to_string(), c)).unzip();
+        let path = dir.join("t.parquet");
+        std::fs::write(&path, write(&names, cells).unwrap()).unwrap();
+        path
+    }
+
+    /// Every kind of f64 whose f32 is hard to get right (halfway between two f32s, subnormal,
+    /// at f32's largest), integers past 2^24 and 2^53, f32s, nulls and text: the same table as
+    /// the CSV loader makes of the file's text, to the bit.
+    #[test]
+    fn numbers_read_straight_equal_their_digits_read_as_csv() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut doubles = vec![Some(0.1), None, Some(-0.0), Some(1e-40), Some(-3e-45)];
+        doubles.push(Some(f64::from(f32::MAX)));
+        doubles.push(Some(f64::from(f32::MIN_POSITIVE) * 0.75));
+        for x in [1.0f32, 0.1, 3.3e-7, 1234.5678, -9.87e20] {
+            let next = f32::from_bits(x.to_bits() + 1);
+            // Exactly halfway, and a hair either side.
+            let half = (f64::from(x) + f64::from(next)) / 2.0;
+            doubles.extend(
+                [
+                    half,
+                    f64::from_bits(half.to_bits() + 1),
+                    f64::from_bits(half.to_bits() - 1),
+                ]
+                .map(Some),
+            );
+        }
+        let n = doubles.len();
+        let ints: Vec<Option<i64>> = (0..n as i64)
+            .map(|i| match i % 4 {
+                0 => Some((1 << 24) + 1 + i),
+                1 => Some(-(1 << 53) - 3 * i),
+                2 => None,
+                _ => Some(i64::MAX - i),
+            })
+            .collect();
+        let floats: Vec<Option<f32>> = (0..n)
+            .map(|i| (i % 3 != 0).then_some(i as f32 * 0.3))
+            .collect();
+        let text: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 5 != 1).then(|| ["a", "b c"][i % 2].to_string()))
+            .collect();
+        let numbers_as_text: Vec<Option<String>> =
+            (0..n).map(|i| Some(format!("{}.25", i))).collect();
+        let y: Vec<Option<i64>> = (0..n as i64).map(|i| Some(i % 2)).collect();
+        let path = file(
+            dir.path(),
+            vec![
+                ("d", Cells::Double(doubles)),
+                ("i", Cells::Int(ints)),
+                ("f", Cells::Float(floats)),
+                ("c", Cells::Text(text)),
+                ("t", Cells::Text(numbers_as_text)),
+                ("y", Cells::Int(y)),
+            ],
+        );
+        let spec = spec(&["c"]);
+        let (direct, text) = both(&path, &spec);
+        let (mut direct, text) = (direct.unwrap(), text.unwrap());
+        // Taken as the file was read whole; the text path leaves it to its caller.
+        assert_eq!(
+            direct.checksum,
+            Some(crate::data::table::parquet::checksum(&path).unwrap())
+        );
+        direct.checksum = None;
+        for (a, b) in direct.columns.iter().zip(&text.columns) {
+            if let (Column::Numeric { values: a, name }, Column::Numeric { values: b, .. }) = (a, b)
+            {
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(a), bits(b), "column {name}");
+            }
+        }
+        assert_eq!(format!("{direct:?}"), format!("{text:?}"));
+    }
+
+    /// A value that is no f32 is the CSV loader's error for that cell, on the same row, and a
+    /// bad label on an earlier row comes first, as in a CSV.
+    #[test]
+    fn bad_values_are_the_csv_loader_s_errors_for_the_same_cells() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let cases: Vec<(Cells, Cells)> = vec![
+            (
+                Cells::Double(vec![Some(1.0), Some(1e39), Some(2.0)]),
+                Cells::Int(vec![Some(0), Some(1), Some(0)]),
+            ),
+            (
+                Cells::Float(vec![Some(1.0), Some(2.0), Some(f32::NEG_INFINITY)]),
+                Cells::Int(vec![Some(0), Some(1), Some(1)]),
+            ),
+            (
+                Cells::Double(vec![Some(1.0), Some(2.0), Some(f64::INFINITY)]),
+                Cells::Text(vec![Some("a".into()), Some("b".into()), Some("c".into())]),
+            ),
+        ];
+        for (x, y) in cases {
+            let path = file(dir.path(), vec![("x", x), ("y", y)]);
+            let (direct, text) = both(&path, &spec(&[]));
+            let (direct, text) = (
+                direct.unwrap_err().to_string(),
+                text.unwrap_err().to_string(),
+            );
+            assert_eq!(direct, text);
+        }
+    }
+}
