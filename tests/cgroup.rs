@@ -155,11 +155,12 @@ fn a_plan_too_big_for_a_cgroup_limit_is_refused_with_the_numbers() {
 }
 
 /// A table whose columns and input matrix need more memory than the process may take trains
-/// anyway once it is in the parsed-data cache: its numeric columns stay in the mapped entry
-/// and its input matrix goes to a mapped file, both in the page cache, which the kernel empties
-/// under pressure; the run is the one an unlimited process makes, to the byte.
+/// anyway: read the first time, its numeric columns go to unnamed files as they are parsed
+/// (CSV or Parquet); read from the parsed-data cache, they stay in the mapped entry; its input
+/// matrix goes to a mapped file. All of it lives in the page cache, which the kernel empties
+/// under pressure, and every run is the one an unlimited process makes, to the byte.
 #[test]
-fn a_cached_table_larger_than_the_memory_limit_trains_and_gives_the_same_model() {
+fn a_table_larger_than_the_memory_limit_trains_from_its_first_read_and_from_the_cache() {
     let Some(limited) = limited_or_skip("larger_than_memory", 220_000_000) else {
         return;
     };
@@ -196,22 +197,81 @@ fn a_cached_table_larger_than_the_memory_limit_trains_and_gives_the_same_model()
     );
     // Unlimited: parses, stores the cache entry, trains in memory.
     burnfit(&["train", "--config", "big.toml", "--out", "free"]);
-    // Limited: from the cache, columns and matrix mapped.
+    let same_as_free = |run: &str| {
+        for file in ["history.csv", "model.bpk"] {
+            assert_eq!(
+                std::fs::read(dir.join("free").join(file)).unwrap(),
+                std::fs::read(dir.join(run).join(file)).unwrap(),
+                "{run}: {file}"
+            );
+        }
+    };
+    // Limited, a first read: parsed into files (and, with a cache, stored there as it goes).
+    let fresh = dir.join("fresh-cache");
+    for (run, extra) in [("parsed", Some("--no-cache")), ("stored", None)] {
+        let mut args = vec!["train", "--config", "big.toml", "--out", run];
+        args.extend(extra);
+        let out = run_in(&limited, dir, &args, Some(&fresh));
+        let err = stderr(&out);
+        assert!(out.status.success(), "{run}: {err}");
+        assert!(
+            err.contains("they are kept in mapped files"),
+            "{run}: {err}"
+        );
+        assert!(
+            !err.contains("read from the parsed-data cache"),
+            "{run}: {err}"
+        );
+        same_as_free(run);
+    }
+    // Limited, from the cache stored under the limit, and from the one stored without it.
+    for (run, cache) in [("from-fresh", &fresh), ("limited", &cache)] {
+        let out = run_in(
+            &limited,
+            dir,
+            &["train", "--config", "big.toml", "--out", run],
+            Some(cache),
+        );
+        let err = stderr(&out);
+        assert!(out.status.success(), "{run}: {err}");
+        assert!(
+            err.contains("read from the parsed-data cache"),
+            "{run}: {err}"
+        );
+        assert!(err.contains("kept in a mapped file"), "{run}: {err}");
+        same_as_free(run);
+    }
+    // The same table as Parquet (written by pyarrow), read the first time under the limit.
+    let Some(py) = common::python_or_skip("larger_than_memory (Parquet)", "pyarrow.parquet") else {
+        return;
+    };
+    let made = Command::new(py)
+        .args([
+            "-c",
+            "import sys, pyarrow.csv as c, pyarrow.parquet as p; p.write_table(c.read_csv(sys.argv[1]), sys.argv[2])",
+        ])
+        .arg(dir.join("big.csv"))
+        .arg(dir.join("big.parquet"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
     let out = run_in(
         &limited,
         dir,
-        &["train", "--config", "big.toml", "--out", "limited"],
-        Some(&cache),
+        &[
+            "train",
+            "--config",
+            "big.toml",
+            "--set",
+            "data.path=big.parquet",
+            "--out",
+            "parquet",
+            "--no-cache",
+        ],
+        Some(&fresh),
     );
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("read from the parsed-data cache"), "{err}");
-    assert!(err.contains("kept in a mapped file"), "{err}");
-    for file in ["history.csv", "model.bpk"] {
-        assert_eq!(
-            std::fs::read(dir.join("free").join(file)).unwrap(),
-            std::fs::read(dir.join("limited").join(file)).unwrap(),
-            "{file}"
-        );
-    }
+    assert!(err.contains("they are kept in mapped files"), "{err}");
+    same_as_free("parquet");
 }

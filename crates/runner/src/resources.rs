@@ -50,21 +50,27 @@ mod cgroup {
     struct Files {
         limit: &'static str,
         usage: &'static str,
-        /// Page cache not in active use, which the kernel reclaims before it ends a process:
-        /// counted in the usage, but not as memory taken.
-        reclaimable: &'static str,
+        /// `memory.stat`'s page cache, active and inactive: counted in the usage, but the kernel
+        /// reclaims it before it ends a process (the active list is aged into the inactive
+        /// one), so not memory taken. A cgroup that has written and read gigabytes of files (a
+        /// cache entry, a table kept in files) holds them there.
+        file: [&'static str; 2],
+        /// The part of it that must be written first: dirty and under writeback.
+        unwritten: [&'static str; 2],
     }
 
     const V1: Files = Files {
         limit: "memory.limit_in_bytes",
         usage: "memory.usage_in_bytes",
-        reclaimable: "total_inactive_file",
+        file: ["total_inactive_file", "total_active_file"],
+        unwritten: ["total_dirty", "total_writeback"],
     };
 
     const V2: Files = Files {
         limit: "memory.max",
         usage: "memory.current",
-        reclaimable: "inactive_file",
+        file: ["inactive_file", "active_file"],
+        unwritten: ["file_dirty", "file_writeback"],
     };
 
     /// The least room (limit − usage not reclaimable) of the memory cgroups that hold this
@@ -140,14 +146,17 @@ mod cgroup {
             return None;
         }
         let usage: u64 = read(files.usage)?.trim().parse().ok()?;
-        let reclaimable = read("memory.stat")
-            .and_then(|stat| {
-                stat.lines().find_map(|l| {
+        let stat = read("memory.stat").unwrap_or_default();
+        let sum = |keys: &[&str]| -> u64 {
+            stat.lines()
+                .filter_map(|l| {
                     let (key, value) = l.split_once(' ')?;
-                    (key == files.reclaimable).then(|| value.trim().parse::<u64>().ok())?
+                    keys.contains(&key)
+                        .then(|| value.trim().parse::<u64>().ok())?
                 })
-            })
-            .unwrap_or(0);
+                .sum()
+        };
+        let reclaimable = sum(&files.file).saturating_sub(sum(&files.unwritten));
         Some(limit.saturating_sub(usage.saturating_sub(reclaimable)))
     }
 }

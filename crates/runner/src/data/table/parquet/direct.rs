@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use super::Columns;
+use rayon::prelude::*;
+
+use super::{contained, Columns, Decoder};
 use crate::data::table::cells::parse_number;
 use crate::data::table::columns::ColumnBuilder;
 use crate::data::table::label::LabelBuilder;
@@ -16,7 +18,11 @@ use crate::data::table::{
 use crate::data::{DataError, LoadSpec, Selection, Table};
 
 /// Reads `path` according to `spec`, after checking that its columns fit in memory (or, past
-/// that, on disk: `column_home`).
+/// that, on disk: `column_home`). Two passes: each numeric column alone, on every core (one
+/// column's pages in memory at a time), then the text columns (labels, categories, numbers
+/// stored as text) together, row by row in file order, with the row numbers. The first error
+/// is the one a CSV of the file gives: the first bad number by row then column, unless a label
+/// or a category fails on an earlier row.
 // Long because one chunk's cells go, in file order, to the three kinds of builder.
 pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataError> {
     let origin = path.display().to_string();
@@ -50,70 +56,101 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
         .into_iter()
         .map(LabelBuilder::new)
         .collect();
-    let mut row_numbers = Vec::new();
-    // Reserved, not touched: a table's pages are taken as its rows come.
-    row_numbers.reserve_exact(rows);
-    let decoder_of = |f: usize| file.columns[f].ok_or_else(|| not_decoded(path, &fields.header[f]));
-    let feature_decoders = fields
+
+    // Pass 1: the numeric columns, each alone; the first bad value of each.
+    let mut direct = file.take_numeric();
+    let read_alone: Vec<bool> = fields
         .features
         .iter()
-        .map(|&f| decoder_of(f))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|&f| direct[f].is_some())
+        .collect();
+    let mut alone: Vec<(usize, &mut ColumnBuilder, Decoder)> = columns
+        .iter_mut()
+        .zip(&fields.features)
+        .enumerate()
+        .filter_map(|(k, (b, &f))| Some((k, b, direct[f].take()?)))
+        .collect();
+    let reader = std::sync::Arc::clone(&file.file);
+    let bad = alone
+        .par_iter_mut()
+        .map(|(k, builder, decoder)| {
+            let name = &fields.header[fields.features[*k]];
+            let mut bad = None;
+            let read = contained(path, || {
+                Columns::read_alone(&reader, path, decoder, |first, d| {
+                    let good = d.bad.as_ref().map_or(d.numbers.len(), |(r, _)| *r);
+                    builder
+                        .extend(&d.numbers[..good])
+                        .map_err(|source| spilled(&origin, spill, source))?;
+                    if let Some((r, text)) = &d.bad {
+                        let row = first + r;
+                        let e = parse_number(text, row as u64 + 2, name, &origin).err();
+                        bad = Some((row, *k, e.unwrap_or_else(|| not_decoded(path, name))));
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            });
+            read.map(|()| bad)
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .min_by_key(|(row, k, _)| (*row, *k));
+    drop(alone);
+
+    // Pass 2: the text columns, row by row.
+    let decoder_of = |f: usize| file.columns[f].ok_or_else(|| not_decoded(path, &fields.header[f]));
+    // The features left to this pass: those pass 1 did not read.
+    let text_features = fields
+        .features
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| !read_alone[k])
+        .map(|(k, &f)| Ok((k, decoder_of(f)?)))
+        .collect::<Result<Vec<_>, DataError>>()?;
     let label_decoders = fields
         .labels
         .iter()
         .map(|&f| decoder_of(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut parsed: Vec<Vec<f32>> = vec![Vec::new(); fields.features.len()];
-    // The header is row 1.
-    let mut first = 2u64;
+    let mut row_numbers = Vec::new();
+    // Reserved, not touched: a table's pages are taken as its rows come.
+    row_numbers.reserve_exact(rows);
+    let mut parsed: Vec<f32> = Vec::new();
+    let mut first = 0usize;
     while let Some(n) = file.next_chunk()? {
-        // The first bad number, by row then by column, as the CSV loader finds it.
-        let mut bad: Option<(usize, DataError)> = None;
-        for (((b, &f), &d), out) in columns
-            .iter()
-            .zip(&fields.features)
-            .zip(&feature_decoders)
-            .zip(&mut parsed)
-        {
-            if !b.is_numeric() {
+        // The first bad number of the chunk, by row then column: pass 1's, or a number
+        // stored as text.
+        let mut failed = bad
+            .as_ref()
+            .filter(|(row, _, _)| *row < first + n)
+            .map(|(row, k, _)| (*row - first, *k, None));
+        for &(k, d) in &text_features {
+            if !columns[k].is_numeric() {
                 continue;
             }
-            let name = &fields.header[f];
+            let name = &fields.header[fields.features[k]];
             let d = &file.decoders[d];
-            let found = if d.numeric {
-                d.bad.as_ref().map(|(r, text)| {
-                    let e = parse_number(text, first + *r as u64, name, &origin).err();
-                    (*r, e.unwrap_or_else(|| not_decoded(path, name)))
-                })
-            } else {
-                // A text or yes/no column read as numbers: each cell's digits.
-                out.clear();
-                let mut found = None;
-                for r in 0..n {
-                    match parse_number(d.cell(r), first + r as u64, name, &origin) {
-                        Ok(v) => out.push(v),
-                        Err(e) => {
-                            found = Some((r, e));
-                            break;
-                        }
+            for r in 0..n {
+                if let Err(e) = parse_number(d.cell(r), (first + r) as u64 + 2, name, &origin) {
+                    if failed
+                        .as_ref()
+                        .is_none_or(|(fr, fk, _)| (r, k) < (*fr, *fk))
+                    {
+                        failed = Some((r, k, Some(e)));
                     }
-                }
-                found
-            };
-            if let Some((r, e)) = found {
-                if bad.as_ref().is_none_or(|(b, _)| r < *b) {
-                    bad = Some((r, e));
+                    break;
                 }
             }
         }
         // Rows before a bad number are interned first: their label errors come first.
-        let good = bad.as_ref().map_or(n, |(r, _)| *r);
+        let good = failed.as_ref().map_or(n, |(r, _, _)| *r);
         for r in 0..good {
-            let row = first + r as u64;
-            for (b, &d) in columns.iter_mut().zip(&feature_decoders) {
-                if !b.is_numeric() {
-                    b.push_text(file.decoders[d].cell(r), row, &origin)?;
+            let row = (first + r) as u64 + 2;
+            for &(k, d) in &text_features {
+                if !columns[k].is_numeric() {
+                    columns[k].push_text(file.decoders[d].cell(r), row, &origin)?;
                 }
             }
             for ((b, &d), name) in labels.iter_mut().zip(&label_decoders).zip(&spec.labels) {
@@ -121,19 +158,27 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
             }
             row_numbers.push(row);
         }
-        if let Some((_, e)) = bad {
-            return Err(e);
+        if let Some((_, _, e)) = failed {
+            return Err(match e {
+                Some(e) => e,
+                None => bad.map(|(_, _, e)| e).expect("pass 1's error"),
+            });
         }
-        for ((b, &d), out) in columns.iter_mut().zip(&feature_decoders).zip(&parsed) {
-            if !b.is_numeric() {
-                continue;
+        for &(k, d) in &text_features {
+            if columns[k].is_numeric() {
+                let name = &fields.header[fields.features[k]];
+                let d = &file.decoders[d];
+                parsed.clear();
+                for r in 0..n {
+                    let row = (first + r) as u64 + 2;
+                    parsed.push(parse_number(d.cell(r), row, name, &origin)?);
+                }
+                columns[k]
+                    .extend(&parsed)
+                    .map_err(|source| spilled(&origin, spill, source))?;
             }
-            let d = &file.decoders[d];
-            let values = if d.numeric { &d.numbers[..] } else { &out[..] };
-            b.extend(values)
-                .map_err(|source| spilled(&origin, spill, source))?;
         }
-        first += n as u64;
+        first += n;
     }
     let mut table = assemble(&origin, spec, fields, columns, labels, row_numbers, spill)?;
     table.checksum = file.checksum;

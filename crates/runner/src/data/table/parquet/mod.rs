@@ -656,6 +656,82 @@ impl Columns {
         })
     }
 
+    /// Takes out the decoders read straight to numbers, which are then read a column at a
+    /// time ([`read_alone`](Self::read_alone)), leaving the text ones to
+    /// [`next_chunk`](Self::next_chunk): for each column of the file, its decoder if it was
+    /// one of them.
+    fn take_numeric(&mut self) -> Vec<Option<Decoder>> {
+        let decoders = std::mem::take(&mut self.decoders);
+        let mut taken: Vec<Option<Decoder>> = Vec::new();
+        taken.resize_with(self.columns.len(), || None);
+        let mut kept = Vec::new();
+        let mut place = vec![None; decoders.len()];
+        for (i, d) in decoders.into_iter().enumerate() {
+            if d.numeric {
+                let column = self.columns.iter().position(|c| *c == Some(i));
+                if let Some(c) = column {
+                    taken[c] = Some(d);
+                }
+            } else {
+                place[i] = Some(kept.len());
+                kept.push(d);
+            }
+        }
+        for c in &mut self.columns {
+            *c = c.and_then(|i| place[i]);
+        }
+        self.decoders = kept;
+        taken
+    }
+
+    /// Reads `d`'s column alone from its first row to its last, a chunk at a time, handing each
+    /// chunk to `each` with the index of its first row; stops when `each` says `false`. One
+    /// column's pages in memory at a time, where reading every column of a row group at once
+    /// would hold a page of each.
+    fn read_alone(
+        file: &SerializedFileReader<Source>,
+        path: &Path,
+        d: &mut Decoder,
+        mut each: impl FnMut(usize, &Decoder) -> Result<bool, DataError>,
+    ) -> Result<(), DataError> {
+        let name = |file: &SerializedFileReader<Source>, leaf: usize| {
+            file.metadata()
+                .file_metadata()
+                .schema_descr()
+                .column(leaf)
+                .name()
+                .to_string()
+        };
+        let mut first = 0;
+        for g in 0..file.num_row_groups() {
+            let group = file
+                .get_row_group(g)
+                .map_err(|e| unreadable(path, format!("row group {g}: {e}")))?;
+            let mut left = usize::try_from(group.metadata().num_rows().max(0)).unwrap_or(0);
+            d.reader = Some(
+                group
+                    .get_column_reader(d.leaf)
+                    .map_err(|e| unreadable(path, format!("row group {g}: {e}")))?,
+            );
+            while left > 0 {
+                let n = left.min(CHUNK_ROWS);
+                d.read(n).map_err(|e| {
+                    unreadable(
+                        path,
+                        format!("row group {g}, column `{}`: {e}", name(file, d.leaf)),
+                    )
+                })?;
+                if !each(first, d)? {
+                    return Ok(());
+                }
+                first += n;
+                left -= n;
+            }
+            d.reader = None;
+        }
+        Ok(())
+    }
+
     /// Opens the next row group with rows; `false` when there is none left.
     fn next_group(&mut self) -> Result<bool, DataError> {
         while self.left == 0 {
