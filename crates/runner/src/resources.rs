@@ -161,6 +161,25 @@ mod cgroup {
     }
 }
 
+/// Hands the memory freed so far back to the system at once. mimalloc, the global allocator,
+/// returns a freed block only after a delay and on a later allocation, so the data stage's
+/// large temporaries (the table's labels and the row index vectors: hundreds of MB at 20M rows)
+/// would stay in the process through training, where a memory cgroup needs that memory for the
+/// page cache of a table kept in files.
+pub(crate) fn release_freed() {
+    extern "C" {
+        /// mimalloc's own entry point (`mimalloc.h`): frees what it holds unused, and with
+        /// `force` returns it to the system without waiting.
+        fn mi_collect(force: bool);
+    }
+    // SAFETY: mimalloc is linked in as the global allocator (`main.rs`); `mi_collect` takes no
+    // pointers, may be called from any thread at any time, and changes no live allocation.
+    #[allow(unsafe_code)]
+    unsafe {
+        mi_collect(true);
+    }
+}
+
 /// A `KEY: N kB` line of a Linux `/proc` file (`/proc/meminfo`, `/proc/self/status`), in
 /// bytes; `None` off Linux or when the line is absent. The one reader of such lines.
 pub(crate) fn proc_kib(file: &str, key: &str) -> Option<u64> {

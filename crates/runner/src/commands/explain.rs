@@ -320,7 +320,7 @@ fn rows_index(a: &ExplainArgs, m: &Matrix) -> Result<Vec<usize>> {
     a.rows
         .iter()
         .map(|r| {
-            m.source_rows.iter().position(|s| s == r).with_context(|| {
+            m.source_rows.iter().position(|s| s == *r).with_context(|| {
                 format!(
                     "--rows {r}: {} has no usable row {r} (rows start at 2, after the header; rows with missing values may have been dropped)",
                     a.data.display()

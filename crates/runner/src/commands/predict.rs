@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::loaded::load_run;
 use crate::data::{Column, Table};
 use crate::run as rundir;
-use crate::train::predictions;
+use crate::train::predictions_of;
 
 /// What `burnfit predict` writes besides the predictions.
 pub(crate) struct PredictOptions<'a> {
@@ -84,73 +84,85 @@ pub(crate) fn predict(
         }
         _ => {}
     }
-    let values = predictions(&l.model, &m, head, &l.device);
-    let bytes = predictions_csv(
-        &l.pre.labels,
-        &rows,
-        &values,
-        &thresholds,
-        options.keep,
-        &kept,
-    )
-    .with_context(|| format!("cannot write the predictions for {}", data.display()))?;
-    let bytes = if super::predict_parquet::wanted(out) {
-        super::predict_parquet::from_csv(&bytes, options.keep.len()).with_context(|| {
-            format!(
-                "cannot write the predictions as Parquet to {}",
-                out.display()
-            )
-        })?
-    } else {
-        bytes
+    let header = header(&l.pre.labels, options.keep)?;
+    // Written as they are computed, a part at a time: a table of any size is predicted in the
+    // memory of one part's outputs and text.
+    let write = |w: &mut dyn Write| -> Result<()> {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(&header)?;
+        for lo in (0..m.rows).step_by(PART) {
+            let hi = (lo + PART).min(m.rows);
+            let values = predictions_of(&l.model, &m, lo..hi, head, &l.device);
+            let part = Part {
+                rows: &rows[lo..hi],
+                values: &values,
+                thresholds: &thresholds,
+                kept: &kept,
+            };
+            write_rows(&mut w, &l.pre.labels, &part)?;
+        }
+        w.flush()?;
+        Ok(())
     };
-    if out == Path::new("-") {
-        std::io::stdout().write_all(&bytes)?;
-    } else {
+    let context = || format!("cannot write the predictions for {}", data.display());
+    if super::predict_parquet::wanted(out) {
+        // Parquet is written whole from the CSV text, in memory.
+        let mut bytes = Vec::new();
+        write(&mut bytes).with_context(context)?;
+        let bytes =
+            super::predict_parquet::from_csv(&bytes, options.keep.len()).with_context(|| {
+                format!(
+                    "cannot write the predictions as Parquet to {}",
+                    out.display()
+                )
+            })?;
         rundir::write_atomic(out, &bytes)?;
-        say!("wrote {} predictions to {}", m.rows, out.display());
+    } else if out == Path::new("-") {
+        write(&mut std::io::stdout().lock()).with_context(context)?;
+        return Ok(ExitCode::SUCCESS);
+    } else {
+        crate::files::write_atomic_with(out, write).with_context(context)?;
     }
+    say!("wrote {} predictions to {}", m.rows, out.display());
     Ok(ExitCode::SUCCESS)
 }
 
-/// The predictions as CSV: the data row (counted from 1, the header not counted), the `--keep`
-/// columns, then `probability,class` with the class as the label's own value (`Yes`/`No`),
-/// `class` and `probability_<class>` for each class of a softmax (`values` then holds k per
-/// row), `prediction` for a regression; for several label columns, `probability_<label>` and
-/// `class_<label>` (1 or 0) for each yes/no label, or `prediction_<target>` for each target.
-// Long because one arm per head for the header and again for each row.
-fn predictions_csv(
-    labels: &crate::data::LabelMap,
-    rows: &[usize],
-    values: &[f64],
-    thresholds: &[f64],
-    keep: &[String],
-    kept: &[Vec<String>],
-) -> Result<Vec<u8>> {
-    let threshold = |j: usize| thresholds.get(j).copied().unwrap_or(thresholds[0]);
+/// Rows predicted and written at a time.
+const PART: usize = 65_536;
+
+/// One part of the predictions: the table rows predicted, their values (`outputs` a row), the
+/// thresholds (one for every label, or one each) and the `--keep` columns' cells (whole).
+struct Part<'a> {
+    rows: &'a [usize],
+    values: &'a [f64],
+    thresholds: &'a [f64],
+    kept: &'a [Vec<String>],
+}
+
+/// The predictions' header: the data row (counted from 1, the header not counted), the
+/// `--keep` columns, then `probability,class` with the class as the label's own value
+/// (`Yes`/`No`), `class` and `probability_<class>` for each class of a softmax, `prediction`
+/// for a regression; for several label columns, `probability_<label>` and `class_<label>` (1 or
+/// 0) for each yes/no label, or `prediction_<target>` for each target.
+fn header(labels: &crate::data::LabelMap, keep: &[String]) -> Result<Vec<String>> {
     use crate::data::LabelMap;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<&str> = vec!["row"];
-    header.extend(keep.iter().map(String::as_str));
-    let named: Vec<String>;
+    let mut header: Vec<String> = vec!["row".into()];
+    header.extend(keep.iter().cloned());
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     match labels {
-        LabelMap::Binary { .. } => header.extend(["probability", "class"]),
-        LabelMap::Regression => header.push("prediction"),
+        LabelMap::Binary { .. } => header.extend(words(&["probability", "class"])),
+        LabelMap::Regression => header.push("prediction".into()),
         LabelMap::Classes { classes } => {
-            named = classes.iter().map(|c| format!("probability_{c}")).collect();
-            header.push("class");
-            header.extend(named.iter().map(String::as_str));
+            header.push("class".into());
+            header.extend(classes.iter().map(|c| format!("probability_{c}")));
         }
-        LabelMap::Labels { names } => {
-            named = names
+        LabelMap::Labels { names } => header.extend(
+            names
                 .iter()
-                .flat_map(|n| [format!("probability_{n}"), format!("class_{n}")])
-                .collect();
-            header.extend(named.iter().map(String::as_str));
-        }
+                .flat_map(|n| [format!("probability_{n}"), format!("class_{n}")]),
+        ),
         LabelMap::Targets { names } => {
-            named = names.iter().map(|n| format!("prediction_{n}")).collect();
-            header.extend(named.iter().map(String::as_str));
+            header.extend(names.iter().map(|n| format!("prediction_{n}")))
         }
     }
     if let Some(dup) = header
@@ -163,9 +175,26 @@ fn predictions_csv(
             dup.1
         );
     }
-    w.write_record(&header)?;
+    Ok(header)
+}
+
+/// One part's rows of the predictions (columns as [`header`] names them).
+// Long because one arm per head.
+fn write_rows<W: Write>(
+    w: &mut csv::Writer<W>,
+    labels: &crate::data::LabelMap,
+    part: &Part,
+) -> Result<()> {
+    use crate::data::LabelMap;
+    let Part {
+        rows,
+        values,
+        thresholds,
+        kept,
+    } = *part;
+    let threshold = |j: usize| thresholds.get(j).copied().unwrap_or(thresholds[0]);
     let width = labels.outputs();
-    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    let mut record: Vec<String> = Vec::new();
     for (&r, row) in rows.iter().zip(values.chunks(width)) {
         record.clear();
         record.push((r + 1).to_string());
@@ -203,7 +232,7 @@ fn predictions_csv(
         }
         w.write_record(&record)?;
     }
-    Ok(w.into_inner().map_err(|e| e.into_error())?)
+    Ok(())
 }
 
 /// The cells of each `--keep` column of `data`, one entry per data row, as written (a second

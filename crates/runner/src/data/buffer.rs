@@ -35,6 +35,19 @@ impl Values {
     }
 }
 
+impl Values {
+    /// Gives the kernel `advice` on reading rows `rows` of a mapped column (nothing for one in
+    /// memory): how a pass that reads many columns a block of rows at a time keeps the page
+    /// cache from thrashing, below.
+    pub(crate) fn advise(&self, advice: memmap2::Advice, rows: std::ops::Range<usize>) {
+        if let Values::Mapped { map, start, len } = self {
+            let (lo, hi) = (rows.start.min(*len), rows.end.min(*len));
+            // Advice only: a refusal changes no value read.
+            let _ = map.advise_range(advice, start + 4 * lo, 4 * (hi - lo));
+        }
+    }
+}
+
 impl Deref for Values {
     type Target = [f32];
 

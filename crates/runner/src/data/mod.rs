@@ -10,10 +10,12 @@ pub(crate) mod cache;
 pub(crate) mod error;
 pub(crate) mod preprocess;
 pub(crate) mod profile;
+pub(crate) mod rows;
 pub(crate) mod split;
 pub(crate) mod synthetic;
 pub(crate) mod table;
 
 pub(crate) use error::DataError;
 pub(crate) use preprocess::{Matrix, Preprocessor};
+pub(crate) use rows::RowNumbers;
 pub(crate) use table::{Column, LabelColumn, LabelMap, LabelRule, LoadSpec, Selection, Table};

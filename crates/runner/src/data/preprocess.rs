@@ -76,7 +76,7 @@ pub(crate) struct Matrix {
     /// Number of input columns (after one-hot).
     pub(crate) width: usize,
     /// Each row's number in its source file.
-    pub(crate) source_rows: Vec<u64>,
+    pub(crate) source_rows: crate::data::RowNumbers,
 }
 
 impl Matrix {
@@ -402,8 +402,43 @@ impl Preprocessor {
         // next: the kernel cannot drop a changed page until it is written, and a memory limit
         // (a cgroup's) would otherwise fill with them.
         let part = x.rows_per_part(width);
-        for (p, part_rows) in rows.chunks(part).enumerate() {
-            let lo = p * part * width;
+        // A mapped column read a block of rows at a time, as here, defeats the kernel's
+        // read-around: each fault reads up to `read_ahead_kb` (8 MB on some disks) around it,
+        // for each of a hundred columns, and a memory cgroup of 1 GB evicts one column's pages
+        // before they are used to read another's (100 GB read for 8 GB of columns). So no
+        // read-around, and each part's rows asked for ahead, column by column.
+        let mapped: Vec<&crate::data::buffer::Values> = table
+            .columns
+            .iter()
+            .filter_map(|c| match c {
+                Column::Numeric { values, .. } => Some(values),
+                Column::Categorical { .. } => None,
+            })
+            .filter(|v| matches!(v, crate::data::buffer::Values::Mapped { .. }))
+            .collect();
+        let whole = 0..table.len();
+        for v in &mapped {
+            v.advise(memmap2::Advice::Random, whole.clone());
+        }
+        let mut at = 0;
+        while at < n {
+            // A part's rows also span at most `part` rows of the table, so what is asked for
+            // ahead stays as small as the part (validation rows lie a few apart).
+            let span = |s: &[usize]| match (s.iter().min(), s.iter().max()) {
+                (Some(&lo), Some(&hi)) => Some((lo, hi)),
+                _ => None,
+            };
+            let mut end = at.saturating_add(part).min(n);
+            while end - at > 1 && span(&rows[at..end]).is_some_and(|(lo, hi)| hi - lo >= part) {
+                end = at + (end - at) / 2;
+            }
+            let part_rows = &rows[at..end];
+            if let Some((first, last)) = span(part_rows) {
+                for v in &mapped {
+                    v.advise(memmap2::Advice::WillNeed, first..last + 1);
+                }
+            }
+            let lo = at * width;
             let out = &mut x[lo..lo + part_rows.len() * width];
             let blocks = out
                 .par_chunks_mut(BLOCK * width.max(1))
@@ -418,6 +453,10 @@ impl Preprocessor {
                     path: "the input matrix's mapped file".into(),
                     source,
                 })?;
+            at = end;
+        }
+        for v in &mapped {
+            v.advise(memmap2::Advice::Normal, whole.clone());
         }
         let y_width = self.labels.width();
         let y = table
@@ -431,7 +470,7 @@ impl Preprocessor {
                 y
             })
             .unwrap_or_default();
-        let source_rows = rows.iter().map(|&r| table.rows[r]).collect();
+        let source_rows = rows.iter().map(|&r| table.rows.get(r)).collect();
         Ok((
             Matrix {
                 x,

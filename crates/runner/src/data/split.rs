@@ -121,7 +121,24 @@ pub(crate) fn split(
         valid.sort_unstable();
         return (train, valid);
     }
-    let mut order = rows.to_vec();
+    plain(rows.to_vec(), rng, rule)
+}
+
+/// [`split`], taking the rows: a plain split (neither k-fold nor stratified) keeps the training
+/// rows in their memory, not a copy (160 MB at 20M rows).
+pub(crate) fn split_owned(
+    rows: Vec<usize>,
+    labels: Option<&[f32]>,
+    rule: SplitRule,
+) -> (Vec<usize>, Vec<usize>) {
+    if rule.fold.is_some() || (rule.stratify && labels.is_some()) {
+        return split(&rows, labels, rule);
+    }
+    plain(rows, StdRng::seed_from_u64(rule.seed), rule)
+}
+
+/// The first `train` share of `order` (shuffled first when the rule says so) trains.
+fn plain(mut order: Vec<usize>, mut rng: StdRng, rule: SplitRule) -> (Vec<usize>, Vec<usize>) {
     if rule.shuffle {
         order.shuffle(&mut rng);
     }
@@ -143,6 +160,19 @@ mod tests {
             stratify,
             seed: 1,
             fold: None,
+        }
+    }
+
+    #[test]
+    fn a_split_that_takes_its_rows_is_the_same_split() {
+        let rows: Vec<usize> = (0..1000).map(|i| i * 3).collect();
+        let labels: Vec<f32> = (0..3000).map(|i| (i % 7 == 0) as u8 as f32).collect();
+        for (shuffle, stratify) in [(false, false), (true, false), (true, true)] {
+            let r = rule(shuffle, stratify);
+            assert_eq!(
+                split_owned(rows.clone(), Some(&labels), r),
+                split(&rows, Some(&labels), r)
+            );
         }
     }
 

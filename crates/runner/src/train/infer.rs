@@ -23,18 +23,29 @@ pub(crate) const CPU_EVAL_CHUNK: usize = 2048;
 /// 6–7 ms an epoch on a 2-core AMD EPYC. A GPU takes larger chunks one after another from one
 /// thread. A row's output does not depend on the chunk it is in.
 pub(crate) fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
+    outputs_of(model, m, 0..m.rows, device)
+}
+
+/// [`outputs`] for rows `range` of `m` only: a part of a table larger than memory.
+pub(crate) fn outputs_of(
+    model: &Mlp,
+    m: &Matrix,
+    range: std::ops::Range<usize>,
+    device: &Device,
+) -> Vec<f32> {
+    let end = range.end.min(m.rows);
     crate::threads::on_pool(|| {
         if *device == Device::flex() {
-            let chunks: Vec<usize> = (0..m.rows).step_by(CPU_EVAL_CHUNK).collect();
+            let chunks: Vec<usize> = range.step_by(CPU_EVAL_CHUNK).collect();
             let parts: Vec<Vec<f32>> = chunks
                 .into_par_iter()
-                .map(|lo| chunk(model, m, lo, (lo + CPU_EVAL_CHUNK).min(m.rows), device))
+                .map(|lo| chunk(model, m, lo, (lo + CPU_EVAL_CHUNK).min(end), device))
                 .collect();
             parts.concat()
         } else {
-            let mut out = Vec::with_capacity(m.rows);
-            for lo in (0..m.rows).step_by(EVAL_CHUNK) {
-                out.extend(chunk(model, m, lo, (lo + EVAL_CHUNK).min(m.rows), device));
+            let mut out = Vec::with_capacity(end.saturating_sub(range.start));
+            for lo in range.step_by(EVAL_CHUNK) {
+                out.extend(chunk(model, m, lo, (lo + EVAL_CHUNK).min(end), device));
             }
             out
         }
@@ -50,12 +61,18 @@ fn chunk(model: &Mlp, m: &Matrix, lo: usize, hi: usize, device: &Device) -> Vec<
     host(model.forward(x).into_data()) // [rows, outputs]
 }
 
-/// What `predict` writes for every row of `m`: the raw outputs through the loss's head
+/// What `predict` writes for rows `range` of `m`: the raw outputs through the loss's head
 /// (`Loss::activate_row`), in f64, row-major: a probability per label for BCE, the values for
 /// MSE, k class probabilities for cross-entropy.
-pub(crate) fn predictions(model: &Mlp, m: &Matrix, head: Head, device: &Device) -> Vec<f64> {
+pub(crate) fn predictions_of(
+    model: &Mlp,
+    m: &Matrix,
+    range: std::ops::Range<usize>,
+    head: Head,
+    device: &Device,
+) -> Vec<f64> {
     let loss = head.loss();
-    let mut out: Vec<f64> = outputs(model, m, device)
+    let mut out: Vec<f64> = outputs_of(model, m, range, device)
         .into_iter()
         .map(f64::from)
         .collect();

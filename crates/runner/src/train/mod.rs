@@ -28,7 +28,7 @@ use burnfit_model::MlpOptimizer;
 use burnfit_model::{Loss, Mlp, MlpConfig, UpdatePath};
 
 use crate::run::PrivacySummary;
-pub(crate) use infer::{evaluate, outputs, predictions, CPU_EVAL_CHUNK, EVAL_CHUNK};
+pub(crate) use infer::{evaluate, outputs, predictions_of, CPU_EVAL_CHUNK, EVAL_CHUNK};
 pub(crate) use memory::check_memory;
 pub(crate) use private::Plan as PrivacyPlan;
 pub(crate) use step::{

@@ -370,7 +370,7 @@ fn row_weights(
     {
         bail!(
             "row {}: its weight in the loss is not a finite 32-bit float (train.class_weight times data.weight{}); lower train.class_weight or rescale the weight column",
-            data.train.source_rows[i],
+            data.train.source_rows.get(i),
             config
                 .data
                 .weight

@@ -12,8 +12,9 @@
 //! 36      4     zero
 //! 40      m     metadata: JSON ([`Meta`]): the key, names, levels, the label map, counts
 //! ...           zeros up to a multiple of 64
-//! p       n     payload: rows (u64 each), then each column's values (f32) or codes (u32),
-//!               then the labels (f32), in native byte order, one after the other
+//! p       n     payload: the row numbers (none when consecutive, else u32 or u64 each, as
+//!               the metadata says), then each column's values (f32) or codes (u32), then the
+//!               labels (f32), in native byte order, one after the other
 //! ```
 //!
 //! Nothing in a file is trusted before it is checked: the magic, the format, the lengths against
@@ -30,13 +31,13 @@ use std::sync::Arc;
 
 use crate::data::buffer::Values;
 use crate::data::table::MISSING_CODE;
-use crate::data::{Column, Table};
+use crate::data::{Column, RowNumbers, Table};
 
 /// The first bytes of every cache file.
 const MAGIC: &[u8; 8] = b"BFTABLE\n";
 
 /// The layout's version: raised whenever the bytes or the metadata change meaning.
-pub(super) const FORMAT: u32 = 2;
+pub(super) const FORMAT: u32 = 3;
 
 /// The fixed header's length.
 const HEAD: usize = 40;
@@ -88,10 +89,34 @@ pub(super) struct Meta {
     header: Vec<String>,
     /// Number of rows.
     rows: u64,
+    /// How the row numbers are stored.
+    row_numbers: RowsMeta,
     /// The feature columns, in order.
     columns: Vec<ColumnMeta>,
     /// The label fields.
     labels: LabelMeta,
+}
+
+/// How a table's row numbers are stored ([`RowNumbers`]).
+#[derive(Debug, Serialize, Deserialize)]
+enum RowsMeta {
+    /// Not at all: `first`, `first + 1`, …
+    Consecutive { first: u64 },
+    /// u32 each.
+    Narrow,
+    /// u64 each.
+    Wide,
+}
+
+impl RowsMeta {
+    /// Bytes a row takes in the payload.
+    fn width(&self) -> usize {
+        match self {
+            RowsMeta::Consecutive { .. } => 0,
+            RowsMeta::Narrow => 4,
+            RowsMeta::Wide => 8,
+        }
+    }
 }
 
 /// One feature column's metadata; its values are in the payload.
@@ -158,7 +183,12 @@ pub(super) fn encode<'t>(
     checksum: (u64, u32),
 ) -> Result<Encoded<'t>, serde_json::Error> {
     let (labels, label_values) = LabelMeta::of(table)?;
-    let mut sections: Vec<&[u8]> = vec![bytemuck::cast_slice(&table.rows)];
+    let (row_numbers, rows_section): (RowsMeta, &[u8]) = match &table.rows {
+        RowNumbers::Consecutive { first, .. } => (RowsMeta::Consecutive { first: *first }, &[]),
+        RowNumbers::Narrow(v) => (RowsMeta::Narrow, bytemuck::cast_slice(v)),
+        RowNumbers::Wide(v) => (RowsMeta::Wide, bytemuck::cast_slice(v)),
+    };
+    let mut sections: Vec<&[u8]> = vec![rows_section];
     let columns = table
         .columns
         .iter()
@@ -187,6 +217,7 @@ pub(super) fn encode<'t>(
         checksum,
         header: table.header.clone(),
         rows: table.rows.len() as u64,
+        row_numbers,
         columns,
         labels,
     })?;
@@ -332,7 +363,7 @@ pub(super) fn decode(
         payload,
         mapped,
         h.payload_crc,
-        rows,
+        (rows, &meta.row_numbers),
         &meta.columns,
         label_count,
     )?;
@@ -382,12 +413,12 @@ fn copy_payload(
     payload: &[u8],
     mapped: Option<(&Arc<memmap2::Mmap>, usize)>,
     crc: u32,
-    rows: usize,
+    (rows, numbers): (usize, &RowsMeta),
     columns: &[ColumnMeta],
     labels: Option<usize>,
 ) -> Result<Vec<Copied>, Unusable> {
     let expected = rows
-        .checked_mul(8 + 4 * columns.len())
+        .checked_mul(numbers.width() + 4 * columns.len())
         .and_then(|b| b.checked_add(4 * labels.unwrap_or(0)));
     if expected != Some(payload.len()) {
         return Err(damaged(format!(
@@ -405,7 +436,16 @@ fn copy_payload(
         at += now.len();
         (now, at - now.len())
     };
-    let mut sections = vec![Section::Rows(cut(8 * rows).0)];
+    let first = match numbers {
+        RowsMeta::Consecutive { first } => {
+            if first.checked_add(rows as u64).is_none() {
+                return Err(damaged(format!("{rows} rows from row {first}")));
+            }
+            Some(*first)
+        }
+        _ => None,
+    };
+    let mut sections = vec![Section::Rows(cut(numbers.width() * rows).0, rows, first)];
     for c in columns {
         sections.push(match c {
             ColumnMeta::Numeric { .. } => {
@@ -443,8 +483,9 @@ fn check_codes(name: &str, codes: &[u32], levels: usize) -> Result<(), Unusable>
 
 /// One stretch of the payload, by what it holds.
 enum Section<'b> {
-    /// The source row numbers.
-    Rows(&'b [u8]),
+    /// The source row numbers: their bytes (u32 or u64 each), or how many rows from which
+    /// first one.
+    Rows(&'b [u8], usize, Option<u64>),
     /// The labels.
     Floats(&'b [u8]),
     /// A numeric column's values, and where they are in the mapped file they may stay in.
@@ -455,7 +496,7 @@ enum Section<'b> {
 
 /// A section, copied out.
 enum Copied {
-    Rows(Vec<u64>),
+    Rows(RowNumbers),
     Floats(Vec<f32>),
     Codes(Vec<u32>),
     /// A numeric column, copied or left in the map.
@@ -477,7 +518,13 @@ impl Section<'_> {
         }
         let mut crc = crc32fast::Hasher::new();
         let copied = match self {
-            Section::Rows(b) => Copied::Rows(out(b, &mut crc)),
+            Section::Rows(_, len, Some(first)) => {
+                Copied::Rows(RowNumbers::Consecutive { first, len })
+            }
+            Section::Rows(b, len, None) if b.len() == 4 * len => {
+                Copied::Rows(RowNumbers::Narrow(out(b, &mut crc)))
+            }
+            Section::Rows(b, _, None) => Copied::Rows(RowNumbers::Wide(out(b, &mut crc))),
             Section::Floats(b) => Copied::Floats(out(b, &mut crc)),
             Section::Codes(b) => Copied::Codes(out(b, &mut crc)),
             // Left in the map when aligned there: summed where it lies.
@@ -522,7 +569,7 @@ mod tests {
                 positive: "Yes".into(),
                 negative: Some("No".into()),
             }),
-            rows: vec![2, 3, 5],
+            rows: [2u64, 3, 5].into_iter().collect(),
             checksum: Some((120, 77)),
         }
     }

@@ -119,7 +119,7 @@ pub(crate) struct Table {
     /// was read with a mapping still to learn.
     pub(crate) label_map: Option<LabelMap>,
     /// Each row's number in the source, 1-based with the header as row 1.
-    pub(crate) rows: Vec<u64>,
+    pub(crate) rows: crate::data::RowNumbers,
     /// The file's size and CRC32, as read (a table read from a file).
     pub(crate) checksum: Option<(u64, u32)>,
 }
@@ -279,7 +279,7 @@ impl Table {
                 .into_iter()
                 .map(LabelBuilder::new)
                 .collect(),
-            rows: Vec::new(),
+            rows: crate::data::RowNumbers::default(),
             fields: &fields,
             label_names: &spec.labels,
             spill,
@@ -303,7 +303,7 @@ fn assemble(
     fields: header::Fields,
     builders: Vec<ColumnBuilder>,
     labels: Vec<LabelBuilder>,
-    rows: Vec<u64>,
+    rows: crate::data::RowNumbers,
     spill: Option<&Path>,
 ) -> Result<Table, DataError> {
     if rows.is_empty() {

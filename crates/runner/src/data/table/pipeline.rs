@@ -28,7 +28,7 @@ pub(super) struct Sink<'a> {
     /// Each label column's cells, in `fields.labels` order.
     pub(crate) labels: Vec<LabelBuilder>,
     /// Each row's line in the source.
-    pub(crate) rows: Vec<u64>,
+    pub(crate) rows: crate::data::RowNumbers,
     /// Where each column's cells are.
     pub(crate) fields: &'a Fields,
     /// `data.label`'s columns, for messages.

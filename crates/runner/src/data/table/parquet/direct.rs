@@ -114,9 +114,7 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
         .iter()
         .map(|&f| decoder_of(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut row_numbers = Vec::new();
-    // Reserved, not touched: a table's pages are taken as its rows come.
-    row_numbers.reserve_exact(rows);
+    let mut row_numbers = crate::data::RowNumbers::default();
     let mut parsed: Vec<f32> = Vec::new();
     let mut first = 0usize;
     while let Some(n) = file.next_chunk()? {

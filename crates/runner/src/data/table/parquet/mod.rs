@@ -666,10 +666,15 @@ impl Columns {
         taken.resize_with(self.columns.len(), || None);
         let mut kept = Vec::new();
         let mut place = vec![None; decoders.len()];
+        let mut column_of = vec![None; decoders.len()];
+        for (c, d) in self.columns.iter().enumerate() {
+            if let Some(d) = d {
+                column_of[*d] = Some(c);
+            }
+        }
         for (i, d) in decoders.into_iter().enumerate() {
             if d.numeric {
-                let column = self.columns.iter().position(|c| *c == Some(i));
-                if let Some(c) = column {
+                if let Some(c) = column_of[i] {
                     taken[c] = Some(d);
                 }
             } else {
