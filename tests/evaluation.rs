@@ -458,3 +458,72 @@ fn cv_refuses_more_folds_than_rows_before_starting_any() {
         &["at least 2 folds"],
     );
 }
+
+/// `predict` writes its rows a part at a time (65,536 of them): over more rows than two parts,
+/// every row comes once and in order, and its class is the one `evaluate` counts, which
+/// predicts the whole table at once; the stdout and file outputs are the same bytes.
+#[test]
+fn predictions_written_in_parts_are_every_row_once_as_evaluate_counts_them() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let out = burnfit(dir)
+        .args([
+            "synth",
+            "--rows",
+            "140000",
+            "--features",
+            "6",
+            "--seed",
+            "3",
+        ])
+        .args(["--out", "many.csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    write(
+        dir,
+        "many.toml",
+        "[data]\npath = \"many.csv\"\nlabel = \"label\"\n[train]\nepochs = 1\nbatch_size = 512\n",
+    );
+    train(dir, &["--config", "many.toml", "--out", "run"]);
+    let predict = |out: &str| {
+        let p = burnfit(dir)
+            .args([
+                "predict", "--model", "run", "--data", "many.csv", "--out", out,
+            ])
+            .output()
+            .unwrap();
+        assert!(p.status.success(), "{}", stderr(&p));
+        p
+    };
+    let to_stdout = predict("-");
+    predict("p.csv");
+    let preds = fs::read_to_string(dir.join("p.csv")).unwrap();
+    assert_eq!(preds, stdout(&to_stdout));
+    let labels: Vec<String> = fs::read_to_string(dir.join("many.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().to_string())
+        .collect();
+    let mut right = 0;
+    let mut count = 0;
+    for (i, line) in preds.lines().skip(1).enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], (i + 1).to_string(), "row numbers in order");
+        right += usize::from(cells[2] == labels[i]);
+        count += 1;
+    }
+    assert_eq!(count, 140_000);
+    let eval = burnfit(dir)
+        .args(["evaluate", "--model", "run", "--data", "many.csv", "--json"])
+        .output()
+        .unwrap();
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let json: Value = serde_json::from_str(&stdout(&eval)).unwrap();
+    let accuracy = json["metrics"]["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - right as f64 / count as f64).abs() < 1e-9,
+        "{accuracy} vs {right}/{count}"
+    );
+}

@@ -425,8 +425,25 @@ impl RunDir {
         raw: &[f32],
         head: crate::head::Head,
     ) -> Result<()> {
+        self.still_here()?;
+        // Streamed to the file: millions of validation rows are hundreds of MB of text.
+        write_atomic_with(&self.file(OUTPUTS), |w| {
+            let mut w = csv::Writer::from_writer(w);
+            Self::outputs_csv(&mut w, m, raw, head)?;
+            w.flush()?;
+            Ok(())
+        })
+    }
+
+    /// `outputs.csv`'s rows ([`write_outputs`](Self::write_outputs)).
+    // Long because one table layout per kind of head.
+    fn outputs_csv<W: std::io::Write>(
+        w: &mut csv::Writer<W>,
+        m: &crate::data::Matrix,
+        raw: &[f32],
+        head: crate::head::Head,
+    ) -> Result<()> {
         let loss = head.loss();
-        let mut w = csv::Writer::from_writer(Vec::new());
         if head.is_several() {
             let k = m.y_width;
             let mut header = vec!["row".to_string()];
@@ -439,8 +456,7 @@ impl RunDir {
                 record.extend(z.iter().map(ToString::to_string));
                 w.write_record(&record)?;
             }
-            let bytes = w.into_inner().map_err(|e| e.into_error())?;
-            return self.write(OUTPUTS, &bytes);
+            return Ok(());
         }
         if loss == Loss::CrossEntropy {
             let k = raw.len().checked_div(m.rows).unwrap_or(1);
@@ -452,8 +468,7 @@ impl RunDir {
                 record.extend(z.iter().map(ToString::to_string));
                 w.write_record(&record)?;
             }
-            let bytes = w.into_inner().map_err(|e| e.into_error())?;
-            return self.write(OUTPUTS, &bytes);
+            return Ok(());
         }
         let classifier = loss == Loss::Bce;
         let mut header = vec!["row", "target", "output"];
@@ -468,8 +483,7 @@ impl RunDir {
             }
             w.write_record(&record)?;
         }
-        let bytes = w.into_inner().map_err(|e| e.into_error())?;
-        self.write(OUTPUTS, &bytes)
+        Ok(())
     }
 
     /// Writes `status.json`.
