@@ -234,13 +234,10 @@ impl Table {
         Ok(table)
     }
 
-    /// Reads a Parquet file ([`parquet::read_table`]) with its checksum: the file's own bytes
-    /// (taken as it was read, when it was read whole).
+    /// Reads a Parquet file ([`parquet::read_table`]) with its checksum: the file's own bytes.
     fn from_parquet(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
         let mut table = parquet::read_table(path, spec)?;
-        if table.checksum.is_none() {
-            table.checksum = Some(parquet::checksum(path)?);
-        }
+        table.checksum = Some(parquet::checksum(path)?);
         Ok(table)
     }
 
