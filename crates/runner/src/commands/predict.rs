@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 
 use super::loaded::load_run;
 use crate::data::{Column, Table};
-use crate::run as rundir;
 use crate::train::predictions_of;
 
 /// What `burnfit predict` writes besides the predictions.
@@ -86,10 +85,8 @@ pub(crate) fn predict(
     }
     let header = header(&l.pre.labels, options.keep)?;
     // Written as they are computed, a part at a time: a table of any size is predicted in the
-    // memory of one part's outputs and text.
-    let write = |w: &mut dyn Write| -> Result<()> {
-        let mut w = csv::Writer::from_writer(w);
-        w.write_record(&header)?;
+    // memory of one part's outputs and text (and, for Parquet, one row group).
+    let parts = |each: &mut dyn FnMut(Vec<u8>) -> Result<()>| -> Result<()> {
         for lo in (0..m.rows).step_by(PART) {
             let hi = (lo + PART).min(m.rows);
             let values = predictions_of(&l.model, &m, lo..hi, head, &l.device);
@@ -99,29 +96,38 @@ pub(crate) fn predict(
                 thresholds: &thresholds,
                 kept: &kept,
             };
+            let mut w = csv::Writer::from_writer(Vec::new());
             write_rows(&mut w, &l.pre.labels, &part)?;
+            each(w.into_inner().map_err(|e| e.into_error())?)?;
         }
-        w.flush()?;
+        Ok(())
+    };
+    let csv = |w: &mut dyn Write| -> Result<()> {
+        let mut head = csv::Writer::from_writer(Vec::new());
+        head.write_record(&header)?;
+        w.write_all(&head.into_inner().map_err(|e| e.into_error())?)?;
+        parts(&mut |bytes| Ok(w.write_all(&bytes)?))?;
+        Ok(w.flush()?)
+    };
+    let parquet = |w: &mut dyn Write| -> Result<()> {
+        let mut file = super::predict_parquet::Streamed::new(&header, options.keep.len())?;
+        parts(&mut |bytes| Ok(w.write_all(&file.part(&bytes)?)?))?;
+        w.write_all(&file.finish()?)?;
         Ok(())
     };
     let context = || format!("cannot write the predictions for {}", data.display());
-    if super::predict_parquet::wanted(out) {
-        // Parquet is written whole from the CSV text, in memory.
-        let mut bytes = Vec::new();
-        write(&mut bytes).with_context(context)?;
-        let bytes =
-            super::predict_parquet::from_csv(&bytes, options.keep.len()).with_context(|| {
-                format!(
-                    "cannot write the predictions as Parquet to {}",
-                    out.display()
-                )
-            })?;
-        rundir::write_atomic(out, &bytes)?;
-    } else if out == Path::new("-") {
-        write(&mut std::io::stdout().lock()).with_context(context)?;
+    if out == Path::new("-") {
+        csv(&mut std::io::stdout().lock()).with_context(context)?;
         return Ok(ExitCode::SUCCESS);
+    } else if super::predict_parquet::wanted(out) {
+        crate::files::write_atomic_with(out, parquet).with_context(|| {
+            format!(
+                "cannot write the predictions as Parquet to {}",
+                out.display()
+            )
+        })?;
     } else {
-        crate::files::write_atomic_with(out, write).with_context(context)?;
+        crate::files::write_atomic_with(out, csv).with_context(context)?;
     }
     say!("wrote {} predictions to {}", m.rows, out.display());
     Ok(ExitCode::SUCCESS)

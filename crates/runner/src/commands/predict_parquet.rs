@@ -26,9 +26,6 @@ pub(super) fn wanted(out: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
 }
 
-/// Rows per row group: large enough for readers to skim, small enough to build in memory.
-const GROUP_ROWS: usize = 1 << 20;
-
 /// One output column's cells, typed.
 pub(crate) enum Cells {
     /// INT64.
@@ -42,21 +39,101 @@ pub(crate) enum Cells {
 }
 
 /// The CSV `csv` (a header, then rows; the `kept` columns right after `row`) as a Parquet file.
-pub(super) fn from_csv(csv: &[u8], kept: usize) -> Result<Vec<u8>> {
+#[cfg(test)]
+fn from_csv(csv: &[u8], kept: usize) -> Result<Vec<u8>> {
     let mut rdr = csv::Reader::from_reader(csv);
     let names: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
-    if let Some((i, name)) = names
-        .iter()
-        .enumerate()
-        .find(|(i, n)| names[..*i].contains(n))
-    {
-        bail!(
-            "the predictions would have two columns named `{name}` (columns {} and {}); a Parquet file needs distinct names: leave it out of --keep",
-            names.iter().position(|n| n == name).unwrap_or(0) + 1,
-            i + 1
-        );
+    let body = rdr.position().byte() as usize;
+    let mut streamed = Streamed::new(&names, kept)?;
+    let mut out = streamed.part(&csv[body.min(csv.len())..])?;
+    out.extend(streamed.finish()?);
+    Ok(out)
+}
+
+/// Predictions written as Parquet a part at a time: each part's CSV rows become a row group,
+/// whose bytes are handed on as soon as it is written, so the file is never whole in memory.
+pub(super) struct Streamed {
+    writer: SerializedFileWriter<Vec<u8>>,
+    names: Vec<String>,
+    kept: usize,
+    /// Rows written so far, for messages.
+    rows: usize,
+    groups: usize,
+}
+
+impl Streamed {
+    /// A file with columns `names` (the `kept` columns right after `row`); a name twice is
+    /// refused, since a Parquet file needs distinct names.
+    pub(super) fn new(names: &[String], kept: usize) -> Result<Self> {
+        if let Some((i, name)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            bail!(
+                "the predictions would have two columns named `{name}` (columns {} and {}); a Parquet file needs distinct names: leave it out of --keep",
+                names.iter().position(|n| n == name).unwrap_or(0) + 1,
+                i + 1
+            );
+        }
+        Ok(Self {
+            writer: writer(names, &columns(names, kept))?,
+            names: names.to_vec(),
+            kept,
+            rows: 0,
+            groups: 0,
+        })
     }
-    let mut columns: Vec<Cells> = (0..names.len())
+
+    /// One part: CSV rows without their header, as a row group; the file's bytes written since
+    /// the last call.
+    pub(super) fn part(&mut self, rows: &[u8]) -> Result<Vec<u8>> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(rows);
+        let mut columns = columns(&self.names, self.kept);
+        for record in rdr.records() {
+            let record = record?;
+            self.rows += 1;
+            for ((column, cell), name) in columns.iter_mut().zip(record.iter()).zip(&self.names) {
+                push(column, cell).with_context(|| {
+                    format!("row {} of the predictions, column `{name}`", self.rows)
+                })?;
+            }
+        }
+        if columns.first().map_or(0, len) > 0 {
+            self.group(&columns)?;
+        }
+        Ok(self.written()?)
+    }
+
+    /// The file's last bytes: its footer, after one empty row group when no rows came (so
+    /// every reader sees the columns' types).
+    pub(super) fn finish(mut self) -> Result<Vec<u8>> {
+        if self.groups == 0 {
+            let empty = columns(&self.names, self.kept);
+            self.group(&empty)?;
+        }
+        Ok(self.writer.into_inner()?)
+    }
+
+    fn group(&mut self, columns: &[Cells]) -> Result<()> {
+        write_group(&mut self.writer, columns)?;
+        self.groups += 1;
+        Ok(())
+    }
+
+    /// What the writer has written so far, taken out of its buffer (it counts its own offsets,
+    /// so the bytes can go as they come).
+    fn written(&mut self) -> std::io::Result<Vec<u8>> {
+        self.writer.flush()?;
+        Ok(std::mem::take(self.writer.inner_mut()))
+    }
+}
+
+/// Empty columns of the types `names` take (see the module's doc).
+fn columns(names: &[String], kept: usize) -> Vec<Cells> {
+    (0..names.len())
         .map(|i| match (i, names[i].as_str()) {
             (0, _) => Cells::Int(Vec::new()),
             (i, _) if i <= kept => Cells::Text(Vec::new()),
@@ -64,15 +141,7 @@ pub(super) fn from_csv(csv: &[u8], kept: usize) -> Result<Vec<u8>> {
             (_, n) if n.starts_with("prediction") => Cells::Float(Vec::new()),
             _ => Cells::Double(Vec::new()),
         })
-        .collect();
-    for (r, record) in rdr.records().enumerate() {
-        let record = record?;
-        for ((column, cell), name) in columns.iter_mut().zip(record.iter()).zip(&names) {
-            push(column, cell)
-                .with_context(|| format!("row {} of the predictions, column `{name}`", r + 1))?;
-        }
-    }
-    write(&names, columns)
+        .collect()
 }
 
 /// Appends one cell, parsed for its column's type (empty: a null).
@@ -109,11 +178,11 @@ fn field(name: &str, cells: &Cells) -> Result<Arc<Type>> {
     ))
 }
 
-/// Writes the columns as one Parquet file (row groups of [`GROUP_ROWS`]).
-pub(crate) fn write(names: &[String], columns: Vec<Cells>) -> Result<Vec<u8>> {
+/// A Parquet writer for columns `names` of `columns`' types, Snappy-compressed.
+fn writer(names: &[String], columns: &[Cells]) -> Result<SerializedFileWriter<Vec<u8>>> {
     let fields = names
         .iter()
-        .zip(&columns)
+        .zip(columns)
         .map(|(n, c)| field(n, c))
         .collect::<Result<Vec<_>>>()?;
     let schema = Arc::new(
@@ -125,27 +194,34 @@ pub(crate) fn write(names: &[String], columns: Vec<Cells>) -> Result<Vec<u8>> {
         .set_compression(Compression::SNAPPY)
         .set_created_by(format!("burnfit {}", env!("CARGO_PKG_VERSION")))
         .build();
-    let mut writer = SerializedFileWriter::new(Vec::new(), schema, Arc::new(props))?;
+    Ok(SerializedFileWriter::new(
+        Vec::new(),
+        schema,
+        Arc::new(props),
+    )?)
+}
+
+/// Writes every row of `columns` as one row group.
+fn write_group(writer: &mut SerializedFileWriter<Vec<u8>>, columns: &[Cells]) -> Result<()> {
     let rows = columns.first().map_or(0, len);
-    let mut start = 0;
-    // At least one row group, even for no rows, so every reader sees the columns' types.
-    loop {
-        let end = (start + GROUP_ROWS).min(rows);
-        let mut group = writer.next_row_group()?;
-        for column in &columns {
-            let Some(mut w) = group.next_column()? else {
-                bail!("the Parquet writer has fewer columns than the schema");
-            };
-            write_column(w.untyped(), column, start..end)?;
-            w.close()?;
-        }
-        group.close()?;
-        start = end;
-        if start >= rows {
-            break;
-        }
+    let mut group = writer.next_row_group()?;
+    for column in columns {
+        let Some(mut w) = group.next_column()? else {
+            bail!("the Parquet writer has fewer columns than the schema");
+        };
+        write_column(w.untyped(), column, 0..rows)?;
+        w.close()?;
     }
-    Ok(writer.into_inner()?)
+    group.close()?;
+    Ok(())
+}
+
+/// The columns as one Parquet file of one row group (tests write files with it).
+#[cfg(test)]
+pub(crate) fn write(names: &[String], columns: Vec<Cells>) -> Result<Vec<u8>> {
+    let mut w = writer(names, &columns)?;
+    write_group(&mut w, &columns)?;
+    Ok(w.into_inner()?)
 }
 
 fn len(c: &Cells) -> usize {

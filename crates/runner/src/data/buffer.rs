@@ -168,6 +168,10 @@ impl Buffer {
             .checked_mul(4)
             .ok_or_else(|| std::io::Error::other("too many values"))?;
         file.set_len(bytes as u64)?;
+        // The blocks taken now: a sparse file on a disk that fills up meanwhile (another
+        // process writing) would end the run with SIGBUS at the first page that finds no room.
+        #[cfg(target_os = "linux")]
+        rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes as u64)?;
         // SAFETY: the file was made here, unnamed, and no other handle to it exists: nothing
         // else can change or truncate it while it is mapped.
         #[allow(unsafe_code)]

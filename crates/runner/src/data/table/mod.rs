@@ -236,7 +236,8 @@ impl Table {
 
     /// Reads a Parquet file ([`parquet::read_table`]) with its checksum: the file's own bytes.
     fn from_parquet(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
-        let mut table = parquet::read_table(path, spec)?;
+        let mut table =
+            parquet::read_table(path, spec).map_err(|e| text::every_text_column(path, spec, e))?;
         table.checksum = Some(parquet::checksum(path)?);
         Ok(table)
     }

@@ -28,7 +28,9 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
     let origin = path.display().to_string();
     // Decoded: the labels and the features the selection can take (a column it sets aside is
     // never decoded, so its type cannot stop the run).
+    // A file's names are compared trimmed, as the header is read (`header::resolve`).
     let wanted = |name: &str| {
+        let name = name.trim();
         spec.labels.iter().any(|l| l == name)
             || match &spec.selection {
                 Selection::Only(names) => names.iter().any(|n| n == name),
@@ -36,6 +38,7 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
             }
     };
     let numeric = |name: &str| {
+        let name = name.trim();
         !spec.labels.iter().any(|l| l == name) && !spec.categorical.iter().any(|c| c == name)
     };
     let mut file = Columns::open(path, &wanted, &numeric)?;
@@ -59,15 +62,19 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
 
     // Pass 1: the numeric columns, each alone; the first bad value of each.
     let mut direct = file.take_numeric();
+    // A column is read alone when its builder takes numbers too; one the two disagree on
+    // has no decoder left for pass 2, an error there, never numbers in a text column.
     let read_alone: Vec<bool> = fields
         .features
         .iter()
-        .map(|&f| direct[f].is_some())
+        .zip(&columns)
+        .map(|(&f, b)| direct[f].is_some() && b.is_numeric())
         .collect();
     let mut alone: Vec<(usize, &mut ColumnBuilder, Decoder)> = columns
         .iter_mut()
         .zip(&fields.features)
         .enumerate()
+        .filter(|(k, _)| read_alone[*k])
         .filter_map(|(k, (b, &f))| Some((k, b, direct[f].take()?)))
         .collect();
     let reader = std::sync::Arc::clone(&file.file);
@@ -280,6 +287,35 @@ mod tests {
             }
         }
         assert_eq!(format!("{direct:?}"), format!("{text:?}"));
+    }
+
+    /// Names are compared trimmed, as the header is read: a spaced number column named as
+    /// categorical is text, and a spaced label, feature or excluded column is found.
+    #[test]
+    fn spaced_column_names_are_the_config_s_names() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = file(
+            dir.path(),
+            vec![
+                (" z ", Cells::Int(vec![Some(0), Some(1), Some(2), Some(3)])),
+                (
+                    "a ",
+                    Cells::Double(vec![Some(0.5), Some(1.5), None, Some(2.0)]),
+                ),
+                (" y", Cells::Int(vec![Some(0), Some(1), Some(0), Some(1)])),
+            ],
+        );
+        let (direct, text) = both(&path, &spec(&["z"]));
+        let (direct, text) = (direct.unwrap(), text.unwrap());
+        assert!(matches!(direct.columns[0], Column::Categorical { .. }));
+        assert_eq!(format!("{direct:?}"), format!("{text:?}"));
+        let mut only = spec(&[]);
+        only.selection = Selection::Only(vec!["a".into()]);
+        let (direct, text) = both(&path, &only);
+        assert_eq!(
+            format!("{:?}", direct.unwrap()),
+            format!("{:?}", text.unwrap())
+        );
     }
 
     /// A value that is no f32 is the CSV loader's error for that cell, on the same row, and a

@@ -24,6 +24,7 @@ use std::fs::File;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 
 use parquet::basic::{Compression, ConvertedType, LogicalType, Type as Physical};
@@ -780,6 +781,10 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// How many [`contained`] calls are running in the process: a panic while any is running is
+/// the Parquet reader's, and quiet.
+static READING: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
     /// Set while this thread runs the Parquet reader inside [`contained`].
     static QUIET: Cell<bool> = const { Cell::new(false) };
@@ -795,14 +800,24 @@ fn contained<T>(path: &Path, f: impl FnOnce() -> Result<T, DataError>) -> Result
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
+            if !QUIET.with(Cell::get) && READING.load(Ordering::SeqCst) == 0 {
                 previous(info);
             }
         }));
     });
-    QUIET.with(|q| q.set(true));
+    // Counted for the whole process as well as marked on this thread: the reader's work is
+    // spread over rayon's threads, one of which may be this one, inside another guard.
+    struct Reading;
+    impl Drop for Reading {
+        fn drop(&mut self) {
+            READING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    READING.fetch_add(1, Ordering::SeqCst);
+    let _reading = Reading;
+    let was = QUIET.with(|q| q.replace(true));
     let result = std::panic::catch_unwind(AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(false));
+    QUIET.with(|q| q.set(was));
     result.unwrap_or_else(|_| {
         Err(unreadable(
             path,
