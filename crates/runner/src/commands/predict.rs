@@ -133,8 +133,14 @@ pub(crate) fn predict(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Rows predicted and written at a time.
+/// Rows predicted and written at a time: a whole number of inference chunks on every backend,
+/// so a part is cut where a prediction of the whole table would cut it, and each row's output
+/// is the same bytes (a row's output can differ in its last digit with the size of its chunk).
 const PART: usize = 65_536;
+const _: () = assert!(
+    PART.is_multiple_of(crate::train::CPU_EVAL_CHUNK)
+        && PART.is_multiple_of(crate::train::EVAL_CHUNK)
+);
 
 /// One part of the predictions: the table rows predicted, their values (`outputs` a row), the
 /// thresholds (one for every label, or one each) and the `--keep` columns' cells (whole).

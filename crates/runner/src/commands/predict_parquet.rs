@@ -1,6 +1,7 @@
 //! `predict --out F.parquet`: the predictions CSV's own columns and cells, as Parquet.
 //!
-//! Made from the CSV text `predict` writes, so both files hold the same values: whatever the
+//! Made from the CSV text `predict` writes, a row group for each part of it ([`Streamed`]), so
+//! both files hold the same values and neither is ever whole in memory: whatever the
 //! CSV's cells say, the Parquet file says with a type. The type of a column follows from its
 //! place and name: `row` is INT64, the `--keep` columns and `class…` are UTF8 text (an ID like
 //! `007` stays text), `prediction…` is FLOAT (the network's f32 output, which the CSV writes in
