@@ -197,6 +197,16 @@ impl Buffer {
         }
     }
 
+    /// Gives the kernel `advice` on reading values `values` of a mapped matrix (nothing for one
+    /// in memory).
+    pub(crate) fn advise(&self, advice: memmap2::Advice, values: std::ops::Range<usize>) {
+        if let Buffer::Mapped { map, len } = self {
+            let (lo, hi) = (values.start.min(*len), values.end.min(*len));
+            // Advice only: a refusal changes no value read.
+            let _ = map.advise_range(advice, 4 * lo, 4 * (hi - lo));
+        }
+    }
+
     /// Whether it lives in a mapped file.
     #[cfg(test)]
     fn is_spilled(&self) -> bool {

@@ -80,6 +80,32 @@ pub(crate) struct Matrix {
 }
 
 impl Matrix {
+    /// Readies a mapped matrix for rows read in a random order (a shuffled epoch), or back in
+    /// order: the kernel's read-around (up to `read_ahead_kb`, 8 MB on some disks, around each
+    /// page fault) reads megabytes for each 400-byte row of a random order; off, a row costs
+    /// its page. Nothing for a matrix in memory.
+    pub(crate) fn read_at_random(&self, random: bool) {
+        let advice = if random {
+            memmap2::Advice::Random
+        } else {
+            memmap2::Advice::Normal
+        };
+        self.x.advise(advice, 0..self.rows * self.width);
+    }
+
+    /// Asks the kernel to read rows `rows` of a mapped matrix ahead, while the step before them
+    /// runs (the next batch of a shuffled epoch); nothing for a matrix in memory.
+    pub(crate) fn prefetch(&self, rows: &[usize]) {
+        if matches!(self.x, crate::data::buffer::Buffer::Mapped { .. }) {
+            for &r in rows {
+                self.x.advise(
+                    memmap2::Advice::WillNeed,
+                    r * self.width..(r + 1) * self.width,
+                );
+            }
+        }
+    }
+
     /// Rows `rows` of `x`, in that order, as one new row-major buffer (a batch, or the rows a
     /// report explains).
     pub(crate) fn gather(&self, rows: &[usize]) -> Vec<f32> {

@@ -341,8 +341,18 @@ fn run_steps(
     tally.y_width = yw;
     let bar = Progress::start(epoch, t.epochs.get(), steps, first);
     let base = t.optimizer_settings().lr();
+    // A matrix larger than memory read in a shuffled order: each batch's rows are asked for
+    // while the step before them runs, a page each.
+    job.train.read_at_random(t.shuffle);
+    if t.shuffle {
+        job.train
+            .prefetch(&order[first * batch..((first + 1) * batch).min(n)]);
+    }
     for step in first..steps {
         let (lo, hi) = (step * batch, ((step + 1) * batch).min(n));
+        if t.shuffle && hi < n {
+            job.train.prefetch(&order[hi..(hi + batch).min(n)]);
+        }
         let lr = learning_rate(job.config, base, epoch, step, steps);
         let rows = (job.train, &order[lo..hi]);
         let (next, out, loss) = step_on(
@@ -376,9 +386,12 @@ fn run_steps(
             bar.inc();
         }
         if interrupted {
+            job.train.read_at_random(false);
             return stop_mid_epoch(job, state, &tally, done, bar);
         }
     }
+    // Evaluation reads the matrix in order.
+    job.train.read_at_random(false);
     bar.finish();
     Ok((state, Steps::Done(tally)))
 }
