@@ -148,7 +148,8 @@ fn matrix_buffer(origin: &str, n: usize, width: usize) -> Result<Buffer, DataErr
         return Ok(vec![0f32; n * width].into());
     }
     let Some(dir) = crate::data::cache::private_folder() else {
-        crate::resources::check(&what, bytes, cause, hint)?;
+        let hint = format!("{hint}, {}", crate::data::cache::NO_FOLDER);
+        crate::resources::check(&what, bytes, cause, &hint)?;
         return Ok(vec![0f32; n * width].into());
     };
     crate::resources::check_disk(&dir, bytes, hint)?;

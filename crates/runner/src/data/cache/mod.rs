@@ -114,6 +114,10 @@ pub(crate) enum CacheError {
     },
 }
 
+/// Added to a refusal for memory that a usable private folder would have avoided: past half
+/// the memory available, a table's columns and an input matrix are kept on disk there.
+pub(crate) const NO_FOLDER: &str = "or let burnfit keep it on disk: data.cache_dir must name a folder of your own that others cannot write (the cache folder is not usable here)";
+
 /// The cache's folder, checked as private (made so when absent), whether or not caching is on:
 /// the place for the large scratch files of a run (an input matrix larger than memory), which
 /// must not be in a shared folder. `None` when there is none usable.

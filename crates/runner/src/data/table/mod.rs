@@ -398,7 +398,8 @@ fn column_home(what: &str, need: &Need) -> Result<Option<std::path::PathBuf>, Da
         return Ok(None);
     }
     let Some(dir) = crate::data::cache::private_folder() else {
-        crate::resources::check(what, total, Some(need.cause.clone()), hint)?;
+        let hint = format!("{hint}, {}", crate::data::cache::NO_FOLDER);
+        crate::resources::check(what, total, Some(need.cause.clone()), &hint)?;
         return Ok(None);
     };
     let cause = format!(
