@@ -122,7 +122,9 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
         .map(|&f| decoder_of(f))
         .collect::<Result<Vec<_>, _>>()?;
     let mut row_numbers = crate::data::RowNumbers::default();
-    let mut parsed: Vec<f32> = Vec::new();
+    // Each text feature's numbers of the chunk (empty for a categorical one): parsed once,
+    // checked, then added.
+    let mut parsed: Vec<Vec<f32>> = vec![Vec::new(); text_features.len()];
     let mut first = 0usize;
     while let Some(n) = file.next_chunk()? {
         // The first bad number of the chunk, by row then column: pass 1's, or a number
@@ -131,21 +133,25 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
             .as_ref()
             .filter(|(row, _, _)| *row < first + n)
             .map(|(row, k, _)| (*row - first, *k, None));
-        for &(k, d) in &text_features {
+        for (&(k, d), out) in text_features.iter().zip(&mut parsed) {
+            out.clear();
             if !columns[k].is_numeric() {
                 continue;
             }
             let name = &fields.header[fields.features[k]];
             let d = &file.decoders[d];
             for r in 0..n {
-                if let Err(e) = parse_number(d.cell(r), (first + r) as u64 + 2, name, &origin) {
-                    if failed
-                        .as_ref()
-                        .is_none_or(|(fr, fk, _)| (r, k) < (*fr, *fk))
-                    {
-                        failed = Some((r, k, Some(e)));
+                match parse_number(d.cell(r), (first + r) as u64 + 2, name, &origin) {
+                    Ok(v) => out.push(v),
+                    Err(e) => {
+                        if failed
+                            .as_ref()
+                            .is_none_or(|(fr, fk, _)| (r, k) < (*fr, *fk))
+                        {
+                            failed = Some((r, k, Some(e)));
+                        }
+                        break;
                     }
-                    break;
                 }
             }
         }
@@ -169,17 +175,10 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
                 None => bad.map(|(_, _, e)| e).expect("pass 1's error"),
             });
         }
-        for &(k, d) in &text_features {
+        for (&(k, _), out) in text_features.iter().zip(&parsed) {
             if columns[k].is_numeric() {
-                let name = &fields.header[fields.features[k]];
-                let d = &file.decoders[d];
-                parsed.clear();
-                for r in 0..n {
-                    let row = (first + r) as u64 + 2;
-                    parsed.push(parse_number(d.cell(r), row, name, &origin)?);
-                }
                 columns[k]
-                    .extend(&parsed)
+                    .extend(out)
                     .map_err(|source| spilled(&origin, spill, source))?;
             }
         }

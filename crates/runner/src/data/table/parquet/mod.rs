@@ -286,8 +286,8 @@ fn f64_cell(v: f64) -> Option<f32> {
     let halfway = v.to_bits() & 0x1fff_ffff == 0x1000_0000;
     let subnormal = v != 0.0 && v.abs() < f64::from(f32::MIN_POSITIVE);
     if halfway || subnormal {
-        let digits = ryu::Buffer::new().format(v).to_owned();
-        return fast_float2::parse::<f32, _>(digits.as_bytes())
+        let mut digits = ryu::Buffer::new();
+        return fast_float2::parse::<f32, _>(digits.format(v).as_bytes())
             .ok()
             .filter(|x| x.is_finite());
     }
