@@ -36,8 +36,9 @@ use crate::data::{Column, RowNumbers, Table};
 /// The first bytes of every cache file.
 const MAGIC: &[u8; 8] = b"BFTABLE\n";
 
-/// The layout's version: raised whenever the bytes or the metadata change meaning.
-pub(super) const FORMAT: u32 = 3;
+/// The layout's version: raised whenever the bytes or the metadata change meaning (4: a row
+/// after blank lines is numbered by its own line, where csv named the first blank line).
+pub(super) const FORMAT: u32 = 4;
 
 /// The fixed header's length.
 const HEAD: usize = 40;

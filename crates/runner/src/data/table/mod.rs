@@ -13,6 +13,7 @@ mod cells;
 mod columns;
 mod header;
 mod label;
+mod lines;
 pub(crate) mod parquet;
 mod pipeline;
 mod text;
@@ -228,6 +229,7 @@ impl Table {
             &path.display().to_string(),
             spec,
             home.as_deref(),
+            bytes,
         )
         .map_err(|e| text::every_text_column(path, spec, e))?;
         table.checksum = Some((file.bytes, file.hasher.finalize()));
@@ -249,30 +251,50 @@ impl Table {
         origin: &str,
         spec: &LoadSpec,
     ) -> Result<Self, DataError> {
-        Self::from_reader_into(reader, origin, spec, None)
+        Self::from_reader_into(reader, origin, spec, None, 0)
     }
 
     /// Reads CSV from any reader (`origin` names it in messages), its numeric columns kept in
-    /// files in `spill` (a private folder) when given.
+    /// files in `spill` (a private folder) when given; `bytes`, the file's size when known
+    /// (else 0), sizes the columns from the start.
     fn from_reader_into<R: std::io::Read + Send>(
         reader: R,
         origin: &str,
         spec: &LoadSpec,
         spill: Option<&Path>,
+        bytes: u64,
     ) -> Result<Self, DataError> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .buffer_capacity(1 << 20)
-            .from_reader(UnixLines::new(reader));
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|e| pipeline::malformed(e, origin))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
+        let (header, input) = lines::Input::open(UnixLines::new(reader), origin)?;
+        let rows = input.rows_in(bytes, header.len());
+        Self::from_input(input, header, origin, spec, spill, rows)
+    }
+
+    /// Reads CSV from any reader through the csv path alone: the reference the fast path
+    /// is compared with.
+    #[cfg(test)]
+    pub(crate) fn from_reader_through_csv<R: std::io::Read + Send>(
+        reader: R,
+        origin: &str,
+        spec: &LoadSpec,
+    ) -> Result<Self, DataError> {
+        let (header, mut input) = lines::Input::open(UnixLines::new(reader), origin)?;
+        input.csv_only = true;
+        Self::from_input(input, header, origin, spec, None, 0)
+    }
+
+    /// Reads the records after `header`, with room for `rows` of them from the start.
+    fn from_input<R: std::io::Read + Send>(
+        input: lines::Input<R>,
+        header: csv::StringRecord,
+        origin: &str,
+        spec: &LoadSpec,
+        spill: Option<&Path>,
+        rows: usize,
+    ) -> Result<Self, DataError> {
+        let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
         let fields = header::resolve(header, origin, spec)?;
         let mut sink = pipeline::Sink {
-            builders: builders(origin, spec, &fields, spill, 0)?,
+            builders: builders(origin, spec, &fields, spill, rows)?,
             labels: column_rules(spec)
                 .into_iter()
                 .map(LabelBuilder::new)
@@ -282,7 +304,7 @@ impl Table {
             label_names: &spec.labels,
             spill,
         };
-        pipeline::read(rdr, origin, &mut sink)?;
+        pipeline::read(input, origin, &mut sink)?;
         let pipeline::Sink {
             builders,
             labels,

@@ -1,11 +1,12 @@
-//! The loader's three stages: one thread splits the file into records (csv_core, about a
-//! quarter of the work), a few workers parse the numeric cells of whole batches (about two
-//! thirds), and the calling thread puts the batches back in file order, interning categorical
-//! cells and labels as it goes (so codes follow first appearance and the first error in the
-//! file wins). Batches and their value buffers go round and come back emptied, so nothing is
-//! allocated per record.
+//! The loader's three stages: one thread cuts the file into blocks of whole lines (or, from
+//! the first quote on, splits it into records with csv_core), a few workers split the blocks
+//! and parse the numeric cells (most of the work), and the calling thread puts the batches
+//! back in file order, interning categorical cells and labels as it goes (so codes follow
+//! first appearance and the first error in the file wins). Batches and their buffers go round
+//! and come back, so nothing is allocated per record.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -13,13 +14,11 @@ use super::cells::parse_number;
 use super::columns::ColumnBuilder;
 use super::header::Fields;
 use super::label::LabelBuilder;
+use super::lines::{self, Input, Layout, Next, Role};
 use crate::data::DataError;
 
-/// Records per batch.
+/// Records per batch on the csv path.
 const BATCH: usize = 1024;
-
-/// A batch's records and its values buffer, on their way back to the splitter.
-type Recycled = (Vec<csv::ByteRecord>, Vec<f32>);
 
 /// What the calling thread builds from the records, in file order.
 pub(super) struct Sink<'a> {
@@ -37,8 +36,9 @@ pub(super) struct Sink<'a> {
     pub(crate) spill: Option<&'a std::path::Path>,
 }
 
-/// A csv error as the loader reports it: the row, and the problem in the user's words.
-pub(super) fn malformed(e: csv::Error, origin: &str) -> DataError {
+/// A csv error as the loader reports it: the row (`offset` added to csv's line, for a
+/// reader that starts inside the file), and the problem in the user's words.
+pub(super) fn malformed(e: csv::Error, origin: &str, offset: u64) -> DataError {
     if e.is_io_error() {
         // A read that failed (or a line past the limit): about the file, not a row.
         return match e.into_kind() {
@@ -53,13 +53,8 @@ pub(super) fn malformed(e: csv::Error, origin: &str) -> DataError {
             },
         };
     }
-    let row = e.position().map_or(0, |p| p.line());
+    let row = e.position().map_or(0, |p| p.line() + offset);
     let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            format!("has {len} fields but the header has {expected_len}")
-        }
         csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
         _ => e.to_string(),
     };
@@ -70,73 +65,109 @@ pub(super) fn malformed(e: csv::Error, origin: &str) -> DataError {
     }
 }
 
-/// A record whose field count is wrong because a quote was never closed: the field ran on over
-/// the following lines. csv only sees the count; the record it read shows the newlines.
-fn unterminated(record: &csv::ByteRecord, origin: &str, e: &csv::Error) -> Option<DataError> {
-    if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
-        return None;
-    }
-    let (i, field) = record
-        .iter()
-        .enumerate()
-        .find(|(_, f)| f.contains(&b'\n'))?;
-    let lines = field.iter().filter(|&&b| b == b'\n').count();
-    Some(DataError::Malformed {
+/// A record of line `row` with `len` fields where the header has `expected`.
+pub(super) fn wrong_length(len: usize, expected: usize, row: u64, origin: &str) -> DataError {
+    DataError::Malformed {
         path: origin.to_string(),
-        row: e.position().map_or(0, |p| p.line()),
+        row,
+        message: format!("has {len} fields but the header has {expected}"),
+    }
+}
+
+/// A record whose field count is wrong, most often because a quote was never closed: the
+/// field ran on over the following lines, which the record shows.
+fn unequal(record: &csv::ByteRecord, expected: usize, row: u64, origin: &str) -> DataError {
+    let Some((i, field)) = record.iter().enumerate().find(|(_, f)| f.contains(&b'\n')) else {
+        return wrong_length(record.len(), expected, row, origin);
+    };
+    let lines = field.iter().filter(|&&b| b == b'\n').count();
+    DataError::Malformed {
+        path: origin.to_string(),
+        row,
         message: format!(
             "field {} opens a quote that runs on over the next {lines} lines; is a closing `\"` missing?",
             i + 1
         ),
-    })
+    }
 }
 
-/// Reads every record of `rdr` (its header already read) into `sink`.
-pub(super) fn read<R: std::io::Read + Send>(
-    mut rdr: csv::Reader<R>,
+/// Reads every record after the header of `input` into `sink`.
+pub(super) fn read<R: Read + Send>(
+    input: Input<R>,
     origin: &str,
     sink: &mut Sink,
 ) -> Result<(), DataError> {
     let fields = sink.fields;
-    let numeric: Vec<Numeric> = sink
-        .builders
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.is_numeric())
-        .map(|(b, _)| {
-            let field = fields.features[b];
-            Numeric {
+    let mut roles = vec![Role::Skip; fields.header.len()];
+    let mut numeric = Vec::new();
+    let mut targets = Vec::new();
+    for (b, builder) in sink.builders.iter().enumerate() {
+        let field = fields.features[b];
+        let role = std::mem::take(&mut roles[field]);
+        roles[field] = if builder.is_numeric() {
+            numeric.push(Numeric {
                 builder: b,
                 field,
                 name: &fields.header[field],
-            }
-        })
-        .collect();
+            });
+            role.and_number(numeric.len() - 1)
+        } else {
+            targets.push((Target::Builder(b), field));
+            role.and_text(targets.len() - 1)
+        };
+    }
+    for (l, &field) in fields.labels.iter().enumerate() {
+        let role = std::mem::take(&mut roles[field]);
+        targets.push((Target::Label(l), field));
+        roles[field] = role.and_text(targets.len() - 1);
+    }
+    let layout = Layout {
+        roles,
+        texts: targets.len(),
+        numeric: numeric.iter().map(|c| (c.field, c.name)).collect(),
+    };
+    let shape = Shape {
+        fields: fields.header.len(),
+        numeric: &numeric,
+        layout: &layout,
+        targets: &targets,
+    };
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
     let (work_tx, work_rx) = sync_channel::<Batch>(2 * workers);
     // Owned by the workers alone: when they have all stopped, the splitter's send fails.
     let work_rx = Arc::new(Mutex::new(work_rx));
-    let (done_tx, done_rx) = channel::<Parsed>();
-    let (empty_tx, empty_rx) = channel::<Recycled>();
+    let (done_tx, done_rx) = channel::<Batch>();
+    let (empty_tx, empty_rx) = channel::<Batch>();
     // The pipeline's threads compute like the caller: `spawn_scoped` gives them its subnormal
     // setting (`backend.flush_denormals`).
     std::thread::scope(|scope| {
+        let fields = shape.fields;
         burnfit_fpenv::spawn_scoped(scope, move || {
-            split(&mut rdr, origin, 4 * workers, &work_tx, &empty_rx)
+            let mut splitter = Splitter {
+                origin,
+                fields,
+                most: 4 * workers,
+                made: 0,
+                seq: 0,
+                work_tx: &work_tx,
+                empty_rx: &empty_rx,
+            };
+            splitter.run(input)
         });
         for _ in 0..workers {
-            let (work_rx, done_tx, numeric) = (work_rx.clone(), done_tx.clone(), &numeric);
+            let (work_rx, done_tx, shape) = (work_rx.clone(), done_tx.clone(), &shape);
             burnfit_fpenv::spawn_scoped(scope, move || loop {
-                let Ok(batch) = work_rx
+                let Ok(mut batch) = work_rx
                     .lock()
                     .map_err(drop)
                     .and_then(|rx| rx.recv().map_err(drop))
                 else {
                     return;
                 };
-                if done_tx.send(batch.parse(numeric, origin)).is_err() {
+                batch.parse(shape, origin);
+                if done_tx.send(batch).is_err() {
                     return;
                 }
             });
@@ -145,74 +176,117 @@ pub(super) fn read<R: std::io::Read + Send>(
         drop(work_rx);
         // Moved in, so that returning early (an error) drops it and a splitter waiting for a
         // batch to come back stops too.
-        reorder(done_rx, empty_tx, &numeric, sink, origin)
+        reorder(done_rx, empty_tx, &shape, sink, origin)
     })
 }
 
-/// The splitter: fills batches of records in file order and sends them to the workers; a
-/// malformed record ends the file with its error. At most `most` batches exist: beyond it, it
-/// waits for one to come back. Batches are made in file order and the calling thread takes
-/// them in that order, so the oldest one in flight always gets through and the wait always ends.
-fn split<R: std::io::Read>(
-    rdr: &mut csv::Reader<R>,
-    origin: &str,
+/// The splitter's state: batches are made in file order, at most `most` of them; beyond it,
+/// it waits for one to come back. The calling thread takes them in that order, so the
+/// oldest one in flight always gets through and the wait always ends.
+struct Splitter<'a> {
+    origin: &'a str,
+    /// The header's number of fields: every record's.
+    fields: usize,
     most: usize,
-    work_tx: &SyncSender<Batch>,
-    empty_rx: &Receiver<Recycled>,
-) {
-    let (mut seq, mut made) = (0, 0);
-    loop {
-        let (mut batch, values) = match empty_rx.try_recv() {
-            Ok(recycled) => recycled,
-            Err(_) if made < most => {
-                made += 1;
-                let records = (0..BATCH).map(|_| csv::ByteRecord::new()).collect();
-                (records, Vec::new())
+    made: usize,
+    seq: usize,
+    work_tx: &'a SyncSender<Batch>,
+    empty_rx: &'a Receiver<Batch>,
+}
+
+impl Splitter<'_> {
+    /// An empty batch: one come back, or a new one; `None` when the calling thread stopped.
+    fn batch(&mut self) -> Option<Batch> {
+        let mut batch = match self.empty_rx.try_recv() {
+            Ok(batch) => batch,
+            Err(_) if self.made < self.most => {
+                self.made += 1;
+                Batch::default()
             }
-            Err(_) => match empty_rx.recv() {
-                Ok(recycled) => recycled,
-                Err(_) => return, // the calling thread stopped (an error)
-            },
+            Err(_) => self.empty_rx.recv().ok()?,
         };
-        let mut filled = 0;
-        let mut failed = None;
-        while filled < batch.len() {
-            match rdr.read_byte_record(&mut batch[filled]) {
-                Ok(true) => filled += 1,
-                Ok(false) => break,
-                Err(e) => {
-                    failed = Some(unterminated(&batch[filled], origin, &e))
-                        .flatten()
-                        .or_else(|| Some(malformed(e, origin)));
-                    break;
+        batch.seq = self.seq;
+        batch.ended = None;
+        batch.failed = None;
+        let records = std::mem::take(&mut batch.records);
+        batch.spare.extend(records);
+        batch.count = 0;
+        self.seq += 1;
+        Some(batch)
+    }
+
+    /// Sends blocks of lines until the end, an error, or a quote (then the csv path).
+    fn run<R: Read>(&mut self, mut input: Input<R>) {
+        loop {
+            let Some(mut batch) = self.batch() else {
+                return;
+            };
+            match input.next_block(&mut batch.block, self.fields) {
+                Ok(Next::Block) => {
+                    batch.kind = Kind::Lines;
+                    if self.work_tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+                Ok(Next::End) => return,
+                Ok(Next::Quoted) => {
+                    self.seq -= 1;
+                    let (mut rdr, offset) = input.into_csv(&mut batch.block);
+                    drop(batch);
+                    self.made -= 1;
+                    return self.records(&mut rdr, offset);
+                }
+                Err(source) => {
+                    batch.kind = Kind::Records;
+                    batch.ended = Some(DataError::Io {
+                        path: self.origin.into(),
+                        source,
+                    });
+                    let _ = self.work_tx.send(batch);
+                    return;
                 }
             }
         }
-        // Only the last batch is short; its unused records are dropped.
-        batch.truncate(filled);
-        let last = filled < BATCH || failed.is_some();
-        if filled > 0 {
-            let records = Ok(batch);
-            let sent = work_tx.send(Batch {
-                seq,
-                records,
-                values,
-            });
-            if sent.is_err() {
+    }
+
+    /// Fills batches with csv records until the end or the first malformed record, whose
+    /// error ends the file; `offset` is added to the lines csv counts.
+    fn records<R: Read>(&mut self, rdr: &mut csv::Reader<R>, offset: u64) {
+        loop {
+            let Some(mut batch) = self.batch() else {
+                return;
+            };
+            batch.kind = Kind::Records;
+            batch.offset = offset;
+            let records = &mut batch.records;
+            let mut failed = None;
+            while records.len() < BATCH {
+                let mut record = batch.spare.pop().unwrap_or_default();
+                match rdr.read_byte_record(&mut record) {
+                    Ok(true) if record.len() == self.fields => records.push(record),
+                    Ok(true) => {
+                        let row = line(&record) + offset;
+                        failed = Some(unequal(&record, self.fields, row, self.origin));
+                        break;
+                    }
+                    Ok(false) => {
+                        batch.spare.push(record);
+                        break;
+                    }
+                    Err(e) => {
+                        failed = Some(malformed(e, self.origin, offset));
+                        break;
+                    }
+                }
+            }
+            let last = records.len() < BATCH || failed.is_some();
+            batch.ended = failed;
+            if (!records.is_empty() || batch.ended.is_some()) && self.work_tx.send(batch).is_err() {
                 return;
             }
-            seq += 1;
-        }
-        if let Some(e) = failed {
-            let (records, values) = (Err(e), Vec::new());
-            let _ = work_tx.send(Batch {
-                seq,
-                records,
-                values,
-            });
-        }
-        if last {
-            return;
+            if last {
+                return;
+            }
         }
     }
 }
@@ -220,60 +294,67 @@ fn split<R: std::io::Read>(
 /// The calling thread's stage: takes parsed batches in file order into `sink` and sends their
 /// buffers back to the splitter.
 fn reorder(
-    done_rx: Receiver<Parsed>,
-    empty_tx: Sender<Recycled>,
-    numeric: &[Numeric],
+    done_rx: Receiver<Batch>,
+    empty_tx: Sender<Batch>,
+    shape: &Shape,
     sink: &mut Sink,
     origin: &str,
 ) -> Result<(), DataError> {
     let mut pending = BTreeMap::new();
     let mut next = 0;
-    for parsed in done_rx {
-        pending.insert(parsed.seq, parsed);
-        while let Some(parsed) = pending.remove(&next) {
+    for batch in done_rx {
+        pending.insert(batch.seq, batch);
+        while let Some(mut batch) = pending.remove(&next) {
             next += 1;
-            let records = parsed.records?;
             // Rows before a bad number are interned first: their label errors come first.
-            let good = parsed.failed.as_ref().map_or(records.len(), |(i, _)| *i);
-            for record in &records[..good] {
-                sink.intern(record, origin)?;
+            let good = batch.failed.as_ref().map_or(batch.count, |(i, _)| *i);
+            for i in 0..good {
+                let row = batch.row(i);
+                for (t, &(target, field)) in shape.targets.iter().enumerate() {
+                    sink.push(
+                        target,
+                        batch.cell(i, t, shape.targets.len(), field),
+                        row,
+                        origin,
+                    )?;
+                }
+                sink.rows.push(row);
             }
-            if let Some((_, e)) = parsed.failed {
+            if let Some((_, e)) = batch.failed.take() {
                 return Err(e);
             }
-            let n = records.len();
-            for (k, c) in numeric.iter().enumerate() {
+            let (n, stride) = (batch.count, batch.stride());
+            for (k, c) in shape.numeric.iter().enumerate() {
                 sink.builders[c.builder]
-                    .extend(&parsed.values[k * n..(k + 1) * n])
+                    .extend(&batch.split.values[k * stride..k * stride + n])
                     .map_err(|source| super::spilled(origin, sink.spill, source))?;
             }
-            let _ = empty_tx.send((records, parsed.values));
+            if let Some(e) = batch.ended.take() {
+                return Err(e);
+            }
+            let _ = empty_tx.send(batch);
         }
     }
     Ok(())
 }
 
 impl Sink<'_> {
-    /// A record's row number, categorical cells and label.
-    fn intern(&mut self, record: &csv::ByteRecord, origin: &str) -> Result<(), DataError> {
-        let row = line(record);
-        for (b, &i) in self.builders.iter_mut().zip(&self.fields.features) {
-            b.push_text(&record[i], row, origin)?;
+    /// A record's text cell for `target`, of line `row`.
+    fn push(
+        &mut self,
+        target: Target,
+        cell: &[u8],
+        row: u64,
+        origin: &str,
+    ) -> Result<(), DataError> {
+        match target {
+            Target::Builder(b) => self.builders[b].push_text(cell, row, origin),
+            Target::Label(l) => self.labels[l].push(cell, row, origin, &self.label_names[l]),
         }
-        for ((b, &li), name) in self
-            .labels
-            .iter_mut()
-            .zip(&self.fields.labels)
-            .zip(self.label_names)
-        {
-            b.push(&record[li], row, origin, name)?;
-        }
-        self.rows.push(row);
-        Ok(())
     }
 }
 
-/// The 1-based line a record starts on (the header is line 1).
+/// The 1-based line a record starts on, as csv counts it.
 pub(super) fn line(record: &csv::ByteRecord) -> u64 {
     record.position().map_or(0, |p| p.line())
 }
@@ -285,53 +366,116 @@ struct Numeric<'a> {
     name: &'a str,
 }
 
-/// Records split from the file, in file order by `seq`, on their way to a worker.
-struct Batch {
-    seq: usize,
-    records: Result<Vec<csv::ByteRecord>, DataError>,
-    /// A recycled buffer for the parsed values.
-    values: Vec<f32>,
+/// Where a text cell goes, in the order a record's cells are interned (the categorical
+/// features in selection order, then the labels; the order the first error is found in).
+#[derive(Clone, Copy)]
+enum Target {
+    Builder(usize),
+    Label(usize),
 }
 
-/// A batch with its numeric cells parsed.
-struct Parsed {
+/// What every batch is read through.
+struct Shape<'a> {
+    /// The header's number of fields.
+    fields: usize,
+    numeric: &'a [Numeric<'a>],
+    layout: &'a Layout<'a>,
+    /// Each text cell of a record: where it goes and its field.
+    targets: &'a [(Target, usize)],
+}
+
+/// Which of a batch's two forms holds its records.
+#[derive(Default, Clone, Copy, PartialEq)]
+enum Kind {
+    /// `block`: lines with no quote.
+    #[default]
+    Lines,
+    /// `records`: split by csv.
+    Records,
+}
+
+/// Records on their way from the splitter to a worker, to the calling thread and back.
+#[derive(Default)]
+struct Batch {
     seq: usize,
-    records: Result<Vec<csv::ByteRecord>, DataError>,
-    /// Column-major: the values of numeric column `k` are `values[k * n..(k + 1) * n]`.
-    values: Vec<f32>,
-    /// The first bad cell: its record's index in the batch, and the error.
+    kind: Kind,
+    block: lines::Block,
+    records: Vec<csv::ByteRecord>,
+    /// Records kept from an earlier round, to read into without allocating.
+    spare: Vec<csv::ByteRecord>,
+    /// Added to csv's lines for `records`.
+    offset: u64,
+    /// The numbers parsed (and, for a block, where its text cells and rows are).
+    split: lines::Split,
+    /// How many records were read.
+    count: usize,
+    /// The first record that is not right: its index, and the error.
     failed: Option<(usize, DataError)>,
+    /// The error that ends the file after these records.
+    ended: Option<DataError>,
 }
 
 impl Batch {
-    fn parse(self, numeric: &[Numeric], origin: &str) -> Parsed {
-        let Batch {
-            seq,
-            records,
-            mut values,
-        } = self;
-        let mut failed = None;
-        if let Ok(records) = &records {
-            let n = records.len();
-            values.clear();
-            values.resize(numeric.len() * n, 0.0);
-            'records: for (i, record) in records.iter().enumerate() {
-                for (k, c) in numeric.iter().enumerate() {
-                    match parse_number(&record[c.field], line(record), c.name, origin) {
-                        Ok(v) => values[k * n + i] = v,
-                        Err(e) => {
-                            failed = Some((i, e));
-                            break 'records;
+    /// Record `i`'s line.
+    fn row(&self, i: usize) -> u64 {
+        match self.kind {
+            Kind::Lines => self.split.rows[i],
+            Kind::Records => line(&self.records[i]) + self.offset,
+        }
+    }
+
+    /// Record `i`'s text cell `t` (of `texts` a record), of field `field`.
+    fn cell(&self, i: usize, t: usize, texts: usize, field: usize) -> &[u8] {
+        match self.kind {
+            Kind::Lines => {
+                let (s, e) = self.split.cells[i * texts + t];
+                &self.block.text()[s as usize..e as usize]
+            }
+            Kind::Records => &self.records[i][field],
+        }
+    }
+
+    /// The distance between two numeric columns in `split.values`.
+    fn stride(&self) -> usize {
+        match self.kind {
+            Kind::Lines => self.split.stride,
+            Kind::Records => self.count,
+        }
+    }
+
+    /// Parses the batch's numbers (and, for a block, splits it into records first).
+    fn parse(&mut self, shape: &Shape, origin: &str) {
+        match self.kind {
+            Kind::Lines => {
+                self.failed = lines::split(
+                    &self.block,
+                    shape.layout,
+                    shape.fields,
+                    &mut self.split,
+                    origin,
+                );
+                self.count = self.split.rows.len();
+            }
+            Kind::Records => {
+                let n = self.records.len();
+                self.count = n;
+                let values = &mut self.split.values;
+                if values.len() < shape.numeric.len() * n {
+                    values.resize(shape.numeric.len() * n, 0.0);
+                }
+                'records: for (i, record) in self.records.iter().enumerate() {
+                    let row = line(record) + self.offset;
+                    for (k, c) in shape.numeric.iter().enumerate() {
+                        match parse_number(&record[c.field], row, c.name, origin) {
+                            Ok(v) => values[k * n + i] = v,
+                            Err(e) => {
+                                self.failed = Some((i, e));
+                                break 'records;
+                            }
                         }
                     }
                 }
             }
-        }
-        Parsed {
-            seq,
-            records,
-            values,
-            failed,
         }
     }
 }

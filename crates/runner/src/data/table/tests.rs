@@ -248,6 +248,18 @@ fn rows_are_named_by_their_line_whatever_the_line_endings() {
     assert_eq!(t.rows.iter().collect::<Vec<_>>(), [2, 4]);
 }
 
+/// Blank lines are no records, but lines all the same: a row is named by its own line, in a
+/// block and across blocks (64 bytes under test).
+#[test]
+fn blank_lines_are_skipped_and_counted() {
+    let text = "a,y\n\n1,0\n\n\n2,1\n\n";
+    let t = load(text).unwrap();
+    assert_eq!(t.rows.iter().collect::<Vec<_>>(), [3, 6]);
+    let long = format!("a,y\n{}\n\n\n{}x,1\n", "1,0\n".repeat(40), "\n".repeat(70));
+    let err = load(&long).unwrap_err().to_string();
+    assert!(err.contains("row 115"), "{err}");
+}
+
 /// Past the bound that holds for any file (twice its size), a file's own first rows say what
 /// its columns need: rows of long numbers need far less than the bound, never more.
 #[test]
@@ -298,7 +310,8 @@ fn a_table_parsed_into_files_equals_one_parsed_in_memory() {
     let mut s = spec();
     s.categorical = vec!["c".into()];
     let memory = Table::from_reader(text.as_bytes(), "t.csv", &s).unwrap();
-    let spilled = Table::from_reader_into(text.as_bytes(), "t.csv", &s, Some(dir.path())).unwrap();
+    let spilled =
+        Table::from_reader_into(text.as_bytes(), "t.csv", &s, Some(dir.path()), 0).unwrap();
     assert_eq!(format!("{memory:?}"), format!("{spilled:?}"));
     for c in &spilled.columns {
         if let Column::Numeric { values, .. } = c {

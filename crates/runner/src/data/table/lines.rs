@@ -1,0 +1,432 @@
+//! The loader's fast path: a part of the file with no quote character is whole lines of cells
+//! between commas, so it is cut into blocks at line breaks, and each block is split and its
+//! numbers parsed in one pass on a worker, each number read where it lies (no record copied).
+//! The first block holding a `"` hands the rest of the file to the csv reader, which knows
+//! quoting; everything before it is exactly what csv_core would have read (the property
+//! test below compares the two on arbitrary quote-free text).
+//!
+//! What csv_core does on such text, and this module does too: a record is a line, a field is
+//! what lies between commas, an empty line is no record (but still a line), the last line
+//! may lack its `\n`. `\r` never reaches here ([`super::UnixLines`]).
+
+use std::io::Read;
+
+use super::cells::parse_number;
+use crate::data::DataError;
+
+/// Bytes a block is cut at (at the line break after): big enough that a handful of blocks
+/// keep the workers busy, small enough that the blocks in flight stay a few MB. Under test,
+/// a few lines, so that small files cross blocks.
+#[cfg(not(test))]
+const BLOCK: usize = 1 << 20;
+#[cfg(test)]
+const BLOCK: usize = 64;
+
+/// What the csv reader reads once a quote is found: the block it was found in, then the rest.
+pub(super) type Rest<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+
+/// The file after its header, read a block at a time.
+pub(super) struct Input<R> {
+    reader: R,
+    /// Bytes read past the last block's end: the start of a line.
+    carry: Vec<u8>,
+    /// The reader has ended.
+    eof: bool,
+    /// The line `carry` starts on (1-based; the header's first line is 1).
+    line: u64,
+    /// Every record through the csv reader: the reference the fast path is tested against.
+    #[cfg(test)]
+    pub(super) csv_only: bool,
+}
+
+/// Whole lines of the file, none of them with a quote.
+#[derive(Default)]
+pub(super) struct Block {
+    /// The lines, from `bytes[0]` to `bytes[len]`; past `len`, spare room.
+    bytes: Vec<u8>,
+    len: usize,
+    /// The line `bytes[0]` starts.
+    pub(super) first_line: u64,
+    /// At least its number of records: its lines, or fewer when the lines are too short to
+    /// be records (blank lines).
+    pub(super) lines: usize,
+}
+
+impl Block {
+    /// The block's lines.
+    pub(super) fn text(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// What [`Input::next_block`] found.
+pub(super) enum Next {
+    /// A block of quote-free lines.
+    Block,
+    /// A quote in the next lines: the rest of the file is the csv reader's ([`Input::into_csv`]).
+    Quoted,
+    /// The end of the file.
+    End,
+}
+
+/// The csv reader the loader reads records with: csv_core's defaults (`,`, `"` doubled
+/// inside quotes, no comments), every record's length checked by the loader itself (against
+/// the header, also for a reader that starts after it).
+pub(super) fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(reader)
+}
+
+/// Reads into `buf[*filled..upto]` until it is full or the reader ends (`eof` then set).
+fn fill<R: Read>(
+    reader: &mut R,
+    buf: &mut [u8],
+    filled: &mut usize,
+    upto: usize,
+    eof: &mut bool,
+) -> std::io::Result<()> {
+    while *filled < upto && !*eof {
+        match reader.read(&mut buf[*filled..upto]) {
+            Ok(0) => *eof = true,
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl<R: Read> Input<R> {
+    /// Reads the header (with the csv reader, so quoted names and a byte-order mark are read
+    /// as before) and keeps what follows it.
+    pub(super) fn open(
+        mut reader: R,
+        origin: &str,
+    ) -> Result<(csv::StringRecord, Self), DataError> {
+        let (mut buf, mut filled, mut eof) = (vec![0; BLOCK], 0, false);
+        loop {
+            let upto = buf.len();
+            fill(&mut reader, &mut buf, &mut filled, upto, &mut eof).map_err(|source| {
+                DataError::Io {
+                    path: origin.into(),
+                    source,
+                }
+            })?;
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .from_reader(&buf[..filled]);
+            let header = rdr
+                .headers()
+                .map_err(|e| super::pipeline::malformed(e, origin, 0))?
+                .clone();
+            let end = rdr.position().byte() as usize;
+            // A header that ends where the reading stopped may go on past it (a quoted name
+            // with line breaks): read as much again and look again.
+            if end < filled || eof {
+                let input = Input {
+                    reader,
+                    carry: buf[end.min(filled)..filled].to_vec(),
+                    eof,
+                    line: rdr.position().line(),
+                    #[cfg(test)]
+                    csv_only: false,
+                };
+                return Ok((header, input));
+            }
+            if filled as u64 > super::LINE_LIMIT {
+                return Err(DataError::Malformed {
+                    path: origin.to_string(),
+                    row: 1,
+                    message: format!(
+                        "the header runs on for more than {}; does a quote in it never close?",
+                        crate::resources::human(super::LINE_LIMIT)
+                    ),
+                });
+            }
+            buf.resize(2 * buf.len(), 0);
+        }
+    }
+
+    /// About how many records a file of `bytes` holds (0: unknown), from the lines read so
+    /// far, with a little to spare: a column given that room from the start is never copied
+    /// to a larger one while it grows. Never more than the file could hold (every field takes
+    /// a byte), so the room is within the bound checked before reading.
+    pub(super) fn rows_in(&self, bytes: u64, fields: usize) -> usize {
+        let lines = memchr::memchr_iter(b'\n', &self.carry).count() as u64;
+        let estimate = match () {
+            _ if self.eof => lines + 1,
+            _ if lines == 0 => return 0,
+            _ => bytes / (self.carry.len() as u64 / lines).max(1) / 64 * 67,
+        };
+        let most = bytes / fields.max(1) as u64;
+        usize::try_from(estimate.min(most)).unwrap_or(0)
+    }
+
+    /// Fills `block` with the next lines, or says that a quote or the end comes first.
+    pub(super) fn next_block(&mut self, block: &mut Block, fields: usize) -> std::io::Result<Next> {
+        let carried = self.carry.len();
+        if block.bytes.len() < BLOCK.max(2 * carried) {
+            block.bytes.resize(BLOCK.max(2 * carried), 0);
+        }
+        block.bytes[..carried].copy_from_slice(&self.carry);
+        self.carry.clear();
+        let mut filled = carried;
+        let cut = loop {
+            let upto = block.bytes.len();
+            fill(
+                &mut self.reader,
+                &mut block.bytes,
+                &mut filled,
+                upto,
+                &mut self.eof,
+            )?;
+            match memchr::memrchr(b'\n', &block.bytes[..filled]) {
+                _ if self.eof => break filled,
+                Some(i) => break i + 1,
+                // A line longer than the block ([`super::LINE_LIMIT`] bounds it): more room.
+                None => block.bytes.resize(2 * filled, 0),
+            }
+        };
+        block.len = filled;
+        #[cfg(test)]
+        let quoted = self.csv_only && filled > 0;
+        #[cfg(not(test))]
+        let quoted = false;
+        if quoted || memchr::memchr(b'"', &block.bytes[..cut]).is_some() {
+            return Ok(Next::Quoted);
+        }
+        if cut == 0 {
+            return Ok(Next::End);
+        }
+        self.carry.extend_from_slice(&block.bytes[cut..filled]);
+        let breaks = memchr::memchr_iter(b'\n', &block.bytes[..cut]).count();
+        block.len = cut;
+        block.first_line = self.line;
+        // At most one record a line, and at most one a `fields` bytes (a record that is
+        // kept has `fields - 1` commas and its line break): blank lines make no room.
+        block.lines = (breaks + usize::from(block.bytes[cut - 1] != b'\n'))
+            .min((cut + 1) / fields.max(1) + 1);
+        self.line += breaks as u64;
+        Ok(Next::Block)
+    }
+
+    /// The csv reader for the rest of the file, from the first line of the block a quote
+    /// was found in, with the number to add to the lines it counts.
+    pub(super) fn into_csv(self, block: &mut Block) -> (csv::Reader<Rest<R>>, u64) {
+        let mut first = std::mem::take(&mut block.bytes);
+        first.truncate(block.len);
+        let rdr = csv_reader(std::io::Cursor::new(first).chain(self.reader));
+        (rdr, self.line - 1)
+    }
+}
+
+/// How a block's fields are read: fixed for the file.
+pub(super) struct Layout<'a> {
+    /// What each field of a record feeds.
+    pub(super) roles: Vec<Role>,
+    /// How many text cells a record gives (categorical features, labels).
+    pub(super) texts: usize,
+    /// The numeric features, in builder order: their field and name, for messages.
+    pub(super) numeric: Vec<(usize, &'a str)>,
+}
+
+/// What one field of a record feeds.
+#[derive(Clone, Default)]
+pub(super) enum Role {
+    /// Nothing: a column not read.
+    #[default]
+    Skip,
+    /// Numeric feature `k`.
+    Number(usize),
+    /// Text cell `t` of the record.
+    Text(usize),
+    /// Several of them (a column named twice).
+    Many {
+        numbers: Vec<usize>,
+        texts: Vec<usize>,
+    },
+}
+
+impl Role {
+    /// `self` with numeric feature `k` added.
+    pub(super) fn and_number(self, k: usize) -> Role {
+        match self {
+            Role::Skip => Role::Number(k),
+            other => {
+                let (mut numbers, texts) = other.into_parts();
+                numbers.push(k);
+                Role::Many { numbers, texts }
+            }
+        }
+    }
+
+    /// `self` with text cell `t` added.
+    pub(super) fn and_text(self, t: usize) -> Role {
+        match self {
+            Role::Skip => Role::Text(t),
+            other => {
+                let (numbers, mut texts) = other.into_parts();
+                texts.push(t);
+                Role::Many { numbers, texts }
+            }
+        }
+    }
+
+    fn into_parts(self) -> (Vec<usize>, Vec<usize>) {
+        match self {
+            Role::Skip => (vec![], vec![]),
+            Role::Number(k) => (vec![k], vec![]),
+            Role::Text(t) => (vec![], vec![t]),
+            Role::Many { numbers, texts } => (numbers, texts),
+        }
+    }
+}
+
+/// What a worker made of a block.
+#[derive(Default)]
+pub(super) struct Split {
+    /// Each record's line.
+    pub(super) rows: Vec<u64>,
+    /// Record `i`'s text cell `t` is `text[cells[i * texts + t]]` (start, end).
+    pub(super) cells: Vec<(u32, u32)>,
+    /// Numeric feature `k` of record `i` is `values[k * stride + i]`.
+    pub(super) values: Vec<f32>,
+    pub(super) stride: usize,
+}
+
+/// The end of the field at `from`: its comma, its line break, or the block's end.
+fn field_end(text: &[u8], from: usize) -> usize {
+    memchr::memchr2(b',', b'\n', &text[from..]).map_or(text.len(), |i| from + i)
+}
+
+/// A number at `*pos`: read where it lies when it is a plain finite number that ends the
+/// field (nearly every cell), else through [`parse_number`] like every other cell. `None`:
+/// the cell is not a number the loader takes.
+#[inline]
+fn number(text: &[u8], pos: &mut usize) -> Option<f32> {
+    let rest = &text[*pos..];
+    if let Some((v, used)) = super::cells::plain_decimal(rest) {
+        if matches!(rest.get(used), None | Some(b',' | b'\n')) {
+            *pos += used;
+            return Some(v);
+        }
+    }
+    if let Ok((v, used)) = fast_float2::parse_partial::<f32, _>(rest) {
+        if v.is_finite() && matches!(rest.get(used), None | Some(b',' | b'\n')) {
+            *pos += used;
+            return Some(v);
+        }
+    }
+    let end = field_end(text, *pos);
+    let v = parse_number(&text[*pos..end], 0, "", "").ok()?;
+    *pos = end;
+    Some(v)
+}
+
+/// Splits `block` into `out`, parsing its numbers; stops at the first record that is not
+/// right (a wrong number of fields, a cell that is not a number), with its index and error.
+pub(super) fn split(
+    block: &Block,
+    layout: &Layout,
+    fields: usize,
+    out: &mut Split,
+    origin: &str,
+) -> Option<(usize, DataError)> {
+    let text = block.text();
+    let stride = block.lines;
+    out.rows.clear();
+    out.stride = stride;
+    let (k, t) = (layout.numeric.len(), layout.texts);
+    if out.values.len() < k * stride {
+        out.values.resize(k * stride, 0.0);
+    }
+    if out.cells.len() < t * stride {
+        out.cells.resize(t * stride, (0, 0));
+    }
+    let (mut pos, mut line) = (0, block.first_line);
+    while pos < text.len() {
+        if text[pos] == b'\n' {
+            // An empty line: no record.
+            (pos, line) = (pos + 1, line + 1);
+            continue;
+        }
+        let (start, i) = (pos, out.rows.len());
+        if record(text, &mut pos, layout, fields, i, out).is_none() {
+            let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |e| start + e);
+            return Some((i, wrong(&text[start..end], line, layout, fields, origin)));
+        }
+        out.rows.push(line);
+        (pos, line) = (pos + 1, line + 1);
+    }
+    None
+}
+
+/// Reads record `i` at `*pos` into `out`, leaving `*pos` at its line break (or the block's
+/// end); `None` when it is not right ([`wrong`] says how).
+#[inline]
+fn record(
+    text: &[u8],
+    pos: &mut usize,
+    layout: &Layout,
+    fields: usize,
+    i: usize,
+    out: &mut Split,
+) -> Option<()> {
+    let (stride, texts) = (out.stride, layout.texts);
+    for (j, role) in layout.roles.iter().enumerate() {
+        match role {
+            Role::Number(k) => out.values[k * stride + i] = number(text, pos)?,
+            Role::Skip => *pos = field_end(text, *pos),
+            Role::Text(t) => {
+                let end = field_end(text, *pos);
+                out.cells[i * texts + t] = (*pos as u32, end as u32);
+                *pos = end;
+            }
+            Role::Many { numbers, texts: ts } => {
+                let start = *pos;
+                let end = field_end(text, start);
+                if !numbers.is_empty() {
+                    let v = number(text, pos)?;
+                    for k in numbers {
+                        out.values[k * stride + i] = v;
+                    }
+                }
+                for t in ts {
+                    out.cells[i * texts + t] = (start as u32, end as u32);
+                }
+                *pos = end;
+            }
+        }
+        let last = j + 1 == fields;
+        match text.get(*pos) {
+            Some(b',') if !last => *pos += 1,
+            None | Some(b'\n') if last => {}
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
+/// What is wrong with a record [`record`] refused, as the csv path says it: its number of
+/// fields first, then its numeric cells in builder order.
+fn wrong(line: &[u8], row: u64, layout: &Layout, fields: usize, origin: &str) -> DataError {
+    let cells: Vec<&[u8]> = line.split(|&b| b == b',').collect();
+    if cells.len() != fields {
+        return super::pipeline::wrong_length(cells.len(), fields, row, origin);
+    }
+    for &(field, name) in &layout.numeric {
+        if let Err(e) = parse_number(cells[field], row, name, origin) {
+            return e;
+        }
+    }
+    // Not reached: `record` refuses a line only for one of the above.
+    DataError::Malformed {
+        path: origin.to_string(),
+        row,
+        message: "could not be split into its fields".to_string(),
+    }
+}
