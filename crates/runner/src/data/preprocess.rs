@@ -172,8 +172,74 @@ pub(crate) struct Unseen {
     pub(crate) count: usize,
 }
 
-/// Fits one numeric column's fill, shift and scale in one pass over the training rows (two for
-/// z-score, whose variance is summed around the mean for accuracy).
+/// Training rows a part of a column's statistics covers: small enough that its values stay
+/// in the cache for the part's second look, large enough that merging parts costs nothing.
+const PART: usize = 4096;
+
+/// Statistics of the non-missing cells of a column's rows so far, gathered a part at a time
+/// and merged: one pass over the column whatever its size (a column kept on disk is read
+/// once), each part looked at twice while it is in the cache.
+#[derive(Clone, Copy)]
+struct Moments {
+    count: usize,
+    /// Running sums in row order (the mean fill and L2 come from them).
+    sum: f64,
+    squares: f64,
+    lo: f64,
+    hi: f64,
+    /// The sum of squared deviations from the running mean: each part's around its own mean
+    /// (the second look), merged with Chan, Golub and LeVeque's update, which stays accurate
+    /// where the sum of squares less n·mean² would cancel.
+    m2: f64,
+}
+
+impl Moments {
+    const EMPTY: Moments = Moments {
+        count: 0,
+        sum: 0.0,
+        squares: 0.0,
+        lo: f64::INFINITY,
+        hi: f64::NEG_INFINITY,
+        m2: 0.0,
+    };
+
+    /// `self` with the non-missing cells of `rows` added.
+    fn add(&mut self, values: &[f32], rows: &[usize]) {
+        let (mut count, mut sum) = (0usize, 0f64);
+        for &r in rows {
+            let v = values[r] as f64;
+            if !v.is_nan() {
+                count += 1;
+                sum += v;
+                self.sum += v;
+                self.squares += v * v;
+                self.lo = self.lo.min(v);
+                self.hi = self.hi.max(v);
+            }
+        }
+        if count == 0 {
+            return;
+        }
+        let mean = sum / count as f64;
+        let m2 = rows
+            .iter()
+            .map(|&r| values[r] as f64)
+            .filter(|v| !v.is_nan())
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>();
+        let before = self.count;
+        if before == 0 {
+            self.m2 = m2;
+        } else {
+            let (a, b) = (before as f64, count as f64);
+            let delta = mean - (self.sum - sum) / a;
+            self.m2 += m2 + delta * delta * a * b / (a + b);
+        }
+        self.count += count;
+    }
+}
+
+/// Fits one numeric column's fill, shift and scale in one pass over the training rows.
 fn fit_numeric(
     values: &[f32],
     train: &[usize],
@@ -181,18 +247,18 @@ fn fit_numeric(
     fill_value: f64,
     normalize: Normalize,
 ) -> NumericFit {
-    let (mut count, mut sum, mut squares) = (0usize, 0f64, 0f64);
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &r in train {
-        let v = values[r] as f64;
-        if !v.is_nan() {
-            count += 1;
-            sum += v;
-            squares += v * v;
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
+    let mut moments = Moments::EMPTY;
+    for part in train.chunks(PART) {
+        moments.add(values, part);
     }
+    let Moments {
+        count,
+        sum,
+        squares,
+        mut lo,
+        mut hi,
+        m2,
+    } = moments;
     let mean = if count == 0 { 0.0 } else { sum / count as f64 };
     let fill = if missing == Missing::Constant {
         fill_value
@@ -212,15 +278,11 @@ fn fit_numeric(
         Normalize::L2 => (0.0, nonzero((squares + filled * fill * fill).sqrt())),
         Normalize::Zscore => {
             let m = (sum + filled * fill) / n;
-            let var = train
-                .iter()
-                .map(|&r| {
-                    let v = values[r] as f64;
-                    let v = if v.is_nan() { fill } else { v };
-                    (v - m) * (v - m)
-                })
-                .sum::<f64>()
-                / n;
+            // Around the filled column's mean: the cells' own spread, their mean's distance
+            // from it, and the filled cells' distance from it.
+            let var =
+                (m2 + count as f64 * (mean - m) * (mean - m) + filled * (fill - m) * (fill - m))
+                    / n;
             (m, nonzero(var.sqrt()))
         }
         Normalize::Minmax => (if lo.is_finite() { lo } else { 0.0 }, nonzero(hi - lo)),
@@ -648,6 +710,55 @@ mod tests {
         let p = fit(&t, &[0, 1], Missing::Drop, Normalize::Minmax);
         let (m, _) = p.transform(&t, &[0, 1, 2]).unwrap();
         assert_eq!(m.x.to_vec(), vec![0.0, 1.0, 49.5]);
+    }
+
+    /// The one-pass statistics, merged over many parts, equal two passes over the whole
+    /// column: far from zero (where a sum of squares would cancel), with missing cells.
+    #[test]
+    fn zscore_over_many_parts_matches_two_passes() {
+        let mut text = String::from("a,y\n");
+        for i in 0..50_000u64 {
+            let noise = (i.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0;
+            if i % 17 == 0 {
+                text.push_str("NA,0\n");
+            } else {
+                text.push_str(&format!(
+                    "{},{}\n",
+                    1_000_000.0 + noise + (i / 9000) as f64,
+                    i % 2
+                ));
+            }
+        }
+        let t = load(&text, &[]);
+        let rows: Vec<usize> = (0..50_000).filter(|r| r % 3 != 0).collect();
+        let Column::Numeric { values, .. } = &t.columns[0] else {
+            panic!()
+        };
+        for missing in [Missing::Mean, Missing::Constant] {
+            let p = fit(&t, &rows, missing, Normalize::Zscore);
+            let FeatureSpec::Numeric {
+                fill, shift, scale, ..
+            } = p.features[0].clone()
+            else {
+                panic!()
+            };
+            let cells: Vec<f64> = rows
+                .iter()
+                .map(|&r| values[r] as f64)
+                .map(|v| if v.is_nan() { fill } else { v })
+                .collect();
+            let n = cells.len() as f64;
+            let mean = cells.iter().sum::<f64>() / n;
+            let std = (cells.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
+            assert!(
+                (shift - mean).abs() <= 1e-9 * mean.abs(),
+                "{shift} vs {mean}"
+            );
+            assert!(
+                (scale - std).abs() <= 1e-9 * std,
+                "{missing:?}: {scale} vs {std}"
+            );
+        }
     }
 
     #[test]
