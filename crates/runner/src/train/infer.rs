@@ -36,12 +36,23 @@ pub(crate) fn outputs_of(
     let end = range.end.min(m.rows);
     crate::threads::on_pool(|| {
         if *device == Device::flex() {
-            let chunks: Vec<usize> = range.step_by(CPU_EVAL_CHUNK).collect();
-            let parts: Vec<Vec<f32>> = chunks
-                .into_par_iter()
-                .map(|lo| chunk(model, m, lo, (lo + CPU_EVAL_CHUNK).min(end), device))
-                .collect();
-            parts.concat()
+            // Each chunk writes its own place: the outputs are held once, not once in parts
+            // and again joined (4 bytes a row more at the end of a run of millions of rows).
+            let width = model.output_width();
+            let mut out = vec![0f32; end.saturating_sub(range.start) * width];
+            out.par_chunks_mut(CPU_EVAL_CHUNK * width.max(1))
+                .enumerate()
+                .for_each(|(i, place)| {
+                    let lo = range.start + i * CPU_EVAL_CHUNK;
+                    place.copy_from_slice(&chunk(
+                        model,
+                        m,
+                        lo,
+                        (lo + CPU_EVAL_CHUNK).min(end),
+                        device,
+                    ));
+                });
+            out
         } else {
             let mut out = Vec::with_capacity(end.saturating_sub(range.start));
             for lo in range.step_by(EVAL_CHUNK) {
