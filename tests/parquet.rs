@@ -215,6 +215,37 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
     train(dir, &["--config", &x, "--out", "excluded"]);
     let o = config(dir, "o.toml", &when, &format!("features = [\"x\"]\n{rest}"));
     train(dir, &["--config", &o, "--out", "only"]);
+    // `inspect` and `init` read the rest of such a file and say to set the column aside.
+    for (file, column, holds) in [
+        (&when, "when", "timestamp"),
+        (&dir.join("nested.parquet"), "tags", "nested"),
+    ] {
+        let i = burnfit(dir)
+            .args(["inspect", "--data"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(i.status.success(), "{}", stderr(&i));
+        let out = stdout(&i);
+        assert!(out.contains(&format!("{column},unreadable")), "{out}");
+        assert!(out.contains("x,numeric"), "{out}");
+        let said = stderr(&i);
+        assert!(
+            said.contains(&format!("`{column}` holds")) && said.contains(holds),
+            "{said}"
+        );
+        let init = burnfit(dir)
+            .args(["init", "--label", "y", "--out", "-"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(init.status.success(), "{}", stderr(&init));
+        let text = stdout(&init);
+        assert!(
+            text.contains(&format!("\"{column}\"")) && text.contains("exclude"),
+            "{text}"
+        );
+    }
     // A codec left out of the build.
     let gz = dir.join("gz.parquet");
     python(

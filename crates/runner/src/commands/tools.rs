@@ -198,6 +198,14 @@ pub(crate) fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     }
     let mut leave = named(Kind::Identifier);
     leave.extend(named(Kind::Constant));
+    for c in columns.iter().filter(|c| c.kind == Kind::Unreadable) {
+        say!(
+            "column `{}` holds {}, which burnfit does not read: set it aside with `exclude`",
+            c.name,
+            c.holds.as_deref().unwrap_or("values")
+        );
+    }
+    leave.extend(named(Kind::Unreadable));
     if !leave.is_empty() {
         say!(
             "identifier-like or constant columns, best left out with `exclude = {}` (or `burnfit init` writes the whole config)",

@@ -14,6 +14,16 @@ pub(crate) enum DataError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A Parquet column of a type burnfit does not read (a timestamp, a date, a list...).
+    #[error("cannot read {path}: column `{column}` holds {what}, which burnfit does not read; set it aside with `data.exclude = [\"{column}\"]`, or convert it to numbers or text")]
+    UnreadableColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// What it holds, in words.
+        what: String,
+    },
     /// A column of a table larger than the memory available could not be kept in its file.
     #[error("cannot keep the parsed columns of {origin} in {dir} (the table is larger than the memory available): {source}")]
     Spill {

@@ -19,6 +19,9 @@ pub(crate) enum Kind {
     Identifier,
     /// One value, or none: it carries nothing to learn from.
     Constant,
+    /// Of a type burnfit does not read (a Parquet timestamp, date or list): it has to be set
+    /// aside for the rest of the file to be read.
+    Unreadable,
 }
 
 impl Kind {
@@ -29,6 +32,7 @@ impl Kind {
             Kind::Text => "text",
             Kind::Identifier => "identifier-like",
             Kind::Constant => "constant",
+            Kind::Unreadable => "unreadable",
         }
     }
 }
@@ -51,6 +55,8 @@ pub(crate) struct ColumnProfile {
     pub(crate) values: Option<Vec<(String, usize)>>,
     /// Whether every present value is a whole number.
     pub(crate) integers: bool,
+    /// For an unreadable column, what it holds, in words.
+    pub(crate) holds: Option<String>,
 }
 
 /// The most distinct values whose counts a profile keeps.
@@ -66,14 +72,47 @@ pub(crate) fn profile(
     path: &Path,
     categorical: &[String],
 ) -> Result<(Table, Vec<ColumnProfile>), DataError> {
-    let table = read_all(path, categorical)?;
-    let profiles = table.columns.iter().map(of_column).collect();
+    let (table, unreadable) = read_readable(path, categorical)?;
+    let mut profiles: Vec<ColumnProfile> = table.columns.iter().map(of_column).collect();
+    // In the file's order: each unreadable column before the first read column after it.
+    for (column, what) in unreadable {
+        let at = |name: &str| table.header.iter().position(|h| h == name);
+        let place = at(&column).map_or(profiles.len(), |i| {
+            profiles
+                .iter()
+                .position(|p| at(&p.name).is_some_and(|j| j > i))
+                .unwrap_or(profiles.len())
+        });
+        profiles.insert(
+            place,
+            ColumnProfile {
+                name: column,
+                kind: Kind::Unreadable,
+                missing: 0,
+                stats: None,
+                distinct: 0,
+                values: None,
+                integers: false,
+                holds: Some(what),
+            },
+        );
+    }
     Ok((table, profiles))
 }
 
 /// Every column of `path` as a feature, text columns read as categories (found in the file,
 /// besides the `categorical` ones the user named): what [`profile`] summarises.
 pub(crate) fn read_all(path: &Path, categorical: &[String]) -> Result<Table, DataError> {
+    read_readable(path, categorical).map(|(table, _)| table)
+}
+
+/// [`read_all`] with the columns of types burnfit does not read set aside (a Parquet
+/// timestamp or list: one such column would otherwise refuse the whole file), each with what
+/// it holds.
+fn read_readable(
+    path: &Path,
+    categorical: &[String],
+) -> Result<(Table, Vec<(String, String)>), DataError> {
     let mut spec = LoadSpec {
         // No label: every column is read as a feature, as the file is.
         labels: Vec::new(),
@@ -82,16 +121,26 @@ pub(crate) fn read_all(path: &Path, categorical: &[String]) -> Result<Table, Dat
         selection: Selection::AllExcept(Vec::new()),
         categorical: categorical.to_vec(),
     };
-    let table = match Table::from_csv(path, &spec) {
-        Ok(t) => t,
-        Err(DataError::NotNumeric { .. } | DataError::TextColumns { .. }) => {
-            let found = super::table::text_columns(path, &spec);
-            spec.categorical.extend(found);
-            Table::from_csv(path, &spec)?
+    let mut unreadable: Vec<(String, String)> = Vec::new();
+    loop {
+        match Table::from_csv(path, &spec) {
+            Ok(t) => return Ok((t, unreadable)),
+            Err(DataError::NotNumeric { .. } | DataError::TextColumns { .. }) => {
+                let found = super::table::text_columns(path, &spec);
+                spec.categorical.extend(found);
+                return Ok((Table::from_csv(path, &spec)?, unreadable));
+            }
+            // Each is found once: set aside, it is never looked at again.
+            Err(DataError::UnreadableColumn { column, what, .. })
+                if !unreadable.iter().any(|(c, _)| *c == column) =>
+            {
+                unreadable.push((column.clone(), what));
+                spec.selection =
+                    Selection::AllExcept(unreadable.iter().map(|(c, _)| c.clone()).collect());
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
-    };
-    Ok(table)
+    }
 }
 
 /// Whether a column's name reads as a row identifier.
@@ -167,6 +216,7 @@ fn of_numeric(name: &str, values: &[f32]) -> ColumnProfile {
         distinct,
         values,
         integers,
+        holds: None,
     }
 }
 
@@ -201,6 +251,7 @@ fn of_text(name: &str, codes: &[u32], levels: &[String]) -> ColumnProfile {
         distinct: levels.len(),
         values,
         integers: false,
+        holds: None,
     }
 }
 
@@ -211,7 +262,7 @@ impl ColumnProfile {
         match self.kind {
             Kind::Numeric => None,
             Kind::Text => Some(super::table::categorical_line(&name)),
-            Kind::Identifier | Kind::Constant => {
+            Kind::Identifier | Kind::Constant | Kind::Unreadable => {
                 Some(format!("exclude = {}", super::table::toml_list(&name)))
             }
         }

@@ -435,6 +435,10 @@ fn set_aside<'a>(features: &[&'a ColumnProfile]) -> (Vec<&'a str>, Vec<(&'a str,
                 },
             )),
             Kind::Constant => exclude.push((&c.name, "one value in every row: nothing to learn from".into())),
+            Kind::Unreadable => exclude.push((
+                &c.name,
+                format!("holds {}, which burnfit does not read", c.holds.as_deref().unwrap_or("values")),
+            )),
         }
     }
     (categorical, exclude)

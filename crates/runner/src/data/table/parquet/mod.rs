@@ -863,10 +863,9 @@ pub(crate) fn checksum(path: &Path) -> Result<(u64, u32), DataError> {
 
 /// A column the loader cannot take, named with what it holds.
 fn unsupported(path: &Path, column: &str, what: &str) -> DataError {
-    DataError::Io {
+    DataError::UnreadableColumn {
         path: path.to_path_buf(),
-        source: std::io::Error::other(format!(
-            "column `{column}` holds {what}, which burnfit does not read; convert it to numbers or text, or leave it out of the file"
-        )),
+        column: column.to_string(),
+        what: what.to_string(),
     }
 }
