@@ -236,12 +236,10 @@ impl Table {
         Ok(table)
     }
 
-    /// Reads a Parquet file ([`parquet::read_table`]) with its checksum: the file's own bytes.
+    /// Reads a Parquet file ([`parquet::read_table`], which checksums the file's own bytes as
+    /// it reads them).
     fn from_parquet(path: &Path, spec: &LoadSpec) -> Result<Self, DataError> {
-        let mut table =
-            parquet::read_table(path, spec).map_err(|e| text::every_text_column(path, spec, e))?;
-        table.checksum = Some(parquet::checksum(path)?);
-        Ok(table)
+        parquet::read_table(path, spec).map_err(|e| text::every_text_column(path, spec, e))
     }
 
     /// Reads CSV from any reader; `origin` names it in messages.

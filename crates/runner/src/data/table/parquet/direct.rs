@@ -184,7 +184,9 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
         }
         first += n;
     }
-    assemble(&origin, spec, fields, columns, labels, row_numbers, spill)
+    let mut table = assemble(&origin, spec, fields, columns, labels, row_numbers, spill)?;
+    table.checksum = Some(file.checksum()?);
+    Ok(table)
 }
 
 /// A column the header resolved that was not decoded: the selection and the decoders disagree.
@@ -210,7 +212,11 @@ mod tests {
 
     /// The file's table read straight, and read as the CSV text of the same file.
     fn both(path: &Path, spec: &LoadSpec) -> (Result<Table, DataError>, Result<Table, DataError>) {
-        let direct = read_table(path, spec);
+        // Compared without the checksum, which only the file's own read has.
+        let direct = read_table(path, spec).map(|mut t| {
+            t.checksum = None;
+            t
+        });
         let text = super::super::ParquetText::open(path)
             .and_then(|t| Table::from_reader(t, &path.display().to_string(), spec));
         (direct, text)
@@ -315,6 +321,35 @@ mod tests {
             format!("{:?}", direct.unwrap()),
             format!("{:?}", text.unwrap())
         );
+    }
+
+    /// The checksum made of the pieces a read took (and the bytes between them) is the
+    /// whole file's CRC32: every column read, one set aside, text and numbers.
+    #[test]
+    fn the_checksum_of_what_was_read_is_the_file_s() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let rows = 5000;
+        let path = file(
+            dir.path(),
+            vec![
+                (
+                    "a",
+                    Cells::Double((0..rows).map(|i| Some(i as f64 * 0.25)).collect()),
+                ),
+                ("skip", Cells::Int((0..rows).map(|i| Some(i * 7)).collect())),
+                (
+                    "c",
+                    Cells::Text((0..rows).map(|i| Some(format!("v{}", i % 3))).collect()),
+                ),
+                ("y", Cells::Int((0..rows).map(|i| Some(i % 2)).collect())),
+            ],
+        );
+        let whole = super::super::checksum(&path).unwrap();
+        let all = read_table(&path, &spec(&["c"])).unwrap();
+        assert_eq!(all.checksum, Some(whole));
+        let mut some = spec(&["c"]);
+        some.selection = Selection::AllExcept(vec!["skip".into()]);
+        assert_eq!(read_table(&path, &some).unwrap().checksum, Some(whole));
     }
 
     /// A value that is no f32 is the CSV loader's error for that cell, on the same row, and a
