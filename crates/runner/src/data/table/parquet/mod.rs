@@ -174,12 +174,25 @@ impl ChunkReader for Source {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
-        use std::os::unix::fs::FileExt;
         self.check(start, length)?;
-        let mut buf = vec![0u8; length];
-        self.file
-            .read_exact_at(&mut buf, start)
-            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+        // Read into the vector's spare room, not zeroed first: every page of a column
+        // passes here, and zeroing them was 6 % of a Parquet load.
+        let mut buf = Vec::with_capacity(length);
+        while buf.len() < length {
+            let at = start + buf.len() as u64;
+            match rustix::io::pread(&*self.file, rustix::buffer::spare_capacity(&mut buf), at) {
+                Ok(0) => {
+                    let e = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                    return Err(parquet::errors::ParquetError::External(Box::new(e)));
+                }
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    let e = std::io::Error::from(e);
+                    return Err(parquet::errors::ParquetError::External(Box::new(e)));
+                }
+            }
+        }
         self.ledger.note(start, &buf);
         Ok(buf.into())
     }
