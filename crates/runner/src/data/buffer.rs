@@ -131,7 +131,14 @@ impl Growing {
     /// The column's values: the vector, or the file mapped.
     pub(crate) fn finish(self) -> std::io::Result<Values> {
         match self {
-            Growing::Memory(v) => Ok(v.into()),
+            // Room reserved for rows the file did not have (its first lines promised more)
+            // is given back: a column lives as long as the run.
+            Growing::Memory(mut v) => {
+                if v.capacity() - v.len() > v.len() / 8 {
+                    v.shrink_to_fit();
+                }
+                Ok(v.into())
+            }
             Growing::File { out, len } => {
                 let file = out.into_inner().map_err(|e| e.into_error())?.inner;
                 if len == 0 {

@@ -153,8 +153,10 @@ impl<R: Read> Input<R> {
 
     /// About how many records a file of `bytes` holds (0: unknown), from the lines read so
     /// far, with a little to spare: a column given that room from the start is never copied
-    /// to a larger one while it grows. Never more than the file could hold (every field takes
-    /// a byte), so the room is within the bound checked before reading.
+    /// to a larger one while it grows. Never more than two bytes a cell would make (a digit
+    /// and a comma: the bound the memory check before reading assumes), so first lines
+    /// shorter than the rest cost at most that; the room left unused is given back at the
+    /// end ([`crate::data::buffer::Growing::finish`]).
     pub(super) fn rows_in(&self, bytes: u64, fields: usize) -> usize {
         let lines = memchr::memchr_iter(b'\n', &self.carry).count() as u64;
         let estimate = match () {
@@ -162,7 +164,7 @@ impl<R: Read> Input<R> {
             _ if lines == 0 => return 0,
             _ => bytes / (self.carry.len() as u64 / lines).max(1) / 64 * 67,
         };
-        let most = bytes / fields.max(1) as u64;
+        let most = bytes / (2 * fields.max(1)) as u64;
         usize::try_from(estimate.min(most)).unwrap_or(0)
     }
 

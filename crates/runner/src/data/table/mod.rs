@@ -514,6 +514,8 @@ impl<R: std::io::Read> std::io::Read for UnixLines<R> {
                 return Ok(0);
             }
             let start = usize::from(self.after_cr && buf[0] == b'\n');
+            // The `\r`'s pair, if any, is behind: a `\n` further on is a line of its own.
+            self.after_cr = false;
             // The common case, no `\r` at all: one fast scan, nothing moved.
             if !buf[start..n].contains(&b'\r') {
                 if start == 1 {

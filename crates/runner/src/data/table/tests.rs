@@ -235,6 +235,23 @@ fn rows_are_named_by_their_line_whatever_the_line_endings() {
     let text = b"a,y\r\n1,0\r\n2,1\r\n";
     let t = Table::from_reader(Trickle(text), "t.csv", &spec()).unwrap();
     assert_eq!(t.rows.iter().collect::<Vec<_>>(), [2, 3]);
+    // A read that ends on `\r` and a next one that starts with `\n\n` and holds another
+    // `\r`: the second `\n` is a blank line, counted.
+    struct Two<'a>(Vec<&'a [u8]>);
+    impl std::io::Read for Two<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let part = self.0.remove(0);
+            buf[..part.len()].copy_from_slice(part);
+            Ok(part.len())
+        }
+    }
+    let err = Table::from_reader(Two(vec![b"a,y\r", b"\n\n1,0\r\nx,1\r\n"]), "t.csv", &spec())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("row 4"), "{err}");
     // A quoted cell's line break still counts as a line.
     let t = Table::from_reader(
         "a,c,y\r\n1,\"x\r\ny\",0\r\n2,z,1\r\n".as_bytes(),
