@@ -5,30 +5,37 @@ use std::path::Path;
 
 use burnfit_model::Loss;
 
-use super::read::{csv_with_header, inconsistent, malformed, number, Result};
+use super::read::{csv_with_header, inconsistent, malformed, number, Limit, Result};
 use super::record::Outputs;
 use crate::run::Summary;
 
-/// The most `outputs.csv` may hold: a row per evaluated row (a few numbers, under 128 bytes
-/// written the way burnfit writes them), as many rows as `summary.json` says were evaluated;
-/// without a summary, a small file. Never more than a quarter of the memory available.
-fn outputs_limit(summary: Option<&Summary>) -> u64 {
+/// The most `outputs.csv` may hold: a row per evaluated row (`columns` times a few numbers,
+/// under 128 bytes written the way burnfit writes them), as many rows as `summary.json` says
+/// were evaluated; without a summary, a small file. Never more than a quarter of the memory
+/// available, which the rows are read into.
+fn outputs_limit(summary: Option<&Summary>, columns: u64) -> Limit {
     let rows = summary.map_or(0, |s| {
         s.splits
             .iter()
             .find(|p| p.name == s.evaluated_on)
             .map_or(0, |p| p.rows as u64)
     });
-    rows.saturating_mul(128)
-        .saturating_add(1 << 20)
-        .min(crate::resources::available() / 4)
+    let written = rows
+        .saturating_mul(128)
+        .saturating_mul(columns)
+        .saturating_add(1 << 20);
+    let memory = crate::resources::available() / 4;
+    Limit {
+        bytes: written.min(memory),
+        memory: memory < written,
+    }
 }
 
 /// `outputs.csv`, checked against the run: a classifier's rows have a 0/1 target and a
 /// probability, and there are as many rows (and positives) as `summary.json` says the
 /// evaluated split has.
 pub(super) fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -> Result<Outputs> {
-    let (mut r, header) = csv_with_header(path, outputs_limit(summary))?;
+    let (mut r, header) = csv_with_header(path, outputs_limit(summary, 1))?;
     let classifier = loss == Loss::Bce;
     let expected: &[&str] = if classifier {
         &["row", "target", "output", "probability"]
@@ -110,7 +117,7 @@ pub(super) fn read_class_outputs(
     k: usize,
     summary: Option<&Summary>,
 ) -> Result<Outputs> {
-    let (mut r, header) = csv_with_header(path, outputs_limit(summary).saturating_mul(k as u64))?;
+    let (mut r, header) = csv_with_header(path, outputs_limit(summary, k as u64))?;
     let mut expected = vec!["row".to_string(), "target".into()];
     expected.extend((0..k).map(|j| format!("output_{j}")));
     if header != expected {
@@ -172,7 +179,7 @@ pub(super) fn read_several_outputs(
 ) -> Result<Outputs> {
     let k = model.labels.len();
     let yes_no = model.loss == Loss::Bce;
-    let limit = outputs_limit(summary).saturating_mul(2 * k as u64);
+    let limit = outputs_limit(summary, 2 * k as u64);
     let (mut r, header) = csv_with_header(path, limit)?;
     let mut expected = vec!["row".to_string()];
     expected.extend((0..k).map(|j| format!("target_{j}")));

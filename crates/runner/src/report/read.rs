@@ -299,12 +299,32 @@ fn check_summary(path: &Path, s: &Summary) -> Result<()> {
 /// hundred bytes each. A planted 5 GB sparse file is refused by its size, not read.
 const SMALL_CSV_LIMIT: u64 = 64_000_000;
 
+/// The most a CSV the report reads may hold, and what sets it.
+#[derive(Clone, Copy)]
+pub(super) struct Limit {
+    pub(super) bytes: u64,
+    /// The memory available sets it, not what burnfit writes there: a file over it is too
+    /// big to read here, not replaced.
+    pub(super) memory: bool,
+}
+
+impl From<u64> for Limit {
+    /// What burnfit ever writes there.
+    fn from(bytes: u64) -> Self {
+        Limit {
+            bytes,
+            memory: false,
+        }
+    }
+}
+
 /// A CSV reader over `path` (a regular file of at most `limit` bytes, never read through a
 /// link) and its header.
 pub(super) fn csv_with_header(
     path: &Path,
-    limit: u64,
+    limit: impl Into<Limit>,
 ) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
+    let limit = limit.into();
     let unreadable = |source| ReadError::Unreadable {
         path: path.to_path_buf(),
         source,
@@ -312,12 +332,22 @@ pub(super) fn csv_with_header(
     let file = crate::files::open_regular(path, std::fs::OpenOptions::new().read(true))
         .map_err(unreadable)?;
     let size = file.metadata().map_err(unreadable)?.len();
-    if size > limit {
-        return Err(unreadable(std::io::Error::other(format!(
-            "the file is {}, more than the {} burnfit ever writes there; was it replaced?",
-            crate::resources::human(size),
-            crate::resources::human(limit)
-        ))));
+    if size > limit.bytes {
+        let why = if limit.memory {
+            format!(
+                "the file is {}, more than the {} (a quarter of the memory available) the report may read it into; `burnfit report {}` writes the report where more memory is free",
+                crate::resources::human(size),
+                crate::resources::human(limit.bytes),
+                path.parent().unwrap_or(Path::new(".")).display()
+            )
+        } else {
+            format!(
+                "the file is {}, more than the {} burnfit ever writes there; was it replaced?",
+                crate::resources::human(size),
+                crate::resources::human(limit.bytes)
+            )
+        };
+        return Err(unreadable(std::io::Error::other(why)));
     }
     let mut r = csv::Reader::from_reader(file);
     let header = r
