@@ -218,7 +218,11 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
     // `inspect` and `init` read the rest of such a file and say to set the column aside.
     for (file, column, holds) in [
         (&when, "when", "timestamp"),
-        (&dir.join("nested.parquet"), "tags", "nested"),
+        (
+            &dir.join("nested.parquet"),
+            "tags",
+            "lists, maps or structs",
+        ),
     ] {
         let i = burnfit(dir)
             .args(["inspect", "--data"])
@@ -246,6 +250,45 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
             "{text}"
         );
     }
+    // Every unreadable column is named at once; an unreadable label is no column to set
+    // aside, and `init` says so rather than that it holds no value.
+    let both = write_table(
+        "both.parquet",
+        "'x': [1.0, 2.0], 'when': [datetime.datetime(2026, 1, d) for d in (1, 2)], 'tags': [[1], [2]], 'y': [0, 1]",
+    );
+    let b = config(dir, "b.toml", &both, rest);
+    fails(
+        dir,
+        "two unreadable columns",
+        &["train", "--config", &b],
+        &[
+            "`when` (timestamp values)",
+            "`tags` (lists, maps or structs)",
+            "exclude = [\"when\", \"tags\"]",
+        ],
+    );
+    let label = write_table(
+        "label.parquet",
+        "'x': [1.0, 2.0], 'y': [datetime.datetime(2026, 1, d) for d in (1, 2)]",
+    );
+    let l = config(dir, "l.toml", &label, rest);
+    fails(
+        dir,
+        "an unreadable label",
+        &["train", "--config", &l],
+        &["the label column `y` holds timestamp values", "convert it"],
+    );
+    let init = burnfit(dir)
+        .args(["init", "--label", "y", "--out", "-"])
+        .arg(&label)
+        .output()
+        .unwrap();
+    assert!(!init.status.success());
+    assert!(
+        stderr(&init).contains("the label column `y` holds timestamp values"),
+        "{}",
+        stderr(&init)
+    );
     // A codec left out of the build.
     let gz = dir.join("gz.parquet");
     python(

@@ -150,7 +150,7 @@ pub(crate) fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
         "{}: {} rows x {} columns in {seconds:.3}s ({:.0} MB/s)",
         path.display(),
         table.len(),
-        table.columns.len(),
+        columns.len(),
         bytes as f64 / 1e6 / seconds.max(1e-9)
     );
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
@@ -208,7 +208,7 @@ pub(crate) fn inspect(path: &Path, categorical: &[String]) -> Result<ExitCode> {
     leave.extend(named(Kind::Unreadable));
     if !leave.is_empty() {
         say!(
-            "identifier-like or constant columns, best left out with `exclude = {}` (or `burnfit init` writes the whole config)",
+            "identifier-like, constant or unreadable columns, best left out with `exclude = {}` (or `burnfit init` writes the whole config)",
             crate::data::table::toml_list(&leave)
         );
     }

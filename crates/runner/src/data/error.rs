@@ -14,12 +14,21 @@ pub(crate) enum DataError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A Parquet column of a type burnfit does not read (a timestamp, a date, a list...).
-    #[error("cannot read {path}: column `{column}` holds {what}, which burnfit does not read; set it aside with `data.exclude = [\"{column}\"]`, or convert it to numbers or text")]
-    UnreadableColumn {
+    /// Parquet columns of types burnfit does not read (a timestamp, a date, a list...), each
+    /// with what it holds: all of them, so one run names every column to set aside.
+    #[error("cannot read {path}: {}", unreadable_columns(columns))]
+    UnreadableColumns {
         /// The file.
         path: PathBuf,
-        /// The column.
+        /// Each column and what it holds, in words.
+        columns: Vec<(String, String)>,
+    },
+    /// The label column is of a type burnfit does not read: setting it aside is no fix.
+    #[error("cannot read {path}: the label column `{column}` holds {what}, which burnfit does not read; convert it to numbers or text")]
+    UnreadableLabel {
+        /// The file.
+        path: PathBuf,
+        /// The label column.
         column: String,
         /// What it holds, in words.
         what: String,
@@ -367,4 +376,23 @@ pub(crate) enum DataError {
         /// The separator seen, in words.
         separator: String,
     },
+}
+
+/// Unreadable columns as one sentence, with the `data.exclude` line that sets them aside.
+fn unreadable_columns(columns: &[(String, String)]) -> String {
+    let names: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+    let exclude = crate::data::table::toml_list(&names);
+    match columns {
+        [(column, what)] => format!(
+            "column `{column}` holds {what}, which burnfit does not read; set it aside with `data.exclude = {exclude}`, or convert it to numbers or text"
+        ),
+        _ => format!(
+            "columns {} hold values burnfit does not read; set them aside with `data.exclude = {exclude}`, or convert them to numbers or text",
+            columns
+                .iter()
+                .map(|(c, what)| format!("`{c}` ({what})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }

@@ -130,11 +130,13 @@ fn read_readable(
                 spec.categorical.extend(found);
                 return Ok((Table::from_csv(path, &spec)?, unreadable));
             }
-            // Each is found once: set aside, it is never looked at again.
-            Err(DataError::UnreadableColumn { column, what, .. })
-                if !unreadable.iter().any(|(c, _)| *c == column) =>
+            // All are named at once, each once: set aside, they are never looked at again.
+            Err(DataError::UnreadableColumns { columns, .. })
+                if columns
+                    .iter()
+                    .all(|(c, _)| !unreadable.iter().any(|(u, _)| u == c)) =>
             {
-                unreadable.push((column.clone(), what));
+                unreadable.extend(columns);
                 spec.selection =
                     Selection::AllExcept(unreadable.iter().map(|(c, _)| c.clone()).collect());
             }

@@ -366,6 +366,14 @@ impl<'a> Choices<'a> {
                 names.join(", ")
             );
         };
+        if label.kind == Kind::Unreadable {
+            bail!(
+                "{}: the label column `{}` holds {}, which burnfit does not read; convert it to numbers or text",
+                args.data.display(),
+                label.name,
+                label.holds.as_deref().unwrap_or("values")
+            );
+        }
         let rows = table.len();
         let choice = choose_label(args, label, rows)
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;

@@ -41,7 +41,23 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
         let name = name.trim();
         !spec.labels.iter().any(|l| l == name) && !spec.categorical.iter().any(|c| c == name)
     };
-    let mut file = Columns::open(path, &wanted, &numeric)?;
+    let mut file = Columns::open(path, &wanted, &numeric).map_err(|e| match e {
+        // A label cannot be set aside: it is named on its own, with the fix that is one.
+        DataError::UnreadableColumns { path, columns } => {
+            match columns
+                .iter()
+                .find(|(c, _)| spec.labels.iter().any(|l| l == c.trim()))
+            {
+                Some((column, what)) => DataError::UnreadableLabel {
+                    path,
+                    column: column.clone(),
+                    what: what.clone(),
+                },
+                None => DataError::UnreadableColumns { path, columns },
+            }
+        }
+        other => other,
+    })?;
     let rows = file.rows;
     let width = file.names.len() as u64;
     let need = Need {

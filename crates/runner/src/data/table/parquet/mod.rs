@@ -640,14 +640,12 @@ impl Columns {
         let reader = SerializedFileReader::new(source).map_err(|e| unreadable(path, e))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let mut names = Vec::new();
+        // Every wanted column of a type the loader cannot take, found before any is refused.
+        let mut refused: Vec<(String, String)> = Vec::new();
         for field in schema.root_schema().get_fields() {
             names.push(field.name().to_string());
             if wanted(field.name()) && field.is_group() {
-                return Err(unsupported(
-                    path,
-                    field.name(),
-                    "a nested column (a list, map or struct)",
-                ));
+                refused.push((field.name().to_string(), "lists, maps or structs".into()));
             }
         }
         for group in reader.metadata().row_groups() {
@@ -676,14 +674,20 @@ impl Columns {
         let mut decoders = Vec::new();
         for (leaf, column) in schema.columns().iter().enumerate() {
             let name = column.path().parts()[0].as_str();
-            if !wanted(name) {
+            if !wanted(name) || refused.iter().any(|(c, _)| c == name) {
                 continue;
             }
             if column.max_rep_level() > 0 {
-                return Err(unsupported(path, column.name(), "a repeated (list) column"));
+                refused.push((name.to_string(), "repeated values (lists)".into()));
+                continue;
             }
-            let decode = decode_of(column)
-                .map_err(|what| unsupported(path, name, &format!("{what} values")))?;
+            let decode = match decode_of(column) {
+                Ok(decode) => decode,
+                Err(what) => {
+                    refused.push((name.to_string(), format!("{what} values")));
+                    continue;
+                }
+            };
             let Some(at) = names.iter().position(|n| n == name) else {
                 return Err(unreadable(path, format!("no top-level column `{name}`")));
             };
@@ -700,6 +704,13 @@ impl Columns {
                 numbers: Vec::new(),
                 bad: None,
                 raw: Raw::default(),
+            });
+        }
+        if !refused.is_empty() {
+            refused.sort_by_key(|(c, _)| names.iter().position(|n| n == c));
+            return Err(DataError::UnreadableColumns {
+                path: path.to_path_buf(),
+                columns: refused,
             });
         }
         let rows = reader.metadata().file_metadata().num_rows().max(0) as u64;
@@ -964,13 +975,4 @@ pub(crate) fn checksum(path: &Path) -> Result<(u64, u32), DataError> {
         bytes += n as u64;
     }
     Ok((bytes, hasher.finalize()))
-}
-
-/// A column the loader cannot take, named with what it holds.
-fn unsupported(path: &Path, column: &str, what: &str) -> DataError {
-    DataError::UnreadableColumn {
-        path: path.to_path_buf(),
-        column: column.to_string(),
-        what: what.to_string(),
-    }
 }
