@@ -143,12 +143,19 @@ impl<T: Score> Ranking<T> {
 
     /// Average precision `Σ (Rₙ − Rₙ₋₁) Pₙ` over the steps (scikit-learn's
     /// `average_precision_score`, no interpolation). NaN without a positive row.
+    ///
+    /// Summed while the steps are walked, not from [`precision_recall`](Self::precision_recall)'s
+    /// points: a step per distinct score is 16 bytes a row of a large split (256 MB for the
+    /// training rows of a 20M-row run), the same sums in the same order.
     pub(crate) fn average_precision(&self) -> f64 {
-        let Some(points) = self.precision_recall() else {
+        let p = self.positives() as f64;
+        if p == 0.0 {
             return f64::NAN;
-        };
+        }
         let (mut ap, mut last_recall) = (0f64, 0f64);
-        for (recall, precision) in points {
+        for s in self.steps() {
+            let (tp, fp) = (s.tp as f64, s.fp as f64);
+            let (recall, precision) = (tp / p, tp / (tp + fp));
             ap += (recall - last_recall) * precision;
             last_recall = recall;
         }
