@@ -133,10 +133,62 @@ pub(crate) fn split_owned(
     labels: Option<&[f32]>,
     rule: SplitRule,
 ) -> (Vec<usize>, Vec<usize>) {
+    if let (None, true, Some(labels)) = (rule.fold, rule.stratify, labels) {
+        if rows.last().is_none_or(|&r| u32::try_from(r).is_ok()) {
+            return stratified_owned(rows, labels, rule);
+        }
+    }
     if rule.fold.is_some() || (rule.stratify && labels.is_some()) {
         return split(&rows, labels, rule);
     }
     plain(rows, StdRng::seed_from_u64(rule.seed), rule)
+}
+
+/// [`split`]'s stratified split of rows numbered below 2^32, taking them: each class's rows are
+/// gathered in one pass as 4-byte indices and `rows` is freed before the two parts are filled,
+/// so the usable rows, every class's members and both parts are never all held at once (the
+/// split was the peak of a 20M-row run: 493 MB). The same split: each class's members in row
+/// order, shuffled in class order by the one generator (a shuffle draws by length alone, not
+/// by the width of what it moves).
+fn stratified_owned(rows: Vec<usize>, labels: &[f32], rule: SplitRule) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = StdRng::seed_from_u64(rule.seed);
+    let classes = classes_of(&rows, labels);
+    let index: std::collections::HashMap<u32, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.to_bits(), i))
+        .collect();
+    let mut counts = vec![0usize; classes.len()];
+    for &r in &rows {
+        if let Some(&c) = index.get(&labels[r].to_bits()) {
+            counts[c] += 1;
+        }
+    }
+    let mut members: Vec<Vec<u32>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+    for &r in &rows {
+        if let Some(&c) = index.get(&labels[r].to_bits()) {
+            // Checked by the caller: every row number fits.
+            members[c].push(r as u32);
+        }
+    }
+    drop(rows);
+    // Every class on both sides when it has two rows or more; a lone row trains.
+    let trains = |n: usize| match n {
+        0 | 1 => n,
+        _ => ((n as f64 * rule.train).round() as usize).clamp(1, n - 1),
+    };
+    let kept: usize = counts.iter().map(|&n| trains(n)).sum();
+    let mut train = Vec::with_capacity(kept);
+    let mut valid = Vec::with_capacity(counts.iter().sum::<usize>() - kept);
+    for mut class in members {
+        class.shuffle(&mut rng);
+        let k = trains(class.len());
+        train.extend(class[..k].iter().map(|&r| r as usize));
+        valid.extend(class[k..].iter().map(|&r| r as usize));
+    }
+    train.sort_unstable();
+    valid.sort_unstable();
+    (train, valid)
 }
 
 /// The first `train` share of `order` (shuffled first when the rule says so) trains.
@@ -175,6 +227,19 @@ mod tests {
                 split_owned(rows.clone(), Some(&labels), r),
                 split(&rows, Some(&labels), r)
             );
+        }
+        // Several classes, an unlabelled row, a class of one row, unshuffled.
+        let mut labels: Vec<f32> = (0..3000).map(|i| (i % 5) as f32).collect();
+        labels[3] = f32::NAN;
+        labels[6] = 9.0;
+        for shuffle in [false, true] {
+            let r = rule(shuffle, true);
+            let (train, valid) = split_owned(rows.clone(), Some(&labels), r);
+            assert_eq!(
+                (train.clone(), valid.clone()),
+                split(&rows, Some(&labels), r)
+            );
+            assert!(train.contains(&6) && !train.contains(&3) && !valid.contains(&3));
         }
     }
 
