@@ -205,6 +205,7 @@ impl Moments {
 
     /// `self` with the non-missing cells of `rows` added.
     fn add(&mut self, values: &[f32], rows: &[usize]) {
+        let (before, before_sum) = (self.count, self.sum);
         let (mut count, mut sum) = (0usize, 0f64);
         for &r in rows {
             let v = values[r] as f64;
@@ -227,12 +228,11 @@ impl Moments {
             .filter(|v| !v.is_nan())
             .map(|v| (v - mean) * (v - mean))
             .sum::<f64>();
-        let before = self.count;
         if before == 0 {
             self.m2 = m2;
         } else {
             let (a, b) = (before as f64, count as f64);
-            let delta = mean - (self.sum - sum) / a;
+            let delta = mean - before_sum / a;
             self.m2 += m2 + delta * delta * a * b / (a + b);
         }
         self.count += count;

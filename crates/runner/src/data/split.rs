@@ -110,12 +110,7 @@ pub(crate) fn split(
             let mut members: Vec<usize> = Vec::with_capacity(rows.len());
             members.extend(rows.iter().copied().filter(|&r| labels[r] == class));
             members.shuffle(&mut rng);
-            // Every class on both sides when it has two rows or more; a lone row trains.
-            let n = members.len();
-            let k = match n {
-                0 | 1 => n,
-                _ => ((n as f64 * rule.train).round() as usize).clamp(1, n - 1),
-            };
+            let k = class_train_count(members.len(), rule.train);
             train.extend_from_slice(&members[..k]);
             valid.extend_from_slice(&members[k..]);
         }
@@ -134,7 +129,7 @@ pub(crate) fn split_owned(
     rule: SplitRule,
 ) -> (Vec<usize>, Vec<usize>) {
     if let (None, true, Some(labels)) = (rule.fold, rule.stratify, labels) {
-        if rows.last().is_none_or(|&r| u32::try_from(r).is_ok()) {
+        if rows.iter().all(|&r| u32::try_from(r).is_ok()) {
             return stratified_owned(rows, labels, rule);
         }
     }
@@ -142,6 +137,15 @@ pub(crate) fn split_owned(
         return split(&rows, labels, rule);
     }
     plain(rows, StdRng::seed_from_u64(rule.seed), rule)
+}
+
+/// How many of a class's `n` rows train in a stratified split: every class on both sides
+/// when it has two rows or more; a lone row trains.
+fn class_train_count(n: usize, train: f64) -> usize {
+    match n {
+        0 | 1 => n,
+        _ => ((n as f64 * train).round() as usize).clamp(1, n - 1),
+    }
 }
 
 /// [`split`]'s stratified split of rows numbered below 2^32, taking them: each class's rows are
@@ -167,16 +171,12 @@ fn stratified_owned(rows: Vec<usize>, labels: &[f32], rule: SplitRule) -> (Vec<u
     let mut members: Vec<Vec<u32>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
     for &r in &rows {
         if let Some(&c) = index.get(&labels[r].to_bits()) {
-            // Checked by the caller: every row number fits.
+            // Checked by the caller (`split_owned`): every row number fits.
             members[c].push(r as u32);
         }
     }
     drop(rows);
-    // Every class on both sides when it has two rows or more; a lone row trains.
-    let trains = |n: usize| match n {
-        0 | 1 => n,
-        _ => ((n as f64 * rule.train).round() as usize).clamp(1, n - 1),
-    };
+    let trains = |n: usize| class_train_count(n, rule.train);
     let kept: usize = counts.iter().map(|&n| trains(n)).sum();
     let mut train = Vec::with_capacity(kept);
     let mut valid = Vec::with_capacity(counts.iter().sum::<usize>() - kept);

@@ -302,6 +302,7 @@ const SMALL_CSV_LIMIT: u64 = 64_000_000;
 /// The most a CSV the report reads may hold, and what sets it.
 #[derive(Clone, Copy)]
 pub(super) struct Limit {
+    /// The most bytes.
     pub(super) bytes: u64,
     /// The memory available sets it, not what burnfit writes there: a file over it is too
     /// big to read here, not replaced.

@@ -37,7 +37,8 @@ use crate::data::{Column, RowNumbers, Table};
 const MAGIC: &[u8; 8] = b"BFTABLE\n";
 
 /// The layout's version: raised whenever the bytes or the metadata change meaning (4: a row
-/// after blank lines is numbered by its own line, where csv named the first blank line).
+/// after blank lines is numbered by its own line where no quote came before it; csv named
+/// the first blank line).
 pub(super) const FORMAT: u32 = 4;
 
 /// The fixed header's length.

@@ -78,7 +78,7 @@ const POW10: [f64; 16] = [
 /// power of ten below 10^16, both exact in f64, so their one division rounds correctly to f64
 /// (Clinger's fast path). Rounding that f64 again to f32 gives the f32 nearest to the digits
 /// unless the f64 lies exactly halfway between two f32s (the digits may lie on either side):
-/// then `None`, and the caller asks `fast_float2`. Every result lies between 10^-15 and
+/// then `None`, and the caller asks `fast_float2`. Every result is zero or lies between 10^-15 and
 /// 10^15, far from f32's subnormals and its overflow. [`to_f32`] avoids the division where
 /// it can.
 #[inline(always)]

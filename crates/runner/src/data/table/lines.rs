@@ -2,8 +2,9 @@
 //! between commas, so it is cut into blocks at line breaks, and each block is split and its
 //! numbers parsed in one pass on a worker, each number read where it lies (no record copied).
 //! The first block holding a `"` hands the rest of the file to the csv reader, which knows
-//! quoting; everything before it is exactly what csv_core would have read (the property
-//! test below compares the two on arbitrary quote-free text).
+//! quoting; everything before it is what csv_core would have read, but for the row a record
+//! after blank lines is named by (its own line here, the first blank line in csv; the
+//! property test compares the two on quote-free text without blank lines).
 //!
 //! What csv_core does on such text, and this module does too: a record is a line, a field is
 //! what lies between commas, an empty line is no record (but still a line), the last line
@@ -34,6 +35,9 @@ pub(super) struct Input<R> {
     eof: bool,
     /// The line `carry` starts on (1-based; the header's first line is 1).
     line: u64,
+    /// A read that failed after whole lines came in: returned once those lines are given,
+    /// so an error in them still comes first.
+    failed: Option<std::io::Error>,
     /// Every record through the csv reader: the reference the fast path is tested against.
     #[cfg(test)]
     pub(super) csv_only: bool,
@@ -80,6 +84,25 @@ pub(super) fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
         .from_reader(reader)
 }
 
+/// `text` without the start of a UTF-8 character its end cuts off (at most three bytes).
+pub(super) fn whole_characters(text: &[u8]) -> usize {
+    let len = text.len();
+    for back in 1..=len.min(4) {
+        let b = text[len - back];
+        if b & 0xC0 != 0x80 {
+            // A lead byte (or ASCII): how long its character is.
+            let needs = match b {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                0xC0.. => 2,
+                _ => 1,
+            };
+            return if needs > back { len - back } else { len };
+        }
+    }
+    len
+}
+
 /// Reads into `buf[*filled..upto]` until it is full or the reader ends (`eof` then set).
 fn fill<R: Read>(
     reader: &mut R,
@@ -109,16 +132,27 @@ impl<R: Read> Input<R> {
         let (mut buf, mut filled, mut eof) = (vec![0; BLOCK], 0, false);
         loop {
             let upto = buf.len();
-            fill(&mut reader, &mut buf, &mut filled, upto, &mut eof).map_err(|source| {
-                DataError::Io {
-                    path: origin.into(),
-                    source,
-                }
-            })?;
+            let io = |source| DataError::Io {
+                path: origin.into(),
+                source,
+            };
+            // A read that fails after some bytes came in: the header and whole lines first.
+            let failed = match fill(&mut reader, &mut buf, &mut filled, upto, &mut eof) {
+                Ok(()) => None,
+                Err(e) if filled > 0 => Some(e),
+                Err(e) => return Err(io(e)),
+            };
+            // A name cut in the middle of a character by the end of what was read is not
+            // bad UTF-8: it is left for the next, longer look.
+            let usable = if eof {
+                filled
+            } else {
+                whole_characters(&buf[..filled])
+            };
             let mut rdr = csv::ReaderBuilder::new()
                 .has_headers(true)
                 .flexible(true)
-                .from_reader(&buf[..filled]);
+                .from_reader(&buf[..usable]);
             let header = rdr
                 .headers()
                 .map_err(|e| super::pipeline::malformed(e, origin, 0))?
@@ -126,16 +160,20 @@ impl<R: Read> Input<R> {
             let end = rdr.position().byte() as usize;
             // A header that ends where the reading stopped may go on past it (a quoted name
             // with line breaks): read as much again and look again.
-            if end < filled || eof {
+            if end < usable || eof {
                 let input = Input {
                     reader,
-                    carry: buf[end.min(filled)..filled].to_vec(),
+                    carry: buf[end.min(usable)..filled].to_vec(),
                     eof,
                     line: rdr.position().line(),
+                    failed,
                     #[cfg(test)]
                     csv_only: false,
                 };
                 return Ok((header, input));
+            }
+            if let Some(e) = failed {
+                return Err(io(e));
             }
             if filled as u64 > super::LINE_LIMIT {
                 return Err(DataError::Malformed {
@@ -171,26 +209,49 @@ impl<R: Read> Input<R> {
     /// Fills `block` with the next lines, or says that a quote or the end comes first.
     pub(super) fn next_block(&mut self, block: &mut Block, fields: usize) -> std::io::Result<Next> {
         let carried = self.carry.len();
-        if block.bytes.len() < BLOCK.max(2 * carried) {
-            block.bytes.resize(BLOCK.max(2 * carried), 0);
+        let room = BLOCK.max(2 * carried);
+        if block.bytes.len() < room {
+            block.bytes.resize(room, 0);
+        } else if block.bytes.len() > 4 * room {
+            // Grown for a long line: back to a block's size, so the batches in flight do not
+            // each keep one of the longest line's size.
+            block.bytes.truncate(room);
+            block.bytes.shrink_to_fit();
         }
         block.bytes[..carried].copy_from_slice(&self.carry);
         self.carry.clear();
         let mut filled = carried;
         let cut = loop {
             let upto = block.bytes.len();
-            fill(
-                &mut self.reader,
-                &mut block.bytes,
-                &mut filled,
-                upto,
-                &mut self.eof,
-            )?;
-            match memchr::memrchr(b'\n', &block.bytes[..filled]) {
+            // After a failed read nothing more is read: the whole lines carried, then the
+            // error.
+            let read = match self.failed.take() {
+                Some(e) => Err(e),
+                None => fill(
+                    &mut self.reader,
+                    &mut block.bytes,
+                    &mut filled,
+                    upto,
+                    &mut self.eof,
+                ),
+            };
+            let last = memchr::memrchr(b'\n', &block.bytes[..filled]);
+            match (read, last) {
+                (Err(e), Some(i)) => {
+                    // The whole lines first; the error on the next call.
+                    self.failed = Some(e);
+                    break i + 1;
+                }
+                (Err(e), None) => return Err(e),
                 _ if self.eof => break filled,
-                Some(i) => break i + 1,
-                // A line longer than the block ([`super::LINE_LIMIT`] bounds it): more room.
-                None => block.bytes.resize(2 * filled, 0),
+                (_, Some(i)) => break i + 1,
+                // A line longer than the block ([`super::LINE_LIMIT`] bounds it in a file): more
+                // room, while a cell's offset still fits the 32 bits it is kept in.
+                (_, None) if filled >= u32::MAX as usize / 2 => return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a line runs on for more than 2 GB without a line break; is this a CSV file?",
+                )),
+                (_, None) => block.bytes.resize(2 * filled, 0),
             }
         };
         block.len = filled;
@@ -248,7 +309,9 @@ pub(super) enum Role {
     Text(usize),
     /// Several of them (a column named twice).
     Many {
+        /// The numeric features it feeds.
         numbers: Vec<usize>,
+        /// The text cells it gives.
         texts: Vec<usize>,
     },
 }
@@ -297,6 +360,7 @@ pub(super) struct Split {
     pub(super) cells: Vec<(u32, u32)>,
     /// Numeric feature `k` of record `i` is `values[k * stride + i]`.
     pub(super) values: Vec<f32>,
+    /// Room for records a numeric feature has in `values` (the block's bound on its records).
     pub(super) stride: usize,
 }
 

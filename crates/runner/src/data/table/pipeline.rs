@@ -184,13 +184,18 @@ pub(super) fn read<R: Read + Send>(
 /// it waits for one to come back. The calling thread takes them in that order, so the
 /// oldest one in flight always gets through and the wait always ends.
 struct Splitter<'a> {
+    /// The file, for messages.
     origin: &'a str,
     /// The header's number of fields: every record's.
     fields: usize,
+    /// The most batches there may be, and how many there are.
     most: usize,
     made: usize,
+    /// The next batch's place in file order.
     seq: usize,
+    /// To the workers.
     work_tx: &'a SyncSender<Batch>,
+    /// Back from the calling thread, emptied.
     empty_rx: &'a Receiver<Batch>,
 }
 
@@ -230,6 +235,8 @@ impl Splitter<'_> {
                 }
                 Ok(Next::End) => return,
                 Ok(Next::Quoted) => {
+                    // This batch is never sent: its place in file order and its count go to
+                    // the first batch of records (it held the block the csv reader now reads).
                     self.seq -= 1;
                     let (mut rdr, offset) = input.into_csv(&mut batch.block);
                     drop(batch);

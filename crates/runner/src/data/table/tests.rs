@@ -277,6 +277,50 @@ fn blank_lines_are_skipped_and_counted() {
     assert!(err.contains("row 115"), "{err}");
 }
 
+/// A header longer than what the first look reads, cut there in the middle of a character
+/// (64 bytes under test), is read whole, not refused as bad UTF-8.
+#[test]
+fn a_long_header_cut_inside_a_character_is_read() {
+    let names: Vec<String> = (0..12).map(|i| format!("température_{i}")).collect();
+    let mut text = format!("{},y\n", names.join(","));
+    text.push_str(&format!("{}0\n", "1.5,".repeat(12)));
+    text.push_str(&format!("{}1\n", "2.5,".repeat(12)));
+    let t = load(&text).unwrap();
+    assert_eq!(t.header[0], "température_0");
+    assert_eq!(t.columns.len(), 12);
+    for cut in 0..8 {
+        let b = "aé€😀".as_bytes();
+        let kept = super::lines::whole_characters(&b[..cut.min(b.len())]);
+        assert!(std::str::from_utf8(&b[..kept]).is_ok(), "{cut}: {kept}");
+    }
+}
+
+/// A read that fails after whole lines came in: a bad row among those lines is the error,
+/// as the first error in the file.
+#[test]
+fn a_bad_row_before_a_failed_read_is_the_error() {
+    struct Then(Option<&'static [u8]>);
+    impl std::io::Read for Then {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.take() {
+                Some(t) => {
+                    buf[..t.len()].copy_from_slice(t);
+                    Ok(t.len())
+                }
+                None => Err(std::io::Error::other("the disk went away")),
+            }
+        }
+    }
+    let err = Table::from_reader(Then(Some(b"a,y\n1,0\nx,1\n2,")), "t.csv", &spec())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("row 3"), "{err}");
+    let err = Table::from_reader(Then(Some(b"a,y\n1,0\n2,")), "t.csv", &spec())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the disk went away"), "{err}");
+}
+
 /// Past the bound that holds for any file (twice its size), a file's own first rows say what
 /// its columns need: rows of long numbers need far less than the bound, never more.
 #[test]
