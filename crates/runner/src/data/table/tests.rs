@@ -275,6 +275,12 @@ fn blank_lines_are_skipped_and_counted() {
     let long = format!("a,y\n{}\n\n\n{}x,1\n", "1,0\n".repeat(40), "\n".repeat(70));
     let err = load(&long).unwrap_err().to_string();
     assert!(err.contains("row 115"), "{err}");
+    // The scan for every text column names the same rows (it reads the file as the loader).
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "a,b,y\n1,2,0\n\n\nx,z,1\n").unwrap();
+    let err = Table::from_csv(&path, &spec()).unwrap_err().to_string();
+    assert!(err.contains("row 5") && !err.contains("row 3"), "{err}");
 }
 
 /// A header longer than what the first look reads, cut there in the middle of a character

@@ -46,18 +46,14 @@ pub(super) fn every_text_column(path: &Path, spec: &LoadSpec, first: DataError) 
 type Scanned = (usize, String, Option<(u64, String)>);
 
 /// The numeric columns `spec` would read from `path` that hold text, each with its first text
-/// cell's row and value; `None` when the file cannot be read again.
+/// cell's row and value; `None` when the file cannot be read again. Read as the loader reads
+/// (quote-free lines by hand, from the first quote on by the csv crate), so its rows are the
+/// loader's.
 fn scan(path: &Path, spec: &LoadSpec) -> Option<Vec<(String, u64, String)>> {
     let origin = path.display().to_string();
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(super::open_bounded(path).ok()?);
-    let header: Vec<String> = rdr
-        .headers()
-        .ok()?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let (header, mut input) =
+        super::lines::Input::open(super::open_bounded(path).ok()?, &origin).ok()?;
+    let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
     let fields = header::resolve(header, &origin, spec).ok()?;
     let mut found: Vec<Scanned> = fields
         .features
@@ -65,21 +61,33 @@ fn scan(path: &Path, spec: &LoadSpec) -> Option<Vec<(String, u64, String)>> {
         .map(|&f| (f, fields.header[f].clone(), None))
         .filter(|(_, name, _)| !spec.categorical.contains(name))
         .collect();
-    let mut record = csv::ByteRecord::new();
-    while let Ok(true) = rdr.read_byte_record(&mut record) {
-        let row = record.position().map_or(0, |p| p.line());
-        for (field, name, seen) in found.iter_mut().filter(|(_, _, s)| s.is_none()) {
-            let Some(cell) = record.get(*field) else {
-                continue;
-            };
-            if !is_missing(trim(cell))
-                && matches!(
-                    parse_number(cell, row, name, &origin),
-                    Err(DataError::NotNumeric { .. })
-                )
-            {
-                *seen = Some((row, text(trim(cell))));
+    let mut block = super::lines::Block::default();
+    loop {
+        match input.next_block(&mut block, fields.header.len()) {
+            Ok(super::lines::Next::Block) => {
+                let first = block.first_line;
+                for (i, line) in block.text().split(|&b| b == b'\n').enumerate() {
+                    if !line.is_empty() {
+                        let cells: Vec<&[u8]> = line.split(|&b| b == b',').collect();
+                        check(
+                            &mut found,
+                            |f| cells.get(f).copied(),
+                            first + i as u64,
+                            &origin,
+                        );
+                    }
+                }
             }
+            Ok(super::lines::Next::Quoted) => {
+                let (mut rdr, offset) = input.into_csv(&mut block);
+                let mut record = csv::ByteRecord::new();
+                while let Ok(true) = rdr.read_byte_record(&mut record) {
+                    let row = super::pipeline::line(&record) + offset;
+                    check(&mut found, |f| record.get(f), row, &origin);
+                }
+                break;
+            }
+            Ok(super::lines::Next::End) | Err(_) => break,
         }
     }
     Some(
@@ -88,6 +96,29 @@ fn scan(path: &Path, spec: &LoadSpec) -> Option<Vec<(String, u64, String)>> {
             .filter_map(|(_, name, seen)| seen.map(|(row, value)| (name, row, value)))
             .collect(),
     )
+}
+
+/// Notes each column of `found` not yet seen holding text whose cell (`cell` of its field) in
+/// line `row` is text.
+fn check<'c>(
+    found: &mut [Scanned],
+    cell: impl Fn(usize) -> Option<&'c [u8]>,
+    row: u64,
+    origin: &str,
+) {
+    for (field, name, seen) in found.iter_mut().filter(|(_, _, s)| s.is_none()) {
+        let Some(cell) = cell(*field) else {
+            continue;
+        };
+        if !is_missing(trim(cell))
+            && matches!(
+                parse_number(cell, row, name, origin),
+                Err(DataError::NotNumeric { .. })
+            )
+        {
+            *seen = Some((row, text(trim(cell))));
+        }
+    }
 }
 
 /// The columns `spec` would read as numbers from `path` that hold text (for `inspect` and
