@@ -100,40 +100,27 @@ pub(crate) fn split(
         }
         return (train, valid);
     }
-    let mut rng = StdRng::seed_from_u64(rule.seed);
     if let (true, Some(labels)) = (rule.stratify, labels) {
-        // Room for every row, reserved and not touched: memory is taken as rows arrive, and no
-        // vector grows by doubling (at 20M rows a doubling copies and leaves hundreds of MB).
-        let mut train = Vec::with_capacity(rows.len());
-        let mut valid = Vec::with_capacity(rows.len());
-        for class in classes_of(rows, labels) {
-            let mut members: Vec<usize> = Vec::with_capacity(rows.len());
-            members.extend(rows.iter().copied().filter(|&r| labels[r] == class));
-            members.shuffle(&mut rng);
-            let k = class_train_count(members.len(), rule.train);
-            train.extend_from_slice(&members[..k]);
-            valid.extend_from_slice(&members[k..]);
-        }
-        train.sort_unstable();
-        valid.sort_unstable();
-        return (train, valid);
+        return stratified::<usize>(rows.to_vec(), labels, rule);
     }
-    plain(rows.to_vec(), rng, rule)
+    plain(rows.to_vec(), StdRng::seed_from_u64(rule.seed), rule)
 }
 
-/// [`split`], taking the rows: a plain split (neither k-fold nor stratified) keeps the training
-/// rows in their memory, not a copy (160 MB at 20M rows).
+/// [`split`], taking the rows: a plain split keeps the training rows in their memory, not a
+/// copy (160 MB at 20M rows), and a stratified one frees them before it fills its parts.
 pub(crate) fn split_owned(
     rows: Vec<usize>,
     labels: Option<&[f32]>,
     rule: SplitRule,
 ) -> (Vec<usize>, Vec<usize>) {
     if let (None, true, Some(labels)) = (rule.fold, rule.stratify, labels) {
-        if rows.iter().all(|&r| u32::try_from(r).is_ok()) {
-            return stratified_owned(rows, labels, rule);
-        }
+        return if rows.iter().all(|&r| u32::try_from(r).is_ok()) {
+            stratified::<u32>(rows, labels, rule)
+        } else {
+            stratified::<usize>(rows, labels, rule)
+        };
     }
-    if rule.fold.is_some() || (rule.stratify && labels.is_some()) {
+    if rule.fold.is_some() {
         return split(&rows, labels, rule);
     }
     plain(rows, StdRng::seed_from_u64(rule.seed), rule)
@@ -148,13 +135,43 @@ fn class_train_count(n: usize, train: f64) -> usize {
     }
 }
 
-/// [`split`]'s stratified split of rows numbered below 2^32, taking them: each class's rows are
-/// gathered in one pass as 4-byte indices and `rows` is freed before the two parts are filled,
-/// so the usable rows, every class's members and both parts are never all held at once (the
-/// split was the peak of a 20M-row run: 493 MB). The same split: each class's members in row
-/// order, shuffled in class order by the one generator (a shuffle draws by length alone, not
-/// by the width of what it moves).
-fn stratified_owned(rows: Vec<usize>, labels: &[f32], rule: SplitRule) -> (Vec<usize>, Vec<usize>) {
+/// A row's index as a stratified split holds it: 4 bytes where every row number fits.
+trait RowIndex: Copy {
+    /// `r`, which the caller checked fits.
+    fn from_row(r: usize) -> Self;
+    /// The row number back.
+    fn row(self) -> usize;
+}
+
+impl RowIndex for u32 {
+    fn from_row(r: usize) -> Self {
+        r as u32
+    }
+    fn row(self) -> usize {
+        self as usize
+    }
+}
+
+impl RowIndex for usize {
+    fn from_row(r: usize) -> Self {
+        r
+    }
+    fn row(self) -> usize {
+        self
+    }
+}
+
+/// [`split`]'s stratified split, taking the rows: each class's rows are gathered in one pass
+/// (as `I`, 4 bytes when every row number fits) and `rows` is freed before the two parts are
+/// filled, so the usable rows, every class's members and both parts are never all held at
+/// once (the split was the peak of a 20M-row run: 493 MB). Each class's members in row order,
+/// shuffled in class order by the one generator (a shuffle draws by length alone, not by the
+/// width of what it moves).
+fn stratified<I: RowIndex>(
+    rows: Vec<usize>,
+    labels: &[f32],
+    rule: SplitRule,
+) -> (Vec<usize>, Vec<usize>) {
     let mut rng = StdRng::seed_from_u64(rule.seed);
     let classes = classes_of(&rows, labels);
     let index: std::collections::HashMap<u32, usize> = classes
@@ -168,11 +185,10 @@ fn stratified_owned(rows: Vec<usize>, labels: &[f32], rule: SplitRule) -> (Vec<u
             counts[c] += 1;
         }
     }
-    let mut members: Vec<Vec<u32>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+    let mut members: Vec<Vec<I>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
     for &r in &rows {
         if let Some(&c) = index.get(&labels[r].to_bits()) {
-            // Checked by the caller (`split_owned`): every row number fits.
-            members[c].push(r as u32);
+            members[c].push(I::from_row(r));
         }
     }
     drop(rows);
@@ -183,8 +199,8 @@ fn stratified_owned(rows: Vec<usize>, labels: &[f32], rule: SplitRule) -> (Vec<u
     for mut class in members {
         class.shuffle(&mut rng);
         let k = trains(class.len());
-        train.extend(class[..k].iter().map(|&r| r as usize));
-        valid.extend(class[k..].iter().map(|&r| r as usize));
+        train.extend(class[..k].iter().map(|&r| r.row()));
+        valid.extend(class[k..].iter().map(|&r| r.row()));
     }
     train.sort_unstable();
     valid.sort_unstable();

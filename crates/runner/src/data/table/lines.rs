@@ -76,7 +76,7 @@ pub(super) enum Next {
 /// The csv reader the loader reads records with: csv_core's defaults (`,`, `"` doubled
 /// inside quotes, no comments), every record's length checked by the loader itself (against
 /// the header, also for a reader that starts after it).
-pub(super) fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
+fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
