@@ -372,15 +372,25 @@ fn field_end(text: &[u8], from: usize) -> usize {
 /// A number at `*pos`: read where it lies when it is a plain finite number that ends the
 /// field (nearly every cell), else through [`parse_number`] like every other cell. `None`:
 /// the cell is not a number the loader takes.
-#[inline]
+#[inline(always)]
 fn number(text: &[u8], pos: &mut usize) -> Option<f32> {
     let rest = &text[*pos..];
     if let Some((v, used)) = super::cells::plain_decimal(rest) {
         if matches!(rest.get(used), None | Some(b',' | b'\n')) {
-            *pos += used;
+            // Within the text: `used` bytes of it were read.
+            *pos = pos.wrapping_add(used);
             return Some(v);
         }
     }
+    number_slow(text, pos)
+}
+
+/// [`number`] for the cells its fast path leaves, kept out of line so that the fast path
+/// is a few instructions in its caller's loop.
+#[cold]
+#[inline(never)]
+fn number_slow(text: &[u8], pos: &mut usize) -> Option<f32> {
+    let rest = &text[*pos..];
     if let Ok((v, used)) = fast_float2::parse_partial::<f32, _>(rest) {
         if v.is_finite() && matches!(rest.get(used), None | Some(b',' | b'\n')) {
             *pos += used;
@@ -445,7 +455,10 @@ fn record(
     let (stride, texts) = (out.stride, layout.texts);
     for (j, role) in layout.roles.iter().enumerate() {
         match role {
-            Role::Number(k) => out.values[k * stride + i] = number(text, pos)?,
+            // Wrapping: a position in `values`, which the index checks.
+            Role::Number(k) => {
+                out.values[k.wrapping_mul(stride).wrapping_add(i)] = number(text, pos)?
+            }
             Role::Skip => *pos = field_end(text, *pos),
             Role::Text(t) => {
                 let end = field_end(text, *pos);
