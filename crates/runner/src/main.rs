@@ -302,6 +302,13 @@ fn main() -> ExitCode {
     // state moves to the run's device at its first step). Pinned here, before any thread
     // starts, and whatever the environment said: an unknown `BURN_DEVICE` panics inside Burn.
     std::env::set_var("BURN_DEVICE", "flex");
+    // No transparent huge pages for this process. mimalloc advises its whole arena for them,
+    // and where the kernel compacts memory for advised regions at fault time (Debian's
+    // default, `defrag=madvise`), the first touch of each 2 MB page can wait on compaction:
+    // a 1M x 100 CSV load took 0.95-1.95 s with them on the 2-core Xeon VM, 0.97-1.03 s
+    // without (docs/PERFORMANCE.md). Where the call is refused the run goes on as before.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     if let Err(err) = stop::install() {
         say!("error: {err:#}");
         return ExitCode::FAILURE;
