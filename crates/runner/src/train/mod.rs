@@ -32,7 +32,7 @@ pub(crate) use infer::{evaluate, outputs, predictions_of, CPU_EVAL_CHUNK, EVAL_C
 pub(crate) use memory::check_memory;
 pub(crate) use private::Plan as PrivacyPlan;
 pub(crate) use step::{
-    epoch_order, host, learning_rate, read_scalar, step_on, Objective, READ_EVERY,
+    epoch_order, host, learning_rate, read_scalar, step_on, Objective, Order, READ_EVERY,
 };
 
 use crate::config::{setting_error, Config};
@@ -261,15 +261,11 @@ pub(crate) fn train(job: &Job, resume: Option<Checkpoint>) -> Result<Outcome> {
     let started = Instant::now();
     let mut samples = 0u64;
     let mut stop = Stop::Completed;
-    // The epoch's labels in step order, which the tally reads back. The inputs are gathered one
-    // batch at a time by `step_on` (a full copy of the training matrix per epoch would double
-    // its memory).
-    let mut ybuf = vec![0f32; n * job.train.y_width];
     let epochs = t.epochs.get();
     while state.epoch < epochs {
         let epoch_start = Instant::now();
         let tally;
-        (state, tally) = run_steps(job, state, &ad, &mut ybuf, &mut samples)?;
+        (state, tally) = run_steps(job, state, &ad, &mut samples)?;
         let tally = match tally {
             Steps::Done(tally) => tally,
             Steps::Interrupted => {
@@ -317,7 +313,6 @@ fn run_steps(
     job: &Job,
     mut state: TrainState,
     ad: &Device,
-    ybuf: &mut [f32],
     samples: &mut u64,
 ) -> Result<(TrainState, Steps)> {
     if let Some(plan) = job.privacy {
@@ -327,10 +322,11 @@ fn run_steps(
     let (n, batch, epoch) = (job.train.rows, t.batch_size.get(), state.epoch);
     let steps = n.div_ceil(batch);
     let order = epoch_order(job.config, n, epoch);
+    // A batch's rows, the next batch's (read ahead), and the labels of the steps the tally has
+    // not read, in step order: gathered as they are needed, not held for the whole epoch (4
+    // bytes a training row). The inputs are gathered one batch at a time by `step_on`.
+    let (mut rows, mut ahead, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     let yw = job.train.y_width;
-    for (i, &r) in order.iter().enumerate() {
-        ybuf[i * yw..(i + 1) * yw].copy_from_slice(job.train.labels_of(r));
-    }
     let first = state.step;
     // Each step's loss and outputs stay on the device until READ_EVERY steps have run: one
     // read (a sync) then adds them to the epoch's sums here, instead of a sync, or a chain of
@@ -345,16 +341,17 @@ fn run_steps(
     // while the step before them runs, a page each.
     job.train.read_at_random(t.shuffle);
     if t.shuffle {
-        job.train
-            .prefetch(&order[first * batch..((first + 1) * batch).min(n)]);
+        order.rows(first * batch..((first + 1) * batch).min(n), &mut ahead);
+        job.train.prefetch(&ahead);
     }
     for step in first..steps {
         let (lo, hi) = (step * batch, ((step + 1) * batch).min(n));
         if t.shuffle && hi < n {
-            job.train.prefetch(&order[hi..(hi + batch).min(n)]);
+            order.rows(hi..(hi + batch).min(n), &mut ahead);
+            job.train.prefetch(&ahead);
         }
         let lr = learning_rate(job.config, base, epoch, step, steps);
-        let rows = (job.train, &order[lo..hi]);
+        order.rows(lo..hi, &mut rows);
         let (next, out, loss) = step_on(
             state.model,
             &mut state.optim,
@@ -364,7 +361,7 @@ fn run_steps(
                 smoothing: t.label_smoothing.0 as f32,
             },
             lr,
-            rows,
+            (job.train, &rows),
             ad,
             job.part_rows,
         )?;
@@ -377,7 +374,13 @@ fn run_steps(
         let done = step + 1;
         let interrupted = job.interrupt.load(Ordering::SeqCst) != 0 && done < steps;
         if done % READ_EVERY == 0 || done == steps || interrupted {
-            if let Err((step, value)) = tally.read(batch, ybuf) {
+            order.rows(tally.first * batch..hi, &mut rows);
+            labels.clear();
+            labels.reserve(rows.len() * yw);
+            for &r in &rows {
+                labels.extend_from_slice(job.train.labels_of(r));
+            }
+            if let Err((step, value)) = tally.read(batch, n, &labels) {
                 bar.abandon();
                 return Err(diverged(job, &state, step, value).into());
             }
@@ -428,7 +431,9 @@ fn run_private_steps(
                 private::poisson_rows(&dp.noise_state(), epoch, step, n, q)
             }
             burnfit_privacy::Sampling::Shuffle => {
-                order[step * batch..((step + 1) * batch).min(n)].to_vec()
+                let mut rows = Vec::new();
+                order.rows(step * batch..((step + 1) * batch).min(n), &mut rows);
+                rows
             }
         };
         let (next, loss, wrong) = private::step(

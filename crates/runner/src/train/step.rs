@@ -39,14 +39,42 @@ pub(crate) fn learning_rate(
 /// The order in which epoch `epoch` (0-based) visits the `n` training rows. It depends only on
 /// the seed and the epoch, so a resumed run, and every backend of a parity check, sees the same
 /// batches.
-pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
+pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Order {
+    match u32::try_from(n) {
+        Ok(narrow) => Order::Narrow(shuffled((0..narrow).collect(), config, epoch)),
+        Err(_) => Order::Wide(shuffled((0..n).collect(), config, epoch)),
+    }
+}
+
+/// `order` shuffled for `epoch` when the config shuffles. The permutation depends on the length
+/// alone, not on the type of the indices (a unit test holds it to that).
+fn shuffled<T>(mut order: Vec<T>, config: &Config, epoch: usize) -> Vec<T> {
     if config.train.shuffle {
         order.shuffle(&mut StdRng::seed_from_u64(
             config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         ));
     }
     order
+}
+
+/// An epoch's order of the training rows: 4 bytes a row below 2^32 rows, where row indices as
+/// `usize` took 8 (a third of the memory a row of a 20M-row run held besides its inputs).
+pub(crate) enum Order {
+    /// Fewer than 2^32 rows.
+    Narrow(Vec<u32>),
+    /// More.
+    Wide(Vec<usize>),
+}
+
+impl Order {
+    /// Positions `range` of the order (a batch), into `out`.
+    pub(crate) fn rows(&self, range: std::ops::Range<usize>, out: &mut Vec<usize>) {
+        out.clear();
+        match self {
+            Order::Narrow(o) => out.extend(o[range].iter().map(|&r| r as usize)),
+            Order::Wide(o) => out.extend_from_slice(&o[range]),
+        }
+    }
 }
 
 /// What a step minimises: the loss, each training row's weight in it (`train.class_weight`
@@ -272,9 +300,9 @@ impl Tally {
     }
 
     /// Reads the unread steps (one concatenation and one sync each for losses and outputs) into
-    /// the sums; `ybuf` holds the epoch's labels in step order. A non-finite loss is returned
-    /// with its 0-based step.
-    pub(crate) fn read(&mut self, batch: usize, ybuf: &[f32]) -> Result<(), (usize, f32)> {
+    /// the sums; `y` holds the labels of their rows (from step `first` on) in step order, of an
+    /// epoch of `n` rows. A non-finite loss is returned with its 0-based step.
+    pub(crate) fn read(&mut self, batch: usize, n: usize, y: &[f32]) -> Result<(), (usize, f32)> {
         if self.losses.is_empty() {
             return Ok(());
         }
@@ -285,13 +313,13 @@ impl Tally {
             if !l.is_finite() {
                 return Err((step, l));
             }
-            let rows = batch.min(ybuf.len() / self.y_width - step * batch);
+            let rows = batch.min(n - step * batch);
             self.loss += l as f64 * rows as f64;
         }
         if !self.outputs.is_empty() {
             let z = host(Tensor::cat(std::mem::take(&mut self.outputs), 0).into_data());
             let (yw, rows) = (self.y_width, z.len() / self.width);
-            let y = &ybuf[self.first * batch * yw..(self.first * batch + rows) * yw];
+            let y = &y[..rows * yw];
             self.wrong += wrong(&z, self.width, y, self.cut) as f64;
         }
         self.first += count;
@@ -452,21 +480,47 @@ mod tests {
         }
     }
 
+    /// The 4-byte order is the permutation the 8-byte one was: results and resumed runs are
+    /// the same as before it, and the same either side of 2^32 rows.
+    #[test]
+    fn an_epoch_s_order_is_the_same_permutation_in_4_and_8_byte_indices() {
+        let config = Config {
+            seed: 7,
+            ..Config::default()
+        };
+        for n in [0usize, 1, 2, 31, 1000, 65_537] {
+            for epoch in [0, 1, 9] {
+                let narrow = shuffled((0..n as u32).collect(), &config, epoch);
+                let wide = shuffled((0..n).collect::<Vec<usize>>(), &config, epoch);
+                let narrow: Vec<usize> = narrow.iter().map(|&r| r as usize).collect();
+                assert_eq!(narrow, wide, "{n} rows, epoch {epoch}");
+                let mut rows = Vec::new();
+                let order = epoch_order(&config, n, epoch);
+                order.rows(0..n, &mut rows);
+                assert_eq!(rows, wide);
+                if n > 30 {
+                    assert_ne!(wide, (0..n).collect::<Vec<_>>(), "shuffled");
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_tally_weights_losses_by_rows_and_counts_wrong_sides_of_zero() {
         // Five rows in batches of two: the last step has one row.
-        let ybuf = [1.0, 0.0, 1.0, 1.0, 0.0];
+        let y = [1.0, 0.0, 1.0, 1.0, 0.0];
         let mut tally = Tally::new(crate::run::Partial::default(), 0);
         tally.losses = vec![tensor(vec![0.5], [1]), tensor(vec![1.0], [1])];
         tally.outputs = vec![
             tensor(vec![2.0, -1.0], [2, 1]), // both right
             tensor(vec![-0.5, 0.0], [2, 1]), // both wrong (0 is not > 0)
         ];
-        tally.read(2, &ybuf).unwrap();
+        tally.read(2, 5, &y).unwrap();
         assert_eq!((tally.loss, tally.wrong, tally.first), (3.0, 2.0, 2));
         tally.losses.push(tensor(vec![4.0], [1]));
         tally.outputs.push(tensor(vec![3.0], [1, 1])); // wrong: label 0
-        tally.read(2, &ybuf).unwrap();
+                                                       // The labels of the unread step's rows only.
+        tally.read(2, 5, &y[4..]).unwrap();
         assert_eq!((tally.loss, tally.wrong, tally.first), (7.0, 3.0, 3));
     }
 
@@ -478,7 +532,7 @@ mod tests {
             tensor(vec![f32::NAN], [1]),
             tensor(vec![f32::INFINITY], [1]),
         ];
-        let (step, value) = tally.read(1, &[0.0; 8]).unwrap_err();
+        let (step, value) = tally.read(1, 8, &[0.0; 4]).unwrap_err();
         assert!(step == 5 && value.is_nan(), "{step} {value}");
     }
 }
