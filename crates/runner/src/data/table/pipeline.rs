@@ -166,7 +166,7 @@ pub(super) fn read<R: Read + Send>(
                 else {
                     return;
                 };
-                batch.parse(shape, origin);
+                batch.parse_or_fail(shape, origin);
                 if done_tx.send(batch).is_err() {
                     return;
                 }
@@ -423,6 +423,32 @@ struct Batch {
 }
 
 impl Batch {
+    /// [`parse`](Self::parse), where a panic (a bug, not the data) becomes the batch's error at
+    /// its first line: the calling thread then stops with a message where it would have waited
+    /// forever for a batch the dead worker held (and the splitter for its buffers).
+    fn parse_or_fail(&mut self, shape: &Shape, origin: &str) {
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.parse(shape, origin)));
+        if parsed.is_err() {
+            let row = match self.kind {
+                Kind::Lines => self.block.first_line,
+                Kind::Records => self.records.first().map_or(0, |r| line(r) + self.offset),
+            };
+            self.count = 0;
+            self.ended = None;
+            self.failed = Some((
+                0,
+                DataError::Malformed {
+                    path: origin.to_string(),
+                    row,
+                    message: "reading the lines from here failed inside burnfit (a bug, not \
+                              the data: the message above says where; please report it)"
+                        .to_string(),
+                },
+            ));
+        }
+    }
+
     /// Record `i`'s line.
     fn row(&self, i: usize) -> u64 {
         match self.kind {
@@ -484,5 +510,47 @@ impl Batch {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker that panics (here: a shape naming a field the record does not have, which the
+    /// loader never makes) leaves its batch as an error at the batch's first line, which the
+    /// calling thread stops on, not a batch that never comes back.
+    #[test]
+    fn a_panic_while_parsing_is_an_error_at_the_batch_s_first_line() {
+        let numeric = [Numeric {
+            builder: 0,
+            field: 7,
+            name: "a",
+        }];
+        let layout = Layout {
+            roles: vec![],
+            texts: 0,
+            numeric: vec![],
+        };
+        let shape = Shape {
+            fields: 2,
+            numeric: &numeric,
+            layout: &layout,
+            targets: &[],
+        };
+        let mut record = csv::ByteRecord::from(vec!["1", "2"]);
+        let mut at = csv::Position::new();
+        at.set_line(5);
+        record.set_position(Some(at));
+        let mut batch = Batch {
+            kind: Kind::Records,
+            records: vec![record],
+            offset: 10,
+            ..Batch::default()
+        };
+        batch.parse_or_fail(&shape, "f.csv");
+        let (i, e) = batch.failed.expect("the panic as an error");
+        assert_eq!((i, batch.count), (0, 0));
+        assert!(e.to_string().starts_with("f.csv: row 15: "), "{e}");
     }
 }
