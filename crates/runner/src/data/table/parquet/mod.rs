@@ -71,22 +71,28 @@ struct Source {
     ledger: Arc<Ledger>,
 }
 
-/// A [`Read`] of a [`Source`] from an offset of its own.
+/// A [`Read`] of a [`Source`] from an offset of its own. The parquet crate reads each page's
+/// header through it, a few bytes at a time as its Thrift decoder asks: unbuffered, that was
+/// 218,000 `pread` calls for the 1M × 100 file. Its bytes are not noted in the [`Ledger`]:
+/// a buffer reads past the header into the page, and a piece that overlaps the next (the
+/// page's own) would have the rest of that page read again for the checksum; the headers are
+/// read for it with what lies between the pages instead.
 struct SourceRead {
     file: Arc<File>,
     at: u64,
-    ledger: Arc<Ledger>,
 }
 
 impl Read for SourceRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use std::os::unix::fs::FileExt;
         let n = self.file.read_at(buf, self.at)?;
-        self.ledger.note(self.at, &buf[..n]);
         self.at += n as u64;
         Ok(n)
     }
 }
+
+/// Bytes read at once for a page header: most are under a hundred; a longer one is read on.
+const HEADER_READ: usize = 1024;
 
 /// Each piece of a file that was read, with its CRC32, computed on the thread that read it:
 /// the file's checksum (the run's record of its data) is then the pieces combined in order,
@@ -162,15 +168,17 @@ impl Length for Source {
 }
 
 impl ChunkReader for Source {
-    type T = SourceRead;
+    type T = std::io::BufReader<SourceRead>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
         self.check(start, 0)?;
-        Ok(SourceRead {
-            file: Arc::clone(&self.file),
-            at: start,
-            ledger: Arc::clone(&self.ledger),
-        })
+        Ok(std::io::BufReader::with_capacity(
+            HEADER_READ,
+            SourceRead {
+                file: Arc::clone(&self.file),
+                at: start,
+            },
+        ))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
