@@ -323,8 +323,8 @@ fn run_steps(
     let steps = n.div_ceil(batch);
     let order = epoch_order(job.config, n, epoch);
     // A batch's rows, the next batch's (read ahead), and the labels of the steps the tally has
-    // not read, in step order: gathered as they are needed, not held for the whole epoch (4
-    // bytes a training row). The inputs are gathered one batch at a time by `step_on`.
+    // not read, in step order: gathered as they are needed (at most `READ_EVERY` batches'), not
+    // held for the whole epoch. The inputs are gathered one batch at a time by `step_on`.
     let (mut rows, mut ahead, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     let yw = job.train.y_width;
     let first = state.step;
@@ -374,11 +374,12 @@ fn run_steps(
         let done = step + 1;
         let interrupted = job.interrupt.load(Ordering::SeqCst) != 0 && done < steps;
         if done % READ_EVERY == 0 || done == steps || interrupted {
-            order.rows(tally.first * batch..hi, &mut rows);
+            // The labels are read for the wrong-prediction count only (none for MSE).
             labels.clear();
-            labels.reserve(rows.len() * yw);
-            for &r in &rows {
-                labels.extend_from_slice(job.train.labels_of(r));
+            if !tally.outputs.is_empty() {
+                order.each(tally.first * batch..hi, |r| {
+                    labels.extend_from_slice(job.train.labels_of(r));
+                });
             }
             if let Err((step, value)) = tally.read(batch, n, &labels) {
                 bar.abandon();

@@ -70,9 +70,14 @@ impl Order {
     /// Positions `range` of the order (a batch), into `out`.
     pub(crate) fn rows(&self, range: std::ops::Range<usize>, out: &mut Vec<usize>) {
         out.clear();
+        self.each(range, |r| out.push(r));
+    }
+
+    /// Each row at positions `range` of the order, in order.
+    pub(crate) fn each(&self, range: std::ops::Range<usize>, mut f: impl FnMut(usize)) {
         match self {
-            Order::Narrow(o) => out.extend(o[range].iter().map(|&r| r as usize)),
-            Order::Wide(o) => out.extend_from_slice(&o[range]),
+            Order::Narrow(o) => o[range].iter().for_each(|&r| f(r as usize)),
+            Order::Wide(o) => o[range].iter().for_each(|&r| f(r)),
         }
     }
 }
@@ -519,8 +524,7 @@ mod tests {
         assert_eq!((tally.loss, tally.wrong, tally.first), (3.0, 2.0, 2));
         tally.losses.push(tensor(vec![4.0], [1]));
         tally.outputs.push(tensor(vec![3.0], [1, 1])); // wrong: label 0
-                                                       // The labels of the unread step's rows only.
-        tally.read(2, 5, &y[4..]).unwrap();
+        tally.read(2, 5, &y[4..]).unwrap(); // the labels of the unread step's rows only
         assert_eq!((tally.loss, tally.wrong, tally.first), (7.0, 3.0, 3));
     }
 

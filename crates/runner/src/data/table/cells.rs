@@ -71,9 +71,10 @@ const POW10: [f64; 16] = [
 ];
 
 /// The number at the start of `s` when it is a plain decimal (`-` or not, digits, a point and
-/// digits or not; 15 digits and 16 bytes at most), with the bytes it takes: the f32 nearest to
-/// it, as `fast_float2` gives, several times faster. Most cells of most files are such
-/// numbers.
+/// digits or not; 15 digits at most), with the bytes it takes: the f32 nearest to it, as
+/// `fast_float2` gives, several times faster. Most cells of most files are such numbers; one
+/// of 16 bytes or fewer is read sixteen bytes at once, a longer one (or one near the end of the
+/// text) a byte at a time.
 ///
 /// How: sixteen bytes at once, with no branch a digit. Where the digits end and where the
 /// point is come from one mask of the bytes that are not digits; the digits, the point taken

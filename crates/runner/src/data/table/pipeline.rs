@@ -442,7 +442,7 @@ impl Batch {
                     path: origin.to_string(),
                     row,
                     message: "reading the lines from here failed inside burnfit (a bug, not \
-                              the data: the message above says where; please report it)"
+                              the data; please report it)"
                         .to_string(),
                 },
             ));

@@ -458,7 +458,12 @@ impl Decoder {
         // are null.
         macro_rules! cells {
             ($r:expr, $values:expr, $t:ty, $write:expr) => {
-                cells!($r, $values, $t, $write, |_: &[$t], _: &mut Vec<f32>| false)
+                // No numbers of this type (never asked: `is_number`); were they, every value
+                // would be an error, never a wrong number.
+                cells!($r, $values, $t, $write, |v: &[$t], out: &mut Vec<f32>| {
+                    out.extend(std::iter::repeat_n(f32::INFINITY, v.len()));
+                    true
+                })
             };
             ($r:expr, $values:expr, $t:ty, $write:expr, $number:expr) => {{
                 let values: &mut Vec<$t> = $values;
@@ -470,7 +475,10 @@ impl Decoder {
                     return Err(format!("{rows} rows where the row group holds {n}"));
                 }
                 if max_def == 0 && values.len() != n {
-                    return Err("fewer values than rows".into());
+                    return Err(format!(
+                        "{} values where the row group holds {n} rows",
+                        values.len()
+                    ));
                 }
                 let mut any_bad = false;
                 if numeric && values.len() == n {
