@@ -78,7 +78,7 @@ impl Streamed {
             );
         }
         Ok(Self {
-            writer: writer(names, &columns(names, kept))?,
+            writer: writer(names, &columns(names, kept), properties())?,
             names: names.to_vec(),
             kept,
             rows: 0,
@@ -179,8 +179,20 @@ fn field(name: &str, cells: &Cells) -> Result<Arc<Type>> {
     ))
 }
 
-/// A Parquet writer for columns `names` of `columns`' types, Snappy-compressed.
-fn writer(names: &[String], columns: &[Cells]) -> Result<SerializedFileWriter<Vec<u8>>> {
+/// How predictions are written: Snappy-compressed, the crate's other defaults.
+fn properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("burnfit {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// A Parquet writer for columns `names` of `columns`' types, written as `props` says.
+fn writer(
+    names: &[String],
+    columns: &[Cells],
+    props: WriterProperties,
+) -> Result<SerializedFileWriter<Vec<u8>>> {
     let fields = names
         .iter()
         .zip(columns)
@@ -191,10 +203,6 @@ fn writer(names: &[String], columns: &[Cells]) -> Result<SerializedFileWriter<Ve
             .with_fields(fields)
             .build()?,
     );
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_created_by(format!("burnfit {}", env!("CARGO_PKG_VERSION")))
-        .build();
     Ok(SerializedFileWriter::new(
         Vec::new(),
         schema,
@@ -220,7 +228,18 @@ fn write_group(writer: &mut SerializedFileWriter<Vec<u8>>, columns: &[Cells]) ->
 /// The columns as one Parquet file of one row group (tests write files with it).
 #[cfg(test)]
 pub(crate) fn write(names: &[String], columns: Vec<Cells>) -> Result<Vec<u8>> {
-    let mut w = writer(names, &columns)?;
+    write_as(names, columns, properties())
+}
+
+/// [`write`] with other properties: page versions, encodings and page sizes a reader must
+/// take.
+#[cfg(test)]
+pub(crate) fn write_as(
+    names: &[String],
+    columns: Vec<Cells>,
+    props: WriterProperties,
+) -> Result<Vec<u8>> {
+    let mut w = writer(names, &columns, props)?;
     write_group(&mut w, &columns)?;
     Ok(w.into_inner()?)
 }

@@ -213,7 +213,7 @@ fn not_decoded(path: &Path, name: &str) -> DataError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::predict_parquet::{write, Cells};
+    use crate::commands::predict_parquet::{write, write_as, Cells};
     use crate::data::{Column, LabelColumn, LabelRule};
 
     fn spec(categorical: &[&str]) -> LoadSpec {
@@ -308,6 +308,93 @@ mod tests {
             }
         }
         assert_eq!(format!("{direct:?}"), format!("{text:?}"));
+    }
+
+    /// Every page layout a writer makes reads to the same table as the file's CSV text: pages
+    /// of version 1 and 2, plain-encoded (read by burnfit's own page decoder), dictionary-
+    /// encoded (the parquet crate's), and a dictionary that overflows into plain pages within
+    /// one column chunk (the two in turn), nulls among hard values.
+    #[test]
+    fn every_page_layout_reads_as_the_csv_text_of_the_file() {
+        use parquet::file::properties::{WriterProperties, WriterVersion};
+        let dir = tempfile::TempDir::new().unwrap();
+        let rows = 1500;
+        let hard = |i: usize| -> f64 {
+            let x = f32::from_bits(0x3f80_0000 + (i as u32 * 7919) % 100_000);
+            let next = f32::from_bits(x.to_bits() + 1);
+            match i % 5 {
+                // Exactly halfway between two f32s.
+                0 => (f64::from(x) + f64::from(next)) / 2.0,
+                1 => f64::from(x) * 1e-40,
+                2 => -(i as f64) * 0.1,
+                _ => f64::from(x) + 1e-12,
+            }
+        };
+        let columns = || {
+            vec![
+                (
+                    "d".to_string(),
+                    Cells::Double((0..rows).map(|i| (i % 11 != 3).then(|| hard(i))).collect()),
+                ),
+                (
+                    "i".to_string(),
+                    Cells::Int(
+                        (0..rows as i64)
+                            .map(|i| (i % 7 != 0).then_some((1 << 24) + i * 3))
+                            .collect(),
+                    ),
+                ),
+                (
+                    "f".to_string(),
+                    Cells::Float((0..rows).map(|i| Some(i as f32 * 0.37)).collect()),
+                ),
+                (
+                    "y".to_string(),
+                    Cells::Int((0..rows as i64).map(|i| Some(i % 2)).collect()),
+                ),
+            ]
+        };
+        let base = || {
+            WriterProperties::builder()
+                .set_write_batch_size(64)
+                .set_data_page_row_count_limit(200)
+        };
+        let layouts = [
+            ("dictionary, v1", base().build()),
+            ("plain, v1", base().set_dictionary_enabled(false).build()),
+            (
+                "plain, v2",
+                base()
+                    .set_dictionary_enabled(false)
+                    .set_writer_version(WriterVersion::PARQUET_2_0)
+                    .build(),
+            ),
+            (
+                "dictionary then plain, v1",
+                base().set_dictionary_page_size_limit(256).build(),
+            ),
+            (
+                "dictionary then plain, v2",
+                base()
+                    .set_dictionary_page_size_limit(256)
+                    .set_writer_version(WriterVersion::PARQUET_2_0)
+                    .build(),
+            ),
+        ];
+        let mut first: Option<String> = None;
+        for (layout, props) in layouts {
+            let (names, cells): (Vec<String>, Vec<Cells>) = columns().into_iter().unzip();
+            let path = dir.path().join("t.parquet");
+            std::fs::write(&path, write_as(&names, cells, props).unwrap()).unwrap();
+            let (direct, text) = both(&path, &spec(&[]));
+            let direct = format!("{:?}", direct.unwrap());
+            assert_eq!(direct, format!("{:?}", text.unwrap()), "{layout}");
+            assert_eq!(
+                &direct,
+                first.get_or_insert_with(|| direct.clone()),
+                "{layout}"
+            );
+        }
     }
 
     /// Names are compared trimmed, as the header is read: a spaced number column named as

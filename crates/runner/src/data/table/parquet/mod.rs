@@ -14,6 +14,7 @@
 //! the file is opened.
 
 mod direct;
+mod pages;
 mod text;
 
 pub(crate) use direct::read_table;
@@ -871,6 +872,72 @@ impl Columns {
                 .get_row_group(g)
                 .map_err(|e| unreadable(path, format!("row group {g}: {e}")))?;
             let mut left = usize::try_from(group.metadata().num_rows().max(0)).unwrap_or(0);
+            let failed = |e: String, d: &Decoder| {
+                unreadable(
+                    path,
+                    format!("row group {g}, column `{}`: {e}", name(file, d.leaf)),
+                )
+            };
+            if pages::by_page(d) {
+                let mut pages = group
+                    .get_column_page_reader(d.leaf)
+                    .map_err(|e| unreadable(path, format!("row group {g}: {e}")))?;
+                // The crate's reader, for the pages read through it, and the dictionary it
+                // needs first.
+                let mut feed: Option<pages::Feed> = None;
+                let mut dictionary = None;
+                while let Some(page) = pages
+                    .get_next_page()
+                    .map_err(|e| failed(e.to_string(), d))?
+                {
+                    let Some(rows) = pages::rows_of(&page) else {
+                        dictionary = Some(page);
+                        continue;
+                    };
+                    if rows > left {
+                        return Err(failed(
+                            format!("its pages hold more rows than the row group ({left} left)"),
+                            d,
+                        ));
+                    }
+                    let read = if pages::is_plain(d, &page) {
+                        d.read_page(&page, rows)
+                    } else {
+                        let feed = feed.get_or_insert_with(|| {
+                            let feed = pages::Feed::default();
+                            if let Some(dictionary) = dictionary.take() {
+                                feed.push(dictionary);
+                            }
+                            let descr = file
+                                .metadata()
+                                .file_metadata()
+                                .schema_descr()
+                                .column(d.leaf);
+                            d.reader = Some(parquet::column::reader::get_column_reader(
+                                descr,
+                                Box::new(feed.clone()),
+                            ));
+                            feed
+                        });
+                        feed.push(page);
+                        d.read(rows)
+                    };
+                    read.map_err(|e| failed(e, d))?;
+                    if !each(first, d)? {
+                        return Ok(());
+                    }
+                    first += rows;
+                    left -= rows;
+                }
+                if left > 0 {
+                    return Err(failed(
+                        format!("its pages hold {left} rows fewer than the row group"),
+                        d,
+                    ));
+                }
+                d.reader = None;
+                continue;
+            }
             d.reader = Some(
                 group
                     .get_column_reader(d.leaf)
@@ -878,12 +945,7 @@ impl Columns {
             );
             while left > 0 {
                 let n = left.min(CHUNK_ROWS);
-                d.read(n).map_err(|e| {
-                    unreadable(
-                        path,
-                        format!("row group {g}, column `{}`: {e}", name(file, d.leaf)),
-                    )
-                })?;
+                d.read(n).map_err(|e| failed(e, d))?;
                 if !each(first, d)? {
                     return Ok(());
                 }
