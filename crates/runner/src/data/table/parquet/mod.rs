@@ -402,25 +402,61 @@ fn f64_cells(values: &[f64], out: &mut Vec<f32>) -> bool {
     for block in values.chunks(BLOCK) {
         let start = out.len();
         out.extend(block.iter().map(|&v| v as f32));
-        // Branch-free on 32-bit halves, so that it runs on vector lanes. Halfway: the 29
-        // bits below an f32's significand are one half. The exponent 1150 and up: 2^127 and
-        // past (NaN, infinite, or at f32's range's end, where `as` may round to infinity).
-        // Below 897 but not zero: an f32 subnormal.
-        let rare = block.iter().fold(0u32, |rare, v| {
-            let bits = v.to_bits();
-            let (low, high) = (bits as u32, (bits >> 32) as u32);
-            let exponent = (high >> 20) & 0x7ff;
-            let halfway = (low & 0x1fff_ffff == 0x1000_0000) as u32;
-            let large = (exponent >= 1150) as u32;
-            let small = (exponent < 897) as u32 & (((high << 1) | low) != 0) as u32;
-            rare | halfway | large | small
-        });
+        let rare = block.iter().fold(0, |rare, v| rare | rare_f64(v.to_bits()));
         if rare != 0 {
-            for (o, &v) in out[start..].iter_mut().zip(block) {
-                *o = f64_cell(v).unwrap_or(f32::INFINITY);
-                any_bad |= o.is_infinite();
-            }
+            any_bad |= redo(block.iter().copied(), &mut out[start..]);
         }
+    }
+    any_bad
+}
+
+/// [`f64_cells`] of little-endian doubles where they lie (a plain page's values, not aligned
+/// to eight bytes): no copy into a typed buffer first.
+fn f64_bytes_cells(bytes: &[u8], out: &mut Vec<f32>) -> bool {
+    const BLOCK: usize = 256;
+    let double = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let mut any_bad = false;
+    for block in bytes.chunks(8 * BLOCK) {
+        let start = out.len();
+        out.extend(
+            block
+                .chunks_exact(8)
+                .map(|b| f64::from_bits(double(b)) as f32),
+        );
+        let rare = block
+            .chunks_exact(8)
+            .fold(0, |rare, b| rare | rare_f64(double(b)));
+        if rare != 0 {
+            let values = block.chunks_exact(8).map(|b| f64::from_bits(double(b)));
+            any_bad |= redo(values, &mut out[start..]);
+        }
+    }
+    any_bad
+}
+
+/// 1 when an f64 of these bits may round otherwise through its shortest digits than through
+/// `as f32`, or overflow: branch-free on 32-bit halves, so that it runs on vector lanes.
+/// Halfway: the 29 bits below an f32's significand are one half. The exponent 1150 and up:
+/// 2^127 and past (NaN, infinite, or at f32's range's end, where `as` may round to infinity).
+/// Below 897 but not zero: an f32 subnormal.
+#[inline(always)]
+fn rare_f64(bits: u64) -> u32 {
+    let (low, high) = (bits as u32, (bits >> 32) as u32);
+    let exponent = (high >> 20) & 0x7ff;
+    let halfway = u32::from(low & 0x1fff_ffff == 0x1000_0000);
+    let large = u32::from(exponent >= 1150);
+    let small = u32::from(exponent < 897) & u32::from(((high << 1) | low) != 0);
+    halfway | large | small
+}
+
+/// A block with a rare value, done again one value at a time by [`f64_cell`]; whether a
+/// value was past f32's range (an infinity in `out`).
+#[cold]
+fn redo(values: impl Iterator<Item = f64>, out: &mut [f32]) -> bool {
+    let mut any_bad = false;
+    for (o, v) in out.iter_mut().zip(values) {
+        *o = f64_cell(v).unwrap_or(f32::INFINITY);
+        any_bad |= o.is_infinite();
     }
     any_bad
 }
@@ -1116,7 +1152,7 @@ pub(crate) fn checksum(path: &Path) -> Result<(u64, u32), DataError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{f64_cell, f64_cells};
+    use super::{f64_bytes_cells, f64_cell, f64_cells};
     use proptest::prelude::*;
 
     /// The bulk conversion is `f64_cell` of each value, to the bit, an infinity for a value
@@ -1134,6 +1170,15 @@ mod tests {
         let bulk: Vec<u32> = out[1..].iter().map(|x| x.to_bits()).collect();
         prop_assert_eq!(bulk, one_by_one);
         prop_assert_eq!(any_bad, values.iter().any(|&v| f64_cell(v).is_none()));
+        // The same from the values' bytes, one byte off alignment as a page may hold them.
+        let mut bytes = vec![0u8];
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        let mut from_bytes = vec![1.5f32];
+        prop_assert_eq!(f64_bytes_cells(&bytes[1..], &mut from_bytes), any_bad);
+        prop_assert_eq!(
+            from_bytes.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
         Ok(())
     }
 

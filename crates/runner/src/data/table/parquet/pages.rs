@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use parquet::basic::Encoding;
 use parquet::column::page::{Page, PageMetadata, PageReader};
 
-use super::{f64_cells, float_text, Decode, Decoder};
+use super::{f64_bytes_cells, float_text, Decode, Decoder};
 
 /// Pages handed to the parquet crate's column reader one at a time, as they are met.
 #[derive(Clone, Default)]
@@ -127,11 +127,19 @@ impl Decoder {
             Decode::Double | Decode::Int64 { .. } => 8,
             _ => 4,
         };
+        // The levels are expanded only when some cell is null: a column declared nullable
+        // that holds no null (most of them) is one run of ones a page.
         let present = match levels {
             None => rows,
             Some(levels) => {
-                decode_levels(levels, rows, &mut self.def)?;
-                self.def.iter().filter(|&&l| l == 1).count()
+                let present = levels_runs(levels, rows, |_, _| {})?;
+                if present < rows {
+                    levels_runs(levels, rows, |value, count| {
+                        self.def
+                            .extend(std::iter::repeat_n(i16::from(value), count));
+                    })?;
+                }
+                present
             }
         };
         let values = values
@@ -211,12 +219,13 @@ fn split_page(page: &Page, max_def: i16) -> Result<(Option<&[u8]>, &[u8]), Strin
     }
 }
 
-/// Decodes `rows` one-bit definition levels (Parquet's run-length / bit-packed hybrid) into
-/// `out`: runs of one value, and groups of eight bit-packed values.
-fn decode_levels(bytes: &[u8], rows: usize, out: &mut Vec<i16>) -> Result<(), String> {
+/// Walks `rows` one-bit definition levels (Parquet's run-length / bit-packed hybrid: runs of
+/// one value, and groups of eight bit-packed values), handing each run of equal levels to
+/// `run` (value, count); how many are 1 (present cells).
+fn levels_runs(bytes: &[u8], rows: usize, mut run: impl FnMut(u8, usize)) -> Result<usize, String> {
     let short = || "definition levels shorter than the page's rows".to_string();
-    let mut at = 0;
-    while out.len() < rows {
+    let (mut at, mut done, mut present) = (0, 0, 0);
+    while done < rows {
         // The run's header: an unsigned LEB128 varint.
         let mut header = 0u64;
         let mut shift = 0;
@@ -232,7 +241,7 @@ fn decode_levels(bytes: &[u8], rows: usize, out: &mut Vec<i16>) -> Result<(), St
                 break;
             }
         }
-        let left = rows - out.len();
+        let left = rows - done;
         let count = usize::try_from(header >> 1).unwrap_or(usize::MAX);
         if header & 1 == 0 {
             // A run: `count` times the value in the next byte.
@@ -241,7 +250,10 @@ fn decode_levels(bytes: &[u8], rows: usize, out: &mut Vec<i16>) -> Result<(), St
             if value > 1 {
                 return Err(format!("a definition level of {value} in a flat column"));
             }
-            out.extend(std::iter::repeat_n(i16::from(value), count.min(left)));
+            let count = count.min(left);
+            run(value, count);
+            present += usize::from(value) * count;
+            done += count;
         } else {
             // `count` groups of eight one-bit values, a byte each, lowest bit first.
             let end = at.checked_add(count).ok_or_else(short)?;
@@ -249,15 +261,18 @@ fn decode_levels(bytes: &[u8], rows: usize, out: &mut Vec<i16>) -> Result<(), St
             at = end;
             for &byte in packed {
                 for bit in 0..8 {
-                    if out.len() == rows {
+                    if done == rows {
                         break;
                     }
-                    out.push(i16::from((byte >> bit) & 1));
+                    let value = (byte >> bit) & 1;
+                    run(value, 1);
+                    present += usize::from(value);
+                    done += 1;
                 }
             }
         }
     }
-    Ok(())
+    Ok(present)
 }
 
 /// Plain values of `decode`'s type (little-endian, `bytes` a whole number of them) appended
@@ -265,20 +280,7 @@ fn decode_levels(bytes: &[u8], rows: usize, out: &mut Vec<i16>) -> Result<(), St
 fn plain_values(decode: Decode, bytes: &[u8], out: &mut Vec<f32>) -> bool {
     let start = out.len();
     match decode {
-        Decode::Double => {
-            // Copied a block at a time (the page's values need not be aligned to eight bytes),
-            // then converted as the column reader's values are.
-            let mut block = [0f64; 256];
-            let mut any_bad = false;
-            for chunk in bytes.chunks(8 * block.len()) {
-                let k = chunk.len() / 8;
-                for (v, b) in block.iter_mut().zip(chunk.chunks_exact(8)) {
-                    *v = f64::from_le_bytes(b.try_into().unwrap_or_default());
-                }
-                any_bad |= f64_cells(&block[..k], out);
-            }
-            return any_bad;
-        }
+        Decode::Double => return f64_bytes_cells(bytes, out),
         Decode::Float => out.extend(
             bytes
                 .chunks_exact(4)
@@ -311,15 +313,21 @@ fn plain_values(decode: Decode, bytes: &[u8], out: &mut Vec<f32>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_levels;
+    use super::levels_runs;
 
-    /// Runs and bit-packed groups, mixed, cut at the page's rows.
+    fn decode_levels(bytes: &[u8], rows: usize, out: &mut Vec<i16>) -> Result<usize, String> {
+        levels_runs(bytes, rows, |value, count| {
+            out.extend(std::iter::repeat_n(i16::from(value), count));
+        })
+    }
+
+    /// Runs and bit-packed groups, mixed, cut at the page's rows; the present cells counted.
     #[test]
     fn one_bit_levels_decode_from_runs_and_packed_groups() {
         // A run of 3 ones, one packed group (0b1010_0110), a run of 300 zeros (varint 600).
         let bytes = [6, 1, 3, 0b1010_0110, 0xd8, 0x04, 0];
         let mut out = Vec::new();
-        decode_levels(&bytes, 3 + 8 + 300, &mut out).unwrap();
+        assert_eq!(decode_levels(&bytes, 3 + 8 + 300, &mut out), Ok(7));
         let mut want = vec![1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 1];
         want.extend(std::iter::repeat_n(0, 300));
         assert_eq!(out, want);
