@@ -927,6 +927,10 @@ impl Columns {
                     .map_err(|e| failed(e.to_string(), d))?
                 {
                     let Some(rows) = pages::rows_of(&page) else {
+                        // One dictionary a column chunk, before its data pages.
+                        if feed.is_some() || dictionary.is_some() {
+                            return Err(failed("a second dictionary page".into(), d));
+                        }
                         dictionary = Some(page);
                         continue;
                     };
