@@ -391,6 +391,27 @@ fn f64_cell(v: f64) -> Option<f32> {
     f.is_finite().then_some(f)
 }
 
+/// An INT32 value to the nearest f32, as its digits parse; its bits read as unsigned where
+/// the column's type says so.
+#[inline]
+fn i32_number(v: i32, unsigned: bool) -> f32 {
+    if unsigned {
+        v as u32 as f32
+    } else {
+        v as f32
+    }
+}
+
+/// [`i32_number`] for INT64.
+#[inline]
+fn i64_number(v: i64, unsigned: bool) -> f32 {
+    if unsigned {
+        v as u64 as f32
+    } else {
+        v as f32
+    }
+}
+
 /// [`f64_cell`] of every value, appended to `out`, a value past f32's range as an infinity;
 /// whether there was one. Converted with `as` in bulk, then each block that holds a value
 /// where the two can differ (NaN, infinite, halfway, subnormal) is done again one by one:
@@ -586,13 +607,8 @@ impl Decoder {
                         };
                         t.extend_from_slice(text.as_bytes());
                     },
-                    // An integer to the nearest f32, as its digits parse.
                     |v: &[i32], out: &mut Vec<f32>| {
-                        if unsigned {
-                            out.extend(v.iter().map(|&v| v as u32 as f32));
-                        } else {
-                            out.extend(v.iter().map(|&v| v as f32));
-                        }
+                        out.extend(v.iter().map(|&v| i32_number(v, unsigned)));
                         false
                     }
                 )
@@ -612,11 +628,7 @@ impl Decoder {
                         t.extend_from_slice(text.as_bytes());
                     },
                     |v: &[i64], out: &mut Vec<f32>| {
-                        if unsigned {
-                            out.extend(v.iter().map(|&v| v as u64 as f32));
-                        } else {
-                            out.extend(v.iter().map(|&v| v as f32));
-                        }
+                        out.extend(v.iter().map(|&v| i64_number(v, unsigned)));
                         false
                     }
                 )

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use parquet::basic::Encoding;
 use parquet::column::page::{Page, PageMetadata, PageReader};
 
-use super::{f64_bytes_cells, float_text, Decode, Decoder};
+use super::{f64_bytes_cells, float_text, i32_number, i64_number, Decode, Decoder};
 
 /// Pages handed to the parquet crate's column reader one at a time, as they are met.
 #[derive(Clone, Default)]
@@ -287,20 +287,16 @@ fn plain_values(decode: Decode, bytes: &[u8], out: &mut Vec<f32>) -> bool {
                 .map(|b| f32::from_le_bytes(b.try_into().unwrap_or_default())),
         ),
         Decode::Int32 { unsigned } => out.extend(bytes.chunks_exact(4).map(|b| {
-            let v = i32::from_le_bytes(b.try_into().unwrap_or_default());
-            if unsigned {
-                v as u32 as f32
-            } else {
-                v as f32
-            }
+            i32_number(
+                i32::from_le_bytes(b.try_into().unwrap_or_default()),
+                unsigned,
+            )
         })),
         Decode::Int64 { unsigned } => out.extend(bytes.chunks_exact(8).map(|b| {
-            let v = i64::from_le_bytes(b.try_into().unwrap_or_default());
-            if unsigned {
-                v as u64 as f32
-            } else {
-                v as f32
-            }
+            i64_number(
+                i64::from_le_bytes(b.try_into().unwrap_or_default()),
+                unsigned,
+            )
         })),
         // Never asked ([`is_plain`]); were it, every value would be an error.
         _ => {
