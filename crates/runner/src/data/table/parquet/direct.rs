@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{contained, Columns, Decoder};
+use super::{contained_in, Columns, Decoder};
 use crate::data::table::cells::parse_number;
 use crate::data::table::columns::ColumnBuilder;
 use crate::data::table::label::LabelBuilder;
@@ -99,7 +99,7 @@ pub(crate) fn read_table(path: &Path, spec: &LoadSpec) -> Result<Table, DataErro
         .map(|(k, builder, decoder)| {
             let name = &fields.header[fields.features[*k]];
             let mut bad = None;
-            let read = contained(path, || {
+            let read = contained_in(path, Some(name.as_str()), || {
                 Columns::read_alone(&reader, path, decoder, |first, d| {
                     let good = d.bad.as_ref().map_or(d.numbers.len(), |(r, _)| *r);
                     builder

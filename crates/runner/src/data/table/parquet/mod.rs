@@ -1101,6 +1101,15 @@ thread_local! {
 /// panics. The panic's message is not printed: the panic hook stays quiet on this thread while
 /// `f` runs.
 fn contained<T>(path: &Path, f: impl FnOnce() -> Result<T, DataError>) -> Result<T, DataError> {
+    contained_in(path, None, f)
+}
+
+/// [`contained`], for a call that reads column `column` alone: a panic's error names it.
+fn contained_in<T>(
+    path: &Path,
+    column: Option<&str>,
+    f: impl FnOnce() -> Result<T, DataError>,
+) -> Result<T, DataError> {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -1124,9 +1133,13 @@ fn contained<T>(path: &Path, f: impl FnOnce() -> Result<T, DataError>) -> Result
     let result = std::panic::catch_unwind(AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was));
     result.unwrap_or_else(|_| {
+        let place = column.map_or(String::new(), |c| format!(" reading column `{c}`"));
         Err(unreadable(
             path,
-            "the reader failed inside it; the file is damaged (rewrite it from its source)",
+            format!(
+                "the reader failed inside it{place}; the file is damaged (rewrite it from its \
+                 source)"
+            ),
         ))
     })
 }
