@@ -24,7 +24,35 @@ const BLOCK: usize = 1 << 20;
 const BLOCK: usize = 64;
 
 /// What the csv reader reads once a quote is found: the block it was found in, then the rest.
-pub(super) type Rest<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+pub(super) type Rest<R> = Tail<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>;
+
+/// A reader that remembers how many bytes it gave, the last of them, and whether its source
+/// ended: how a record at the very end of a file tells whether a line break ends it
+/// ([`super::pipeline::read_record`]).
+pub(super) struct Tail<R> {
+    inner: R,
+    /// Bytes given.
+    pub(super) total: u64,
+    /// The last byte given.
+    pub(super) last: Option<u8>,
+    /// The source has ended.
+    pub(super) ended: bool,
+}
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match n {
+            0 if !buf.is_empty() => self.ended = true,
+            0 => {}
+            n => {
+                self.total += n as u64;
+                self.last = Some(buf[n - 1]);
+            }
+        }
+        Ok(n)
+    }
+}
 
 /// The file after its header, read a block at a time.
 pub(super) struct Input<R> {
@@ -282,7 +310,12 @@ impl<R: Read> Input<R> {
     pub(super) fn into_csv(self, block: &mut Block) -> (csv::Reader<Rest<R>>, u64) {
         let mut first = std::mem::take(&mut block.bytes);
         first.truncate(block.len);
-        let rdr = csv_reader(std::io::Cursor::new(first).chain(self.reader));
+        let rdr = csv_reader(Tail {
+            inner: std::io::Cursor::new(first).chain(self.reader),
+            total: 0,
+            last: None,
+            ended: false,
+        });
         (rdr, self.line - 1)
     }
 }

@@ -258,7 +258,7 @@ impl Splitter<'_> {
 
     /// Fills batches with csv records until the end or the first malformed record, whose
     /// error ends the file; `offset` is added to the lines csv counts.
-    fn records<R: Read>(&mut self, rdr: &mut csv::Reader<R>, offset: u64) {
+    fn records<R: Read>(&mut self, rdr: &mut csv::Reader<lines::Rest<R>>, offset: u64) {
         loop {
             let Some(mut batch) = self.batch() else {
                 return;
@@ -269,7 +269,7 @@ impl Splitter<'_> {
             let mut failed = None;
             while records.len() < BATCH {
                 let mut record = batch.spare.pop().unwrap_or_default();
-                match rdr.read_byte_record(&mut record) {
+                match read_record(rdr, &mut record) {
                     Ok(true) if record.len() == self.fields => records.push(record),
                     Ok(true) => {
                         let row = line(&record) + offset;
@@ -364,6 +364,30 @@ impl Sink<'_> {
 /// The 1-based line a record starts on, as csv counts it.
 pub(super) fn line(record: &csv::ByteRecord) -> u64 {
     record.position().map_or(0, |p| p.line())
+}
+
+/// Reads the next record of `rdr` into `record`, as `read_byte_record`, with the line the
+/// record starts on as its position's line. csv gives a record after blank lines the line of
+/// the first of them; its own is where the reader stands after it, less the line breaks
+/// inside its fields and its own (none at the end of a file that has no last line break).
+pub(super) fn read_record<R: Read>(
+    rdr: &mut csv::Reader<lines::Rest<R>>,
+    record: &mut csv::ByteRecord,
+) -> csv::Result<bool> {
+    if !rdr.read_byte_record(record)? {
+        return Ok(false);
+    }
+    let inside = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+    let tail = rdr.get_ref();
+    let at_end = tail.ended && rdr.position().byte() == tail.total;
+    let end = u64::from(!at_end || tail.last == Some(b'\n'));
+    let own = rdr.position().line().saturating_sub(inside + end);
+    if let Some(at) = record.position().filter(|p| p.line() < own) {
+        let mut at = at.clone();
+        at.set_line(own);
+        record.set_position(Some(at));
+    }
+    Ok(true)
 }
 
 /// A numeric feature column: where its builder is and which field feeds it.

@@ -281,6 +281,23 @@ fn blank_lines_are_skipped_and_counted() {
     std::fs::write(&path, "a,b,y\n1,2,0\n\n\nx,z,1\n").unwrap();
     let err = Table::from_csv(&path, &spec()).unwrap_err().to_string();
     assert!(err.contains("row 5") && !err.contains("row 3"), "{err}");
+    // Where the csv crate reads (from the first quote on), a record after blank lines is
+    // named by its own line too: after a field with a line break in it, at the end of a file
+    // with no last line break, and in an error.
+    let text = "a,b,y\n\"1\",2,0\n\n3,4,1\n\n\n5,\"6\n7\",0\n\n8,9,1";
+    let t = load(&text.replace("\"6\n7\"", "67")).unwrap();
+    assert_eq!(t.rows.iter().collect::<Vec<_>>(), [2, 4, 7, 9]);
+    let t = load(text);
+    // A line break in a number is no number: the error names the record's first line.
+    let err = t.unwrap_err().to_string();
+    assert!(err.contains("row 7"), "{err}");
+    let t = load("a,y\n\"1\",0\n\n\n2,1\n\n3,1\n").unwrap();
+    assert_eq!(t.rows.iter().collect::<Vec<_>>(), [2, 5, 7]);
+    let err = load("a,y\n\"1\",0\n\n\nx,1").unwrap_err().to_string();
+    assert!(err.contains("row 5"), "{err}");
+    std::fs::write(&path, "a,b,y\n\"1\",2,0\n\n\nx,z,1\n").unwrap();
+    let err = Table::from_csv(&path, &spec()).unwrap_err().to_string();
+    assert!(err.contains("row 5") && !err.contains("row 3"), "{err}");
 }
 
 /// A header longer than what the first look reads, cut there in the middle of a character

@@ -81,7 +81,7 @@ fn scan(path: &Path, spec: &LoadSpec) -> Option<Vec<(String, u64, String)>> {
             Ok(super::lines::Next::Quoted) => {
                 let (mut rdr, offset) = input.into_csv(&mut block);
                 let mut record = csv::ByteRecord::new();
-                while let Ok(true) = rdr.read_byte_record(&mut record) {
+                while let Ok(true) = super::pipeline::read_record(&mut rdr, &mut record) {
                     let row = super::pipeline::line(&record) + offset;
                     check(&mut found, |f| record.get(f), row, &origin);
                 }
