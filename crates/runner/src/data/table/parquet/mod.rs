@@ -391,6 +391,25 @@ fn f64_cell(v: f64) -> Option<f32> {
     f.is_finite().then_some(f)
 }
 
+/// The present values `dense` spread over rows of definition levels `levels` into `numbers`:
+/// a row at `present` takes the next value, any other is null (NaN).
+fn spread(
+    levels: &[i16],
+    present: i16,
+    dense: &[f32],
+    numbers: &mut Vec<f32>,
+) -> Result<(), &'static str> {
+    let mut next = dense.iter();
+    for &level in levels {
+        numbers.push(if level == present {
+            *next.next().ok_or("fewer values than present cells")?
+        } else {
+            f32::NAN
+        });
+    }
+    Ok(())
+}
+
 /// An INT32 value to the nearest f32, as its digits parse; its bits read as unsigned where
 /// the column's type says so.
 #[inline]
@@ -545,14 +564,7 @@ impl Decoder {
                 } else if numeric {
                     dense.clear();
                     any_bad = $number(values.as_slice(), &mut *dense);
-                    let mut next = dense.iter();
-                    for &level in &def[..n] {
-                        numbers.push(if level == max_def {
-                            *next.next().ok_or("fewer values than present cells")?
-                        } else {
-                            f32::NAN
-                        });
-                    }
+                    spread(&def[..n], max_def, dense, numbers)?;
                 } else {
                     let mut next = values.iter();
                     for i in 0..n {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use parquet::basic::Encoding;
 use parquet::column::page::{Page, PageMetadata, PageReader};
 
-use super::{f64_bytes_cells, float_text, i32_number, i64_number, Decode, Decoder};
+use super::{f64_bytes_cells, float_text, i32_number, i64_number, spread, Decode, Decoder};
 
 /// Pages handed to the parquet crate's column reader one at a time, as they are met.
 #[derive(Clone, Default)]
@@ -151,14 +151,7 @@ impl Decoder {
         } else {
             self.dense.clear();
             let any_bad = plain_values(self.decode, values, &mut self.dense);
-            let mut next = self.dense.iter();
-            for &level in &self.def {
-                self.numbers.push(if level == 1 {
-                    *next.next().ok_or("fewer values than present cells")?
-                } else {
-                    f32::NAN
-                });
-            }
+            spread(&self.def, 1, &self.dense, &mut self.numbers)?;
             any_bad
         };
         if any_bad {
