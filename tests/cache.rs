@@ -396,3 +396,86 @@ fn processes_sharing_the_folder_write_and_read_whole_entries_only() {
     assert!(err.contains(HIT), "{err}");
     assert_eq!(again, stdout(&outs[0]));
 }
+
+/// Every per-row vector kept in a mapped file (`BURNFIT_SPILL_ABOVE=0`: the usable rows and
+/// the split's indices, the labels, row numbers and weights of each matrix, every epoch's
+/// order, the outputs and rankings of the final metrics) gives the bytes the in-memory run
+/// gives, for `train`, `evaluate` and `predict`, and names no file in the folder.
+#[test]
+fn per_row_vectors_kept_in_mapped_files_give_the_same_bytes() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    // Missing cells (rows dropped, so row numbers skip), a weight column, three classes and
+    // a yes/no column.
+    let mut text = String::from("a,b,c,w,label,yes\n");
+    for i in 0..900u32 {
+        let a = if i % 17 == 0 {
+            String::new()
+        } else {
+            format!("{}", (i * 37 % 101) as f32 / 10.0)
+        };
+        let (b, c) = ((i * 53 % 89) as f32 / 7.0, i % 5);
+        let label = (i * 7 % 11 + i % 3) % 3;
+        let yes = u32::from(label == 1);
+        text.push_str(&format!("{a},{b},{c},{},{label},{yes}\n", 1 + i % 4));
+    }
+    write(dir, "t.csv", &text);
+    let binary = "seed = 4\n[data]\npath = \"t.csv\"\nlabel = \"yes\"\nexclude = [\"label\"]\nweight = \"w\"\nmissing = \"drop\"\n[data.split]\nstratify = true\n[train]\nepochs = 3\nbatch_size = 16\nthreshold = \"f1\"\n";
+    let classes = "seed = 4\n[data]\npath = \"t.csv\"\nlabel = \"label\"\nexclude = [\"yes\"]\nmissing = \"mean\"\n[data.split]\nshuffle = true\n[train]\nloss = \"cross_entropy\"\nepochs = 3\nbatch_size = 16\n";
+    for (name, config) in [("binary", binary), ("classes", classes)] {
+        write(dir, "c.toml", config);
+        let folder = dir.join("xdg/burnfit");
+        let mut listed = Vec::new();
+        for (run, spill) in [("memory", None), ("mapped", Some("0"))] {
+            let out = format!("{name}-{run}");
+            let go = |args: &[&str]| {
+                let mut c = cmd(dir);
+                if let Some(s) = spill {
+                    c.env("BURNFIT_SPILL_ABOVE", s);
+                }
+                let o = c.args(args).output().unwrap();
+                assert!(o.status.success(), "{args:?} failed:\n{}", stderr(&o));
+                (stdout(&o), stderr(&o))
+            };
+            let (_, said) = go(&["train", "--config", "c.toml", "--out", &out]);
+            let note = "are kept in mapped files in";
+            assert_eq!(
+                said.contains(note),
+                spill.is_some(),
+                "{name} {run}:\n{said}"
+            );
+            let (json, _) = go(&["evaluate", "--model", &out, "--data", "t.csv", "--json"]);
+            let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+            // The metrics alone: the report names its run folder.
+            let metrics = serde_json::to_vec(&json["metrics"]).unwrap();
+            assert!(metrics.len() > 100, "{json}");
+            fs::write(dir.join(&out).join("evaluated.json"), metrics).unwrap();
+            let predictions = format!("{out}.csv");
+            go(&[
+                "predict",
+                "--model",
+                &out,
+                "--data",
+                "t.csv",
+                "--out",
+                &predictions,
+            ]);
+            let mut names: Vec<_> = fs::read_dir(&folder)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names.sort();
+            listed.push(names);
+        }
+        assert_eq!(listed[0], listed[1], "the mapped files are unnamed");
+        for file in ["model.bpk", "history.csv", "outputs.csv", "evaluated.json"] {
+            let read = |run: &str| fs::read(dir.join(format!("{name}-{run}")).join(file)).unwrap();
+            assert!(read("memory") == read("mapped"), "{name}: {file} differs");
+        }
+        let read = |run: &str| fs::read(dir.join(format!("{name}-{run}.csv"))).unwrap();
+        assert!(
+            read("memory") == read("mapped"),
+            "{name}: predictions differ"
+        );
+    }
+}

@@ -245,7 +245,7 @@ mod tests {
         }
         Matrix {
             x: x.into(),
-            y,
+            y: y.into(),
             y_width: 1,
             rows,
             width: 3,

@@ -178,13 +178,13 @@ fn run_steps(
         .map_err(|e| setting_error("train", e))?;
     let (n, batch) = (train_m.rows, t.batch_size.get().min(train_m.rows));
     let per_epoch = n.div_ceil(batch);
-    let mut order = train::Order::Narrow(Vec::new());
+    let mut order = train::Order::Narrow(Vec::new().into());
     let mut rows = Vec::new();
     let mut losses = Vec::with_capacity(steps);
     for s in 0..steps {
         let (epoch, step) = (s / per_epoch, s % per_epoch);
         if step == 0 {
-            order = epoch_order(config, n, epoch);
+            order = epoch_order(config, n, epoch)?;
         }
         order.rows(step * batch..((step + 1) * batch).min(n), &mut rows);
         let rows = &rows;

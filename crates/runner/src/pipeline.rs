@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use crate::config::{Config, Missing, Source};
+use crate::data::buffer::Buffer;
 use crate::data::split::{split_owned, SplitRule};
 use crate::data::synthetic::{generate_table, SyntheticSpec};
 use crate::data::{
@@ -33,7 +34,7 @@ pub(crate) struct Prepared {
     /// Seconds spent loading and preparing.
     pub(crate) seconds: f64,
     /// Each training row's weight from `data.weight`, in `train`'s row order.
-    pub(crate) weights: Option<Vec<f32>>,
+    pub(crate) weights: Option<Buffer>,
 }
 
 fn load_spec(config: &Config) -> LoadSpec {
@@ -70,10 +71,10 @@ pub(crate) fn usable_rows(
     table: &Table,
     missing: Missing,
     notes: &mut Vec<String>,
-) -> Result<Vec<usize>, DataError> {
+) -> Result<Buffer<usize>, DataError> {
     let rows = match missing {
-        Missing::Drop => table.complete_rows(),
-        Missing::Mean | Missing::Constant => table.labelled_rows(),
+        Missing::Drop => table.complete_rows()?,
+        Missing::Mean | Missing::Constant => table.labelled_rows()?,
     };
     if rows.is_empty() {
         return Err(DataError::AllRowsDropped {
@@ -409,11 +410,11 @@ pub(crate) fn prepare(config: &Config) -> Result<Prepared, DataError> {
 fn split_rows(
     config: &Config,
     table: &Table,
-    rows: Vec<usize>,
-) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    rows: Buffer<usize>,
+) -> Result<(Buffer<usize>, Buffer<usize>), DataError> {
     let d = &config.data;
     let (train_rows, valid_rows) = if d.validation_path.is_some() {
-        (rows, Vec::new())
+        (rows, Vec::new().into())
     } else {
         if rows.len() < 2 {
             return Err(DataError::TooFewRows {
@@ -437,7 +438,7 @@ fn split_rows(
             .labels
             .as_deref()
             .filter(|_| table.label_names.len() == 1);
-        split_owned(rows, classes, rule)
+        split_owned(rows, classes, rule)?
     };
     if train_rows.is_empty() || (d.validation_path.is_none() && valid_rows.is_empty()) {
         return Err(DataError::TooFewRows {
@@ -449,7 +450,10 @@ fn split_rows(
 }
 
 /// Takes the `data.weight` column out of `table`: its values, NaN where missing.
-fn take_weights(table: &mut Table, name: &str) -> Result<(String, Vec<f32>), DataError> {
+fn take_weights(
+    table: &mut Table,
+    name: &str,
+) -> Result<(String, crate::data::buffer::Values), DataError> {
     let Some(k) = table.columns.iter().position(|c| c.name() == name) else {
         return Err(DataError::MissingColumn {
             path: table.origin.clone(),
@@ -459,7 +463,7 @@ fn take_weights(table: &mut Table, name: &str) -> Result<(String, Vec<f32>), Dat
         });
     };
     match table.columns.remove(k) {
-        crate::data::Column::Numeric { name, values } => Ok((name, values.to_vec())),
+        crate::data::Column::Numeric { name, values } => Ok((name, values)),
         other => Err(DataError::Weight {
             path: table.origin.clone(),
             row: 1,
@@ -475,15 +479,15 @@ fn check_weights(
     name: &str,
     values: &[f32],
     train: &[usize],
-) -> Result<Vec<f32>, DataError> {
+) -> Result<Buffer, DataError> {
     let bad = |r: usize, message: String| DataError::Weight {
         path: table.origin.clone(),
         row: table.rows.get(r),
         column: name.to_string(),
         message,
     };
-    let mut out = Vec::with_capacity(train.len());
-    for &r in train {
+    let mut out = Buffer::for_rows("the training rows' weights", train.len())?;
+    for (place, &r) in out.iter_mut().zip(train) {
         let w = values[r];
         if w.is_nan() {
             return Err(bad(
@@ -497,7 +501,7 @@ fn check_weights(
                 format!("weight {w} is negative; weights must be >= 0"),
             ));
         }
-        out.push(w);
+        *place = w;
     }
     if out.iter().all(|&w| w == 0.0) {
         return Err(DataError::Weight {

@@ -11,12 +11,14 @@
 
 use std::cmp::Ordering;
 
+use crate::data::buffer::Buffer;
+
 /// One point of a curve: `(x, y)`.
 pub(crate) type Point = (f64, f64);
 
 /// A score a ranking can sort: `f32` for the network's raw outputs (half the bytes to move
 /// while sorting a large split), `f64` for probabilities and the report's saved outputs.
-pub(crate) trait Score: Copy + PartialEq {
+pub(crate) trait Score: bytemuck::Pod + PartialEq {
     /// IEEE total order, so that a NaN score sorts to a fixed place instead of breaking the
     /// sort.
     fn total(&self, other: &Self) -> Ordering;
@@ -61,13 +63,14 @@ pub(crate) struct Step {
 
 /// A split's rows sorted by score, highest first, ready to sweep.
 #[derive(Debug, Clone)]
-pub(crate) struct Ranking<T> {
+pub(crate) struct Ranking<T: bytemuck::Pod> {
     /// The positive rows' scores and the negative rows' scores, each sorted by descending
     /// score and walked together ([`Steps`]): a row costs its score alone (4 bytes for the
     /// network's f32 outputs, not 8 for a score and a flag padded), which at the end of a run
-    /// of millions of training rows is a third of what the metrics hold.
-    positive: Vec<T>,
-    negative: Vec<T>,
+    /// of millions of training rows is a third of what the metrics hold. Each in a mapped file
+    /// past [`crate::data::buffer::SPILL_ABOVE`].
+    positive: Buffer<T>,
+    negative: Buffer<T>,
 }
 
 impl<T: Score> Ranking<T> {
@@ -82,13 +85,16 @@ impl<T: Score> Ranking<T> {
         };
         let positives = pairs().filter(|p| p.1).count();
         let rows = scores.len().min(labels.len());
-        let mut positive = Vec::with_capacity(positives);
-        let mut negative = Vec::with_capacity(rows - positives);
+        let mut positive = Buffer::scratch("the positive rows' scores", positives);
+        let mut negative = Buffer::scratch("the negative rows' scores", rows - positives);
+        let (mut p, mut n) = (0, 0);
         for (s, y) in pairs() {
             if y {
-                positive.push(s);
+                positive[p] = s;
+                p += 1;
             } else {
-                negative.push(s);
+                negative[n] = s;
+                n += 1;
             }
         }
         // Unstable is enough: rows of one tie are counted as a group, never one by one.

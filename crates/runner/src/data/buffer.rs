@@ -157,23 +157,34 @@ impl Growing {
     }
 }
 
-/// The input matrix's storage: a vector, or (larger than the memory available) a mapped file
-/// of its own, unnamed in a private folder and gone with the process.
-pub(crate) enum Buffer {
+/// Per-row vectors (row indices, labels, an epoch's order, a split's outputs) larger than this
+/// live in a mapped file ([`Buffer::for_rows`]): each is bounded in memory, so a run's memory
+/// stops growing with its rows. 64 MiB is 8M row indices or 16M labels; below it, a vector costs
+/// nothing of the disk.
+pub(crate) const SPILL_ABOVE: usize = 64 << 20;
+
+/// A large run of plain values a run holds (the input matrix, and the per-row vectors past
+/// [`SPILL_ABOVE`]): a vector, or a mapped file of its own, unnamed in a private folder and
+/// gone with the process.
+pub(crate) enum Buffer<T: bytemuck::Pod = f32> {
     /// In memory.
-    Owned(Vec<f32>),
-    /// A mapped file of `len` f32.
+    Owned(Vec<T>),
+    /// A mapped file of `len` values (it may hold more: [`truncate`](Self::truncate)).
     Mapped { map: memmap2::MmapMut, len: usize },
 }
 
-impl Buffer {
+impl<T: bytemuck::Pod> Buffer<T> {
     /// `len` zeros in an unnamed file made in `dir` (a private folder: the parsed-data cache's),
     /// mapped. The file is unlinked at once: nothing is left behind, whatever ends the process.
     pub(crate) fn spilled(dir: &std::path::Path, len: usize) -> std::io::Result<Self> {
         let file = tempfile::tempfile_in(dir)?;
         let bytes = len
-            .checked_mul(4)
+            .checked_mul(std::mem::size_of::<T>())
             .ok_or_else(|| std::io::Error::other("too many values"))?;
+        if bytes == 0 {
+            // An empty file cannot be mapped.
+            return Ok(Buffer::Owned(Vec::new()));
+        }
         file.set_len(bytes as u64)?;
         // The blocks taken now: a sparse file on a disk that fills up meanwhile (another
         // process writing) would end the run with SIGBUS at the first page that finds no room.
@@ -186,87 +197,218 @@ impl Buffer {
         Ok(Buffer::Mapped { map, len })
     }
 
+    /// `len` zeros for a per-row vector: in memory up to [`SPILL_ABOVE`] bytes, past it in a
+    /// mapped file in the private folder (in memory where there is none: the run's other
+    /// estimates refuse what memory cannot hold). `what` names the vector in an error.
+    pub(crate) fn for_rows(what: &str, len: usize) -> Result<Self, super::DataError> {
+        let bytes = len.saturating_mul(std::mem::size_of::<T>());
+        match spill_place() {
+            Some((dir, above)) if bytes > above => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    say!(
+                        "note: per-row vectors larger than {} ({what}, …) are kept in mapped files in {}",
+                        crate::resources::human(above as u64),
+                        dir.display()
+                    );
+                });
+                crate::resources::check_disk(
+                    &dir,
+                    bytes as u64,
+                    "free some disk there, or set data.cache_dir to a folder on a larger disk",
+                )?;
+                Buffer::spilled(&dir, len).map_err(|source| super::DataError::Scratch {
+                    what: what.to_string(),
+                    dir,
+                    source,
+                })
+            }
+            _ => Ok(Buffer::Owned(vec![T::zeroed(); len])),
+        }
+    }
+
+    /// [`for_rows`](Self::for_rows), in memory when the file cannot be made (said on stderr):
+    /// for what a finished run computes at its end (outputs, rankings), which a full disk
+    /// should not cost its results.
+    pub(crate) fn scratch(what: &str, len: usize) -> Self {
+        Self::for_rows(what, len).unwrap_or_else(|e| {
+            say!("note: {e}; kept in memory instead");
+            Buffer::Owned(vec![T::zeroed(); len])
+        })
+    }
+
+    /// `values` in a [`scratch`](Self::scratch) buffer: a column of a split's outputs or
+    /// labels that a metric reads as one slice.
+    pub(crate) fn scratch_from(what: &str, values: impl ExactSizeIterator<Item = T>) -> Self {
+        let mut b = Self::scratch(what, values.len());
+        for (place, v) in b.iter_mut().zip(values) {
+            *place = v;
+        }
+        b
+    }
+
+    /// `values`, copied into a [`for_rows`](Self::for_rows) buffer.
+    pub(crate) fn rows_from(what: &str, values: &[T]) -> Result<Self, super::DataError> {
+        let mut b = Self::for_rows(what, values.len())?;
+        b.copy_from_slice(values);
+        Ok(b)
+    }
+
+    /// Keeps the first `len` values (a mapped file keeps its size: it goes with the process).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        match self {
+            Buffer::Owned(v) => v.truncate(len),
+            Buffer::Mapped { len: n, .. } => *n = len.min(*n),
+        }
+    }
+
     /// How many rows of `width` values to fill before [`write_back`](Self::write_back): all
     /// of them in memory; in a mapped file, 64 MB at a time.
     pub(crate) fn rows_per_part(&self, width: usize) -> usize {
         match self {
             Buffer::Owned(_) => usize::MAX,
-            Buffer::Mapped { .. } => ((64 << 20) / (4 * width.max(1))).max(1),
+            Buffer::Mapped { .. } => {
+                ((64 << 20) / (std::mem::size_of::<T>() * width.max(1))).max(1)
+            }
         }
     }
 
     /// Writes values `start..start + len` back to the mapped file and waits for it, so their
     /// pages are clean again (the kernel may then drop them under pressure); nothing in memory.
     pub(crate) fn write_back(&self, start: usize, len: usize) -> std::io::Result<()> {
+        let size = std::mem::size_of::<T>();
         match self {
             Buffer::Owned(_) => Ok(()),
-            Buffer::Mapped { map, .. } => map.flush_range(4 * start, 4 * len),
+            Buffer::Mapped { map, .. } => map.flush_range(size * start, size * len),
         }
     }
 
-    /// Gives the kernel `advice` on reading values `values` of a mapped matrix (nothing for one
+    /// Gives the kernel `advice` on reading values `values` of a mapped buffer (nothing for one
     /// in memory).
     pub(crate) fn advise(&self, advice: memmap2::Advice, values: std::ops::Range<usize>) {
         if let Buffer::Mapped { map, len } = self {
+            let size = std::mem::size_of::<T>();
             let (lo, hi) = (values.start.min(*len), values.end.min(*len));
             // Advice only: a refusal changes no value read.
-            let _ = map.advise_range(advice, 4 * lo, 4 * (hi - lo));
+            let _ = map.advise_range(advice, size * lo, size * (hi - lo));
         }
     }
 
     /// Whether it lives in a mapped file.
-    #[cfg(test)]
-    fn is_spilled(&self) -> bool {
+    pub(crate) fn is_spilled(&self) -> bool {
         matches!(self, Buffer::Mapped { .. })
     }
 }
 
-impl Deref for Buffer {
-    type Target = [f32];
+/// Where per-row vectors spill, and past how many bytes: the private folder, if there is one.
+fn spill_place() -> Option<(std::path::PathBuf, usize)> {
+    #[cfg(test)]
+    if let Some(dir) = SPILL_TO.with(|d| d.borrow().clone()) {
+        return Some((dir, 0));
+    }
+    crate::data::cache::private_folder().map(|dir| (dir, spill_above()))
+}
 
-    fn deref(&self) -> &[f32] {
+#[cfg(test)]
+thread_local! {
+    /// [`spilling_into`]'s folder, for this thread.
+    static SPILL_TO: std::cell::RefCell<Option<std::path::PathBuf>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with every per-row vector this thread makes kept in a mapped file in `dir`,
+/// whatever its size: how a unit test holds the spilled path to the in-memory one.
+#[cfg(test)]
+pub(crate) fn spilling_into<R>(dir: &std::path::Path, f: impl FnOnce() -> R) -> R {
+    SPILL_TO.with(|d| *d.borrow_mut() = Some(dir.to_path_buf()));
+    let out = f();
+    SPILL_TO.with(|d| *d.borrow_mut() = None);
+    out
+}
+
+/// [`SPILL_ABOVE`], or `BURNFIT_SPILL_ABOVE` bytes where set (how the tests make small runs
+/// keep their per-row vectors in files; docs/DESIGN.md).
+fn spill_above() -> usize {
+    static ABOVE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *ABOVE.get_or_init(|| {
+        let Some(raw) = std::env::var_os("BURNFIT_SPILL_ABOVE") else {
+            return SPILL_ABOVE;
+        };
+        match raw.to_str().and_then(|v| v.parse().ok()) {
+            Some(bytes) => bytes,
+            None => {
+                say!(
+                    "note: BURNFIT_SPILL_ABOVE={} is not a number of bytes; it is ignored ({} is used)",
+                    raw.to_string_lossy(),
+                    crate::resources::human(SPILL_ABOVE as u64)
+                );
+                SPILL_ABOVE
+            }
+        }
+    })
+}
+
+impl<T: bytemuck::Pod> Deref for Buffer<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
         match self {
             Buffer::Owned(v) => v,
-            Buffer::Mapped { map, len } => bytemuck::cast_slice(&map[..4 * *len]),
+            Buffer::Mapped { map, len } => {
+                bytemuck::cast_slice(&map[..std::mem::size_of::<T>() * *len])
+            }
         }
     }
 }
 
-impl DerefMut for Buffer {
-    fn deref_mut(&mut self) -> &mut [f32] {
+impl<T: bytemuck::Pod> DerefMut for Buffer<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
         match self {
             Buffer::Owned(v) => v,
-            Buffer::Mapped { map, len } => bytemuck::cast_slice_mut(&mut map[..4 * *len]),
+            Buffer::Mapped { map, len } => {
+                bytemuck::cast_slice_mut(&mut map[..std::mem::size_of::<T>() * *len])
+            }
         }
     }
 }
 
-impl From<Vec<f32>> for Buffer {
-    fn from(v: Vec<f32>) -> Self {
+impl<'a, T: bytemuck::Pod> IntoIterator for &'a Buffer<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: bytemuck::Pod> From<Vec<T>> for Buffer<T> {
+    fn from(v: Vec<T>) -> Self {
         Buffer::Owned(v)
     }
 }
 
-impl FromIterator<f32> for Buffer {
-    fn from_iter<I: IntoIterator<Item = f32>>(iter: I) -> Self {
+impl<T: bytemuck::Pod> FromIterator<T> for Buffer<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Buffer::Owned(iter.into_iter().collect())
     }
 }
 
-impl Clone for Buffer {
+impl<T: bytemuck::Pod> Clone for Buffer<T> {
     /// A copy in memory (explain's shuffled copy of the rows it explains).
     fn clone(&self) -> Self {
         Buffer::Owned(self.to_vec())
     }
 }
 
-impl PartialEq for Buffer {
+impl<T: bytemuck::Pod + PartialEq> PartialEq for Buffer<T> {
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }
 }
 
-impl std::fmt::Debug for Buffer {
+impl<T: bytemuck::Pod + Eq> Eq for Buffer<T> {}
+
+impl<T: bytemuck::Pod + std::fmt::Debug> std::fmt::Debug for Buffer<T> {
     /// The values, as a vector's: where they are kept is not what they are.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         (**self).fmt(f)

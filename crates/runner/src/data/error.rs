@@ -43,6 +43,16 @@ pub(crate) enum DataError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A per-row vector too large for memory could not be kept in its mapped file.
+    #[error("cannot keep {what} in a mapped file in {dir}: {source}")]
+    Scratch {
+        /// The vector, in words.
+        what: String,
+        /// The private folder the file goes to.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The CSV is malformed at a row (e.g. a row with more or fewer fields than the header).
     #[error("{path}: row {row}: {message}")]
     Malformed {

@@ -66,8 +66,8 @@ pub(crate) struct Matrix {
     /// available.
     pub(crate) x: crate::data::buffer::Buffer,
     /// `y_width` label values per row, row-major (empty when the source had no label
-    /// column).
-    pub(crate) y: Vec<f32>,
+    /// column); in a mapped file past [`crate::data::buffer::SPILL_ABOVE`].
+    pub(crate) y: Buffer,
     /// Label values per row: one (a 0/1 label, a class index, a number), or one per label
     /// column of several.
     pub(crate) y_width: usize,
@@ -96,7 +96,7 @@ impl Matrix {
     /// Asks the kernel to read rows `rows` of a mapped matrix ahead, while the step before them
     /// runs (the next batch of a shuffled epoch); nothing for a matrix in memory.
     pub(crate) fn prefetch(&self, rows: &[usize]) {
-        if matches!(self.x, crate::data::buffer::Buffer::Mapped { .. }) {
+        if self.x.is_spilled() {
             for &r in rows {
                 self.x.advise(
                     memmap2::Advice::WillNeed,
@@ -548,18 +548,17 @@ impl Preprocessor {
             v.advise(memmap2::Advice::Normal, whole.clone());
         }
         let y_width = self.labels.width();
-        let y = table
-            .labels
-            .as_ref()
-            .map(|l| {
-                let mut y = Vec::with_capacity(n * y_width);
-                for &r in rows {
-                    y.extend_from_slice(&l[r * y_width..(r + 1) * y_width]);
+        let y = match &table.labels {
+            Some(l) => {
+                let mut y = Buffer::for_rows("the rows' labels", n * y_width)?;
+                for (place, &r) in y.chunks_mut(y_width.max(1)).zip(rows) {
+                    place.copy_from_slice(&l[r * y_width..(r + 1) * y_width]);
                 }
                 y
-            })
-            .unwrap_or_default();
-        let source_rows = rows.iter().map(|&r| table.rows.get(r)).collect();
+            }
+            None => Buffer::Owned(Vec::new()),
+        };
+        let source_rows = table.rows.gather(rows)?;
         Ok((
             Matrix {
                 x,
@@ -765,7 +764,7 @@ mod tests {
     fn empty_cells_and_na_are_missing_and_mean_fill_uses_the_train_mean() {
         let t = load("a,b,y\n1,,0\nNA,4,1\n3,NaN,0\n5,8,1\n", &[]);
         assert_eq!(
-            t.complete_rows(),
+            t.complete_rows().unwrap().to_vec(),
             vec![3],
             "drop keeps only the complete row"
         );

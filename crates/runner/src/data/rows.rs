@@ -3,15 +3,18 @@
 //! rows are numbered one after another (nearly every file: no multi-line cells, no skipped
 //! rows) does not need at all, and that fits in 4 bytes a row below 2^32 otherwise.
 
+use super::buffer::Buffer;
+use super::DataError;
+
 /// Row numbers (1-based, the header being row 1), in the order they were pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RowNumbers {
     /// `first, first + 1, …`, `len` of them.
     Consecutive { first: u64, len: usize },
     /// Any numbers below 2^32.
-    Narrow(Vec<u32>),
+    Narrow(Buffer<u32>),
     /// Any numbers.
-    Wide(Vec<u64>),
+    Wide(Buffer<u64>),
 }
 
 impl Default for RowNumbers {
@@ -37,14 +40,14 @@ impl RowNumbers {
                 return self.push(row);
             }
             RowNumbers::Narrow(v) => match u32::try_from(row) {
-                Ok(r) => v.push(r),
+                Ok(r) => owned(v).push(r),
                 Err(_) => {
                     let mut wide: Vec<u64> = v.iter().map(|&r| u64::from(r)).collect();
                     wide.push(row);
-                    *self = RowNumbers::Wide(wide);
+                    *self = RowNumbers::Wide(wide.into());
                 }
             },
-            RowNumbers::Wide(v) => v.push(row),
+            RowNumbers::Wide(v) => owned(v).push(row),
         }
         if let RowNumbers::Consecutive { len, .. } = self {
             *len += 1;
@@ -83,6 +86,48 @@ impl RowNumbers {
     }
 }
 
+impl RowNumbers {
+    /// The numbers at positions `rows` (a split's rows), in that order: consecutive when
+    /// they are, else in a [`Buffer::for_rows`] (a shuffled split's rows, in a mapped file past
+    /// its size).
+    pub(crate) fn gather(&self, rows: &[usize]) -> Result<Self, DataError> {
+        let consecutive = rows.windows(2).all(|w| w[1] == w[0] + 1);
+        if let (RowNumbers::Consecutive { first, .. }, true) = (self, consecutive) {
+            let first = rows.first().map_or(0, |&r| first + r as u64);
+            return Ok(RowNumbers::Consecutive {
+                first,
+                len: rows.len(),
+            });
+        }
+        let narrow = rows.iter().all(|&r| u32::try_from(self.get(r)).is_ok());
+        Ok(if narrow {
+            let mut out = Buffer::for_rows("the rows' numbers", rows.len())?;
+            for (place, &r) in out.iter_mut().zip(rows) {
+                *place = self.get(r) as u32;
+            }
+            RowNumbers::Narrow(out)
+        } else {
+            let mut out = Buffer::for_rows("the rows' numbers", rows.len())?;
+            for (place, &r) in out.iter_mut().zip(rows) {
+                *place = self.get(r);
+            }
+            RowNumbers::Wide(out)
+        })
+    }
+}
+
+/// `v` as a vector that can grow: the numbers a parse pushes are always in memory (a mapped
+/// buffer comes from [`RowNumbers::gather`] alone, and is copied out first).
+fn owned<T: bytemuck::Pod>(v: &mut Buffer<T>) -> &mut Vec<T> {
+    if let Buffer::Mapped { .. } = v {
+        *v = Buffer::Owned(v.to_vec());
+    }
+    match v {
+        Buffer::Owned(v) => v,
+        Buffer::Mapped { .. } => unreachable!("copied out above"),
+    }
+}
+
 impl FromIterator<u64> for RowNumbers {
     fn from_iter<I: IntoIterator<Item = u64>>(iter: I) -> Self {
         let mut rows = RowNumbers::default();
@@ -96,6 +141,29 @@ impl FromIterator<u64> for RowNumbers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gathered_numbers_are_the_numbers_at_those_positions_in_memory_or_in_a_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let tables: [RowNumbers; 3] = [
+            (2..40).collect(),
+            (2..40).filter(|r| r % 5 != 0).collect(),
+            (0..38).map(|r| (1u64 << 40) + r).collect(),
+        ];
+        for table in &tables {
+            for rows in [vec![], vec![3], vec![4, 5, 6, 7], vec![9, 1, 30, 2]] {
+                let want: Vec<u64> = rows.iter().map(|&r| table.get(r)).collect();
+                let got = table.gather(&rows).unwrap();
+                assert_eq!(got.iter().collect::<Vec<_>>(), want, "{table:?} {rows:?}");
+                let spilled =
+                    crate::data::buffer::spilling_into(dir.path(), || table.gather(&rows).unwrap());
+                assert_eq!(spilled, got);
+            }
+        }
+        // Consecutive positions of consecutive numbers stay consecutive.
+        let got = tables[0].gather(&[4, 5, 6, 7]).unwrap();
+        assert_eq!(got, RowNumbers::Consecutive { first: 6, len: 4 });
+    }
 
     #[test]
     fn numbers_read_back_as_pushed_in_the_narrowest_form_that_holds_them() {
@@ -116,6 +184,6 @@ mod tests {
         let high: RowNumbers = ((1u64 << 33)..(1 << 33) + 3).collect();
         assert!(matches!(high, RowNumbers::Consecutive { len: 3, .. }));
         let gap: RowNumbers = [1u64 << 33, (1 << 33) + 5].into_iter().collect();
-        assert_eq!(gap, RowNumbers::Wide(vec![1 << 33, (1 << 33) + 5]));
+        assert_eq!(gap, RowNumbers::Wide(vec![1 << 33, (1 << 33) + 5].into()));
     }
 }

@@ -4,6 +4,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use super::buffer::Buffer;
+use super::DataError;
+
 /// How to split.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SplitRule {
@@ -79,40 +82,49 @@ pub(crate) fn train_count(n: usize, train: f64) -> usize {
     ((n as f64 * train).round() as usize).clamp(1, n.saturating_sub(1).max(1))
 }
 
-/// Splits `rows` (indices into a table) into `(train, validation)`.
-///
-/// `labels` (a class per table row: 0/1, or 0..k) is needed only when `rule.stratify` is set. Both parts keep
-/// ascending row order, so an unshuffled training loop still sees the file's order.
+/// Splits `rows` (indices into a table) into `(train, validation)`: [`split_owned`] on a copy.
+#[cfg(test)]
 pub(crate) fn split(
     rows: &[usize],
     labels: Option<&[f32]>,
     rule: SplitRule,
 ) -> (Vec<usize>, Vec<usize>) {
-    if let Some((i, k)) = rule.fold {
-        let folds = folds_of(rows, labels, k, rule);
-        let (mut train, mut valid) = (Vec::new(), Vec::new());
-        for (&r, f) in rows.iter().zip(folds) {
-            if f == i {
-                valid.push(r);
-            } else {
-                train.push(r);
-            }
-        }
-        return (train, valid);
-    }
-    if let (true, Some(labels)) = (rule.stratify, labels) {
-        return stratified::<usize>(rows.to_vec(), labels, rule);
-    }
-    plain(rows.to_vec(), StdRng::seed_from_u64(rule.seed), rule)
+    let (train, valid) = split_owned(rows.to_vec().into(), labels, rule).expect("in memory");
+    (train.to_vec(), valid.to_vec())
 }
 
-/// [`split`], taking the rows: a plain split keeps the training rows in their memory, not a
-/// copy (160 MB at 20M rows), and a stratified one frees them before it fills its parts.
-pub(crate) fn split_owned(
-    rows: Vec<usize>,
+/// The `i`th of `k` folds of `rows` validates; the rest train.
+fn fold_split(
+    rows: &[usize],
     labels: Option<&[f32]>,
+    (i, k): (usize, usize),
     rule: SplitRule,
 ) -> (Vec<usize>, Vec<usize>) {
+    let folds = folds_of(rows, labels, k, rule);
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for (&r, f) in rows.iter().zip(folds) {
+        if f == i {
+            valid.push(r);
+        } else {
+            train.push(r);
+        }
+    }
+    (train, valid)
+}
+
+/// Splits `rows` (indices into a table) into `(train, validation)`, as [`Buffer`]s (each in a
+/// mapped file past [`crate::data::buffer::SPILL_ABOVE`]).
+///
+/// `labels` (a class per table row: 0/1, or 0..k) is needed only when `rule.stratify` is set.
+/// Both parts keep ascending row order, so an unshuffled training loop still sees the file's
+/// order. It takes the rows: a plain split keeps the training rows in their own
+/// room, not a copy (160 MB at 20M rows), and a stratified one frees them before it fills its
+/// parts.
+pub(crate) fn split_owned(
+    rows: Buffer<usize>,
+    labels: Option<&[f32]>,
+    rule: SplitRule,
+) -> Result<(Buffer<usize>, Buffer<usize>), DataError> {
     if let (None, true, Some(labels)) = (rule.fold, rule.stratify, labels) {
         return if rows.iter().all(|&r| u32::try_from(r).is_ok()) {
             stratified::<u32>(rows, labels, rule)
@@ -120,11 +132,30 @@ pub(crate) fn split_owned(
             stratified::<usize>(rows, labels, rule)
         };
     }
-    if rule.fold.is_some() {
-        return split(&rows, labels, rule);
+    if let Some(fold) = rule.fold {
+        // Fold splits (cv) are held in memory: 16 bytes a row.
+        let (train, valid) = fold_split(&rows, labels, fold, rule);
+        drop(rows);
+        return Ok((
+            Buffer::rows_from(TRAIN, &train)?,
+            Buffer::rows_from(VALID, &valid)?,
+        ));
     }
-    plain(rows, StdRng::seed_from_u64(rule.seed), rule)
+    let mut order = rows;
+    if rule.shuffle {
+        order.shuffle(&mut StdRng::seed_from_u64(rule.seed));
+    }
+    let k = train_count(order.len(), rule.train);
+    let mut valid = Buffer::rows_from(VALID, &order[k..])?;
+    order.truncate(k);
+    order.sort_unstable();
+    valid.sort_unstable();
+    Ok((order, valid))
 }
+
+/// What the parts are called in an error.
+const TRAIN: &str = "the training rows' indices";
+const VALID: &str = "the validation rows' indices";
 
 /// How many of a class's `n` rows train in a stratified split: every class on both sides
 /// when it has two rows or more; a lone row trains.
@@ -167,11 +198,11 @@ impl RowIndex for usize {
 /// once (the split was the peak of a 20M-row run: 493 MB). Each class's members in row order,
 /// shuffled in class order by the one generator (a shuffle draws by length alone, not by the
 /// width of what it moves).
-fn stratified<I: RowIndex>(
-    rows: Vec<usize>,
+fn stratified<I: RowIndex + bytemuck::Pod>(
+    rows: Buffer<usize>,
     labels: &[f32],
     rule: SplitRule,
-) -> (Vec<usize>, Vec<usize>) {
+) -> Result<(Buffer<usize>, Buffer<usize>), DataError> {
     let mut rng = StdRng::seed_from_u64(rule.seed);
     let classes = classes_of(&rows, labels);
     let index: std::collections::HashMap<u32, usize> = classes
@@ -180,43 +211,42 @@ fn stratified<I: RowIndex>(
         .map(|(i, c)| (c.to_bits(), i))
         .collect();
     let mut counts = vec![0usize; classes.len()];
-    for &r in &rows {
+    for &r in rows.iter() {
         if let Some(&c) = index.get(&labels[r].to_bits()) {
             counts[c] += 1;
         }
     }
-    let mut members: Vec<Vec<I>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
-    for &r in &rows {
+    let mut members = counts
+        .iter()
+        .map(|&n| Buffer::<I>::for_rows("a class's rows' indices", n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut filled = vec![0usize; classes.len()];
+    for &r in rows.iter() {
         if let Some(&c) = index.get(&labels[r].to_bits()) {
-            members[c].push(I::from_row(r));
+            members[c][filled[c]] = I::from_row(r);
+            filled[c] += 1;
         }
     }
     drop(rows);
     let trains = |n: usize| class_train_count(n, rule.train);
     let kept: usize = counts.iter().map(|&n| trains(n)).sum();
-    let mut train = Vec::with_capacity(kept);
-    let mut valid = Vec::with_capacity(counts.iter().sum::<usize>() - kept);
+    let mut train = Buffer::for_rows(TRAIN, kept)?;
+    let mut valid = Buffer::for_rows(VALID, counts.iter().sum::<usize>() - kept)?;
+    let (mut t, mut v) = (0, 0);
     for mut class in members {
         class.shuffle(&mut rng);
         let k = trains(class.len());
-        train.extend(class[..k].iter().map(|&r| r.row()));
-        valid.extend(class[k..].iter().map(|&r| r.row()));
+        for (place, r) in train[t..t + k].iter_mut().zip(&class[..k]) {
+            *place = r.row();
+        }
+        for (place, r) in valid[v..v + class.len() - k].iter_mut().zip(&class[k..]) {
+            *place = r.row();
+        }
+        (t, v) = (t + k, v + class.len() - k);
     }
     train.sort_unstable();
     valid.sort_unstable();
-    (train, valid)
-}
-
-/// The first `train` share of `order` (shuffled first when the rule says so) trains.
-fn plain(mut order: Vec<usize>, mut rng: StdRng, rule: SplitRule) -> (Vec<usize>, Vec<usize>) {
-    if rule.shuffle {
-        order.shuffle(&mut rng);
-    }
-    let k = train_count(order.len(), rule.train);
-    let mut valid = order.split_off(k);
-    order.sort_unstable();
-    valid.sort_unstable();
-    (order, valid)
+    Ok((train, valid))
 }
 
 #[cfg(test)]
@@ -234,15 +264,26 @@ mod tests {
     }
 
     #[test]
-    fn a_split_that_takes_its_rows_is_the_same_split() {
+    fn a_split_kept_in_mapped_files_is_the_same_split() {
+        let dir = tempfile::TempDir::new().unwrap();
         let rows: Vec<usize> = (0..1000).map(|i| i * 3).collect();
         let labels: Vec<f32> = (0..3000).map(|i| (i % 7 == 0) as u8 as f32).collect();
+        let spilled = |rows: &[usize], labels: &[f32], r: SplitRule| {
+            crate::data::buffer::spilling_into(dir.path(), || {
+                let (t, v) = split_owned(rows.to_vec().into(), Some(labels), r).unwrap();
+                // A plain split's training rows stay where the rows were (here, in memory).
+                assert!(v.is_spilled() && t.is_spilled() == r.stratify);
+                (t.to_vec(), v.to_vec())
+            })
+        };
         for (shuffle, stratify) in [(false, false), (true, false), (true, true)] {
             let r = rule(shuffle, stratify);
-            assert_eq!(
-                split_owned(rows.clone(), Some(&labels), r),
-                split(&rows, Some(&labels), r)
-            );
+            let (train, valid) = split(&rows, Some(&labels), r);
+            assert_eq!((train.clone(), valid.clone()), spilled(&rows, &labels, r));
+            assert_eq!(train.len(), 800);
+            let mut all = [train, valid].concat();
+            all.sort_unstable();
+            assert_eq!(all, rows, "a partition of the rows");
         }
         // Several classes, an unlabelled row, a class of one row, unshuffled.
         let mut labels: Vec<f32> = (0..3000).map(|i| (i % 5) as f32).collect();
@@ -250,13 +291,11 @@ mod tests {
         labels[6] = 9.0;
         for shuffle in [false, true] {
             let r = rule(shuffle, true);
-            let (train, valid) = split_owned(rows.clone(), Some(&labels), r);
-            assert_eq!(
-                (train.clone(), valid.clone()),
-                split(&rows, Some(&labels), r)
-            );
+            let (train, valid) = split(&rows, Some(&labels), r);
+            assert_eq!((train.clone(), valid.clone()), spilled(&rows, &labels, r));
             assert!(train.contains(&6) && !train.contains(&3) && !valid.contains(&3));
         }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
     }
 
     #[test]

@@ -292,7 +292,7 @@ pub(crate) fn generate_table(spec: &SyntheticSpec) -> Table {
         header,
         columns,
         label_names: label_names(spec),
-        labels: Some(labels),
+        labels: Some(labels.into()),
         label_map: Some(match spec.task {
             Task::Binary => LabelMap::Binary {
                 positive: "1".into(),
@@ -360,7 +360,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(table.len(), 500);
-        assert_eq!(table.labels.unwrap(), g.y);
+        assert_eq!(*table.labels.unwrap(), g.y);
         match &table.columns[2] {
             Column::Numeric { values, .. } => assert_eq!(values[7], g.x[7 * 6 + 2]),
             other => panic!("{other:?}"),

@@ -1,6 +1,7 @@
 //! Metrics of a k-class softmax, from its raw outputs (logits, row-major `[rows, k]`) and each
 //! row's class index, in f64, with scikit-learn's definitions (each test names the call).
 
+use crate::data::buffer::Buffer;
 use crate::ranking::Ranking;
 
 use super::Metrics;
@@ -19,8 +20,11 @@ pub(crate) const NAMES: &[&str] = &[
 ];
 
 /// Each row's class probabilities (softmax in f64, largest logit subtracted first), row-major.
-pub(crate) fn probabilities(outputs: &[f32], k: usize) -> Vec<f64> {
-    let mut p: Vec<f64> = outputs.iter().map(|&z| f64::from(z)).collect();
+pub(crate) fn probabilities(outputs: &[f32], k: usize) -> Buffer<f64> {
+    let mut p = Buffer::scratch_from(
+        "a split's probabilities",
+        outputs.iter().map(|&z| f64::from(z)),
+    );
     p.chunks_mut(k)
         .for_each(|row| burnfit_model::Loss::CrossEntropy.activate_row(row));
     p
@@ -53,9 +57,13 @@ pub(crate) struct ConfusionMatrix {
 
 impl ConfusionMatrix {
     /// Counts predicted against true classes (`targets` hold class indices).
-    pub(crate) fn count(predicted: &[usize], targets: &[f32], k: usize) -> Self {
+    pub(crate) fn count(
+        predicted: impl IntoIterator<Item = usize>,
+        targets: &[f32],
+        k: usize,
+    ) -> Self {
         let mut counts = vec![vec![0u64; k]; k];
-        for (&p, &t) in predicted.iter().zip(targets) {
+        for (p, &t) in predicted.into_iter().zip(targets) {
             counts[t as usize][p] += 1;
         }
         Self { counts }
@@ -154,11 +162,11 @@ pub(crate) fn compute(outputs: &[f32], targets: &[f32], k: usize) -> Metrics {
         })
         .sum::<f64>()
         / rows;
-    let pred = predicted(outputs, k);
-    let correct = pred
-        .iter()
+    let correct = outputs
+        .chunks(k)
+        .map(argmax)
         .zip(targets)
-        .filter(|(&p, &t)| p == t as usize)
+        .filter(|&(p, &t)| p == t as usize)
         .count();
     let top2 = p
         .chunks(k)
@@ -168,7 +176,7 @@ pub(crate) fn compute(outputs: &[f32], targets: &[f32], k: usize) -> Metrics {
             row.iter().filter(|&&v| v > row[t]).count() < 2
         })
         .count();
-    let scores = ConfusionMatrix::count(&pred, targets, k).per_class();
+    let scores = ConfusionMatrix::count(outputs.chunks(k).map(argmax), targets, k).per_class();
     let (macro_f1, weighted_f1) = averages(&scores, |s| s.f1);
     let (macro_precision, _) = averages(&scores, |s| s.precision);
     let (macro_recall, _) = averages(&scores, |s| s.recall);
@@ -202,11 +210,13 @@ pub(crate) fn compute(outputs: &[f32], targets: &[f32], k: usize) -> Metrics {
 pub(crate) fn one_vs_rest_auc(p: &[f64], targets: &[f32], k: usize) -> f64 {
     let mut sum = 0.0;
     for c in 0..k {
-        let scores: Vec<f64> = p.chunks(k).map(|row| row[c]).collect();
-        let labels: Vec<f64> = targets
-            .iter()
-            .map(|&t| f64::from(u8::from(t as usize == c)))
-            .collect();
+        let scores = Buffer::scratch_from("a class's scores", p.chunks(k).map(|row| row[c]));
+        let labels = Buffer::scratch_from(
+            "a class's labels",
+            targets
+                .iter()
+                .map(|&t| f64::from(u8::from(t as usize == c))),
+        );
         let auc = Ranking::of(&scores, &labels).auc();
         if auc.is_nan() {
             return f64::NAN;
@@ -290,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_confusion_matrix_counts_true_rows_by_predicted_columns() {
-        let c = ConfusionMatrix::count(&[0, 1, 1, 2, 0], &[0.0, 1.0, 2.0, 2.0, 2.0], 3);
+        let c = ConfusionMatrix::count([0, 1, 1, 2, 0], &[0.0, 1.0, 2.0, 2.0, 2.0], 3);
         assert_eq!(c.counts, vec![vec![1, 0, 0], vec![0, 1, 0], vec![1, 1, 1]]);
         let s = c.per_class();
         assert_eq!(s[2].support, 3);

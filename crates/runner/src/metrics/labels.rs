@@ -3,6 +3,7 @@
 //! definitions (the test names the calls). A label is predicted 1 when its probability is above
 //! its own threshold.
 
+use crate::data::buffer::Buffer;
 use crate::ranking::Ranking;
 
 use super::classes::ClassScores;
@@ -47,6 +48,11 @@ fn sigmoid(z: f32) -> f64 {
     burnfit_model::Loss::Bce.activate_value(f64::from(z))
 }
 
+/// Column `j` of a row-major `[rows, k]` matrix.
+fn column(v: &[f32], j: usize, k: usize) -> impl ExactSizeIterator<Item = f32> + '_ {
+    v.iter().skip(j).step_by(k).copied()
+}
+
 /// Each label's counts and scores for logits `outputs` and 0/1 `targets`, both `[rows, k]`.
 pub(crate) fn per_label(
     outputs: &[f32],
@@ -57,8 +63,8 @@ pub(crate) fn per_label(
     (0..k)
         .map(|j| {
             let t = threshold_of(thresholds, j);
-            let scores: Vec<f32> = outputs.iter().skip(j).step_by(k).copied().collect();
-            let labels: Vec<f32> = targets.iter().skip(j).step_by(k).copied().collect();
+            let column = |v| Buffer::scratch_from("a label's column", column(v, j, k));
+            let (scores, labels) = (column(outputs), column(targets));
             let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
             for (&z, &y) in scores.iter().zip(&labels) {
                 match (sigmoid(z) > t, y > 0.5) {

@@ -3,6 +3,7 @@
 //! the calls).
 
 use super::Metrics;
+use crate::data::buffer::Buffer;
 
 /// The metrics of a multi-output run, without prefix, in `history.csv`'s order: the names of
 /// one target's, each over every target.
@@ -25,8 +26,9 @@ pub(crate) fn per_target(outputs: &[f32], targets: &[f32], k: usize) -> Vec<Targ
     let n = rows.max(1) as f64;
     (0..k)
         .map(|j| {
-            let column = |v: &[f32]| -> Vec<f64> {
-                v.iter().skip(j).step_by(k).map(|&x| f64::from(x)).collect()
+            let column = |v: &[f32]| {
+                let values = v.iter().skip(j).step_by(k).map(|&x| f64::from(x));
+                Buffer::scratch_from("a target's values", values)
             };
             let (p, y) = (column(outputs), column(targets));
             let mse = p.iter().zip(&y).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n;

@@ -463,7 +463,7 @@ impl RunDir {
             let mut header = vec!["row".to_string(), "target".into()];
             header.extend((0..k).map(|j| format!("output_{j}")));
             w.write_record(&header)?;
-            for ((row, y), z) in m.source_rows.iter().zip(&m.y).zip(raw.chunks(k)) {
+            for ((row, y), z) in m.source_rows.iter().zip(m.y.iter()).zip(raw.chunks(k)) {
                 let mut record = vec![row.to_string(), y.to_string()];
                 record.extend(z.iter().map(ToString::to_string));
                 w.write_record(&record)?;
@@ -476,7 +476,7 @@ impl RunDir {
             header.push("probability");
         }
         w.write_record(&header)?;
-        for ((row, y), z) in m.source_rows.iter().zip(&m.y).zip(raw) {
+        for ((row, y), z) in m.source_rows.iter().zip(m.y.iter()).zip(raw) {
             let mut record = vec![row.to_string(), y.to_string(), z.to_string()];
             if classifier {
                 record.push(loss.activate_value(f64::from(*z)).to_string());

@@ -5,6 +5,7 @@ use burnfit_model::Mlp;
 use rayon::prelude::*;
 
 use super::step::host;
+use crate::data::buffer::Buffer;
 use crate::data::Matrix;
 use crate::head::Head;
 use crate::metrics::{self, Metrics};
@@ -22,8 +23,11 @@ pub(crate) const CPU_EVAL_CHUNK: usize = 2048;
 /// work as well as the products: the seed's validation at batch 1024 (20,000 rows) took 8–14 →
 /// 6–7 ms an epoch on a 2-core AMD EPYC. A GPU takes larger chunks one after another from one
 /// thread. A row's output does not depend on the chunk it is in.
-pub(crate) fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Vec<f32> {
-    outputs_of(model, m, 0..m.rows, device)
+pub(crate) fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Buffer {
+    let width = model.output_width();
+    let mut out = Buffer::scratch("a split's outputs", m.rows * width);
+    outputs_into(model, m, 0..m.rows, device, &mut out);
+    out
 }
 
 /// [`outputs`] for rows `range` of `m` only: a part of a table larger than memory.
@@ -33,14 +37,27 @@ pub(crate) fn outputs_of(
     range: std::ops::Range<usize>,
     device: &Device,
 ) -> Vec<f32> {
+    let rows = range.end.min(m.rows).saturating_sub(range.start);
+    let mut out = vec![0f32; rows * model.output_width()];
+    outputs_into(model, m, range, device, &mut out);
+    out
+}
+
+/// The outputs of rows `range` of `m` into `out` (their number of rows times the outputs).
+fn outputs_into(
+    model: &Mlp,
+    m: &Matrix,
+    range: std::ops::Range<usize>,
+    device: &Device,
+    out: &mut [f32],
+) {
     let end = range.end.min(m.rows);
+    let width = model.output_width().max(1);
     crate::threads::on_pool(|| {
         if *device == Device::flex() {
             // Each chunk writes its own place: the outputs are held once, not once in parts
             // and again joined (4 bytes a row more at the end of a run of millions of rows).
-            let width = model.output_width();
-            let mut out = vec![0f32; end.saturating_sub(range.start) * width];
-            out.par_chunks_mut(CPU_EVAL_CHUNK * width.max(1))
+            out.par_chunks_mut(CPU_EVAL_CHUNK * width)
                 .enumerate()
                 .for_each(|(i, place)| {
                     let lo = range.start + i * CPU_EVAL_CHUNK;
@@ -52,13 +69,13 @@ pub(crate) fn outputs_of(
                         device,
                     ));
                 });
-            out
         } else {
-            let mut out = Vec::with_capacity(end.saturating_sub(range.start));
-            for lo in range.step_by(EVAL_CHUNK) {
-                out.extend(chunk(model, m, lo, (lo + EVAL_CHUNK).min(end), device));
+            for (place, lo) in out
+                .chunks_mut(EVAL_CHUNK * width)
+                .zip(range.step_by(EVAL_CHUNK))
+            {
+                place.copy_from_slice(&chunk(model, m, lo, (lo + EVAL_CHUNK).min(end), device));
             }
-            out
         }
     })
 }

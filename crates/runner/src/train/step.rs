@@ -11,7 +11,8 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 
 use crate::config::{Config, LrSchedule};
-use crate::data::Matrix;
+use crate::data::buffer::Buffer;
+use crate::data::{DataError, Matrix};
 
 /// Steps between reads of the losses and outputs (progress display and divergence check).
 pub(crate) const READ_EVERY: usize = 200;
@@ -39,16 +40,25 @@ pub(crate) fn learning_rate(
 /// The order in which epoch `epoch` (0-based) visits the `n` training rows. It depends only on
 /// the seed and the epoch, so a resumed run, and every backend of a parity check, sees the same
 /// batches.
-pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Order {
-    match u32::try_from(n) {
-        Ok(narrow) => Order::Narrow(shuffled((0..narrow).collect(), config, epoch)),
-        Err(_) => Order::Wide(shuffled((0..n).collect(), config, epoch)),
+pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Result<Order, DataError> {
+    Ok(match u32::try_from(n) {
+        Ok(_) => Order::Narrow(shuffled(identity(n, |i| i as u32)?, config, epoch)),
+        Err(_) => Order::Wide(shuffled(identity(n, |i| i)?, config, epoch)),
+    })
+}
+
+/// `0, 1, … n − 1` as `T`, in a [`Buffer::for_rows`].
+fn identity<T: bytemuck::Pod>(n: usize, f: impl Fn(usize) -> T) -> Result<Buffer<T>, DataError> {
+    let mut order = Buffer::for_rows("an epoch's order of the training rows", n)?;
+    for (i, place) in order.iter_mut().enumerate() {
+        *place = f(i);
     }
+    Ok(order)
 }
 
 /// `order` shuffled for `epoch` when the config shuffles. The permutation depends on the length
 /// alone, not on the type of the indices (a unit test holds it to that).
-fn shuffled<T>(mut order: Vec<T>, config: &Config, epoch: usize) -> Vec<T> {
+fn shuffled<T: bytemuck::Pod>(mut order: Buffer<T>, config: &Config, epoch: usize) -> Buffer<T> {
     if config.train.shuffle {
         order.shuffle(&mut StdRng::seed_from_u64(
             config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
@@ -58,12 +68,13 @@ fn shuffled<T>(mut order: Vec<T>, config: &Config, epoch: usize) -> Vec<T> {
 }
 
 /// An epoch's order of the training rows: 4 bytes a row below 2^32 rows, where row indices as
-/// `usize` took 8 (a third of the memory a row of a 20M-row run held besides its inputs).
+/// `usize` took 8 (a third of the memory a row of a 20M-row run held besides its inputs); in a
+/// mapped file past [`crate::data::buffer::SPILL_ABOVE`].
 pub(crate) enum Order {
     /// Fewer than 2^32 rows.
-    Narrow(Vec<u32>),
+    Narrow(Buffer<u32>),
     /// More.
-    Wide(Vec<usize>),
+    Wide(Buffer<usize>),
 }
 
 impl Order {
@@ -346,7 +357,7 @@ mod tests {
             x: (0..24)
                 .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.4)
                 .collect(),
-            y: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0],
+            y: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0].into(),
             y_width: 1,
             rows: 8,
             width: 3,
@@ -408,7 +419,7 @@ mod tests {
     fn softmax_targets_are_one_hot_rows_smoothed_by_epsilon() {
         // Rows 0 and 3 of a 3-class matrix (classes 1 and 2), ε = 0.3: off 0.1, on 0.8.
         let mut m = matrix();
-        m.y = vec![0.0, 1.0, 2.0, 2.0, 0.0, 1.0, 2.0, 0.0];
+        m.y = vec![0.0, 1.0, 2.0, 2.0, 0.0, 1.0, 2.0, 0.0].into();
         let objective = Objective {
             smoothing: 0.3,
             ..Objective::plain(Loss::CrossEntropy)
@@ -496,12 +507,20 @@ mod tests {
         for n in [0usize, 1, 2, 31, 1000, 65_537] {
             for epoch in [0, 1, 9] {
                 let narrow = shuffled((0..n as u32).collect(), &config, epoch);
-                let wide = shuffled((0..n).collect::<Vec<usize>>(), &config, epoch);
+                let wide = shuffled((0..n).collect::<Buffer<usize>>(), &config, epoch).to_vec();
                 let narrow: Vec<usize> = narrow.iter().map(|&r| r as usize).collect();
                 assert_eq!(narrow, wide, "{n} rows, epoch {epoch}");
                 let mut rows = Vec::new();
-                let order = epoch_order(&config, n, epoch);
+                let order = epoch_order(&config, n, epoch).unwrap();
                 order.rows(0..n, &mut rows);
+                assert_eq!(rows, wide);
+                // The same from a mapped file.
+                let dir = tempfile::TempDir::new().unwrap();
+                let spilled = crate::data::buffer::spilling_into(dir.path(), || {
+                    epoch_order(&config, n, epoch).unwrap()
+                });
+                assert!(n == 0 || matches!(&spilled, Order::Narrow(o) if o.is_spilled()));
+                spilled.rows(0..n, &mut rows);
                 assert_eq!(rows, wide);
                 if n > 30 {
                     assert_ne!(wide, (0..n).collect::<Vec<_>>(), "shuffled");

@@ -11,6 +11,7 @@ use crate::backend::Selected;
 use crate::calibrate;
 use crate::commands::final_line;
 use crate::config::{Calibrate, Config};
+use crate::data::buffer::Buffer;
 use crate::metrics;
 use crate::pipeline::Prepared;
 use crate::run::summary::{metric_map, LabelRow, SplitProfile};
@@ -69,19 +70,12 @@ impl Trained<'_> {
         const SAID: usize = 20;
         let mut unmet = 0;
         for j in 0..k {
-            let p: Vec<f64> = raw
-                .iter()
-                .skip(j)
-                .step_by(k)
-                .map(|&z| Loss::Bce.activate_value(f64::from(z)))
-                .collect();
-            let y: Vec<f64> = valid
-                .y
-                .iter()
-                .skip(j)
-                .step_by(k)
-                .map(|&v| f64::from(v))
-                .collect();
+            let column = |v: &[f32], f: fn(f64) -> f64| {
+                let values = v.iter().skip(j).step_by(k).map(|&z| f(f64::from(z)));
+                Buffer::scratch_from("a label's validation column", values)
+            };
+            let p = column(raw, |z| Loss::Bce.activate_value(z));
+            let y = column(&valid.y, |v| v);
             let of = names
                 .get(j)
                 .map_or(String::new(), |n| format!(" of label `{n}`"));

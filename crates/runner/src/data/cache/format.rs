@@ -339,15 +339,15 @@ pub(super) fn decode(
         }
         None => None,
     };
-    // What is copied out must fit in memory: the row numbers, the codes and the labels, and
-    // the numeric columns unless they stay mapped.
+    // What is copied out must fit in memory: the row numbers and the codes, and the numeric
+    // columns and the labels unless they stay mapped.
     let numeric = meta
         .columns
         .iter()
         .filter(|c| matches!(c, ColumnMeta::Numeric { .. }))
         .count();
     let copied_bytes = (h.payload_len as u64).saturating_sub(if owner.is_some() {
-        4 * (rows * numeric) as u64
+        4 * (rows * numeric + label_count.unwrap_or(0)) as u64
     } else {
         0
     });
@@ -390,8 +390,8 @@ pub(super) fn decode(
             _ => return Err(damaged("a column's kind changed while it was read")),
         });
     }
-    let labels: Option<Vec<f32>> = match copied.next() {
-        Some(Copied::Floats(l)) => Some(l),
+    let labels: Option<Values> = match copied.next() {
+        Some(Copied::Values(l)) => Some(l),
         _ => None,
     };
     let json = |e: serde_json::Error| damaged(format!("unreadable label metadata: {e}"));
@@ -457,7 +457,11 @@ fn copy_payload(
             ColumnMeta::Categorical { .. } => Section::Codes(cut(4 * rows).0),
         });
     }
-    sections.extend(labels.map(|n| Section::Floats(cut(4 * n).0)));
+    // The labels, f32 like a numeric column, stay in the map the same way.
+    sections.extend(labels.map(|n| {
+        let (bytes, offset) = cut(4 * n);
+        Section::Numeric(bytes, mapped.map(|(map, start)| (map, start + offset)))
+    }));
     let copied: Vec<(Copied, crc32fast::Hasher)> =
         sections.into_par_iter().map(Section::copy).collect();
     let mut sum = crc32fast::Hasher::new();
@@ -488,8 +492,6 @@ enum Section<'b> {
     /// The source row numbers: their bytes (u32 or u64 each), or how many rows from which
     /// first one.
     Rows(&'b [u8], usize, Option<u64>),
-    /// The labels.
-    Floats(&'b [u8]),
     /// A numeric column's values, and where they are in the mapped file they may stay in.
     Numeric(&'b [u8], Option<(&'b Arc<memmap2::Mmap>, usize)>),
     /// A categorical column's codes.
@@ -499,7 +501,6 @@ enum Section<'b> {
 /// A section, copied out.
 enum Copied {
     Rows(RowNumbers),
-    Floats(Vec<f32>),
     Codes(Vec<u32>),
     /// A numeric column, copied or left in the map.
     Values(Values),
@@ -524,10 +525,9 @@ impl Section<'_> {
                 Copied::Rows(RowNumbers::Consecutive { first, len })
             }
             Section::Rows(b, len, None) if b.len() == 4 * len => {
-                Copied::Rows(RowNumbers::Narrow(out(b, &mut crc)))
+                Copied::Rows(RowNumbers::Narrow(out(b, &mut crc).into()))
             }
-            Section::Rows(b, _, None) => Copied::Rows(RowNumbers::Wide(out(b, &mut crc))),
-            Section::Floats(b) => Copied::Floats(out(b, &mut crc)),
+            Section::Rows(b, _, None) => Copied::Rows(RowNumbers::Wide(out(b, &mut crc).into())),
             Section::Codes(b) => Copied::Codes(out(b, &mut crc)),
             // Left in the map when aligned there: summed where it lies.
             Section::Numeric(b, Some((map, start))) => {
@@ -566,7 +566,7 @@ mod tests {
                 },
             ],
             label_names: vec!["y".into()],
-            labels: Some(vec![1.0, 0.0, f32::NAN]),
+            labels: Some(vec![1.0, 0.0, f32::NAN].into()),
             label_map: Some(LabelMap::Binary {
                 positive: "Yes".into(),
                 negative: Some("No".into()),

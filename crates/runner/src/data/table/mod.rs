@@ -20,6 +20,7 @@ mod text;
 
 use std::path::Path;
 
+use super::buffer::{Buffer, Values};
 use super::DataError;
 use columns::ColumnBuilder;
 use label::LabelBuilder;
@@ -115,7 +116,7 @@ pub(crate) struct Table {
     pub(crate) label_names: Vec<String>,
     /// 0/1, class indices or numbers, NaN where missing, `label_names.len()` per row
     /// (row-major); `None` if the file had no label column.
-    pub(crate) labels: Option<Vec<f32>>,
+    pub(crate) labels: Option<Values>,
     /// The label mapping learned or applied; `None` only when a file without a label column
     /// was read with a mapping still to learn.
     pub(crate) label_map: Option<LabelMap>,
@@ -137,19 +138,19 @@ impl Table {
     }
 
     /// Rows with no missing feature and a present label.
-    pub(crate) fn complete_rows(&self) -> Vec<usize> {
+    pub(crate) fn complete_rows(&self) -> Result<Buffer<usize>, DataError> {
         // Column by column (the storage order), not row by row across every column.
-        let mut keep = self.label_mask();
+        let mut keep = self.label_mask()?;
         for column in &self.columns {
             match column {
                 Column::Numeric { values, .. } => {
                     for (k, v) in keep.iter_mut().zip(values.iter()) {
-                        *k &= !v.is_nan();
+                        *k &= u8::from(!v.is_nan());
                     }
                 }
                 Column::Categorical { codes, .. } => {
                     for (k, &c) in keep.iter_mut().zip(codes) {
-                        *k &= c != MISSING_CODE;
+                        *k &= u8::from(c != MISSING_CODE);
                     }
                 }
             }
@@ -158,19 +159,23 @@ impl Table {
     }
 
     /// Rows with a present label (features may be missing).
-    pub(crate) fn labelled_rows(&self) -> Vec<usize> {
-        kept(&self.label_mask())
+    pub(crate) fn labelled_rows(&self) -> Result<Buffer<usize>, DataError> {
+        kept(&self.label_mask()?)
     }
 
-    /// Whether each row has every label (all true without a label column).
-    fn label_mask(&self) -> Vec<bool> {
+    /// Whether each row has every label (1; all 1 without a label column).
+    fn label_mask(&self) -> Result<Buffer<u8>, DataError> {
+        let mut mask = Buffer::for_rows("the rows' missing-value mask", self.len())?;
         match &self.labels {
-            Some(l) => l
-                .chunks(self.label_names.len().max(1))
-                .map(|row| row.iter().all(|v| !v.is_nan()))
-                .collect(),
-            None => vec![true; self.len()],
+            Some(l) => {
+                let labels = l.chunks(self.label_names.len().max(1));
+                for (k, row) in mask.iter_mut().zip(labels) {
+                    *k = u8::from(row.iter().all(|v| !v.is_nan()));
+                }
+            }
+            None => mask.fill(1),
         }
+        Ok(mask)
     }
 
     /// Reads `path` (CSV, or Parquet by its name or its first bytes: [`parquet`]) according
@@ -347,7 +352,7 @@ fn assemble(
         header: fields.header,
         columns,
         label_names: spec.labels.clone(),
-        labels,
+        labels: labels.map(Values::from),
         label_map,
         rows,
         checksum: None,
@@ -654,12 +659,16 @@ fn finish_labels(
     Ok((values, map.clone()))
 }
 
-/// The indices of the `true` entries, in a vector of exactly their number (grown by doubling,
-/// 20M indices would take 268 MB and a copy of half that on the way).
-fn kept(mask: &[bool]) -> Vec<usize> {
-    let mut kept = Vec::with_capacity(mask.iter().filter(|&&k| k).count());
-    kept.extend((0..mask.len()).filter(|&i| mask[i]));
-    kept
+/// The indices of the non-zero entries, in a vector of exactly their number (grown by
+/// doubling, 20M indices would take 268 MB and a copy of half that on the way).
+fn kept(mask: &[u8]) -> Result<Buffer<usize>, DataError> {
+    let count = mask.iter().filter(|&&k| k != 0).count();
+    let mut kept = Buffer::for_rows("the usable rows' indices", count)?;
+    let indices = (0..mask.len()).filter(|&i| mask[i] != 0);
+    for (place, i) in kept.iter_mut().zip(indices) {
+        *place = i;
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ fn bom_crlf_and_quoted_commas_are_read() {
         "the BOM is not part of the first name"
     );
     assert_eq!(t.columns[1].name(), "b, quoted");
-    assert_eq!(t.labels.unwrap(), vec![0.0, 1.0]);
+    assert_eq!(*t.labels.unwrap(), [0.0, 1.0]);
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn an_early_error_in_a_long_file_stops_every_stage() {
 #[test]
 fn string_labels_infer_yes_as_positive_or_ask_for_it() {
     let t = load("a,y\n1,No\n2,Yes\n").unwrap();
-    assert_eq!(t.labels.unwrap(), vec![0.0, 1.0]);
+    assert_eq!(*t.labels.unwrap(), [0.0, 1.0]);
     let err = load("a,y\n1,cat\n2,dog\n").unwrap_err().to_string();
     assert!(err.contains("data.positive"), "{err}");
     let mut s = spec();
@@ -132,7 +132,7 @@ fn string_labels_infer_yes_as_positive_or_ask_for_it() {
         positive: Some("cat".into()),
     };
     let t = Table::from_reader("a,y\n1,cat\n2,dog\n".as_bytes(), "t.csv", &s).unwrap();
-    assert_eq!(t.labels.unwrap(), vec![1.0, 0.0]);
+    assert_eq!(*t.labels.unwrap(), [1.0, 0.0]);
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn real_braincancer_data_with_categoricals_and_an_na() {
     let t = Table::from_csv(&path, &spec).unwrap();
     assert_eq!(t.len(), 88);
     // The one `NA` (a diagnosis) makes exactly one row incomplete.
-    assert_eq!(t.complete_rows().len(), 87);
+    assert_eq!(t.complete_rows().unwrap().len(), 87);
     match t.column("sex").unwrap() {
         Column::Categorical { levels, .. } => assert_eq!(levels, &["Female", "Male"]),
         other => panic!("{other:?}"),
@@ -182,7 +182,7 @@ fn classes_are_numbered_in_numeric_or_byte_order_and_refused_when_they_are_measu
     assert!(labels[4].is_nan(), "a missing label stays missing");
     // Text in byte order.
     let t = classes("a,y\n1,virginica\n2,setosa\n3,versicolor\n").unwrap();
-    assert_eq!(t.labels.unwrap(), vec![2.0, 0.0, 1.0]);
+    assert_eq!(*t.labels.unwrap(), [2.0, 0.0, 1.0]);
     // A fraction is a measurement: refused, naming the value and what to write.
     let err = classes("a,y\n1,1\n2,2.5\n").unwrap_err().to_string();
     assert!(err.contains("`2.5`") && err.contains("mse"), "{err}");

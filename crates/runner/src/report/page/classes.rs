@@ -27,7 +27,7 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
     let logits: Vec<f32> = o.output.iter().map(|&z| z as f32).collect();
     let targets: Vec<f32> = o.target.iter().map(|&y| y as f32).collect();
     let pred = predicted(&logits, k);
-    let matrix = ConfusionMatrix::count(&pred, &targets, k);
+    let matrix = ConfusionMatrix::count(pred.iter().copied(), &targets, k);
     let scores = matrix.per_class();
     let split = run.evaluated_on();
     let note = format!("final model on the {split} rows ({})", o.target.len());
