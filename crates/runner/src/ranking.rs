@@ -44,6 +44,29 @@ impl Score for f64 {
     }
 }
 
+/// `points` less each one within `step` of the last one kept on both axes, the first and the
+/// last always kept: a curve of millions of steps (one per distinct score of a large split)
+/// drawn with a point per `step` of either axis, so that its points do not grow with the rows
+/// (64 MB for each curve of 4M rows), and every point when consecutive ones are further
+/// apart than `step` (a split of fewer rows than `1 / step` on either side of a ROC curve).
+fn thin(points: impl Iterator<Item = Point>, step: f64) -> Vec<Point> {
+    let mut kept: Vec<Point> = Vec::new();
+    let mut skipped = None;
+    for (x, y) in points {
+        match kept.last() {
+            Some(&(a, b)) if (x - a).abs() < step && (y - b).abs() < step => {
+                skipped = Some((x, y));
+            }
+            _ => {
+                kept.push((x, y));
+                skipped = None;
+            }
+        }
+    }
+    kept.extend(skipped);
+    kept
+}
+
 /// One group of tied scores in the sweep, with the counts of every row ranked at or above it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Step {
@@ -169,34 +192,31 @@ impl<T: Score> Ranking<T> {
     }
 
     /// The ROC curve, `(false positive rate, true positive rate)` from `(0, 0)` to `(1, 1)`,
-    /// one point per step (scikit-learn's `roc_curve(drop_intermediate=False)`). `None` when a
-    /// class is absent: the curve is undefined.
-    pub(crate) fn roc(&self) -> Option<Vec<Point>> {
+    /// one point per step (scikit-learn's `roc_curve(drop_intermediate=False)`), less the
+    /// points within `step` of the last one kept on both axes ([`thin`]; 0 keeps every one).
+    /// `None` when a class is absent: the curve is undefined.
+    pub(crate) fn roc(&self, step: f64) -> Option<Vec<Point>> {
         let (p, n) = (self.positives() as f64, self.negatives() as f64);
         if p == 0.0 || n == 0.0 {
             return None;
         }
-        let mut points = vec![(0.0, 0.0)];
-        points.extend(self.steps().map(|s| (s.fp as f64 / n, s.tp as f64 / p)));
-        Some(points)
+        let points = self.steps().map(|s| (s.fp as f64 / n, s.tp as f64 / p));
+        Some(thin(std::iter::once((0.0, 0.0)).chain(points), step))
     }
 
     /// The precision-recall curve, `(recall, precision)` from the highest threshold down, one
     /// point per step (scikit-learn's `precision_recall_curve` reversed, without its `(0, 1)`
-    /// start). `None` without a positive row.
-    pub(crate) fn precision_recall(&self) -> Option<Vec<Point>> {
+    /// start), thinned as [`roc`](Self::roc)'s. `None` without a positive row.
+    pub(crate) fn precision_recall(&self, step: f64) -> Option<Vec<Point>> {
         let p = self.positives() as f64;
         if p == 0.0 {
             return None;
         }
-        Some(
-            self.steps()
-                .map(|s| {
-                    let (tp, fp) = (s.tp as f64, s.fp as f64);
-                    (tp / p, tp / (tp + fp))
-                })
-                .collect(),
-        )
+        let points = self.steps().map(|s| {
+            let (tp, fp) = (s.tp as f64, s.fp as f64);
+            (tp / p, tp / (tp + fp))
+        });
+        Some(thin(points, step))
     }
 }
 
@@ -275,10 +295,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_thinned_curve_is_points_of_the_exact_one_a_step_apart_with_both_ends() {
+        // 200,000 distinct scores: as many steps.
+        let n = 200_000u32;
+        let scores: Vec<f64> = (0..n)
+            .map(|i| f64::from(i.wrapping_mul(2_654_435_761)))
+            .collect();
+        let labels: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
+        let r = Ranking::of(&scores, &labels);
+        let step = 1.0 / 4096.0;
+        for (exact, thin, points) in [
+            (r.roc(0.0).unwrap(), r.roc(step).unwrap(), n + 1),
+            (
+                r.precision_recall(0.0).unwrap(),
+                r.precision_recall(step).unwrap(),
+                n,
+            ),
+        ] {
+            assert_eq!(exact.len(), points as usize);
+            // A ROC curve moves at most 2 in all: a point per step of it, and both ends (this
+            // precision-recall curve, whose precision settles early, fits the same bound).
+            assert!(thin.len() <= 2 * 4096 + 2, "{}", thin.len());
+            assert!(thin.len() > 1000, "{}", thin.len());
+            assert_eq!((thin[0], thin.last()), (exact[0], exact.last()));
+            let mut at = 0;
+            for w in thin.windows(2) {
+                let far = (w[1].0 - w[0].0).abs() >= step || (w[1].1 - w[0].1).abs() >= step;
+                assert!(far || w[1] == *exact.last().unwrap(), "{w:?}");
+            }
+            for p in &thin {
+                at += exact[at..]
+                    .iter()
+                    .position(|q| q == p)
+                    .expect("a point of the curve");
+            }
+        }
+    }
+
+    #[test]
     fn roc_and_auc_match_scikit_learn() {
         // roc_curve(y, s, drop_intermediate=False) and roc_auc_score(y, s) = 0.76
         let r = Ranking::of(&S, &Y);
-        let points = r.roc().unwrap();
+        let points = r.roc(0.0).unwrap();
         let fpr = [0.0, 0.0, 0.0, 0.2, 0.2, 0.6, 0.6, 0.8, 1.0];
         let tpr = [0.0, 0.2, 0.4, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0];
         assert_eq!(points.len(), fpr.len(), "{points:?}");
@@ -317,7 +375,7 @@ mod tests {
             (1.0, 5.0 / 9.0),
             (1.0, 0.5),
         ];
-        let points = r.precision_recall().unwrap();
+        let points = r.precision_recall(0.0).unwrap();
         assert_eq!(points.len(), want.len(), "{points:?}");
         for (k, (&p, w)) in points.iter().zip(want).enumerate() {
             assert!(close(p.0, w.0) && close(p.1, w.1), "point {k}: {points:?}");
@@ -344,10 +402,10 @@ mod tests {
     #[test]
     fn one_class_leaves_the_curves_and_areas_undefined() {
         let r = Ranking::of(&[0.1, 0.2], &[0.0, 0.0]);
-        assert!(r.roc().is_none() && r.precision_recall().is_none());
+        assert!(r.roc(0.0).is_none() && r.precision_recall(0.0).is_none());
         assert!(r.auc().is_nan() && r.average_precision().is_nan());
         let empty = Ranking::<f64>::of(&[], &[]);
-        assert!(empty.roc().is_none() && empty.auc().is_nan());
+        assert!(empty.roc(0.0).is_none() && empty.auc().is_nan());
         assert_eq!(empty.steps().count(), 0);
         // Ties count half; NaN scores are ranked, each a step of its own.
         assert_eq!(Ranking::of(&[0.5, 0.5], &[0.0, 1.0]).auc(), 0.5);

@@ -1,85 +1,120 @@
-//! The two large runs of f32 a run holds, a numeric column and the input matrix, in memory or
-//! in a memory-mapped file. A mapped one lives in the page cache, which the kernel fills as it
-//! is read and empties under memory pressure (writing a changed page back first), so a table
-//! read from the parsed-data cache, or an input matrix larger than the memory available, does
-//! not need memory of its own: what bounds the run is the disk.
+//! The large runs of values a run holds (a table's columns, the input matrix, and every vector
+//! of one value a row), in memory or in a memory-mapped file. A mapped one lives in the page
+//! cache, which the kernel fills as it is read and empties under memory pressure (writing a
+//! changed page back first), so a table read from the parsed-data cache, an input matrix larger
+//! than the memory available, or a vector past [`SPILL_ABOVE`] does not need memory of its
+//! own: what bounds the run is the disk.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-/// A numeric column's values: its own, or a stretch of a mapped parsed-data cache entry (read
-/// only; an entry is never written in place, `data::cache`).
-#[derive(Clone)]
-pub(crate) enum Values {
+/// A column's values (a numeric column's f32, a categorical one's u32 codes, the labels): its
+/// own, or a stretch of a mapped parsed-data cache entry (read only; an entry is never written
+/// in place, `data::cache`), or a mapped file of the run's own.
+pub(crate) enum Values<T: bytemuck::Pod = f32> {
     /// In memory.
-    Owned(Vec<f32>),
-    /// `len` f32 from byte `start` of `map` (4-aligned: checked where it is made).
+    Owned(Vec<T>),
+    /// `len` values from byte `start` of `map` (aligned: checked where it is made).
     Mapped {
         map: Arc<memmap2::Mmap>,
         start: usize,
         len: usize,
     },
+    /// The first `len` values of a mapped file of the run's own ([`Pile`]: a column parsed
+    /// past [`SPILL_ABOVE`]).
+    Spilled {
+        map: Arc<memmap2::MmapMut>,
+        len: usize,
+    },
 }
 
-impl Values {
-    /// `len` f32 from byte `start` of `map`; `None` when they are not 4-aligned in memory or
+impl<T: bytemuck::Pod> Values<T> {
+    /// `len` values from byte `start` of `map`; `None` when they are not aligned in memory or
     /// not inside the map.
     pub(crate) fn mapped(map: &Arc<memmap2::Mmap>, start: usize, len: usize) -> Option<Self> {
-        let end = start.checked_add(len.checked_mul(4)?)?;
-        let aligned = (map.as_ptr() as usize + start).is_multiple_of(4);
+        let size = std::mem::size_of::<T>();
+        let end = start.checked_add(len.checked_mul(size)?)?;
+        let aligned = (map.as_ptr() as usize + start).is_multiple_of(std::mem::align_of::<T>());
         (end <= map.len() && aligned).then(|| Values::Mapped {
             map: Arc::clone(map),
             start,
             len,
         })
     }
-}
 
-impl Values {
     /// Gives the kernel `advice` on reading rows `rows` of a mapped column (nothing for one in
     /// memory): how a pass that reads many columns a block of rows at a time keeps the page
     /// cache from thrashing, below.
     pub(crate) fn advise(&self, advice: memmap2::Advice, rows: std::ops::Range<usize>) {
         if let Values::Mapped { map, start, len } = self {
+            let size = std::mem::size_of::<T>();
             let (lo, hi) = (rows.start.min(*len), rows.end.min(*len));
             // Advice only: a refusal changes no value read.
-            let _ = map.advise_range(advice, start + 4 * lo, 4 * (hi - lo));
+            let _ = map.advise_range(advice, start + size * lo, size * (hi - lo));
         }
     }
 }
 
-impl Deref for Values {
-    type Target = [f32];
+impl<T: bytemuck::Pod> Clone for Values<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Values::Owned(v) => Values::Owned(v.clone()),
+            Values::Mapped { map, start, len } => Values::Mapped {
+                map: Arc::clone(map),
+                start: *start,
+                len: *len,
+            },
+            Values::Spilled { map, len } => Values::Spilled {
+                map: Arc::clone(map),
+                len: *len,
+            },
+        }
+    }
+}
 
-    fn deref(&self) -> &[f32] {
+impl<T: bytemuck::Pod> Deref for Values<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        let size = std::mem::size_of::<T>();
         match self {
             Values::Owned(v) => v,
             Values::Mapped { map, start, len } => {
-                bytemuck::cast_slice(&map[*start..*start + 4 * *len])
+                bytemuck::cast_slice(&map[*start..*start + size * *len])
             }
+            Values::Spilled { map, len } => bytemuck::cast_slice(&map[..size * *len]),
         }
     }
 }
 
-impl From<Vec<f32>> for Values {
-    fn from(v: Vec<f32>) -> Self {
+impl<T: bytemuck::Pod> From<Vec<T>> for Values<T> {
+    fn from(v: Vec<T>) -> Self {
         Values::Owned(v)
     }
 }
 
-impl FromIterator<f32> for Values {
-    fn from_iter<I: IntoIterator<Item = f32>>(iter: I) -> Self {
+impl<T: bytemuck::Pod> FromIterator<T> for Values<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Values::Owned(iter.into_iter().collect())
     }
 }
 
-impl PartialEq for Values {
+impl<'a, T: bytemuck::Pod> IntoIterator for &'a Values<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: bytemuck::Pod + PartialEq> PartialEq for Values<T> {
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }
 }
 
-impl std::fmt::Debug for Values {
+impl<T: bytemuck::Pod + std::fmt::Debug> std::fmt::Debug for Values<T> {
     /// The values, as a vector's: where they are kept is not what they are.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         (**self).fmt(f)
@@ -158,10 +193,11 @@ impl Growing {
 }
 
 /// Per-row vectors (row indices, labels, an epoch's order, a split's outputs) larger than this
-/// live in a mapped file ([`Buffer::for_rows`]): each is bounded in memory, so a run's memory
-/// stops growing with its rows. 64 MiB is 8M row indices or 16M labels; below it, a vector costs
-/// nothing of the disk.
-pub(crate) const SPILL_ABOVE: usize = 64 << 20;
+/// live in a mapped file ([`Buffer::for_rows`], [`Pile`]): each is bounded in memory, so a
+/// run's memory stops growing with its rows. 16 MiB is 2M row indices or 4M labels; below it,
+/// a vector costs nothing of the disk. At 20M rows the vectors a run holds at once took about
+/// 300 MB before (docs/PERFORMANCE.md).
+pub(crate) const SPILL_ABOVE: usize = 16 << 20;
 
 /// A large run of plain values a run holds (the input matrix, and the per-row vectors past
 /// [`SPILL_ABOVE`]): a vector, or a mapped file of its own, unnamed in a private folder and
@@ -300,6 +336,115 @@ impl<T: bytemuck::Pod> Buffer<T> {
     }
 }
 
+/// A per-row vector growing to a length not known ahead (a label column while its file is
+/// parsed, the rows of a report's `outputs.csv`): in memory up to [`SPILL_ABOVE`] bytes, then
+/// moved to an unnamed file in the private folder and appended to there; a [`Buffer`] once
+/// done.
+pub(crate) struct Pile<T: bytemuck::Pod> {
+    /// The vector while in memory (empty once in a file).
+    memory: Vec<T>,
+    /// The file, once spilled: what was written, and how many values.
+    file: Option<(std::io::BufWriter<std::fs::File>, usize)>,
+    /// Where it spills past how many values; `None`: never (no private folder).
+    spill: Option<(std::path::PathBuf, usize)>,
+    /// The vector, in words, for an error.
+    what: &'static str,
+}
+
+impl<T: bytemuck::Pod> Pile<T> {
+    /// An empty pile; `what` names it in an error.
+    pub(crate) fn new(what: &'static str) -> Self {
+        let size = std::mem::size_of::<T>().max(1);
+        Pile {
+            memory: Vec::new(),
+            file: None,
+            spill: spill_place().map(|(dir, above)| (dir, above / size)),
+            what,
+        }
+    }
+
+    /// Appends `v`.
+    pub(crate) fn push(&mut self, v: T) -> Result<(), super::DataError> {
+        if let Some((out, len)) = &mut self.file {
+            *len += 1;
+            return std::io::Write::write_all(out, bytemuck::bytes_of(&v))
+                .map_err(|source| self.failed(source));
+        }
+        self.memory.push(v);
+        match &self.spill {
+            Some((_, most)) if self.memory.len() > *most => self.move_to_file(),
+            _ => Ok(()),
+        }
+    }
+
+    /// How many values.
+    pub(crate) fn len(&self) -> usize {
+        self.file
+            .as_ref()
+            .map_or(self.memory.len(), |(_, len)| *len)
+    }
+
+    /// The values pushed.
+    pub(crate) fn finish(self) -> Result<Buffer<T>, super::DataError> {
+        let Some((out, len)) = self.file else {
+            return Ok(Buffer::Owned(self.memory));
+        };
+        let dir = self.spill.map(|(dir, _)| dir).unwrap_or_default();
+        let failed = |source| super::DataError::Scratch {
+            what: self.what.to_string(),
+            dir: dir.clone(),
+            source,
+        };
+        let file = out.into_inner().map_err(|e| failed(e.into_error()))?;
+        // SAFETY: the file was made here, unnamed, and no other handle to it exists: nothing
+        // else can change or truncate it while it is mapped.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(failed)?;
+        Ok(Buffer::Mapped { map, len })
+    }
+
+    /// Moves the values so far to a new unnamed file, which takes the rest.
+    fn move_to_file(&mut self) -> Result<(), super::DataError> {
+        let Some((dir, _)) = &self.spill else {
+            return Ok(());
+        };
+        let made = tempfile::tempfile_in(dir).and_then(|file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            std::io::Write::write_all(&mut out, bytemuck::cast_slice(&self.memory))?;
+            Ok(out)
+        });
+        let out = made.map_err(|source| self.failed(source))?;
+        self.file = Some((out, self.memory.len()));
+        self.memory = Vec::new();
+        Ok(())
+    }
+
+    fn failed(&self, source: std::io::Error) -> super::DataError {
+        super::DataError::Scratch {
+            what: self.what.to_string(),
+            dir: self
+                .spill
+                .as_ref()
+                .map(|(d, _)| d.clone())
+                .unwrap_or_default(),
+            source,
+        }
+    }
+}
+
+impl<T: bytemuck::Pod> From<Buffer<T>> for Values<T> {
+    /// A buffer's values as a column's, where they are.
+    fn from(b: Buffer<T>) -> Self {
+        match b {
+            Buffer::Owned(v) => Values::Owned(v),
+            Buffer::Mapped { map, len } => Values::Spilled {
+                map: Arc::new(map),
+                len,
+            },
+        }
+    }
+}
+
 /// Where per-row vectors spill, and past how many bytes: the private folder, if there is one.
 fn spill_place() -> Option<(std::path::PathBuf, usize)> {
     #[cfg(test)]
@@ -372,6 +517,12 @@ impl<T: bytemuck::Pod> DerefMut for Buffer<T> {
     }
 }
 
+impl<T: bytemuck::Pod> Default for Buffer<T> {
+    fn default() -> Self {
+        Buffer::Owned(Vec::new())
+    }
+}
+
 impl<'a, T: bytemuck::Pod> IntoIterator for &'a Buffer<T> {
     type Item = &'a T;
     type IntoIter = std::slice::Iter<'a, T>;
@@ -432,6 +583,38 @@ mod tests {
             b.clone(),
             Buffer::from((0..1000).map(|i| i as f32 * 0.5).collect::<Vec<_>>())
         );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
+    }
+
+    #[test]
+    fn a_pile_moved_to_a_file_reads_back_what_was_pushed_and_leaves_no_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        // Past the 1 MB write buffer several times.
+        let want: Vec<f64> = (0..300_000).map(|i| f64::from(i) * 0.25 - 7.0).collect();
+        let pile = |values: &[f64]| {
+            let mut p = Pile::new("a test column");
+            for &v in values {
+                p.push(v).unwrap();
+            }
+            assert_eq!(p.len(), values.len());
+            p.finish().unwrap()
+        };
+        let memory = pile(&want);
+        let mapped = spilling_into(dir.path(), || pile(&want));
+        assert!(!memory.is_spilled() && mapped.is_spilled());
+        assert_eq!(*mapped, want[..]);
+        assert_eq!(mapped, memory);
+        let empty = spilling_into(dir.path(), || pile(&[]));
+        assert!(empty.is_empty() && !empty.is_spilled());
+        // As a column's values: where they are, the same values.
+        let labels: Vec<f32> = (0..5000).map(|i| i as f32).collect();
+        let mut column =
+            spilling_into(dir.path(), || Buffer::rows_from("labels", &labels)).unwrap();
+        column[3] = -1.0;
+        let values = Values::from(column);
+        assert!(matches!(values, Values::Spilled { .. }));
+        assert_eq!(values[..4], [0.0, 1.0, 2.0, -1.0]);
+        assert_eq!(values.len(), 5000);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
     }
 

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use burnfit_model::Loss;
 
-use super::read::{csv_with_header, inconsistent, malformed, number, Limit, Result};
+use super::read::{csv_with_header, inconsistent, kept, malformed, number, Limit, Result};
 use super::record::Outputs;
+use crate::data::buffer::Pile;
 use crate::run::Summary;
 
 /// The most `outputs.csv` may hold: a row per evaluated row (`columns` times a few numbers,
@@ -28,6 +29,54 @@ fn outputs_limit(summary: Option<&Summary>, columns: u64) -> Limit {
     Limit {
         bytes: written.min(memory),
         memory: memory < written,
+    }
+}
+
+/// The rows of `outputs.csv` read so far, each column in a [`Pile`]: the evaluated split of a
+/// run of millions of rows is kept in files past [`crate::data::buffer::SPILL_ABOVE`], not in
+/// memory.
+struct Rows<'p> {
+    path: &'p Path,
+    target: Pile<f64>,
+    output: Pile<f64>,
+    probability: Pile<f64>,
+    /// Targets above 0.5.
+    positives: usize,
+}
+
+impl<'p> Rows<'p> {
+    fn new(path: &'p Path) -> Self {
+        Rows {
+            path,
+            target: Pile::new("the evaluated rows' targets"),
+            output: Pile::new("the evaluated rows' outputs"),
+            probability: Pile::new("the evaluated rows' probabilities"),
+            positives: 0,
+        }
+    }
+
+    fn target(&mut self, v: f64) -> Result<()> {
+        self.positives += usize::from(v > 0.5);
+        self.target.push(v).map_err(|e| kept(self.path, e))
+    }
+
+    fn output(&mut self, v: f64) -> Result<()> {
+        self.output.push(v).map_err(|e| kept(self.path, e))
+    }
+
+    fn probability(&mut self, v: f64) -> Result<()> {
+        self.probability.push(v).map_err(|e| kept(self.path, e))
+    }
+
+    /// The rows read, `width` outputs each.
+    fn finish(self, width: usize) -> Result<Outputs> {
+        let path = self.path;
+        Ok(Outputs {
+            target: self.target.finish().map_err(|e| kept(path, e))?,
+            output: self.output.finish().map_err(|e| kept(path, e))?,
+            width,
+            probability: self.probability.finish().map_err(|e| kept(path, e))?,
+        })
     }
 }
 
@@ -56,10 +105,7 @@ pub(super) fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -
             ),
         ));
     }
-    let mut out = Outputs {
-        width: 1,
-        ..Outputs::default()
-    };
+    let mut out = Rows::new(path);
     for (i, record) in r.records().enumerate() {
         let record = record.map_err(|e| malformed(path, "CSV", e))?;
         let line = i + 2;
@@ -80,14 +126,14 @@ pub(super) fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -
                     format!("line {line}: probability {p} is not in [0, 1]"),
                 ));
             }
-            out.probability.push(p);
+            out.probability(p)?;
         }
-        out.target.push(target);
-        out.output.push(output);
+        out.target(target)?;
+        out.output(output)?;
     }
     let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
     if let Some(split) = split {
-        let positives = out.target.iter().filter(|&&y| y > 0.5).count();
+        let positives = out.positives;
         if out.target.len() != split.rows
             || split
                 .positives
@@ -107,7 +153,7 @@ pub(super) fn read_outputs(path: &Path, loss: Loss, summary: Option<&Summary>) -
             ));
         }
     }
-    Ok(out)
+    out.finish(1)
 }
 
 /// `outputs.csv` of a k-class softmax: a class index in `0..k` and k raw outputs per row, as
@@ -129,10 +175,7 @@ pub(super) fn read_class_outputs(
             ),
         ));
     }
-    let mut out = Outputs {
-        width: k,
-        ..Outputs::default()
-    };
+    let mut out = Rows::new(path);
     for (i, record) in r.records().enumerate() {
         let record = record.map_err(|e| malformed(path, "CSV", e))?;
         let line = i + 2;
@@ -147,9 +190,9 @@ pub(super) fn read_class_outputs(
                 ),
             ));
         }
-        out.target.push(target);
+        out.target(target)?;
         for j in 0..k {
-            out.output.push(num(j + 2)?);
+            out.output(num(j + 2)?)?;
         }
     }
     let split = summary.and_then(|s| s.splits.iter().find(|p| p.name == s.evaluated_on));
@@ -166,7 +209,7 @@ pub(super) fn read_class_outputs(
             ));
         }
     }
-    Ok(out)
+    out.finish(k)
 }
 
 /// `outputs.csv` of several label columns: `target_j` and raw `output_j` for each of the k
@@ -193,10 +236,7 @@ pub(super) fn read_several_outputs(
             ),
         ));
     }
-    let mut out = Outputs {
-        width: k,
-        ..Outputs::default()
-    };
+    let mut out = Rows::new(path);
     let mut rows = 0;
     for (i, record) in r.records().enumerate() {
         let record = record.map_err(|e| malformed(path, "CSV", e))?;
@@ -210,7 +250,7 @@ pub(super) fn read_several_outputs(
                     format!("line {line}: a yes/no label's target is 0 or 1, not {target}"),
                 ));
             }
-            out.target.push(target);
+            out.target(target)?;
         }
         for j in 0..k {
             let output = num(1 + k + j)?;
@@ -221,7 +261,7 @@ pub(super) fn read_several_outputs(
                     format!("line {line}: output_{j} is {output}, not a finite number"),
                 ));
             }
-            out.output.push(output);
+            out.output(output)?;
         }
         rows += 1;
     }
@@ -235,5 +275,5 @@ pub(super) fn read_several_outputs(
             ),
         ));
     }
-    Ok(out)
+    out.finish(k)
 }

@@ -67,6 +67,15 @@ pub(crate) enum ReadError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A file whose rows could not be kept in a mapped file past the memory they may take.
+    #[error("cannot read the rows of {}", .path.display())]
+    Kept {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::data::DataError,
+    },
     /// A file that parses but contradicts itself or the run's other files.
     #[error("{}: {why}; was the file edited?", .path.display())]
     Inconsistent {
@@ -83,6 +92,13 @@ pub(super) fn inconsistent(path: &Path, why: impl Into<String>) -> ReadError {
     ReadError::Inconsistent {
         path: path.to_path_buf(),
         why: why.into(),
+    }
+}
+
+pub(super) fn kept(path: &Path, source: crate::data::DataError) -> ReadError {
+    ReadError::Kept {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -491,6 +507,6 @@ mod tests {
         }
         std::fs::write(&p, "row,target,output,probability\n2,1,0.3,0.57\n").unwrap();
         let r = RunRecord::load(tmp.path()).unwrap();
-        assert_eq!(r.outputs.unwrap().probability, [0.57]);
+        assert_eq!(*r.outputs.unwrap().probability, [0.57]);
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use burnfit_model::Loss;
 use serde::{Deserialize, Serialize};
 
+use crate::data::buffer::Buffer;
 use crate::history::{EpochRow, Stop};
 use crate::run::{fingerprint::Fingerprint, ModelFile, StatusFile, Summary};
 
@@ -40,14 +41,14 @@ pub(crate) struct RunRecord {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Outputs {
     /// Targets (0/1 for a classifier, the class index for a k-class softmax).
-    pub(crate) target: Vec<f64>,
+    pub(crate) target: Buffer<f64>,
     /// Raw network outputs (logits for a classifier, predictions for regression), `width`
     /// per row.
-    pub(crate) output: Vec<f64>,
+    pub(crate) output: Buffer<f64>,
     /// Outputs per row: k for a k-class softmax, else 1.
     pub(crate) width: usize,
     /// Probabilities (a classifier's, one per row; empty for regression).
-    pub(crate) probability: Vec<f64>,
+    pub(crate) probability: Buffer<f64>,
 }
 
 /// One column's permutation importance, as `explain/importance.csv` holds it.

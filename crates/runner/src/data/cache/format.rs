@@ -196,7 +196,7 @@ pub(super) fn encode<'t>(
         .iter()
         .map(|c| match c {
             Column::Numeric { name, values } => {
-                sections.push(bytemuck::cast_slice(values));
+                sections.push(bytemuck::cast_slice(&values[..]));
                 ColumnMeta::Numeric { name: name.clone() }
             }
             Column::Categorical {
@@ -204,7 +204,7 @@ pub(super) fn encode<'t>(
                 codes,
                 levels,
             } => {
-                sections.push(bytemuck::cast_slice(codes));
+                sections.push(bytemuck::cast_slice(&codes[..]));
                 ColumnMeta::Categorical {
                     name: name.clone(),
                     levels: levels.clone(),
@@ -339,15 +339,11 @@ pub(super) fn decode(
         }
         None => None,
     };
-    // What is copied out must fit in memory: the row numbers and the codes, and the numeric
-    // columns and the labels unless they stay mapped.
-    let numeric = meta
-        .columns
-        .iter()
-        .filter(|c| matches!(c, ColumnMeta::Numeric { .. }))
-        .count();
+    // What is copied out must fit in memory: the row numbers, and the columns and the labels
+    // unless they stay mapped.
+    let columns = meta.columns.len();
     let copied_bytes = (h.payload_len as u64).saturating_sub(if owner.is_some() {
-        4 * (rows * numeric + label_count.unwrap_or(0)) as u64
+        4 * (rows * columns + label_count.unwrap_or(0)) as u64
     } else {
         0
     });
@@ -454,7 +450,10 @@ fn copy_payload(
                 let (bytes, offset) = cut(4 * rows);
                 Section::Numeric(bytes, mapped.map(|(map, start)| (map, start + offset)))
             }
-            ColumnMeta::Categorical { .. } => Section::Codes(cut(4 * rows).0),
+            ColumnMeta::Categorical { .. } => {
+                let (bytes, offset) = cut(4 * rows);
+                Section::Codes(bytes, mapped.map(|(map, start)| (map, start + offset)))
+            }
         });
     }
     // The labels, f32 like a numeric column, stay in the map the same way.
@@ -494,14 +493,15 @@ enum Section<'b> {
     Rows(&'b [u8], usize, Option<u64>),
     /// A numeric column's values, and where they are in the mapped file they may stay in.
     Numeric(&'b [u8], Option<(&'b Arc<memmap2::Mmap>, usize)>),
-    /// A categorical column's codes.
-    Codes(&'b [u8]),
+    /// A categorical column's codes, and where they are in the mapped file they may stay in.
+    Codes(&'b [u8], Option<(&'b Arc<memmap2::Mmap>, usize)>),
 }
 
 /// A section, copied out.
 enum Copied {
     Rows(RowNumbers),
-    Codes(Vec<u32>),
+    /// A categorical column's codes, copied or left in the map.
+    Codes(Values<u32>),
     /// A numeric column, copied or left in the map.
     Values(Values),
 }
@@ -528,7 +528,16 @@ impl Section<'_> {
                 Copied::Rows(RowNumbers::Narrow(out(b, &mut crc).into()))
             }
             Section::Rows(b, _, None) => Copied::Rows(RowNumbers::Wide(out(b, &mut crc).into())),
-            Section::Codes(b) => Copied::Codes(out(b, &mut crc)),
+            Section::Codes(b, Some((map, start))) => {
+                match Values::mapped(map, start, b.len() / 4) {
+                    Some(v) => {
+                        crc.update(b);
+                        Copied::Codes(v)
+                    }
+                    None => Copied::Codes(out(b, &mut crc).into()),
+                }
+            }
+            Section::Codes(b, None) => Copied::Codes(out(b, &mut crc).into()),
             // Left in the map when aligned there: summed where it lies.
             Section::Numeric(b, Some((map, start))) => {
                 match Values::mapped(map, start, b.len() / 4) {
@@ -561,7 +570,7 @@ mod tests {
                 },
                 Column::Categorical {
                     name: "c".into(),
-                    codes: vec![0, MISSING_CODE, 1],
+                    codes: vec![0, MISSING_CODE, 1].into(),
                     levels: vec!["red".into(), "blue".into()],
                 },
             ],
@@ -624,6 +633,26 @@ mod tests {
     }
 
     #[test]
+    fn a_mapped_entry_leaves_its_columns_codes_and_labels_in_the_map() {
+        let t = table();
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &bytes(&t)).unwrap();
+        // SAFETY: a file of this test's own, unnamed.
+        #[allow(unsafe_code)]
+        let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.unwrap());
+        let (back, _) = decode(&map, Some(&map), &key(), "a.csv").unwrap();
+        assert!(same(&t, &back), "{back:?}");
+        let in_map = |v: bool| assert!(v, "{back:?}");
+        for c in &back.columns {
+            match c {
+                Column::Numeric { values, .. } => in_map(matches!(values, Values::Mapped { .. })),
+                Column::Categorical { codes, .. } => in_map(matches!(codes, Values::Mapped { .. })),
+            }
+        }
+        in_map(matches!(back.labels, Some(Values::Mapped { .. })));
+    }
+
+    #[test]
     fn every_truncation_and_every_flipped_byte_is_refused_never_a_panic() {
         let b = bytes(&table());
         for len in 0..b.len() {
@@ -652,7 +681,7 @@ mod tests {
     fn a_code_beyond_its_levels_is_damage_even_with_good_checksums() {
         let mut t = table();
         if let Column::Categorical { codes, .. } = &mut t.columns[1] {
-            codes[0] = 2;
+            *codes = vec![2, MISSING_CODE, 1].into();
         }
         let err = decode(&bytes(&t), None, &key(), "a").unwrap_err();
         assert!(

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::cells::{is_missing, trim, utf8};
 use super::{Column, MISSING_CODE};
-use crate::data::buffer::Growing;
+use crate::data::buffer::{Growing, Pile};
 use crate::data::DataError;
 
 /// One feature column under construction.
@@ -20,8 +20,8 @@ pub(super) enum ColumnBuilder {
     Categorical {
         /// Header name.
         name: String,
-        /// One code per row so far.
-        codes: Vec<u32>,
+        /// One code per row so far (in a file past [`crate::data::buffer::SPILL_ABOVE`]).
+        codes: Pile<u32>,
         /// Distinct values in order of first appearance.
         levels: Vec<String>,
         /// Each level's code, by its bytes.
@@ -42,7 +42,7 @@ impl ColumnBuilder {
         Ok(if categorical {
             ColumnBuilder::Categorical {
                 name,
-                codes: Vec::new(),
+                codes: Pile::new("a text column's codes"),
                 levels: Vec::new(),
                 index: HashMap::new(),
             }
@@ -81,7 +81,7 @@ impl ColumnBuilder {
                 index.insert(cell.to_vec(), c);
                 c
             };
-            codes.push(code);
+            codes.push(code)?;
         }
         Ok(())
     }
@@ -98,11 +98,15 @@ impl ColumnBuilder {
         matches!(self, ColumnBuilder::Numeric { .. })
     }
 
-    pub(super) fn finish(self) -> std::io::Result<Column> {
+    /// The column; `spilled` makes the error of a numeric column's file.
+    pub(super) fn finish(
+        self,
+        spilled: impl Fn(std::io::Error) -> DataError,
+    ) -> Result<Column, DataError> {
         Ok(match self {
             ColumnBuilder::Numeric { name, values } => Column::Numeric {
                 name,
-                values: values.finish()?,
+                values: values.finish().map_err(spilled)?,
             },
             ColumnBuilder::Categorical {
                 name,
@@ -111,7 +115,7 @@ impl ColumnBuilder {
                 ..
             } => Column::Categorical {
                 name,
-                codes,
+                codes: codes.finish()?.into(),
                 levels,
             },
         })

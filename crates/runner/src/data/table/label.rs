@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cells::{is_missing, parse_number, trim, utf8};
+use crate::data::buffer::{Buffer, Pile};
 use crate::data::DataError;
 
 /// How labels map to numbers once known: learned from a training file, stored in
@@ -183,8 +184,9 @@ pub(crate) fn canonical_label(b: &[u8]) -> String {
 /// Collects a label column's cells while the file streams in.
 pub(super) struct LabelBuilder {
     rule: LabelRule,
-    /// For binary: class codes 0/1 in order of first appearance, 2 = missing; for numeric: values.
-    values: Vec<f32>,
+    /// For binary: class codes 0/1 in order of first appearance, 2 = missing; for numeric:
+    /// values. In a file past [`crate::data::buffer::SPILL_ABOVE`].
+    values: Pile<f32>,
     classes: Vec<String>,
 }
 
@@ -192,7 +194,7 @@ impl LabelBuilder {
     pub(super) fn new(rule: LabelRule) -> Self {
         Self {
             rule,
-            values: Vec::new(),
+            values: Pile::new("a label column"),
             classes: Vec::new(),
         }
     }
@@ -222,12 +224,10 @@ impl LabelBuilder {
                 },
                 other => other,
             })?;
-            self.values.push(v);
-            return Ok(());
+            return self.values.push(v);
         }
         if is_missing(cell) {
-            self.values.push(f32::NAN);
-            return Ok(());
+            return self.values.push(f32::NAN);
         }
         let value = canonical_label(utf8(cell, row, column, origin)?.as_bytes());
         let at = |value| (value, row, origin, column);
@@ -236,8 +236,7 @@ impl LabelBuilder {
             LabelRule::Known(map) => known_code(map, at(value))?,
             LabelRule::InferBinary { .. } | LabelRule::InferClasses => self.learn(at(value))?,
         };
-        self.values.push(v);
-        Ok(())
+        self.values.push(v)
     }
 
     /// The code of a label while its classes are still being learnt: the index of its class
@@ -287,14 +286,15 @@ impl LabelBuilder {
         self,
         origin: &str,
         column: &str,
-    ) -> Result<(Vec<f32>, LabelMap), DataError> {
+    ) -> Result<(Buffer, LabelMap), DataError> {
+        let mut values = self.values.finish()?;
         let (positive, negative) = match &self.rule {
-            LabelRule::Known(map) => return Ok((self.values, map.clone())),
+            LabelRule::Known(map) => return Ok((values, map.clone())),
             // The table's map names every column; this one column's is not used.
-            LabelRule::YesNo => return Ok((self.values, LabelMap::Regression)),
-            LabelRule::InferClasses => return self.finish_classes(origin, column),
+            LabelRule::YesNo => return Ok((values, LabelMap::Regression)),
+            LabelRule::InferClasses => return finish_classes(self.classes, values, origin, column),
             LabelRule::InferBinary { .. } if self.classes.len() == 1 => {
-                let rows = self.values.iter().filter(|v| !v.is_nan()).count();
+                let rows = values.iter().filter(|v| !v.is_nan()).count();
                 return Err(DataError::OneClass {
                     path: origin.to_string(),
                     detail: format!(
@@ -337,30 +337,31 @@ impl LabelBuilder {
             }
         };
         let is_positive: Vec<bool> = self.classes.iter().map(|c| *c == positive).collect();
-        let values = self
-            .values
-            .into_iter()
-            .map(|code| {
-                if code.is_nan() {
-                    f32::NAN
-                } else if is_positive[code as usize] {
+        for code in values.iter_mut() {
+            if !code.is_nan() {
+                *code = if is_positive[*code as usize] {
                     1.0
                 } else {
                     0.0
-                }
-            })
-            .collect();
+                };
+            }
+        }
         Ok((values, LabelMap::Binary { positive, negative }))
     }
 }
 
-impl LabelBuilder {
-    /// Softmax classes: sorted (see [`LabelMap::Classes`]), each row's first-seen code
-    /// renumbered to its class's index.
-    fn finish_classes(self, origin: &str, column: &str) -> Result<(Vec<f32>, LabelMap), DataError> {
-        if self.classes.len() < 2 {
-            let rows = self.values.iter().filter(|v| !v.is_nan()).count();
-            let detail = match self.classes.first() {
+/// Softmax classes: sorted (see [`LabelMap::Classes`]), each row's first-seen code in
+/// `values` renumbered to its class's index.
+fn finish_classes(
+    classes: Vec<String>,
+    mut values: Buffer,
+    origin: &str,
+    column: &str,
+) -> Result<(Buffer, LabelMap), DataError> {
+    {
+        if classes.len() < 2 {
+            let rows = values.iter().filter(|v| !v.is_nan()).count();
+            let detail = match classes.first() {
                 Some(c) => {
                     format!("column `{column}` holds one value, `{c}`, in all {rows} labelled rows")
                 }
@@ -372,13 +373,11 @@ impl LabelBuilder {
                 hint: String::new(),
             });
         }
-        let mut order: Vec<usize> = (0..self.classes.len()).collect();
-        let numbers: Option<Vec<f64>> =
-            self.classes.iter().map(|c| c.parse::<f64>().ok()).collect();
+        let mut order: Vec<usize> = (0..classes.len()).collect();
+        let numbers: Option<Vec<f64>> = classes.iter().map(|c| c.parse::<f64>().ok()).collect();
         // `canonical_label` wrote whole numbers without a fraction: one left with a fraction
         // is a measurement, not a class.
-        if let Some(c) = self
-            .classes
+        if let Some(c) = classes
             .iter()
             .find(|c| c.contains('.') && c.parse::<f64>().is_ok())
         {
@@ -390,24 +389,18 @@ impl LabelBuilder {
         }
         match &numbers {
             Some(v) => order.sort_by(|&a, &b| v[a].total_cmp(&v[b])),
-            None => order.sort_by(|&a, &b| self.classes[a].cmp(&self.classes[b])),
+            None => order.sort_by(|&a, &b| classes[a].cmp(&classes[b])),
         }
         let mut index = vec![0f32; order.len()];
         for (i, &code) in order.iter().enumerate() {
             index[code] = i as f32;
         }
-        let values = self
-            .values
-            .into_iter()
-            .map(|code| {
-                if code.is_nan() {
-                    code
-                } else {
-                    index[code as usize]
-                }
-            })
-            .collect();
-        let classes = order.iter().map(|&c| self.classes[c].clone()).collect();
+        for code in values.iter_mut() {
+            if !code.is_nan() {
+                *code = index[*code as usize];
+            }
+        }
+        let classes = order.iter().map(|&c| classes[c].clone()).collect();
         Ok((values, LabelMap::Classes { classes }))
     }
 }

@@ -46,7 +46,7 @@ pub(crate) enum Column {
         /// Header name.
         name: String,
         /// Index into `levels`, or [`MISSING_CODE`].
-        codes: Vec<u32>,
+        codes: Values<u32>,
         /// Distinct values in order of first appearance.
         levels: Vec<String>,
     },
@@ -345,7 +345,7 @@ fn assemble(
     };
     let columns = builders
         .into_iter()
-        .map(|b| b.finish().map_err(|source| spilled(origin, spill, source)))
+        .map(|b| b.finish(|source| spilled(origin, spill, source)))
         .collect::<Result<_, _>>()?;
     Ok(Table {
         origin: origin.to_string(),
@@ -636,7 +636,7 @@ fn finish_labels(
     builders: Vec<LabelBuilder>,
     origin: &str,
     spec: &LoadSpec,
-) -> Result<(Vec<f32>, LabelMap), DataError> {
+) -> Result<(Buffer, LabelMap), DataError> {
     let mut columns = Vec::with_capacity(builders.len());
     let mut map = None;
     for (b, name) in builders.into_iter().zip(&spec.labels) {
@@ -644,17 +644,19 @@ fn finish_labels(
         columns.push(values);
         map = Some(m);
     }
-    if let [one] = &mut columns[..] {
-        let map = map.expect("one column");
-        return Ok((std::mem::take(one), map));
+    if columns.len() == 1 {
+        let one = columns.pop().expect("one column");
+        return Ok((one, map.expect("one column")));
     }
     let LabelRule::Known(map) = &spec.label_rule else {
         unreachable!("several label columns are read with a known mapping")
     };
-    let rows = columns.first().map_or(0, Vec::len);
-    let mut values = Vec::with_capacity(rows * columns.len());
-    for r in 0..rows {
-        values.extend(columns.iter().map(|c| c[r]));
+    let rows = columns.first().map_or(0, |c| c.len());
+    let mut values = Buffer::for_rows("the label columns", rows * columns.len())?;
+    for (r, row) in values.chunks_mut(columns.len()).enumerate() {
+        for (place, c) in row.iter_mut().zip(&columns) {
+            *place = c[r];
+        }
     }
     Ok((values, map.clone()))
 }

@@ -377,8 +377,9 @@ fn a_files_first_rows_estimate_its_columns_within_the_hard_bound() {
     assert_eq!(super::sampled_need(&tiny, 4, &spec()).numeric, 8);
 }
 
-/// A table larger than memory keeps its numeric columns in files while it is parsed: the
-/// same table as one parsed in memory, its numeric columns mapped, nothing left in the folder.
+/// A table larger than memory keeps its numeric columns in files while it is parsed, and a
+/// label column or a text column's codes past their limit go to files too: the same table as
+/// one parsed in memory, every column and the labels mapped, nothing left in the folder.
 #[test]
 fn a_table_parsed_into_files_equals_one_parsed_in_memory() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -394,12 +395,23 @@ fn a_table_parsed_into_files_equals_one_parsed_in_memory() {
     let mut s = spec();
     s.categorical = vec!["c".into()];
     let memory = Table::from_reader(text.as_bytes(), "t.csv", &s).unwrap();
-    let spilled =
-        Table::from_reader_into(text.as_bytes(), "t.csv", &s, Some(dir.path()), 0).unwrap();
+    let spilled = crate::data::buffer::spilling_into(dir.path(), || {
+        Table::from_reader_into(text.as_bytes(), "t.csv", &s, Some(dir.path()), 0).unwrap()
+    });
     assert_eq!(format!("{memory:?}"), format!("{spilled:?}"));
+    let labels = spilled.labels.as_ref().unwrap();
+    assert!(matches!(
+        labels,
+        crate::data::buffer::Values::Spilled { .. }
+    ));
     for c in &spilled.columns {
-        if let Column::Numeric { values, .. } = c {
-            assert!(matches!(values, crate::data::buffer::Values::Mapped { .. }));
+        match c {
+            Column::Numeric { values, .. } => {
+                assert!(matches!(values, crate::data::buffer::Values::Mapped { .. }))
+            }
+            Column::Categorical { codes, .. } => {
+                assert!(matches!(codes, crate::data::buffer::Values::Spilled { .. }))
+            }
         }
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -4,7 +4,8 @@
 use maud::{html, Markup};
 
 use super::figure;
-use crate::metrics::classes::{predicted, probabilities, ClassScores, ConfusionMatrix};
+use crate::data::buffer::Buffer;
+use crate::metrics::classes::{argmax, probabilities, ClassScores, ConfusionMatrix};
 use crate::ranking::Ranking;
 use crate::report::record::RunRecord;
 use crate::report::svg::{charts, DrawError};
@@ -24,10 +25,9 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
                 .unwrap_or_else(|| format!("class {j}"))
         })
         .collect();
-    let logits: Vec<f32> = o.output.iter().map(|&z| z as f32).collect();
-    let targets: Vec<f32> = o.target.iter().map(|&y| y as f32).collect();
-    let pred = predicted(&logits, k);
-    let matrix = ConfusionMatrix::count(pred.iter().copied(), &targets, k);
+    let logits = Buffer::scratch_from("the outputs", o.output.iter().map(|&z| z as f32));
+    let targets = Buffer::scratch_from("the targets", o.target.iter().map(|&y| y as f32));
+    let matrix = ConfusionMatrix::count(logits.chunks(k).map(argmax), &targets, k);
     let scores = matrix.per_class();
     let split = run.evaluated_on();
     let note = format!("final model on the {split} rows ({})", o.target.len());
@@ -37,12 +37,13 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
         .iter()
         .enumerate()
         .map(|(c, name)| {
-            let scores: Vec<f64> = p.chunks(k).map(|row| row[c]).collect();
-            let labels: Vec<f64> = o
-                .target
-                .iter()
-                .map(|&t| f64::from(u8::from(t as usize == c)))
-                .collect();
+            let scores = Buffer::scratch_from("a class's scores", p.chunks(k).map(|row| row[c]));
+            let labels = Buffer::scratch_from(
+                "a class's labels",
+                o.target
+                    .iter()
+                    .map(|&t| f64::from(u8::from(t as usize == c))),
+            );
             (name.clone(), Ranking::of(&scores, &labels))
         })
         .collect();

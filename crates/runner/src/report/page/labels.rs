@@ -5,6 +5,7 @@
 use maud::{html, Markup};
 
 use super::{figure, value_cell};
+use crate::data::buffer::Buffer;
 use crate::head::Head;
 use crate::ranking::Ranking;
 use crate::report::record::{Outputs, RunRecord};
@@ -25,8 +26,9 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
     let split = run.evaluated_on();
     let rows = o.target.len() / k.max(1);
     let note = format!("final model on the {split} rows ({rows})");
-    let column =
-        |v: &[f64], j: usize| -> Vec<f64> { v.iter().skip(j).step_by(k).copied().collect() };
+    let column = |v: &[f64], j: usize| {
+        Buffer::scratch_from("a label's column", v.iter().skip(j).step_by(k).copied())
+    };
     let charts = match head {
         Head::Labels => {
             let rankings: Vec<(String, Ranking<f64>)> = names
@@ -58,7 +60,7 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
                     target: column(&o.target, j),
                     output: column(&o.output, j),
                     width: 1,
-                    probability: Vec::new(),
+                    probability: Buffer::default(),
                 };
                 let (drawn, _) = charts::thinned(rows);
                 let mut chart = charts::predicted_actual(&one, &drawn);

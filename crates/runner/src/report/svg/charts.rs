@@ -8,6 +8,7 @@ use burnfit_model::Loss;
 
 use super::plot::{bars_with_errors, panels, Axis, Chart, Mark, Series, REFERENCE};
 use super::{DrawError, Svg};
+use crate::data::buffer::Buffer;
 use crate::history::EpochRow;
 use crate::metrics::{self, Metric, Split};
 use crate::ranking::Ranking;
@@ -103,10 +104,15 @@ pub(crate) fn curves_svg(history: &[EpochRow], head: crate::head::Head) -> Resul
     ])
 }
 
+/// How far apart on either axis the points of a drawn ROC or precision-recall curve are at the
+/// least: a chart some hundreds of pixels wide shows nothing finer, and a split of millions of
+/// distinct scores would otherwise hold a point for each.
+const CURVE_STEP: f64 = 1.0 / 4096.0;
+
 /// The ROC curve of the ranked outputs, titled with its AUC (the rank AUC `summary.json`
 /// holds); `None` when a class is absent.
 pub(crate) fn roc(ranking: &Ranking<f64>) -> Option<Chart> {
-    let points = ranking.roc()?;
+    let points = ranking.roc(CURVE_STEP)?;
     let auc = ranking.auc();
     Some(Chart::new(
         format!("ROC curve, AUC {auc:.4}"),
@@ -132,7 +138,7 @@ pub(crate) fn roc(ranking: &Ranking<f64>) -> Option<Chart> {
 /// The precision-recall curve of the ranked outputs, titled with its average precision, over
 /// the no-skill line at the share of positive rows; `None` without a positive row.
 pub(crate) fn precision_recall(ranking: &Ranking<f64>) -> Option<Chart> {
-    let points = ranking.precision_recall()?;
+    let points = ranking.precision_recall(CURVE_STEP)?;
     let ap = ranking.average_precision();
     let prevalence = ranking.positives() as f64 / ranking.rows().max(1) as f64;
     Some(Chart::new(
@@ -208,7 +214,7 @@ pub(crate) fn one_vs_rest_roc(classes: &[(String, Ranking<f64>)]) -> Option<Char
     )];
     let mut aucs = Vec::new();
     for (j, (name, ranking)) in classes.iter().enumerate() {
-        let Some(points) = ranking.roc() else {
+        let Some(points) = ranking.roc(CURVE_STEP) else {
             continue;
         };
         let auc = ranking.auc();
@@ -318,8 +324,9 @@ pub(crate) fn predicted_actual(o: &Outputs, drawn: &[usize]) -> Chart {
 }
 
 /// Each row's residual, actual − predicted.
-fn residual_values(o: &Outputs) -> Vec<f64> {
-    o.target.iter().zip(&o.output).map(|(y, p)| y - p).collect()
+fn residual_values(o: &Outputs) -> Buffer<f64> {
+    let residuals = o.target.iter().zip(&o.output).map(|(y, p)| y - p);
+    Buffer::scratch_from("the residuals", residuals)
 }
 
 /// Residuals against predicted, around zero, for the rows `drawn`.
