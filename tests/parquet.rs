@@ -337,6 +337,34 @@ fn what_parquet_cannot_give_is_an_error_naming_the_file_and_column() {
         assert!(!err.contains("panicked"), "{name}: {err}");
         assert!(matches!(out.status.code(), Some(0 | 1)), "{name}: {err}");
     }
+    // A definition level flipped from present to null: the page then holds one value more
+    // than its present cells, which pyarrow reads by sliding every later value a row. It is
+    // damage, named with the file and the column.
+    python(
+        &py,
+        r#"
+import struct, sys, pyarrow as pa, pyarrow.parquet as pq
+x = [1.5, None, 2.5, 3.5, 4.5, None, 6.5, 7.5, 8.5, 9.5] * 10
+pq.write_table(pa.table({"x": x, "y": [i % 2 for i in range(100)]}), sys.argv[1],
+               use_dictionary=False, compression="NONE", data_page_version="1.0",
+               write_statistics=False)
+b = bytearray(open(sys.argv[1], "rb").read())
+# The first value's bytes follow the levels, whose last byte holds rows 96-99: row 96 is
+# present, its bit the lowest.
+at = b.find(struct.pack("<d", 1.5))
+assert b[at - 1] == 0x0F, b[at - 1]
+b[at - 1] ^= 1
+open(sys.argv[1], "wb").write(b)
+"#,
+        &[&dir.join("slid.parquet")],
+    );
+    let s = config(dir, "slid.toml", &dir.join("slid.parquet"), rest);
+    fails(
+        dir,
+        "a flipped definition level",
+        &["train", "--config", &s],
+        &["slid.parquet", "`x`", "present cells"],
+    );
     // A FIFO named .parquet is refused at once, never opened (which would wait for a writer).
     let fifo = dir.join("pipe.parquet");
     assert!(StdCommand::new("mkfifo")

@@ -143,9 +143,14 @@ impl Decoder {
                 present
             }
         };
-        let values = values
-            .get(..present * width)
-            .ok_or("a page holds fewer values than its present cells")?;
+        // Exactly the present cells' values: a definition level flipped by damage would
+        // otherwise leave a value over (or one short) and slide every later one a row.
+        if values.len() != present * width {
+            return Err(format!(
+                "a page holds {} bytes of values for its {present} present cells of {width} bytes",
+                values.len()
+            ));
+        }
         let any_bad = if present == rows {
             plain_values(self.decode, values, &mut self.numbers)
         } else {
