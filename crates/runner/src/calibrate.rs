@@ -10,6 +10,8 @@
 use burn::tensor::Tensor;
 use burnfit_model::{Loss, Mlp};
 
+use crate::data::buffer::Buffer;
+
 /// The range searched for T: wider than any calibration seen in practice (Guo et al. report T
 /// between about 1 and 4), narrow enough that a degenerate fit stays a finite number.
 const T_RANGE: (f64, f64) = (0.05, 20.0);
@@ -81,24 +83,27 @@ pub(crate) fn top_label(
     targets: &[f32],
     loss: Loss,
     t: f64,
-) -> (Vec<f64>, Vec<f64>) {
+) -> (Buffer<f64>, Buffer<f64>) {
     let k = logits.len().checked_div(targets.len()).unwrap_or(1).max(1);
-    logits
-        .chunks(k)
-        .zip(targets)
-        .map(|(z, &y)| {
-            let (confidence, correct) = if loss == Loss::CrossEntropy {
-                let mut p: Vec<f64> = z.iter().map(|&v| f64::from(v) / t).collect();
-                Loss::CrossEntropy.activate_row(&mut p);
-                let best = crate::metrics::classes::argmax(&p);
-                (p[best], best == y as usize)
-            } else {
-                let p = Loss::Bce.activate_value(f64::from(z[0]) / t);
-                (p.max(1.0 - p), (p > 0.5) == (y > 0.5))
-            };
-            (confidence, f64::from(u8::from(correct)))
-        })
-        .unzip()
+    let rows = targets.len().min(logits.len().div_ceil(k));
+    let mut confidence = Buffer::for_rows("the rows' top-label confidence", rows);
+    let mut correct = Buffer::for_rows("whether the rows' top label is right", rows);
+    let mut p = Vec::with_capacity(k);
+    for (i, (z, &y)) in logits.chunks(k).zip(targets).enumerate() {
+        let (c, right) = if loss == Loss::CrossEntropy {
+            p.clear();
+            p.extend(z.iter().map(|&v| f64::from(v) / t));
+            Loss::CrossEntropy.activate_row(&mut p);
+            let best = crate::metrics::classes::argmax(&p);
+            (p[best], best == y as usize)
+        } else {
+            let p = Loss::Bce.activate_value(f64::from(z[0]) / t);
+            (p.max(1.0 - p), (p > 0.5) == (y > 0.5))
+        };
+        confidence[i] = c;
+        correct[i] = f64::from(u8::from(right));
+    }
+    (confidence, correct)
 }
 
 /// Expected calibration error of the top label ([`top_label`], [`ECE_BINS`] equal-width bins).

@@ -184,7 +184,7 @@ fn run_steps(
     for s in 0..steps {
         let (epoch, step) = (s / per_epoch, s % per_epoch);
         if step == 0 {
-            order = epoch_order(config, n, epoch)?;
+            order = epoch_order(config, n, epoch);
         }
         order.rows(step * batch..((step + 1) * batch).min(n), &mut rows);
         let rows = &rows;

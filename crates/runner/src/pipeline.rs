@@ -73,8 +73,8 @@ pub(crate) fn usable_rows(
     notes: &mut Vec<String>,
 ) -> Result<Buffer<usize>, DataError> {
     let rows = match missing {
-        Missing::Drop => table.complete_rows()?,
-        Missing::Mean | Missing::Constant => table.labelled_rows()?,
+        Missing::Drop => table.complete_rows(),
+        Missing::Mean | Missing::Constant => table.labelled_rows(),
     };
     if rows.is_empty() {
         return Err(DataError::AllRowsDropped {
@@ -438,7 +438,7 @@ fn split_rows(
             .labels
             .as_deref()
             .filter(|_| table.label_names.len() == 1);
-        split_owned(rows, classes, rule)?
+        split_owned(rows, classes, rule)
     };
     if train_rows.is_empty() || (d.validation_path.is_none() && valid_rows.is_empty()) {
         return Err(DataError::TooFewRows {
@@ -486,7 +486,7 @@ fn check_weights(
         column: name.to_string(),
         message,
     };
-    let mut out = Buffer::for_rows("the training rows' weights", train.len())?;
+    let mut out = Buffer::for_rows("the training rows' weights", train.len());
     for (place, &r) in out.iter_mut().zip(train) {
         let w = values[r];
         if w.is_nan() {

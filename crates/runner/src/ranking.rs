@@ -108,8 +108,8 @@ impl<T: Score> Ranking<T> {
         };
         let positives = pairs().filter(|p| p.1).count();
         let rows = scores.len().min(labels.len());
-        let mut positive = Buffer::scratch("the positive rows' scores", positives);
-        let mut negative = Buffer::scratch("the negative rows' scores", rows - positives);
+        let mut positive = Buffer::for_rows("the positive rows' scores", positives);
+        let mut negative = Buffer::for_rows("the negative rows' scores", rows - positives);
         let (mut p, mut n) = (0, 0);
         for (s, y) in pairs() {
             if y {

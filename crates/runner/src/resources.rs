@@ -40,6 +40,28 @@ pub(crate) fn available() -> u64 {
     machine.min(cgroup::room().unwrap_or(u64::MAX))
 }
 
+/// The most one large structure of a run (a table's columns as they are parsed, an input
+/// matrix) may hold in memory: half the memory available, and never more than this. Past it
+/// the structure lives in mapped files in the private folder, so a run's own memory stays
+/// about 1 GB (a table's half, a matrix's half) whatever the number of rows, on any machine.
+pub(crate) const RESIDENT_MOST: u64 = 512 << 20;
+
+/// [`RESIDENT_MOST`], or half the memory available when that is less.
+pub(crate) fn resident_room() -> u64 {
+    (available() / 2).min(RESIDENT_MOST)
+}
+
+/// [`resident_room`] in words, for the notes that say something went to a file: `512 MB`, or
+/// `300 MB: half the memory available`.
+pub(crate) fn resident_words() -> String {
+    let room = resident_room();
+    if room < RESIDENT_MOST {
+        format!("{}: half the memory available", human(room))
+    } else {
+        human(room)
+    }
+}
+
 /// Memory cgroup limits, v1 and v2, read the way the kernel applies them: a process is held by
 /// its own cgroup and each one above it, and the tightest of their limits is the one that
 /// ends it.

@@ -224,8 +224,7 @@ impl<T: bytemuck::Pod> Buffer<T> {
         file.set_len(bytes as u64)?;
         // The blocks taken now: a sparse file on a disk that fills up meanwhile (another
         // process writing) would end the run with SIGBUS at the first page that finds no room.
-        #[cfg(target_os = "linux")]
-        rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes as u64)?;
+        reserve(&file, bytes as u64)?;
         // SAFETY: the file was made here, unnamed, and no other handle to it exists: nothing
         // else can change or truncate it while it is mapped.
         #[allow(unsafe_code)]
@@ -234,49 +233,30 @@ impl<T: bytemuck::Pod> Buffer<T> {
     }
 
     /// `len` zeros for a per-row vector: in memory up to [`SPILL_ABOVE`] bytes, past it in a
-    /// mapped file in the private folder (in memory where there is none: the run's other
-    /// estimates refuse what memory cannot hold). `what` names the vector in an error.
-    pub(crate) fn for_rows(what: &str, len: usize) -> Result<Self, super::DataError> {
+    /// mapped file in the private folder. In memory where there is no usable folder, or the
+    /// file cannot be made there (a full or read-only disk, said once on stderr): a vector is
+    /// small beside the table and the matrix, whose estimates refuse what memory cannot hold.
+    /// `what` names the vector in the notes.
+    pub(crate) fn for_rows(what: &str, len: usize) -> Self {
         let bytes = len.saturating_mul(std::mem::size_of::<T>());
-        match spill_place() {
-            Some((dir, above)) if bytes > above => {
-                static SAID: std::sync::Once = std::sync::Once::new();
-                SAID.call_once(|| {
-                    say!(
-                        "note: per-row vectors larger than {} ({what}, …) are kept in mapped files in {}",
-                        crate::resources::human(above as u64),
-                        dir.display()
-                    );
-                });
-                crate::resources::check_disk(
-                    &dir,
-                    bytes as u64,
-                    "free some disk there, or set data.cache_dir to a folder on a larger disk",
-                )?;
-                Buffer::spilled(&dir, len).map_err(|source| super::DataError::Scratch {
-                    what: what.to_string(),
-                    dir,
-                    source,
-                })
-            }
-            _ => Ok(Buffer::Owned(vec![T::zeroed(); len])),
-        }
-    }
-
-    /// [`for_rows`](Self::for_rows), in memory when the file cannot be made (said on stderr):
-    /// for what a finished run computes at its end (outputs, rankings), which a full disk
-    /// should not cost its results.
-    pub(crate) fn scratch(what: &str, len: usize) -> Self {
-        Self::for_rows(what, len).unwrap_or_else(|e| {
-            say!("note: {e}; kept in memory instead");
+        let Some(dir) = spill_dir(bytes) else {
+            return Buffer::Owned(vec![T::zeroed(); len]);
+        };
+        say_spilling(what, &dir);
+        let hint = "free some disk there, or set data.cache_dir to a folder on a larger disk";
+        let made = crate::resources::check_disk(&dir, bytes as u64, hint)
+            .map_err(std::io::Error::other)
+            .and_then(|()| Buffer::spilled(&dir, len));
+        made.unwrap_or_else(|e| {
+            say_kept_in_memory(what, &dir, &e);
             Buffer::Owned(vec![T::zeroed(); len])
         })
     }
 
-    /// `values` in a [`scratch`](Self::scratch) buffer: a column of a split's outputs or
+    /// `values` in a [`for_rows`](Self::for_rows) buffer: a column of a split's outputs or
     /// labels that a metric reads as one slice.
-    pub(crate) fn scratch_from(what: &str, values: impl ExactSizeIterator<Item = T>) -> Self {
-        let mut b = Self::scratch(what, values.len());
+    pub(crate) fn collect_rows(what: &str, values: impl ExactSizeIterator<Item = T>) -> Self {
+        let mut b = Self::for_rows(what, values.len());
         for (place, v) in b.iter_mut().zip(values) {
             *place = v;
         }
@@ -284,10 +264,10 @@ impl<T: bytemuck::Pod> Buffer<T> {
     }
 
     /// `values`, copied into a [`for_rows`](Self::for_rows) buffer.
-    pub(crate) fn rows_from(what: &str, values: &[T]) -> Result<Self, super::DataError> {
-        let mut b = Self::for_rows(what, values.len())?;
+    pub(crate) fn rows_from(what: &str, values: &[T]) -> Self {
+        let mut b = Self::for_rows(what, values.len());
         b.copy_from_slice(values);
-        Ok(b)
+        b
     }
 
     /// Keeps the first `len` values (a mapped file keeps its size: it goes with the process).
@@ -336,100 +316,153 @@ impl<T: bytemuck::Pod> Buffer<T> {
     }
 }
 
-/// A per-row vector growing to a length not known ahead (a label column while its file is
-/// parsed, the rows of a report's `outputs.csv`): in memory up to [`SPILL_ABOVE`] bytes, then
-/// moved to an unnamed file in the private folder and appended to there; a [`Buffer`] once
-/// done.
+/// A per-row vector growing to a length not known ahead (a label or text column while its
+/// file is parsed, the rows of a report's `outputs.csv`): in memory up to [`SPILL_ABOVE`]
+/// bytes, then moved to an unnamed file in the private folder and appended to there, written
+/// back as it goes ([`crate::files::WriteBack`]); a [`Buffer`] once done. Where the file
+/// cannot be made it stays in memory, as [`Buffer::for_rows`] does.
 pub(crate) struct Pile<T: bytemuck::Pod> {
     /// The vector while in memory (empty once in a file).
     memory: Vec<T>,
-    /// The file, once spilled: what was written, and how many values.
-    file: Option<(std::io::BufWriter<std::fs::File>, usize)>,
-    /// Where it spills past how many values; `None`: never (no private folder).
-    spill: Option<(std::path::PathBuf, usize)>,
-    /// The vector, in words, for an error.
+    /// The file, once moved there: what was written, how many values, and its folder.
+    file: Option<Spilled>,
+    /// How many values it holds in memory at most before it moves.
+    most: usize,
+    /// The vector, in words, for the notes and errors.
     what: &'static str,
 }
 
+/// A [`Pile`]'s file.
+struct Spilled {
+    out: std::io::BufWriter<crate::files::WriteBack<std::fs::File>>,
+    len: usize,
+    dir: std::path::PathBuf,
+}
+
 impl<T: bytemuck::Pod> Pile<T> {
-    /// An empty pile; `what` names it in an error.
+    /// An empty pile; `what` names it in the notes and errors.
     pub(crate) fn new(what: &'static str) -> Self {
-        let size = std::mem::size_of::<T>().max(1);
         Pile {
             memory: Vec::new(),
             file: None,
-            spill: spill_place().map(|(dir, above)| (dir, above / size)),
+            most: spill_above_values(std::mem::size_of::<T>()),
             what,
         }
     }
 
-    /// Appends `v`.
+    /// Appends `v`. Fails only when its file, once made, cannot take it (a disk that filled).
     pub(crate) fn push(&mut self, v: T) -> Result<(), super::DataError> {
-        if let Some((out, len)) = &mut self.file {
-            *len += 1;
-            return std::io::Write::write_all(out, bytemuck::bytes_of(&v))
-                .map_err(|source| self.failed(source));
+        if let Some(f) = &mut self.file {
+            f.len += 1;
+            return std::io::Write::write_all(&mut f.out, bytemuck::bytes_of(&v))
+                .map_err(|source| failed(self.what, &f.dir, source));
         }
         self.memory.push(v);
-        match &self.spill {
-            Some((_, most)) if self.memory.len() > *most => self.move_to_file(),
-            _ => Ok(()),
+        if self.memory.len() > self.most {
+            self.move_to_file();
         }
+        Ok(())
     }
 
     /// How many values.
     pub(crate) fn len(&self) -> usize {
-        self.file
-            .as_ref()
-            .map_or(self.memory.len(), |(_, len)| *len)
+        self.file.as_ref().map_or(self.memory.len(), |f| f.len)
     }
 
     /// The values pushed.
     pub(crate) fn finish(self) -> Result<Buffer<T>, super::DataError> {
-        let Some((out, len)) = self.file else {
+        let Some(Spilled { out, len, dir }) = self.file else {
             return Ok(Buffer::Owned(self.memory));
         };
-        let dir = self.spill.map(|(dir, _)| dir).unwrap_or_default();
-        let failed = |source| super::DataError::Scratch {
-            what: self.what.to_string(),
-            dir: dir.clone(),
-            source,
-        };
-        let file = out.into_inner().map_err(|e| failed(e.into_error()))?;
-        // SAFETY: the file was made here, unnamed, and no other handle to it exists: nothing
-        // else can change or truncate it while it is mapped.
+        let what = self.what;
+        let file = out
+            .into_inner()
+            .map_err(|e| failed(what, &dir, e.into_error()))?
+            .inner;
+        // SAFETY: the file was made here, unnamed, and the only other handle to it (the
+        // write-back's) is gone: nothing else can change or truncate it while it is mapped.
         #[allow(unsafe_code)]
-        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(failed)?;
+        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(|e| failed(what, &dir, e))?;
         Ok(Buffer::Mapped { map, len })
     }
 
-    /// Moves the values so far to a new unnamed file, which takes the rest.
-    fn move_to_file(&mut self) -> Result<(), super::DataError> {
-        let Some((dir, _)) = &self.spill else {
-            return Ok(());
+    /// Moves the values so far to a new unnamed file, which takes the rest; where none can be
+    /// made, keeps them in memory from now on (said once).
+    fn move_to_file(&mut self) {
+        let bytes = std::mem::size_of_val(&self.memory[..]);
+        self.most = usize::MAX;
+        let Some(dir) = spill_dir(bytes) else {
+            return;
         };
-        let made = tempfile::tempfile_in(dir).and_then(|file| {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        say_spilling(self.what, &dir);
+        let made = tempfile::tempfile_in(&dir).and_then(|file| {
+            let handle = file.try_clone()?;
+            let back = crate::files::WriteBack::new(file, handle);
+            let mut out = std::io::BufWriter::with_capacity(64 << 10, back);
             std::io::Write::write_all(&mut out, bytemuck::cast_slice(&self.memory))?;
             Ok(out)
         });
-        let out = made.map_err(|source| self.failed(source))?;
-        self.file = Some((out, self.memory.len()));
-        self.memory = Vec::new();
-        Ok(())
-    }
-
-    fn failed(&self, source: std::io::Error) -> super::DataError {
-        super::DataError::Scratch {
-            what: self.what.to_string(),
-            dir: self
-                .spill
-                .as_ref()
-                .map(|(d, _)| d.clone())
-                .unwrap_or_default(),
-            source,
+        match made {
+            Ok(out) => {
+                let len = self.memory.len();
+                self.file = Some(Spilled { out, len, dir });
+                self.memory = Vec::new();
+            }
+            Err(e) => say_kept_in_memory(self.what, &dir, &e),
         }
     }
+}
+
+/// The error of a vector's file that took part of it and then failed.
+fn failed(what: &str, dir: &std::path::Path, source: std::io::Error) -> super::DataError {
+    super::DataError::Scratch {
+        what: what.to_string(),
+        dir: dir.to_path_buf(),
+        source,
+    }
+}
+
+/// Says, once a process, that per-row vectors go to files in `dir`.
+fn say_spilling(what: &str, dir: &std::path::Path) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        say!(
+            "note: per-row vectors larger than {} ({what}, …) are kept in mapped files in {}",
+            crate::resources::human(spill_above() as u64),
+            dir.display()
+        );
+    });
+}
+
+/// Says, once a process, that a vector could not go to its file and stays in memory.
+fn say_kept_in_memory(what: &str, dir: &std::path::Path, e: &std::io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        say!(
+            "note: {what} cannot be kept in a file in {} ({e}); it and any other such vector are kept in memory",
+            dir.display()
+        );
+    });
+}
+
+/// Takes the blocks of a new file's first `bytes`: `fallocate`, or where the file system has
+/// none (ext2, NFS v3, some FUSE ones), zeros written.
+fn reserve(file: &std::fs::File, bytes: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, bytes) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = bytes;
+    let mut out = file;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        std::io::Write::write_all(&mut out, &zeros[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 impl<T: bytemuck::Pod> From<Buffer<T>> for Values<T> {
@@ -445,13 +478,26 @@ impl<T: bytemuck::Pod> From<Buffer<T>> for Values<T> {
     }
 }
 
-/// Where per-row vectors spill, and past how many bytes: the private folder, if there is one.
-fn spill_place() -> Option<(std::path::PathBuf, usize)> {
+/// Where a per-row vector of `bytes` goes: past the limit, the private folder, if there is a
+/// usable one (looked for only then: a run whose vectors are all small never touches it).
+fn spill_dir(bytes: usize) -> Option<std::path::PathBuf> {
     #[cfg(test)]
     if let Some(dir) = SPILL_TO.with(|d| d.borrow().clone()) {
-        return Some((dir, 0));
+        return (bytes > 0).then_some(dir);
     }
-    crate::data::cache::private_folder().map(|dir| (dir, spill_above()))
+    if bytes <= spill_above() {
+        return None;
+    }
+    crate::data::cache::private_folder()
+}
+
+/// How many values of `size` bytes a [`Pile`] holds before it looks for a file.
+fn spill_above_values(size: usize) -> usize {
+    #[cfg(test)]
+    if SPILL_TO.with(|d| d.borrow().is_some()) {
+        return 0;
+    }
+    spill_above() / size.max(1)
 }
 
 #[cfg(test)]
@@ -608,14 +654,30 @@ mod tests {
         assert!(empty.is_empty() && !empty.is_spilled());
         // As a column's values: where they are, the same values.
         let labels: Vec<f32> = (0..5000).map(|i| i as f32).collect();
-        let mut column =
-            spilling_into(dir.path(), || Buffer::rows_from("labels", &labels)).unwrap();
+        let mut column = spilling_into(dir.path(), || Buffer::rows_from("labels", &labels));
         column[3] = -1.0;
         let values = Values::from(column);
         assert!(matches!(values, Values::Spilled { .. }));
         assert_eq!(values[..4], [0.0, 1.0, 2.0, -1.0]);
         assert_eq!(values.len(), 5000);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
+    }
+
+    #[test]
+    fn a_vector_whose_file_cannot_be_made_stays_in_memory_with_its_values() {
+        let gone = std::path::Path::new("/nonexistent/burnfit-test-folder");
+        let b: Buffer<u32> = spilling_into(gone, || Buffer::rows_from("indices", &[3, 1, 4]));
+        assert!(!b.is_spilled());
+        assert_eq!(*b, [3, 1, 4]);
+        let p = spilling_into(gone, || {
+            let mut p = Pile::new("a test column");
+            for v in 0..1000u32 {
+                p.push(v).unwrap();
+            }
+            p
+        });
+        let p = p.finish().unwrap();
+        assert!(!p.is_spilled() && p.iter().copied().eq(0..1000));
     }
 
     #[test]

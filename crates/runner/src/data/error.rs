@@ -33,8 +33,8 @@ pub(crate) enum DataError {
         /// What it holds, in words.
         what: String,
     },
-    /// A column of a table larger than the memory available could not be kept in its file.
-    #[error("cannot keep the parsed columns of {origin} in {dir} (the table is larger than the memory available): {source}")]
+    /// A column of a table larger than a run keeps in memory could not be kept in its file.
+    #[error("cannot keep the parsed columns of {origin} in {dir} (the table is more than a run keeps in memory): {source}")]
     Spill {
         /// The file being read.
         origin: String,

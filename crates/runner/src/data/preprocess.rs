@@ -133,7 +133,8 @@ impl Matrix {
     }
 }
 
-/// Room for `n` rows of `width` inputs: in memory, or (more than the memory available) in a
+/// Room for `n` rows of `width` inputs: in memory, or (more than
+/// [`crate::resources::resident_room`]) in a
 /// mapped file in the parsed-data cache's private folder, where the page cache holds what the
 /// rows in use need; refused with the numbers when neither memory nor that folder's disk has
 /// room.
@@ -143,8 +144,9 @@ fn matrix_buffer(origin: &str, n: usize, width: usize) -> Result<Buffer, DataErr
     let what = format!("the input matrix of {origin}");
     let cause = Some(format!("{n} rows x {width} inputs as f32"));
     let hint = "use fewer rows or columns, or fewer categorical levels (data.max_levels)";
-    // Half of what is free: the validation rows' matrix and the training loop come after.
-    if bytes <= crate::resources::available() / 2 {
+    // Half of what is free at most: the validation rows' matrix and the training loop come
+    // after.
+    if bytes <= crate::resources::resident_room() {
         return Ok(vec![0f32; n * width].into());
     }
     let Some(dir) = crate::data::cache::private_folder() else {
@@ -154,8 +156,9 @@ fn matrix_buffer(origin: &str, n: usize, width: usize) -> Result<Buffer, DataErr
     };
     crate::resources::check_disk(&dir, bytes, hint)?;
     say!(
-        "note: {what} ({}) is larger than the memory available; it is kept in a mapped file in {}",
+        "note: {what} ({}) is more than a run keeps in memory ({}); it is kept in a mapped file in {}",
         crate::resources::human(bytes),
+        crate::resources::resident_words(),
         dir.display()
     );
     Buffer::spilled(&dir, n * width).map_err(|source| DataError::Io { path: dir, source })
@@ -550,7 +553,7 @@ impl Preprocessor {
         let y_width = self.labels.width();
         let y = match &table.labels {
             Some(l) => {
-                let mut y = Buffer::for_rows("the rows' labels", n * y_width)?;
+                let mut y = Buffer::for_rows("the rows' labels", n * y_width);
                 for (place, &r) in y.chunks_mut(y_width.max(1)).zip(rows) {
                     place.copy_from_slice(&l[r * y_width..(r + 1) * y_width]);
                 }
@@ -558,7 +561,7 @@ impl Preprocessor {
             }
             None => Buffer::Owned(Vec::new()),
         };
-        let source_rows = table.rows.gather(rows)?;
+        let source_rows = table.rows.gather(rows);
         Ok((
             Matrix {
                 x,
@@ -764,7 +767,7 @@ mod tests {
     fn empty_cells_and_na_are_missing_and_mean_fill_uses_the_train_mean() {
         let t = load("a,b,y\n1,,0\nNA,4,1\n3,NaN,0\n5,8,1\n", &[]);
         assert_eq!(
-            t.complete_rows().unwrap().to_vec(),
+            t.complete_rows().to_vec(),
             vec![3],
             "drop keeps only the complete row"
         );

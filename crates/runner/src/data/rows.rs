@@ -4,7 +4,6 @@
 //! rows) does not need at all, and that fits in 4 bytes a row below 2^32 otherwise.
 
 use super::buffer::Buffer;
-use super::DataError;
 
 /// Row numbers (1-based, the header being row 1), in the order they were pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,29 +89,29 @@ impl RowNumbers {
     /// The numbers at positions `rows` (a split's rows), in that order: consecutive when
     /// they are, else in a [`Buffer::for_rows`] (a shuffled split's rows, in a mapped file past
     /// its size).
-    pub(crate) fn gather(&self, rows: &[usize]) -> Result<Self, DataError> {
+    pub(crate) fn gather(&self, rows: &[usize]) -> Self {
         let consecutive = rows.windows(2).all(|w| w[1] == w[0] + 1);
         if let (RowNumbers::Consecutive { first, .. }, true) = (self, consecutive) {
             let first = rows.first().map_or(0, |&r| first + r as u64);
-            return Ok(RowNumbers::Consecutive {
+            return RowNumbers::Consecutive {
                 first,
                 len: rows.len(),
-            });
+            };
         }
         let narrow = rows.iter().all(|&r| u32::try_from(self.get(r)).is_ok());
-        Ok(if narrow {
-            let mut out = Buffer::for_rows("the rows' numbers", rows.len())?;
+        if narrow {
+            let mut out = Buffer::for_rows("the rows' numbers", rows.len());
             for (place, &r) in out.iter_mut().zip(rows) {
                 *place = self.get(r) as u32;
             }
             RowNumbers::Narrow(out)
         } else {
-            let mut out = Buffer::for_rows("the rows' numbers", rows.len())?;
+            let mut out = Buffer::for_rows("the rows' numbers", rows.len());
             for (place, &r) in out.iter_mut().zip(rows) {
                 *place = self.get(r);
             }
             RowNumbers::Wide(out)
-        })
+        }
     }
 }
 
@@ -153,15 +152,15 @@ mod tests {
         for table in &tables {
             for rows in [vec![], vec![3], vec![4, 5, 6, 7], vec![9, 1, 30, 2]] {
                 let want: Vec<u64> = rows.iter().map(|&r| table.get(r)).collect();
-                let got = table.gather(&rows).unwrap();
+                let got = table.gather(&rows);
                 assert_eq!(got.iter().collect::<Vec<_>>(), want, "{table:?} {rows:?}");
                 let spilled =
-                    crate::data::buffer::spilling_into(dir.path(), || table.gather(&rows).unwrap());
+                    crate::data::buffer::spilling_into(dir.path(), || table.gather(&rows));
                 assert_eq!(spilled, got);
             }
         }
         // Consecutive positions of consecutive numbers stay consecutive.
-        let got = tables[0].gather(&[4, 5, 6, 7]).unwrap();
+        let got = tables[0].gather(&[4, 5, 6, 7]);
         assert_eq!(got, RowNumbers::Consecutive { first: 6, len: 4 });
     }
 

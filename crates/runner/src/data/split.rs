@@ -5,7 +5,6 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::buffer::Buffer;
-use super::DataError;
 
 /// How to split.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,7 +88,7 @@ pub(crate) fn split(
     labels: Option<&[f32]>,
     rule: SplitRule,
 ) -> (Vec<usize>, Vec<usize>) {
-    let (train, valid) = split_owned(rows.to_vec().into(), labels, rule).expect("in memory");
+    let (train, valid) = split_owned(rows.to_vec().into(), labels, rule);
     (train.to_vec(), valid.to_vec())
 }
 
@@ -124,7 +123,7 @@ pub(crate) fn split_owned(
     rows: Buffer<usize>,
     labels: Option<&[f32]>,
     rule: SplitRule,
-) -> Result<(Buffer<usize>, Buffer<usize>), DataError> {
+) -> (Buffer<usize>, Buffer<usize>) {
     if let (None, true, Some(labels)) = (rule.fold, rule.stratify, labels) {
         return if rows.iter().all(|&r| u32::try_from(r).is_ok()) {
             stratified::<u32>(rows, labels, rule)
@@ -136,21 +135,21 @@ pub(crate) fn split_owned(
         // Fold splits (cv) are held in memory: 16 bytes a row.
         let (train, valid) = fold_split(&rows, labels, fold, rule);
         drop(rows);
-        return Ok((
-            Buffer::rows_from(TRAIN, &train)?,
-            Buffer::rows_from(VALID, &valid)?,
-        ));
+        return (
+            Buffer::rows_from(TRAIN, &train),
+            Buffer::rows_from(VALID, &valid),
+        );
     }
     let mut order = rows;
     if rule.shuffle {
         order.shuffle(&mut StdRng::seed_from_u64(rule.seed));
     }
     let k = train_count(order.len(), rule.train);
-    let mut valid = Buffer::rows_from(VALID, &order[k..])?;
+    let mut valid = Buffer::rows_from(VALID, &order[k..]);
     order.truncate(k);
     order.sort_unstable();
     valid.sort_unstable();
-    Ok((order, valid))
+    (order, valid)
 }
 
 /// What the parts are called in an error.
@@ -202,7 +201,7 @@ fn stratified<I: RowIndex + bytemuck::Pod>(
     rows: Buffer<usize>,
     labels: &[f32],
     rule: SplitRule,
-) -> Result<(Buffer<usize>, Buffer<usize>), DataError> {
+) -> (Buffer<usize>, Buffer<usize>) {
     let mut rng = StdRng::seed_from_u64(rule.seed);
     let classes = classes_of(&rows, labels);
     let index: std::collections::HashMap<u32, usize> = classes
@@ -219,7 +218,7 @@ fn stratified<I: RowIndex + bytemuck::Pod>(
     let mut members = counts
         .iter()
         .map(|&n| Buffer::<I>::for_rows("a class's rows' indices", n))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Vec<_>>();
     let mut filled = vec![0usize; classes.len()];
     for &r in rows.iter() {
         if let Some(&c) = index.get(&labels[r].to_bits()) {
@@ -230,8 +229,8 @@ fn stratified<I: RowIndex + bytemuck::Pod>(
     drop(rows);
     let trains = |n: usize| class_train_count(n, rule.train);
     let kept: usize = counts.iter().map(|&n| trains(n)).sum();
-    let mut train = Buffer::for_rows(TRAIN, kept)?;
-    let mut valid = Buffer::for_rows(VALID, counts.iter().sum::<usize>() - kept)?;
+    let mut train = Buffer::for_rows(TRAIN, kept);
+    let mut valid = Buffer::for_rows(VALID, counts.iter().sum::<usize>() - kept);
     let (mut t, mut v) = (0, 0);
     for mut class in members {
         class.shuffle(&mut rng);
@@ -246,7 +245,7 @@ fn stratified<I: RowIndex + bytemuck::Pod>(
     }
     train.sort_unstable();
     valid.sort_unstable();
-    Ok((train, valid))
+    (train, valid)
 }
 
 #[cfg(test)]
@@ -270,7 +269,7 @@ mod tests {
         let labels: Vec<f32> = (0..3000).map(|i| (i % 7 == 0) as u8 as f32).collect();
         let spilled = |rows: &[usize], labels: &[f32], r: SplitRule| {
             crate::data::buffer::spilling_into(dir.path(), || {
-                let (t, v) = split_owned(rows.to_vec().into(), Some(labels), r).unwrap();
+                let (t, v) = split_owned(rows.to_vec().into(), Some(labels), r);
                 // A plain split's training rows stay where the rows were (here, in memory).
                 assert!(v.is_spilled() && t.is_spilled() == r.stratify);
                 (t.to_vec(), v.to_vec())

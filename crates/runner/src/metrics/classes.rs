@@ -21,7 +21,7 @@ pub(crate) const NAMES: &[&str] = &[
 
 /// Each row's class probabilities (softmax in f64, largest logit subtracted first), row-major.
 pub(crate) fn probabilities(outputs: &[f32], k: usize) -> Buffer<f64> {
-    let mut p = Buffer::scratch_from(
+    let mut p = Buffer::collect_rows(
         "a split's probabilities",
         outputs.iter().map(|&z| f64::from(z)),
     );
@@ -210,8 +210,8 @@ pub(crate) fn compute(outputs: &[f32], targets: &[f32], k: usize) -> Metrics {
 pub(crate) fn one_vs_rest_auc(p: &[f64], targets: &[f32], k: usize) -> f64 {
     let mut sum = 0.0;
     for c in 0..k {
-        let scores = Buffer::scratch_from("a class's scores", p.chunks(k).map(|row| row[c]));
-        let labels = Buffer::scratch_from(
+        let scores = Buffer::collect_rows("a class's scores", p.chunks(k).map(|row| row[c]));
+        let labels = Buffer::collect_rows(
             "a class's labels",
             targets
                 .iter()

@@ -63,7 +63,7 @@ pub(crate) fn per_label(
     (0..k)
         .map(|j| {
             let t = threshold_of(thresholds, j);
-            let column = |v| Buffer::scratch_from("a label's column", column(v, j, k));
+            let column = |v| Buffer::collect_rows("a label's column", column(v, j, k));
             let (scores, labels) = (column(outputs), column(targets));
             let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
             for (&z, &y) in scores.iter().zip(&labels) {

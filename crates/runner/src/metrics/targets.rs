@@ -28,7 +28,7 @@ pub(crate) fn per_target(outputs: &[f32], targets: &[f32], k: usize) -> Vec<Targ
         .map(|j| {
             let column = |v: &[f32]| {
                 let values = v.iter().skip(j).step_by(k).map(|&x| f64::from(x));
-                Buffer::scratch_from("a target's values", values)
+                Buffer::collect_rows("a target's values", values)
             };
             let (p, y) = (column(outputs), column(targets));
             let mse = p.iter().zip(&y).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n;

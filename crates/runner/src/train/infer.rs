@@ -25,7 +25,7 @@ pub(crate) const CPU_EVAL_CHUNK: usize = 2048;
 /// thread. A row's output does not depend on the chunk it is in.
 pub(crate) fn outputs(model: &Mlp, m: &Matrix, device: &Device) -> Buffer {
     let width = model.output_width();
-    let mut out = Buffer::scratch("a split's outputs", m.rows * width);
+    let mut out = Buffer::for_rows("a split's outputs", m.rows * width);
     outputs_into(model, m, 0..m.rows, device, &mut out);
     out
 }

@@ -321,7 +321,7 @@ fn run_steps(
     let t = &job.config.train;
     let (n, batch, epoch) = (job.train.rows, t.batch_size.get(), state.epoch);
     let steps = n.div_ceil(batch);
-    let order = epoch_order(job.config, n, epoch)?;
+    let order = epoch_order(job.config, n, epoch);
     // A batch's rows, the next batch's (read ahead), and the labels of the steps the tally has
     // not read, in step order: gathered as they are needed (at most `READ_EVERY` batches'), not
     // held for the whole epoch. The inputs are gathered one batch at a time by `step_on`.
@@ -412,7 +412,7 @@ fn run_private_steps(
     let t = &job.config.train;
     let (n, batch, epoch) = (job.train.rows, t.batch_size.get(), state.epoch);
     let steps = plan.steps_per_epoch();
-    let order = epoch_order(job.config, n, epoch)?;
+    let order = epoch_order(job.config, n, epoch);
     let first = state.step;
     let mut tally = epoch_tally(&state);
     if first == 0 {

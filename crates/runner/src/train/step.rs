@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, LrSchedule};
 use crate::data::buffer::Buffer;
-use crate::data::{DataError, Matrix};
+use crate::data::Matrix;
 
 /// Steps between reads of the losses and outputs (progress display and divergence check).
 pub(crate) const READ_EVERY: usize = 200;
@@ -40,20 +40,20 @@ pub(crate) fn learning_rate(
 /// The order in which epoch `epoch` (0-based) visits the `n` training rows. It depends only on
 /// the seed and the epoch, so a resumed run, and every backend of a parity check, sees the same
 /// batches.
-pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Result<Order, DataError> {
-    Ok(match u32::try_from(n) {
-        Ok(_) => Order::Narrow(shuffled(identity(n, |i| i as u32)?, config, epoch)),
-        Err(_) => Order::Wide(shuffled(identity(n, |i| i)?, config, epoch)),
-    })
+pub(crate) fn epoch_order(config: &Config, n: usize, epoch: usize) -> Order {
+    match u32::try_from(n) {
+        Ok(_) => Order::Narrow(shuffled(identity(n, |i| i as u32), config, epoch)),
+        Err(_) => Order::Wide(shuffled(identity(n, |i| i), config, epoch)),
+    }
 }
 
 /// `0, 1, … n − 1` as `T`, in a [`Buffer::for_rows`].
-fn identity<T: bytemuck::Pod>(n: usize, f: impl Fn(usize) -> T) -> Result<Buffer<T>, DataError> {
-    let mut order = Buffer::for_rows("an epoch's order of the training rows", n)?;
+fn identity<T: bytemuck::Pod>(n: usize, f: impl Fn(usize) -> T) -> Buffer<T> {
+    let mut order = Buffer::for_rows("an epoch's order of the training rows", n);
     for (i, place) in order.iter_mut().enumerate() {
         *place = f(i);
     }
-    Ok(order)
+    order
 }
 
 /// `order` shuffled for `epoch` when the config shuffles. The permutation depends on the length
@@ -511,13 +511,13 @@ mod tests {
                 let narrow: Vec<usize> = narrow.iter().map(|&r| r as usize).collect();
                 assert_eq!(narrow, wide, "{n} rows, epoch {epoch}");
                 let mut rows = Vec::new();
-                let order = epoch_order(&config, n, epoch).unwrap();
+                let order = epoch_order(&config, n, epoch);
                 order.rows(0..n, &mut rows);
                 assert_eq!(rows, wide);
                 // The same from a mapped file.
                 let dir = tempfile::TempDir::new().unwrap();
                 let spilled = crate::data::buffer::spilling_into(dir.path(), || {
-                    epoch_order(&config, n, epoch).unwrap()
+                    epoch_order(&config, n, epoch)
                 });
                 assert!(n == 0 || matches!(&spilled, Order::Narrow(o) if o.is_spilled()));
                 spilled.rows(0..n, &mut rows);

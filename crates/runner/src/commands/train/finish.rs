@@ -72,7 +72,7 @@ impl Trained<'_> {
         for j in 0..k {
             let column = |v: &[f32], f: fn(f64) -> f64| {
                 let values = v.iter().skip(j).step_by(k).map(|&z| f(f64::from(z)));
-                Buffer::scratch_from("a label's validation column", values)
+                Buffer::collect_rows("a label's validation column", values)
             };
             let p = column(raw, |z| Loss::Bce.activate_value(z));
             let y = column(&valid.y, |v| v);

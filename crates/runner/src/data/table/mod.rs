@@ -138,9 +138,9 @@ impl Table {
     }
 
     /// Rows with no missing feature and a present label.
-    pub(crate) fn complete_rows(&self) -> Result<Buffer<usize>, DataError> {
+    pub(crate) fn complete_rows(&self) -> Buffer<usize> {
         // Column by column (the storage order), not row by row across every column.
-        let mut keep = self.label_mask()?;
+        let mut keep = self.label_mask();
         for column in &self.columns {
             match column {
                 Column::Numeric { values, .. } => {
@@ -159,13 +159,13 @@ impl Table {
     }
 
     /// Rows with a present label (features may be missing).
-    pub(crate) fn labelled_rows(&self) -> Result<Buffer<usize>, DataError> {
-        kept(&self.label_mask()?)
+    pub(crate) fn labelled_rows(&self) -> Buffer<usize> {
+        kept(&self.label_mask())
     }
 
     /// Whether each row has every label (1; all 1 without a label column).
-    fn label_mask(&self) -> Result<Buffer<u8>, DataError> {
-        let mut mask = Buffer::for_rows("the rows' missing-value mask", self.len())?;
+    fn label_mask(&self) -> Buffer<u8> {
+        let mut mask = Buffer::for_rows("the rows' missing-value mask", self.len());
         match &self.labels {
             Some(l) => {
                 let labels = l.chunks(self.label_names.len().max(1));
@@ -175,7 +175,7 @@ impl Table {
             }
             None => mask.fill(1),
         }
-        Ok(mask)
+        mask
     }
 
     /// Reads `path` (CSV, or Parquet by its name or its first bytes: [`parquet`]) according
@@ -208,7 +208,7 @@ impl Table {
         let what = format!("reading {}", path.display());
         // Past the bound that holds for any file, the file's own first rows say how many rows
         // and columns it has.
-        let home = if bytes.saturating_mul(2) <= crate::resources::available() / 2 {
+        let home = if bytes.saturating_mul(2) <= crate::resources::resident_room() {
             None
         } else {
             let need = sampled_need(path, bytes, spec);
@@ -413,13 +413,14 @@ fn row_cost(spec: &LoadSpec) -> u64 {
 }
 
 /// Where a file's numeric columns are kept while it is parsed: in memory (`None`) when the
-/// whole table takes at most half the memory available (the input matrix comes after); else
+/// whole table takes at most [`crate::resources::resident_room`] (the input matrix comes
+/// after); else
 /// in the parsed-data cache's private folder, when the disk has room, so that only the rest of
 /// the table takes memory. Refused with the numbers when neither holds.
 fn column_home(what: &str, need: &Need) -> Result<Option<std::path::PathBuf>, DataError> {
     let hint = "use a smaller file, or data.features to read fewer columns";
     let total = need.numeric.saturating_add(need.rest);
-    if total <= crate::resources::available() / 2 {
+    if total <= crate::resources::resident_room() {
         return Ok(None);
     }
     let Some(dir) = crate::data::cache::private_folder() else {
@@ -434,8 +435,9 @@ fn column_home(what: &str, need: &Need) -> Result<Option<std::path::PathBuf>, Da
     crate::resources::check(what, need.rest, Some(cause), hint)?;
     crate::resources::check_disk(&dir, need.numeric, hint)?;
     say!(
-        "note: {what}: its numeric columns (about {}) take more than half the memory available; they are kept in mapped files in {}",
+        "note: {what}: its numeric columns (about {}) are more than a run keeps in memory ({}); they are kept in mapped files in {}",
         crate::resources::human(need.numeric),
+        crate::resources::resident_words(),
         dir.display()
     );
     Ok(Some(dir))
@@ -652,7 +654,7 @@ fn finish_labels(
         unreachable!("several label columns are read with a known mapping")
     };
     let rows = columns.first().map_or(0, |c| c.len());
-    let mut values = Buffer::for_rows("the label columns", rows * columns.len())?;
+    let mut values = Buffer::for_rows("the label columns", rows * columns.len());
     for (r, row) in values.chunks_mut(columns.len()).enumerate() {
         for (place, c) in row.iter_mut().zip(&columns) {
             *place = c[r];
@@ -663,14 +665,14 @@ fn finish_labels(
 
 /// The indices of the non-zero entries, in a vector of exactly their number (grown by
 /// doubling, 20M indices would take 268 MB and a copy of half that on the way).
-fn kept(mask: &[u8]) -> Result<Buffer<usize>, DataError> {
+fn kept(mask: &[u8]) -> Buffer<usize> {
     let count = mask.iter().filter(|&&k| k != 0).count();
-    let mut kept = Buffer::for_rows("the usable rows' indices", count)?;
+    let mut kept = Buffer::for_rows("the usable rows' indices", count);
     let indices = (0..mask.len()).filter(|&i| mask[i] != 0);
     for (place, i) in kept.iter_mut().zip(indices) {
         *place = i;
     }
-    Ok(kept)
+    kept
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
                 .unwrap_or_else(|| format!("class {j}"))
         })
         .collect();
-    let logits = Buffer::scratch_from("the outputs", o.output.iter().map(|&z| z as f32));
-    let targets = Buffer::scratch_from("the targets", o.target.iter().map(|&y| y as f32));
+    let logits = Buffer::collect_rows("the outputs", o.output.iter().map(|&z| z as f32));
+    let targets = Buffer::collect_rows("the targets", o.target.iter().map(|&y| y as f32));
     let matrix = ConfusionMatrix::count(logits.chunks(k).map(argmax), &targets, k);
     let scores = matrix.per_class();
     let split = run.evaluated_on();
@@ -37,8 +37,8 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
         .iter()
         .enumerate()
         .map(|(c, name)| {
-            let scores = Buffer::scratch_from("a class's scores", p.chunks(k).map(|row| row[c]));
-            let labels = Buffer::scratch_from(
+            let scores = Buffer::collect_rows("a class's scores", p.chunks(k).map(|row| row[c]));
+            let labels = Buffer::collect_rows(
                 "a class's labels",
                 o.target
                     .iter()

@@ -27,7 +27,7 @@ pub(super) fn section(run: &RunRecord) -> Result<Markup, DrawError> {
     let rows = o.target.len() / k.max(1);
     let note = format!("final model on the {split} rows ({rows})");
     let column = |v: &[f64], j: usize| {
-        Buffer::scratch_from("a label's column", v.iter().skip(j).step_by(k).copied())
+        Buffer::collect_rows("a label's column", v.iter().skip(j).step_by(k).copied())
     };
     let charts = match head {
         Head::Labels => {

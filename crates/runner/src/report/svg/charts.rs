@@ -326,7 +326,7 @@ pub(crate) fn predicted_actual(o: &Outputs, drawn: &[usize]) -> Chart {
 /// Each row's residual, actual − predicted.
 fn residual_values(o: &Outputs) -> Buffer<f64> {
     let residuals = o.target.iter().zip(&o.output).map(|(y, p)| y - p);
-    Buffer::scratch_from("the residuals", residuals)
+    Buffer::collect_rows("the residuals", residuals)
 }
 
 /// Residuals against predicted, around zero, for the rows `drawn`.
