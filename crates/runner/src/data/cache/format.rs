@@ -519,6 +519,21 @@ impl Section<'_> {
             crc.update(bytemuck::cast_slice(&v));
             v
         }
+        /// The values of `bytes`, left in the map they lie in when aligned there.
+        fn kept<T: bytemuck::Pod>(
+            bytes: &[u8],
+            mapped: Option<(&Arc<memmap2::Mmap>, usize)>,
+            crc: &mut crc32fast::Hasher,
+        ) -> Values<T> {
+            let len = bytes.len() / std::mem::size_of::<T>();
+            match mapped.and_then(|(map, start)| Values::mapped(map, start, len)) {
+                Some(v) => {
+                    crc.update(bytes);
+                    v
+                }
+                None => out(bytes, crc).into(),
+            }
+        }
         let mut crc = crc32fast::Hasher::new();
         let copied = match self {
             Section::Rows(_, len, Some(first)) => {
@@ -528,27 +543,9 @@ impl Section<'_> {
                 Copied::Rows(RowNumbers::Narrow(out(b, &mut crc).into()))
             }
             Section::Rows(b, _, None) => Copied::Rows(RowNumbers::Wide(out(b, &mut crc).into())),
-            Section::Codes(b, Some((map, start))) => {
-                match Values::mapped(map, start, b.len() / 4) {
-                    Some(v) => {
-                        crc.update(b);
-                        Copied::Codes(v)
-                    }
-                    None => Copied::Codes(out(b, &mut crc).into()),
-                }
-            }
-            Section::Codes(b, None) => Copied::Codes(out(b, &mut crc).into()),
             // Left in the map when aligned there: summed where it lies.
-            Section::Numeric(b, Some((map, start))) => {
-                match Values::mapped(map, start, b.len() / 4) {
-                    Some(v) => {
-                        crc.update(b);
-                        Copied::Values(v)
-                    }
-                    None => Copied::Values(out(b, &mut crc).into()),
-                }
-            }
-            Section::Numeric(b, None) => Copied::Values(out::<f32>(b, &mut crc).into()),
+            Section::Codes(b, mapped) => Copied::Codes(kept(b, mapped, &mut crc)),
+            Section::Numeric(b, mapped) => Copied::Values(kept(b, mapped, &mut crc)),
         };
         (copied, crc)
     }
