@@ -30,31 +30,39 @@ pub(crate) fn folds_of(
     labels: Option<&[f32]>,
     k: usize,
     rule: SplitRule,
-) -> Vec<usize> {
+) -> Buffer<u32> {
     let mut rng = StdRng::seed_from_u64(rule.seed);
-    let mut fold = vec![0; rows.len()];
+    let mut fold = Buffer::<u32>::for_rows("the rows' folds", rows.len());
+    // Fold numbers are below k, which a u32 holds (cv refuses more folds than rows).
+    let fold_of = |p: usize| p as u32;
     if let (true, Some(labels)) = (rule.stratify, labels) {
         let mut dealt = 0;
         for class in classes_of(rows, labels) {
-            let mut members: Vec<usize> = (0..rows.len())
-                .filter(|&i| labels[rows[i]] == class)
-                .collect();
+            let is_member = |&i: &usize| labels[rows[i]] == class;
+            let count = (0..rows.len()).filter(is_member).count();
+            let mut members = Buffer::<usize>::for_rows("a class's rows", count);
+            for (place, i) in members.iter_mut().zip((0..rows.len()).filter(is_member)) {
+                *place = i;
+            }
             members.shuffle(&mut rng);
             // Continue the deal where the other class ended, so fold sizes stay even too.
             for (j, &i) in members.iter().enumerate() {
-                fold[i] = (dealt + j) % k;
+                fold[i] = fold_of((dealt + j) % k);
             }
             dealt += members.len();
         }
         return fold;
     }
-    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut order = Buffer::<usize>::for_rows("the rows' order", rows.len());
+    for (i, place) in order.iter_mut().enumerate() {
+        *place = i;
+    }
     if rule.shuffle {
         order.shuffle(&mut rng);
     }
     let n = rows.len();
     for (p, &i) in order.iter().enumerate() {
-        fold[i] = p * k / n.max(1);
+        fold[i] = fold_of(p * k / n.max(1));
     }
     fold
 }
@@ -98,14 +106,19 @@ fn fold_split(
     labels: Option<&[f32]>,
     (i, k): (usize, usize),
     rule: SplitRule,
-) -> (Vec<usize>, Vec<usize>) {
+) -> (Buffer<usize>, Buffer<usize>) {
     let folds = folds_of(rows, labels, k, rule);
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for (&r, f) in rows.iter().zip(folds) {
-        if f == i {
-            valid.push(r);
+    let validating = folds.iter().filter(|&&f| f as usize == i).count();
+    let mut train = Buffer::for_rows(TRAIN, rows.len() - validating);
+    let mut valid = Buffer::for_rows(VALID, validating);
+    let (mut t, mut v) = (0, 0);
+    for (&r, &f) in rows.iter().zip(folds.iter()) {
+        if f as usize == i {
+            valid[v] = r;
+            v += 1;
         } else {
-            train.push(r);
+            train[t] = r;
+            t += 1;
         }
     }
     (train, valid)
@@ -132,13 +145,7 @@ pub(crate) fn split_owned(
         };
     }
     if let Some(fold) = rule.fold {
-        // Fold splits (cv) are held in memory: 16 bytes a row.
-        let (train, valid) = fold_split(&rows, labels, fold, rule);
-        drop(rows);
-        return (
-            Buffer::rows_from(TRAIN, &train),
-            Buffer::rows_from(VALID, &valid),
-        );
+        return fold_split(&rows, labels, fold, rule);
     }
     let mut order = rows;
     if rule.shuffle {
@@ -293,6 +300,21 @@ mod tests {
             let (train, valid) = split(&rows, Some(&labels), r);
             assert_eq!((train.clone(), valid.clone()), spilled(&rows, &labels, r));
             assert!(train.contains(&6) && !train.contains(&3) && !valid.contains(&3));
+        }
+        // k-fold, plain and stratified: the same folds from files.
+        for (shuffle, stratify) in [(false, false), (true, false), (false, true)] {
+            let r = SplitRule {
+                fold: Some((2, 5)),
+                ..rule(shuffle, stratify)
+            };
+            let memory = split(&rows, Some(&labels), r);
+            let mapped = crate::data::buffer::spilling_into(dir.path(), || {
+                let (t, v) = split_owned(rows.to_vec().into(), Some(&labels), r);
+                assert!(t.is_spilled() && v.is_spilled());
+                (t.to_vec(), v.to_vec())
+            });
+            assert_eq!(memory, mapped);
+            assert_eq!(memory.0.len() + memory.1.len(), rows.len());
         }
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "unnamed");
     }
