@@ -386,3 +386,78 @@ fn init_warns_of_a_column_that_alone_separates_the_classes() {
     );
     assert!(!stderr(&out).contains("`lag`"), "{}", stderr(&out));
 }
+
+/// `init --label a,b`: several yes/no columns become one config with a label list that trains
+/// with no edit (a sigmoid each, a shuffled split); several numbers become targets; a column
+/// that fits neither reading, or a mix, is refused naming it.
+#[test]
+fn init_writes_a_label_list_for_several_yes_no_or_numeric_columns() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let mut text = String::from("x,z,color,wet,cold,temp,hum,mood\n");
+    for i in 0..300u32 {
+        let x = (i * 37 % 101) as f32 / 10.0;
+        let z = (i * 53 % 89) as f32 / 9.0;
+        let color = ["red", "blue", "green"][(i % 3) as usize];
+        let wet = if x > 5.0 { "yes" } else { "no" };
+        let cold = u32::from(z < 4.0);
+        let temp = 20.0 - z + x / 3.0;
+        let hum = 40.0 + x * 2.5;
+        let mood = ["up", "down"][(i % 2) as usize];
+        text.push_str(&format!(
+            "{x},{z},{color},{wet},{cold},{temp:.3},{hum:.3},{mood}\n"
+        ));
+    }
+    write(dir, "w.csv", &text);
+    // Two yes/no columns, given comma-separated.
+    let out = burnfit(dir)
+        .args(["init", "w.csv", "--label", "wet,cold", "--out", "w.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = fs::read_to_string(dir.join("w.toml")).unwrap();
+    assert!(config.contains("label = [\"wet\", \"cold\"]"), "{config}");
+    assert!(config.contains("loss = \"bce\""), "{config}");
+    assert!(!config.contains("positive ="), "{config}");
+    let out = burnfit(dir)
+        .args(["train", "--config", "w.toml", "--out", "labels"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{config}", stderr(&out));
+    assert!(!stderr(&out).contains("cannot act"), "{}", stderr(&out));
+    let s = summary(dir, "labels");
+    assert_eq!(s["per_label"].as_array().map(Vec::len), Some(2), "{s}");
+    // Two numbers, given repeated: targets.
+    let out = burnfit(dir)
+        .args([
+            "init", "w.csv", "--label", "temp", "--label", "hum", "--out", "t.toml",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = fs::read_to_string(dir.join("t.toml")).unwrap();
+    assert!(config.contains("label = [\"temp\", \"hum\"]"), "{config}");
+    assert!(config.contains("loss = \"mse\""), "{config}");
+    let out = burnfit(dir)
+        .args(["train", "--config", "t.toml", "--out", "targets"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{config}", stderr(&out));
+    assert!(!stderr(&out).contains("cannot act"), "{}", stderr(&out));
+    // Refused, naming the column: a mix, a two-valued column that is not yes/no, classes,
+    // --positive, and a column named twice.
+    for (labels, extra, words) in [
+        ("wet,temp", &[][..], "`temp`"),
+        ("wet,mood", &[], "`mood`"),
+        ("wet,color", &[], "`color`"),
+        ("wet,cold", &["--positive", "yes"][..], "--positive"),
+        ("wet,wet", &[], "named twice"),
+    ] {
+        let mut args = vec!["init", "w.csv", "--label", labels, "--out", "-"];
+        args.extend(extra);
+        let out = burnfit(dir).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{labels}: {}", stderr(&out));
+        assert!(stderr(&out).contains(words), "{labels}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}

@@ -71,9 +71,10 @@ pub(crate) enum Command {
     Init {
         /// The CSV.
         data: PathBuf,
-        /// The column to predict.
-        #[arg(long)]
-        label: String,
+        /// The column to predict; several (comma-separated or repeated) for several yes/no
+        /// labels or several numeric targets.
+        #[arg(long, value_name = "COLUMN", value_delimiter = ',', required = true)]
+        label: Vec<String>,
         /// Where to write the config (`-` for stdout; default: the CSV's name with `.toml`, in
         /// the working folder).
         #[arg(long)]

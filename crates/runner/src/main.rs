@@ -268,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             positive,
         } => commands::init(commands::InitArgs {
             data: &data,
-            label: &label,
+            labels: &label,
             out: out.as_deref(),
             force,
             loss,

@@ -34,8 +34,8 @@ pub(crate) enum InitLoss {
 pub(crate) struct InitArgs<'a> {
     /// The CSV.
     pub(crate) data: &'a Path,
-    /// The label column.
-    pub(crate) label: &'a str,
+    /// The label column, or several.
+    pub(crate) labels: &'a [String],
     /// Where the config goes (default: the data file's stem `.toml` in the working folder).
     pub(crate) out: Option<&'a Path>,
     /// `--force`.
@@ -333,10 +333,12 @@ fn write_config(
 
 /// Every decision init makes for a table, before any text is written.
 struct Choices<'a> {
-    /// The label's column.
-    label: &'a ColumnProfile,
-    /// The loss and class 1.
+    /// The label's column, or several, each with why it is read as it is.
+    labels: Vec<(&'a ColumnProfile, String)>,
+    /// The loss, and class 1 of a single two-class label.
     choice: LabelChoice,
+    /// Rows without a label (any of several).
+    unlabelled: usize,
     /// Text columns to one-hot encode.
     categorical: Vec<&'a str>,
     /// Columns set aside, each with why.
@@ -352,39 +354,37 @@ struct Choices<'a> {
 }
 
 impl<'a> Choices<'a> {
-    /// The label, its loss, which columns are used and how, and the batch size.
+    /// The labels, their loss, which columns are used and how, and the batch size.
     fn make(args: &InitArgs, table: &Table, columns: &'a [ColumnProfile]) -> Result<Self> {
-        let Some(label) = columns.iter().find(|c| c.name == args.label) else {
-            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-            let close = crate::config::closest(args.label, &names)
-                .map(|n| format!(" did you mean `{n}`?"))
-                .unwrap_or_default();
-            bail!(
-                "--label {}: {} has no such column;{close} the columns are: {}",
-                args.label,
-                args.data.display(),
-                names.join(", ")
-            );
-        };
-        if label.kind == Kind::Unreadable {
-            bail!(
-                "{}: the label column `{}` holds {}, which burnfit does not read; convert it to numbers or text",
-                args.data.display(),
-                label.name,
-                label.holds.as_deref().unwrap_or("values")
-            );
+        let mut labels: Vec<&ColumnProfile> = Vec::with_capacity(args.labels.len());
+        for name in args.labels {
+            if labels.iter().any(|l| l.name == *name) {
+                bail!("--label {name}: the column is named twice");
+            }
+            labels.push(label_column(args, name, columns)?);
         }
         let rows = table.len();
-        let choice = choose_label(args, label, rows)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
-        let features: Vec<&ColumnProfile> =
-            columns.iter().filter(|c| c.name != label.name).collect();
+        let at = |e: anyhow::Error| anyhow::anyhow!("{}: {e}", args.data.display());
+        let (choice, labels) = match &labels[..] {
+            [one] => {
+                let choice = choose_label(args, one, rows).map_err(at)?;
+                let why = choice.why.clone();
+                (choice, vec![(*one, why)])
+            }
+            several => choose_labels(args, several, rows).map_err(at)?,
+        };
+        let is_label = |name: &str| labels.iter().any(|(l, _)| l.name == name);
+        let features: Vec<&ColumnProfile> = columns.iter().filter(|c| !is_label(&c.name)).collect();
         let (categorical, exclude) = set_aside(&features);
         if exclude.len() == features.len() {
+            let names: Vec<String> = labels
+                .iter()
+                .map(|(l, _)| format!("`{}`", l.name))
+                .collect();
             bail!(
-                "{}: no column is left to learn from once the label `{}` and these are set aside: {}",
+                "{}: no column is left to learn from once the label {} and these are set aside: {}",
                 args.data.display(),
-                label.name,
+                names.join(", "),
                 exclude
                     .iter()
                     .map(|(n, why)| format!("`{n}` ({why})"))
@@ -392,25 +392,36 @@ impl<'a> Choices<'a> {
                     .join(", ")
             );
         }
-        // Rows with a missing cell in a column that is used.
+        // Rows with a missing cell in a column that is used, and rows without a label.
         let used: Vec<&crate::data::Column> = table
             .columns
             .iter()
-            .filter(|c| c.name() != label.name && !exclude.iter().any(|(n, _)| *n == c.name()))
+            .filter(|c| !is_label(c.name()) && !exclude.iter().any(|(n, _)| *n == c.name()))
             .collect();
         let incomplete = (0..rows)
             .filter(|&r| used.iter().any(|c| c.is_missing(r)))
             .count();
-        let labelled = rows - label.missing;
+        let label_columns: Vec<&crate::data::Column> = table
+            .columns
+            .iter()
+            .filter(|c| is_label(c.name()))
+            .collect();
+        let unlabelled = (0..rows)
+            .filter(|&r| label_columns.iter().any(|c| c.is_missing(r)))
+            .count();
+        let labelled = rows - unlabelled;
         let train_rows = labelled * 4 / 5;
         let batch = 32.min(train_rows.max(1));
-        let leaks = match &choice.positive {
-            Some(positive) => separating_columns(table, &label.name, positive, &exclude),
-            None => Vec::new(),
+        let leaks = match (&choice.positive, &labels[..]) {
+            (Some(positive), [(label, _)]) => {
+                separating_columns(table, &label.name, positive, &exclude)
+            }
+            _ => Vec::new(),
         };
         Ok(Self {
-            label,
+            labels,
             choice,
+            unlabelled,
             categorical,
             exclude,
             incomplete,
@@ -419,6 +430,102 @@ impl<'a> Choices<'a> {
             leaks,
         })
     }
+}
+
+/// The column `--label NAME` names, readable as a label; an error naming the file's columns.
+fn label_column<'a>(
+    args: &InitArgs,
+    name: &str,
+    columns: &'a [ColumnProfile],
+) -> Result<&'a ColumnProfile> {
+    let Some(label) = columns.iter().find(|c| c.name == name) else {
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let close = crate::config::closest(name, &names)
+            .map(|n| format!(" did you mean `{n}`?"))
+            .unwrap_or_default();
+        bail!(
+            "--label {name}: {} has no such column;{close} the columns are: {}",
+            args.data.display(),
+            names.join(", ")
+        );
+    };
+    if label.kind == Kind::Unreadable {
+        bail!(
+            "{}: the label column `{}` holds {}, which burnfit does not read; convert it to numbers or text",
+            args.data.display(),
+            label.name,
+            label.holds.as_deref().unwrap_or("values")
+        );
+    }
+    Ok(label)
+}
+
+/// The values a yes/no label column may hold, as training reads several label columns.
+const YES: [&str; 4] = ["1", "true", "yes", "y"];
+const NO: [&str; 4] = ["0", "false", "no", "n"];
+
+/// Several label columns: all yes/no (one sigmoid each, `bce`) or all numbers (one linear output
+/// each, `mse`); each read as [`choose_label`] reads one, and an error naming the column whose
+/// reading does not fit the rest.
+fn choose_labels<'a>(
+    args: &InitArgs,
+    labels: &[&'a ColumnProfile],
+    rows: usize,
+) -> Result<(LabelChoice, Vec<(&'a ColumnProfile, String)>)> {
+    if args.positive.is_some() {
+        bail!("--positive names class 1 of one label; several label columns are each yes/no (1/0, true/false, yes/no, y/n) or numbers");
+    }
+    if args.loss == Some(InitLoss::CrossEntropy) {
+        bail!("--loss cross_entropy: several label columns are several yes/no labels (bce) or several numbers (mse), not one softmax; give one --label for a column of classes");
+    }
+    let mut read = Vec::with_capacity(labels.len());
+    for label in labels {
+        let choice = choose_label(args, label, rows)?;
+        read.push((*label, choice));
+    }
+    let loss = read[0].1.loss;
+    if let Some((odd, c)) = read.iter().find(|(_, c)| c.loss != loss) {
+        bail!(
+            "column `{}` reads as {} where `{}` reads as {}: several label columns must all be yes/no or all numbers (--loss bce or --loss mse says which)",
+            odd.name,
+            c.why,
+            read[0].0.name,
+            read[0].1.why
+        );
+    }
+    match loss {
+        InitLoss::CrossEntropy => bail!(
+            "column `{}` holds {}: several label columns are each yes/no or a number, not one of several classes; give it alone with --label for a softmax",
+            read[0].0.name,
+            read[0].1.why
+        ),
+        InitLoss::Bce => {
+            for (label, _) in &read {
+                let values = label.values.clone().unwrap_or_default();
+                let word = |v: &str| canonical_label(v.as_bytes()).to_ascii_lowercase();
+                let yes = values.iter().filter(|(v, _)| YES.contains(&word(v).as_str())).count();
+                let no = values.iter().filter(|(v, _)| NO.contains(&word(v).as_str())).count();
+                if (yes, no) != (1, 1) {
+                    bail!(
+                        "column `{}` holds {}: several label columns are read as yes/no, each value one of 1/0, true/false, yes/no or y/n; recode it, or give it alone with --label",
+                        label.name,
+                        listing(&values)
+                    );
+                }
+            }
+        }
+        InitLoss::Mse => {}
+    }
+    let choice = LabelChoice {
+        loss,
+        positive: None,
+        why: match loss {
+            InitLoss::Bce => format!("{} yes/no labels: a sigmoid each", read.len()),
+            _ => format!("{} numeric targets: a linear output each", read.len()),
+        },
+    };
+    let labels = read.into_iter().map(|(l, c)| (l, c.why)).collect();
+    Ok((choice, labels))
 }
 
 /// Each feature by its kind: text to one-hot encode, or set aside with why (too many levels,

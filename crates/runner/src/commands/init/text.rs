@@ -95,7 +95,7 @@ pub(super) fn write_header(
         "# Written by `burnfit init {} --label {}`: every choice below is explicit, with why.\n\
          # Train with `burnfit train --config {}`; `burnfit config --config FILE` shows every key.\n#",
         in_comment(&args.data.display().to_string()),
-        in_comment(args.label),
+        in_comment(&args.labels.join(",")),
         in_comment(&if out == Path::new("-") { "FILE".into() } else { out.display().to_string() })
     );
     let _ = writeln!(
@@ -113,8 +113,9 @@ pub(super) fn write_header(
 /// The seed and `[data]`: the file, the label, the columns used and set aside, missing cells.
 pub(super) fn write_data(t: &mut String, args: &InitArgs, out: &Path, c: &Choices, rows: usize) {
     let Choices {
-        label,
+        labels,
         choice,
+        unlabelled,
         categorical,
         exclude,
         incomplete,
@@ -128,12 +129,28 @@ pub(super) fn write_data(t: &mut String, args: &InitArgs, out: &Path, c: &Choice
         "path = {}",
         quoted(&path_from_config(args.data, out).to_string_lossy())
     );
-    let _ = writeln!(
-        t,
-        "label = {}  # {}",
-        quoted(&label.name),
-        in_comment(&choice.why)
-    );
+    match &labels[..] {
+        [(label, _)] => {
+            let _ = writeln!(
+                t,
+                "label = {}  # {}",
+                quoted(&label.name),
+                in_comment(&choice.why)
+            );
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|(l, _)| l.name.as_str()).collect();
+            let _ = writeln!(
+                t,
+                "label = {}  # {}",
+                toml_list(&names),
+                in_comment(&choice.why)
+            );
+            for (label, why) in several {
+                let _ = writeln!(t, "#   {}: {}", in_comment(&label.name), in_comment(why));
+            }
+        }
+    }
     if let Some(p) = &choice.positive {
         let _ = writeln!(
             t,
@@ -141,11 +158,10 @@ pub(super) fn write_data(t: &mut String, args: &InitArgs, out: &Path, c: &Choice
             quoted(p)
         );
     }
-    if label.missing > 0 {
+    if *unlabelled > 0 {
         let _ = writeln!(
             t,
-            "# {} rows have no label: they are left out of training and validation",
-            label.missing
+            "# {unlabelled} rows have no label: they are left out of training and validation"
         );
     }
     if !categorical.is_empty() {
@@ -186,7 +202,9 @@ pub(super) fn write_data(t: &mut String, args: &InitArgs, out: &Path, c: &Choice
 /// Scaling, `[data.split]`, the network, `[train]` and `[backend]`.
 pub(super) fn write_training(t: &mut String, c: &Choices) {
     let (batch, train_rows) = (c.batch, c.train_rows);
-    let classes = c.choice.loss != InitLoss::Mse;
+    // One class column is split stratified; several labels by a shuffle (stratifying needs
+    // one class per row).
+    let classes = c.choice.loss != InitLoss::Mse && c.labels.len() == 1;
     t.push_str("normalize = \"zscore\"           # (x - mean) / sd per column, fitted on the training rows\n\n[data.split]\n");
     t.push_str(
         "train = 0.8                    # 80 % of the rows train, 20 % validate every epoch\n",
