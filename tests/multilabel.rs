@@ -471,12 +471,35 @@ fn a_synthetic_multi_label_set_trains_and_cv_and_sweep_read_its_metrics() {
     let report: Value = serde_json::from_slice(&fs::read(dir.join("cv/cv.json")).unwrap()).unwrap();
     assert!(report.to_string().contains("hamming_loss"), "{report}");
     let mut rows = 0;
+    let mut f1 = Vec::new();
     for fold in 1..=3 {
         let f = summary(dir, &format!("cv/fold-{fold}"));
         assert_eq!(f["per_label"].as_array().unwrap().len(), 3);
         rows += f["splits"][1]["rows"].as_u64().unwrap();
+        f1.push(f["per_label"][1]["metrics"]["f1"].as_f64().unwrap());
     }
     assert_eq!(rows, 3000, "the folds' validation rows partition the file");
+    // cv.json's per-label table: each label's metrics over the folds, the folds' own values.
+    let labels = report["per_label"].as_array().expect("a per-label table");
+    assert_eq!(labels.len(), 3, "{report}");
+    let second = &labels[1]["metrics"]["f1"];
+    let folds: Vec<f64> = second["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(folds, f1, "{report}");
+    let mean = f1.iter().sum::<f64>() / 3.0;
+    assert!(
+        (second["mean"].as_f64().unwrap() - mean).abs() < 1e-12,
+        "{report}"
+    );
+    let page = fs::read_to_string(dir.join("cv/report.html")).unwrap();
+    assert!(
+        page.contains("Each label over the folds"),
+        "the report's per-label table"
+    );
     fails(
         dir,
         "cv --stratify with several labels",

@@ -31,6 +31,16 @@ pub(crate) fn human(bytes: u64) -> String {
     }
 }
 
+/// A size set in binary units as the user reads it: `16 MiB` for a whole number of MiB (the
+/// limits the docs name so), else as [`human`] writes it.
+pub(crate) fn human_binary(bytes: u64) -> String {
+    if bytes > 0 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        human(bytes)
+    }
+}
+
 /// The memory this process can still take: the least of Linux's `MemAvailable` and the room
 /// left under every memory cgroup limit that holds the process (a Slurm job's `--mem`, a
 /// container's limit), where the kernel would otherwise end the process long before the
@@ -58,7 +68,7 @@ pub(crate) fn resident_words() -> String {
     if room < RESIDENT_MOST {
         format!("{}: half the memory available", human(room))
     } else {
-        human(room)
+        human_binary(room)
     }
 }
 

@@ -212,7 +212,8 @@ fn conclude(
         .map(|p| pool::summary(&p.dir))
         .collect::<Result<Vec<_>>>()?;
     let spread = spread(&summaries);
-    let result = serde_json::json!({
+    let per_label = per_label_spread(&summaries);
+    let mut result = serde_json::json!({
         "folds": folds,
         "stratified": stratified,
         // Each fold's final evaluation is on the test file when the config names one.
@@ -228,6 +229,13 @@ fn conclude(
             .collect::<Vec<_>>(),
         "metrics": spread,
     });
+    if !per_label.is_empty() {
+        // Several label columns: each one's metrics over the folds, as summary.json has them.
+        result["per_label"] = serde_json::json!(per_label
+            .iter()
+            .map(|(name, metrics)| serde_json::json!({ "name": name, "metrics": metrics }))
+            .collect::<Vec<_>>());
+    }
     write_atomic(
         &parent.join(RESULT),
         &serde_json::to_vec_pretty(&result).context("cannot encode cv.json")?,
@@ -236,7 +244,7 @@ fn conclude(
         .iter()
         .map(|p| RunRecord::load_brief(&p.dir))
         .collect::<Result<Vec<_>, _>>()?;
-    let html = page::cross_validation(&records, &spread)?;
+    let html = page::cross_validation(&records, &spread, &per_label)?;
     write_atomic(&parent.join(crate::run::REPORT), html.as_bytes())?;
     print_table(&spread, folds)?;
     say!(
@@ -304,6 +312,35 @@ fn spread(summaries: &[Summary]) -> BTreeMap<String, Spread> {
         spread.insert("epsilon".into(), Spread::of(eps));
     }
     spread
+}
+
+/// Each label column's metrics over the folds (runs of several label columns; empty for one),
+/// in the first fold's order, a label or metric a fold lacks counted as undefined there.
+fn per_label_spread(summaries: &[Summary]) -> Vec<(String, BTreeMap<String, Spread>)> {
+    summaries[0]
+        .per_label
+        .iter()
+        .map(|row| {
+            let metrics = row
+                .metrics
+                .keys()
+                .map(|metric| {
+                    let values = summaries
+                        .iter()
+                        .map(|s| {
+                            s.per_label
+                                .iter()
+                                .find(|r| r.name == row.name)
+                                .and_then(|r| r.metrics.get(metric).copied())
+                                .unwrap_or(f64::NAN)
+                        })
+                        .collect();
+                    (metric.clone(), Spread::of(values))
+                })
+                .collect();
+            (row.name.clone(), metrics)
+        })
+        .collect()
 }
 
 /// Creates the parent folder, or checks that an existing one holds this same plan; either way

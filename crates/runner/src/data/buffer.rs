@@ -242,15 +242,20 @@ impl<T: bytemuck::Pod> Buffer<T> {
         let Some(dir) = spill_dir(bytes) else {
             return Buffer::Owned(vec![T::zeroed(); len]);
         };
-        say_spilling(what, &dir);
         let hint = "free some disk there, or set data.cache_dir to a folder on a larger disk";
         let made = crate::resources::check_disk(&dir, bytes as u64, hint)
             .map_err(std::io::Error::other)
             .and_then(|()| Buffer::spilled(&dir, len));
-        made.unwrap_or_else(|e| {
-            say_kept_in_memory(what, &dir, &e);
-            Buffer::Owned(vec![T::zeroed(); len])
-        })
+        match made {
+            Ok(b) => {
+                say_spilling(what, &dir);
+                b
+            }
+            Err(e) => {
+                say_kept_in_memory(what, &dir, &e);
+                Buffer::Owned(vec![T::zeroed(); len])
+            }
+        }
     }
 
     /// `values` in a [`for_rows`](Self::for_rows) buffer: a column of a split's outputs or
@@ -394,16 +399,21 @@ impl<T: bytemuck::Pod> Pile<T> {
         let Some(dir) = spill_dir(bytes) else {
             return;
         };
-        say_spilling(self.what, &dir);
-        let made = tempfile::tempfile_in(&dir).and_then(|file| {
-            let handle = file.try_clone()?;
-            let back = crate::files::WriteBack::new(file, handle);
-            let mut out = std::io::BufWriter::with_capacity(64 << 10, back);
-            std::io::Write::write_all(&mut out, bytemuck::cast_slice(&self.memory))?;
-            Ok(out)
-        });
+        let hint = "free some disk there, or set data.cache_dir to a folder on a larger disk";
+        let room =
+            crate::resources::check_disk(&dir, bytes as u64, hint).map_err(std::io::Error::other);
+        let made = room
+            .and_then(|()| tempfile::tempfile_in(&dir))
+            .and_then(|file| {
+                let handle = file.try_clone()?;
+                let back = crate::files::WriteBack::new(file, handle);
+                let mut out = std::io::BufWriter::with_capacity(64 << 10, back);
+                std::io::Write::write_all(&mut out, bytemuck::cast_slice(&self.memory))?;
+                Ok(out)
+            });
         match made {
             Ok(out) => {
+                say_spilling(self.what, &dir);
                 let len = self.memory.len();
                 self.file = Some(Spilled { out, len, dir });
                 self.memory = Vec::new();
@@ -428,7 +438,7 @@ fn say_spilling(what: &str, dir: &std::path::Path) {
     SAID.call_once(|| {
         say!(
             "note: per-row vectors larger than {} ({what}, …) are kept in mapped files in {}",
-            crate::resources::human(spill_above() as u64),
+            crate::resources::human_binary(spill_above() as u64),
             dir.display()
         );
     });
@@ -439,7 +449,7 @@ fn say_kept_in_memory(what: &str, dir: &std::path::Path, e: &std::io::Error) {
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
         say!(
-            "note: {what} cannot be kept in a file in {} ({e}); it and any other such vector are kept in memory",
+            "note: {what} cannot be kept in a file in {} ({e}); it is held in memory (so is any other vector that meets the same)",
             dir.display()
         );
     });

@@ -44,7 +44,7 @@ pub(crate) enum DataError {
         source: std::io::Error,
     },
     /// A per-row vector too large for memory could not be kept in its mapped file.
-    #[error("cannot keep {what} in a mapped file in {dir}: {source}")]
+    #[error("cannot keep {what} in a mapped file in {dir}: {source}; free disk there, or set data.cache_dir to a folder on a larger disk")]
     Scratch {
         /// The vector, in words.
         what: String,

@@ -154,14 +154,30 @@ fn matrix_buffer(origin: &str, n: usize, width: usize) -> Result<Buffer, DataErr
         crate::resources::check(&what, bytes, cause, &hint)?;
         return Ok(vec![0f32; n * width].into());
     };
-    crate::resources::check_disk(&dir, bytes, hint)?;
-    say!(
-        "note: {what} ({}) is more than a run keeps in memory ({}); it is kept in a mapped file in {}",
-        crate::resources::human(bytes),
-        crate::resources::resident_words(),
-        dir.display()
-    );
-    Buffer::spilled(&dir, n * width).map_err(|source| DataError::Io { path: dir, source })
+    let made = crate::resources::check_disk(&dir, bytes, "free disk there")
+        .map_err(|e| e.to_string())
+        .and_then(|()| Buffer::spilled(&dir, n * width).map_err(|e| e.to_string()));
+    match made {
+        Ok(x) => {
+            say!(
+                "note: {what} ({}) is more than a run keeps in memory ({}); it is kept in a mapped file in {}",
+                crate::resources::human(bytes),
+                crate::resources::resident_words(),
+                dir.display()
+            );
+            Ok(x)
+        }
+        Err(why) => {
+            // In memory after all, where it fits.
+            let hint = format!("{hint}; or free disk in {0}, or set data.cache_dir to a folder on another disk ({why})", dir.display());
+            crate::resources::check(&what, bytes, cause, &hint)?;
+            say!(
+                "note: {what} cannot be kept in {} ({why}); it is held in memory",
+                dir.display()
+            );
+            Ok(vec![0f32; n * width].into())
+        }
+    }
 }
 
 /// A value seen at transform time that the training split never had.

@@ -428,12 +428,22 @@ fn column_home(what: &str, need: &Need) -> Result<Option<std::path::PathBuf>, Da
         crate::resources::check(what, total, Some(need.cause.clone()), &hint)?;
         return Ok(None);
     };
+    // The folder must take the columns: room on its disk, and a file made there.
+    let usable = crate::resources::check_disk(&dir, need.numeric, "free disk there")
+        .map_err(|e| e.to_string())
+        .and_then(|()| crate::files::probe_writable(&dir).map_err(|e| format!("{e:#}")));
+    if let Err(why) = usable {
+        // In memory after all, where it fits.
+        let hint = format!("{hint}; or free disk in {0}, or set data.cache_dir to a folder on another disk ({why})", dir.display());
+        crate::resources::check(what, total, Some(need.cause.clone()), &hint)?;
+        say!("note: {what}: its numeric columns cannot be kept in {} ({why}); they are held in memory", dir.display());
+        return Ok(None);
+    }
     let cause = format!(
         "{}; its numeric columns are kept on disk, the rest in memory",
         need.cause
     );
     crate::resources::check(what, need.rest, Some(cause), hint)?;
-    crate::resources::check_disk(&dir, need.numeric, hint)?;
     say!(
         "note: {what}: its numeric columns (about {}) are more than a run keeps in memory ({}); they are kept in mapped files in {}",
         crate::resources::human(need.numeric),

@@ -14,6 +14,7 @@ use crate::report::svg::DrawError;
 pub(crate) fn cross_validation(
     runs: &[RunRecord],
     spread: &BTreeMap<String, Spread>,
+    per_label: &[(String, BTreeMap<String, Spread>)],
 ) -> Result<String, DrawError> {
     let first = runs.first();
     let threshold = show_threshold(first.map_or(crate::threshold::DEFAULT, RunRecord::threshold));
@@ -43,6 +44,29 @@ pub(crate) fn cross_validation(
                         (value_cell(&format!("cv.{name}.sd"), s.sd, false))
                         @for v in &s.folds {
                             (value_cell(&format!("cv.{name}.fold"), *v, false))
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some((_, first_label)) = per_label.first() {
+            section #cv-labels {
+                h2 { "Each label over the folds" }
+                p.note { "Mean ± sample standard deviation of each label column's own scores over the folds." }
+                table {
+                    tr {
+                        th { "label" }
+                        @for metric in first_label.keys() { th.num { (metric) } }
+                    }
+                    @for (label, metrics) in per_label {
+                        tr {
+                            th { (label) }
+                            @for metric in first_label.keys() {
+                                @match metrics.get(metric) {
+                                    Some(s) => td.num { (crate::metrics::show(s.mean)) " ± " (crate::metrics::show(s.sd)) },
+                                    None => td.num { "—" },
+                                }
+                            }
                         }
                     }
                 }
