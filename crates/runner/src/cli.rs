@@ -259,7 +259,9 @@ pub(crate) enum Command {
         /// Number of folds.
         #[arg(long, default_value_t = 5)]
         folds: usize,
-        /// Keep the class ratio in every fold (to within one row).
+        /// Keep the class ratio in every fold (to within one row): `data.split.stratify = true`,
+        /// which a classifier on a file already has by default (`--set
+        /// data.split.stratify=false` for plain folds).
         #[arg(long)]
         stratify: bool,
         /// Seed of the fold assignment (and of the weights and shuffles: the config's `seed`).
