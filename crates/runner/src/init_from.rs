@@ -72,18 +72,32 @@ pub(crate) fn load(model: &mut Mlp, path: &Path, device: &Device) -> Result<()> 
 /// (`burnfit.labels`, several) and its classes (`burnfit.classes`, a softmax); empty for a
 /// file from elsewhere or a head of one output.
 pub(crate) fn output_names(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
-    let bytes = crate::files::read_limited(
-        path,
-        crate::resources::available(),
-        "weights file for this network",
-    )
-    .with_context(|| format!("cannot read {}", path.display()))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
+    // The header alone (its length in 8 bytes, then its JSON): the tensors after it are
+    // read once, by `load`.
+    use std::io::Read;
+    let not = |why: String| anyhow::anyhow!("{} is not a safetensors file: {why}", path.display());
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length)
+        .map_err(|e| not(format!("no header ({e})")))?;
+    // safetensors' own bound on a header.
+    const MOST: u64 = 100_000_000;
+    let length = u64::from_le_bytes(length);
+    if length > MOST {
+        return Err(not(format!("a header of {length} bytes")));
+    }
+    let mut header = Vec::with_capacity(length as usize);
+    file.take(length)
+        .read_to_end(&mut header)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| not(format!("its header: {e}")))?;
     let list = |key: &str| -> Vec<String> {
-        meta.metadata()
-            .as_ref()
+        header
+            .get("__metadata__")
             .and_then(|m| m.get(key))
+            .and_then(|v| v.as_str())
             .and_then(|v| serde_json::from_str(v).ok())
             .unwrap_or_default()
     };
