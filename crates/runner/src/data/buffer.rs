@@ -46,13 +46,27 @@ impl<T: bytemuck::Pod> Values<T> {
     /// memory): how a pass that reads many columns a block of rows at a time keeps the page
     /// cache from thrashing, below.
     pub(crate) fn advise(&self, advice: memmap2::Advice, rows: std::ops::Range<usize>) {
-        if let Values::Mapped { map, start, len } = self {
-            let size = std::mem::size_of::<T>();
-            let (lo, hi) = (rows.start.min(*len), rows.end.min(*len));
-            // Advice only: a refusal changes no value read.
-            let _ = map.advise_range(advice, start + size * lo, size * (hi - lo));
-        }
+        // Advice only: a refusal changes no value read.
+        let _ = match self {
+            Values::Owned(_) => Ok(()),
+            Values::Mapped { map, start, len } => {
+                let (at, bytes) = byte_span::<T>(*start, *len, rows);
+                map.advise_range(advice, at, bytes)
+            }
+            Values::Spilled { map, len } => {
+                let (at, bytes) = byte_span::<T>(0, *len, rows);
+                map.advise_range(advice, at, bytes)
+            }
+        };
     }
+}
+
+/// Where values `values` (cut to the first `len`) of a run of `T` from byte `start` lie in
+/// their map: the offset and the length in bytes, for `madvise`.
+fn byte_span<T>(start: usize, len: usize, values: std::ops::Range<usize>) -> (usize, usize) {
+    let size = std::mem::size_of::<T>();
+    let (lo, hi) = (values.start.min(len), values.end.min(len));
+    (start + size * lo, size * hi.saturating_sub(lo))
 }
 
 impl<T: bytemuck::Pod> Clone for Values<T> {
@@ -308,10 +322,9 @@ impl<T: bytemuck::Pod> Buffer<T> {
     /// in memory).
     pub(crate) fn advise(&self, advice: memmap2::Advice, values: std::ops::Range<usize>) {
         if let Buffer::Mapped { map, len } = self {
-            let size = std::mem::size_of::<T>();
-            let (lo, hi) = (values.start.min(*len), values.end.min(*len));
+            let (at, bytes) = byte_span::<T>(0, *len, values);
             // Advice only: a refusal changes no value read.
-            let _ = map.advise_range(advice, size * lo, size * (hi - lo));
+            let _ = map.advise_range(advice, at, bytes);
         }
     }
 
