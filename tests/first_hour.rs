@@ -410,39 +410,27 @@ fn init_writes_a_label_list_for_several_yes_no_or_numeric_columns() {
     }
     write(dir, "w.csv", &text);
     // Two yes/no columns, given comma-separated.
-    let out = burnfit(dir)
-        .args(["init", "w.csv", "--label", "wet,cold", "--out", "w.toml"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    ok(
+        dir,
+        &["init", "w.csv", "--label", "wet,cold", "--out", "w.toml"],
+    );
     let config = fs::read_to_string(dir.join("w.toml")).unwrap();
     assert!(config.contains("label = [\"wet\", \"cold\"]"), "{config}");
     assert!(config.contains("loss = \"bce\""), "{config}");
     assert!(!config.contains("positive ="), "{config}");
-    let out = burnfit(dir)
-        .args(["train", "--config", "w.toml", "--out", "labels"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n{config}", stderr(&out));
+    let out = ok(dir, &["train", "--config", "w.toml", "--out", "labels"]);
     assert!(!stderr(&out).contains("cannot act"), "{}", stderr(&out));
     let s = summary(dir, "labels");
     assert_eq!(s["per_label"].as_array().map(Vec::len), Some(2), "{s}");
     // Two numbers, given repeated: targets.
-    let out = burnfit(dir)
-        .args([
-            "init", "w.csv", "--label", "temp", "--label", "hum", "--out", "t.toml",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let init = [
+        "init", "w.csv", "--label", "temp", "--label", "hum", "--out", "t.toml",
+    ];
+    ok(dir, &init);
     let config = fs::read_to_string(dir.join("t.toml")).unwrap();
     assert!(config.contains("label = [\"temp\", \"hum\"]"), "{config}");
     assert!(config.contains("loss = \"mse\""), "{config}");
-    let out = burnfit(dir)
-        .args(["train", "--config", "t.toml", "--out", "targets"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n{config}", stderr(&out));
+    let out = ok(dir, &["train", "--config", "t.toml", "--out", "targets"]);
     assert!(!stderr(&out).contains("cannot act"), "{}", stderr(&out));
     // Refused, naming the column: a mix, a two-valued column that is not yes/no, classes,
     // --positive, and a column named twice.

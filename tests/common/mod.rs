@@ -67,6 +67,14 @@ pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs `burnfit ARGS` in `dir` and returns its output, asserting success (stderr shown on
+/// failure).
+pub fn ok(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = burnfit(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?} failed:\n{}", stderr(&out));
+    out
+}
+
 /// Runs `burnfit train` and returns its output, asserting success.
 pub fn train(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = burnfit(dir).arg("train").args(args).output().unwrap();
