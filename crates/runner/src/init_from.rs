@@ -87,7 +87,8 @@ pub(crate) fn output_names(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
     if length > MOST {
         return Err(not(format!("a header of {length} bytes")));
     }
-    let mut header = Vec::with_capacity(length as usize);
+    // Grown as it is read: a header that claims more than the file holds costs nothing.
+    let mut header = Vec::new();
     file.take(length)
         .read_to_end(&mut header)
         .with_context(|| format!("cannot read {}", path.display()))?;

@@ -142,39 +142,64 @@ impl<T: bytemuck::Pod + std::fmt::Debug> std::fmt::Debug for Values<T> {
 pub(crate) enum Growing {
     /// In memory.
     Memory(Vec<f32>),
-    /// In a file: what was written, and how many values.
-    File {
-        out: std::io::BufWriter<crate::files::WriteBack<std::fs::File>>,
-        len: usize,
-    },
+    /// In a file.
+    File(Appended),
+}
+
+/// An unnamed file in a private folder that values of one type are appended to, written back
+/// as it grows ([`crate::files::WriteBack`]), so a memory cgroup never fills with dirty pages
+/// it cannot drop: a numeric column parsed into a file ([`Growing`]) and a [`Pile`] that moved
+/// to one.
+pub(crate) struct Appended {
+    out: std::io::BufWriter<crate::files::WriteBack<std::fs::File>>,
+    /// Values written.
+    len: usize,
+}
+
+impl Appended {
+    /// A new file in `dir`, with a write buffer of `buffer` bytes.
+    fn new(dir: &std::path::Path, buffer: usize) -> std::io::Result<Self> {
+        let file = tempfile::tempfile_in(dir)?;
+        let handle = file.try_clone()?;
+        let back = crate::files::WriteBack::new(file, handle);
+        Ok(Appended {
+            out: std::io::BufWriter::with_capacity(buffer, back),
+            len: 0,
+        })
+    }
+
+    /// Appends `values`.
+    fn write<T: bytemuck::Pod>(&mut self, values: &[T]) -> std::io::Result<()> {
+        std::io::Write::write_all(&mut self.out, bytemuck::cast_slice(values))?;
+        self.len += values.len();
+        Ok(())
+    }
+
+    /// The file, everything written to it, and how many values it holds; the write-back's
+    /// handle is gone, so the caller's is the only one.
+    fn finish(self) -> std::io::Result<(std::fs::File, usize)> {
+        let file = self.out.into_inner().map_err(|e| e.into_error())?.inner;
+        Ok((file, self.len))
+    }
 }
 
 impl Growing {
     /// An empty column in an unnamed file made in `dir` (a private folder), one of `columns`
     /// being parsed at once: their write buffers share 32 MB.
     pub(crate) fn in_file(dir: &std::path::Path, columns: usize) -> std::io::Result<Self> {
-        let file = tempfile::tempfile_in(dir)?;
-        let handle = file.try_clone()?;
         let capacity = ((32 << 20) / columns.max(1)).clamp(4 << 10, 1 << 20);
-        Ok(Growing::File {
-            out: std::io::BufWriter::with_capacity(
-                capacity,
-                crate::files::WriteBack::new(file, handle),
-            ),
-            len: 0,
-        })
+        Ok(Growing::File(Appended::new(dir, capacity)?))
     }
 
     /// Appends `values`.
     pub(crate) fn extend(&mut self, values: &[f32]) -> std::io::Result<()> {
         match self {
-            Growing::Memory(v) => v.extend_from_slice(values),
-            Growing::File { out, len } => {
-                std::io::Write::write_all(out, bytemuck::cast_slice(values))?;
-                *len += values.len();
+            Growing::Memory(v) => {
+                v.extend_from_slice(values);
+                Ok(())
             }
+            Growing::File(file) => file.write(values),
         }
-        Ok(())
     }
 
     /// The column's values: the vector, or the file mapped.
@@ -188,8 +213,8 @@ impl Growing {
                 }
                 Ok(v.into())
             }
-            Growing::File { out, len } => {
-                let file = out.into_inner().map_err(|e| e.into_error())?.inner;
+            Growing::File(appended) => {
+                let (file, len) = appended.finish()?;
                 if len == 0 {
                     // An empty file cannot be mapped.
                     return Ok(Vec::new().into());
@@ -350,10 +375,9 @@ pub(crate) struct Pile<T: bytemuck::Pod> {
     what: &'static str,
 }
 
-/// A [`Pile`]'s file.
+/// A [`Pile`]'s file, and its folder (for an error).
 struct Spilled {
-    out: std::io::BufWriter<crate::files::WriteBack<std::fs::File>>,
-    len: usize,
+    out: Appended,
     dir: std::path::PathBuf,
 }
 
@@ -371,8 +395,9 @@ impl<T: bytemuck::Pod> Pile<T> {
     /// Appends `v`. Fails only when its file, once made, cannot take it (a disk that filled).
     pub(crate) fn push(&mut self, v: T) -> Result<(), super::DataError> {
         if let Some(f) = &mut self.file {
-            f.len += 1;
-            return std::io::Write::write_all(&mut f.out, bytemuck::bytes_of(&v))
+            return f
+                .out
+                .write(std::slice::from_ref(&v))
                 .map_err(|source| failed(self.what, &f.dir, source));
         }
         self.memory.push(v);
@@ -384,19 +409,16 @@ impl<T: bytemuck::Pod> Pile<T> {
 
     /// How many values.
     pub(crate) fn len(&self) -> usize {
-        self.file.as_ref().map_or(self.memory.len(), |f| f.len)
+        self.file.as_ref().map_or(self.memory.len(), |f| f.out.len)
     }
 
     /// The values pushed.
     pub(crate) fn finish(self) -> Result<Buffer<T>, super::DataError> {
-        let Some(Spilled { out, len, dir }) = self.file else {
+        let Some(Spilled { out, dir }) = self.file else {
             return Ok(Buffer::Owned(self.memory));
         };
         let what = self.what;
-        let file = out
-            .into_inner()
-            .map_err(|e| failed(what, &dir, e.into_error()))?
-            .inner;
+        let (file, len) = out.finish().map_err(|e| failed(what, &dir, e))?;
         // SAFETY: the file was made here, unnamed, and the only other handle to it (the
         // write-back's) is gone: nothing else can change or truncate it while it is mapped.
         #[allow(unsafe_code)]
@@ -415,20 +437,15 @@ impl<T: bytemuck::Pod> Pile<T> {
         let hint = "free some disk there, or set data.cache_dir to a folder on a larger disk";
         let room =
             crate::resources::check_disk(&dir, bytes as u64, hint).map_err(std::io::Error::other);
-        let made = room
-            .and_then(|()| tempfile::tempfile_in(&dir))
-            .and_then(|file| {
-                let handle = file.try_clone()?;
-                let back = crate::files::WriteBack::new(file, handle);
-                let mut out = std::io::BufWriter::with_capacity(64 << 10, back);
-                std::io::Write::write_all(&mut out, bytemuck::cast_slice(&self.memory))?;
-                Ok(out)
-            });
+        let made = room.and_then(|()| {
+            let mut out = Appended::new(&dir, 64 << 10)?;
+            out.write(&self.memory)?;
+            Ok(out)
+        });
         match made {
             Ok(out) => {
                 say_spilling(self.what, &dir);
-                let len = self.memory.len();
-                self.file = Some(Spilled { out, len, dir });
+                self.file = Some(Spilled { out, dir });
                 self.memory = Vec::new();
             }
             Err(e) => say_kept_in_memory(self.what, &dir, &e),
